@@ -1,0 +1,672 @@
+//! The test host: runs an app's real wasm components, routed by its real spin.toml,
+//! with Spin's host interfaces, one fresh instance per request.
+//!
+//! [`App`] is the compiled app, shared by every test of a process (each component is
+//! compiled once, lazily, and cached on disk across runs). [`Host`] is one running
+//! copy of it with its own store file, variables, clock and faults, as a test needs.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context as _, bail};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Config, Engine, Store};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use crate::kv::{KvCounts, KvEngine};
+use crate::manifest::{Manifest, expand_template};
+use crate::router::Router;
+
+/// Where the workspace lives, so the host can build its components.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// The cargo profile the host builds components with: `wasm-test` (optimised, no
+/// LTO: quick to build, fast enough to hash passwords) unless ONBOARD_WASM_PROFILE says.
+pub fn wasm_profile() -> String {
+    std::env::var("ONBOARD_WASM_PROFILE").unwrap_or_else(|_| "wasm-test".into())
+}
+
+fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        Engine::new(&config).expect("wasmtime engine")
+    })
+}
+
+/// Builds the given packages for wasm32-wasip2 in the host's own target dir, once
+/// per process and package set (cargo makes repeat builds no-ops).
+fn build_packages(packages: &[String]) -> anyhow::Result<PathBuf> {
+    static BUILT: Mutex<Vec<Vec<String>>> = Mutex::new(Vec::new());
+    let root = workspace_root();
+    let target_dir = root.join("target").join("wasm");
+    let out = target_dir.join("wasm32-wasip2").join(wasm_profile());
+    if std::env::var_os("ONBOARD_SKIP_WASM_BUILD").is_some() {
+        return Ok(out);
+    }
+    let mut built = BUILT.lock().unwrap();
+    if built.iter().any(|b| b == packages) {
+        return Ok(out);
+    }
+    let started = Instant::now();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = std::process::Command::new(cargo);
+    cmd.current_dir(&root)
+        .args(["build", "--target", "wasm32-wasip2", "--profile"])
+        .arg(wasm_profile())
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS");
+    for p in packages {
+        cmd.args(["-p", p]);
+    }
+    let status = cmd
+        .status()
+        .context("running cargo build for the wasm components")?;
+    if !status.success() {
+        bail!("building the wasm components failed ({status})");
+    }
+    eprintln!(
+        "test host: built {} wasm component(s) in {:.1?}",
+        packages.len(),
+        started.elapsed()
+    );
+    built.push(packages.to_vec());
+    Ok(out)
+}
+
+/// One component: where its wasm is, what it may touch, and its compiled form.
+struct ComponentSlot {
+    wasm: PathBuf,
+    stores: Vec<String>,
+    variables: BTreeMap<String, String>,
+    pre: OnceLock<Result<ProxyPre<State>, String>>,
+}
+
+/// A compiled app: manifest, routes and components, shared across tests.
+pub struct App {
+    pub manifest: Manifest,
+    router: Router,
+    linker: Linker<State>,
+    components: BTreeMap<String, ComponentSlot>,
+}
+
+impl App {
+    /// The app of the workspace's `spin.toml`.
+    pub fn main() -> anyhow::Result<Arc<App>> {
+        Self::load(&workspace_root().join("spin.toml"))
+    }
+
+    /// Loads (once per process) the app a manifest describes, building its wasm.
+    pub fn load(manifest_path: &Path) -> anyhow::Result<Arc<App>> {
+        static APPS: Mutex<BTreeMap<PathBuf, Arc<App>>> = Mutex::new(BTreeMap::new());
+        let mut apps = APPS.lock().unwrap();
+        if let Some(app) = apps.get(manifest_path) {
+            return Ok(app.clone());
+        }
+        let (manifest, _dir) = Manifest::load(manifest_path)?;
+        let mut packages = Vec::new();
+        for (id, c) in &manifest.component {
+            let package = c.package().with_context(|| {
+                format!("component {id}: its build command names no `-p <package>`")
+            })?;
+            packages.push(package);
+        }
+        let mut unique = packages.clone();
+        unique.sort();
+        unique.dedup();
+        let out = build_packages(&unique)?;
+        let components = manifest
+            .component
+            .iter()
+            .zip(&packages)
+            .map(|((id, c), package)| {
+                let slot = ComponentSlot {
+                    wasm: out.join(format!("{}.wasm", package.replace('-', "_"))),
+                    stores: c.key_value_stores.clone(),
+                    variables: c.variables.clone(),
+                    pre: OnceLock::new(),
+                };
+                (id.clone(), slot)
+            })
+            .collect();
+        let mut linker = Linker::new(engine());
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        crate::bindings::add_to_linker(&mut linker)?;
+        let router = Router::new(
+            manifest
+                .trigger
+                .http
+                .iter()
+                .map(|t| (t.route.as_str(), t.component.as_str())),
+        );
+        let app = Arc::new(App {
+            manifest,
+            router,
+            linker,
+            components,
+        });
+        apps.insert(manifest_path.to_path_buf(), app.clone());
+        Ok(app)
+    }
+
+    /// Size in bytes of each component's wasm file, for size figures.
+    pub fn wasm_sizes(&self) -> BTreeMap<String, u64> {
+        self.components
+            .iter()
+            .map(|(id, c)| {
+                let size = std::fs::metadata(&c.wasm).map(|m| m.len()).unwrap_or(0);
+                (id.clone(), size)
+            })
+            .collect()
+    }
+
+    /// Compiles every component now (a server does this before it listens).
+    pub fn precompile_all(&self) -> anyhow::Result<()> {
+        for id in self.components.keys() {
+            self.pre(id)?;
+        }
+        Ok(())
+    }
+
+    fn pre(&self, id: &str) -> anyhow::Result<ProxyPre<State>> {
+        let slot = self.components.get(id).context("unknown component")?;
+        let pre = slot.pre.get_or_init(|| {
+            compile(&self.linker, &slot.wasm).map_err(|e| format!("component {id}: {e:#}"))
+        });
+        pre.clone().map_err(anyhow::Error::msg)
+    }
+}
+
+/// Compiles a component, through an on-disk cache keyed by the wasm's contents and
+/// the engine's settings, so repeat test runs skip cranelift.
+fn compile(linker: &Linker<State>, wasm: &Path) -> anyhow::Result<ProxyPre<State>> {
+    use std::hash::{Hash, Hasher};
+    let bytes = std::fs::read(wasm).with_context(|| format!("reading {wasm:?}"))?;
+    let mut hasher = std::hash::DefaultHasher::new();
+    bytes.hash(&mut hasher);
+    engine().precompile_compatibility_hash().hash(&mut hasher);
+    let cache_dir = workspace_root().join("target").join("wasm").join("cwasm");
+    let cached = cache_dir.join(format!("{:016x}.cwasm", hasher.finish()));
+    // SAFETY: the file was written by `Component::serialize` of this same engine
+    // configuration (its hash is part of the name) and nothing else writes there.
+    let component = match unsafe { Component::deserialize_file(engine(), &cached) } {
+        Ok(c) => c,
+        Err(_) => {
+            let c = Component::new(engine(), &bytes)?;
+            std::fs::create_dir_all(&cache_dir)?;
+            let tmp = cached.with_extension(format!("tmp{}", std::process::id()));
+            std::fs::write(&tmp, c.serialize()?)?;
+            std::fs::rename(&tmp, &cached)?;
+            c
+        }
+    };
+    // Every import must be provided: an unknown one fails here, loudly, rather
+    // than trapping later (wasmtime's trap stubs also hung instantiation).
+    Ok(ProxyPre::new(linker.instantiate_pre(&component)?)?)
+}
+
+/// A clock a test can move: wall and monotonic time run at real speed plus an offset.
+#[derive(Clone, Default)]
+pub struct Clock {
+    offset_nanos: Arc<AtomicI64>,
+}
+
+impl Clock {
+    pub fn advance(&self, by: Duration) {
+        self.offset_nanos
+            .fetch_add(by.as_nanos() as i64, Ordering::SeqCst);
+    }
+    fn offset(&self) -> i64 {
+        self.offset_nanos.load(Ordering::SeqCst)
+    }
+    /// What the components read as the current time.
+    pub fn now(&self) -> SystemTime {
+        let offset = self.offset();
+        let real = SystemTime::now();
+        if offset >= 0 {
+            real + Duration::from_nanos(offset as u64)
+        } else {
+            real - Duration::from_nanos(offset.unsigned_abs())
+        }
+    }
+}
+
+struct WallClock(Clock);
+impl HostWallClock for WallClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_nanos(1)
+    }
+    fn now(&self) -> Duration {
+        self.0.now().duration_since(UNIX_EPOCH).unwrap_or_default()
+    }
+}
+
+struct MonotonicClock(Clock, Instant);
+impl HostMonotonicClock for MonotonicClock {
+    fn resolution(&self) -> u64 {
+        1
+    }
+    fn now(&self) -> u64 {
+        (self.1.elapsed().as_nanos() as i64 + self.0.offset()).max(0) as u64
+    }
+}
+
+fn process_start() -> Instant {
+    static START: OnceLock<Instant> = OnceLock::new();
+    *START.get_or_init(Instant::now)
+}
+
+pub enum VariableError {
+    InvalidName(String),
+    Undefined(String),
+}
+
+/// What one component instance sees while it serves one request.
+pub struct State {
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    hooks: DenyOutgoing,
+    pub(crate) table: ResourceTable,
+    component: String,
+    pub(crate) allowed_stores: Vec<String>,
+    mapped: BTreeMap<String, String>,
+    values: Arc<HashMap<String, String>>,
+    defaults: Arc<HashMap<String, Option<String>>>,
+    pub(crate) kv: KvEngine,
+    pub(crate) counts: KvCounts,
+}
+
+impl WasiView for State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for State {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
+    }
+}
+
+/// No component of Onboard declares `allowed_outbound_hosts`, so, as on Spin,
+/// every outgoing request is denied.
+struct DenyOutgoing;
+
+impl wasmtime_wasi_http::WasiHttpHooks for DenyOutgoing {
+    fn send_request(
+        &mut self,
+        _request: http::Request<wasmtime_wasi_http::WasiBody>,
+        _options: Option<wasmtime_wasi_http::RequestOptions>,
+        _fut: Box<dyn std::future::Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+    ) -> Box<
+        dyn std::future::Future<
+                Output = Result<
+                    (
+                        http::Response<wasmtime_wasi_http::WasiBody>,
+                        Box<
+                            dyn std::future::Future<Output = Result<(), wasmtime_wasi_http::Error>>
+                                + Send,
+                        >,
+                    ),
+                    wasmtime_wasi_http::Error,
+                >,
+            > + Send,
+    > {
+        Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
+    }
+}
+
+impl State {
+    /// Spin's variable lookup: the name must be valid, mapped into this component,
+    /// and its template must resolve from provider values or app defaults.
+    pub(crate) fn variable(&self, name: &str) -> Result<String, VariableError> {
+        let valid = name.starts_with(|c: char| c.is_ascii_lowercase())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !valid {
+            return Err(VariableError::InvalidName(format!(
+                "invalid variable name {name:?}: use lowercase letters, digits and '_'"
+            )));
+        }
+        let Some(template) = self.mapped.get(name) else {
+            return Err(VariableError::Undefined(format!(
+                "no variable for {:?}.{:?}",
+                self.component, name
+            )));
+        };
+        expand_template(template, |var| {
+            self.values
+                .get(var)
+                .cloned()
+                .or_else(|| self.defaults.get(var).cloned().flatten())
+        })
+        .map_err(VariableError::Undefined)
+    }
+}
+
+/// A request as a test writes it.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub method: http::Method,
+    pub path_and_query: String,
+    pub headers: Vec<(String, Vec<u8>)>,
+    pub body: Vec<u8>,
+    pub client_addr: SocketAddr,
+}
+
+impl Request {
+    pub fn new(method: http::Method, path_and_query: impl Into<String>) -> Self {
+        Self {
+            method,
+            path_and_query: path_and_query.into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            client_addr: "127.0.0.1:40000".parse().unwrap(),
+        }
+    }
+    pub fn get(path: impl Into<String>) -> Self {
+        Self::new(http::Method::GET, path)
+    }
+    pub fn post(path: impl Into<String>) -> Self {
+        Self::new(http::Method::POST, path)
+    }
+    pub fn put(path: impl Into<String>) -> Self {
+        Self::new(http::Method::PUT, path)
+    }
+    pub fn delete(path: impl Into<String>) -> Self {
+        Self::new(http::Method::DELETE, path)
+    }
+    pub fn header(mut self, name: &str, value: impl AsRef<[u8]>) -> Self {
+        self.headers
+            .push((name.to_string(), value.as_ref().to_vec()));
+        self
+    }
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = body.into();
+        self
+    }
+    /// A JSON body with its content type.
+    pub fn json(self, value: &serde_json::Value) -> Self {
+        self.header("content-type", "application/json")
+            .body(serde_json::to_vec(value).unwrap())
+    }
+    pub fn from_addr(mut self, addr: SocketAddr) -> Self {
+        self.client_addr = addr;
+        self
+    }
+}
+
+/// What came back, plus what the host saw while serving it.
+#[derive(Clone, Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: Vec<u8>,
+    /// The component that served it (none for a 404 from the router).
+    pub component: Option<String>,
+    pub kv: KvCounts,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Response {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    /// The body as JSON; `Value::Null` when it is empty or not JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// One running copy of an app, as a test (or `onboard-test-host serve`) uses it.
+pub struct Host {
+    pub app: Arc<App>,
+    pub kv: KvEngine,
+    pub clock: Clock,
+    values: Arc<HashMap<String, String>>,
+    defaults: Arc<HashMap<String, Option<String>>>,
+    inflight: AtomicUsize,
+    max_inflight: AtomicUsize,
+    _dir: tempfile::TempDir,
+}
+
+impl Host {
+    /// A host for `app` with provider values for its variables (as
+    /// `SPIN_VARIABLE_<NAME>` would give); fails, as `spin up` does, when a
+    /// required variable has no value.
+    pub fn new(app: Arc<App>, values: &[(&str, &str)]) -> anyhow::Result<Arc<Host>> {
+        let values: HashMap<String, String> = values
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        for (name, decl) in &app.manifest.variables {
+            if decl.required && !values.contains_key(name) {
+                bail!("required variable {name:?} has no value");
+            }
+        }
+        let defaults = app
+            .manifest
+            .variables
+            .iter()
+            .map(|(k, d)| (k.clone(), d.default.clone()))
+            .collect();
+        let dir = tempfile::tempdir()?;
+        let kv = KvEngine::open(&dir.path().join("sqlite_key_value.db"))?;
+        Ok(Arc::new(Host {
+            app,
+            kv,
+            clock: Clock::default(),
+            values: Arc::new(values),
+            defaults: Arc::new(defaults),
+            inflight: AtomicUsize::new(0),
+            max_inflight: AtomicUsize::new(0),
+            _dir: dir,
+        }))
+    }
+
+    /// The most requests that were ever being served at the same moment.
+    pub fn max_concurrent_requests(&self) -> usize {
+        self.max_inflight.load(Ordering::SeqCst)
+    }
+
+    /// Serves one request the way `spin up` would.
+    pub async fn send(&self, req: Request) -> Response {
+        let now = self.inflight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_inflight.fetch_max(now, Ordering::SeqCst);
+        let response = self.dispatch(req).await;
+        self.inflight.fetch_sub(1, Ordering::SeqCst);
+        response
+    }
+
+    async fn dispatch(&self, req: Request) -> Response {
+        let path = req
+            .path_and_query
+            .split('?')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let empty = |status: u16, component: Option<String>| Response {
+            status,
+            headers: http::HeaderMap::new(),
+            body: Vec::new(),
+            component,
+            kv: KvCounts::default(),
+            stdout: String::new(),
+            stderr: String::new(),
+        };
+        let Some(matched) = self.app.router.route(&path) else {
+            return empty(404, None);
+        };
+        let slot = &self.app.components[&matched.component];
+        let pre = match self.app.pre(&matched.component) {
+            Ok(pre) => pre,
+            Err(e) => {
+                eprintln!("test host: {e:#}");
+                return empty(500, Some(matched.component));
+            }
+        };
+
+        let authority = "127.0.0.1:3000";
+        let mut builder = http::Request::builder()
+            .method(req.method.clone())
+            .uri(format!("http://{authority}{}", req.path_and_query));
+        let mut has_host = false;
+        for (name, value) in &req.headers {
+            // Spin sets its own spin-* headers; a client cannot forge them.
+            if name.to_ascii_lowercase().starts_with("spin-") {
+                continue;
+            }
+            has_host |= name.eq_ignore_ascii_case("host");
+            builder = builder.header(name.as_str(), value.as_slice());
+        }
+        if !has_host {
+            builder = builder.header("host", authority);
+        }
+        let full_url = format!("http://{authority}{}", req.path_and_query);
+        let mut spin_headers = vec![
+            ("spin-full-url", full_url),
+            ("spin-path-info", matched.path_info.clone()),
+            ("spin-matched-route", matched.raw_route.clone()),
+            ("spin-raw-component-route", matched.raw_route.clone()),
+            ("spin-component-route", matched.component_route.clone()),
+            ("spin-base-path", "/".to_string()),
+            ("spin-client-addr", req.client_addr.to_string()),
+        ];
+        let param_headers: Vec<(String, String)> = matched
+            .params
+            .iter()
+            .map(|(k, v)| (format!("spin-path-match-{k}"), v.clone()))
+            .collect();
+        for (k, v) in spin_headers.drain(..) {
+            builder = builder.header(k, v);
+        }
+        for (k, v) in param_headers {
+            builder = builder.header(k, v);
+        }
+        let request = match builder.body(Full::new(Bytes::from(req.body))) {
+            Ok(r) => r,
+            Err(_) => return empty(400, None),
+        };
+
+        let stdout = MemoryOutputPipe::new(1 << 20);
+        let stderr = MemoryOutputPipe::new(1 << 20);
+        let wasi = WasiCtx::builder()
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .wall_clock(WallClock(self.clock.clone()))
+            .monotonic_clock(MonotonicClock(self.clock.clone(), process_start()))
+            .build();
+        let state = State {
+            wasi,
+            http: WasiHttpCtx::new(),
+            hooks: DenyOutgoing,
+            table: ResourceTable::new(),
+            component: matched.component.clone(),
+            allowed_stores: slot.stores.clone(),
+            mapped: slot.variables.clone(),
+            values: self.values.clone(),
+            defaults: self.defaults.clone(),
+            kv: self.kv.clone(),
+            counts: KvCounts::default(),
+        };
+        let mut store = Store::new(engine(), state);
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let setup = (|| -> anyhow::Result<_> {
+            let incoming = store
+                .data_mut()
+                .http()
+                .new_incoming_request(Scheme::Http, request)?;
+            let out = store.data_mut().http().new_response_outparam(sender)?;
+            Ok((incoming, out))
+        })();
+        let Ok((incoming, out)) = setup else {
+            return empty(500, Some(matched.component));
+        };
+
+        let task = tokio::spawn(async move {
+            let result = async {
+                let proxy = pre.instantiate_async(&mut store).await?;
+                proxy
+                    .wasi_http_incoming_handler()
+                    .call_handle(&mut store, incoming, out)
+                    .await
+            }
+            .await;
+            // Dropping the store drops the response outparam, so a guest that
+            // trapped before answering releases the receiver below.
+            let counts = std::mem::take(&mut store.data_mut().counts);
+            drop(store);
+            (result, counts)
+        });
+
+        let reply = receiver.await;
+        let (status, headers, body) = match reply {
+            Ok(Ok(resp)) => {
+                let (parts, body) = resp.into_parts();
+                match body.collect().await {
+                    Ok(collected) => (
+                        parts.status.as_u16(),
+                        parts.headers,
+                        collected.to_bytes().to_vec(),
+                    ),
+                    Err(_) => (500, http::HeaderMap::new(), Vec::new()),
+                }
+            }
+            _ => (500, http::HeaderMap::new(), Vec::new()),
+        };
+        let mut trap = String::new();
+        let (status, headers, body, counts) = match task.await {
+            Ok((Ok(()), counts)) => (status, headers, body, counts),
+            // A trap: Spin answers 500 with an empty body.
+            Ok((Err(e), counts)) => {
+                trap = format!("\ntest host: trap: {e:#}\n");
+                (500, http::HeaderMap::new(), Vec::new(), counts)
+            }
+            Err(e) => {
+                trap = format!("\ntest host: task failed: {e}\n");
+                (500, http::HeaderMap::new(), Vec::new(), KvCounts::default())
+            }
+        };
+        Response {
+            status,
+            headers,
+            body,
+            component: Some(matched.component),
+            kv: counts,
+            stdout: String::from_utf8_lossy(&stdout.contents()).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr.contents()).into_owned() + &trap,
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! Onboard's test host: the app's real wasm components, routed by the real
+//! spin.toml, with the host interfaces and key-value semantics Spin gives them
+//! (see `shared/spin-facts.md` beside the repository). Test tooling only: users
+//! run Onboard with Spin.
+
+mod bindings;
+pub mod host;
+pub mod kv;
+pub mod manifest;
+pub mod router;
+pub mod serve;
+
+pub use host::{App, Clock, Host, Request, Response};
+pub use kv::{FaultAction, FaultRule, KvCounts, Op};

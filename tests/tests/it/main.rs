@@ -1,0 +1,12 @@
+//! Every integration test, in one binary so each wasm component is built and
+//! compiled once per run. Tests read like the seed documents: request in,
+//! status and body out.
+
+mod health;
+mod host_faults;
+mod host_kv;
+mod host_routing;
+mod host_serve;
+mod host_variables;
+mod manifest;
+mod support;

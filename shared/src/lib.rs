@@ -4,10 +4,19 @@
 //! only [`spin`] touches the Spin SDK, so a move to another SDK or wasi:http
 //! version changes that one module.
 
+pub mod auth;
+pub mod error;
+pub mod families;
 pub mod health;
-pub mod web;
-
+pub mod kv;
+pub mod model;
+pub mod password;
+pub mod provision;
 pub mod spin;
+pub mod storage;
+pub mod time;
+pub mod validate;
+pub mod web;
 
 /// The version every component reports (the workspace version).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,9 +1,14 @@
 //! The one place that touches the Spin SDK: turning Spin's incoming request into
-//! a [`web::Request`], and opening the host's key-value store.
+//! a [`web::Request`], the host's key-value store, variables and clock.
 
 use futures::StreamExt as _;
 use http::StatusCode;
 use spin_sdk::http::IncomingRequest;
+use spin_sdk::wit::wasi::keyvalue::{atomics, batch, store};
+
+use crate::error::Error;
+use crate::kv::{CasOutcome, CasUpdate, Kv, KvError, KvResult};
+use crate::storage::Env;
 
 use crate::web::{self, MAX_BODY_BYTES};
 
@@ -46,4 +51,84 @@ pub async fn serve(
 pub fn probe_store() -> Result<(), String> {
     let store = spin_sdk::key_value::Store::open_default().map_err(|e| e.to_string())?;
     store.exists("health").map(drop).map_err(|e| e.to_string())
+}
+
+/// [`Kv`] over Spin's `default` store, through `wasi:keyvalue` (store, atomics,
+/// batch), which Spin serves from the same table as `spin_sdk::key_value`.
+pub struct SpinKv {
+    bucket: store::Bucket,
+}
+
+impl SpinKv {
+    pub fn open_default() -> KvResult<Self> {
+        store::open("default")
+            .map(|bucket| Self { bucket })
+            .map_err(|e| KvError(format!("{e:?}")))
+    }
+}
+
+fn kv_err(e: store::Error) -> KvError {
+    KvError(format!("{e:?}"))
+}
+
+impl Kv for SpinKv {
+    fn get(&self, key: &str) -> KvResult<Option<Vec<u8>>> {
+        self.bucket.get(key).map_err(kv_err)
+    }
+    fn get_many(&self, keys: &[String]) -> KvResult<Vec<Option<Vec<u8>>>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let found = batch::get_many(&self.bucket, keys).map_err(kv_err)?;
+        let mut by_key: std::collections::HashMap<String, Option<Vec<u8>>> =
+            found.into_iter().collect();
+        Ok(keys.iter().map(|k| by_key.remove(k).flatten()).collect())
+    }
+    fn set(&self, key: &str, value: &[u8]) -> KvResult<()> {
+        self.bucket.set(key, value).map_err(kv_err)
+    }
+    fn delete(&self, key: &str) -> KvResult<()> {
+        self.bucket.delete(key).map_err(kv_err)
+    }
+    fn increment(&self, key: &str, delta: i64) -> KvResult<i64> {
+        atomics::increment(&self.bucket, key, delta).map_err(kv_err)
+    }
+    fn compare_and_swap(&self, key: &str, update: &mut CasUpdate) -> KvResult<CasOutcome> {
+        let cas = atomics::Cas::new(&self.bucket, key).map_err(kv_err)?;
+        let current = cas.current().map_err(kv_err)?;
+        let Some(next) = update(current.as_deref()) else {
+            return Ok(CasOutcome::Skipped);
+        };
+        match atomics::swap(cas, &next) {
+            Ok(()) => Ok(CasOutcome::Swapped),
+            Err(atomics::CasError::CasFailed(_)) => Ok(CasOutcome::Failed),
+            Err(atomics::CasError::StoreError(e)) => Err(kv_err(e)),
+        }
+    }
+}
+
+/// A Spin variable mapped into this component, if it has a value.
+pub fn variable(name: &str) -> Option<String> {
+    spin_sdk::variables::get(name).ok()
+}
+
+/// Runs `f` with the component's [`Env`]: Spin's store, the host clock, host
+/// randomness. If the store cannot be opened the family renders a 503.
+pub fn with_env(
+    render_error: fn(&Error) -> web::Response,
+    f: impl FnOnce(&mut Env) -> web::Response,
+) -> web::Response {
+    let kv = match SpinKv::open_default() {
+        Ok(kv) => kv,
+        Err(e) => return render_error(&Error::from(e)),
+    };
+    let mut random = || *uuid::Uuid::new_v4().as_bytes();
+    let pause = |d: std::time::Duration| std::thread::sleep(d);
+    let mut env = Env {
+        kv: &kv,
+        now: crate::time::millis(std::time::SystemTime::now()),
+        random: &mut random,
+        pause: &pause,
+    };
+    f(&mut env)
 }

@@ -666,7 +666,7 @@ impl Host {
             component: Some(matched.component),
             kv: counts,
             stdout: String::from_utf8_lossy(&stdout.contents()).into_owned(),
-            stderr: String::from_utf8_lossy(&stderr.contents()).into_owned() + &trap,
+            stderr: format!("{}{trap}", String::from_utf8_lossy(&stderr.contents())),
         }
     }
 }

@@ -7,6 +7,7 @@ mod bindings;
 pub mod host;
 pub mod kv;
 pub mod manifest;
+pub mod native;
 pub mod router;
 pub mod serve;
 

@@ -2,6 +2,7 @@
 //! compiled once per run. Tests read like the seed documents: request in,
 //! status and body out.
 
+mod create_customer;
 mod health;
 mod host_faults;
 mod host_kv;

@@ -11,9 +11,19 @@ pub fn probe_host() -> Arc<Host> {
     Host::new(app, &[("secret_key", "s3cret")]).expect("probe host")
 }
 
-/// A fresh host for the real app in spin.toml.
+/// The operator key the test hosts are started with.
+pub const OPERATOR_KEY: &str = "test-operator-key";
+
+/// A fresh host for the real app in spin.toml (cheap password hashing).
 pub fn app_host() -> Arc<Host> {
-    Host::new(App::main().expect("app"), &[]).expect("app host")
+    Host::new(
+        App::main().expect("app"),
+        &[
+            ("operator_key", OPERATOR_KEY),
+            ("password_hash_params", "m=64,t=1,p=1"),
+        ],
+    )
+    .expect("app host")
 }
 
 /// Sends the same request `n` times at once and returns every response.

@@ -1,0 +1,476 @@
+//! The Clone Systems v2 family (`/v2/...`, `/auth/...`): request parsing and the
+//! one place its errors are rendered.
+//!
+//! # Error body
+//! The vendor's "Common Error Responses" page was never captured, so Onboard
+//! uses one shape for every error of this family, built on the `status` /
+//! `status_text` pair its sign-in response carries:
+//!
+//! ```json
+//! {"status": 422, "status_text": "Parameter Error",
+//!  "message": "invalid parameters: user.email",
+//!  "errors": {"user.email": ["is not a valid email address"]}}
+//! ```
+//!
+//! `errors` (field path → messages) is present on 422 only. Status texts are the
+//! vendor's labels: 401 `Unauthorized`, 403 `Forbidden`, 404 `Record Not Found`,
+//! 422 `Parameter Error`.
+
+use http::{HeaderValue, Method, StatusCode, header};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use crate::error::{Error, FieldErrors};
+use crate::model::{Interval, Profile};
+use crate::provision::{NewCustomer, NewOrg, NewUser, OpId, PlanRequest};
+use crate::storage::{self, Env};
+use crate::validate;
+use crate::web::{self, Request, Response};
+use crate::{auth, provision, time};
+
+/// What the family's components read from Spin variables.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    pub operator_key: Option<String>,
+    pub hash_params: crate::password::HashParams,
+}
+
+impl Config {
+    /// Reads `operator_key` and `password_hash_params` through `get`.
+    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Self {
+        Self {
+            operator_key: get("operator_key"),
+            hash_params: crate::password::HashParams::parse(
+                &get("password_hash_params").unwrap_or_default(),
+            ),
+        }
+    }
+}
+
+fn status_text(status: u16) -> &'static str {
+    match status {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Record Not Found",
+        405 => "Method Not Allowed",
+        409 => "Conflict",
+        413 => "Payload Too Large",
+        415 => "Unsupported Media Type",
+        422 => "Parameter Error",
+        429 => "Too Many Requests",
+        503 => "Service Unavailable",
+        _ => "Error",
+    }
+}
+
+/// Renders any core error in this family's shape.
+pub fn render_error(error: &Error) -> Response {
+    let status = error.status();
+    let mut body = json!({
+        "status": status,
+        "status_text": status_text(status),
+        "message": error.message(),
+    });
+    if let Error::Invalid(fields) = error {
+        let mut map = Map::new();
+        for e in &fields.0 {
+            let entry = map.entry(e.field.clone()).or_insert_with(|| json!([]));
+            if let Value::Array(list) = entry {
+                list.push(json!(e.message));
+            }
+        }
+        body["errors"] = Value::Object(map);
+    }
+    let mut response = web::json(
+        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+        &body,
+    );
+    match error {
+        Error::MethodNotAllowed(allowed) => {
+            let allow = web::method_not_allowed(allowed);
+            if let Some(v) = allow.headers().get(header::ALLOW) {
+                response.headers_mut().insert(header::ALLOW, v.clone());
+            }
+        }
+        Error::Unauthenticated(_) => {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        Error::RateLimited(_) | Error::Unavailable(_) => {
+            let secs = if let Error::RateLimited(s) = error {
+                *s
+            } else {
+                1
+            };
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        _ => {}
+    }
+    response
+}
+
+/// The JSON object a request carries: 415 for a non-JSON content type, 400 for
+/// bytes that are not UTF-8 JSON, 422 for JSON that is not an object. An empty
+/// body reads as `{}`.
+pub fn json_object(req: &Request) -> Result<Map<String, Value>, Error> {
+    if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
+        let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
+        let mime = ct.split(';').next().unwrap_or("").trim();
+        if mime != "application/json" && !mime.ends_with("+json") {
+            return Err(Error::UnsupportedMediaType(format!(
+                "expected application/json, got {mime}"
+            )));
+        }
+    }
+    let body = req.body();
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    let text = std::str::from_utf8(body)
+        .map_err(|_| Error::Malformed("request body is not UTF-8".into()))?;
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(Error::invalid("body", "must be a JSON object")),
+        Err(e) => Err(Error::Malformed(format!("malformed JSON: {e}"))),
+    }
+}
+
+/// Reads typed fields of one JSON object, gathering every problem under its path.
+struct Fields<'a> {
+    obj: &'a Map<String, Value>,
+    prefix: String,
+    errors: &'a mut FieldErrors,
+}
+
+impl<'a> Fields<'a> {
+    fn path(&self, name: &str) -> String {
+        if self.prefix.is_empty() {
+            name.to_string()
+        } else {
+            format!("{}.{name}", self.prefix)
+        }
+    }
+
+    /// A string of at most 255 characters; null or absent is `None`.
+    fn string(&mut self, name: &str) -> Option<String> {
+        match self.obj.get(name) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => {
+                if let Err(m) = validate::max_len(s) {
+                    self.errors.add(self.path(name), m);
+                }
+                Some(s.clone())
+            }
+            Some(_) => {
+                self.errors.add(self.path(name), "must be a string");
+                None
+            }
+        }
+    }
+
+    /// A string that must be present and non-blank.
+    fn required(&mut self, name: &str) -> Option<String> {
+        let value = self.string(name);
+        if value.as_deref().is_none_or(|s| s.trim().is_empty()) && !self.has_error(name) {
+            self.errors.add(self.path(name), "is required");
+        }
+        value
+    }
+
+    fn has_error(&self, name: &str) -> bool {
+        let path = self.path(name);
+        self.errors.0.iter().any(|e| e.field == path)
+    }
+
+    /// `true`/`false`; also the strings "true"/"false" form clients send.
+    fn bool(&mut self, name: &str) -> Option<bool> {
+        match self.obj.get(name) {
+            None | Some(Value::Null) => None,
+            Some(Value::Bool(b)) => Some(*b),
+            Some(Value::String(s)) if s == "true" || s == "false" => Some(s == "true"),
+            Some(_) => {
+                self.errors.add(self.path(name), "must be true or false");
+                None
+            }
+        }
+    }
+
+    fn uuid(&mut self, name: &str) -> Option<Uuid> {
+        let raw = self.string(name)?;
+        match Uuid::parse_str(&raw) {
+            Ok(id) => Some(id),
+            Err(_) => {
+                self.errors.add(self.path(name), "is not a valid UUID");
+                None
+            }
+        }
+    }
+
+    fn date(&mut self, name: &str) -> Option<time::Millis> {
+        let raw = self.string(name)?;
+        let parsed = time::parse_iso8601(&raw);
+        if parsed.is_none() {
+            self.errors.add(self.path(name), "is not an ISO-8601 date");
+        }
+        parsed
+    }
+
+    fn object(&mut self, name: &str) -> Option<&'a Map<String, Value>> {
+        match self.obj.get(name) {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(o)) => Some(o),
+            Some(_) => {
+                self.errors.add(self.path(name), "must be an object");
+                None
+            }
+        }
+    }
+
+    fn nested<'b>(&'b mut self, obj: &'a Map<String, Value>, name: &str) -> Fields<'b>
+    where
+        'a: 'b,
+    {
+        let prefix = self.path(name);
+        Fields {
+            obj,
+            prefix,
+            errors: self.errors,
+        }
+    }
+}
+
+/// The profile fields shared by create_customer's and update's `user` object.
+fn profile(f: &mut Fields) -> Profile {
+    let locale = f.string("locale");
+    if let Some(l) = &locale
+        && let Err(m) = validate::locale(l)
+    {
+        f.errors.add(f.path("locale"), m);
+    }
+    let timezone = f.string("timezone");
+    if let Some(tz) = &timezone
+        && let Err(m) = validate::timezone(tz)
+    {
+        f.errors.add(f.path("timezone"), m);
+    }
+    Profile {
+        first_name: f.string("first_name"),
+        last_name: f.string("last_name"),
+        locale,
+        timezone,
+        phone: f.string("phone"),
+        mobile_phone: f.string("mobile_phone"),
+        url: f.string("url"),
+        title: f.string("title"),
+        address: f.string("address"),
+        city: f.string("city"),
+        state: f.string("state"),
+        country: f.string("country"),
+        zipcode: f.string("zipcode"),
+        comment: f.string("comment"),
+    }
+}
+
+/// Parses and validates seed 000's body. Field paths are relative to `customer`.
+pub fn parse_create_customer(body: &Map<String, Value>) -> Result<NewCustomer, Error> {
+    let mut errors = FieldErrors::default();
+    let empty = Map::new();
+    let customer = match body.get("customer") {
+        Some(Value::Object(c)) => c,
+        None | Some(Value::Null) => {
+            errors.add("customer", "is required");
+            &empty
+        }
+        Some(_) => {
+            errors.add("customer", "must be an object");
+            &empty
+        }
+    };
+    let mut f = Fields {
+        obj: customer,
+        prefix: String::new(),
+        errors: &mut errors,
+    };
+
+    let organization_id = f.uuid("organization_id");
+    let organization = f.object("organization").map(|o| {
+        let mut of = f.nested(o, "organization");
+        let name = of.required("name");
+        NewOrg {
+            name: name.unwrap_or_default(),
+            description: of.string("description"),
+            company_name: of.string("company_name"),
+            skip_default_subscription: of.bool("skip_default_subscription").unwrap_or(false),
+            parent: of.uuid("parent_organization"),
+        }
+    });
+    if organization_id.is_none()
+        && organization.is_none()
+        && !f.has_error("organization_id")
+        && !f.has_error("organization")
+        && !f.has_error("customer")
+    {
+        f.errors.add(
+            "organization",
+            "is required when organization_id is not given",
+        );
+    }
+
+    let user = match f.object("user") {
+        Some(u) => {
+            let mut uf = f.nested(u, "user");
+            let email = uf.required("email");
+            if let Some(e) = &email
+                && !e.trim().is_empty()
+                && !uf.has_error("email")
+                && let Err(m) = validate::email(e)
+            {
+                uf.errors.add("user.email", m);
+            }
+            let profile = profile(&mut uf);
+            let confirmed = uf.bool("confirmed").unwrap_or(false);
+            let password = uf.string("password");
+            let confirmation = uf.string("password_confirmation");
+            if let (Some(p), Some(c)) = (&password, &confirmation)
+                && p != c
+            {
+                uf.errors
+                    .add("user.password_confirmation", "doesn't match password");
+            }
+            if password.is_none() && confirmation.is_some() {
+                uf.errors
+                    .add("user.password", "is required with password_confirmation");
+            }
+            NewUser {
+                email: email.unwrap_or_default(),
+                profile,
+                confirmed,
+                password,
+            }
+        }
+        None => {
+            if !f.has_error("user") {
+                f.errors.add("user", "is required");
+            }
+            NewUser {
+                email: String::new(),
+                profile: Profile::default(),
+                confirmed: false,
+                password: None,
+            }
+        }
+    };
+
+    let mut plans = Vec::new();
+    match customer.get("plans") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                let name = format!("plans[{i}]");
+                let Value::Object(p) = item else {
+                    f.errors.add(name, "must be an object");
+                    continue;
+                };
+                let mut pf = f.nested(p, &name);
+                let plan = pf.required("plan").unwrap_or_default();
+                let partner = pf.bool("partner").unwrap_or(false);
+                let interval = match pf.string("interval") {
+                    None => Interval::None,
+                    Some(s) => Interval::parse(&s).unwrap_or_else(|| {
+                        pf.errors.add(
+                            format!("{name}.interval"),
+                            "must be one of none, monthly, yearly",
+                        );
+                        Interval::None
+                    }),
+                };
+                let start = pf.date("start_date");
+                let end = pf.date("end_date");
+                if let (Some(s), Some(e)) = (start, end)
+                    && e < s
+                {
+                    pf.errors
+                        .add(format!("{name}.end_date"), "must not be before start_date");
+                }
+                plans.push(PlanRequest {
+                    plan,
+                    partner,
+                    interval,
+                    start,
+                    end,
+                });
+            }
+        }
+        Some(_) => f.errors.add("plans", "must be an array"),
+    }
+
+    errors.into_result()?;
+    Ok(NewCustomer {
+        organization_id,
+        organization,
+        user,
+        plans,
+    })
+}
+
+/// A request's `Idempotency-Key`, if sensible (1..=255 visible ASCII characters).
+fn idempotency_key(req: &Request) -> Result<Option<String>, Error> {
+    let Some(value) = req.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value.to_str().unwrap_or("").trim();
+    if key.is_empty() || key.len() > 255 {
+        return Err(Error::invalid(
+            "Idempotency-Key",
+            "must be 1 to 255 visible characters",
+        ));
+    }
+    Ok(Some(key.to_string()))
+}
+
+fn header_str<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// `POST /v2/users/create_customer` (seed 000): 201, no body, `Location` naming
+/// the user.
+pub fn create_customer(req: &Request, env: &mut Env, config: &Config) -> Response {
+    if req.method() != Method::POST {
+        return render_error(&Error::MethodNotAllowed(vec![Method::POST]));
+    }
+    match create_customer_inner(req, env, config) {
+        Ok(response) => response,
+        Err(e) => render_error(&e),
+    }
+}
+
+fn create_customer_inner(req: &Request, env: &mut Env, config: &Config) -> Result<Response, Error> {
+    let caller = auth::operator(
+        header_str(req, "authorization"),
+        config.operator_key.as_deref(),
+    )?;
+    let body = json_object(req)?;
+    let input = parse_create_customer(&body)?;
+    let fingerprint = storage::sha256_hex(Value::Object(body).to_string().as_bytes());
+    let op = match idempotency_key(req)? {
+        Some(key) => OpId::keyed(&caller, &key, fingerprint),
+        None => OpId::fresh(env, fingerprint),
+    };
+    let correlation = header_str(req, "x-correlation-id").map(str::to_string);
+    let created =
+        provision::create_customer(env, &caller, &input, &op, config.hash_params, correlation)?;
+    let mut response = web::empty(StatusCode::CREATED);
+    if let Ok(location) = HeaderValue::from_str(&format!("/v2/users/{}", created.user.id)) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    if created.replayed {
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}

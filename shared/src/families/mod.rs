@@ -1,0 +1,4 @@
+//! One module per API family: how it reads requests and renders the core's
+//! results and errors. The core never knows which family called it.
+
+pub mod clone;

@@ -1,0 +1,143 @@
+//! The key-value operations the core needs, over Spin's store in a component
+//! ([`crate::spin::SpinKv`]) or an in-memory map in native tests and benchmarks
+//! ([`MemKv`]). Both keep Spin's semantics, including the awkward ones (see
+//! `shared/spin-facts.md`): a compare-and-swap on an absent key is an upsert,
+//! and a reported CAS failure may still have written.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+/// A store call that failed; the write may or may not have happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KvError(pub String);
+
+impl std::fmt::Display for KvError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "key-value store: {}", self.0)
+    }
+}
+
+impl std::error::Error for KvError {}
+
+pub type KvResult<T> = Result<T, KvError>;
+
+/// How a compare-and-swap ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CasOutcome {
+    Swapped,
+    /// Reported as failed: someone else wrote first, or (on Redis) it wrote anyway.
+    Failed,
+    /// The update function chose not to write.
+    Skipped,
+}
+
+/// Computes a record's next value from its current one (`None`: write nothing).
+pub type CasUpdate<'a> = dyn FnMut(Option<&[u8]>) -> Option<Vec<u8>> + 'a;
+
+pub trait Kv {
+    fn get(&self, key: &str) -> KvResult<Option<Vec<u8>>>;
+    fn get_many(&self, keys: &[String]) -> KvResult<Vec<Option<Vec<u8>>>>;
+    fn set(&self, key: &str, value: &[u8]) -> KvResult<()>;
+    fn delete(&self, key: &str) -> KvResult<()>;
+    /// Atomic add; a missing key counts as 0.
+    fn increment(&self, key: &str, delta: i64) -> KvResult<i64>;
+    /// Reads `key`, lets `update` compute the new value, and swaps it in only
+    /// if nothing changed meanwhile. Only safe on a key known to exist: on an
+    /// absent key Spin's swap is an unconditional upsert.
+    fn compare_and_swap(&self, key: &str, update: &mut CasUpdate) -> KvResult<CasOutcome>;
+}
+
+/// An in-memory store with Spin's semantics, for native tests and benchmarks.
+/// Counts calls so tests can check what an operation costs.
+#[derive(Default)]
+pub struct MemKv {
+    map: RefCell<BTreeMap<String, Vec<u8>>>,
+    calls: RefCell<u64>,
+}
+
+impl MemKv {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Key-value calls made so far.
+    pub fn calls(&self) -> u64 {
+        *self.calls.borrow()
+    }
+    /// Every (key, value), for tests that inspect what was written.
+    pub fn dump(&self) -> Vec<(String, Vec<u8>)> {
+        self.map
+            .borrow()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+    fn count(&self) {
+        *self.calls.borrow_mut() += 1;
+    }
+}
+
+impl Kv for MemKv {
+    fn get(&self, key: &str) -> KvResult<Option<Vec<u8>>> {
+        self.count();
+        Ok(self.map.borrow().get(key).cloned())
+    }
+    fn get_many(&self, keys: &[String]) -> KvResult<Vec<Option<Vec<u8>>>> {
+        self.count();
+        let map = self.map.borrow();
+        Ok(keys.iter().map(|k| map.get(k).cloned()).collect())
+    }
+    fn set(&self, key: &str, value: &[u8]) -> KvResult<()> {
+        self.count();
+        self.map
+            .borrow_mut()
+            .insert(key.to_string(), value.to_vec());
+        Ok(())
+    }
+    fn delete(&self, key: &str) -> KvResult<()> {
+        self.count();
+        self.map.borrow_mut().remove(key);
+        Ok(())
+    }
+    fn increment(&self, key: &str, delta: i64) -> KvResult<i64> {
+        self.count();
+        let mut map = self.map.borrow_mut();
+        let current = match map.get(key) {
+            None => 0,
+            Some(v) => i64::from_le_bytes(
+                v.as_slice()
+                    .try_into()
+                    .map_err(|_| KvError("not a counter".into()))?,
+            ),
+        };
+        let next = current
+            .checked_add(delta)
+            .ok_or_else(|| KvError("counter overflow".into()))?;
+        map.insert(key.to_string(), next.to_le_bytes().to_vec());
+        Ok(next)
+    }
+    fn compare_and_swap(&self, key: &str, update: &mut CasUpdate) -> KvResult<CasOutcome> {
+        self.count();
+        let current = self.map.borrow().get(key).cloned();
+        let Some(next) = update(current.as_deref()) else {
+            return Ok(CasOutcome::Skipped);
+        };
+        self.count();
+        self.map.borrow_mut().insert(key.to_string(), next);
+        Ok(CasOutcome::Swapped)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn increment_counts_from_zero_as_eight_le_bytes() {
+        let kv = MemKv::new();
+        assert_eq!(kv.increment("c", 1).unwrap(), 1);
+        assert_eq!(kv.increment("c", 5).unwrap(), 6);
+        assert_eq!(kv.get("c").unwrap(), Some(6i64.to_le_bytes().to_vec()));
+        kv.set("s", b"text").unwrap();
+        assert!(kv.increment("s", 1).is_err());
+    }
+}

@@ -1,0 +1,232 @@
+//! The provisioning domain, shared by every API family. Families rename and
+//! reshape these on the wire; they never keep records of their own.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::time::Millis;
+
+/// Whether an organization resells (a partner) or is an end customer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrgKind {
+    Reseller,
+    Customer,
+}
+
+/// One account lifecycle, checked on every credential use; each family's
+/// statuses map onto it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Lifecycle {
+    #[default]
+    Active,
+    Disabled,
+    Restricted,
+    Terminated,
+    Deleted,
+}
+
+/// Roles, from widest to narrowest reach; families map their names onto these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Operator,
+    ResellerAdmin,
+    CustomerAdmin,
+    User,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Organization {
+    pub id: Uuid,
+    pub kind: OrgKind,
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub company_name: Option<String>,
+    pub parent: Option<Uuid>,
+    /// Root first, parent last; a caller in org X reaches Y when X is Y or one
+    /// of Y's ancestors.
+    #[serde(default)]
+    pub ancestors: Vec<Uuid>,
+    #[serde(default)]
+    pub status: Lifecycle,
+    #[serde(default)]
+    pub subscriptions: Vec<Subscription>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+impl Organization {
+    /// Whether a caller whose organization is `org` reaches this one.
+    pub fn within(&self, org: Uuid) -> bool {
+        self.id == org || self.ancestors.contains(&org)
+    }
+    /// The one active subscription of a product, if any.
+    pub fn active_for(&self, product: &str) -> Option<&Subscription> {
+        self.subscriptions
+            .iter()
+            .find(|s| s.status == SubscriptionStatus::Active && s.product == product)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubscriptionStatus {
+    Active,
+    Inactive,
+    Canceled,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Interval {
+    None,
+    Monthly,
+    Yearly,
+}
+
+impl Interval {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "none" => Some(Interval::None),
+            "monthly" => Some(Interval::Monthly),
+            "yearly" => Some(Interval::Yearly),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subscription {
+    pub id: Uuid,
+    pub plan: String,
+    pub product: String,
+    pub status: SubscriptionStatus,
+    pub interval: Interval,
+    pub partner: bool,
+    pub start_date: Millis,
+    pub end_date: Option<Millis>,
+    pub created_at: Millis,
+}
+
+/// Contact and preference fields every family's user carries (all optional).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Profile {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub locale: Option<String>,
+    pub timezone: Option<String>,
+    pub phone: Option<String>,
+    pub mobile_phone: Option<String>,
+    pub url: Option<String>,
+    pub title: Option<String>,
+    pub address: Option<String>,
+    pub city: Option<String>,
+    pub state: Option<String>,
+    pub country: Option<String>,
+    pub zipcode: Option<String>,
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: Uuid,
+    /// Integer alias for families with numeric ids (Gcore), once assigned.
+    #[serde(default)]
+    pub number: Option<u64>,
+    /// Account-code alias for families with coded ids (Apiculus), once assigned.
+    #[serde(default)]
+    pub account_code: Option<String>,
+    /// As the client wrote it; uniqueness is on its lower-cased form.
+    pub email: String,
+    pub organization_id: Uuid,
+    pub role: Role,
+    #[serde(default)]
+    pub groups: Vec<Uuid>,
+    pub profile: Profile,
+    pub confirmed: bool,
+    #[serde(default)]
+    pub status: Lifecycle,
+    /// argon2id PHC string; never the password.
+    #[serde(default)]
+    pub password_hash: Option<String>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// A plan a tenant sells; plans are configured by the operator, not by API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub code: String,
+    pub product: String,
+    pub name: String,
+    /// Open plans take their features per subscription.
+    #[serde(default)]
+    pub open: bool,
+}
+
+/// Password rules; each family's documented rules are a profile of these.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordPolicy {
+    pub min_len: usize,
+    pub max_len: usize,
+    pub upper: bool,
+    pub lower: bool,
+    pub digit: bool,
+    pub symbol: bool,
+}
+
+impl Default for PasswordPolicy {
+    /// The Clone family's default: 8 to 128 characters, no class rules (it
+    /// accepts seed 000's `password123`).
+    fn default() -> Self {
+        Self {
+            min_len: 8,
+            max_len: 128,
+            upper: false,
+            lower: false,
+            digit: false,
+            symbol: false,
+        }
+    }
+}
+
+/// Per-tenant configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    pub plans: Vec<Plan>,
+    /// Subscribed on creation unless `skip_default_subscription`.
+    pub default_plan: Option<String>,
+    pub password: PasswordPolicy,
+}
+
+impl Default for Settings {
+    /// A new tenant's catalog until its operator configures one.
+    fn default() -> Self {
+        let plan = |code: &str, product: &str, name: &str, open: bool| Plan {
+            code: code.into(),
+            product: product.into(),
+            name: name.into(),
+            open,
+        };
+        Self {
+            plans: vec![
+                plan("vrms_plan", "vrms", "VRMS", false),
+                plan("pci_plan", "pci", "PCI", false),
+                plan("pci-open", "pci", "PCI (open)", true),
+                plan("free", "free", "Free", false),
+            ],
+            default_plan: Some("free".into()),
+            password: PasswordPolicy::default(),
+        }
+    }
+}
+
+impl Settings {
+    pub fn plan(&self, code: &str) -> Option<&Plan> {
+        self.plans.iter().find(|p| p.code == code)
+    }
+}

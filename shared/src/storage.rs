@@ -1,0 +1,581 @@
+//! Storage over the host key-value store, which has no transactions.
+//!
+//! # Key layout
+//! Every key but the global indexes lives under its tenant: `t/{tenant}/...`.
+//!
+//! | key | value |
+//! |---|---|
+//! | `t/{t}/settings` | [`Settings`](crate::model::Settings) record |
+//! | `t/{t}/org/{uuid}` | organization record |
+//! | `t/{t}/user/{uuid}` | user record |
+//! | `t/{t}/email/{sha256(lower(email))}` | [`Claim`] on that email |
+//! | `t/{t}/email/{h}/g{n}` | claim slot counter of generation n |
+//! | `t/{t}/email/{h}/s{n}` | when generation n was first seen unrecorded |
+//! | `t/{t}/op/{op}` | [`Operation`] (idempotent creates) |
+//! | `t/{t}/ix/{list}/n` | position counter of an index list |
+//! | `t/{t}/ix/{list}/{pos}` | the id at that position |
+//! | `t/{t}/count/{name}` | a kept count |
+//! | `t/{t}/audit/n`, `t/{t}/audit/{seq}` | audit sequence and events |
+//!
+//! Keys stay under 256 bytes (tenant ids are at most 40 characters, natural keys
+//! such as emails are hashed) and values under 1 MB.
+//!
+//! # Atomicity rules
+//! - A new unique thing (an email, an alias) is claimed with
+//!   `increment(slot, 1) == 1`, never by CAS-insert: on Spin a swap whose
+//!   `current()` saw nothing is an unconditional upsert.
+//! - Existing records change by compare-and-swap with bounded, jittered retries.
+//!   Each record carries a revision and the ids of the operations that last
+//!   wrote it, so a swap reported as failed after it wrote (Spin's Redis
+//!   provider) is recognised on re-read instead of applied twice.
+//! - A multi-key create writes its records before the index entries and the
+//!   claim commit that make it visible, and derives every id from its
+//!   operation id, so a retry rewrites the same records.
+//! - A claim left pending by a crash is reclaimable after [`CLAIM_WINDOW_MS`],
+//!   far longer than any request may run.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::kv::{CasOutcome, Kv};
+use crate::time::Millis;
+
+/// Schema version written into every record.
+pub const SCHEMA_VERSION: u32 = 1;
+/// How long a pending claim (or an unrecorded claim slot) holds before another
+/// operation may take it over.
+pub const CLAIM_WINDOW_MS: Millis = 10 * 60 * 1000;
+/// Compare-and-swap attempts before an update gives up with 503.
+const CAS_ATTEMPTS: u32 = 8;
+/// Operation ids remembered per record, to recognise one's own landed write.
+const RECENT_OPS: usize = 8;
+
+/// What an operation needs from its surroundings, passed in so the same code
+/// runs in a component, in native tests and in benchmarks.
+pub struct Env<'a> {
+    pub kv: &'a dyn Kv,
+    pub now: Millis,
+    /// 16 random bytes per call.
+    pub random: &'a mut dyn FnMut() -> [u8; 16],
+    /// Sleeps between CAS retries (a no-op natively).
+    pub pause: &'a dyn Fn(std::time::Duration),
+}
+
+impl Env<'_> {
+    pub fn new_uuid(&mut self) -> Uuid {
+        uuid::Builder::from_random_bytes((self.random)()).into_uuid()
+    }
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A uuid derived from an operation id and a label, so a retried operation
+/// creates the same records.
+pub fn derived_uuid(op: &str, label: &str) -> Uuid {
+    let digest = Sha256::digest(format!("{op}/{label}").as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_random_bytes(bytes).into_uuid()
+}
+
+pub mod keys {
+    use uuid::Uuid;
+
+    pub fn settings(t: &str) -> String {
+        format!("t/{t}/settings")
+    }
+    pub fn org(t: &str, id: Uuid) -> String {
+        format!("t/{t}/org/{id}")
+    }
+    pub fn user(t: &str, id: Uuid) -> String {
+        format!("t/{t}/user/{id}")
+    }
+    pub fn email(t: &str, normalized: &str) -> String {
+        format!("t/{t}/email/{}", super::sha256_hex(normalized.as_bytes()))
+    }
+    pub fn claim_slot(claim: &str, generation: u64) -> String {
+        format!("{claim}/g{generation}")
+    }
+    pub fn claim_stall(claim: &str, generation: u64) -> String {
+        format!("{claim}/s{generation}")
+    }
+    pub fn op(t: &str, op: &str) -> String {
+        format!("t/{t}/op/{op}")
+    }
+    pub fn index_counter(t: &str, list: &str) -> String {
+        format!("t/{t}/ix/{list}/n")
+    }
+    pub fn index_entry(t: &str, list: &str, pos: i64) -> String {
+        format!("t/{t}/ix/{list}/{pos}")
+    }
+    pub fn count(t: &str, name: &str) -> String {
+        format!("t/{t}/count/{name}")
+    }
+    pub fn audit_seq(t: &str) -> String {
+        format!("t/{t}/audit/n")
+    }
+    pub fn audit_event(t: &str, seq: i64) -> String {
+        format!("t/{t}/audit/{seq}")
+    }
+}
+
+/// Every stored record: schema version, revision, recent writers, data.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Record<T> {
+    pub v: u32,
+    pub rev: u64,
+    #[serde(default)]
+    pub ops: Vec<String>,
+    pub data: T,
+}
+
+fn corrupt(key: &str) -> Error {
+    Error::Unavailable(format!("unreadable record at {key}"))
+}
+
+pub fn read<T: DeserializeOwned>(kv: &dyn Kv, key: &str) -> Result<Option<Record<T>>> {
+    match kv.get(key)? {
+        None => Ok(None),
+        Some(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|_| corrupt(key)),
+    }
+}
+
+/// Reads several records in one call; absent or unreadable ones are `None`.
+pub fn read_many<T: DeserializeOwned>(
+    kv: &dyn Kv,
+    keys: &[String],
+) -> Result<Vec<Option<Record<T>>>> {
+    Ok(kv
+        .get_many(keys)?
+        .into_iter()
+        .map(|v| v.and_then(|b| serde_json::from_slice(&b).ok()))
+        .collect())
+}
+
+/// Writes a record outright (a new record whose id nobody else can hold).
+pub fn write<T: Serialize>(kv: &dyn Kv, key: &str, op: &str, data: &T) -> Result<()> {
+    let record = Record {
+        v: SCHEMA_VERSION,
+        rev: 1,
+        ops: vec![op.to_string()],
+        data,
+    };
+    kv.set(key, &serde_json::to_vec(&record).map_err(|_| corrupt(key))?)?;
+    Ok(())
+}
+
+/// Applies `change` to an existing record by compare-and-swap, retrying on
+/// conflict. `change` may refuse with an error (nothing is written). Returns
+/// the record as written (or as found, when `op` had already written it).
+pub fn update<T, F>(env: &Env, key: &str, op: &str, mut change: F) -> Result<Record<T>>
+where
+    T: Serialize + DeserializeOwned,
+    F: FnMut(&mut T) -> Result<()>,
+{
+    for attempt in 0..CAS_ATTEMPTS {
+        let mut outcome: Result<Option<Record<T>>> = Ok(None);
+        let cas = env.kv.compare_and_swap(key, &mut |current| {
+            let Some(bytes) = current else {
+                outcome = Err(Error::NotFound(format!("no record at {key}")));
+                return None;
+            };
+            let mut record: Record<T> = match serde_json::from_slice(bytes) {
+                Ok(r) => r,
+                Err(_) => {
+                    outcome = Err(corrupt(key));
+                    return None;
+                }
+            };
+            if record.ops.iter().any(|o| o == op) {
+                outcome = Ok(Some(record));
+                return None;
+            }
+            if let Err(e) = change(&mut record.data) {
+                outcome = Err(e);
+                return None;
+            }
+            record.rev += 1;
+            record.v = SCHEMA_VERSION;
+            record.ops.push(op.to_string());
+            if record.ops.len() > RECENT_OPS {
+                record.ops.remove(0);
+            }
+            let bytes = serde_json::to_vec(&record).ok();
+            outcome = Ok(Some(record));
+            bytes
+        })?;
+        match cas {
+            CasOutcome::Swapped | CasOutcome::Skipped => {
+                return outcome?.ok_or_else(|| corrupt(key));
+            }
+            CasOutcome::Failed => {
+                // The swap may have landed anyway (Redis): look for our op id.
+                if let Some(found) = read::<T>(env.kv, key)?
+                    && found.ops.iter().any(|o| o == op)
+                {
+                    return Ok(found);
+                }
+                // Jitter from the op id, so racing operations spread out.
+                let seed = Sha256::digest(format!("{op}/{attempt}").as_bytes())[0] as u64;
+                let jitter = seed % (5 << attempt.min(4));
+                (env.pause)(std::time::Duration::from_millis(1 + jitter));
+            }
+        }
+    }
+    Err(Error::Unavailable(format!("too much contention on {key}")))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimState {
+    Pending,
+    Committed,
+    Released,
+}
+
+/// Who holds a unique natural key (an email), and for what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claim {
+    pub generation: u64,
+    pub owner: String,
+    pub state: ClaimState,
+    pub at: Millis,
+    pub target: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    /// This operation holds the claim now (new, or resumed from its own pending claim).
+    Held(Claim),
+    /// This operation completed earlier and committed the claim.
+    Committed(Claim),
+    /// Someone else holds it (committed, or pending within the window).
+    Taken,
+    /// A slot was won but never recorded, less than the window ago; it may be
+    /// this very operation's earlier, interrupted attempt. Retry later.
+    Unsettled,
+}
+
+fn read_claim(kv: &dyn Kv, key: &str) -> Result<Option<Claim>> {
+    Ok(read::<Claim>(kv, key)?.map(|r| r.data))
+}
+
+/// Claims `key` for operation `op`. See the module notes for the protocol.
+/// `resuming` says the operation ran before (its record existed): only then can
+/// an unrecorded slot be its own, so only then is the answer `Unsettled`
+/// rather than `Taken`.
+pub fn claim(env: &Env, key: &str, op: &str, resuming: bool) -> Result<ClaimOutcome> {
+    let mut current = read_claim(env.kv, key)?;
+    for _ in 0..4 {
+        if let Some(c) = &current {
+            let fresh = env.now - c.at < CLAIM_WINDOW_MS;
+            match c.state {
+                ClaimState::Committed if c.owner == op => {
+                    return Ok(ClaimOutcome::Committed(c.clone()));
+                }
+                ClaimState::Pending if c.owner == op => return Ok(ClaimOutcome::Held(c.clone())),
+                ClaimState::Committed => return Ok(ClaimOutcome::Taken),
+                ClaimState::Pending if fresh => return Ok(ClaimOutcome::Taken),
+                _ => {}
+            }
+        }
+        let mut generation = current.as_ref().map_or(0, |c| c.generation) + 1;
+        // Skip generations whose winner never recorded the claim for a whole window.
+        loop {
+            if env.kv.increment(&keys::claim_slot(key, generation), 1)? == 1 {
+                let mine = Claim {
+                    generation,
+                    owner: op.to_string(),
+                    state: ClaimState::Pending,
+                    at: env.now,
+                    target: None,
+                };
+                write(env.kv, key, op, &mine)?;
+                return Ok(ClaimOutcome::Held(mine));
+            }
+            let again = read_claim(env.kv, key)?;
+            if again.as_ref().is_some_and(|c| c.generation >= generation) {
+                current = again;
+                break;
+            }
+            let stall = keys::claim_stall(key, generation);
+            let seen = match env.kv.get(&stall)? {
+                Some(b) => serde_json::from_slice::<Millis>(&b).unwrap_or(env.now),
+                None => {
+                    env.kv.set(&stall, env.now.to_string().as_bytes())?;
+                    env.now
+                }
+            };
+            if env.now - seen < CLAIM_WINDOW_MS {
+                return Ok(if resuming {
+                    ClaimOutcome::Unsettled
+                } else {
+                    ClaimOutcome::Taken
+                });
+            }
+            generation += 1;
+        }
+    }
+    Ok(ClaimOutcome::Taken)
+}
+
+/// Marks a held claim committed to `target`, making it visible as taken for good.
+pub fn commit_claim(env: &Env, key: &str, claim: &Claim, target: Uuid) -> Result<()> {
+    let done = Claim {
+        state: ClaimState::Committed,
+        target: Some(target),
+        ..claim.clone()
+    };
+    write(env.kv, key, &claim.owner, &done)
+}
+
+/// Gives a held claim back (a create that failed after claiming).
+pub fn release_claim(env: &Env, key: &str, claim: &Claim) -> Result<()> {
+    let released = Claim {
+        state: ClaimState::Released,
+        ..claim.clone()
+    };
+    write(env.kv, key, &claim.owner, &released)
+}
+
+/// Where an idempotent operation stands; a retry with the same id resumes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Operation {
+    /// Hash of the request, so reusing a key for another request is refused.
+    pub fingerprint: String,
+    pub started: Millis,
+    pub done: bool,
+    /// Index positions already taken, so a retry does not append twice.
+    #[serde(default)]
+    pub positions: Vec<(String, i64)>,
+}
+
+/// An index list: ids in insertion order, one key per position, so reading a
+/// page is one `get_many`.
+pub fn index_position(env: &Env, tenant: &str, list: &str) -> Result<i64> {
+    Ok(env.kv.increment(&keys::index_counter(tenant, list), 1)?)
+}
+
+pub fn index_put(env: &Env, tenant: &str, list: &str, pos: i64, id: Uuid) -> Result<()> {
+    env.kv.set(
+        &keys::index_entry(tenant, list, pos),
+        id.to_string().as_bytes(),
+    )?;
+    Ok(())
+}
+
+/// How many positions a list has handed out.
+pub fn index_len(kv: &dyn Kv, tenant: &str, list: &str) -> Result<i64> {
+    Ok(kv.increment(&keys::index_counter(tenant, list), 0)?)
+}
+
+/// The ids at positions `from..from+limit` (1-based), skipping holes.
+pub fn index_range(
+    kv: &dyn Kv,
+    tenant: &str,
+    list: &str,
+    from: i64,
+    limit: usize,
+) -> Result<Vec<(i64, Uuid)>> {
+    let positions: Vec<i64> = (from..from + limit as i64).collect();
+    let keys: Vec<String> = positions
+        .iter()
+        .map(|p| keys::index_entry(tenant, list, *p))
+        .collect();
+    Ok(kv
+        .get_many(&keys)?
+        .into_iter()
+        .zip(positions)
+        .filter_map(|(v, p)| {
+            let id = std::str::from_utf8(&v?).ok()?.parse().ok()?;
+            Some((p, id))
+        })
+        .collect())
+}
+
+pub fn bump_count(env: &Env, tenant: &str, name: &str, delta: i64) -> Result<i64> {
+    Ok(env.kv.increment(&keys::count(tenant, name), delta)?)
+}
+
+pub fn read_count(kv: &dyn Kv, tenant: &str, name: &str) -> Result<i64> {
+    Ok(kv.increment(&keys::count(tenant, name), 0)?)
+}
+
+/// Who did something: for audit events and permission checks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub kind: String,
+    pub id: String,
+}
+
+/// One state change, as the audit log keeps it. Never holds a secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    pub seq: i64,
+    pub at: Millis,
+    pub tenant: String,
+    pub actor: Actor,
+    pub action: String,
+    pub targets: Vec<String>,
+    pub outcome: String,
+    pub correlation_id: Option<String>,
+}
+
+/// Takes the next number of the tenant's audit sequence. Operations keep it in
+/// their record, so a retry rewrites the same event instead of adding one; a
+/// number whose operation was abandoned stays a hole in the sequence.
+pub fn audit_position(env: &Env, tenant: &str) -> Result<i64> {
+    Ok(env.kv.increment(&keys::audit_seq(tenant), 1)?)
+}
+
+/// Writes the audit event numbered `seq`.
+pub fn write_audit(env: &Env, op: &str, event: &AuditEvent) -> Result<()> {
+    write(
+        env.kv,
+        &keys::audit_event(&event.tenant, event.seq),
+        op,
+        event,
+    )
+}
+
+/// The newest `limit` audit events of a tenant, newest first.
+pub fn audit_tail(kv: &dyn Kv, tenant: &str, limit: usize) -> Result<Vec<AuditEvent>> {
+    let last = kv.increment(&keys::audit_seq(tenant), 0)?;
+    let keys: Vec<String> = (1.max(last - limit as i64 + 1)..=last)
+        .rev()
+        .map(|s| keys::audit_event(tenant, s))
+        .collect();
+    Ok(read_many::<AuditEvent>(kv, &keys)?
+        .into_iter()
+        .flatten()
+        .map(|r| r.data)
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kv::MemKv;
+
+    fn env<'a>(kv: &'a MemKv, now: Millis, random: &'a mut dyn FnMut() -> [u8; 16]) -> Env<'a> {
+        Env {
+            kv,
+            now,
+            random,
+            pause: &|_| {},
+        }
+    }
+
+    #[test]
+    fn first_claim_wins_and_others_see_it_taken() {
+        let kv = MemKv::new();
+        let mut rnd = || [7u8; 16];
+        let e = env(&kv, 1000, &mut rnd);
+        let ClaimOutcome::Held(c) = claim(&e, "t/x/email/h", "op1", false).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            claim(&e, "t/x/email/h", "op2", false).unwrap(),
+            ClaimOutcome::Taken
+        );
+        assert_eq!(
+            claim(&e, "t/x/email/h", "op1", false).unwrap(),
+            ClaimOutcome::Held(c.clone())
+        );
+        commit_claim(&e, "t/x/email/h", &c, Uuid::nil()).unwrap();
+        assert!(matches!(
+            claim(&e, "t/x/email/h", "op1", false).unwrap(),
+            ClaimOutcome::Committed(_)
+        ));
+        assert_eq!(
+            claim(&e, "t/x/email/h", "op2", false).unwrap(),
+            ClaimOutcome::Taken
+        );
+    }
+
+    #[test]
+    fn released_and_expired_claims_are_taken_over() {
+        let kv = MemKv::new();
+        let mut rnd = || [7u8; 16];
+        let e = env(&kv, 1000, &mut rnd);
+        let ClaimOutcome::Held(c) = claim(&e, "k", "op1", false).unwrap() else {
+            panic!()
+        };
+        release_claim(&e, "k", &c).unwrap();
+        let ClaimOutcome::Held(c2) = claim(&e, "k", "op2", false).unwrap() else {
+            panic!()
+        };
+        assert_eq!(c2.generation, 2);
+        // op2 crashes while pending; after the window op3 takes over.
+        let mut rnd = || [7u8; 16];
+        let later = env(&kv, 1000 + CLAIM_WINDOW_MS, &mut rnd);
+        assert!(
+            matches!(claim(&later, "k", "op3", false).unwrap(), ClaimOutcome::Held(c) if c.generation == 3)
+        );
+    }
+
+    #[test]
+    fn slot_won_but_never_recorded_is_unsettled_then_skipped() {
+        let kv = MemKv::new();
+        kv.increment(&keys::claim_slot("k", 1), 1).unwrap();
+        let mut rnd = || [7u8; 16];
+        let e = env(&kv, 1000, &mut rnd);
+        assert_eq!(claim(&e, "k", "op", true).unwrap(), ClaimOutcome::Unsettled);
+        assert_eq!(claim(&e, "k", "other", false).unwrap(), ClaimOutcome::Taken);
+        let mut rnd = || [7u8; 16];
+        let later = env(&kv, 1000 + CLAIM_WINDOW_MS, &mut rnd);
+        assert!(
+            matches!(claim(&later, "k", "op", true).unwrap(), ClaimOutcome::Held(c) if c.generation == 2)
+        );
+    }
+
+    #[test]
+    fn update_applies_once_per_op() {
+        let kv = MemKv::new();
+        let mut rnd = || [1u8; 16];
+        let e = env(&kv, 0, &mut rnd);
+        write(&kv, "r", "create", &5u32).unwrap();
+        let r = update::<u32, _>(&e, "r", "add", |n| {
+            *n += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!((r.data, r.rev), (6, 2));
+        let r = update::<u32, _>(&e, "r", "add", |n| {
+            *n += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(r.data, 6, "the same op is not applied twice");
+        assert!(matches!(
+            update::<u32, _>(&e, "missing", "x", |_| Ok(())),
+            Err(Error::NotFound(_))
+        ));
+    }
+
+    #[test]
+    fn index_pages_cost_one_call() {
+        let kv = MemKv::new();
+        let mut rnd = || [1u8; 16];
+        let e = env(&kv, 0, &mut rnd);
+        for i in 0..30u128 {
+            let pos = index_position(&e, "x", "users").unwrap();
+            index_put(&e, "x", "users", pos, Uuid::from_u128(i)).unwrap();
+        }
+        let before = kv.calls();
+        let page = index_range(&kv, "x", "users", 11, 10).unwrap();
+        assert_eq!(kv.calls() - before, 1);
+        assert_eq!(page.first().unwrap().1, Uuid::from_u128(10));
+        assert_eq!(index_len(&kv, "x", "users").unwrap(), 30);
+    }
+}

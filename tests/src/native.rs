@@ -1,0 +1,69 @@
+//! The host's store seen through the core's own [`Kv`] trait, so tests can set
+//! up state (organizations, thousands of users) natively through shared code,
+//! in the very table the components read.
+
+use onboard_shared::kv::{CasOutcome, CasUpdate, Kv, KvError, KvResult};
+use onboard_shared::storage::Env;
+
+use crate::host::Host;
+use crate::kv::{KvEngine, KvError as EngineError};
+
+const STORE: &str = "default";
+
+fn err(e: EngineError) -> KvError {
+    KvError(format!("{e:?}"))
+}
+
+impl Kv for KvEngine {
+    fn get(&self, key: &str) -> KvResult<Option<Vec<u8>>> {
+        KvEngine::get(self, STORE, key).map_err(err)
+    }
+    fn get_many(&self, keys: &[String]) -> KvResult<Vec<Option<Vec<u8>>>> {
+        Ok(KvEngine::get_many(self, STORE, keys)
+            .map_err(err)?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect())
+    }
+    fn set(&self, key: &str, value: &[u8]) -> KvResult<()> {
+        KvEngine::set(self, STORE, key, value).map_err(err)
+    }
+    fn delete(&self, key: &str) -> KvResult<()> {
+        KvEngine::delete(self, STORE, key).map_err(err)
+    }
+    fn increment(&self, key: &str, delta: i64) -> KvResult<i64> {
+        KvEngine::increment(self, STORE, key, delta).map_err(err)
+    }
+    fn compare_and_swap(&self, key: &str, update: &mut CasUpdate) -> KvResult<CasOutcome> {
+        let current = self.cas_current(STORE, key).map_err(err)?;
+        let Some(next) = update(current.as_deref()) else {
+            return Ok(CasOutcome::Skipped);
+        };
+        match self.swap(STORE, key, current.as_deref(), &next) {
+            Ok(()) => Ok(CasOutcome::Swapped),
+            Err(EngineError::CasFailed) => Ok(CasOutcome::Failed),
+            Err(e) => Err(err(e)),
+        }
+    }
+}
+
+impl Host {
+    /// Runs `f` natively against this host's store, at the host clock's time.
+    pub fn with_env<R>(&self, f: impl FnOnce(&mut Env) -> R) -> R {
+        let mut counter = 0u128;
+        let mut random = move || {
+            counter += 1;
+            let mut bytes = rand::random::<[u8; 16]>();
+            bytes[..8].copy_from_slice(&(counter as u64).to_le_bytes());
+            bytes
+        };
+        let pause = |_: std::time::Duration| {};
+        let mut env = Env {
+            kv: &self.kv,
+            now: onboard_shared::time::millis(self.clock.now()),
+            random: &mut random,
+            pause: &pause,
+        };
+        f(&mut env)
+    }
+}

@@ -6,6 +6,31 @@ use uuid::Uuid;
 
 use crate::time::Millis;
 
+/// One white-label platform instance; every other record lives under one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tenant {
+    /// Short, key-safe id (`[a-z0-9-]`, at most 40 characters).
+    pub id: String,
+    pub name: String,
+    /// Host names the tenant is served on (`X-Tenant` values).
+    #[serde(default)]
+    pub domains: Vec<String>,
+    #[serde(default)]
+    pub status: Lifecycle,
+    pub created_at: Millis,
+}
+
+/// A named set of users inside an organization (CloudCockpit groups, Gcore
+/// groups such as `Administrators`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Group {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub name: String,
+    /// The role membership grants.
+    pub role: Role,
+}
+
 /// Whether an organization resells (a partner) or is an end customer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -201,6 +226,27 @@ pub struct Settings {
     /// Subscribed on creation unless `skip_default_subscription`.
     pub default_plan: Option<String>,
     pub password: PasswordPolicy,
+    /// Prefix of coded account ids (Apiculus `API-E001`).
+    #[serde(default = "default_account_prefix")]
+    pub account_code_prefix: String,
+    /// Reference data the families validate against.
+    #[serde(default)]
+    pub reference: ReferenceData,
+}
+
+fn default_account_prefix() -> String {
+    "API".into()
+}
+
+/// Lists a tenant's operator configures; families validate choices against them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReferenceData {
+    #[serde(default)]
+    pub currencies: Vec<String>,
+    #[serde(default)]
+    pub tax_categories: Vec<String>,
+    #[serde(default)]
+    pub regions: Vec<String>,
 }
 
 impl Default for Settings {
@@ -221,6 +267,8 @@ impl Default for Settings {
             ],
             default_plan: Some("free".into()),
             password: PasswordPolicy::default(),
+            account_code_prefix: default_account_prefix(),
+            reference: ReferenceData::default(),
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod provision;
 pub mod spin;
 pub mod storage;
 pub mod time;
+pub mod users;
 pub mod validate;
 pub mod web;
 

@@ -21,12 +21,13 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::error::{Error, FieldErrors};
-use crate::model::{Interval, Profile};
+use crate::model::{Interval, Organization, Profile, Role, User};
 use crate::provision::{NewCustomer, NewOrg, NewUser, OpId, PlanRequest};
 use crate::storage::{self, Env};
+use crate::users::{ProfileChange, UserChange};
 use crate::validate;
 use crate::web::{self, Request, Response};
-use crate::{auth, provision, time};
+use crate::{auth, provision, time, users};
 
 /// What the family's components read from Spin variables.
 #[derive(Debug, Clone, Default)]
@@ -473,4 +474,141 @@ fn create_customer_inner(req: &Request, env: &mut Env, config: &Config) -> Resul
             .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     Ok(response)
+}
+
+/// A profile field of a partial update: absent leaves it, `null` clears it.
+fn change_field(f: &mut Fields, name: &str) -> Option<Option<String>> {
+    match f.obj.get(name) {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(_) => {
+            let value = f.string(name);
+            if let Some(v) = &value {
+                let check = match name {
+                    "locale" => validate::locale(v),
+                    "timezone" => validate::timezone(v),
+                    _ => Ok(()),
+                };
+                if let Err(m) = check {
+                    f.errors.add(f.path(name), m);
+                }
+            }
+            value.map(Some)
+        }
+    }
+}
+
+/// Parses seed 002's body, `{"user": {...}}`, every field optional. `null` clears
+/// a profile field; `email` and `organization_id` cannot be cleared.
+pub fn parse_user_change(body: &Map<String, Value>) -> Result<UserChange, Error> {
+    let mut errors = FieldErrors::default();
+    let empty = Map::new();
+    let user = match body.get("user") {
+        None | Some(Value::Null) => &empty,
+        Some(Value::Object(u)) => u,
+        Some(_) => {
+            errors.add("user", "must be an object");
+            &empty
+        }
+    };
+    let mut f = Fields {
+        obj: user,
+        prefix: "user".into(),
+        errors: &mut errors,
+    };
+    for name in ["email", "organization_id"] {
+        if matches!(user.get(name), Some(Value::Null)) {
+            f.errors.add(f.path(name), "can't be blank");
+        }
+    }
+    let email = f.string("email");
+    if let Some(e) = &email
+        && !f.has_error("email")
+        && let Err(m) = validate::email(e)
+    {
+        f.errors.add("user.email", m);
+    }
+    let organization_id = f.uuid("organization_id");
+    let profile = ProfileChange {
+        first_name: change_field(&mut f, "first_name"),
+        last_name: change_field(&mut f, "last_name"),
+        locale: change_field(&mut f, "locale"),
+        timezone: change_field(&mut f, "timezone"),
+        phone: change_field(&mut f, "phone"),
+        mobile_phone: change_field(&mut f, "mobile_phone"),
+        url: change_field(&mut f, "url"),
+        title: change_field(&mut f, "title"),
+        address: change_field(&mut f, "address"),
+        city: change_field(&mut f, "city"),
+        state: change_field(&mut f, "state"),
+        country: change_field(&mut f, "country"),
+        zipcode: change_field(&mut f, "zipcode"),
+        comment: change_field(&mut f, "comment"),
+    };
+    errors.into_result()?;
+    Ok(UserChange {
+        email,
+        organization_id,
+        profile,
+    })
+}
+
+/// The family's role names.
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Operator => "Super Admin",
+        Role::ResellerAdmin | Role::CustomerAdmin => "Admin",
+        Role::User => "User",
+    }
+}
+
+/// A user as a `/v2` resource.
+pub fn user_resource(user: &User, org: &Organization) -> Value {
+    let p = &user.profile;
+    json!({ "data": {
+        "id": user.id,
+        "type": "users",
+        "attributes": {
+            "id": user.id,
+            "username": user.email,
+            "email": user.email,
+            "role": role_name(user.role),
+            "first_name": p.first_name, "last_name": p.last_name,
+            "locale": p.locale, "timezone": p.timezone,
+            "phone": p.phone, "mobile_phone": p.mobile_phone, "url": p.url, "title": p.title,
+            "address": p.address, "city": p.city, "state": p.state, "country": p.country,
+            "zipcode": p.zipcode, "comment": p.comment,
+            "confirmed": user.confirmed,
+            "organization": { "id": org.id, "name": org.name },
+            "created_at": time::format_millis(user.created_at),
+            "updated_at": time::format_millis(user.updated_at),
+        },
+        "relationships": {}
+    }})
+}
+
+/// `GET` and `PUT /v2/users/{id}` (seed 002): 200 with the user, or 200 `{}`.
+pub fn user(req: &Request, env: &mut Env, config: &Config) -> Response {
+    let result = (|| {
+        let allowed = [Method::GET, Method::PUT];
+        if !allowed.contains(req.method()) {
+            return Err(Error::MethodNotAllowed(allowed.to_vec()));
+        }
+        let caller = auth::operator(
+            header_str(req, "authorization"),
+            config.operator_key.as_deref(),
+        )?;
+        let raw = web::path_param(req, "id").unwrap_or_default();
+        let id =
+            Uuid::parse_str(raw).map_err(|_| Error::NotFound(format!("user {raw} not found")))?;
+        if req.method() == Method::GET {
+            let (user, org) = users::get(env, &caller, id)?;
+            return Ok(web::json(StatusCode::OK, &user_resource(&user, &org)));
+        }
+        let body = json_object(req)?;
+        let change = parse_user_change(&body)?;
+        users::update(env, &caller, id, &change)?;
+        Ok(web::json(StatusCode::OK, &json!({})))
+    })();
+    result.unwrap_or_else(|e| render_error(&e))
 }

@@ -13,11 +13,11 @@ use uuid::Uuid;
 use crate::support::{OPERATOR_KEY, app_host, concurrently};
 
 const PATH: &str = "/v2/users/create_customer";
-const ORG: &str = "7c60d51f-b44e-4682-87d6-449835ea4de6";
+pub const ORG: &str = "7c60d51f-b44e-4682-87d6-449835ea4de6";
 const PARENT: &str = "5d702bf8-e908-41df-92de-feea0acf2f4e";
 
 /// Seed 000's example body, verbatim.
-fn seed_body() -> Value {
+pub fn seed_body() -> Value {
     json!({
         "customer": {
             "organization_id": "7c60d51f-b44e-4682-87d6-449835ea4de6",
@@ -62,7 +62,7 @@ fn seed_body() -> Value {
 }
 
 /// The seed body with real dates.
-fn valid_body() -> Value {
+pub fn valid_body() -> Value {
     let mut body = seed_body();
     body["customer"]["plans"][0]["start_date"] = json!("2025-01-01");
     body["customer"]["plans"][0]["end_date"] = json!("2026-01-01T00:00:00Z");
@@ -70,7 +70,7 @@ fn valid_body() -> Value {
 }
 
 /// A new-organization body (no organization_id) for `email`.
-fn new_org_body(email: &str) -> Value {
+pub fn new_org_body(email: &str) -> Value {
     json!({ "customer": {
         "organization": { "name": "Acme", "company_name": "Acme Ltd" },
         "user": { "email": email, "first_name": "A", "password": "password123",
@@ -78,14 +78,14 @@ fn new_org_body(email: &str) -> Value {
     }})
 }
 
-fn post(body: &Value) -> Request {
+pub fn post(body: &Value) -> Request {
     Request::post(PATH)
         .header("authorization", format!("Bearer {OPERATOR_KEY}"))
         .json(body)
 }
 
 /// Creates the two organizations the seed's ids name, through shared code.
-fn seed_orgs(host: &Host) {
+pub fn seed_orgs(host: &Host) {
     host.with_env(|env| {
         let parent = provision::create_organization(
             env,
@@ -117,7 +117,7 @@ fn fields(r: &onboard_test_host::Response) -> Vec<String> {
     f
 }
 
-fn user_records(host: &Host) -> Vec<User> {
+pub fn user_records(host: &Host) -> Vec<User> {
     host.kv
         .dump("default")
         .into_iter()

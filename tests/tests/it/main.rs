@@ -11,3 +11,4 @@ mod host_serve;
 mod host_variables;
 mod manifest;
 mod support;
+mod update_user;

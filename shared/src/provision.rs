@@ -451,6 +451,7 @@ fn write_customer(
 /// Counts, and the operation marked done.
 fn finish(env: &Env, caller: &Caller, op: &OpId, created: &Created) -> Result<()> {
     let tenant = caller.tenant.as_str();
+    // The create made the organization exactly when the user is its first admin.
     let new_org = created.user.role == Role::CustomerAdmin;
     storage::bump_count(env, tenant, "users", 1)?;
     if new_org {
@@ -500,4 +501,65 @@ pub fn create_organization(
     }
     storage::bump_count(env, tenant, "orgs", 1)?;
     Ok(org)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::operator;
+    use crate::kv::MemKv;
+
+    fn input(email: &str) -> NewCustomer {
+        NewCustomer {
+            organization_id: None,
+            organization: Some(NewOrg {
+                name: "Acme".into(),
+                description: None,
+                company_name: None,
+                skip_default_subscription: false,
+                parent: None,
+            }),
+            user: NewUser {
+                email: email.into(),
+                profile: Profile::default(),
+                confirmed: false,
+                password: None,
+            },
+            plans: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn keyed_create_replays_and_refuses_another_body() {
+        let kv = MemKv::new();
+        let mut random = {
+            let mut n = 0u8;
+            move || {
+                n = n.wrapping_add(1);
+                [n; 16]
+            }
+        };
+        let mut env = Env {
+            kv: &kv,
+            now: 1_000,
+            random: &mut random,
+            pause: &|_| {},
+        };
+        let caller = operator(Some("Bearer k"), Some("k")).unwrap();
+        let op = OpId::keyed(&caller, "key", "fp".into());
+        let params = HashParams::default();
+        let first =
+            create_customer(&mut env, &caller, &input("a@x.io"), &op, params, None).unwrap();
+        let again =
+            create_customer(&mut env, &caller, &input("a@x.io"), &op, params, None).unwrap();
+        assert!(!first.replayed && again.replayed);
+        assert_eq!(first.user.id, again.user.id);
+        let other = OpId::keyed(&caller, "key", "another".into());
+        let err = create_customer(&mut env, &caller, &input("b@x.io"), &other, params, None);
+        assert!(matches!(err, Err(Error::Invalid(e)) if e.fields() == ["Idempotency-Key"]));
+        let fresh = OpId::fresh(&mut env, "x".into());
+        let taken = create_customer(&mut env, &caller, &input("A@X.IO"), &fresh, params, None);
+        assert!(matches!(taken, Err(Error::Invalid(e)) if e.fields() == ["user.email"]));
+        assert_eq!(storage::read_count(&kv, "default", "users").unwrap(), 1);
+    }
 }

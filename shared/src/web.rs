@@ -36,17 +36,20 @@ pub fn empty(status: StatusCode) -> Response {
     response
 }
 
-/// 405 listing the methods the path does answer.
-pub fn method_not_allowed(allowed: &[Method]) -> Response {
-    let mut response = empty(StatusCode::METHOD_NOT_ALLOWED);
-    let allow = allowed
+/// The `Allow` header value naming `allowed`.
+pub fn allow(allowed: &[Method]) -> HeaderValue {
+    let list = allowed
         .iter()
         .map(Method::as_str)
         .collect::<Vec<_>>()
         .join(", ");
-    if let Ok(value) = HeaderValue::from_str(&allow) {
-        response.headers_mut().insert(header::ALLOW, value);
-    }
+    HeaderValue::from_str(&list).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// 405 listing the methods the path does answer.
+pub fn method_not_allowed(allowed: &[Method]) -> Response {
+    let mut response = empty(StatusCode::METHOD_NOT_ALLOWED);
+    response.headers_mut().insert(header::ALLOW, allow(allowed));
     response
 }
 

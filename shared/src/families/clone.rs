@@ -89,10 +89,9 @@ pub fn render_error(error: &Error) -> Response {
     );
     match error {
         Error::MethodNotAllowed(allowed) => {
-            let allow = web::method_not_allowed(allowed);
-            if let Some(v) = allow.headers().get(header::ALLOW) {
-                response.headers_mut().insert(header::ALLOW, v.clone());
-            }
+            response
+                .headers_mut()
+                .insert(header::ALLOW, web::allow(allowed));
         }
         Error::Unauthenticated(_) => {
             response

@@ -150,18 +150,6 @@ pub fn read<T: DeserializeOwned>(kv: &dyn Kv, key: &str) -> Result<Option<Record
     }
 }
 
-/// Reads several records in one call; absent or unreadable ones are `None`.
-pub fn read_many<T: DeserializeOwned>(
-    kv: &dyn Kv,
-    keys: &[String],
-) -> Result<Vec<Option<Record<T>>>> {
-    Ok(kv
-        .get_many(keys)?
-        .into_iter()
-        .map(|v| v.and_then(|b| serde_json::from_slice(&b).ok()))
-        .collect())
-}
-
 /// Writes a record outright (a new record whose id nobody else can hold).
 pub fn write<T: Serialize>(kv: &dyn Kv, key: &str, op: &str, data: &T) -> Result<()> {
     let record = Record {
@@ -446,20 +434,6 @@ pub fn write_audit(env: &Env, op: &str, event: &AuditEvent) -> Result<()> {
         op,
         event,
     )
-}
-
-/// The newest `limit` audit events of a tenant, newest first.
-pub fn audit_tail(kv: &dyn Kv, tenant: &str, limit: usize) -> Result<Vec<AuditEvent>> {
-    let last = kv.increment(&keys::audit_seq(tenant), 0)?;
-    let keys: Vec<String> = (1.max(last - limit as i64 + 1)..=last)
-        .rev()
-        .map(|s| keys::audit_event(tenant, s))
-        .collect();
-    Ok(read_many::<AuditEvent>(kv, &keys)?
-        .into_iter()
-        .flatten()
-        .map(|r| r.data)
-        .collect())
 }
 
 #[cfg(test)]

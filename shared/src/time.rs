@@ -2,7 +2,7 @@
 //! ISO-8601 parsing for dates clients send. Kept as plain arithmetic (civil
 //! calendar from Howard Hinnant's algorithms) to stay small in wasm.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Milliseconds since the Unix epoch; what records store.
 pub type Millis = i64;
@@ -11,14 +11,6 @@ pub fn millis(t: SystemTime) -> Millis {
     match t.duration_since(UNIX_EPOCH) {
         Ok(d) => d.as_millis() as i64,
         Err(e) => -(e.duration().as_millis() as i64),
-    }
-}
-
-pub fn from_millis(ms: Millis) -> SystemTime {
-    if ms >= 0 {
-        UNIX_EPOCH + Duration::from_millis(ms as u64)
-    } else {
-        UNIX_EPOCH - Duration::from_millis(ms.unsigned_abs())
     }
 }
 

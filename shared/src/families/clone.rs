@@ -55,7 +55,6 @@ fn status_text(status: u16) -> &'static str {
         403 => "Forbidden",
         404 => "Record Not Found",
         405 => "Method Not Allowed",
-        409 => "Conflict",
         413 => "Payload Too Large",
         415 => "Unsupported Media Type",
         422 => "Parameter Error",

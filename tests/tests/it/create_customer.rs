@@ -139,6 +139,11 @@ fn org_records(host: &Host) -> Vec<Organization> {
         .collect()
 }
 
+/// The users the tenant's list shows, up to `limit`.
+fn listed_users(host: &Host, limit: usize) -> Vec<(i64, Uuid)> {
+    host.with_env(|env| storage::index_range(env.kv, "default", "users", 1, limit).unwrap())
+}
+
 /// Audit events written (not sequence numbers handed out).
 fn audit_count(host: &Host) -> usize {
     let seq = keys::audit_seq("default");
@@ -549,8 +554,7 @@ async fn fifty_concurrent_creates_of_distinct_emails_all_succeed() {
     assert!(responses.iter().all(|r| r.status == 201));
     assert_eq!(user_records(&host).len(), 50);
     assert_eq!(audit_count(&host), 50);
-    let listed =
-        host.with_env(|env| storage::index_range(env.kv, "default", "users", 1, 100).unwrap());
+    let listed = listed_users(&host, 100);
     assert_eq!(listed.len(), 50);
     assert_eq!(
         host.with_env(|env| storage::read_count(env.kv, "default", "users").unwrap()),
@@ -565,8 +569,7 @@ async fn retried_with_key(host: &Arc<Host>, rule: FaultRule) {
     assert_eq!(first.status, 503, "{}", first.text());
     assert_eq!(first.json()["status_text"], "Service Unavailable");
     // Nothing visible: not listed, not counted.
-    let listed =
-        host.with_env(|env| storage::index_range(env.kv, "default", "users", 1, 10).unwrap());
+    let listed = listed_users(host, 10);
     assert!(listed.is_empty());
     let second = host.send(req()).await;
     assert_eq!(second.status, 201, "{}", second.text());
@@ -577,8 +580,7 @@ async fn retried_with_key(host: &Arc<Host>, rule: FaultRule) {
     assert_eq!(user_records(host).len(), 1);
     assert_eq!(org_records(host).len(), 1);
     assert_eq!(audit_count(host), 1);
-    let listed =
-        host.with_env(|env| storage::index_range(env.kv, "default", "users", 1, 10).unwrap());
+    let listed = listed_users(host, 10);
     assert_eq!(listed.len(), 1);
 }
 
@@ -666,8 +668,7 @@ async fn claim_abandoned_by_a_crash_is_reclaimed_after_the_window() {
     ));
     let r = host.send(post(&new_org_body("crash@example.com"))).await;
     assert_eq!(r.status, 201, "{}", r.text());
-    let listed =
-        host.with_env(|env| storage::index_range(env.kv, "default", "users", 1, 10).unwrap());
+    let listed = listed_users(&host, 10);
     assert_eq!(listed.len(), 1);
 }
 

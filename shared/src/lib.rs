@@ -4,16 +4,21 @@
 //! only [`spin`] touches the Spin SDK, so a move to another SDK or wasi:http
 //! version changes that one module.
 
+pub mod admin;
 pub mod auth;
 pub mod error;
 pub mod families;
 pub mod health;
+pub mod identity;
 pub mod kv;
 pub mod model;
+pub mod organizations;
 pub mod password;
 pub mod provision;
+pub mod secrets;
 pub mod spin;
 pub mod storage;
+pub mod throttle;
 pub mod time;
 pub mod users;
 pub mod validate;

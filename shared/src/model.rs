@@ -17,6 +17,13 @@ pub struct Tenant {
     pub domains: Vec<String>,
     #[serde(default)]
     pub status: Lifecycle,
+    /// The tenant's root organization, where its operators live.
+    #[serde(default)]
+    pub root_org: Option<Uuid>,
+    /// Where the Clone-family application key (`x-api-key`) is indexed
+    /// (`kid/keyed hash`), so it can be rotated; never the key itself.
+    #[serde(default)]
+    pub application_key: Option<String>,
     pub created_at: Millis,
 }
 
@@ -35,6 +42,8 @@ pub struct Group {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OrgKind {
+    /// A tenant's root, holding its operators.
+    Platform,
     Reseller,
     Customer,
 }
@@ -52,6 +61,33 @@ pub enum Lifecycle {
     Deleted,
 }
 
+impl Lifecycle {
+    /// Whether a credential of an account in this state still works.
+    /// Restricted accounts keep using what they have; the rest are shut out.
+    pub fn may_authenticate(self) -> bool {
+        matches!(self, Lifecycle::Active | Lifecycle::Restricted)
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "active" => Some(Lifecycle::Active),
+            "disabled" => Some(Lifecycle::Disabled),
+            "restricted" => Some(Lifecycle::Restricted),
+            "terminated" => Some(Lifecycle::Terminated),
+            "deleted" => Some(Lifecycle::Deleted),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lifecycle::Active => "active",
+            Lifecycle::Disabled => "disabled",
+            Lifecycle::Restricted => "restricted",
+            Lifecycle::Terminated => "terminated",
+            Lifecycle::Deleted => "deleted",
+        }
+    }
+}
+
 /// Roles, from widest to narrowest reach; families map their names onto these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
@@ -60,6 +96,30 @@ pub enum Role {
     ResellerAdmin,
     CustomerAdmin,
     User,
+}
+
+impl Role {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "operator" => Some(Role::Operator),
+            "reseller_admin" => Some(Role::ResellerAdmin),
+            "customer_admin" => Some(Role::CustomerAdmin),
+            "user" => Some(Role::User),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Operator => "operator",
+            Role::ResellerAdmin => "reseller_admin",
+            Role::CustomerAdmin => "customer_admin",
+            Role::User => "user",
+        }
+    }
+    /// Whether this role administers (Clone `Admin`/`Super Admin`).
+    pub fn is_admin(self) -> bool {
+        self != Role::User
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,6 +140,15 @@ pub struct Organization {
     pub status: Lifecycle,
     #[serde(default)]
     pub subscriptions: Vec<Subscription>,
+    /// Reseller code (Apiculus `resellerCode`), unique in the tenant.
+    #[serde(default)]
+    pub code: Option<String>,
+    /// Integer alias (Gcore client and reseller ids), unique in the tenant.
+    #[serde(default)]
+    pub number: Option<u64>,
+    /// Address and contact fields (`address`, `phone`, `contact_email`...).
+    #[serde(default)]
+    pub details: std::collections::BTreeMap<String, String>,
     pub created_at: Millis,
     pub updated_at: Millis,
 }
@@ -178,6 +247,15 @@ pub struct User {
     /// argon2id PHC string; never the password.
     #[serde(default)]
     pub password_hash: Option<String>,
+    /// The id of the user's one long-lived access token (Clone `Basic`).
+    #[serde(default)]
+    pub access_token: Option<String>,
+    #[serde(default)]
+    pub sign_in_count: u64,
+    #[serde(default)]
+    pub last_sign_in_at: Option<Millis>,
+    #[serde(default)]
+    pub last_sign_in_ip: Option<String>,
     pub created_at: Millis,
     pub updated_at: Millis,
 }

@@ -338,6 +338,9 @@ fn write_customer(
                     .unwrap_or_default(),
                 status: Lifecycle::Active,
                 subscriptions: Vec::new(),
+                code: None,
+                number: None,
+                details: Default::default(),
                 created_at: now,
                 updated_at: now,
             };
@@ -376,6 +379,10 @@ fn write_customer(
         confirmed: input.user.confirmed,
         status: Lifecycle::Active,
         password_hash,
+        access_token: None,
+        sign_in_count: 0,
+        last_sign_in_at: None,
+        last_sign_in_ip: None,
         created_at: now,
         updated_at: now,
     };
@@ -487,6 +494,9 @@ pub fn create_organization(
             .unwrap_or_default(),
         status: Lifecycle::Active,
         subscriptions: Vec::new(),
+        code: None,
+        number: None,
+        details: Default::default(),
         created_at: env.now,
         updated_at: env.now,
     };
@@ -506,7 +516,6 @@ pub fn create_organization(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::operator;
     use crate::kv::MemKv;
 
     fn input(email: &str) -> NewCustomer {
@@ -545,7 +554,13 @@ mod tests {
             random: &mut random,
             pause: &|_| {},
         };
-        let caller = operator(Some("Bearer k"), Some("k")).unwrap();
+        let caller = Caller::operator_of(
+            "default",
+            storage::Actor {
+                kind: "test".into(),
+                id: "t".into(),
+            },
+        );
         let op = OpId::keyed(&caller, "key", "fp".into());
         let params = HashParams::default();
         let first =

@@ -18,8 +18,15 @@ pub async fn read_request(req: IncomingRequest) -> Result<web::Request, web::Res
     let method: http::Method = req.method().into();
     let uri = req.path_with_query().unwrap_or_else(|| "/".into());
     let mut builder = http::Request::builder().method(method).uri(uri.as_str());
+    let mut has_host = false;
     for (name, value) in req.headers().entries() {
+        has_host |= name.eq_ignore_ascii_case("host");
         builder = builder.header(name, value);
+    }
+    // wasi:http carries the host as the request's authority, not as a header;
+    // tenants are resolved by host, so put it back where handlers look.
+    if !has_host && let Some(authority) = req.authority() {
+        builder = builder.header("host", authority);
     }
     let mut body = Vec::new();
     let mut stream = req.into_body_stream();

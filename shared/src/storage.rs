@@ -5,6 +5,15 @@
 //!
 //! | key | value |
 //! |---|---|
+//! | `g/domain/{host}` | [`Claim`] of a host name, labelled with its tenant |
+//! | `g/cred/{kid}/{keyed hash}` | [`CredentialRef`](crate::identity::CredentialRef) |
+//! | `t/{t}/claim` | [`Claim`] of the tenant id |
+//! | `t/{t}/tenant` | [`Tenant`](crate::model::Tenant) record |
+//! | `t/{t}/cred/{id}` | [`Credential`](crate::identity::Credential) (keyed hashes only) |
+//! | `t/{t}/session/{sid}` | [`Session`](crate::identity::Session) |
+//! | `t/{t}/throttle/{counter}/{window}` | sign-in attempt counter ([`crate::throttle`]) |
+//! | `t/{t}/reseller-code/{sha256(code)}` | [`Claim`] of a reseller code |
+//! | `t/{t}/org-number/{n}` | the organization with integer id n |
 //! | `t/{t}/settings` | [`Settings`](crate::model::Settings) record |
 //! | `t/{t}/org/{uuid}` | organization record |
 //! | `t/{t}/user/{uuid}` | user record |
@@ -239,6 +248,9 @@ pub struct Claim {
     pub state: ClaimState,
     pub at: Millis,
     pub target: Option<Uuid>,
+    /// A target that is not a uuid (the tenant id a domain is claimed for).
+    #[serde(default)]
+    pub label: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -287,6 +299,7 @@ pub fn claim(env: &Env, key: &str, op: &str, resuming: bool) -> Result<ClaimOutc
                     state: ClaimState::Pending,
                     at: env.now,
                     target: None,
+                    label: None,
                 };
                 write(env.kv, key, op, &mine)?;
                 return Ok(ClaimOutcome::Held(mine));
@@ -322,6 +335,16 @@ pub fn commit_claim(env: &Env, key: &str, claim: &Claim, target: Uuid) -> Result
     let done = Claim {
         state: ClaimState::Committed,
         target: Some(target),
+        ..claim.clone()
+    };
+    write(env.kv, key, &claim.owner, &done)
+}
+
+/// Marks a held claim committed to a non-uuid target (a tenant id).
+pub fn commit_claim_label(env: &Env, key: &str, claim: &Claim, label: &str) -> Result<()> {
+    let done = Claim {
+        state: ClaimState::Committed,
+        label: Some(label.to_string()),
         ..claim.clone()
     };
     write(env.kv, key, &claim.owner, &done)

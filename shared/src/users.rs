@@ -4,7 +4,7 @@ use uuid::Uuid;
 
 use crate::auth::Caller;
 use crate::error::{Error, Result};
-use crate::model::{Lifecycle, Organization, Profile, User};
+use crate::model::{Lifecycle, Organization, Profile, Role, User};
 use crate::storage::{
     self, AuditEvent, ClaimOutcome, Env, claim, commit_claim, keys, release_claim,
 };
@@ -65,8 +65,18 @@ fn org(env: &Env, tenant: &str, id: Uuid) -> Result<Option<Organization>> {
     Ok(storage::read::<Organization>(env.kv, &keys::org(tenant, id))?.map(|r| r.data))
 }
 
-/// A user the caller reaches (through the user's organization), else 404.
+/// A user the caller may read: 404 outside the caller's reach (through the
+/// user's organization), 403 for a plain user reading someone else in reach.
 pub fn get(env: &Env, caller: &Caller, id: Uuid) -> Result<(User, Organization)> {
+    let found = reachable(env, caller, id)?;
+    if caller.role == Role::User && caller.user != Some(id) {
+        return Err(Error::Forbidden("users may only read themselves".into()));
+    }
+    Ok(found)
+}
+
+/// A user in the caller's reach, else 404.
+fn reachable(env: &Env, caller: &Caller, id: Uuid) -> Result<(User, Organization)> {
     let not_found = || Error::NotFound(format!("user {id} not found"));
     let user = storage::read::<User>(env.kv, &keys::user(&caller.tenant, id))?
         .map(|r| r.data)
@@ -83,8 +93,35 @@ pub fn get(env: &Env, caller: &Caller, id: Uuid) -> Result<(User, Organization)>
 /// cannot both win; field changes go through compare-and-swap, so concurrent
 /// changes of different fields all persist.
 pub fn update(env: &mut Env, caller: &Caller, id: Uuid, change: &UserChange) -> Result<User> {
+    let (current, _) = reachable(env, caller, id)?;
+    caller.require(Role::CustomerAdmin)?;
+    if current.role < caller.role {
+        return Err(Error::Forbidden(
+            "cannot change an account with a wider role than your own".into(),
+        ));
+    }
+    apply(env, caller, current, change)
+}
+
+/// The signed-in user changes their own profile and email (not their
+/// organization).
+pub fn update_me(env: &mut Env, caller: &Caller, change: &UserChange) -> Result<User> {
+    let id = caller
+        .user
+        .ok_or_else(|| Error::Forbidden("not a signed-in user".into()))?;
+    if change.organization_id.is_some() {
+        return Err(Error::invalid(
+            "user.organization_id",
+            "can't be changed here",
+        ));
+    }
+    let (current, _) = reachable(env, caller, id)?;
+    apply(env, caller, current, change)
+}
+
+fn apply(env: &mut Env, caller: &Caller, current: User, change: &UserChange) -> Result<User> {
     let tenant = caller.tenant.clone();
-    let (current, _) = get(env, caller, id)?;
+    let id = current.id;
     if let Some(target) = change.organization_id {
         let reachable = org(env, &tenant, target)?
             .is_some_and(|o| caller.reaches(&o) && o.status != Lifecycle::Deleted);
@@ -164,4 +201,56 @@ pub fn update(env: &mut Env, caller: &Caller, id: Uuid, change: &UserChange) -> 
         },
     )?;
     Ok(updated)
+}
+
+/// The signed-in user changes their password: the current one is required,
+/// the new one must meet the tenant's policy. Other sessions stay open.
+pub fn change_password(
+    env: &mut Env,
+    caller: &Caller,
+    current_password: &str,
+    new_password: &str,
+    params: crate::password::HashParams,
+) -> Result<()> {
+    let id = caller
+        .user
+        .ok_or_else(|| Error::Forbidden("not a signed-in user".into()))?;
+    let (user, _) = reachable(env, caller, id)?;
+    let matches = user
+        .password_hash
+        .as_deref()
+        .is_some_and(|h| crate::password::verify(current_password, h));
+    if !matches {
+        return Err(Error::invalid("user.current_password", "is invalid"));
+    }
+    let settings = crate::provision::load_settings(env.kv, &caller.tenant)?;
+    let mut errors = crate::error::FieldErrors::default();
+    for problem in crate::password::check(new_password, &settings.password) {
+        errors.add("user.password", problem);
+    }
+    errors.into_result()?;
+    let hash = crate::password::hash(new_password, params, (env.random)());
+    let op = format!("pw{}", env.new_uuid().simple());
+    let now = env.now;
+    storage::update::<User, _>(env, &keys::user(&caller.tenant, id), &op, |u| {
+        u.password_hash = Some(hash.clone());
+        u.updated_at = now;
+        Ok(())
+    })?;
+    let seq = storage::audit_position(env, &caller.tenant)?;
+    storage::write_audit(
+        env,
+        &op,
+        &AuditEvent {
+            seq,
+            at: now,
+            tenant: caller.tenant.clone(),
+            actor: caller.actor.clone(),
+            action: "user.password_change".into(),
+            targets: vec![format!("user:{id}")],
+            outcome: "success".into(),
+            correlation_id: None,
+        },
+    )?;
+    Ok(())
 }

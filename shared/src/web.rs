@@ -60,6 +60,15 @@ pub fn path_param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
         .and_then(|v| v.to_str().ok())
 }
 
+/// What follows a wildcard route's prefix (`spin-path-info`), e.g. `/me`.
+pub fn path_info(req: &Request) -> String {
+    req.headers()
+        .get("spin-path-info")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

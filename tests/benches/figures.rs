@@ -21,7 +21,60 @@ async fn main() {
     app.precompile_all().expect("compile");
     println!("compile all components: {:.1?}", started.elapsed());
 
-    let host = Host::new(app, &[("operator_key", "k")]).expect("host");
+    let host = Host::new(
+        app,
+        &[
+            ("admin_key", "bench-admin-key"),
+            ("token_keys", "b1:bench-token-key-0123456789"),
+        ],
+    )
+    .expect("host");
+    let r = host
+        .send(
+            Request::post("/admin/tenants")
+                .header("authorization", "Bearer bench-admin-key")
+                .json(
+                    &json!({"id": "bench", "name": "Bench", "domains": ["127.0.0.1"],
+                    "operator": {"email": "op@bench.test", "password": "bench-password-1"}}),
+                ),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let app_key = r.json()["application_key"].as_str().unwrap().to_string();
+    let mut sign_ins = Vec::new();
+    let mut token = String::new();
+    for _ in 0..20 {
+        let t = Instant::now();
+        let r = host
+            .send(
+                Request::post("/auth/sign_in")
+                    .header("x-api-key", &app_key)
+                    .json(&json!({"username": "op@bench.test", "password": "bench-password-1"})),
+            )
+            .await;
+        sign_ins.push(t.elapsed());
+        assert_eq!(r.status, 200, "{}", r.text());
+        token = r.json()["token"].as_str().unwrap().to_string();
+    }
+    sign_ins.sort();
+    println!(
+        "POST /auth/sign_in (argon2id verify): p50 {:.1?}",
+        sign_ins[sign_ins.len() / 2]
+    );
+    let auth = format!("Bearer {token}");
+    let t = Instant::now();
+    let mut me_calls = 0;
+    for _ in 0..100 {
+        let r = host
+            .send(Request::get("/v2/user/me").header("authorization", &auth))
+            .await;
+        assert_eq!(r.status, 200);
+        me_calls = r.kv.total();
+    }
+    println!(
+        "GET /v2/user/me (bearer session): {:.2?} per request, {me_calls} key-value calls",
+        t.elapsed() / 100
+    );
     let mut samples = Vec::new();
     let mut calls = 0;
     for i in 0..40 {
@@ -30,7 +83,7 @@ async fn main() {
             "user": { "email": format!("bench{i}@example.com"), "password": "password123",
                       "password_confirmation": "password123" } } });
         let req = Request::post("/v2/users/create_customer")
-            .header("authorization", "Bearer k")
+            .header("authorization", &auth)
             .json(&body);
         let t = Instant::now();
         let r = host.send(req).await;

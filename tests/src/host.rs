@@ -538,7 +538,15 @@ impl Host {
             }
         };
 
-        let authority = "127.0.0.1:3000";
+        // Like Spin, the request's authority is the Host the client sent.
+        let authority = req
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("host"))
+            .and_then(|(_, v)| std::str::from_utf8(v).ok())
+            .filter(|h| h.parse::<http::uri::Authority>().is_ok())
+            .unwrap_or("127.0.0.1:3000")
+            .to_string();
         let mut builder = http::Request::builder()
             .method(req.method.clone())
             .uri(format!("http://{authority}{}", req.path_and_query));
@@ -552,7 +560,7 @@ impl Host {
             builder = builder.header(name.as_str(), value.as_slice());
         }
         if !has_host {
-            builder = builder.header("host", authority);
+            builder = builder.header("host", authority.as_str());
         }
         let full_url = format!("http://{authority}{}", req.path_and_query);
         let mut spin_headers = vec![

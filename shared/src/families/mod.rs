@@ -1,4 +1,5 @@
 //! One module per API family: how it reads requests and renders the core's
 //! results and errors. The core never knows which family called it.
 
+pub mod admin;
 pub mod clone;

@@ -10,7 +10,7 @@ use onboard_test_host::{FaultAction, FaultRule, Host, Op, Request};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::support::{OPERATOR_KEY, app_host, concurrently};
+use crate::support::{app_host, concurrently, is_seeded, operator_auth};
 
 const PATH: &str = "/v2/users/create_customer";
 pub const ORG: &str = "7c60d51f-b44e-4682-87d6-449835ea4de6";
@@ -80,7 +80,7 @@ pub fn new_org_body(email: &str) -> Value {
 
 pub fn post(body: &Value) -> Request {
     Request::post(PATH)
-        .header("authorization", format!("Bearer {OPERATOR_KEY}"))
+        .header("authorization", operator_auth())
         .json(body)
 }
 
@@ -123,6 +123,7 @@ pub fn user_records(host: &Host) -> Vec<User> {
         .into_iter()
         .filter(|(k, _)| k.starts_with("t/default/user/"))
         .map(|(_, v)| serde_json::from_slice::<Record<User>>(&v).unwrap().data)
+        .filter(|u| !is_seeded(u))
         .collect()
 }
 
@@ -136,21 +137,38 @@ fn org_records(host: &Host) -> Vec<Organization> {
                 .unwrap()
                 .data
         })
+        .filter(|o| o.kind != OrgKind::Platform)
         .collect()
 }
 
-/// The users the tenant's list shows, up to `limit`.
+/// The users the tenant's list shows, up to `limit`, but the seeded operator.
 fn listed_users(host: &Host, limit: usize) -> Vec<(i64, Uuid)> {
-    host.with_env(|env| storage::index_range(env.kv, "default", "users", 1, limit).unwrap())
+    let seeded: Vec<Uuid> = host
+        .kv
+        .dump("default")
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("t/default/user/"))
+        .filter_map(|(_, v)| serde_json::from_slice::<Record<User>>(&v).ok())
+        .filter(|r| is_seeded(&r.data))
+        .map(|r| r.data.id)
+        .collect();
+    host.with_env(|env| storage::index_range(env.kv, "default", "users", 1, limit + 1).unwrap())
+        .into_iter()
+        .filter(|(_, id)| !seeded.contains(id))
+        .take(limit)
+        .collect()
 }
 
-/// Audit events written (not sequence numbers handed out).
+/// Audit events of customer and user changes written (not sequence numbers
+/// handed out, nor the seeded tenant's own events).
 fn audit_count(host: &Host) -> usize {
     let seq = keys::audit_seq("default");
     host.kv
         .dump("default")
         .iter()
         .filter(|(k, _)| k.starts_with("t/default/audit/") && *k != seq)
+        .filter_map(|(_, v)| serde_json::from_slice::<Record<storage::AuditEvent>>(v).ok())
+        .filter(|r| r.data.action.starts_with("customer.") || r.data.action.starts_with("user."))
         .count()
 }
 
@@ -311,9 +329,11 @@ async fn credentials_are_checked_first() {
     for auth in [
         None,
         Some("Bearer wrong"),
-        Some("Basic test-operator-key"),
+        Some("Basic wrong"),
         Some("Bearer "),
-        Some(OPERATOR_KEY),
+        Some("oat_test-operator-access-token"),
+        Some("Bearer oat_test-operator-access-token"),
+        Some("APIKey oat_test-operator-access-token"),
     ] {
         let mut req = Request::post(PATH).json(&valid_body());
         if let Some(a) = auth {
@@ -409,7 +429,7 @@ async fn each_invalid_field_is_named() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_requests_are_4xx_never_5xx() {
     let host = app_host();
-    let auth = format!("Bearer {OPERATOR_KEY}");
+    let auth = operator_auth();
     let cases: Vec<(Request, u16)> = vec![
         (
             Request::post(PATH)
@@ -558,7 +578,8 @@ async fn fifty_concurrent_creates_of_distinct_emails_all_succeed() {
     assert_eq!(listed.len(), 50);
     assert_eq!(
         host.with_env(|env| storage::read_count(env.kv, "default", "users").unwrap()),
-        50
+        51,
+        "the 50 and the seeded operator"
     );
 }
 
@@ -690,9 +711,15 @@ async fn key_value_calls_per_create_do_not_grow_with_the_tenant() {
 
 /// Creates `n` customers natively through the same shared code the component runs.
 fn seed_users(host: &Host, n: usize) {
-    use onboard_shared::auth::operator;
+    use onboard_shared::auth::Caller;
     use onboard_shared::families::clone::parse_create_customer;
-    let caller = operator(Some("Bearer k"), Some("k")).unwrap();
+    let caller = Caller::operator_of(
+        "default",
+        storage::Actor {
+            kind: "test".into(),
+            id: "seed".into(),
+        },
+    );
     host.with_env(|env| {
         for _ in 0..n {
             let email = format!("seed-{}@example.com", Uuid::new_v4().simple());

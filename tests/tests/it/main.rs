@@ -9,6 +9,8 @@ mod host_kv;
 mod host_routing;
 mod host_serve;
 mod host_variables;
+mod identity;
 mod manifest;
+mod permissions;
 mod support;
 mod update_user;

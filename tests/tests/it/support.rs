@@ -1,9 +1,17 @@
-//! Hosts the tests share: the test-only probe app and the real app.
+//! Hosts the tests share: the test-only probe app and the real app, with the
+//! tenant `default` and its first operator set up through shared code.
 
 use std::sync::Arc;
 
+use onboard_shared::admin::{self, NewAccount, NewTenant};
+use onboard_shared::identity::{self, Config, Credential, CredentialKind};
+use onboard_shared::model::{Profile, Role, User};
+use onboard_shared::password::HashParams;
+use onboard_shared::secrets::Keys;
+use onboard_shared::storage::{self, keys};
 use onboard_test_host::host::workspace_root;
 use onboard_test_host::{App, Host, Request, Response};
+use uuid::Uuid;
 
 /// A fresh host (own store file, clock, faults) for the probe app in tests/spin.toml.
 pub fn probe_host() -> Arc<Host> {
@@ -11,19 +19,131 @@ pub fn probe_host() -> Arc<Host> {
     Host::new(app, &[("secret_key", "s3cret")]).expect("probe host")
 }
 
-/// The operator key the test hosts are started with.
-pub const OPERATOR_KEY: &str = "test-operator-key";
+/// The platform admin key the app hosts are started with.
+pub const ADMIN_KEY: &str = "test-platform-admin-key";
+/// Their token keys (`kid:secret`).
+pub const TOKEN_KEYS: &str = "t1:test-token-signing-key-0123456789";
+/// Cheap argon2 for tests (production cost is measured by the figures bench).
+pub const HASH_PARAMS: &str = "m=64,t=1,p=1";
+/// The seeded operator of tenant `default`.
+pub const OPERATOR_EMAIL: &str = "operator@onboard.test";
+pub const OPERATOR_PASSWORD: &str = "operator-password-1";
+/// A long-lived Clone access token of that operator, issued natively.
+pub const OPERATOR_TOKEN: &str = "oat_test-operator-access-token";
+/// `Authorization` for the seeded operator.
+pub fn operator_auth() -> String {
+    format!("Basic {OPERATOR_TOKEN}")
+}
+/// The host name the test host puts in `Host` (tenant `default` serves it).
+pub const DEFAULT_HOST: &str = "127.0.0.1";
 
-/// A fresh host for the real app in spin.toml (cheap password hashing).
-pub fn app_host() -> Arc<Host> {
+/// What the components read, as the tests configure them.
+pub fn config() -> Config {
+    Config {
+        admin_key: Some(ADMIN_KEY.into()),
+        token_keys: Keys::parse(TOKEN_KEYS),
+        hash_params: HashParams::parse(HASH_PARAMS),
+        default_tenant: None,
+    }
+}
+
+/// A fresh host for the real app in spin.toml with no tenant at all.
+pub fn bare_app_host() -> Arc<Host> {
     Host::new(
         App::main().expect("app"),
         &[
-            ("operator_key", OPERATOR_KEY),
-            ("password_hash_params", "m=64,t=1,p=1"),
+            ("admin_key", ADMIN_KEY),
+            ("token_keys", TOKEN_KEYS),
+            ("password_hash_params", HASH_PARAMS),
         ],
     )
     .expect("app host")
+}
+
+/// A fresh host for the real app, with tenant `default` (serving the test
+/// host's own host name) and its operator, whose access token is
+/// [`OPERATOR_TOKEN`].
+pub fn app_host() -> Arc<Host> {
+    let host = bare_app_host();
+    let created = seed_tenant(&host, "default", &[DEFAULT_HOST], OPERATOR_EMAIL);
+    issue_access_token(&host, "default", created.operator.id, OPERATOR_TOKEN);
+    host
+}
+
+/// A tenant with an operator (password [`OPERATOR_PASSWORD`]), created through
+/// shared code.
+pub fn seed_tenant(
+    host: &Host,
+    id: &str,
+    domains: &[&str],
+    operator: &str,
+) -> admin::TenantCreated {
+    host.with_env(|env| {
+        admin::create_tenant(
+            env,
+            &config(),
+            &NewTenant {
+                id: id.into(),
+                name: format!("Tenant {id}"),
+                domains: domains.iter().map(|d| d.to_string()).collect(),
+                operator: NewAccount {
+                    email: operator.into(),
+                    password: OPERATOR_PASSWORD.into(),
+                    role: Role::Operator,
+                    organization_id: None,
+                    profile: Profile::default(),
+                },
+            },
+        )
+        .expect("seed tenant")
+    })
+}
+
+/// Gives `user` a Clone access token with a known secret.
+pub fn issue_access_token(host: &Host, tenant: &str, user: Uuid, secret: &str) {
+    host.with_env(|env| {
+        let credential = Credential {
+            id: format!("at-{}", Uuid::new_v4().simple()),
+            kind: CredentialKind::AccessToken,
+            user: Some(user),
+            org: None,
+            role: None,
+            name: "test access token".into(),
+            description: None,
+            number: None,
+            revoked: false,
+            created_at: env.now,
+            expires_at: None,
+            last_used: None,
+            index: String::new(),
+            sealed_secret: None,
+        };
+        let issued = identity::issue_credential(env, &config(), tenant, credential, secret)
+            .expect("issue token");
+        storage::update::<User, _>(env, &keys::user(tenant, user), "test-token", |u| {
+            u.access_token = Some(issued.id.clone());
+            Ok(())
+        })
+        .expect("point at token");
+    });
+}
+
+/// Whether a user record is one the harness seeded (an operator).
+pub fn is_seeded(user: &User) -> bool {
+    user.role == Role::Operator
+}
+
+/// Signs in through `POST /auth/sign_in` and returns `Bearer <token>`.
+pub async fn sign_in(host: &Host, app_key: &str, email: &str, password: &str) -> String {
+    let r = host
+        .send(
+            Request::post("/auth/sign_in")
+                .header("x-api-key", app_key)
+                .json(&serde_json::json!({"username": email, "password": password})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    format!("Bearer {}", r.json()["token"].as_str().unwrap())
 }
 
 /// Sends the same request `n` times at once and returns every response.

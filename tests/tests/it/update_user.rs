@@ -6,7 +6,7 @@ use onboard_test_host::{Host, Request};
 use serde_json::{Value, json};
 
 use crate::create_customer::{ORG, new_org_body, post, seed_orgs, user_records, valid_body};
-use crate::support::{OPERATOR_KEY, app_host, concurrently};
+use crate::support::{app_host, concurrently, operator_auth};
 
 /// Seed 002's example body, verbatim.
 fn seed_002_body() -> Value {
@@ -33,7 +33,7 @@ fn seed_002_body() -> Value {
 }
 
 fn auth(req: Request) -> Request {
-    req.header("authorization", format!("Bearer {OPERATOR_KEY}"))
+    req.header("authorization", operator_auth())
 }
 
 fn put(location: &str, body: &Value) -> Request {

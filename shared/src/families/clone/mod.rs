@@ -20,31 +20,55 @@ use http::{HeaderValue, Method, StatusCode, header};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
+use crate::auth::Caller;
 use crate::error::{Error, FieldErrors};
+use crate::identity::{self, CredentialKind, Family};
 use crate::model::{Interval, Organization, Profile, Role, User};
 use crate::provision::{NewCustomer, NewOrg, NewUser, OpId, PlanRequest};
 use crate::storage::{self, Env};
 use crate::users::{ProfileChange, UserChange};
 use crate::validate;
 use crate::web::{self, Request, Response};
-use crate::{auth, provision, time, users};
+use crate::{provision, time, users};
 
-/// What the family's components read from Spin variables.
-#[derive(Debug, Clone, Default)]
-pub struct Config {
-    pub operator_key: Option<String>,
-    pub hash_params: crate::password::HashParams,
+pub use crate::identity::Config;
+
+mod current_user;
+mod session;
+
+pub use current_user::current_user;
+pub use session::{sign_in, sign_out};
+
+/// The caller of a request: `Authorization: Bearer <session token>` from
+/// sign-in, or `Authorization: Basic <access token>` from
+/// `generate_access_token`. The credential's tenant must be the one the host
+/// serves (403 otherwise).
+pub fn authenticate(
+    req: &Request,
+    env: &Env,
+    config: &Config,
+) -> Result<(Caller, User, Organization), Error> {
+    let authorization = header_str(req, "authorization");
+    let found = if let Some(token) = identity::scheme_token(authorization, "bearer") {
+        identity::session_caller(env, config, Family::Clone, token)?
+    } else if let Some(token) = identity::scheme_token(authorization, "basic") {
+        identity::stored_caller(env, config, CredentialKind::AccessToken, token)?
+    } else {
+        return Err(Error::Unauthenticated(
+            "missing or malformed credential: use Bearer <token> or Basic <access token>".into(),
+        ));
+    };
+    let requested = identity::requested_tenant(env, None, header_str(req, "host"))?;
+    identity::check_tenant(requested.as_deref(), &found.0)?;
+    Ok(found)
 }
 
-impl Config {
-    /// Reads `operator_key` and `password_hash_params` through `get`.
-    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Self {
-        Self {
-            operator_key: get("operator_key"),
-            hash_params: crate::password::HashParams::parse(
-                &get("password_hash_params").unwrap_or_default(),
-            ),
-        }
+/// The client's address as Spin reports it (`spin-client-addr`), without port.
+pub fn client_address(req: &Request) -> String {
+    let raw = header_str(req, "spin-client-addr").unwrap_or("unknown");
+    match raw.parse::<std::net::SocketAddr>() {
+        Ok(addr) => addr.ip().to_string(),
+        Err(_) => raw.to_string(),
     }
 }
 
@@ -139,7 +163,7 @@ pub fn json_object(req: &Request) -> Result<Map<String, Value>, Error> {
 }
 
 /// Reads typed fields of one JSON object, gathering every problem under its path.
-struct Fields<'a> {
+pub(crate) struct Fields<'a> {
     obj: &'a Map<String, Value>,
     prefix: String,
     errors: &'a mut FieldErrors,
@@ -243,7 +267,7 @@ impl<'a> Fields<'a> {
 }
 
 /// The profile fields shared by create_customer's and update's `user` object.
-fn profile(f: &mut Fields) -> Profile {
+pub(crate) fn profile(f: &mut Fields) -> Profile {
     let locale = f.string("locale");
     if let Some(l) = &locale
         && let Err(m) = validate::locale(l)
@@ -431,7 +455,7 @@ fn idempotency_key(req: &Request) -> Result<Option<String>, Error> {
     Ok(Some(key.to_string()))
 }
 
-fn header_str<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
+pub(crate) fn header_str<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -448,10 +472,7 @@ pub fn create_customer(req: &Request, env: &mut Env, config: &Config) -> Respons
 }
 
 fn create_customer_inner(req: &Request, env: &mut Env, config: &Config) -> Result<Response, Error> {
-    let caller = auth::operator(
-        header_str(req, "authorization"),
-        config.operator_key.as_deref(),
-    )?;
+    let (caller, _, _) = authenticate(req, env, config)?;
     let body = json_object(req)?;
     let input = parse_create_customer(&body)?;
     let fingerprint = storage::sha256_hex(Value::Object(body).to_string().as_bytes());
@@ -552,7 +573,7 @@ pub fn parse_user_change(body: &Map<String, Value>) -> Result<UserChange, Error>
 }
 
 /// The family's role names.
-fn role_name(role: Role) -> &'static str {
+pub(crate) fn role_name(role: Role) -> &'static str {
     match role {
         Role::Operator => "Super Admin",
         Role::ResellerAdmin | Role::CustomerAdmin => "Admin",
@@ -592,10 +613,7 @@ pub fn user(req: &Request, env: &mut Env, config: &Config) -> Response {
         if !allowed.contains(req.method()) {
             return Err(Error::MethodNotAllowed(allowed.to_vec()));
         }
-        let caller = auth::operator(
-            header_str(req, "authorization"),
-            config.operator_key.as_deref(),
-        )?;
+        let (caller, _, _) = authenticate(req, env, config)?;
         let raw = web::path_param(req, "id").unwrap_or_default();
         let id =
             Uuid::parse_str(raw).map_err(|_| Error::NotFound(format!("user {raw} not found")))?;

@@ -1,0 +1,644 @@
+//! Administration that no vendor documents: tenants (platform admin),
+//! resellers, admin accounts, API clients and account lifecycle (operators).
+//! Served under `/admin/...` in this service's own shape.
+
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::error::{Error, FieldErrors, Result};
+use crate::identity::{self, Config, Credential, CredentialKind, gkeys};
+use crate::model::{Lifecycle, OrgKind, Organization, Profile, Role, Tenant, User};
+use crate::storage::{
+    self, Actor, AuditEvent, Claim, ClaimOutcome, Env, claim, commit_claim, commit_claim_label,
+    derived_uuid, keys, release_claim,
+};
+use crate::{password, provision, secrets, validate};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAccount {
+    pub email: String,
+    pub password: String,
+    pub role: Role,
+    /// Required except for operators (who live in the tenant's root).
+    pub organization_id: Option<Uuid>,
+    pub profile: Profile,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTenant {
+    pub id: String,
+    pub name: String,
+    pub domains: Vec<String>,
+    pub operator: NewAccount,
+}
+
+#[derive(Debug, Clone)]
+pub struct TenantCreated {
+    pub tenant: Tenant,
+    /// Shown once: the Clone family's `x-api-key` for sign-in.
+    pub application_key: String,
+    pub operator: User,
+}
+
+/// Whether a tenant id is key-safe: `[a-z0-9-]`, 1 to 40 characters.
+pub fn valid_tenant_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 40
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+fn audit(env: &Env, tenant: &str, actor: &Actor, op: &str, action: &str, targets: Vec<String>) {
+    // Audit is best effort for administration: the change has landed.
+    if let Ok(seq) = storage::audit_position(env, tenant) {
+        let _ = storage::write_audit(
+            env,
+            op,
+            &AuditEvent {
+                seq,
+                at: env.now,
+                tenant: tenant.to_string(),
+                actor: actor.clone(),
+                action: action.into(),
+                targets,
+                outcome: "success".into(),
+                correlation_id: None,
+            },
+        );
+    }
+}
+
+fn platform() -> Actor {
+    Actor {
+        kind: "platform_admin".into(),
+        id: "platform".into(),
+    }
+}
+
+/// Creates a tenant with its domains, root organization, first operator and
+/// application key. The id and every domain are claimed first, so two
+/// concurrent creates of one id or domain cannot both win.
+pub fn create_tenant(env: &mut Env, config: &Config, input: &NewTenant) -> Result<TenantCreated> {
+    if config.token_keys.is_empty() {
+        return Err(Error::Unavailable("token_keys is not configured".into()));
+    }
+    let op = format!("tenant/{}/{}", input.id, env.new_uuid().simple());
+    let id_key = gkeys::tenant_claim(&input.id);
+    let held_id = match claim(env, &id_key, &op, false)? {
+        ClaimOutcome::Held(c) => c,
+        _ => return Err(Error::invalid("id", "has already been taken")),
+    };
+    let mut held: Vec<(String, Claim)> = Vec::new();
+    let release_all = |env: &Env, held: &[(String, Claim)]| {
+        for (k, c) in held {
+            let _ = release_claim(env, k, c);
+        }
+        let _ = release_claim(env, &id_key, &held_id);
+    };
+    for (i, domain) in input.domains.iter().enumerate() {
+        let key = gkeys::domain(domain);
+        match claim(env, &key, &op, false) {
+            Ok(ClaimOutcome::Held(c)) => held.push((key, c)),
+            Ok(_) => {
+                release_all(env, &held);
+                return Err(Error::invalid(
+                    format!("domains[{i}]"),
+                    "is already served by another tenant",
+                ));
+            }
+            Err(e) => {
+                release_all(env, &held);
+                return Err(e);
+            }
+        }
+    }
+    let result = (|| {
+        let root = Organization {
+            id: derived_uuid(&op, "root"),
+            kind: OrgKind::Platform,
+            name: input.name.clone(),
+            description: None,
+            company_name: Some(input.name.clone()),
+            parent: None,
+            ancestors: Vec::new(),
+            status: Lifecycle::Active,
+            subscriptions: Vec::new(),
+            code: None,
+            number: None,
+            details: Default::default(),
+            created_at: env.now,
+            updated_at: env.now,
+        };
+        storage::write(env.kv, &keys::org(&input.id, root.id), &op, &root)?;
+        let mut tenant = Tenant {
+            id: input.id.clone(),
+            name: input.name.clone(),
+            domains: input.domains.clone(),
+            status: Lifecycle::Active,
+            root_org: Some(root.id),
+            application_key: None,
+            created_at: env.now,
+        };
+        // The tenant record exists before its operator is made, so the account
+        // code can look up the root; it is unreachable until the claims commit.
+        storage::write(env.kv, &gkeys::tenant(&input.id), &op, &tenant)?;
+        let boot = Caller::operator_of(&input.id, platform());
+        let operator = create_account_in(env, config, &boot, &tenant, &input.operator)?;
+        let (application_key, credential) = new_application_key(env, config, &tenant.id)?;
+        tenant.application_key = Some(credential.index.clone());
+        storage::write(
+            env.kv,
+            &gkeys::tenant(&input.id),
+            &format!("{op}/key"),
+            &tenant,
+        )?;
+        Ok((tenant, application_key, operator))
+    })();
+    let (tenant, application_key, operator) = match result {
+        Ok(done) => done,
+        Err(e) => {
+            release_all(env, &held);
+            return Err(e);
+        }
+    };
+    for (key, c) in &held {
+        commit_claim_label(env, key, c, &tenant.id)?;
+    }
+    commit_claim_label(env, &id_key, &held_id, &tenant.id)?;
+    audit(
+        env,
+        &tenant.id,
+        &platform(),
+        &op,
+        "tenant.create",
+        vec![format!("tenant:{}", tenant.id)],
+    );
+    Ok(TenantCreated {
+        tenant,
+        application_key,
+        operator,
+    })
+}
+
+fn new_application_key(
+    env: &mut Env,
+    config: &Config,
+    tenant: &str,
+) -> Result<(String, Credential)> {
+    let secret = format!("oak_{}", secrets::random_secret(env.random));
+    let credential = Credential {
+        id: format!("app-{}", env.new_uuid().simple()),
+        kind: CredentialKind::ApplicationKey,
+        user: None,
+        org: None,
+        role: None,
+        name: "application key".into(),
+        description: None,
+        number: None,
+        revoked: false,
+        created_at: env.now,
+        expires_at: None,
+        last_used: None,
+        index: String::new(),
+        sealed_secret: None,
+    };
+    let credential = identity::issue_credential(env, config, tenant, credential, &secret)?;
+    Ok((secret, credential))
+}
+
+/// A tenant as the platform admin sees it.
+pub fn get_tenant(env: &Env, id: &str) -> Result<Tenant> {
+    storage::read::<Tenant>(env.kv, &gkeys::tenant(id))?
+        .map(|r| r.data)
+        .filter(|_| valid_tenant_id(id))
+        .ok_or_else(|| Error::NotFound(format!("tenant {id} not found")))
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TenantChange {
+    pub name: Option<String>,
+    pub status: Option<Lifecycle>,
+    pub add_domains: Vec<String>,
+    pub remove_domains: Vec<String>,
+    pub rotate_application_key: bool,
+}
+
+/// Changes a tenant. Disabling it fails every credential of it on the next
+/// request; a rotated application key replaces the old one at once.
+pub fn update_tenant(
+    env: &mut Env,
+    config: &Config,
+    id: &str,
+    change: &TenantChange,
+) -> Result<(Tenant, Option<String>)> {
+    let current = get_tenant(env, id)?;
+    let op = format!("tenant-update/{id}/{}", env.new_uuid().simple());
+    let mut added = Vec::new();
+    for (i, domain) in change.add_domains.iter().enumerate() {
+        if current.domains.contains(domain) {
+            continue;
+        }
+        let key = gkeys::domain(domain);
+        match claim(env, &key, &op, false)? {
+            ClaimOutcome::Held(c) => added.push((key, c, domain.clone())),
+            _ => {
+                for (k, c, _) in &added {
+                    let _ = release_claim(env, k, c);
+                }
+                return Err(Error::invalid(
+                    format!("add_domains[{i}]"),
+                    "is already served by another tenant",
+                ));
+            }
+        }
+    }
+    let new_key = if change.rotate_application_key {
+        Some(new_application_key(env, config, id)?)
+    } else {
+        None
+    };
+    let updated = storage::update::<Tenant, _>(env, &gkeys::tenant(id), &op, |t| {
+        if let Some(name) = &change.name {
+            t.name = name.clone();
+        }
+        if let Some(status) = change.status {
+            t.status = status;
+        }
+        for (_, _, d) in &added {
+            if !t.domains.contains(d) {
+                t.domains.push(d.clone());
+            }
+        }
+        t.domains.retain(|d| !change.remove_domains.contains(d));
+        if let Some((_, c)) = &new_key {
+            t.application_key = Some(c.index.clone());
+        }
+        Ok(())
+    })?
+    .data;
+    for (key, c, _) in &added {
+        commit_claim_label(env, key, c, id)?;
+    }
+    for domain in &change.remove_domains {
+        let key = gkeys::domain(domain);
+        if let Some(r) = storage::read::<Claim>(env.kv, &key)?
+            && r.data.label.as_deref() == Some(id)
+        {
+            release_claim(env, &key, &r.data)?;
+        }
+    }
+    if let (Some(old), Some(_)) = (&current.application_key, &new_key)
+        && let Some((kid, hash)) = old.split_once('/')
+        && let Some(r) =
+            storage::read::<identity::CredentialRef>(env.kv, &gkeys::credential(kid, hash))?
+    {
+        identity::revoke_credential(env, id, &r.data.id)?;
+    }
+    audit(
+        env,
+        id,
+        &platform(),
+        &op,
+        "tenant.update",
+        vec![format!("tenant:{id}")],
+    );
+    Ok((updated, new_key.map(|(k, _)| k)))
+}
+
+fn reachable_org(env: &Env, caller: &Caller, id: Uuid, field: &str) -> Result<Organization> {
+    storage::read::<Organization>(env.kv, &keys::org(&caller.tenant, id))?
+        .map(|r| r.data)
+        .filter(|o| caller.reaches(o) && o.status != Lifecycle::Deleted)
+        .ok_or_else(|| Error::NotFound(format!("{field} {id} not found")))
+}
+
+/// Creates an account (a user with a role and a password) in the caller's
+/// tenant. The caller may only create roles no wider than its own, in
+/// organizations it reaches.
+pub fn create_account(
+    env: &mut Env,
+    config: &Config,
+    caller: &Caller,
+    input: &NewAccount,
+) -> Result<User> {
+    caller.require(Role::ResellerAdmin)?;
+    if input.role < caller.role {
+        return Err(Error::Forbidden(
+            "cannot create an account with a wider role than your own".into(),
+        ));
+    }
+    let tenant = identity::active_tenant(env, &caller.tenant)?;
+    create_account_in(env, config, caller, &tenant, input)
+}
+
+fn create_account_in(
+    env: &mut Env,
+    config: &Config,
+    caller: &Caller,
+    tenant: &Tenant,
+    input: &NewAccount,
+) -> Result<User> {
+    let t = tenant.id.as_str();
+    let org_id = match (input.role, input.organization_id) {
+        (Role::Operator, _) => tenant
+            .root_org
+            .ok_or_else(|| Error::Unavailable("tenant has no root organization".into()))?,
+        (_, Some(id)) => id,
+        (_, None) => return Err(Error::invalid("organization_id", "is required")),
+    };
+    let org = reachable_org(env, caller, org_id, "organization_id")?;
+    let fits = match input.role {
+        Role::Operator => org.kind == OrgKind::Platform,
+        Role::ResellerAdmin => org.kind == OrgKind::Reseller,
+        Role::CustomerAdmin => org.kind == OrgKind::Customer,
+        Role::User => org.kind != OrgKind::Platform,
+    };
+    if !fits {
+        return Err(Error::invalid(
+            "organization_id",
+            "is not an organization this role can belong to",
+        ));
+    }
+    let settings = provision::load_settings(env.kv, t)?;
+    let mut errors = FieldErrors::default();
+    for problem in password::check(&input.password, &settings.password) {
+        errors.add("password", problem);
+    }
+    errors.into_result()?;
+    let op = format!("acct{}", env.new_uuid().simple());
+    let email_key = keys::email(t, &validate::normalize_email(&input.email));
+    let held = match claim(env, &email_key, &op, false)? {
+        ClaimOutcome::Held(c) => c,
+        _ => return Err(Error::invalid("email", "has already been taken")),
+    };
+    let result = (|| {
+        let user = User {
+            id: derived_uuid(&op, "user"),
+            number: None,
+            account_code: None,
+            email: input.email.clone(),
+            organization_id: org.id,
+            role: input.role,
+            groups: Vec::new(),
+            profile: input.profile.clone(),
+            confirmed: true,
+            status: Lifecycle::Active,
+            password_hash: Some(password::hash(
+                &input.password,
+                config.hash_params,
+                (env.random)(),
+            )),
+            access_token: None,
+            sign_in_count: 0,
+            last_sign_in_at: None,
+            last_sign_in_ip: None,
+            created_at: env.now,
+            updated_at: env.now,
+        };
+        storage::write(env.kv, &keys::user(t, user.id), &op, &user)?;
+        for list in ["users".to_string(), format!("org/{}/members", org.id)] {
+            let pos = storage::index_position(env, t, &list)?;
+            storage::index_put(env, t, &list, pos, user.id)?;
+        }
+        commit_claim(env, &email_key, &held, user.id)?;
+        storage::bump_count(env, t, "users", 1)?;
+        Ok(user)
+    })();
+    match result {
+        Ok(user) => {
+            audit(
+                env,
+                t,
+                &caller.actor,
+                &op,
+                "account.create",
+                vec![format!("user:{}", user.id)],
+            );
+            Ok(user)
+        }
+        Err(e) => {
+            let _ = release_claim(env, &email_key, &held);
+            Err(e)
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewReseller {
+    pub name: String,
+    pub code: String,
+    pub parent: Option<Uuid>,
+}
+
+/// Creates a reseller organization with a unique code and an integer id.
+pub fn create_reseller(
+    env: &mut Env,
+    caller: &Caller,
+    input: &NewReseller,
+) -> Result<Organization> {
+    caller.require(Role::Operator)?;
+    let t = caller.tenant.clone();
+    let parent = match input.parent {
+        Some(id) => {
+            let p = reachable_org(env, caller, id, "parent_id")?;
+            if p.kind != OrgKind::Reseller {
+                return Err(Error::invalid("parent_id", "is not a reseller"));
+            }
+            Some(p)
+        }
+        None => None,
+    };
+    let op = format!("reseller{}", env.new_uuid().simple());
+    let code_key = format!(
+        "t/{t}/reseller-code/{}",
+        storage::sha256_hex(input.code.as_bytes())
+    );
+    let held = match claim(env, &code_key, &op, false)? {
+        ClaimOutcome::Held(c) => c,
+        _ => return Err(Error::invalid("code", "has already been taken")),
+    };
+    let result = (|| {
+        let number = storage::bump_count(env, &t, "org-number", 1)? as u64;
+        let id = derived_uuid(&op, "org");
+        provision::create_organization(
+            env,
+            &t,
+            id,
+            &input.name,
+            OrgKind::Reseller,
+            parent.as_ref(),
+        )?;
+        let org = storage::update::<Organization, _>(env, &keys::org(&t, id), &op, |o| {
+            o.code = Some(input.code.clone());
+            o.number = Some(number);
+            Ok(())
+        })?
+        .data;
+        env.kv.set(
+            &format!("t/{t}/org-number/{number}"),
+            id.to_string().as_bytes(),
+        )?;
+        commit_claim(env, &code_key, &held, id)?;
+        Ok(org)
+    })();
+    match result {
+        Ok(org) => {
+            audit(
+                env,
+                &t,
+                &caller.actor,
+                &op,
+                "reseller.create",
+                vec![format!("organization:{}", org.id)],
+            );
+            Ok(org)
+        }
+        Err(e) => {
+            let _ = release_claim(env, &code_key, &held);
+            Err(e)
+        }
+    }
+}
+
+/// The organization holding a reseller code, if any.
+pub fn reseller_by_code(env: &Env, tenant: &str, code: &str) -> Result<Option<Organization>> {
+    let key = format!(
+        "t/{tenant}/reseller-code/{}",
+        storage::sha256_hex(code.as_bytes())
+    );
+    let Some(id) = storage::read::<Claim>(env.kv, &key)?
+        .map(|r| r.data)
+        .filter(|c| c.state == storage::ClaimState::Committed)
+        .and_then(|c| c.target)
+    else {
+        return Ok(None);
+    };
+    Ok(storage::read::<Organization>(env.kv, &keys::org(tenant, id))?.map(|r| r.data))
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiClient {
+    pub client_id: Uuid,
+    /// Shown once.
+    pub client_secret: String,
+    pub role: Role,
+    pub organization_id: Option<Uuid>,
+    pub name: String,
+}
+
+/// Creates an OAuth client (CloudCockpit "Api Access"): an operator's client
+/// acts as the CSP; one for a reseller organization acts as that reseller.
+pub fn create_api_client(
+    env: &mut Env,
+    config: &Config,
+    caller: &Caller,
+    name: &str,
+    organization_id: Option<Uuid>,
+) -> Result<ApiClient> {
+    caller.require(Role::Operator)?;
+    let (role, org) = match organization_id {
+        None => (Role::Operator, None),
+        Some(id) => {
+            let org = reachable_org(env, caller, id, "organization_id")?;
+            if org.kind != OrgKind::Reseller {
+                return Err(Error::invalid("organization_id", "is not a reseller"));
+            }
+            (Role::ResellerAdmin, Some(org.id))
+        }
+    };
+    let client_id = env.new_uuid();
+    let secret = secrets::random_secret(env.random);
+    let sealed = secrets::seal(&config.token_keys, &secret)
+        .ok_or_else(|| Error::Unavailable("token_keys is not configured".into()))?;
+    let credential = Credential {
+        id: client_id.to_string(),
+        kind: CredentialKind::OauthClient,
+        user: None,
+        org,
+        role: Some(role),
+        name: name.to_string(),
+        description: None,
+        number: None,
+        revoked: false,
+        created_at: env.now,
+        expires_at: None,
+        last_used: None,
+        index: String::new(),
+        sealed_secret: Some(sealed),
+    };
+    identity::issue_credential(
+        env,
+        config,
+        &caller.tenant,
+        credential,
+        &client_lookup(client_id),
+    )?;
+    audit(
+        env,
+        &caller.tenant,
+        &caller.actor,
+        &format!("client/{client_id}"),
+        "api_client.create",
+        vec![format!("api_client:{client_id}")],
+    );
+    Ok(ApiClient {
+        client_id,
+        client_secret: secret,
+        role,
+        organization_id: org,
+        name: name.to_string(),
+    })
+}
+
+/// What an OAuth client's id is indexed as.
+pub fn client_lookup(client_id: Uuid) -> String {
+    format!("oauth-client:{client_id}")
+}
+
+/// Moves an account through its lifecycle. Disabling takes effect on the
+/// account's very next request; `terminated` and `deleted` are final.
+pub fn set_account_status(
+    env: &mut Env,
+    caller: &Caller,
+    id: Uuid,
+    status: Lifecycle,
+) -> Result<User> {
+    caller.require(Role::ResellerAdmin)?;
+    let t = caller.tenant.clone();
+    let not_found = || Error::NotFound(format!("account {id} not found"));
+    let user = storage::read::<User>(env.kv, &keys::user(&t, id))?
+        .map(|r| r.data)
+        .ok_or_else(not_found)?;
+    let org = storage::read::<Organization>(env.kv, &keys::org(&t, user.organization_id))?
+        .map(|r| r.data)
+        .filter(|o| caller.reaches(o))
+        .ok_or_else(not_found)?;
+    if user.role < caller.role || Some(user.id) == caller.user {
+        return Err(Error::Forbidden("cannot change this account".into()));
+    }
+    let _ = org;
+    let op = format!("status{}", env.new_uuid().simple());
+    let now = env.now;
+    let updated = storage::update::<User, _>(env, &keys::user(&t, id), &op, |u| {
+        if matches!(u.status, Lifecycle::Terminated | Lifecycle::Deleted) && u.status != status {
+            return Err(Error::invalid(
+                "status",
+                "a terminated account cannot change",
+            ));
+        }
+        u.status = status;
+        u.updated_at = now;
+        Ok(())
+    })?
+    .data;
+    audit(
+        env,
+        &t,
+        &caller.actor,
+        &op,
+        &format!("account.{}", status.as_str()),
+        vec![format!("user:{id}")],
+    );
+    Ok(updated)
+}

@@ -1,0 +1,440 @@
+//! This service's own administration API under `/admin/...`: tenants for the
+//! platform admin; resellers, accounts and API clients for operators.
+//!
+//! # Authentication
+//! - `Authorization: Bearer <admin_key>`: the platform admin. On tenant-scoped
+//!   paths it names the tenant with `X-Tenant` (a tenant id or one of its
+//!   domains) and acts as that tenant's operator.
+//! - Otherwise a Clone-family credential of an operator or reseller admin
+//!   (`Bearer <session token>` from `/auth/sign_in`, or `Basic <access token>`).
+//!
+//! # Error body (RFC 9457 problem details, `application/problem+json`)
+//! `{"type":"about:blank","title":"Unprocessable Entity","status":422,
+//!   "detail":"invalid parameters: email","errors":{"email":["has already been taken"]}}`
+
+use http::{HeaderValue, Method, StatusCode, header};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use super::clone::{self, header_str};
+use crate::admin::{self, NewAccount, NewReseller, NewTenant, TenantChange};
+use crate::auth::Caller;
+use crate::error::{Error, FieldErrors};
+use crate::identity::{self, Config};
+use crate::model::{Lifecycle, Organization, Profile, Role, Tenant, User};
+use crate::storage::{Actor, Env};
+use crate::validate;
+use crate::web::{self, Request, Response};
+
+/// Renders any core error as problem details.
+pub fn render_error(error: &Error) -> Response {
+    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut body = json!({
+        "type": "about:blank",
+        "title": status.canonical_reason().unwrap_or("Error"),
+        "status": status.as_u16(),
+        "detail": error.message(),
+    });
+    if let Error::Invalid(fields) = error {
+        let mut map = Map::new();
+        for e in &fields.0 {
+            if let Value::Array(list) = map.entry(e.field.clone()).or_insert_with(|| json!([])) {
+                list.push(json!(e.message));
+            }
+        }
+        body["errors"] = Value::Object(map);
+    }
+    let mut response = web::respond(
+        status,
+        "application/problem+json",
+        serde_json::to_vec(&body).unwrap_or_default(),
+    );
+    let headers = response.headers_mut();
+    match error {
+        Error::MethodNotAllowed(allowed) => {
+            headers.insert(header::ALLOW, web::allow(allowed));
+        }
+        Error::Unauthenticated(_) => {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        Error::RateLimited(s) => {
+            if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
+                headers.insert(header::RETRY_AFTER, v);
+            }
+        }
+        _ => {}
+    }
+    response
+}
+
+fn tenant_json(t: &Tenant) -> Value {
+    json!({
+        "id": t.id, "name": t.name, "domains": t.domains, "status": t.status.as_str(),
+        "root_organization_id": t.root_org,
+        "created_at": crate::time::format_millis(t.created_at),
+    })
+}
+
+fn account_json(u: &User) -> Value {
+    json!({
+        "id": u.id, "email": u.email, "role": u.role.as_str(), "status": u.status.as_str(),
+        "organization_id": u.organization_id,
+        "first_name": u.profile.first_name, "last_name": u.profile.last_name,
+    })
+}
+
+fn reseller_json(o: &Organization) -> Value {
+    json!({"id": o.id, "number": o.number, "code": o.code, "name": o.name, "parent_id": o.parent})
+}
+
+/// Field readers for this API's flat bodies.
+struct Body<'a> {
+    obj: &'a Map<String, Value>,
+    prefix: &'a str,
+    errors: FieldErrors,
+}
+
+impl<'a> Body<'a> {
+    fn path(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+    fn string(&mut self, name: &str, required: bool) -> Option<String> {
+        match self.obj.get(name) {
+            Some(Value::String(s)) if !s.trim().is_empty() => {
+                if let Err(m) = validate::max_len(s) {
+                    self.errors.add(self.path(name), m);
+                }
+                Some(s.clone())
+            }
+            None | Some(Value::Null) | Some(Value::String(_)) => {
+                if required {
+                    self.errors.add(self.path(name), "is required");
+                }
+                None
+            }
+            Some(_) => {
+                self.errors.add(self.path(name), "must be a string");
+                None
+            }
+        }
+    }
+    fn uuid(&mut self, name: &str) -> Option<Uuid> {
+        let raw = self.string(name, false)?;
+        Uuid::parse_str(&raw)
+            .map_err(|_| self.errors.add(self.path(name), "is not a valid UUID"))
+            .ok()
+    }
+    fn strings(&mut self, name: &str) -> Vec<String> {
+        match self.obj.get(name) {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, v)| match v.as_str() {
+                    Some(s) => Some(s.to_string()),
+                    None => {
+                        self.errors
+                            .add(format!("{}[{i}]", self.path(name)), "must be a string");
+                        None
+                    }
+                })
+                .collect(),
+            Some(_) => {
+                self.errors.add(self.path(name), "must be an array");
+                Vec::new()
+            }
+        }
+    }
+    fn bool(&mut self, name: &str) -> bool {
+        match self.obj.get(name) {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => {
+                self.errors.add(self.path(name), "must be true or false");
+                false
+            }
+        }
+    }
+    fn email(&mut self, name: &str) -> String {
+        let email = self.string(name, true).unwrap_or_default();
+        if !email.is_empty()
+            && let Err(m) = validate::email(&email)
+        {
+            self.errors.add(self.path(name), m);
+        }
+        email
+    }
+    fn domains(&mut self, name: &str) -> Vec<String> {
+        let raw = self.strings(name);
+        let mut out = Vec::new();
+        for (i, d) in raw.iter().enumerate() {
+            match identity::normalize_host(d) {
+                Some(h) if h.contains('.') || h == "localhost" => {
+                    if !out.contains(&h) {
+                        out.push(h)
+                    }
+                }
+                _ => self
+                    .errors
+                    .add(format!("{}[{i}]", self.path(name)), "is not a host name"),
+            }
+        }
+        out
+    }
+}
+
+fn account_input(obj: &Map<String, Value>, prefix: &str) -> (NewAccount, FieldErrors) {
+    let mut b = Body {
+        obj,
+        prefix,
+        errors: FieldErrors::default(),
+    };
+    let email = b.email("email");
+    let password = b.string("password", true).unwrap_or_default();
+    let role = match b.string("role", false) {
+        None => Role::Operator,
+        Some(r) => Role::parse(&r).unwrap_or_else(|| {
+            b.errors.add(
+                b.path("role"),
+                "must be one of operator, reseller_admin, customer_admin, user",
+            );
+            Role::User
+        }),
+    };
+    let organization_id = b.uuid("organization_id");
+    let profile = Profile {
+        first_name: b.string("first_name", false),
+        last_name: b.string("last_name", false),
+        ..Profile::default()
+    };
+    (
+        NewAccount {
+            email,
+            password,
+            role,
+            organization_id,
+            profile,
+        },
+        b.errors,
+    )
+}
+
+/// The operator-level caller: the platform admin acting in `X-Tenant`, or a
+/// Clone-family credential.
+fn tenant_caller(req: &Request, env: &Env, config: &Config) -> Result<Caller, Error> {
+    let authorization = header_str(req, "authorization");
+    if let Some(token) = identity::scheme_token(authorization, "bearer")
+        && config
+            .admin_key
+            .as_deref()
+            .is_some_and(|k| crate::auth::constant_time_eq(token.as_bytes(), k.as_bytes()))
+    {
+        let named = header_str(req, "x-tenant")
+            .ok_or_else(|| Error::invalid("X-Tenant", "is required with the admin key"))?;
+        let tenant = match identity::tenant_for_host(env, named)? {
+            Some(t) => t,
+            None => named.to_string(),
+        };
+        if !admin::valid_tenant_id(&tenant) {
+            return Err(Error::NotFound(format!("tenant {named} not found")));
+        }
+        identity::active_tenant(env, &tenant)
+            .map_err(|_| Error::NotFound(format!("tenant {named} not found")))?;
+        return Ok(Caller::operator_of(
+            &tenant,
+            Actor {
+                kind: "platform_admin".into(),
+                id: "platform".into(),
+            },
+        ));
+    }
+    let (caller, _, _) = clone::authenticate(req, env, config)?;
+    Ok(caller)
+}
+
+/// Serves every `/admin/...` path.
+pub fn serve(req: &Request, env: &mut Env, config: &Config) -> Response {
+    let path = web::path_info(req);
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let allowed: &[Method] = match segments.as_slice() {
+        ["tenants"] | ["resellers"] | ["accounts"] | ["api-clients"] => &[Method::POST],
+        ["tenants", _] => &[Method::GET, Method::PATCH],
+        ["accounts", _] => &[Method::PATCH],
+        _ => return render_error(&Error::NotFound(format!("no endpoint /admin{path}"))),
+    };
+    if !allowed.contains(req.method()) {
+        return render_error(&Error::MethodNotAllowed(allowed.to_vec()));
+    }
+    route(req, env, config, &segments).unwrap_or_else(|e| render_error(&e))
+}
+
+fn body(req: &Request) -> Result<Map<String, Value>, Error> {
+    clone::json_object(req)
+}
+
+fn route(
+    req: &Request,
+    env: &mut Env,
+    config: &Config,
+    segments: &[&str],
+) -> Result<Response, Error> {
+    let created = |v: Value| Ok(web::json(StatusCode::CREATED, &v));
+    let ok = |v: Value| Ok(web::json(StatusCode::OK, &v));
+    match segments {
+        ["tenants"] => {
+            identity::platform_admin(config, header_str(req, "authorization"))?;
+            let obj = body(req)?;
+            let mut b = Body {
+                obj: &obj,
+                prefix: "",
+                errors: FieldErrors::default(),
+            };
+            let id = b.string("id", true).unwrap_or_default();
+            if !id.is_empty() && !admin::valid_tenant_id(&id) {
+                b.errors
+                    .add("id", "must be 1 to 40 characters of a-z, 0-9 and -");
+            }
+            let name = b.string("name", true).unwrap_or_default();
+            let domains = b.domains("domains");
+            let mut errors = b.errors;
+            let empty = Map::new();
+            let operator = match obj.get("operator") {
+                Some(Value::Object(o)) => o,
+                _ => {
+                    errors.add("operator", "is required");
+                    &empty
+                }
+            };
+            let (mut account, account_errors) = account_input(operator, "operator.");
+            account.role = Role::Operator;
+            errors.0.extend(account_errors.0);
+            errors.into_result()?;
+            let done = admin::create_tenant(
+                env,
+                config,
+                &NewTenant {
+                    id,
+                    name,
+                    domains,
+                    operator: account,
+                },
+            )?;
+            let mut v = tenant_json(&done.tenant);
+            v["application_key"] = json!(done.application_key);
+            v["operator"] = account_json(&done.operator);
+            created(v)
+        }
+        ["tenants", id] => {
+            identity::platform_admin(config, header_str(req, "authorization"))?;
+            if req.method() == Method::GET {
+                return ok(tenant_json(&admin::get_tenant(env, id)?));
+            }
+            let obj = body(req)?;
+            let mut b = Body {
+                obj: &obj,
+                prefix: "",
+                errors: FieldErrors::default(),
+            };
+            let status = b.string("status", false).and_then(|s| {
+                let parsed = Lifecycle::parse(&s)
+                    .filter(|l| matches!(l, Lifecycle::Active | Lifecycle::Disabled));
+                if parsed.is_none() {
+                    b.errors.add("status", "must be active or disabled");
+                }
+                parsed
+            });
+            let change = TenantChange {
+                name: b.string("name", false),
+                status,
+                add_domains: b.domains("add_domains"),
+                remove_domains: b.domains("remove_domains"),
+                rotate_application_key: b.bool("rotate_application_key"),
+            };
+            b.errors.into_result()?;
+            let (tenant, key) = admin::update_tenant(env, config, id, &change)?;
+            let mut v = tenant_json(&tenant);
+            if let Some(k) = key {
+                v["application_key"] = json!(k);
+            }
+            ok(v)
+        }
+        ["resellers"] => {
+            let caller = tenant_caller(req, env, config)?;
+            let obj = body(req)?;
+            let mut b = Body {
+                obj: &obj,
+                prefix: "",
+                errors: FieldErrors::default(),
+            };
+            let name = b.string("name", true).unwrap_or_default();
+            let code = b.string("code", true).unwrap_or_default();
+            if code.len() > 64 {
+                b.errors
+                    .add("code", "is too long (maximum is 64 characters)");
+            }
+            let parent = b.uuid("parent_id");
+            b.errors.into_result()?;
+            let org = admin::create_reseller(env, &caller, &NewReseller { name, code, parent })?;
+            created(reseller_json(&org))
+        }
+        ["accounts"] => {
+            let caller = tenant_caller(req, env, config)?;
+            let obj = body(req)?;
+            let (account, mut errors) = account_input(&obj, "");
+            if !obj.contains_key("role") {
+                errors.add("role", "is required");
+            }
+            errors.into_result()?;
+            created(account_json(&admin::create_account(
+                env, config, &caller, &account,
+            )?))
+        }
+        ["accounts", id] => {
+            let caller = tenant_caller(req, env, config)?;
+            let id = Uuid::parse_str(id)
+                .map_err(|_| Error::NotFound(format!("account {id} not found")))?;
+            let obj = body(req)?;
+            let mut b = Body {
+                obj: &obj,
+                prefix: "",
+                errors: FieldErrors::default(),
+            };
+            let status = b.string("status", true).and_then(|s| {
+                let parsed = Lifecycle::parse(&s);
+                if parsed.is_none() {
+                    b.errors.add(
+                        "status",
+                        "must be one of active, disabled, restricted, terminated, deleted",
+                    );
+                }
+                parsed
+            });
+            b.errors.into_result()?;
+            let status = status.ok_or_else(|| Error::invalid("status", "is required"))?;
+            ok(account_json(&admin::set_account_status(
+                env, &caller, id, status,
+            )?))
+        }
+        ["api-clients"] => {
+            let caller = tenant_caller(req, env, config)?;
+            let obj = body(req)?;
+            let mut b = Body {
+                obj: &obj,
+                prefix: "",
+                errors: FieldErrors::default(),
+            };
+            let name = b.string("name", true).unwrap_or_default();
+            let org = b.uuid("organization_id");
+            b.errors.into_result()?;
+            let client = admin::create_api_client(env, config, &caller, &name, org)?;
+            created(json!({
+                "client_id": client.client_id,
+                "client_secret": client.client_secret,
+                "name": client.name,
+                "role": if client.role == Role::Operator { "csp" } else { "reseller" },
+                "organization_id": client.organization_id,
+            }))
+        }
+        _ => Err(Error::NotFound("no such endpoint".into())),
+    }
+}

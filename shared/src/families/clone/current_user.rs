@@ -1,0 +1,289 @@
+//! `/v2/user/...`: the signed-in user's own endpoints. Paths the vendor's
+//! pages do not show are this service's choice (see the README):
+//! `validate_token`, `revoke_access_token`, `change_password`.
+
+use http::{Method, StatusCode};
+use serde_json::{Map, Value, json};
+
+use super::{Fields, authenticate, json_object, parse_user_change, render_error, role_name};
+use crate::auth::Caller;
+use crate::error::{Error, FieldErrors};
+use crate::identity::{self, Config};
+use crate::model::{Organization, User};
+use crate::organizations::{self, OrgChange};
+use crate::storage::{self, Env};
+use crate::web::{self, Request, Response};
+use crate::{time, users};
+
+/// Permission codes of `GET /v2/user/permissions` and who holds them:
+/// administrators hold all; users hold all but `ADMIN_ACCESS` and the
+/// `*_CREATE*` codes.
+pub const PERMISSIONS: [&str; 11] = [
+    "ADMIN_ACCESS",
+    "SCANNER_ACCESS",
+    "SCANNER_CREATE",
+    "SAQ_ACCESS",
+    "PORT_LIST_ACCESS",
+    "PORT_LIST_CREATE",
+    "TARGET_ACCESS_CREDENTIALS",
+    "TARGET_CREATE_CREDENTIALS",
+    "AI_CHAT_GENERAL_HELP",
+    "AI_CHAT_VULNERABILITY_SOLUTION",
+    "AI_CHAT_ENABLED",
+];
+
+fn holds(user: &User, code: &str) -> bool {
+    user.role.is_admin() || !(code == "ADMIN_ACCESS" || code.contains("_CREATE"))
+}
+
+/// Organization fields of `PUT /v2/user/organization` kept under `details`.
+const ORG_DETAILS: [&str; 12] = [
+    "address",
+    "city",
+    "state",
+    "zipcode",
+    "country",
+    "phone",
+    "website",
+    "email",
+    "contact_name",
+    "contact_title",
+    "contact_phone",
+    "contact_email",
+];
+
+/// The current user as `GET /v2/user/me` shows it.
+fn me_resource(user: &User, org: &Organization) -> Value {
+    let p = &user.profile;
+    let active_product = org
+        .subscriptions
+        .iter()
+        .find(|s| s.status == crate::model::SubscriptionStatus::Active)
+        .map(|s| s.product.clone());
+    json!({ "data": {
+        "id": user.id,
+        "type": "users",
+        "attributes": {
+            "id": user.id,
+            "username": user.email,
+            "role": role_name(user.role),
+            "email": user.email,
+            "first_name": p.first_name, "last_name": p.last_name,
+            "locale": p.locale, "timezone": p.timezone,
+            "active_product": active_product,
+            "organization": { "id": org.id, "name": org.name },
+            "created_at": time::format_millis(user.created_at),
+            "updated_at": time::format_millis(user.updated_at),
+            "last_sign_in_at": user.last_sign_in_at.map(time::format_millis),
+            "last_sign_in_ip": user.last_sign_in_ip,
+            "sign_in_count": user.sign_in_count,
+            "two_factor_authentication": {
+                "enabled": false, "otp_sms_enabled": false, "otp_totp_enabled": false,
+                "otp_phone": null, "otp_default_method": null
+            },
+            "incomplete_details": false,
+        },
+        "relationships": {}
+    }})
+}
+
+/// An organization as a `/v2` resource (the shape of the vendor's move-user
+/// response).
+pub fn organization_resource(org: &Organization, members: &[User], can_edit: bool) -> Value {
+    let members: Vec<Value> = members
+        .iter()
+        .map(|m| json!({"id": m.id, "username": m.email, "partner": false}))
+        .collect();
+    json!({ "data": {
+        "id": org.id,
+        "type": "organizations",
+        "attributes": {
+            "uuid": org.id,
+            "name": org.name,
+            "description": org.description,
+            "company_name": org.company_name,
+            "partner": org.kind == crate::model::OrgKind::Reseller,
+            "creation_time": time::format_millis(org.created_at),
+            "modification_time": time::format_millis(org.updated_at),
+            "members": members,
+            "settings": { "can_edit_organization": can_edit },
+            "details": org.details,
+            "incomplete_details": false,
+        },
+        "relationships": {}
+    }})
+}
+
+/// The first members of an organization (one page of its member index).
+fn members(env: &Env, tenant: &str, org: &Organization) -> Result<Vec<User>, Error> {
+    let list = format!("org/{}/members", org.id);
+    let ids = storage::index_range(env.kv, tenant, &list, 1, 100)?;
+    let keys: Vec<String> = ids
+        .iter()
+        .map(|(_, id)| storage::keys::user(tenant, *id))
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    Ok(env
+        .kv
+        .get_many(&keys)?
+        .into_iter()
+        .flatten()
+        .filter_map(|b| serde_json::from_slice::<storage::Record<User>>(&b).ok())
+        .map(|r| r.data)
+        .filter(|u| u.organization_id == org.id && u.status != crate::model::Lifecycle::Deleted)
+        .filter(|u| seen.insert(u.id))
+        .collect())
+}
+
+fn parse_org_change(body: &Map<String, Value>) -> Result<OrgChange, Error> {
+    let mut errors = FieldErrors::default();
+    let empty = Map::new();
+    let org = match body.get("organization") {
+        None | Some(Value::Null) => &empty,
+        Some(Value::Object(o)) => o,
+        Some(_) => {
+            errors.add("organization", "must be an object");
+            &empty
+        }
+    };
+    let mut f = Fields {
+        obj: org,
+        prefix: "organization".into(),
+        errors: &mut errors,
+    };
+    let name = f.required("name");
+    let company_name = f.required("company_name");
+    let description = f
+        .obj
+        .contains_key("description")
+        .then(|| f.string("description"));
+    let mut details = std::collections::BTreeMap::new();
+    for key in ORG_DETAILS {
+        if f.obj.contains_key(key) {
+            details.insert(key.to_string(), f.string(key));
+        }
+    }
+    errors.into_result()?;
+    Ok(OrgChange {
+        name,
+        company_name,
+        description,
+        details,
+    })
+}
+
+/// Serves every `/v2/user/...` path (the wildcard route's path info).
+pub fn current_user(req: &Request, env: &mut Env, config: &Config) -> Response {
+    let path = web::path_info(req);
+    let allowed: &[Method] = match path.as_str() {
+        "/me" | "/organization" => &[Method::GET, Method::PUT],
+        "/permissions" | "/validate_token" => &[Method::GET],
+        "/generate_access_token" | "/revoke_access_token" | "/change_password" => &[Method::PUT],
+        _ => return render_error(&Error::NotFound(format!("no endpoint /v2/user{path}"))),
+    };
+    if !allowed.contains(req.method()) {
+        return render_error(&Error::MethodNotAllowed(allowed.to_vec()));
+    }
+    let result = authenticate(req, env, config)
+        .and_then(|(caller, user, org)| serve(req, env, config, &path, caller, user, org));
+    result.unwrap_or_else(|e| render_error(&e))
+}
+
+fn serve(
+    req: &Request,
+    env: &mut Env,
+    config: &Config,
+    path: &str,
+    caller: Caller,
+    user: User,
+    org: Organization,
+) -> Result<Response, Error> {
+    let ok = |body: Value| Ok(web::json(StatusCode::OK, &body));
+    match (req.method().as_str(), path) {
+        ("GET", "/me") => ok(me_resource(&user, &org)),
+        ("PUT", "/me") => {
+            let change = parse_user_change(&json_object(req)?)?;
+            let updated = users::update_me(env, &caller, &change)?;
+            ok(me_resource(&updated, &org))
+        }
+        ("GET", "/organization") => {
+            let members = members(env, &caller.tenant, &org)?;
+            ok(organization_resource(&org, &members, user.role.is_admin()))
+        }
+        ("PUT", "/organization") => {
+            let change = parse_org_change(&json_object(req)?)?;
+            let updated = organizations::update(env, &caller, org.id, &change)?;
+            let members = members(env, &caller.tenant, &updated)?;
+            ok(organization_resource(&updated, &members, true))
+        }
+        ("GET", "/permissions") => {
+            let asked = req
+                .uri()
+                .query()
+                .into_iter()
+                .flat_map(|q| form_urlencoded::parse(q.as_bytes()))
+                .filter(|(k, _)| k == "permissions")
+                .flat_map(|(_, v)| {
+                    v.split(',')
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty())
+                        .collect::<Vec<_>>()
+                })
+                .collect::<Vec<_>>();
+            if let Some(unknown) = asked.iter().find(|c| !PERMISSIONS.contains(&c.as_str())) {
+                return Err(Error::invalid(
+                    "permissions",
+                    format!("{unknown} is not a permission code"),
+                ));
+            }
+            if let Some(missing) = asked.iter().find(|c| !holds(&user, c)) {
+                return Err(Error::Forbidden(format!("you do not hold {missing}")));
+            }
+            Ok(web::empty(StatusCode::OK))
+        }
+        ("GET", "/validate_token") => ok(json!({"valid": true})),
+        ("PUT", "/generate_access_token") => {
+            let token = identity::generate_access_token(env, config, &caller)?;
+            ok(json!({
+                "token": token,
+                "username": user.email,
+                "message": "Access token generated; it does not expire. Send it as Authorization: Basic <token>."
+            }))
+        }
+        ("PUT", "/revoke_access_token") => {
+            if identity::revoke_access_token(env, &caller)? {
+                ok(json!({"message": "Access token revoked"}))
+            } else {
+                Err(Error::NotFound("no access token to revoke".into()))
+            }
+        }
+        ("PUT", "/change_password") => {
+            let body = json_object(req)?;
+            let empty = Map::new();
+            let fields = match body.get("user") {
+                Some(Value::Object(u)) => u,
+                _ => &empty,
+            };
+            let mut errors = FieldErrors::default();
+            let mut text = |name: &str| match fields.get(name) {
+                Some(Value::String(s)) if !s.is_empty() => s.clone(),
+                _ => {
+                    errors.add(format!("user.{name}"), "is required");
+                    String::new()
+                }
+            };
+            let (current, new, confirmation) = (
+                text("current_password"),
+                text("password"),
+                text("password_confirmation"),
+            );
+            if !new.is_empty() && !confirmation.is_empty() && new != confirmation {
+                errors.add("user.password_confirmation", "doesn't match password");
+            }
+            errors.into_result()?;
+            users::change_password(env, &caller, &current, &new, config.hash_params)?;
+            ok(json!({}))
+        }
+        _ => Err(Error::NotFound(format!("no endpoint /v2/user{path}"))),
+    }
+}

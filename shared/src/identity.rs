@@ -1,0 +1,689 @@
+//! Who is calling: tenants and their domains, stored credentials, sessions and
+//! sign-in. Every family authenticates through here and only renames things.
+//!
+//! # Keys outside a tenant
+//! Exactly two kinds, both indexes naming a tenant:
+//! - `g/domain/{host}`: a [`Claim`] on a host name, committed with the
+//!   tenant id as its label.
+//! - `g/cred/{kid}/{keyed hash}`: a [`CredentialRef`] for a presented API key,
+//!   access token, application key or OAuth client id. The hash is keyed
+//!   ([`secrets::keyed_hash`]), so the store never holds a usable credential.
+//!
+//! # Every credential use checks
+//! The token or stored credential, then (in one `get_many`) the tenant, the
+//! user and the session, then the user's organization: a revoked session or
+//! credential, or a disabled user, organization or tenant, fails on the very
+//! next request. Expired records count as absent and are deleted on access.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::error::{Error, Result};
+use crate::model::{Organization, Role, Tenant, User};
+use crate::password::{self, HashParams};
+use crate::secrets::{self, Keys};
+use crate::storage::{self, Actor, Claim, ClaimState, Env, keys};
+use crate::time::Millis;
+use crate::{throttle, validate};
+
+/// What components read from Spin variables.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// The platform admin's bootstrap key (`admin_key`).
+    pub admin_key: Option<String>,
+    /// JWT signing and credential hashing keys (`token_keys`).
+    pub token_keys: Keys,
+    pub hash_params: HashParams,
+    /// Tenant for requests whose host no tenant claims (`default_tenant`).
+    pub default_tenant: Option<String>,
+}
+
+impl Config {
+    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Self {
+        let non_empty = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        Self {
+            admin_key: non_empty("admin_key"),
+            token_keys: Keys::parse(&get("token_keys").unwrap_or_default()),
+            hash_params: HashParams::parse(&get("password_hash_params").unwrap_or_default()),
+            default_tenant: non_empty("default_tenant"),
+        }
+    }
+}
+
+/// The four API families; a token is only ever accepted by the family that
+/// issued it (its `aud`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Family {
+    Clone,
+    CloudCockpit,
+    Apiculus,
+    Gcore,
+}
+
+impl Family {
+    pub fn audience(self) -> &'static str {
+        match self {
+            Family::Clone => "clone",
+            Family::CloudCockpit => "cloudcockpit",
+            Family::Apiculus => "apiculus",
+            Family::Gcore => "gcore",
+        }
+    }
+}
+
+/// Lifetimes of issued tokens.
+pub const SESSION_TTL_MS: Millis = 12 * 3600 * 1000;
+pub const GCORE_ACCESS_TTL_MS: Millis = 3600 * 1000;
+pub const GCORE_REFRESH_TTL_MS: Millis = 24 * 3600 * 1000;
+pub const CLIENT_TOKEN_TTL_MS: Millis = 3599 * 1000;
+
+pub mod gkeys {
+    pub fn domain(host: &str) -> String {
+        format!("g/domain/{host}")
+    }
+    pub fn credential(kid: &str, hash: &str) -> String {
+        format!("g/cred/{kid}/{hash}")
+    }
+    pub fn tenant(t: &str) -> String {
+        format!("t/{t}/tenant")
+    }
+    pub fn tenant_claim(t: &str) -> String {
+        format!("t/{t}/claim")
+    }
+    pub fn stored(t: &str, id: &str) -> String {
+        format!("t/{t}/cred/{id}")
+    }
+    pub fn session(t: &str, sid: &str) -> String {
+        format!("t/{t}/session/{sid}")
+    }
+}
+
+/// A host as the domain index keys it: lower case, no port, no trailing dot.
+pub fn normalize_host(raw: &str) -> Option<String> {
+    let host = raw.trim().to_ascii_lowercase();
+    let host = match host.rsplit_once(':') {
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !h.contains(':') => {
+            h.to_string()
+        }
+        _ => host,
+    };
+    let host = host.trim_end_matches('.').to_string();
+    let ok = !host.is_empty()
+        && host.len() <= 200
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    ok.then_some(host)
+}
+
+/// The tenant a host name is served for, if any claims it.
+pub fn tenant_for_host(env: &Env, host: &str) -> Result<Option<String>> {
+    let Some(host) = normalize_host(host) else {
+        return Ok(None);
+    };
+    Ok(storage::read::<Claim>(env.kv, &gkeys::domain(&host))?
+        .map(|r| r.data)
+        .filter(|c| c.state == ClaimState::Committed)
+        .and_then(|c| c.label))
+}
+
+/// Where a request says it is going: `X-Tenant` (a domain) where the family
+/// sends it, else the host it arrived at. An `X-Tenant` no tenant serves is
+/// `Some("")`, which matches no credential (403).
+pub fn requested_tenant(
+    env: &Env,
+    x_tenant: Option<&str>,
+    host: Option<&str>,
+) -> Result<Option<String>> {
+    if let Some(x) = x_tenant {
+        return Ok(Some(tenant_for_host(env, x)?.unwrap_or_default()));
+    }
+    match host {
+        Some(h) => tenant_for_host(env, h),
+        None => Ok(None),
+    }
+}
+
+/// A credential's tenant must be the one the request names (if it names one).
+pub fn check_tenant(requested: Option<&str>, caller: &Caller) -> Result<()> {
+    match requested {
+        Some(t) if t != caller.tenant => Err(Error::Forbidden(
+            "the credential belongs to another tenant".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The tenant a pre-authentication request (sign-in) acts in: the host's,
+/// else the configured default.
+pub fn sign_in_tenant(env: &Env, config: &Config, host: Option<&str>) -> Result<String> {
+    if let Some(h) = host
+        && let Some(t) = tenant_for_host(env, h)?
+    {
+        return Ok(t);
+    }
+    config
+        .default_tenant
+        .clone()
+        .ok_or_else(|| Error::Unauthenticated("no tenant is served at this host".into()))
+}
+
+/// The platform admin: `Authorization: Bearer <admin_key>`.
+pub fn platform_admin(config: &Config, authorization: Option<&str>) -> Result<()> {
+    let presented = scheme_token(authorization, "bearer")
+        .ok_or_else(|| Error::Unauthenticated("missing bearer credential".into()))?;
+    match &config.admin_key {
+        Some(k) if crate::auth::constant_time_eq(presented.as_bytes(), k.as_bytes()) => Ok(()),
+        _ => Err(Error::Unauthenticated("invalid credential".into())),
+    }
+}
+
+/// The token of an `Authorization` header in `scheme` (case-insensitive),
+/// or `None` for another scheme, an empty token or an oversized header.
+pub fn scheme_token<'a>(authorization: Option<&'a str>, scheme: &str) -> Option<&'a str> {
+    let h = authorization?.trim();
+    if h.len() > 4096 {
+        return None;
+    }
+    let (s, rest) = h.split_once(' ')?;
+    let token = rest.trim();
+    (s.eq_ignore_ascii_case(scheme) && !token.is_empty() && !token.contains(' ')).then_some(token)
+}
+
+/// What kind of thing a stored credential is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialKind {
+    /// Clone `x-api-key`: lets a tenant's users sign in.
+    ApplicationKey,
+    /// Clone long-lived token (`Authorization: Basic <token>`).
+    AccessToken,
+    /// Gcore API token (`Authorization: APIKey <id>_<secret>`).
+    ApiToken,
+    /// CloudCockpit OAuth client (indexed by client id; secret sealed).
+    OauthClient,
+}
+
+/// A credential kept in its tenant, found through its [`CredentialRef`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credential {
+    pub id: String,
+    pub kind: CredentialKind,
+    pub user: Option<Uuid>,
+    pub org: Option<Uuid>,
+    pub role: Option<Role>,
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub number: Option<u64>,
+    pub revoked: bool,
+    pub created_at: Millis,
+    pub expires_at: Option<Millis>,
+    #[serde(default)]
+    pub last_used: Option<Millis>,
+    /// `kid/hash` of its global index entry.
+    pub index: String,
+    /// A second secret, sealed (an OAuth client's secret).
+    #[serde(default)]
+    pub sealed_secret: Option<String>,
+}
+
+impl Credential {
+    pub fn live(&self, now: Millis) -> bool {
+        !self.revoked && self.expires_at.is_none_or(|e| e > now)
+    }
+}
+
+/// The global index entry of a credential: which tenant, which record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CredentialRef {
+    pub tenant: String,
+    pub id: String,
+}
+
+fn keys_missing() -> Error {
+    Error::Unavailable("token_keys is not configured".into())
+}
+
+/// Stores a credential: its record in the tenant first, then the global entry
+/// that makes it usable. `lookup` is what a client will present.
+pub fn issue_credential(
+    env: &Env,
+    config: &Config,
+    tenant: &str,
+    mut credential: Credential,
+    lookup: &str,
+) -> Result<Credential> {
+    let (kid, hash) = secrets::keyed_hashes(&config.token_keys, lookup)
+        .into_iter()
+        .next()
+        .ok_or_else(keys_missing)?;
+    credential.index = format!("{kid}/{hash}");
+    let op = format!("cred/{}", credential.id);
+    storage::write(
+        env.kv,
+        &gkeys::stored(tenant, &credential.id),
+        &op,
+        &credential,
+    )?;
+    storage::write(
+        env.kv,
+        &gkeys::credential(&kid, &hash),
+        &op,
+        &CredentialRef {
+            tenant: tenant.to_string(),
+            id: credential.id.clone(),
+        },
+    )?;
+    Ok(credential)
+}
+
+/// The live credential `presented` stands for, with its tenant.
+pub fn lookup_credential(
+    env: &Env,
+    config: &Config,
+    presented: &str,
+) -> Result<Option<(String, Credential)>> {
+    if presented.is_empty() || presented.len() > 512 {
+        return Ok(None);
+    }
+    let candidates = secrets::keyed_hashes(&config.token_keys, presented);
+    let keys: Vec<String> = candidates
+        .iter()
+        .map(|(kid, hash)| gkeys::credential(kid, hash))
+        .collect();
+    let found = env.kv.get_many(&keys)?;
+    let Some((key, bytes)) = keys
+        .iter()
+        .zip(found)
+        .find_map(|(k, v)| v.map(|v| (k.clone(), v)))
+    else {
+        return Ok(None);
+    };
+    let Ok(reference) = serde_json::from_slice::<storage::Record<CredentialRef>>(&bytes) else {
+        return Ok(None);
+    };
+    let reference = reference.data;
+    let record =
+        storage::read::<Credential>(env.kv, &gkeys::stored(&reference.tenant, &reference.id))?;
+    match record {
+        Some(r) if r.data.live(env.now) => Ok(Some((reference.tenant, r.data))),
+        Some(r) if !r.data.revoked => {
+            // Expired: treat as absent and clean up the index entry.
+            let _ = env.kv.delete(&key);
+            Ok(None)
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Revokes a stored credential: the record says so at once (checked on every
+/// use) and the global entry goes.
+pub fn revoke_credential(env: &Env, tenant: &str, id: &str) -> Result<()> {
+    let op = format!("revoke/{id}/{}", env.now);
+    let record = storage::update::<Credential, _>(env, &gkeys::stored(tenant, id), &op, |c| {
+        c.revoked = true;
+        Ok(())
+    })?;
+    if let Some((kid, hash)) = record.data.index.split_once('/') {
+        env.kv.delete(&gkeys::credential(kid, hash))?;
+    }
+    Ok(())
+}
+
+/// A signed-in session; tokens name it (`sid`), so signing out or disabling
+/// ends every token of it at once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub user: Uuid,
+    pub family: Family,
+    pub created_at: Millis,
+    pub expires_at: Millis,
+    pub revoked: bool,
+    /// The one refresh token (`jti`) that may still be used (Gcore).
+    #[serde(default)]
+    pub refresh: Option<String>,
+}
+
+fn unauthenticated() -> Error {
+    Error::Unauthenticated("invalid or expired credential".into())
+}
+
+/// The caller a user's credential makes, after the lifecycle checks of the
+/// tenant, the user and the user's organization.
+fn caller_for(
+    env: &Env,
+    tenant: &Tenant,
+    user: User,
+    session: Option<String>,
+    credential: Option<String>,
+) -> Result<(Caller, User, Organization)> {
+    if !tenant.status.may_authenticate() || !user.status.may_authenticate() {
+        return Err(unauthenticated());
+    }
+    let org = storage::read::<Organization>(env.kv, &keys::org(&tenant.id, user.organization_id))?
+        .map(|r| r.data)
+        .filter(|o| o.status.may_authenticate())
+        .ok_or_else(unauthenticated)?;
+    let caller = Caller {
+        tenant: tenant.id.clone(),
+        actor: Actor {
+            kind: "user".into(),
+            id: user.id.to_string(),
+        },
+        role: user.role,
+        org: (user.role != Role::Operator).then_some(user.organization_id),
+        user: Some(user.id),
+        session,
+        credential,
+    };
+    Ok((caller, user, org))
+}
+
+fn decode<T: serde::de::DeserializeOwned>(bytes: Option<Vec<u8>>) -> Option<T> {
+    serde_json::from_slice::<storage::Record<T>>(&bytes?)
+        .ok()
+        .map(|r| r.data)
+}
+
+/// The caller behind a session token (`token_type` = `access`) of `family`.
+pub fn session_caller(
+    env: &Env,
+    config: &Config,
+    family: Family,
+    token: &str,
+) -> Result<(Caller, User, Organization)> {
+    let claims = secrets::verify_jwt(
+        &config.token_keys,
+        token,
+        family.audience(),
+        "access",
+        env.now,
+    )
+    .map_err(|_| unauthenticated())?;
+    let text = |k: &str| claims.get(k).and_then(Value::as_str).unwrap_or_default();
+    let (tenant_id, sid) = (text("ten"), text("sid"));
+    let user_id: Uuid = text("sub").parse().map_err(|_| unauthenticated())?;
+    if tenant_id.is_empty() || sid.is_empty() || tenant_id.len() > 40 || sid.len() > 64 {
+        return Err(unauthenticated());
+    }
+    let mut found = env
+        .kv
+        .get_many(&[
+            gkeys::tenant(tenant_id),
+            keys::user(tenant_id, user_id),
+            gkeys::session(tenant_id, sid),
+        ])?
+        .into_iter();
+    let tenant: Tenant = decode(found.next().flatten()).ok_or_else(unauthenticated)?;
+    let user: User = decode(found.next().flatten()).ok_or_else(unauthenticated)?;
+    let session: Session = decode(found.next().flatten()).ok_or_else(unauthenticated)?;
+    if session.revoked || session.user != user_id || session.family != family {
+        return Err(unauthenticated());
+    }
+    if session.expires_at <= env.now {
+        let _ = env.kv.delete(&gkeys::session(tenant_id, sid));
+        return Err(unauthenticated());
+    }
+    caller_for(env, &tenant, user, Some(sid.to_string()), None)
+}
+
+/// The caller behind a stored user credential of `kind`.
+pub fn stored_caller(
+    env: &Env,
+    config: &Config,
+    kind: CredentialKind,
+    presented: &str,
+) -> Result<(Caller, User, Organization)> {
+    let (tenant_id, credential) = lookup_credential(env, config, presented)?
+        .filter(|(_, c)| c.kind == kind)
+        .ok_or_else(unauthenticated)?;
+    let user_id = credential.user.ok_or_else(unauthenticated)?;
+    let mut found = env
+        .kv
+        .get_many(&[gkeys::tenant(&tenant_id), keys::user(&tenant_id, user_id)])?
+        .into_iter();
+    let tenant: Tenant = decode(found.next().flatten()).ok_or_else(unauthenticated)?;
+    let user: User = decode(found.next().flatten()).ok_or_else(unauthenticated)?;
+    caller_for(env, &tenant, user, None, Some(credential.id))
+}
+
+/// The tenant an application key (Clone `x-api-key`) belongs to.
+pub fn application_tenant(env: &Env, config: &Config, presented: Option<&str>) -> Result<Tenant> {
+    let presented = presented
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| Error::Unauthenticated("missing x-api-key".into()))?;
+    let (tenant_id, _) = lookup_credential(env, config, presented)?
+        .filter(|(_, c)| c.kind == CredentialKind::ApplicationKey)
+        .ok_or_else(|| Error::Unauthenticated("invalid x-api-key".into()))?;
+    storage::read::<Tenant>(env.kv, &gkeys::tenant(&tenant_id))?
+        .map(|r| r.data)
+        .filter(|t| t.status.may_authenticate())
+        .ok_or_else(|| Error::Unauthenticated("invalid x-api-key".into()))
+}
+
+/// An active tenant by id.
+pub fn active_tenant(env: &Env, tenant: &str) -> Result<Tenant> {
+    storage::read::<Tenant>(env.kv, &gkeys::tenant(tenant))?
+        .map(|r| r.data)
+        .filter(|t| t.status.may_authenticate())
+        .ok_or_else(|| Error::Unauthenticated("no such tenant".into()))
+}
+
+/// A successful sign-in.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub caller: Caller,
+    pub user: User,
+    pub organization: Organization,
+    pub sid: String,
+    pub session: Session,
+}
+
+/// A real argon2id hash (production cost) of a password nobody sends,
+/// checked when the account does not exist so that a miss costs what a
+/// wrong password costs and timing does not tell which emails exist.
+const DECOY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$b25ib2FyZGRlY295c2FsdA$8nphGoBkaxSp7EZfjzgkf6pS9t4mOABecdr/PwDEzdQ";
+
+/// Checks an email and password in `tenant`, throttled per account and
+/// client address, and opens a session for `family`.
+pub fn sign_in(
+    env: &mut Env,
+    tenant: &Tenant,
+    email: &str,
+    password: &str,
+    address: &str,
+    family: Family,
+) -> Result<SignedIn> {
+    let bad = || Error::Unauthenticated("invalid email or password".into());
+    let normalized = validate::normalize_email(email);
+    if normalized.is_empty() || normalized.len() > 255 || password.len() > 1024 {
+        return Err(bad());
+    }
+    throttle::attempt(env, &tenant.id, &normalized, address)?;
+    let user = account_by_email(env, &tenant.id, &normalized)?;
+    let matches = match user.as_ref().and_then(|u| u.password_hash.as_deref()) {
+        Some(hash) => password::verify(password, hash),
+        None => {
+            let _ = password::verify(password, DECOY_HASH);
+            false
+        }
+    };
+    let Some(user) = user.filter(|_| matches) else {
+        return Err(bad());
+    };
+    throttle::succeeded(env, &tenant.id, &normalized, address)?;
+    let sid = env.new_uuid().simple().to_string();
+    let session = Session {
+        user: user.id,
+        family,
+        created_at: env.now,
+        expires_at: env.now
+            + if family == Family::Gcore {
+                GCORE_REFRESH_TTL_MS
+            } else {
+                SESSION_TTL_MS
+            },
+        revoked: false,
+        refresh: None,
+    };
+    let (caller, _, organization) = caller_for(env, tenant, user, Some(sid.clone()), None)?;
+    storage::write(
+        env.kv,
+        &gkeys::session(&tenant.id, &sid),
+        &format!("session/{sid}"),
+        &session,
+    )?;
+    let now = env.now;
+    let ip = address.to_string();
+    let user = storage::update::<User, _>(
+        env,
+        &keys::user(&tenant.id, caller.user.unwrap_or_default()),
+        &format!("sign-in/{sid}"),
+        |u| {
+            u.sign_in_count += 1;
+            u.last_sign_in_at = Some(now);
+            u.last_sign_in_ip = Some(ip.clone());
+            Ok(())
+        },
+    )?
+    .data;
+    Ok(SignedIn {
+        caller,
+        user,
+        organization,
+        sid,
+        session,
+    })
+}
+
+/// The user holding an email in a tenant, if any.
+pub fn account_by_email(env: &Env, tenant: &str, normalized: &str) -> Result<Option<User>> {
+    let claim = storage::read::<Claim>(env.kv, &keys::email(tenant, normalized))?.map(|r| r.data);
+    let Some(id) = claim
+        .filter(|c| c.state == ClaimState::Committed)
+        .and_then(|c| c.target)
+    else {
+        return Ok(None);
+    };
+    Ok(storage::read::<User>(env.kv, &keys::user(tenant, id))?.map(|r| r.data))
+}
+
+/// What a session token says beyond its caller.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenSpec<'a> {
+    pub family: Family,
+    /// `access` or `refresh`.
+    pub token_type: &'a str,
+    pub sid: &'a str,
+    pub jti: &'a str,
+    pub ttl: Millis,
+}
+
+/// Signs a session token for `caller`, with family-specific `extra` claims.
+pub fn session_token(
+    config: &Config,
+    caller: &Caller,
+    spec: TokenSpec,
+    now: Millis,
+    extra: Map<String, Value>,
+) -> Result<String> {
+    let mut claims = extra;
+    for (k, v) in [
+        ("iss", json!(secrets::ISSUER)),
+        ("aud", json!(spec.family.audience())),
+        ("token_type", json!(spec.token_type)),
+        ("sub", json!(caller.actor.id)),
+        ("ten", json!(caller.tenant)),
+        ("sid", json!(spec.sid)),
+        ("jti", json!(spec.jti)),
+        ("iat", json!(now / 1000)),
+        ("exp", json!((now + spec.ttl) / 1000)),
+    ] {
+        claims.insert(k.into(), v);
+    }
+    secrets::sign_jwt(&config.token_keys, &claims).ok_or_else(keys_missing)
+}
+
+/// Ends a session: every token naming it fails from the next request on.
+pub fn end_session(env: &Env, tenant: &str, sid: &str) -> Result<()> {
+    let op = format!("sign-out/{sid}");
+    storage::update::<Session, _>(env, &gkeys::session(tenant, sid), &op, |s| {
+        s.revoked = true;
+        Ok(())
+    })
+    .map(drop)
+}
+
+/// A session by id (expired or not).
+pub fn read_session(env: &Env, tenant: &str, sid: &str) -> Result<Option<Session>> {
+    Ok(storage::read::<Session>(env.kv, &gkeys::session(tenant, sid))?.map(|r| r.data))
+}
+
+/// Issues the user's long-lived access token (Clone `Basic`), replacing and
+/// revoking the previous one: a token that never expires should have exactly
+/// one live copy. The swap of the user's pointer is a compare-and-swap, so
+/// two concurrent generations leave one live token, not two.
+pub fn generate_access_token(env: &mut Env, config: &Config, caller: &Caller) -> Result<String> {
+    let user = caller
+        .user
+        .ok_or_else(|| Error::Forbidden("only a user holds an access token".into()))?;
+    let secret = format!("oat_{}", secrets::random_secret(env.random));
+    let credential = Credential {
+        id: format!("at-{}", env.new_uuid().simple()),
+        kind: CredentialKind::AccessToken,
+        user: Some(user),
+        org: None,
+        role: None,
+        name: "access token".into(),
+        description: None,
+        number: None,
+        revoked: false,
+        created_at: env.now,
+        expires_at: None,
+        last_used: None,
+        index: String::new(),
+        sealed_secret: None,
+    };
+    let credential = issue_credential(env, config, &caller.tenant, credential, &secret)?;
+    let previous = swap_access_token(env, &caller.tenant, user, Some(credential.id.clone()))?;
+    if let Some(old) = previous {
+        revoke_credential(env, &caller.tenant, &old)?;
+    }
+    Ok(secret)
+}
+
+/// Revokes the user's access token; false when there was none.
+pub fn revoke_access_token(env: &mut Env, caller: &Caller) -> Result<bool> {
+    let Some(user) = caller.user else {
+        return Ok(false);
+    };
+    match swap_access_token(env, &caller.tenant, user, None)? {
+        Some(old) => {
+            revoke_credential(env, &caller.tenant, &old)?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+fn swap_access_token(
+    env: &mut Env,
+    tenant: &str,
+    user: Uuid,
+    next: Option<String>,
+) -> Result<Option<String>> {
+    let op = format!("access-token/{}", env.new_uuid().simple());
+    let mut previous = None;
+    storage::update::<User, _>(env, &keys::user(tenant, user), &op, |u| {
+        previous = u.access_token.take();
+        u.access_token = next.clone();
+        Ok(())
+    })?;
+    Ok(previous)
+}

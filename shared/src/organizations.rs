@@ -1,0 +1,78 @@
+//! Reading and changing one organization, for every family.
+
+use std::collections::BTreeMap;
+
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::error::{Error, Result};
+use crate::model::{Lifecycle, Organization, Role};
+use crate::storage::{self, AuditEvent, Env, keys};
+
+/// An organization the caller reaches, else 404.
+pub fn get(env: &Env, caller: &Caller, id: Uuid) -> Result<Organization> {
+    storage::read::<Organization>(env.kv, &keys::org(&caller.tenant, id))?
+        .map(|r| r.data)
+        .filter(|o| caller.reaches(o) && o.status != Lifecycle::Deleted)
+        .ok_or_else(|| Error::NotFound(format!("organization {id} not found")))
+}
+
+/// A change of an organization's names and details. `details` entries with
+/// `None` are removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrgChange {
+    pub name: Option<String>,
+    pub company_name: Option<String>,
+    pub description: Option<Option<String>>,
+    pub details: BTreeMap<String, Option<String>>,
+}
+
+/// Changes an organization in reach; plain users may not (403).
+pub fn update(
+    env: &mut Env,
+    caller: &Caller,
+    id: Uuid,
+    change: &OrgChange,
+) -> Result<Organization> {
+    get(env, caller, id)?;
+    caller.require(Role::CustomerAdmin)?;
+    let op = format!("org-update{}", env.new_uuid().simple());
+    let now = env.now;
+    let updated =
+        storage::update::<Organization, _>(env, &keys::org(&caller.tenant, id), &op, |o| {
+            if let Some(n) = &change.name {
+                o.name = n.clone();
+            }
+            if let Some(c) = &change.company_name {
+                o.company_name = Some(c.clone());
+            }
+            if let Some(d) = &change.description {
+                o.description = d.clone();
+            }
+            for (k, v) in &change.details {
+                match v {
+                    Some(v) => o.details.insert(k.clone(), v.clone()),
+                    None => o.details.remove(k),
+                };
+            }
+            o.updated_at = now;
+            Ok(())
+        })?
+        .data;
+    let seq = storage::audit_position(env, &caller.tenant)?;
+    storage::write_audit(
+        env,
+        &op,
+        &AuditEvent {
+            seq,
+            at: now,
+            tenant: caller.tenant.clone(),
+            actor: caller.actor.clone(),
+            action: "organization.update".into(),
+            targets: vec![format!("organization:{id}")],
+            outcome: "success".into(),
+            correlation_id: None,
+        },
+    )?;
+    Ok(updated)
+}

@@ -1,0 +1,115 @@
+//! Brute-force throttling of sign-ins, counted with the store's atomic
+//! increment so concurrent guesses cannot slip past a check.
+//!
+//! Every attempt is counted before the password is checked, in three
+//! counters of the current 15-minute window: the account from this client
+//! address, the client address on any account, and the account from
+//! anywhere. A success takes the attempt back. Limits per window:
+//!
+//! | counter | limit | why |
+//! |---|---|---|
+//! | account + address | 5 | a guesser is stopped after 5 tries |
+//! | address | 50 | one address cannot sweep many accounts |
+//! | account | 200 | a distributed guess is bounded too |
+//!
+//! The owner of an account keeps signing in from their own address while a
+//! stranger is locked out: locking the account for everyone takes 200 failed
+//! attempts within one window, which at 50 per address needs at least four
+//! addresses, and it lifts when the window ends. Counters of a past window
+//! are deleted when the same counter is next used.
+
+use crate::error::{Error, Result};
+use crate::storage::{Env, sha256_hex};
+use crate::time::Millis;
+
+pub const WINDOW_MS: Millis = 15 * 60 * 1000;
+pub const PER_ACCOUNT_AND_ADDRESS: i64 = 5;
+pub const PER_ADDRESS: i64 = 50;
+pub const PER_ACCOUNT: i64 = 200;
+
+fn counters(tenant: &str, account: &str, address: &str) -> [(String, i64); 3] {
+    let a = &sha256_hex(account.as_bytes())[..32];
+    let ip = &sha256_hex(address.as_bytes())[..32];
+    [
+        (
+            format!("t/{tenant}/throttle/pair/{a}{ip}"),
+            PER_ACCOUNT_AND_ADDRESS,
+        ),
+        (format!("t/{tenant}/throttle/addr/{ip}"), PER_ADDRESS),
+        (format!("t/{tenant}/throttle/acct/{a}"), PER_ACCOUNT),
+    ]
+}
+
+fn window(now: Millis) -> Millis {
+    now.div_euclid(WINDOW_MS)
+}
+
+/// One sign-in attempt on `account` (a normalized email) from `address`.
+/// Refuses with 429 (seconds to the window's end) when any counter is over
+/// its limit; otherwise the caller checks the password and calls
+/// [`succeeded`] if it matched.
+pub fn attempt(env: &Env, tenant: &str, account: &str, address: &str) -> Result<()> {
+    let w = window(env.now);
+    let mut over = false;
+    for (base, limit) in counters(tenant, account, address) {
+        let n = env.kv.increment(&format!("{base}/{w}"), 1)?;
+        if n == 1 {
+            // First use in this window: the previous window's count is dead.
+            let _ = env.kv.delete(&format!("{base}/{}", w - 1));
+        }
+        over |= n > limit;
+    }
+    if over {
+        let retry_after = ((w + 1) * WINDOW_MS - env.now + 999) / 1000;
+        return Err(Error::RateLimited(retry_after as u64));
+    }
+    Ok(())
+}
+
+/// Takes back a successful attempt, so a user's own sign-ins never count
+/// against them.
+pub fn succeeded(env: &Env, tenant: &str, account: &str, address: &str) -> Result<()> {
+    let w = window(env.now);
+    let [pair, addr, acct] = counters(tenant, account, address);
+    env.kv.delete(&format!("{}/{w}", pair.0))?;
+    env.kv.increment(&format!("{}/{w}", addr.0), -1)?;
+    env.kv.increment(&format!("{}/{w}", acct.0), -1)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kv::MemKv;
+
+    #[test]
+    fn a_stranger_is_stopped_and_the_owner_is_not() {
+        let kv = MemKv::new();
+        let mut rnd = || [0u8; 16];
+        let env = Env {
+            kv: &kv,
+            now: WINDOW_MS * 10 + 1000,
+            random: &mut rnd,
+            pause: &|_| {},
+        };
+        for _ in 0..PER_ACCOUNT_AND_ADDRESS {
+            attempt(&env, "t", "a@x.io", "10.0.0.9").unwrap();
+        }
+        let Err(Error::RateLimited(secs)) = attempt(&env, "t", "a@x.io", "10.0.0.9") else {
+            panic!("sixth try is throttled")
+        };
+        assert_eq!(secs, (WINDOW_MS - 1000) as u64 / 1000);
+        // The owner, elsewhere, is unaffected and their success is taken back.
+        attempt(&env, "t", "a@x.io", "10.0.0.1").unwrap();
+        succeeded(&env, "t", "a@x.io", "10.0.0.1").unwrap();
+        // The next window starts clean.
+        let mut rnd = || [0u8; 16];
+        let later = Env {
+            now: env.now + WINDOW_MS,
+            kv: &kv,
+            random: &mut rnd,
+            pause: &|_| {},
+        };
+        attempt(&later, "t", "a@x.io", "10.0.0.9").unwrap();
+    }
+}

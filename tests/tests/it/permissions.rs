@@ -1,0 +1,268 @@
+//! The permission matrix of the README, walked through the wasm components:
+//! each role × each endpoint × a target in its own organization (or reach)
+//! and one outside it, plus another tenant's credential.
+
+use onboard_shared::admin::{self, NewAccount, NewReseller};
+use onboard_shared::auth::Caller;
+use onboard_shared::model::{OrgKind, Organization, Profile, Role};
+use onboard_shared::provision;
+use onboard_shared::storage::Actor;
+use onboard_test_host::{Host, Request};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::support::{OPERATOR_TOKEN, app_host, config, issue_access_token, seed_tenant};
+
+struct World {
+    r1: Organization,
+    r2: Organization,
+    c1: Organization,
+    /// Users by name: (id, Authorization).
+    users: Vec<(&'static str, Uuid, String)>,
+}
+
+impl World {
+    fn user(&self, name: &str) -> (Uuid, String) {
+        let (_, id, auth) = self.users.iter().find(|(n, _, _)| *n == name).unwrap();
+        (*id, auth.clone())
+    }
+}
+
+/// Operator → resellers R1, R2 → customers C1 (under R1), C2 (under R2);
+/// a reseller admin of R1, a customer admin and two users of C1, a user of C2.
+fn world(host: &Host) -> World {
+    let op = Caller::operator_of(
+        "default",
+        Actor {
+            kind: "test".into(),
+            id: "setup".into(),
+        },
+    );
+    let (r1, r2, c1, c2) = host.with_env(|env| {
+        let reseller = |env: &mut _, code: &str| {
+            admin::create_reseller(
+                env,
+                &op,
+                &NewReseller {
+                    name: format!("Reseller {code}"),
+                    code: code.into(),
+                    parent: None,
+                },
+            )
+            .unwrap()
+        };
+        let r1 = reseller(env, "R1");
+        let r2 = reseller(env, "R2");
+        let c1 = provision::create_organization(
+            env,
+            "default",
+            Uuid::new_v4(),
+            "C1",
+            OrgKind::Customer,
+            Some(&r1),
+        )
+        .unwrap();
+        let c2 = provision::create_organization(
+            env,
+            "default",
+            Uuid::new_v4(),
+            "C2",
+            OrgKind::Customer,
+            Some(&r2),
+        )
+        .unwrap();
+        (r1, r2, c1, c2)
+    });
+    let mut users = vec![(
+        "operator",
+        uuid_of_operator(host),
+        format!("Basic {OPERATOR_TOKEN}"),
+    )];
+    for (name, role, org) in [
+        ("reseller_admin", Role::ResellerAdmin, r1.id),
+        ("customer_admin", Role::CustomerAdmin, c1.id),
+        ("user", Role::User, c1.id),
+        ("colleague", Role::User, c1.id),
+        ("outsider", Role::User, c2.id),
+    ] {
+        let user = host.with_env(|env| {
+            admin::create_account(
+                env,
+                &config(),
+                &op,
+                &NewAccount {
+                    email: format!("{name}@onboard.test"),
+                    password: "account-password".into(),
+                    role,
+                    organization_id: Some(org),
+                    profile: Profile::default(),
+                },
+            )
+            .unwrap()
+        });
+        let token = format!("oat_{name}-token");
+        issue_access_token(host, "default", user.id, &token);
+        users.push((name, user.id, format!("Basic {token}")));
+    }
+    World { r1, r2, c1, users }
+}
+
+fn uuid_of_operator(host: &Host) -> Uuid {
+    host.with_env(|env| {
+        onboard_shared::identity::account_by_email(env, "default", "operator@onboard.test")
+            .unwrap()
+            .unwrap()
+            .id
+    })
+}
+
+const ROLES: [&str; 4] = ["operator", "reseller_admin", "customer_admin", "user"];
+
+async fn status(host: &Host, req: Request) -> u16 {
+    let r = host.send(req).await;
+    assert!(r.status < 500, "{}", r.text());
+    r.status
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_role_gets_the_written_answer_on_every_endpoint() {
+    let host = app_host();
+    let w = world(&host);
+    let (colleague, _) = w.user("colleague");
+    let (outsider, _) = w.user("outsider");
+    let mut n = 0;
+    // (endpoint, in reach, out of reach) per role, in ROLES order, as the
+    // README's permission matrix writes them.
+    type Expect = [(u16, u16); 4];
+    let rows: Vec<(&str, Expect)> = vec![
+        (
+            "GET /v2/users/{id}",
+            [(200, 200), (200, 404), (200, 404), (403, 404)],
+        ),
+        (
+            "PUT /v2/users/{id}",
+            [(200, 200), (200, 404), (200, 404), (403, 404)],
+        ),
+        (
+            "POST /v2/users/create_customer",
+            [(201, 201), (201, 404), (403, 403), (403, 403)],
+        ),
+        (
+            "POST /admin/accounts",
+            [(201, 201), (201, 404), (403, 403), (403, 403)],
+        ),
+        (
+            "GET /v2/user/me",
+            [(200, 200), (200, 200), (200, 200), (200, 200)],
+        ),
+        (
+            "PUT /v2/user/organization",
+            [(200, 200), (200, 200), (200, 200), (403, 403)],
+        ),
+        (
+            "GET /v2/user/permissions?permissions=ADMIN_ACCESS",
+            [(200, 200), (200, 200), (200, 200), (403, 403)],
+        ),
+    ];
+    for (endpoint, expected) in rows {
+        for (role, (inside, outside)) in ROLES.iter().zip(expected) {
+            let (_, auth) = w.user(role);
+            for (target, want) in [("in reach", inside), ("out of reach", outside)] {
+                n += 1;
+                let user_target = if target == "in reach" {
+                    colleague
+                } else {
+                    outsider
+                };
+                let reseller = if target == "in reach" {
+                    w.r1.id
+                } else {
+                    w.r2.id
+                };
+                let org = if target == "in reach" {
+                    w.c1.id
+                } else {
+                    w.r2.id
+                };
+                let req = match endpoint {
+                    "GET /v2/users/{id}" => Request::get(format!("/v2/users/{user_target}")),
+                    "PUT /v2/users/{id}" => Request::put(format!("/v2/users/{user_target}"))
+                        .json(&json!({"user": {"title": format!("t{n}")}})),
+                    "POST /v2/users/create_customer" => Request::post("/v2/users/create_customer")
+                        .json(&json!({"customer": {
+                            "organization": {"name": format!("N{n}"), "parent_organization": reseller},
+                            "user": {"email": format!("new{n}@onboard.test")}}})),
+                    "POST /admin/accounts" => Request::post("/admin/accounts").json(&json!({
+                        "email": format!("acct{n}@onboard.test"), "password": "account-password",
+                        "role": "user", "organization_id": org})),
+                    "PUT /v2/user/organization" => Request::put("/v2/user/organization")
+                        .json(&json!({"organization": {"name": format!("O{n}"), "company_name": "Co"}})),
+                    other => {
+                        let (method, path) = other.split_once(' ').unwrap();
+                        Request::new(method.parse().unwrap(), path)
+                    }
+                };
+                let got = status(&host, req.header("authorization", &auth)).await;
+                assert_eq!(got, want, "{role} {endpoint} {target}");
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_cross_tenant_read_or_write_succeeds() {
+    let host = app_host();
+    let w = world(&host);
+    let other = seed_tenant(&host, "other", &["portal.other.test"], "op@other.test");
+    issue_access_token(&host, "other", other.operator.id, "oat_other-operator");
+    let theirs = "Basic oat_other-operator";
+    let (victim, _) = w.user("user");
+    // On the default tenant's host, another tenant's credential is refused.
+    for req in [
+        Request::get(format!("/v2/users/{victim}")),
+        Request::get("/v2/user/me"),
+        Request::put(format!("/v2/users/{victim}")).json(&json!({"user": {"title": "x"}})),
+    ] {
+        let r = host.send(req.header("authorization", theirs)).await;
+        assert_eq!(r.status, 403, "{}", r.text());
+    }
+    // On its own host it simply does not find the default tenant's records.
+    for req in [
+        Request::get(format!("/v2/users/{victim}")),
+        Request::put(format!("/v2/users/{victim}")).json(&json!({"user": {"title": "x"}})),
+        Request::post("/v2/users/create_customer").json(&json!({"customer": {
+            "organization_id": w.c1.id, "user": {"email": "sneak@onboard.test"}}})),
+    ] {
+        let r = host
+            .send(
+                req.header("authorization", theirs)
+                    .header("host", "portal.other.test"),
+            )
+            .await;
+        assert_eq!(r.status, 404, "{}", r.text());
+    }
+    // And the default tenant's own credential is refused on the other's host.
+    let (_, mine) = w.user("operator");
+    let r = host
+        .send(
+            Request::get("/v2/user/me")
+                .header("authorization", &mine)
+                .header("host", "portal.other.test"),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    // The platform admin must name the tenant it acts in.
+    let r = host
+        .send(
+            Request::post("/admin/resellers")
+                .header(
+                    "authorization",
+                    format!("Bearer {}", crate::support::ADMIN_KEY),
+                )
+                .header("x-tenant", "portal.other.test")
+                .json(&json!({"name": "Other R", "code": "R1"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "codes are per tenant: {}", r.text());
+    assert_eq!(r.json()["number"], 1);
+}

@@ -449,7 +449,15 @@ pub fn stored_caller(
         .into_iter();
     let tenant: Tenant = decode(found.next().flatten()).ok_or_else(unauthenticated)?;
     let user: User = decode(found.next().flatten()).ok_or_else(unauthenticated)?;
-    caller_for(env, &tenant, user, None, Some(credential.id))
+    let (mut caller, user, org) = caller_for(env, &tenant, user, None, Some(credential.id))?;
+    // A credential issued with a narrower role than its user's acts with it.
+    if let Some(role) = credential.role
+        && role > caller.role
+    {
+        caller.role = role;
+        caller.org.get_or_insert(user.organization_id);
+    }
+    Ok((caller, user, org))
 }
 
 /// The tenant an application key (Clone `x-api-key`) belongs to.
@@ -530,7 +538,8 @@ pub fn sign_in(
                 SESSION_TTL_MS
             },
         revoked: false,
-        refresh: None,
+        // Families with refresh tokens (Gcore) get the first one's id now.
+        refresh: (family == Family::Gcore).then(|| env.new_uuid().simple().to_string()),
     };
     let (caller, _, organization) = caller_for(env, tenant, user, Some(sid.clone()), None)?;
     storage::write(
@@ -686,4 +695,57 @@ fn swap_access_token(
         Ok(())
     })?;
     Ok(previous)
+}
+
+/// Trades a refresh token (`jti` of session `sid`) for a new pair: the
+/// session's one usable refresh id moves to `next` by compare-and-swap, so a
+/// refresh token works once. Presenting a used one ends the whole session
+/// (it was copied).
+pub fn rotate_refresh(
+    env: &Env,
+    tenant: &str,
+    sid: &str,
+    jti: &str,
+    next: &str,
+) -> Result<Session> {
+    let now = env.now;
+    let mut reused = false;
+    let op = format!("refresh/{next}");
+    let record = storage::update::<Session, _>(env, &gkeys::session(tenant, sid), &op, |s| {
+        if s.revoked || s.expires_at <= now {
+            return Err(unauthenticated());
+        }
+        if s.refresh.as_deref() != Some(jti) {
+            reused = true;
+            s.revoked = true;
+            return Ok(());
+        }
+        s.refresh = Some(next.to_string());
+        Ok(())
+    })
+    .map_err(|e| match e {
+        Error::NotFound(_) => unauthenticated(),
+        other => other,
+    })?;
+    if reused {
+        return Err(unauthenticated());
+    }
+    Ok(record.data)
+}
+
+/// The caller of a session, re-checked (tenant, user, lifecycle), for
+/// minting new tokens of it.
+pub fn session_user(
+    env: &Env,
+    tenant: &str,
+    user: Uuid,
+    sid: &str,
+) -> Result<(Caller, User, Organization)> {
+    let mut found = env
+        .kv
+        .get_many(&[gkeys::tenant(tenant), keys::user(tenant, user)])?
+        .into_iter();
+    let tenant: Tenant = decode(found.next().flatten()).ok_or_else(unauthenticated)?;
+    let user: User = decode(found.next().flatten()).ok_or_else(unauthenticated)?;
+    caller_for(env, &tenant, user, Some(sid.to_string()), None)
 }

@@ -5,6 +5,8 @@
 //! version changes that one module.
 
 pub mod admin;
+pub mod aliases;
+pub mod api_tokens;
 pub mod auth;
 pub mod error;
 pub mod families;

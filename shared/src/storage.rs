@@ -378,10 +378,13 @@ pub fn index_position(env: &Env, tenant: &str, list: &str) -> Result<i64> {
 }
 
 pub fn index_put(env: &Env, tenant: &str, list: &str, pos: i64, id: Uuid) -> Result<()> {
-    env.kv.set(
-        &keys::index_entry(tenant, list, pos),
-        id.to_string().as_bytes(),
-    )?;
+    index_put_str(env, tenant, list, pos, &id.to_string())
+}
+
+/// Like [`index_put`], for lists of ids that are not uuids (API token ids).
+pub fn index_put_str(env: &Env, tenant: &str, list: &str, pos: i64, id: &str) -> Result<()> {
+    env.kv
+        .set(&keys::index_entry(tenant, list, pos), id.as_bytes())?;
     Ok(())
 }
 
@@ -398,6 +401,20 @@ pub fn index_range(
     from: i64,
     limit: usize,
 ) -> Result<Vec<(i64, Uuid)>> {
+    Ok(index_range_str(kv, tenant, list, from, limit)?
+        .into_iter()
+        .filter_map(|(p, id)| Some((p, id.parse().ok()?)))
+        .collect())
+}
+
+/// Like [`index_range`], for lists of ids that are not uuids.
+pub fn index_range_str(
+    kv: &dyn Kv,
+    tenant: &str,
+    list: &str,
+    from: i64,
+    limit: usize,
+) -> Result<Vec<(i64, String)>> {
     let positions: Vec<i64> = (from..from + limit as i64).collect();
     let keys: Vec<String> = positions
         .iter()
@@ -407,10 +424,7 @@ pub fn index_range(
         .get_many(&keys)?
         .into_iter()
         .zip(positions)
-        .filter_map(|(v, p)| {
-            let id = std::str::from_utf8(&v?).ok()?.parse().ok()?;
-            Some((p, id))
-        })
+        .filter_map(|(v, p)| Some((p, String::from_utf8(v?).ok()?)))
         .collect())
 }
 

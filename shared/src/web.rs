@@ -4,6 +4,8 @@
 
 use http::{HeaderValue, Method, StatusCode, header};
 
+use crate::error::Error;
+
 /// Largest request body any endpoint reads; larger bodies get 413 before parsing.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
@@ -56,7 +58,7 @@ pub fn method_not_allowed(allowed: &[Method]) -> Response {
 /// A path parameter Spin captured for a `:name` route segment.
 pub fn path_param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.headers()
-        .get(format!("spin-path-match-{name}"))
+        .get(format!("spin-path-match-{name}").to_ascii_lowercase())
         .and_then(|v| v.to_str().ok())
 }
 
@@ -67,6 +69,46 @@ pub fn path_info(req: &Request) -> String {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string()
+}
+
+/// A header as text, if present and visible ASCII.
+pub fn header_str<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The client's address as Spin reports it (`spin-client-addr`), without port.
+pub fn client_address(req: &Request) -> String {
+    let raw = header_str(req, "spin-client-addr").unwrap_or("unknown");
+    match raw.parse::<std::net::SocketAddr>() {
+        Ok(addr) => addr.ip().to_string(),
+        Err(_) => raw.to_string(),
+    }
+}
+
+/// The JSON object a request carries: 415 for a non-JSON content type, 400 for
+/// bytes that are not UTF-8 JSON, 422 for JSON that is not an object. An empty
+/// body reads as `{}`.
+pub fn json_object(req: &Request) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
+    if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
+        let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
+        let mime = ct.split(';').next().unwrap_or("").trim();
+        if mime != "application/json" && !mime.ends_with("+json") {
+            return Err(Error::UnsupportedMediaType(format!(
+                "expected application/json, got {mime}"
+            )));
+        }
+    }
+    let body = req.body();
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(serde_json::Map::new());
+    }
+    let text = std::str::from_utf8(body)
+        .map_err(|_| Error::Malformed("request body is not UTF-8".into()))?;
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(map)) => Ok(map),
+        Ok(_) => Err(Error::invalid("body", "must be a JSON object")),
+        Err(e) => Err(Error::Malformed(format!("JSON parse error - {e}"))),
+    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! status and body out.
 
 mod create_customer;
+mod gcore_auth;
 mod health;
 mod host_faults;
 mod host_kv;

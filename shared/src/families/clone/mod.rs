@@ -63,14 +63,7 @@ pub fn authenticate(
     Ok(found)
 }
 
-/// The client's address as Spin reports it (`spin-client-addr`), without port.
-pub fn client_address(req: &Request) -> String {
-    let raw = header_str(req, "spin-client-addr").unwrap_or("unknown");
-    match raw.parse::<std::net::SocketAddr>() {
-        Ok(addr) => addr.ip().to_string(),
-        Err(_) => raw.to_string(),
-    }
-}
+pub use crate::web::client_address;
 
 fn status_text(status: u16) -> &'static str {
     match status {
@@ -136,31 +129,7 @@ pub fn render_error(error: &Error) -> Response {
     response
 }
 
-/// The JSON object a request carries: 415 for a non-JSON content type, 400 for
-/// bytes that are not UTF-8 JSON, 422 for JSON that is not an object. An empty
-/// body reads as `{}`.
-pub fn json_object(req: &Request) -> Result<Map<String, Value>, Error> {
-    if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
-        let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
-        let mime = ct.split(';').next().unwrap_or("").trim();
-        if mime != "application/json" && !mime.ends_with("+json") {
-            return Err(Error::UnsupportedMediaType(format!(
-                "expected application/json, got {mime}"
-            )));
-        }
-    }
-    let body = req.body();
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Map::new());
-    }
-    let text = std::str::from_utf8(body)
-        .map_err(|_| Error::Malformed("request body is not UTF-8".into()))?;
-    match serde_json::from_str::<Value>(text) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(Error::invalid("body", "must be a JSON object")),
-        Err(e) => Err(Error::Malformed(format!("malformed JSON: {e}"))),
-    }
-}
+pub use crate::web::json_object;
 
 /// Reads typed fields of one JSON object, gathering every problem under its path.
 pub(crate) struct Fields<'a> {
@@ -455,9 +424,7 @@ fn idempotency_key(req: &Request) -> Result<Option<String>, Error> {
     Ok(Some(key.to_string()))
 }
 
-pub(crate) fn header_str<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
-    req.headers().get(name).and_then(|v| v.to_str().ok())
-}
+pub(crate) use crate::web::header_str;
 
 /// `POST /v2/users/create_customer` (seed 000): 201, no body, `Location` naming
 /// the user.

@@ -1,0 +1,111 @@
+//! API tokens (Gcore `Authorization: APIKey <id>_<secret>`): numbered per
+//! tenant, bound to the user who issued them and to one organization (the
+//! Gcore client), with a role no wider than the issuer's and an optional
+//! expiry. Only a keyed hash of the token is stored; the token is shown once.
+
+use crate::auth::Caller;
+use crate::error::{Error, Result};
+use crate::identity::{self, Config, Credential, CredentialKind, gkeys};
+use crate::model::{Organization, Role};
+use crate::secrets;
+use crate::storage::{self, Env};
+use crate::time::Millis;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewApiToken {
+    pub name: String,
+    pub description: Option<String>,
+    pub expires_at: Option<Millis>,
+    pub role: Role,
+}
+
+fn list(org: &Organization) -> String {
+    format!("org/{}/tokens", org.id)
+}
+
+fn record_id(n: u64) -> String {
+    format!("tok-{n}")
+}
+
+/// Issues a token for the signed-in caller in `org`; returns it with the
+/// clear token (`<number>_<secret>`).
+pub fn create(
+    env: &mut Env,
+    config: &Config,
+    caller: &Caller,
+    org: &Organization,
+    input: &NewApiToken,
+) -> Result<(Credential, String)> {
+    let user = caller
+        .user
+        .ok_or_else(|| Error::Forbidden("tokens are issued by users".into()))?;
+    if input.role < caller.role {
+        return Err(Error::invalid(
+            "client_user.role",
+            "a token's role cannot be wider than your own",
+        ));
+    }
+    if input.expires_at.is_some_and(|e| e <= env.now) {
+        return Err(Error::invalid("exp_date", "must be in the future"));
+    }
+    let n = storage::bump_count(env, &caller.tenant, "api-token-number", 1)? as u64;
+    let token = format!("{n}_{}", secrets::random_secret(env.random));
+    let credential = Credential {
+        id: record_id(n),
+        kind: CredentialKind::ApiToken,
+        user: Some(user),
+        org: Some(org.id),
+        role: Some(input.role),
+        name: input.name.clone(),
+        description: input.description.clone(),
+        number: Some(n),
+        revoked: false,
+        created_at: env.now,
+        expires_at: input.expires_at,
+        last_used: None,
+        index: String::new(),
+        sealed_secret: None,
+    };
+    let credential = identity::issue_credential(env, config, &caller.tenant, credential, &token)?;
+    let pos = storage::index_position(env, &caller.tenant, &list(org))?;
+    storage::index_put_str(env, &caller.tenant, &list(org), pos, &credential.id)?;
+    Ok((credential, token))
+}
+
+/// Whether the caller sees a token: administrators see every token of the
+/// organization, users their own.
+fn visible(caller: &Caller, c: &Credential) -> bool {
+    c.kind == CredentialKind::ApiToken && (caller.role.is_admin() || c.user == caller.user)
+}
+
+/// The organization's live tokens the caller sees, oldest first (up to 1,000).
+pub fn list_tokens(env: &Env, caller: &Caller, org: &Organization) -> Result<Vec<Credential>> {
+    let ids = storage::index_range_str(env.kv, &caller.tenant, &list(org), 1, 1000)?;
+    let keys: Vec<String> = ids
+        .iter()
+        .map(|(_, id)| gkeys::stored(&caller.tenant, id))
+        .collect();
+    Ok(env
+        .kv
+        .get_many(&keys)?
+        .into_iter()
+        .flatten()
+        .filter_map(|b| serde_json::from_slice::<storage::Record<Credential>>(&b).ok())
+        .map(|r| r.data)
+        .filter(|c| c.live(env.now) && c.org == Some(org.id) && visible(caller, c))
+        .collect())
+}
+
+/// One live token of the organization the caller sees, else 404.
+pub fn get(env: &Env, caller: &Caller, org: &Organization, n: u64) -> Result<Credential> {
+    storage::read::<Credential>(env.kv, &gkeys::stored(&caller.tenant, &record_id(n)))?
+        .map(|r| r.data)
+        .filter(|c| c.live(env.now) && c.org == Some(org.id) && visible(caller, c))
+        .ok_or_else(|| Error::NotFound("API token not found.".into()))
+}
+
+/// Revokes a token for good: it fails from the next request on.
+pub fn delete(env: &Env, caller: &Caller, org: &Organization, n: u64) -> Result<()> {
+    let token = get(env, caller, org, n)?;
+    identity::revoke_credential(env, &caller.tenant, &token.id)
+}

@@ -1,0 +1,506 @@
+//! The Gcore IAM family (`/iam/...`): credentials, API tokens and the account
+//! overview, in the shapes the official SDK sends and parses.
+//!
+//! # Errors
+//! As Gcore's spec: validation is **400** `{"errors": {field: [messages]}}`
+//! (dotted paths nest: `{"errors":{"client_user":{"role":[...]}}}`); a body
+//! that is not JSON is 400 `{"message": "JSON parse error - ..."}`; every other
+//! error is `{"message": ...}` with its status (401, 403, 404, 405, 429 with
+//! `Retry-After`, 503). Bad sign-in credentials are, exactly as documented,
+//! 400 `{"errors":{"errors":["No active account found with the given credentials."]}}`.
+//!
+//! # Credentials
+//! `Authorization: APIKey <id>_<secret>` (scheme matched case-insensitively;
+//! the SDK sends `APIKey`, the docs `apikey`) or `Authorization: Bearer
+//! <access JWT>` from `/iam/auth/jwt/login`.
+
+use http::{HeaderValue, Method, StatusCode, header};
+use serde_json::{Map, Value, json};
+
+use crate::api_tokens::{self, NewApiToken};
+use crate::auth::Caller;
+use crate::error::{Error, FieldErrors};
+use crate::identity::{self, Config, Credential, CredentialKind, Family, TokenSpec};
+use crate::model::{Organization, Role, User};
+use crate::storage::Env;
+use crate::web::{self, Request, Response, header_str};
+use crate::{aliases, organizations, storage, time};
+
+/// Nests `a.b` field paths as Gcore does.
+fn nest(map: &mut Map<String, Value>, path: &str, message: &str) {
+    match path.split_once('.') {
+        Some((head, rest)) => {
+            let child = map
+                .entry(head.to_string())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(m) = child {
+                nest(m, rest, message);
+            }
+        }
+        None => {
+            if let Value::Array(list) = map.entry(path.to_string()).or_insert_with(|| json!([])) {
+                list.push(json!(message));
+            }
+        }
+    }
+}
+
+/// Renders any core error in this family's shape.
+pub fn render_error(error: &Error) -> Response {
+    let (status, body) = match error {
+        Error::Invalid(fields) => {
+            let mut map = Map::new();
+            for e in &fields.0 {
+                nest(&mut map, &e.field, &e.message);
+            }
+            (StatusCode::BAD_REQUEST, json!({ "errors": map }))
+        }
+        Error::Unauthenticated(_) => (
+            StatusCode::UNAUTHORIZED,
+            json!({"message": "Authentication credentials were not provided or given token not valid for any token type."}),
+        ),
+        Error::Forbidden(_) => (
+            StatusCode::FORBIDDEN,
+            json!({"message": "You do not have permission to perform this action."}),
+        ),
+        other => (
+            StatusCode::from_u16(other.status()).unwrap_or(StatusCode::BAD_REQUEST),
+            json!({ "message": other.message() }),
+        ),
+    };
+    let mut response = web::json(status, &body);
+    let headers = response.headers_mut();
+    match error {
+        Error::MethodNotAllowed(allowed) => {
+            headers.insert(header::ALLOW, web::allow(allowed));
+        }
+        Error::Unauthenticated(_) => {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("APIKey"));
+        }
+        Error::RateLimited(s) => {
+            if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
+                headers.insert(header::RETRY_AFTER, v);
+            }
+        }
+        _ => {}
+    }
+    response
+}
+
+/// The caller of a Gcore request, checked against the tenant of the host.
+pub fn authenticate(
+    req: &Request,
+    env: &Env,
+    config: &Config,
+) -> Result<(Caller, User, Organization), Error> {
+    let authorization = header_str(req, "authorization");
+    let found = if let Some(token) = identity::scheme_token(authorization, "apikey") {
+        identity::stored_caller(env, config, CredentialKind::ApiToken, token)?
+    } else if let Some(token) = identity::scheme_token(authorization, "bearer") {
+        identity::session_caller(env, config, Family::Gcore, token)?
+    } else {
+        return Err(Error::Unauthenticated("missing credential".into()));
+    };
+    let requested = identity::requested_tenant(env, None, header_str(req, "host"))?;
+    identity::check_tenant(requested.as_deref(), &found.0)?;
+    Ok(found)
+}
+
+/// Gcore's group for a role.
+pub fn group(role: Role) -> Value {
+    if role.is_admin() {
+        json!({"id": 1, "name": "Administrators"})
+    } else {
+        json!({"id": 2, "name": "Users"})
+    }
+}
+
+/// Gcore's `user_type` for a role.
+pub fn user_type(role: Role) -> &'static str {
+    match role {
+        Role::Operator => "seller",
+        Role::ResellerAdmin => "reseller",
+        _ => "common",
+    }
+}
+
+fn text_field(body: &Map<String, Value>, name: &str, errors: &mut FieldErrors) -> String {
+    match body.get(name) {
+        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        Some(Value::String(_)) | None | Some(Value::Null) => {
+            errors.add(name, "This field is required.");
+            String::new()
+        }
+        Some(_) => {
+            errors.add(name, "Not a valid string.");
+            String::new()
+        }
+    }
+}
+
+/// `{refresh, access}` for a session: access 1 h, refresh 24 h, paired by `rjti`.
+fn pair(
+    env: &Env,
+    config: &Config,
+    caller: &Caller,
+    user: &User,
+    org: &Organization,
+    sid: &str,
+    refresh_jti: &str,
+) -> Result<Value, Error> {
+    let user_id = aliases::user_number(env, &caller.tenant, user)?;
+    let client_id = aliases::org_number(env, &caller.tenant, org)?;
+    let mut claims = Map::new();
+    for (k, v) in [
+        ("user_id", json!(user_id)),
+        ("user_type", json!(user_type(user.role))),
+        ("user_groups", json!([group(user.role)["name"]])),
+        ("client_id", json!(client_id)),
+        ("email", json!(user.email)),
+        ("username", json!(user.email)),
+        ("sso_entity", Value::Null),
+        ("is_admin", json!(user.role.is_admin())),
+        ("client_name", json!(org.name)),
+        ("exchangeable", json!(true)),
+    ] {
+        claims.insert(k.into(), v);
+    }
+    let refresh = identity::session_token(
+        config,
+        caller,
+        TokenSpec {
+            family: Family::Gcore,
+            token_type: "refresh",
+            sid,
+            jti: refresh_jti,
+            ttl: identity::GCORE_REFRESH_TTL_MS,
+        },
+        env.now,
+        claims.clone(),
+    )?;
+    claims.insert("rjti".into(), json!(refresh_jti));
+    let access_jti = format!("{refresh_jti}a");
+    let access = identity::session_token(
+        config,
+        caller,
+        TokenSpec {
+            family: Family::Gcore,
+            token_type: "access",
+            sid,
+            jti: &access_jti,
+            ttl: identity::GCORE_ACCESS_TTL_MS,
+        },
+        env.now,
+        claims,
+    )?;
+    Ok(json!({"refresh": refresh, "access": access}))
+}
+
+fn only(req: &Request, method: Method) -> Result<(), Error> {
+    if *req.method() == method {
+        Ok(())
+    } else {
+        Err(Error::MethodNotAllowed(vec![method]))
+    }
+}
+
+/// `POST /iam/auth/jwt/login`: `{username (email), password}` →
+/// `{refresh, access}`. The tenant is the host's (or `default_tenant`).
+pub fn login(req: &Request, env: &mut Env, config: &Config) -> Response {
+    let result = (|| {
+        only(req, Method::POST)?;
+        let body = web::json_object(req)?;
+        let mut errors = FieldErrors::default();
+        let username = text_field(&body, "username", &mut errors);
+        let password = text_field(&body, "password", &mut errors);
+        errors.into_result()?;
+        let tenant_id = identity::sign_in_tenant(env, config, header_str(req, "host"))?;
+        let tenant = identity::active_tenant(env, &tenant_id)?;
+        let signed = identity::sign_in(
+            env,
+            &tenant,
+            &username,
+            &password,
+            &web::client_address(req),
+            Family::Gcore,
+        )?;
+        let refresh_jti = signed.session.refresh.clone().unwrap_or_default();
+        let tokens = pair(
+            env,
+            config,
+            &signed.caller,
+            &signed.user,
+            &signed.organization,
+            &signed.sid,
+            &refresh_jti,
+        )?;
+        Ok(web::json(StatusCode::OK, &tokens))
+    })();
+    result.unwrap_or_else(|e| match e {
+        Error::Unauthenticated(_) => web::json(
+            StatusCode::BAD_REQUEST,
+            &json!({"errors": {"errors": ["No active account found with the given credentials."]}}),
+        ),
+        other => render_error(&other),
+    })
+}
+
+/// `POST /iam/auth/jwt/refresh`: `{refresh}` → a new pair. A refresh token
+/// works once; presenting a used one ends its session.
+pub fn refresh(req: &Request, env: &mut Env, config: &Config) -> Response {
+    let result = (|| {
+        only(req, Method::POST)?;
+        let body = web::json_object(req)?;
+        let mut errors = FieldErrors::default();
+        let token = text_field(&body, "refresh", &mut errors);
+        errors.into_result()?;
+        let claims = crate::secrets::verify_jwt(
+            &config.token_keys,
+            &token,
+            Family::Gcore.audience(),
+            "refresh",
+            env.now,
+        )
+        .map_err(|_| Error::Unauthenticated("invalid refresh token".into()))?;
+        let text = |k: &str| claims.get(k).and_then(Value::as_str).unwrap_or_default();
+        let (tenant, sid, jti) = (text("ten"), text("sid"), text("jti"));
+        let user = text("sub")
+            .parse()
+            .map_err(|_| Error::Unauthenticated("invalid refresh token".into()))?;
+        if tenant.is_empty() || tenant.len() > 40 || sid.is_empty() || sid.len() > 64 {
+            return Err(Error::Unauthenticated("invalid refresh token".into()));
+        }
+        let next = env.new_uuid().simple().to_string();
+        identity::rotate_refresh(env, tenant, sid, jti, &next)?;
+        let (caller, user, org) = identity::session_user(env, tenant, user, sid)?;
+        let tokens = pair(env, config, &caller, &user, &org, sid, &next)?;
+        Ok(web::json(StatusCode::OK, &tokens))
+    })();
+    result.unwrap_or_else(|e| render_error(&e))
+}
+
+/// `GET /iam/clients/me`: the caller's account (organization) overview.
+pub fn account_overview(req: &Request, env: &mut Env, config: &Config) -> Response {
+    let result = (|| {
+        only(req, Method::GET)?;
+        let (caller, user, org) = authenticate(req, env, config)?;
+        let client_id = aliases::org_number(env, &caller.tenant, &org)?;
+        let user_id = aliases::user_number(env, &caller.tenant, &user)?;
+        Ok(web::json(
+            StatusCode::OK,
+            &json!({
+                "id": client_id,
+                "email": org.details.get("email").cloned().unwrap_or_else(|| user.email.clone()),
+                "name": user.profile.first_name,
+                "phone": org.details.get("phone"),
+                "status": "active",
+                "companyName": org.company_name.clone().unwrap_or_else(|| org.name.clone()),
+                "website": org.details.get("website").cloned().unwrap_or_default(),
+                "currentUser": user_id,
+                "capabilities": [],
+                "serviceStatuses": {},
+                "paidFeatures": {},
+                "freeFeatures": {},
+                "entryBaseDomain": null,
+                "signup_process": null,
+                "deleted": false,
+                "bill_type": "",
+                "custom_id": null,
+                "is_test": false,
+                "has_active_admin": true,
+            }),
+        ))
+    })();
+    result.unwrap_or_else(|e| render_error(&e))
+}
+
+/// The client (organization) a `{clientId}` path names, within the caller's
+/// reach, else 404 "Account not found.".
+fn client(req: &Request, env: &Env, caller: &Caller) -> Result<Organization, Error> {
+    let not_found = || Error::NotFound("Account not found.".into());
+    let n: u64 = web::path_param(req, "clientId")
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(not_found)?;
+    let id = aliases::org_by_number(env, &caller.tenant, n)?.ok_or_else(not_found)?;
+    organizations::get(env, caller, id).map_err(|_| not_found())
+}
+
+/// The role a token asks for (`client_user.role`, a Gcore group by id or
+/// name): Administrators act with the issuer's role, other groups as users.
+fn token_role(body: &Map<String, Value>, caller: &Caller, errors: &mut FieldErrors) -> Role {
+    let role = body
+        .get("client_user")
+        .and_then(|c| c.get("role"))
+        .filter(|r| r.is_object());
+    let Some(role) = role else {
+        errors.add("client_user.role", "This field is required.");
+        return Role::User;
+    };
+    let id = role.get("id").and_then(Value::as_u64);
+    let name = role.get("name").and_then(Value::as_str);
+    match (id, name) {
+        (Some(1), _) | (None, Some("Administrators")) => {
+            if caller.role.is_admin() {
+                caller.role
+            } else {
+                errors.add(
+                    "client_user.role",
+                    "Can't create token with role Administrators",
+                );
+                Role::User
+            }
+        }
+        (Some(2 | 5 | 3009 | 3022), _)
+        | (
+            None,
+            Some(
+                "Users"
+                | "Engineers"
+                | "Purge and Prefetch only (API+Web)"
+                | "Purge and Prefetch only (API)",
+            ),
+        ) => Role::User,
+        _ => {
+            let shown = name
+                .map(str::to_string)
+                .or(id.map(|i| i.to_string()))
+                .unwrap_or_default();
+            errors.add("client_user.role", format!("Invalid role: {shown}"));
+            Role::User
+        }
+    }
+}
+
+fn token_json(t: &Credential, owner: Option<&User>, client_id: u64, now: time::Millis) -> Value {
+    json!({
+        "id": t.number,
+        "name": t.name,
+        "description": t.description,
+        "exp_date": t.expires_at.map(time::format_millis),
+        "expired": t.expires_at.is_some_and(|e| e <= now),
+        "deleted": t.revoked,
+        "created": time::format_millis(t.created_at),
+        "last_usage": time::format_millis(t.last_used.unwrap_or(t.created_at)),
+        "client_user": {
+            "client_id": client_id,
+            "deleted": false,
+            "role": group(t.role.unwrap_or(Role::User)),
+            "user_email": owner.map(|u| u.email.clone()),
+            "user_id": owner.and_then(|u| u.number),
+            "user_name": owner.and_then(|u| u.profile.first_name.clone()),
+        }
+    })
+}
+
+fn owners(env: &Env, tenant: &str, tokens: &[Credential]) -> Result<Vec<User>, Error> {
+    let keys: Vec<String> = tokens
+        .iter()
+        .filter_map(|t| t.user)
+        .map(|u| storage::keys::user(tenant, u))
+        .collect();
+    Ok(env
+        .kv
+        .get_many(&keys)?
+        .into_iter()
+        .flatten()
+        .filter_map(|b| serde_json::from_slice::<storage::Record<User>>(&b).ok())
+        .map(|r| r.data)
+        .collect())
+}
+
+/// `GET`, `POST /iam/v2/clients/{clientId}/tokens`.
+pub fn tokens(req: &Request, env: &mut Env, config: &Config) -> Response {
+    let result = (|| {
+        let allowed = [Method::GET, Method::POST];
+        if !allowed.contains(req.method()) {
+            return Err(Error::MethodNotAllowed(allowed.to_vec()));
+        }
+        let (caller, user, _) = authenticate(req, env, config)?;
+        let org = client(req, env, &caller)?;
+        let client_id = aliases::org_number(env, &caller.tenant, &org)?;
+        if req.method() == Method::GET {
+            let list = api_tokens::list_tokens(env, &caller, &org)?;
+            let owners = owners(env, &caller.tenant, &list)?;
+            let body: Vec<Value> = list
+                .iter()
+                .map(|t| {
+                    let owner = owners.iter().find(|u| Some(u.id) == t.user);
+                    token_json(t, owner, client_id, env.now)
+                })
+                .collect();
+            return Ok(web::json(StatusCode::OK, &Value::Array(body)));
+        }
+        let body = web::json_object(req)?;
+        let mut errors = FieldErrors::default();
+        let name = text_field(&body, "name", &mut errors);
+        let description = body
+            .get("description")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let expires_at = match body.get("exp_date") {
+            None => {
+                errors.add("exp_date", "This field is required.");
+                None
+            }
+            Some(Value::Null) => None,
+            Some(Value::String(s)) => {
+                let parsed = time::parse_iso8601(s);
+                if parsed.is_none() {
+                    errors.add("exp_date", "Datetime has wrong format.");
+                }
+                parsed
+            }
+            Some(_) => {
+                errors.add("exp_date", "Datetime has wrong format.");
+                None
+            }
+        };
+        let role = token_role(&body, &caller, &mut errors);
+        errors.into_result()?;
+        aliases::user_number(env, &caller.tenant, &user)?;
+        let (credential, token) = api_tokens::create(
+            env,
+            config,
+            &caller,
+            &org,
+            &NewApiToken {
+                name,
+                description,
+                expires_at,
+                role,
+            },
+        )?;
+        let owner = owners(env, &caller.tenant, std::slice::from_ref(&credential))?;
+        let mut out = token_json(&credential, owner.first(), client_id, env.now);
+        out["token"] = json!(token);
+        Ok(web::json(StatusCode::OK, &out))
+    })();
+    result.unwrap_or_else(|e| render_error(&e))
+}
+
+/// `GET`, `DELETE /iam/v2/clients/{clientId}/tokens/{tokenId}`.
+pub fn token(req: &Request, env: &mut Env, config: &Config) -> Response {
+    let result = (|| {
+        let allowed = [Method::GET, Method::DELETE];
+        if !allowed.contains(req.method()) {
+            return Err(Error::MethodNotAllowed(allowed.to_vec()));
+        }
+        let (caller, _, _) = authenticate(req, env, config)?;
+        let org = client(req, env, &caller)?;
+        let n: u64 = web::path_param(req, "tokenId")
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| Error::NotFound("API token not found.".into()))?;
+        if req.method() == Method::DELETE {
+            api_tokens::delete(env, &caller, &org, n)?;
+            return Ok(web::empty(StatusCode::NO_CONTENT));
+        }
+        let t = api_tokens::get(env, &caller, &org, n)?;
+        let owner = owners(env, &caller.tenant, std::slice::from_ref(&t))?;
+        let client_id = aliases::org_number(env, &caller.tenant, &org)?;
+        Ok(web::json(
+            StatusCode::OK,
+            &token_json(&t, owner.first(), client_id, env.now),
+        ))
+    })();
+    result.unwrap_or_else(|e| render_error(&e))
+}

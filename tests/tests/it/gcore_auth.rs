@@ -240,7 +240,7 @@ async fn api_tokens_are_issued_used_listed_expired_and_deleted() {
         401
     );
     let items = host
-        .send(Request::get(&path).header("authorization", &format!("APIKey {token}")))
+        .send(Request::get(&path).header("authorization", format!("APIKey {token}")))
         .await
         .json();
     assert_eq!(

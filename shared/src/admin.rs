@@ -572,7 +572,7 @@ pub fn create_api_client(
         config,
         &caller.tenant,
         credential,
-        &client_lookup(client_id),
+        &identity::client_lookup(client_id),
     )?;
     audit(
         env,
@@ -591,9 +591,24 @@ pub fn create_api_client(
     })
 }
 
-/// What an OAuth client's id is indexed as.
-pub fn client_lookup(client_id: Uuid) -> String {
-    format!("oauth-client:{client_id}")
+/// Revokes an OAuth client: its tokens fail from the next request on.
+pub fn revoke_api_client(env: &mut Env, caller: &Caller, id: Uuid) -> Result<()> {
+    caller.require(Role::Operator)?;
+    let found =
+        storage::read::<Credential>(env.kv, &gkeys::stored(&caller.tenant, &id.to_string()))?
+            .map(|r| r.data)
+            .filter(|c| c.kind == CredentialKind::OauthClient && !c.revoked)
+            .ok_or_else(|| Error::NotFound(format!("API client {id} not found")))?;
+    identity::revoke_credential(env, &caller.tenant, &found.id)?;
+    audit(
+        env,
+        &caller.tenant,
+        &caller.actor,
+        &format!("client-revoke/{id}"),
+        "api_client.revoke",
+        vec![format!("api_client:{id}")],
+    );
+    Ok(())
 }
 
 /// Moves an account through its lifecycle. Disabling takes effect on the

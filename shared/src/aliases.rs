@@ -94,3 +94,18 @@ pub fn user_by_number(env: &Env, tenant: &str, n: u64) -> Result<Option<Uuid>> {
 pub fn org_by_number(env: &Env, tenant: &str, n: u64) -> Result<Option<Uuid>> {
     by_number(env, tenant, "org", n)
 }
+
+/// The user holding an account code (Apiculus `API-E001`), if any. Codes
+/// are written to `t/{t}/account-code/{code}` when assigned.
+pub fn user_by_code(env: &Env, tenant: &str, code: &str) -> Result<Option<Uuid>> {
+    let valid = !code.is_empty()
+        && code.len() <= 40
+        && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if !valid {
+        return Ok(None);
+    }
+    Ok(env
+        .kv
+        .get(&format!("t/{tenant}/account-code/{code}"))?
+        .and_then(|b| std::str::from_utf8(&b).ok()?.parse().ok()))
+}

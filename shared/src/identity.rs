@@ -749,3 +749,100 @@ pub fn session_user(
     let user: User = decode(found.next().flatten()).ok_or_else(unauthenticated)?;
     caller_for(env, &tenant, user, Some(sid.to_string()), None)
 }
+
+/// What an OAuth client's id is indexed as.
+pub fn client_lookup(client_id: Uuid) -> String {
+    format!("oauth-client:{client_id}")
+}
+
+fn client_of(env: &Env, tenant: &Tenant, credential: &Credential) -> Result<Caller> {
+    if !tenant.status.may_authenticate() || !credential.live(env.now) {
+        return Err(unauthenticated());
+    }
+    if let Some(org) = credential.org {
+        storage::read::<Organization>(env.kv, &keys::org(&tenant.id, org))?
+            .filter(|o| o.data.status.may_authenticate())
+            .ok_or_else(unauthenticated)?;
+    }
+    Ok(Caller {
+        tenant: tenant.id.clone(),
+        actor: Actor {
+            kind: "api_client".into(),
+            id: credential.id.clone(),
+        },
+        role: credential.role.unwrap_or(Role::User),
+        org: credential.org,
+        user: None,
+        session: None,
+        credential: Some(credential.id.clone()),
+    })
+}
+
+/// OAuth 2.0 client credentials (RFC 6749 4.4): the client's caller and a
+/// CloudCockpit access token (JWT, `CLIENT_TOKEN_TTL_MS`). Any mismatch is
+/// the same 401, so nothing tells which part was wrong.
+pub fn client_credentials(
+    env: &mut Env,
+    config: &Config,
+    client_id: &str,
+    secret: &str,
+) -> Result<(Caller, String)> {
+    let id = Uuid::parse_str(client_id).map_err(|_| unauthenticated())?;
+    let (tenant_id, credential) = lookup_credential(env, config, &client_lookup(id))?
+        .filter(|(_, c)| c.kind == CredentialKind::OauthClient)
+        .ok_or_else(unauthenticated)?;
+    let matches = credential
+        .sealed_secret
+        .as_deref()
+        .is_some_and(|sealed| secrets::unseal_matches(&config.token_keys, sealed, secret));
+    if !matches {
+        return Err(unauthenticated());
+    }
+    let tenant = storage::read::<Tenant>(env.kv, &gkeys::tenant(&tenant_id))?
+        .map(|r| r.data)
+        .ok_or_else(unauthenticated)?;
+    let caller = client_of(env, &tenant, &credential)?;
+    let jti = env.new_uuid().simple().to_string();
+    let token = session_token(
+        config,
+        &caller,
+        TokenSpec {
+            family: Family::CloudCockpit,
+            token_type: "access",
+            sid: &credential.id,
+            jti: &jti,
+            ttl: CLIENT_TOKEN_TTL_MS,
+        },
+        env.now,
+        Map::new(),
+    )?;
+    Ok((caller, token))
+}
+
+/// The caller behind a CloudCockpit bearer token: the OAuth client it was
+/// issued to, re-checked (revoked client, disabled tenant or organization).
+pub fn client_caller(env: &Env, config: &Config, token: &str) -> Result<Caller> {
+    let claims = secrets::verify_jwt(
+        &config.token_keys,
+        token,
+        Family::CloudCockpit.audience(),
+        "access",
+        env.now,
+    )
+    .map_err(|_| unauthenticated())?;
+    let text = |k: &str| claims.get(k).and_then(Value::as_str).unwrap_or_default();
+    let (tenant_id, client) = (text("ten"), text("sub"));
+    if tenant_id.is_empty() || tenant_id.len() > 40 || Uuid::parse_str(client).is_err() {
+        return Err(unauthenticated());
+    }
+    let mut found = env
+        .kv
+        .get_many(&[gkeys::tenant(tenant_id), gkeys::stored(tenant_id, client)])?
+        .into_iter();
+    let tenant: Tenant = decode(found.next().flatten()).ok_or_else(unauthenticated)?;
+    let credential: Credential = decode(found.next().flatten()).ok_or_else(unauthenticated)?;
+    if credential.kind != CredentialKind::OauthClient {
+        return Err(unauthenticated());
+    }
+    client_of(env, &tenant, &credential)
+}

@@ -76,3 +76,69 @@ pub fn update(
     )?;
     Ok(updated)
 }
+
+/// A new organization below `parent` (or at the top of the tenant).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewOrganization {
+    pub name: String,
+    pub company_name: Option<String>,
+    pub parent: Option<Uuid>,
+    pub details: BTreeMap<String, String>,
+}
+
+/// Creates a customer organization: resellers below themselves, operators
+/// anywhere; the parent must be a reseller in reach.
+pub fn create_customer_org(
+    env: &mut Env,
+    caller: &Caller,
+    input: &NewOrganization,
+) -> Result<Organization> {
+    caller.require(Role::ResellerAdmin)?;
+    let parent = match input.parent {
+        Some(id) => {
+            let p = get(env, caller, id)?;
+            if p.kind != crate::model::OrgKind::Reseller {
+                return Err(Error::invalid("resellerId", "is not a reseller"));
+            }
+            Some(p)
+        }
+        None if caller.org.is_some() => {
+            return Err(Error::invalid("resellerId", "is required"));
+        }
+        None => None,
+    };
+    let id = env.new_uuid();
+    let op = format!("org-details/{id}");
+    crate::provision::create_organization(
+        env,
+        &caller.tenant,
+        id,
+        &input.name,
+        crate::model::OrgKind::Customer,
+        parent.as_ref(),
+    )?;
+    let now = env.now;
+    let org = storage::update::<Organization, _>(env, &keys::org(&caller.tenant, id), &op, |o| {
+        o.company_name = input.company_name.clone();
+        o.details = input.details.clone();
+        o.updated_at = now;
+        Ok(())
+    })?
+    .data;
+    let seq = storage::audit_position(env, &caller.tenant)?;
+    storage::write_audit(
+        env,
+        &op,
+        &AuditEvent {
+            seq,
+            at: now,
+            tenant: caller.tenant.clone(),
+            actor: caller.actor.clone(),
+            action: "organization.create".into(),
+            targets: vec![format!("organization:{id}")],
+            outcome: "success".into(),
+            correlation_id: None,
+        },
+    )?;
+    Ok(org)
+}

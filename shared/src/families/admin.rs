@@ -260,6 +260,7 @@ pub fn serve(req: &Request, env: &mut Env, config: &Config) -> Response {
         ["tenants"] | ["resellers"] | ["accounts"] | ["api-clients"] => &[Method::POST],
         ["tenants", _] => &[Method::GET, Method::PATCH],
         ["accounts", _] => &[Method::PATCH],
+        ["api-clients", _] => &[Method::DELETE],
         _ => return render_error(&Error::NotFound(format!("no endpoint /admin{path}"))),
     };
     if !allowed.contains(req.method()) {
@@ -434,6 +435,13 @@ fn route(
                 "role": if client.role == Role::Operator { "csp" } else { "reseller" },
                 "organization_id": client.organization_id,
             }))
+        }
+        ["api-clients", id] => {
+            let caller = tenant_caller(req, env, config)?;
+            let id = Uuid::parse_str(id)
+                .map_err(|_| Error::NotFound(format!("API client {id} not found")))?;
+            admin::revoke_api_client(env, &caller, id)?;
+            Ok(web::empty(StatusCode::NO_CONTENT))
         }
         _ => Err(Error::NotFound("no such endpoint".into())),
     }

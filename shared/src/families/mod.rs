@@ -2,5 +2,7 @@
 //! results and errors. The core never knows which family called it.
 
 pub mod admin;
+pub mod apiculus;
 pub mod clone;
+pub mod cloudcockpit;
 pub mod gcore;

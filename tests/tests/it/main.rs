@@ -2,6 +2,8 @@
 //! compiled once per run. Tests read like the seed documents: request in,
 //! status and body out.
 
+mod apiculus_auth;
+mod cloudcockpit_auth;
 mod create_customer;
 mod gcore_auth;
 mod health;

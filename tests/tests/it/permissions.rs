@@ -209,6 +209,106 @@ async fn every_role_gets_the_written_answer_on_every_endpoint() {
     }
 }
 
+/// Each role's credential of the Apiculus and Gcore families, from their
+/// sign-in endpoints.
+async fn family_tokens(host: &Host, email: &str, password: &str) -> (String, String) {
+    let r = host
+        .send(Request::post("/auth/login").json(&json!({"email": email, "password": password})))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let apiculus = r.json()["result"]["token"].as_str().unwrap().to_string();
+    let r = host
+        .send(
+            Request::post("/iam/auth/jwt/login")
+                .json(&json!({"username": email, "password": password})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let gcore = format!("Bearer {}", r.json()["access"].as_str().unwrap());
+    (apiculus, gcore)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_other_families_endpoints_follow_the_same_matrix() {
+    let host = app_host();
+    let w = world(&host);
+    let (colleague, _) = w.user("colleague");
+    let (outsider, _) = w.user("outsider");
+    let c2 = outsider_org(&host, outsider);
+    let number = |org| {
+        host.with_env(|env| {
+            let o = onboard_shared::organizations::get(env, &op_caller(), org).unwrap();
+            onboard_shared::aliases::org_number(env, "default", &o).unwrap()
+        })
+    };
+    let (c1_number, c2_number) = (number(w.c1.id), number(c2));
+    type Expect = [(u16, u16); 4];
+    let rows: Vec<(&str, Expect)> = vec![
+        (
+            "PUT /api/v1/serv_restrictUserAccount",
+            [(200, 200), (200, 404), (403, 403), (403, 403)],
+        ),
+        (
+            "GET /iam/v2/clients/{clientId}/tokens",
+            [(200, 200), (200, 404), (200, 404), (200, 404)],
+        ),
+        (
+            "GET /iam/clients/me",
+            [(200, 200), (200, 200), (200, 200), (200, 200)],
+        ),
+    ];
+    for (i, role) in ROLES.iter().enumerate() {
+        let password = if *role == "operator" {
+            crate::support::OPERATOR_PASSWORD
+        } else {
+            "account-password"
+        };
+        let email = format!("{role}@onboard.test");
+        let (apiculus, gcore) = family_tokens(&host, &email, password).await;
+        for (endpoint, expected) in &rows {
+            let (inside, outside) = expected[i];
+            for (inside_reach, want) in [(true, inside), (false, outside)] {
+                let req = match *endpoint {
+                    "PUT /api/v1/serv_restrictUserAccount" => {
+                        let target = if inside_reach { colleague } else { outsider };
+                        Request::put(format!(
+                            "/api/v1/serv_restrictUserAccount/{target}?manual=true"
+                        ))
+                        .header("x-access-token", &apiculus)
+                    }
+                    "GET /iam/v2/clients/{clientId}/tokens" => {
+                        let client = if inside_reach { c1_number } else { c2_number };
+                        Request::get(format!("/iam/v2/clients/{client}/tokens"))
+                            .header("authorization", &gcore)
+                    }
+                    _ => Request::get("/iam/clients/me").header("authorization", &gcore),
+                };
+                let got = status(&host, req).await;
+                assert_eq!(got, want, "{role} {endpoint} in reach: {inside_reach}");
+            }
+        }
+    }
+}
+
+fn op_caller() -> Caller {
+    Caller::operator_of(
+        "default",
+        Actor {
+            kind: "test".into(),
+            id: "setup".into(),
+        },
+    )
+}
+
+fn outsider_org(host: &Host, outsider: Uuid) -> Uuid {
+    host.with_env(|env| {
+        onboard_shared::users::get(env, &op_caller(), outsider)
+            .unwrap()
+            .0
+            .organization_id
+    })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_cross_tenant_read_or_write_succeeds() {
     let host = app_host();

@@ -297,6 +297,21 @@ impl Default for PasswordPolicy {
     }
 }
 
+impl PasswordPolicy {
+    /// Apiculus's documented rule: upper- and lower-case letters, digits and
+    /// symbols, at the service provider's configured length.
+    pub fn apiculus(min_len: usize) -> Self {
+        Self {
+            min_len,
+            max_len: 128,
+            upper: true,
+            lower: true,
+            digit: true,
+            symbol: true,
+        }
+    }
+}
+
 /// Per-tenant configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Settings {
@@ -304,12 +319,20 @@ pub struct Settings {
     /// Subscribed on creation unless `skip_default_subscription`.
     pub default_plan: Option<String>,
     pub password: PasswordPolicy,
+    /// Profiles of the policy for families that document stricter rules,
+    /// by family (`apiculus`); a family without one uses `password`.
+    #[serde(default = "default_family_passwords")]
+    pub family_passwords: std::collections::BTreeMap<String, PasswordPolicy>,
     /// Prefix of coded account ids (Apiculus `API-E001`).
     #[serde(default = "default_account_prefix")]
     pub account_code_prefix: String,
     /// Reference data the families validate against.
     #[serde(default)]
     pub reference: ReferenceData,
+}
+
+fn default_family_passwords() -> std::collections::BTreeMap<String, PasswordPolicy> {
+    [("apiculus".to_string(), PasswordPolicy::apiculus(8))].into()
 }
 
 fn default_account_prefix() -> String {
@@ -345,6 +368,7 @@ impl Default for Settings {
             ],
             default_plan: Some("free".into()),
             password: PasswordPolicy::default(),
+            family_passwords: default_family_passwords(),
             account_code_prefix: default_account_prefix(),
             reference: ReferenceData::default(),
         }
@@ -352,6 +376,10 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// The password policy a family's endpoints enforce in this tenant.
+    pub fn password_policy(&self, family: &str) -> &PasswordPolicy {
+        self.family_passwords.get(family).unwrap_or(&self.password)
+    }
     pub fn plan(&self, code: &str) -> Option<&Plan> {
         self.plans.iter().find(|p| p.code == code)
     }

@@ -140,14 +140,15 @@ mod tests {
         let clone = PasswordPolicy::default();
         assert!(check("password123", &clone).is_empty());
         assert_eq!(check("short", &clone).len(), 1);
-        let strict = PasswordPolicy {
-            upper: true,
-            lower: true,
-            digit: true,
-            symbol: true,
-            ..clone
-        };
-        assert!(check("UserSam@178", &strict).is_empty());
-        assert_eq!(check("password", &strict).len(), 3);
+        let settings = crate::model::Settings::default();
+        assert_eq!(settings.password_policy("clone"), &clone);
+        let strict = settings.password_policy("apiculus");
+        assert!(
+            check("UserSam@178", strict).is_empty(),
+            "Apiculus's sample password"
+        );
+        assert_eq!(check("password", strict).len(), 3);
+        assert_eq!(check("password123", strict).len(), 2);
+        assert_eq!(check("Aa1!", &PasswordPolicy::apiculus(10)).len(), 1);
     }
 }

@@ -9,8 +9,8 @@ use crate::error::{Error, FieldErrors, Result};
 use crate::identity::{self, Config, Credential, CredentialKind, gkeys};
 use crate::model::{Lifecycle, OrgKind, Organization, Profile, Role, Tenant, User};
 use crate::storage::{
-    self, Actor, AuditEvent, Claim, ClaimOutcome, Env, claim, commit_claim, commit_claim_label,
-    derived_uuid, keys, release_claim,
+    self, Actor, Claim, ClaimOutcome, Env, claim, commit_claim, commit_claim_label, derived_uuid,
+    keys, release_claim,
 };
 use crate::{password, provision, secrets, validate};
 
@@ -50,23 +50,8 @@ pub fn valid_tenant_id(id: &str) -> bool {
 }
 
 fn audit(env: &Env, tenant: &str, actor: &Actor, op: &str, action: &str, targets: Vec<String>) {
-    // Audit is best effort for administration: the change has landed.
-    if let Ok(seq) = storage::audit_position(env, tenant) {
-        let _ = storage::write_audit(
-            env,
-            op,
-            &AuditEvent {
-                seq,
-                at: env.now,
-                tenant: tenant.to_string(),
-                actor: actor.clone(),
-                action: action.into(),
-                targets,
-                outcome: "success".into(),
-                correlation_id: None,
-            },
-        );
-    }
+    // Best effort for administration: the change has landed either way.
+    let _ = storage::audit_action(env, op, tenant, actor, action, targets);
 }
 
 fn platform() -> Actor {
@@ -187,22 +172,12 @@ fn new_application_key(
     tenant: &str,
 ) -> Result<(String, Credential)> {
     let secret = format!("oak_{}", secrets::random_secret(env.random));
-    let credential = Credential {
-        id: format!("app-{}", env.new_uuid().simple()),
-        kind: CredentialKind::ApplicationKey,
-        user: None,
-        org: None,
-        role: None,
-        name: "application key".into(),
-        description: None,
-        number: None,
-        revoked: false,
-        created_at: env.now,
-        expires_at: None,
-        last_used: None,
-        index: String::new(),
-        sealed_secret: None,
-    };
+    let credential = Credential::new(
+        format!("app-{}", env.new_uuid().simple()),
+        CredentialKind::ApplicationKey,
+        "application key",
+        env.now,
+    );
     let credential = identity::issue_credential(env, config, tenant, credential, &secret)?;
     Ok((secret, credential))
 }
@@ -552,20 +527,15 @@ pub fn create_api_client(
     let sealed = secrets::seal(&config.token_keys, &secret)
         .ok_or_else(|| Error::Unavailable("token_keys is not configured".into()))?;
     let credential = Credential {
-        id: client_id.to_string(),
-        kind: CredentialKind::OauthClient,
-        user: None,
         org,
         role: Some(role),
-        name: name.to_string(),
-        description: None,
-        number: None,
-        revoked: false,
-        created_at: env.now,
-        expires_at: None,
-        last_used: None,
-        index: String::new(),
         sealed_secret: Some(sealed),
+        ..Credential::new(
+            client_id.to_string(),
+            CredentialKind::OauthClient,
+            name,
+            env.now,
+        )
     };
     identity::issue_credential(
         env,

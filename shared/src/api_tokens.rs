@@ -51,20 +51,13 @@ pub fn create(
     let n = storage::bump_count(env, &caller.tenant, "api-token-number", 1)? as u64;
     let token = format!("{n}_{}", secrets::random_secret(env.random));
     let credential = Credential {
-        id: record_id(n),
-        kind: CredentialKind::ApiToken,
         user: Some(user),
         org: Some(org.id),
         role: Some(input.role),
-        name: input.name.clone(),
         description: input.description.clone(),
         number: Some(n),
-        revoked: false,
-        created_at: env.now,
         expires_at: input.expires_at,
-        last_used: None,
-        index: String::new(),
-        sealed_secret: None,
+        ..Credential::new(record_id(n), CredentialKind::ApiToken, &input.name, env.now)
     };
     let credential = identity::issue_credential(env, config, &caller.tenant, credential, &token)?;
     let pos = storage::index_position(env, &caller.tenant, &list(org))?;
@@ -85,13 +78,9 @@ pub fn list_tokens(env: &Env, caller: &Caller, org: &Organization) -> Result<Vec
         .iter()
         .map(|(_, id)| gkeys::stored(&caller.tenant, id))
         .collect();
-    Ok(env
-        .kv
-        .get_many(&keys)?
+    Ok(storage::read_many::<Credential>(env.kv, &keys)?
         .into_iter()
         .flatten()
-        .filter_map(|b| serde_json::from_slice::<storage::Record<Credential>>(&b).ok())
-        .map(|r| r.data)
         .filter(|c| c.live(env.now) && c.org == Some(org.id) && visible(caller, c))
         .collect())
 }

@@ -233,6 +233,25 @@ pub struct Credential {
 }
 
 impl Credential {
+    /// A live credential with no owner, role, expiry or second secret yet.
+    pub fn new(id: String, kind: CredentialKind, name: &str, now: Millis) -> Self {
+        Credential {
+            id,
+            kind,
+            user: None,
+            org: None,
+            role: None,
+            name: name.to_string(),
+            description: None,
+            number: None,
+            revoked: false,
+            created_at: now,
+            expires_at: None,
+            last_used: None,
+            index: String::new(),
+            sealed_secret: None,
+        }
+    }
     pub fn live(&self, now: Millis) -> bool {
         !self.revoked && self.expires_at.is_none_or(|e| e > now)
     }
@@ -644,20 +663,13 @@ pub fn generate_access_token(env: &mut Env, config: &Config, caller: &Caller) ->
         .ok_or_else(|| Error::Forbidden("only a user holds an access token".into()))?;
     let secret = format!("oat_{}", secrets::random_secret(env.random));
     let credential = Credential {
-        id: format!("at-{}", env.new_uuid().simple()),
-        kind: CredentialKind::AccessToken,
         user: Some(user),
-        org: None,
-        role: None,
-        name: "access token".into(),
-        description: None,
-        number: None,
-        revoked: false,
-        created_at: env.now,
-        expires_at: None,
-        last_used: None,
-        index: String::new(),
-        sealed_secret: None,
+        ..Credential::new(
+            format!("at-{}", env.new_uuid().simple()),
+            CredentialKind::AccessToken,
+            "access token",
+            env.now,
+        )
     };
     let credential = issue_credential(env, config, &caller.tenant, credential, &secret)?;
     let previous = swap_access_token(env, &caller.tenant, user, Some(credential.id.clone()))?;

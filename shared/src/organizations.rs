@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::auth::Caller;
 use crate::error::{Error, Result};
 use crate::model::{Lifecycle, Organization, Role};
-use crate::storage::{self, AuditEvent, Env, keys};
+use crate::storage::{self, Env, keys};
 
 /// An organization the caller reaches, else 404.
 pub fn get(env: &Env, caller: &Caller, id: Uuid) -> Result<Organization> {
@@ -59,20 +59,13 @@ pub fn update(
             Ok(())
         })?
         .data;
-    let seq = storage::audit_position(env, &caller.tenant)?;
-    storage::write_audit(
+    storage::audit_action(
         env,
         &op,
-        &AuditEvent {
-            seq,
-            at: now,
-            tenant: caller.tenant.clone(),
-            actor: caller.actor.clone(),
-            action: "organization.update".into(),
-            targets: vec![format!("organization:{id}")],
-            outcome: "success".into(),
-            correlation_id: None,
-        },
+        &caller.tenant,
+        &caller.actor,
+        "organization.update",
+        vec![format!("organization:{id}")],
     )?;
     Ok(updated)
 }
@@ -125,20 +118,13 @@ pub fn create_customer_org(
         Ok(())
     })?
     .data;
-    let seq = storage::audit_position(env, &caller.tenant)?;
-    storage::write_audit(
+    storage::audit_action(
         env,
         &op,
-        &AuditEvent {
-            seq,
-            at: now,
-            tenant: caller.tenant.clone(),
-            actor: caller.actor.clone(),
-            action: "organization.create".into(),
-            targets: vec![format!("organization:{id}")],
-            outcome: "success".into(),
-            correlation_id: None,
-        },
+        &caller.tenant,
+        &caller.actor,
+        "organization.create",
+        vec![format!("organization:{id}")],
     )?;
     Ok(org)
 }

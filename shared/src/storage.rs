@@ -150,6 +150,19 @@ fn corrupt(key: &str) -> Error {
     Error::Unavailable(format!("unreadable record at {key}"))
 }
 
+/// The data of several records in one `get_many`, in key order; absent or
+/// unreadable records are `None`.
+pub fn read_many<T: DeserializeOwned>(kv: &dyn Kv, keys: &[String]) -> Result<Vec<Option<T>>> {
+    Ok(kv
+        .get_many(keys)?
+        .into_iter()
+        .map(|v| {
+            v.and_then(|b| serde_json::from_slice::<Record<T>>(&b).ok())
+                .map(|r| r.data)
+        })
+        .collect())
+}
+
 pub fn read<T: DeserializeOwned>(kv: &dyn Kv, key: &str) -> Result<Option<Record<T>>> {
     match kv.get(key)? {
         None => Ok(None),
@@ -461,6 +474,33 @@ pub struct AuditEvent {
 /// number whose operation was abandoned stays a hole in the sequence.
 pub fn audit_position(env: &Env, tenant: &str) -> Result<i64> {
     Ok(env.kv.increment(&keys::audit_seq(tenant), 1)?)
+}
+
+/// Takes the next audit number and writes one successful action's event:
+/// what single-record changes (no operation record) audit.
+pub fn audit_action(
+    env: &Env,
+    op: &str,
+    tenant: &str,
+    actor: &Actor,
+    action: &str,
+    targets: Vec<String>,
+) -> Result<()> {
+    let seq = audit_position(env, tenant)?;
+    write_audit(
+        env,
+        op,
+        &AuditEvent {
+            seq,
+            at: env.now,
+            tenant: tenant.to_string(),
+            actor: actor.clone(),
+            action: action.to_string(),
+            targets,
+            outcome: "success".into(),
+            correlation_id: None,
+        },
+    )
 }
 
 /// Writes the audit event numbered `seq`.

@@ -5,9 +5,7 @@ use uuid::Uuid;
 use crate::auth::Caller;
 use crate::error::{Error, Result};
 use crate::model::{Lifecycle, Organization, Profile, Role, User};
-use crate::storage::{
-    self, AuditEvent, ClaimOutcome, Env, claim, commit_claim, keys, release_claim,
-};
+use crate::storage::{self, ClaimOutcome, Env, claim, commit_claim, keys, release_claim};
 use crate::validate;
 
 /// A partial change: `None` leaves a field alone. For profile fields
@@ -185,20 +183,13 @@ fn apply(env: &mut Env, caller: &Caller, current: User, change: &UserChange) -> 
         let pos = storage::index_position(env, &tenant, &list)?;
         storage::index_put(env, &tenant, &list, pos, id)?;
     }
-    let seq = storage::audit_position(env, &tenant)?;
-    storage::write_audit(
+    storage::audit_action(
         env,
         &op,
-        &AuditEvent {
-            seq,
-            at: now,
-            tenant: tenant.clone(),
-            actor: caller.actor.clone(),
-            action: "user.update".into(),
-            targets: vec![format!("user:{id}")],
-            outcome: "success".into(),
-            correlation_id: None,
-        },
+        &tenant,
+        &caller.actor,
+        "user.update",
+        vec![format!("user:{id}")],
     )?;
     Ok(updated)
 }
@@ -237,20 +228,13 @@ pub fn change_password(
         u.updated_at = now;
         Ok(())
     })?;
-    let seq = storage::audit_position(env, &caller.tenant)?;
-    storage::write_audit(
+    storage::audit_action(
         env,
         &op,
-        &AuditEvent {
-            seq,
-            at: now,
-            tenant: caller.tenant.clone(),
-            actor: caller.actor.clone(),
-            action: "user.password_change".into(),
-            targets: vec![format!("user:{id}")],
-            outcome: "success".into(),
-            correlation_id: None,
-        },
+        &caller.tenant,
+        &caller.actor,
+        "user.password_change",
+        vec![format!("user:{id}")],
     )?;
     Ok(())
 }

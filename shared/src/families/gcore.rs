@@ -398,13 +398,9 @@ fn owners(env: &Env, tenant: &str, tokens: &[Credential]) -> Result<Vec<User>, E
         .filter_map(|t| t.user)
         .map(|u| storage::keys::user(tenant, u))
         .collect();
-    Ok(env
-        .kv
-        .get_many(&keys)?
+    Ok(storage::read_many::<User>(env.kv, &keys)?
         .into_iter()
         .flatten()
-        .filter_map(|b| serde_json::from_slice::<storage::Record<User>>(&b).ok())
-        .map(|r| r.data)
         .collect())
 }
 

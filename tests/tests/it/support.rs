@@ -103,20 +103,13 @@ pub fn seed_tenant(
 pub fn issue_access_token(host: &Host, tenant: &str, user: Uuid, secret: &str) {
     host.with_env(|env| {
         let credential = Credential {
-            id: format!("at-{}", Uuid::new_v4().simple()),
-            kind: CredentialKind::AccessToken,
             user: Some(user),
-            org: None,
-            role: None,
-            name: "test access token".into(),
-            description: None,
-            number: None,
-            revoked: false,
-            created_at: env.now,
-            expires_at: None,
-            last_used: None,
-            index: String::new(),
-            sealed_secret: None,
+            ..Credential::new(
+                format!("at-{}", Uuid::new_v4().simple()),
+                CredentialKind::AccessToken,
+                "test access token",
+                env.now,
+            )
         };
         let issued = identity::issue_credential(env, &config(), tenant, credential, secret)
             .expect("issue token");

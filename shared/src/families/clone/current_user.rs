@@ -123,13 +123,9 @@ fn members(env: &Env, tenant: &str, org: &Organization) -> Result<Vec<User>, Err
         .map(|(_, id)| storage::keys::user(tenant, *id))
         .collect();
     let mut seen = std::collections::HashSet::new();
-    Ok(env
-        .kv
-        .get_many(&keys)?
+    Ok(storage::read_many::<User>(env.kv, &keys)?
         .into_iter()
         .flatten()
-        .filter_map(|b| serde_json::from_slice::<storage::Record<User>>(&b).ok())
-        .map(|r| r.data)
         .filter(|u| u.organization_id == org.id && u.status != crate::model::Lifecycle::Deleted)
         .filter(|u| seen.insert(u.id))
         .collect())

@@ -372,12 +372,9 @@ fn create_account_in(
             updated_at: env.now,
         };
         storage::write(env.kv, &keys::user(t, user.id), &op, &user)?;
-        for list in ["users".to_string(), format!("org/{}/members", org.id)] {
-            let pos = storage::index_position(env, t, &list)?;
-            storage::index_put(env, t, &list, pos, user.id)?;
-        }
+        crate::reach::append(env, t, &crate::reach::user_lists(&org), user.id)?;
         commit_claim(env, &email_key, &held, user.id)?;
-        storage::bump_count(env, t, "users", 1)?;
+        crate::reach::bump(env, t, &crate::reach::user_counts(&org), 1)?;
         Ok(user)
     })();
     match result {

@@ -204,6 +204,22 @@ pub struct Subscription {
     pub start_date: Millis,
     pub end_date: Option<Millis>,
     pub created_at: Millis,
+    #[serde(default)]
+    pub updated_at: Option<Millis>,
+    /// Decimal price as text (`"9.99"`), as the vendor's history shows it.
+    #[serde(default)]
+    pub price: Option<String>,
+    #[serde(default)]
+    pub trial_enabled: bool,
+    #[serde(default)]
+    pub trial_duration_days: Option<u32>,
+    #[serde(default)]
+    pub auto_renewal: bool,
+    #[serde(default)]
+    pub cancellation_reason: Option<String>,
+    /// Per-subscription features (open plans).
+    #[serde(default)]
+    pub features: Option<serde_json::Value>,
 }
 
 /// Contact and preference fields every family's user carries (all optional).

@@ -128,3 +128,205 @@ pub fn create_customer_org(
     )?;
     Ok(org)
 }
+
+/// Columns an organization list filters and sorts on.
+pub const LIST_COLUMNS: [&str; 6] = [
+    "name",
+    "company_name",
+    "description",
+    "kind",
+    "created_at",
+    "updated_at",
+];
+
+/// The live organizations among `ids` the caller reaches (one `get_many`).
+pub fn visible(env: &Env, caller: &Caller, ids: &[Uuid]) -> Result<Vec<Organization>> {
+    let keys: Vec<String> = ids
+        .iter()
+        .map(|id| keys::org(&caller.tenant, *id))
+        .collect();
+    Ok(storage::read_many::<Organization>(env.kv, &keys)?
+        .into_iter()
+        .flatten()
+        .filter(|o| caller.reaches(o) && o.status != Lifecycle::Deleted)
+        .collect())
+}
+
+fn kind_name(kind: crate::model::OrgKind) -> &'static str {
+    match kind {
+        crate::model::OrgKind::Platform => "platform",
+        crate::model::OrgKind::Reseller => "reseller",
+        crate::model::OrgKind::Customer => "customer",
+    }
+}
+
+/// The organizations the caller reaches, as `query` asks.
+pub fn list(
+    env: &Env,
+    caller: &Caller,
+    query: &crate::listing::ListQuery,
+) -> Result<crate::listing::Page<Organization>> {
+    let (list, count) = crate::reach::orgs_of(caller);
+    crate::listing::run(
+        env.kv,
+        &caller.tenant,
+        &list,
+        &count,
+        query,
+        |ids| visible(env, caller, ids),
+        |o| crate::listing::Row {
+            columns: vec![
+                ("name", o.name.clone()),
+                ("company_name", o.company_name.clone().unwrap_or_default()),
+                ("description", o.description.clone().unwrap_or_default()),
+                ("kind", kind_name(o.kind).to_string()),
+                ("created_at", crate::time::format_millis(o.created_at)),
+                ("updated_at", crate::time::format_millis(o.updated_at)),
+            ],
+            date: o.created_at,
+            item: o,
+        },
+    )
+}
+
+/// Every organization the caller reaches, chunk by chunk in list order, for
+/// exports that must not hold them all at once. `each` gets one chunk.
+pub fn each_chunk(
+    env: &Env,
+    caller: &Caller,
+    mut each: impl FnMut(Vec<Organization>) -> Result<()>,
+) -> Result<()> {
+    let (list, _) = crate::reach::orgs_of(caller);
+    let len = storage::index_len(env.kv, &caller.tenant, &list)?;
+    let mut seen = std::collections::HashSet::new();
+    let mut from = 1;
+    while from <= len {
+        let ids: Vec<Uuid> = storage::index_range(env.kv, &caller.tenant, &list, from, 100)?
+            .into_iter()
+            .map(|(_, id)| id)
+            .filter(|id| seen.insert(*id))
+            .collect();
+        each(visible(env, caller, &ids)?)?;
+        from += 100;
+    }
+    Ok(())
+}
+
+/// Creates a customer organization with the create rules of seed 000's
+/// `organization` (default plan unless skipped; then `plans` is required;
+/// one active subscription per product). A reseller admin's organizations
+/// go below its own unless it names a reseller below it.
+pub fn create(
+    env: &mut Env,
+    caller: &Caller,
+    spec: &crate::provision::NewOrg,
+    plans: &[crate::provision::PlanRequest],
+) -> Result<Organization> {
+    caller.require(Role::ResellerAdmin)?;
+    let settings = crate::provision::load_settings(env.kv, &caller.tenant)?;
+    let mut errors = crate::error::FieldErrors::default();
+    if spec.skip_default_subscription && plans.is_empty() {
+        errors.add(
+            "plans",
+            "is required when skip_default_subscription is true",
+        );
+    }
+    for (i, p) in plans.iter().enumerate() {
+        if settings.plan(&p.plan).is_none() {
+            errors.add(format!("plans[{i}].plan"), "is not a known plan");
+        }
+    }
+    errors.into_result()?;
+    let parent = match spec.parent.or(caller.org) {
+        Some(id) => {
+            let p = get(env, caller, id)
+                .map_err(|_| Error::NotFound(format!("parent_organization {id} not found")))?;
+            if p.kind != crate::model::OrgKind::Reseller {
+                return Err(Error::invalid(
+                    "organization.parent_organization",
+                    "is not a reseller organization",
+                ));
+            }
+            Some(p)
+        }
+        None => None,
+    };
+    let id = env.new_uuid();
+    crate::provision::create_organization(
+        env,
+        &caller.tenant,
+        id,
+        &spec.name,
+        crate::model::OrgKind::Customer,
+        parent.as_ref(),
+    )?;
+    let mut requested = Vec::new();
+    if !spec.skip_default_subscription
+        && let Some(default) = &settings.default_plan
+    {
+        requested.push(crate::provision::PlanRequest {
+            plan: default.clone(),
+            partner: false,
+            interval: crate::model::Interval::None,
+            start: None,
+            end: None,
+        });
+    }
+    requested.extend(plans.iter().cloned());
+    let op = format!("org-details/{id}");
+    let now = env.now;
+    let org = storage::update::<Organization, _>(env, &keys::org(&caller.tenant, id), &op, |o| {
+        o.description = spec.description.clone();
+        o.company_name = spec.company_name.clone();
+        crate::provision::subscribe(o, &requested, &settings, &op, now);
+        Ok(())
+    })?
+    .data;
+    storage::audit_action(
+        env,
+        &op,
+        &caller.tenant,
+        &caller.actor,
+        "organization.create",
+        vec![format!("organization:{id}")],
+    )?;
+    Ok(org)
+}
+
+/// Deletes (soft) an organization in reach. Refused with 422 while it has
+/// users or child organizations; never the caller's own organization.
+pub fn delete(env: &mut Env, caller: &Caller, id: Uuid) -> Result<()> {
+    let org = get(env, caller, id)?;
+    caller.require(Role::ResellerAdmin)?;
+    if caller.org == Some(id) || org.kind == crate::model::OrgKind::Platform {
+        return Err(Error::Forbidden(
+            "cannot delete your own organization".into(),
+        ));
+    }
+    let users = storage::read_count(env.kv, &caller.tenant, &format!("org/{id}/users"))?;
+    let orgs = storage::read_count(env.kv, &caller.tenant, &format!("org/{id}/orgs"))?;
+    let mut errors = crate::error::FieldErrors::default();
+    if users > 0 {
+        errors.add("organization", "still has users");
+    }
+    if orgs > 1 {
+        errors.add("organization", "still has child organizations");
+    }
+    errors.into_result()?;
+    let op = format!("org-delete{}", env.new_uuid().simple());
+    let now = env.now;
+    storage::update::<Organization, _>(env, &keys::org(&caller.tenant, id), &op, |o| {
+        o.status = Lifecycle::Deleted;
+        o.updated_at = now;
+        Ok(())
+    })?;
+    crate::reach::bump(env, &caller.tenant, &crate::reach::org_counts(&org), -1)?;
+    storage::audit_action(
+        env,
+        &op,
+        &caller.tenant,
+        &caller.actor,
+        "organization.delete",
+        vec![format!("organization:{id}")],
+    )
+}

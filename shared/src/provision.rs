@@ -22,7 +22,7 @@ use crate::storage::{
     release_claim,
 };
 use crate::time::{Millis, add_months};
-use crate::validate;
+use crate::{reach, validate};
 
 /// The operation-record slot of a create's audit sequence number.
 const AUDIT: &str = "audit";
@@ -132,7 +132,7 @@ fn check_rules(input: &NewCustomer, settings: &Settings) -> Result<()> {
 
 /// Subscriptions for `plans`, skipping products that already have an active
 /// subscription (one per product; the first listed wins).
-fn subscribe(
+pub(crate) fn subscribe(
     org: &mut Organization,
     plans: &[PlanRequest],
     settings: &Settings,
@@ -162,6 +162,13 @@ fn subscribe(
             start_date: start,
             end_date: end,
             created_at: now,
+            updated_at: None,
+            price: None,
+            trial_enabled: false,
+            trial_duration_days: None,
+            auto_renewal: false,
+            cancellation_reason: None,
+            features: None,
         });
     }
 }
@@ -390,15 +397,16 @@ fn write_customer(
 
     // Index lists this create appears in; positions are kept in the operation
     // record so a retry reuses them instead of appending twice.
-    let mut lists = vec![
-        ("users".to_string(), user.id),
-        (format!("org/{}/members", organization.id), user.id),
-    ];
+    let mut lists: Vec<(String, Uuid)> = reach::user_lists(&organization)
+        .into_iter()
+        .map(|l| (l, user.id))
+        .collect();
     if new_org {
-        lists.push(("orgs".to_string(), organization.id));
-        if let Some(p) = organization.parent {
-            lists.push((format!("org/{p}/children"), organization.id));
-        }
+        lists.extend(
+            reach::org_lists(&organization)
+                .into_iter()
+                .map(|l| (l, organization.id)),
+        );
     }
     let mut positions = operation.positions.clone();
     let mut allocated = false;
@@ -460,9 +468,9 @@ fn finish(env: &Env, caller: &Caller, op: &OpId, created: &Created) -> Result<()
     let tenant = caller.tenant.as_str();
     // The create made the organization exactly when the user is its first admin.
     let new_org = created.user.role == Role::CustomerAdmin;
-    storage::bump_count(env, tenant, "users", 1)?;
+    reach::bump(env, tenant, &reach::user_counts(&created.organization), 1)?;
     if new_org {
-        storage::bump_count(env, tenant, "orgs", 1)?;
+        reach::bump(env, tenant, &reach::org_counts(&created.organization), 1)?;
     }
     let key = keys::op(tenant, &op.id);
     storage::update::<Operation, _>(env, &key, &format!("{}/done", op.id), |o| {
@@ -502,14 +510,8 @@ pub fn create_organization(
     };
     let op = format!("org-create/{id}");
     storage::write(env.kv, &keys::org(tenant, id), &op, &org)?;
-    let pos = storage::index_position(env, tenant, "orgs")?;
-    storage::index_put(env, tenant, "orgs", pos, id)?;
-    if let Some(p) = parent {
-        let list = format!("org/{}/children", p.id);
-        let pos = storage::index_position(env, tenant, &list)?;
-        storage::index_put(env, tenant, &list, pos, id)?;
-    }
-    storage::bump_count(env, tenant, "orgs", 1)?;
+    reach::append(env, tenant, &reach::org_lists(&org), id)?;
+    reach::bump(env, tenant, &reach::org_counts(&org), 1)?;
     Ok(org)
 }
 

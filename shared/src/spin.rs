@@ -139,3 +139,72 @@ pub fn with_env(
     };
     f(&mut env)
 }
+
+/// Sends a whole [`web::Response`] through a response outparam.
+async fn send_whole(out: spin_sdk::http::ResponseOutparam, response: web::Response) {
+    use futures::SinkExt as _;
+    let (head, body) = response.into_parts();
+    let headers: Vec<(String, Vec<u8>)> = head
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str().to_string(), v.as_bytes().to_vec()))
+        .collect();
+    let Ok(fields) = spin_sdk::http::Fields::from_list(&headers) else {
+        return;
+    };
+    let outgoing = spin_sdk::http::OutgoingResponse::new(fields);
+    let _ = outgoing.set_status_code(head.status.as_u16());
+    let mut sink = outgoing.take_body();
+    out.set(outgoing);
+    if !body.is_empty() {
+        let _ = sink.send(body).await;
+    }
+}
+
+/// Serves a streamed `200` answer: `start` checks the request (or returns
+/// the error response to send instead); then each chunk `next` yields is
+/// sent as soon as it is made, so the whole body is never held at once. A
+/// failure after the head is sent can only cut the body short.
+pub async fn serve_stream<S>(
+    req: IncomingRequest,
+    out: spin_sdk::http::ResponseOutparam,
+    content_type: &str,
+    render_error: fn(&Error) -> web::Response,
+    start: impl FnOnce(&web::Request, &mut Env) -> Result<S, Box<web::Response>>,
+    mut next: impl FnMut(&mut S, &mut Env) -> Option<Vec<u8>>,
+) {
+    use futures::SinkExt as _;
+    let request = match read_request(req).await {
+        Ok(r) => r,
+        Err(response) => return send_whole(out, response).await,
+    };
+    let kv = match SpinKv::open_default() {
+        Ok(kv) => kv,
+        Err(e) => return send_whole(out, render_error(&Error::from(e))).await,
+    };
+    let mut random = || *uuid::Uuid::new_v4().as_bytes();
+    let pause = |d: std::time::Duration| std::thread::sleep(d);
+    let mut env = Env {
+        kv: &kv,
+        now: crate::time::millis(std::time::SystemTime::now()),
+        random: &mut random,
+        pause: &pause,
+    };
+    let mut state = match start(&request, &mut env) {
+        Ok(s) => s,
+        Err(response) => return send_whole(out, *response).await,
+    };
+    let headers = [("content-type".to_string(), content_type.as_bytes().to_vec())];
+    let Ok(fields) = spin_sdk::http::Fields::from_list(&headers) else {
+        return;
+    };
+    let outgoing = spin_sdk::http::OutgoingResponse::new(fields);
+    let _ = outgoing.set_status_code(200);
+    let mut sink = outgoing.take_body();
+    out.set(outgoing);
+    while let Some(chunk) = next(&mut state, &mut env) {
+        if sink.send(chunk).await.is_err() {
+            break;
+        }
+    }
+}

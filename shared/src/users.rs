@@ -6,7 +6,7 @@ use crate::auth::Caller;
 use crate::error::{Error, Result};
 use crate::model::{Lifecycle, Organization, Profile, Role, User};
 use crate::storage::{self, ClaimOutcome, Env, claim, commit_claim, keys, release_claim};
-use crate::validate;
+use crate::{reach, validate};
 
 /// A partial change: `None` leaves a field alone. For profile fields
 /// `Some(None)` clears the field (JSON `null`).
@@ -120,13 +120,20 @@ pub fn update_me(env: &mut Env, caller: &Caller, change: &UserChange) -> Result<
 fn apply(env: &mut Env, caller: &Caller, current: User, change: &UserChange) -> Result<User> {
     let tenant = caller.tenant.clone();
     let id = current.id;
-    if let Some(target) = change.organization_id {
-        let reachable = org(env, &tenant, target)?
-            .is_some_and(|o| caller.reaches(&o) && o.status != Lifecycle::Deleted);
-        if !reachable {
-            return Err(Error::invalid("user.organization_id", "does not exist"));
+    let target_org = match change.organization_id {
+        Some(target) => {
+            let found = org(env, &tenant, target)?.filter(|o| {
+                caller.reaches(o)
+                    && o.status != Lifecycle::Deleted
+                    && (o.kind != crate::model::OrgKind::Platform || current.role == Role::Operator)
+            });
+            match found {
+                Some(o) => Some(o),
+                None => return Err(Error::invalid("user.organization_id", "does not exist")),
+            }
         }
-    }
+        None => None,
+    };
     let op = format!("u{}", env.new_uuid().simple());
 
     let new_email = change
@@ -145,11 +152,16 @@ fn apply(env: &mut Env, caller: &Caller, current: User, change: &UserChange) -> 
     };
 
     let now = env.now;
+    let mut moved_from = None;
     let updated = storage::update::<User, _>(env, &keys::user(&tenant, id), &op, |u| {
         if let Some(email) = &change.email {
             u.email = email.clone();
         }
-        if let Some(org) = change.organization_id {
+        moved_from = None;
+        if let Some(org) = change.organization_id
+            && org != u.organization_id
+        {
+            moved_from = Some(u.organization_id);
             u.organization_id = org;
         }
         change.profile.apply(&mut u.profile);
@@ -175,13 +187,8 @@ fn apply(env: &mut Env, caller: &Caller, current: User, change: &UserChange) -> 
             release_claim(env, &old_key, &old.data)?;
         }
     }
-    if let Some(target) = change
-        .organization_id
-        .filter(|t| *t != current.organization_id)
-    {
-        let list = format!("org/{target}/members");
-        let pos = storage::index_position(env, &tenant, &list)?;
-        storage::index_put(env, &tenant, &list, pos, id)?;
+    if let (Some(from), Some(to)) = (moved_from, &target_org) {
+        moved(env, &tenant, id, from, to)?;
     }
     storage::audit_action(
         env,
@@ -192,6 +199,33 @@ fn apply(env: &mut Env, caller: &Caller, current: User, change: &UserChange) -> 
         vec![format!("user:{id}")],
     )?;
     Ok(updated)
+}
+
+/// Lists and counts follow a user from organization `from` to `to`: the
+/// new organization's members and the subtree lists of the chain it did not
+/// share with the old one; counts move between the chains' differences.
+fn moved(env: &Env, tenant: &str, id: Uuid, from: Uuid, to: &Organization) -> Result<()> {
+    let old = org(env, tenant, from)?;
+    let old_lists = old.as_ref().map(reach::user_lists).unwrap_or_default();
+    let old_counts = old.as_ref().map(reach::user_counts).unwrap_or_default();
+    let new_lists: Vec<String> = reach::user_lists(to)
+        .into_iter()
+        .filter(|l| !old_lists.contains(l))
+        .collect();
+    reach::append(env, tenant, &new_lists, id)?;
+    let new_counts = reach::user_counts(to);
+    let gone: Vec<String> = old_counts
+        .iter()
+        .filter(|c| !new_counts.contains(c))
+        .cloned()
+        .collect();
+    let came: Vec<String> = new_counts
+        .iter()
+        .filter(|c| !old_counts.contains(c))
+        .cloned()
+        .collect();
+    reach::bump(env, tenant, &gone, -1)?;
+    reach::bump(env, tenant, &came, 1)
 }
 
 /// The signed-in user changes their password: the current one is required,
@@ -237,4 +271,143 @@ pub fn change_password(
         vec![format!("user:{id}")],
     )?;
     Ok(())
+}
+
+/// Columns a user list filters and sorts on.
+pub const LIST_COLUMNS: [&str; 8] = [
+    "email",
+    "first_name",
+    "last_name",
+    "role",
+    "status",
+    "organization_id",
+    "created_at",
+    "updated_at",
+];
+
+/// The live users among `ids` that the caller reaches, with their
+/// organizations (two `get_many` calls).
+fn visible(env: &Env, caller: &Caller, ids: &[Uuid]) -> Result<Vec<(User, Organization)>> {
+    let keys: Vec<String> = ids
+        .iter()
+        .map(|id| keys::user(&caller.tenant, *id))
+        .collect();
+    let users: Vec<User> = storage::read_many::<User>(env.kv, &keys)?
+        .into_iter()
+        .flatten()
+        .filter(|u| u.status != Lifecycle::Deleted)
+        .collect();
+    let mut org_ids: Vec<Uuid> = users.iter().map(|u| u.organization_id).collect();
+    org_ids.sort();
+    org_ids.dedup();
+    let org_keys: Vec<String> = org_ids
+        .iter()
+        .map(|o| keys::org(&caller.tenant, *o))
+        .collect();
+    let orgs: Vec<Organization> = storage::read_many::<Organization>(env.kv, &org_keys)?
+        .into_iter()
+        .flatten()
+        .filter(|o| caller.reaches(o))
+        .collect();
+    Ok(users
+        .into_iter()
+        .filter_map(|u| {
+            let o = orgs.iter().find(|o| o.id == u.organization_id)?.clone();
+            Some((u, o))
+        })
+        .collect())
+}
+
+/// The users the caller reaches, as `query` asks (see [`crate::listing`]).
+pub fn list(
+    env: &Env,
+    caller: &Caller,
+    query: &crate::listing::ListQuery,
+) -> Result<crate::listing::Page<(User, Organization)>> {
+    let (list, count) = reach::users_of(caller)?;
+    crate::listing::run(
+        env.kv,
+        &caller.tenant,
+        &list,
+        &count,
+        query,
+        |ids| visible(env, caller, ids),
+        |(u, o)| {
+            let p = &u.profile;
+            crate::listing::Row {
+                columns: vec![
+                    ("email", u.email.clone()),
+                    ("first_name", p.first_name.clone().unwrap_or_default()),
+                    ("last_name", p.last_name.clone().unwrap_or_default()),
+                    ("role", u.role.as_str().to_string()),
+                    ("status", u.status.as_str().to_string()),
+                    ("organization_id", u.organization_id.to_string()),
+                    ("created_at", crate::time::format_millis(u.created_at)),
+                    ("updated_at", crate::time::format_millis(u.updated_at)),
+                ],
+                date: u.created_at,
+                item: (u, o),
+            }
+        },
+    )
+}
+
+/// Deletes a user, as every family's delete does: a soft delete (`purge`
+/// false) marks the account deleted, so every credential fails at once and
+/// the email stays claimed; an operator's purge erases the record and
+/// releases the email. Administrators only (403), never themselves or a
+/// wider role; out of reach is 404.
+pub fn delete(env: &mut Env, caller: &Caller, id: Uuid, purge: bool) -> Result<()> {
+    let tenant = caller.tenant.clone();
+    let (user, org) = match reachable(env, caller, id) {
+        Ok(found) => found,
+        // An operator may purge what an earlier soft delete left.
+        Err(Error::NotFound(_)) if purge && caller.role == Role::Operator => {
+            let user = storage::read::<User>(env.kv, &keys::user(&tenant, id))?
+                .map(|r| r.data)
+                .ok_or_else(|| Error::NotFound(format!("user {id} not found")))?;
+            let org = org(env, &tenant, user.organization_id)?
+                .ok_or_else(|| Error::NotFound(format!("user {id} not found")))?;
+            (user, org)
+        }
+        Err(e) => return Err(e),
+    };
+    caller.require(Role::CustomerAdmin)?;
+    if purge {
+        caller.require(Role::Operator)?;
+    }
+    if user.role < caller.role || caller.user == Some(id) {
+        return Err(Error::Forbidden("cannot delete this account".into()));
+    }
+    let op = format!("del{}", env.new_uuid().simple());
+    let was_live = user.status != Lifecycle::Deleted;
+    if was_live {
+        let now = env.now;
+        storage::update::<User, _>(env, &keys::user(&tenant, id), &op, |u| {
+            u.status = Lifecycle::Deleted;
+            u.updated_at = now;
+            Ok(())
+        })?;
+        reach::bump(env, &tenant, &reach::user_counts(&org), -1)?;
+    }
+    if purge {
+        let claim_key = keys::email(&tenant, &validate::normalize_email(&user.email));
+        if let Some(c) = storage::read::<storage::Claim>(env.kv, &claim_key)?
+            && c.data.target == Some(id)
+        {
+            release_claim(env, &claim_key, &c.data)?;
+        }
+        if let Some(token) = &user.access_token {
+            let _ = crate::identity::revoke_credential(env, &tenant, token);
+        }
+        env.kv.delete(&keys::user(&tenant, id))?;
+    }
+    storage::audit_action(
+        env,
+        &op,
+        &tenant,
+        &caller.actor,
+        if purge { "user.purge" } else { "user.delete" },
+        vec![format!("user:{id}")],
+    )
 }

@@ -89,7 +89,7 @@ fn me_resource(user: &User, org: &Organization) -> Value {
 
 /// An organization as a `/v2` resource (the shape of the vendor's move-user
 /// response).
-pub fn organization_resource(org: &Organization, members: &[User], can_edit: bool) -> Value {
+pub(super) fn organization_resource(org: &Organization, members: &[User], can_edit: bool) -> Value {
     let members: Vec<Value> = members
         .iter()
         .map(|m| json!({"id": m.id, "username": m.email, "partner": false}))
@@ -115,7 +115,7 @@ pub fn organization_resource(org: &Organization, members: &[User], can_edit: boo
 }
 
 /// The first members of an organization (one page of its member index).
-fn members(env: &Env, tenant: &str, org: &Organization) -> Result<Vec<User>, Error> {
+pub(super) fn members(env: &Env, tenant: &str, org: &Organization) -> Result<Vec<User>, Error> {
     let list = format!("org/{}/members", org.id);
     let ids = storage::index_range(env.kv, tenant, &list, 1, 100)?;
     let keys: Vec<String> = ids
@@ -131,7 +131,7 @@ fn members(env: &Env, tenant: &str, org: &Organization) -> Result<Vec<User>, Err
         .collect())
 }
 
-fn parse_org_change(body: &Map<String, Value>) -> Result<OrgChange, Error> {
+pub(super) fn parse_org_change(body: &Map<String, Value>) -> Result<OrgChange, Error> {
     let mut errors = FieldErrors::default();
     let empty = Map::new();
     let org = match body.get("organization") {

@@ -34,9 +34,14 @@ use crate::{provision, time, users};
 pub use crate::identity::Config;
 
 mod current_user;
+mod organizations;
 mod session;
 
 pub use current_user::current_user;
+pub use organizations::{
+    Export, csv_field, dependent_subscriptions, export_organizations, move_user, organization,
+    organizations, start_export, subscribe, subscription, subscriptions, unsubscribe,
+};
 pub use session::{sign_in, sign_out};
 
 /// The caller of a request: `Authorization: Bearer <session token>` from
@@ -357,48 +362,7 @@ pub fn parse_create_customer(body: &Map<String, Value>) -> Result<NewCustomer, E
         }
     };
 
-    let mut plans = Vec::new();
-    match customer.get("plans") {
-        None | Some(Value::Null) => {}
-        Some(Value::Array(items)) => {
-            for (i, item) in items.iter().enumerate() {
-                let name = format!("plans[{i}]");
-                let Value::Object(p) = item else {
-                    f.errors.add(name, "must be an object");
-                    continue;
-                };
-                let mut pf = f.nested(p, &name);
-                let plan = pf.required("plan").unwrap_or_default();
-                let partner = pf.bool("partner").unwrap_or(false);
-                let interval = match pf.string("interval") {
-                    None => Interval::None,
-                    Some(s) => Interval::parse(&s).unwrap_or_else(|| {
-                        pf.errors.add(
-                            format!("{name}.interval"),
-                            "must be one of none, monthly, yearly",
-                        );
-                        Interval::None
-                    }),
-                };
-                let start = pf.date("start_date");
-                let end = pf.date("end_date");
-                if let (Some(s), Some(e)) = (start, end)
-                    && e < s
-                {
-                    pf.errors
-                        .add(format!("{name}.end_date"), "must not be before start_date");
-                }
-                plans.push(PlanRequest {
-                    plan,
-                    partner,
-                    interval,
-                    start,
-                    end,
-                });
-            }
-        }
-        Some(_) => f.errors.add("plans", "must be an array"),
-    }
+    let plans = parse_plans(&mut f, "plans");
 
     errors.into_result()?;
     Ok(NewCustomer {
@@ -407,6 +371,57 @@ pub fn parse_create_customer(body: &Map<String, Value>) -> Result<NewCustomer, E
         user,
         plans,
     })
+}
+
+/// One plan request (`plan`, `partner`, `interval`, `start_date`,
+/// `end_date`) of an object read by `f`.
+fn parse_plan(f: &mut Fields) -> PlanRequest {
+    let plan = f.required("plan").unwrap_or_default();
+    let partner = f.bool("partner").unwrap_or(false);
+    let interval = match f.string("interval") {
+        None => Interval::None,
+        Some(s) => Interval::parse(&s).unwrap_or_else(|| {
+            f.errors
+                .add(f.path("interval"), "must be one of none, monthly, yearly");
+            Interval::None
+        }),
+    };
+    let start = f.date("start_date");
+    let end = f.date("end_date");
+    if let (Some(s), Some(e)) = (start, end)
+        && e < s
+    {
+        f.errors
+            .add(f.path("end_date"), "must not be before start_date");
+    }
+    PlanRequest {
+        plan,
+        partner,
+        interval,
+        start,
+        end,
+    }
+}
+
+/// The array of plan requests at `name`, if present.
+fn parse_plans(f: &mut Fields, name: &str) -> Vec<PlanRequest> {
+    let mut plans = Vec::new();
+    match f.obj.get(name) {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                let label = format!("{name}[{i}]");
+                let Value::Object(p) = item else {
+                    f.errors.add(f.path(&label), "must be an object");
+                    continue;
+                };
+                let mut pf = f.nested(p, &label);
+                plans.push(parse_plan(&mut pf));
+            }
+        }
+        Some(_) => f.errors.add(f.path(name), "must be an array"),
+    }
+    plans
 }
 
 /// A request's `Idempotency-Key`, if sensible (1..=255 visible ASCII characters).
@@ -550,8 +565,13 @@ pub(crate) fn role_name(role: Role) -> &'static str {
 
 /// A user as a `/v2` resource.
 pub fn user_resource(user: &User, org: &Organization) -> Value {
+    json!({ "data": user_data(user, org) })
+}
+
+/// A user's `data` object (one element of a list).
+pub fn user_data(user: &User, org: &Organization) -> Value {
     let p = &user.profile;
-    json!({ "data": {
+    json!({
         "id": user.id,
         "type": "users",
         "attributes": {
@@ -570,13 +590,15 @@ pub fn user_resource(user: &User, org: &Organization) -> Value {
             "updated_at": time::format_millis(user.updated_at),
         },
         "relationships": {}
-    }})
+    })
 }
 
-/// `GET` and `PUT /v2/users/{id}` (seed 002): 200 with the user, or 200 `{}`.
+/// `GET`, `PUT` (seed 002) and `DELETE /v2/users/{id}`: 200 with the user,
+/// or 200 `{}`. `DELETE ...?purge=true` (operators) erases the record and
+/// frees the email; a plain delete is soft.
 pub fn user(req: &Request, env: &mut Env, config: &Config) -> Response {
     let result = (|| {
-        let allowed = [Method::GET, Method::PUT];
+        let allowed = [Method::GET, Method::PUT, Method::DELETE];
         if !allowed.contains(req.method()) {
             return Err(Error::MethodNotAllowed(allowed.to_vec()));
         }
@@ -588,10 +610,68 @@ pub fn user(req: &Request, env: &mut Env, config: &Config) -> Response {
             let (user, org) = users::get(env, &caller, id)?;
             return Ok(web::json(StatusCode::OK, &user_resource(&user, &org)));
         }
+        if req.method() == Method::DELETE {
+            let purge = query_flag(req, "purge")?;
+            users::delete(env, &caller, id, purge)?;
+            return Ok(web::json(StatusCode::OK, &json!({})));
+        }
         let body = json_object(req)?;
         let change = parse_user_change(&body)?;
         users::update(env, &caller, id, &change)?;
         Ok(web::json(StatusCode::OK, &json!({})))
+    })();
+    result.unwrap_or_else(|e| render_error(&e))
+}
+
+/// A boolean query flag (`true`/`false`, absent = false); 422 otherwise.
+pub(crate) fn query_flag(req: &Request, name: &str) -> Result<bool, Error> {
+    match query_value(req, name).as_deref() {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(_) => Err(Error::invalid(name, "must be true or false")),
+    }
+}
+
+/// The first value of a query parameter.
+pub(crate) fn query_value(req: &Request, name: &str) -> Option<String> {
+    req.uri()
+        .query()
+        .into_iter()
+        .flat_map(|q| form_urlencoded::parse(q.as_bytes()))
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// A list in the family's envelope: `data`, plus `meta` with the paging.
+pub(crate) fn list_body<T>(
+    page: &crate::listing::Page<T>,
+    query: &crate::listing::ListQuery,
+    data: Vec<Value>,
+) -> Value {
+    let pages = page.total.div_ceil(query.per_page);
+    json!({
+        "data": data,
+        "meta": {
+            "page": query.page,
+            "per_page": query.per_page,
+            "total_count": page.total,
+            "total_pages": pages,
+            "truncated": page.truncated,
+        }
+    })
+}
+
+/// `GET /v2/users`: the users the caller reaches (administrators only).
+pub fn users(req: &Request, env: &mut Env, config: &Config) -> Response {
+    let result = (|| {
+        if req.method() != Method::GET {
+            return Err(Error::MethodNotAllowed(vec![Method::GET]));
+        }
+        let (caller, _, _) = authenticate(req, env, config)?;
+        let query = crate::listing::parse(req.uri().query(), &users::LIST_COLUMNS, env.now)?;
+        let page = users::list(env, &caller, &query)?;
+        let data = page.items.iter().map(|(u, o)| user_data(u, o)).collect();
+        Ok(web::json(StatusCode::OK, &list_body(&page, &query, data)))
     })();
     result.unwrap_or_else(|e| render_error(&e))
 }

@@ -1,0 +1,86 @@
+//! The index lists and kept counts that give every caller a list of what it
+//! reaches at O(page size) cost: the tenant's lists for operators, and for an
+//! organization the lists of everything in its subtree.
+//!
+//! A user appears in `users`, its organization's `members`, and the
+//! `subtree-users` list of its organization and of each ancestor; an
+//! organization in `orgs`, its parent's `children`, and the `subtree-orgs`
+//! list of itself and each ancestor. Counts follow the same chain, so a
+//! reseller's total is one read. Entries are never removed: a deleted or
+//! moved-away record is skipped when read.
+
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::error::{Error, Result};
+use crate::model::{Organization, Role};
+use crate::storage::{self, Env};
+
+/// The organization's chain: its ancestors (root first), then itself.
+pub fn chain(org: &Organization) -> Vec<Uuid> {
+    org.ancestors.iter().copied().chain([org.id]).collect()
+}
+
+/// The lists a user of `org` appears in.
+pub fn user_lists(org: &Organization) -> Vec<String> {
+    let mut lists = vec!["users".to_string(), format!("org/{}/members", org.id)];
+    lists.extend(chain(org).iter().map(|o| format!("org/{o}/subtree-users")));
+    lists
+}
+
+/// The counts a user of `org` is counted in.
+pub fn user_counts(org: &Organization) -> Vec<String> {
+    let mut counts = vec!["users".to_string()];
+    counts.extend(chain(org).iter().map(|o| format!("org/{o}/users")));
+    counts
+}
+
+/// The lists an organization appears in.
+pub fn org_lists(org: &Organization) -> Vec<String> {
+    let mut lists = vec!["orgs".to_string()];
+    if let Some(p) = org.parent {
+        lists.push(format!("org/{p}/children"));
+    }
+    lists.extend(chain(org).iter().map(|o| format!("org/{o}/subtree-orgs")));
+    lists
+}
+
+/// The counts an organization is counted in.
+pub fn org_counts(org: &Organization) -> Vec<String> {
+    let mut counts = vec!["orgs".to_string()];
+    counts.extend(chain(org).iter().map(|o| format!("org/{o}/orgs")));
+    counts
+}
+
+pub fn bump(env: &Env, tenant: &str, counts: &[String], delta: i64) -> Result<()> {
+    for c in counts {
+        storage::bump_count(env, tenant, c, delta)?;
+    }
+    Ok(())
+}
+
+pub fn append(env: &Env, tenant: &str, lists: &[String], id: Uuid) -> Result<()> {
+    for list in lists {
+        let pos = storage::index_position(env, tenant, list)?;
+        storage::index_put(env, tenant, list, pos, id)?;
+    }
+    Ok(())
+}
+
+/// The user list and count a caller's `GET users` reads. Plain users list
+/// no one (403).
+pub fn users_of(caller: &Caller) -> Result<(String, String)> {
+    match (caller.role, caller.org) {
+        (Role::User, _) => Err(Error::Forbidden("users may not list users".into())),
+        (_, None) => Ok(("users".into(), "users".into())),
+        (_, Some(o)) => Ok((format!("org/{o}/subtree-users"), format!("org/{o}/users"))),
+    }
+}
+
+/// The organization list and count a caller's `GET organizations` reads.
+pub fn orgs_of(caller: &Caller) -> (String, String) {
+    match caller.org {
+        None => ("orgs".into(), "orgs".into()),
+        Some(o) => (format!("org/{o}/subtree-orgs"), format!("org/{o}/orgs")),
+    }
+}

@@ -14,6 +14,7 @@ mod host_serve;
 mod host_variables;
 mod identity;
 mod manifest;
+mod organizations;
 mod permissions;
 mod support;
 mod update_user;

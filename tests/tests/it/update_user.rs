@@ -116,7 +116,10 @@ async fn errors_401_404_405_422() {
         assert_eq!(r.json()["status_text"], "Record Not Found");
     }
     let r = host.send(auth(Request::post(&location))).await;
-    assert_eq!((r.status, r.header("allow")), (405, Some("GET, PUT, DELETE")));
+    assert_eq!(
+        (r.status, r.header("allow")),
+        (405, Some("GET, PUT, DELETE"))
+    );
     let cases = [
         (json!({"email": "bad"}), "user.email"),
         (json!({"email": "TAKEN@example.com"}), "user.email"),

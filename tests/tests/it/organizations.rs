@@ -780,3 +780,76 @@ async fn the_csv_export_round_trips_awkward_names() {
     .await;
     assert_eq!((r.status, r.header("allow")), (405, Some("GET")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_admin_is_refused_what_its_role_may_not_do() {
+    let host = app_host();
+    // The first user of a new organization is its customer admin.
+    let admin_id = customer(&host, "ca@example.com").await;
+    issue_access_token(&host, "default", admin_id, "oat_ca");
+    let ca = "Basic oat_ca";
+    let org = host.with_env(|env| {
+        onboard_shared::users::get(env, &op(), admin_id)
+            .unwrap()
+            .1
+            .id
+    });
+    // A colleague in the same organization.
+    let colleague = host.with_env(|env| {
+        admin::create_account(
+            env,
+            &config(),
+            &op(),
+            &NewAccount {
+                email: "colleague@example.com".into(),
+                password: "account-password".into(),
+                role: Role::User,
+                organization_id: Some(org),
+                profile: Profile::default(),
+            },
+        )
+        .unwrap()
+        .id
+    });
+    let with = |req: Request| req.header("authorization", ca);
+    for (req, want) in [
+        (
+            with(Request::delete(format!("/v2/users/{colleague}?purge=true"))),
+            403,
+        ),
+        (
+            with(Request::post("/v2/organizations")).json(&json!({"organization": {"name": "N"}})),
+            403,
+        ),
+        (
+            with(Request::post(format!("/v2/organizations/{org}/subscribe")))
+                .json(&json!({"plan": "pci_plan"})),
+            403,
+        ),
+        (
+            with(Request::delete(format!("/v2/organizations/{org}"))),
+            403,
+        ),
+        (
+            with(Request::get(format!(
+                "/v2/organizations/{}",
+                Uuid::new_v4()
+            ))),
+            404,
+        ),
+        (with(Request::get("/v2/users")), 200),
+        (
+            with(
+                Request::put(format!("/v2/organizations/{org}"))
+                    .json(&json!({"organization": {"name": "Mine", "company_name": "Mine"}})),
+            ),
+            200,
+        ),
+        (with(Request::delete(format!("/v2/users/{colleague}"))), 200),
+        (with(Request::delete(format!("/v2/users/{admin_id}"))), 403),
+    ] {
+        let path = req.path_and_query.clone();
+        let r = send(&host, req).await;
+        assert_eq!(r.status, want, "{path}: {}", r.text());
+    }
+}

@@ -203,6 +203,15 @@ async fn sign_in_refusals_are_401_in_the_clone_shape() {
     assert_eq!(r.status, 200, "{}", r.text());
     let r = host.send(Request::get("/auth/sign_in")).await;
     assert_eq!((r.status, r.header("allow")), (405, Some("POST")));
+    // The application key of one tenant, on the host of another: 403.
+    crate::support::seed_tenant(&host, "other", &["portal.other.test"], "op@other.test");
+    let r = host
+        .send(attempt(Some(&key), good.clone()).header("host", "portal.other.test"))
+        .await;
+    assert_eq!(
+        (r.status, r.json()["status_text"].clone()),
+        (403, json!("Forbidden"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

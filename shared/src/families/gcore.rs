@@ -404,6 +404,60 @@ fn owners(env: &Env, tenant: &str, tokens: &[Credential]) -> Result<Vec<User>, E
         .collect())
 }
 
+/// The list filters of `GET .../tokens`: `role` (a group id or name),
+/// `issued_by` and `not_issued_by` (user ids). `deleted` is accepted and has
+/// no effect: deleted tokens are never listed.
+struct TokenFilter {
+    admin_role: Option<bool>,
+    issued_by: Option<u64>,
+    not_issued_by: Option<u64>,
+}
+
+impl TokenFilter {
+    fn parse(req: &Request) -> Result<Self, Error> {
+        let mut f = TokenFilter {
+            admin_role: None,
+            issued_by: None,
+            not_issued_by: None,
+        };
+        let pairs = req
+            .uri()
+            .query()
+            .map(|q| {
+                form_urlencoded::parse(q.as_bytes())
+                    .into_owned()
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        for (k, v) in pairs {
+            let number = || {
+                v.parse::<u64>()
+                    .map_err(|_| Error::invalid(k.clone(), "A valid integer is required."))
+            };
+            match k.as_str() {
+                "role" => {
+                    f.admin_role = Some(match v.as_str() {
+                        "1" | "Administrators" => true,
+                        "2" | "5" | "3009" | "3022" | "Users" | "Engineers" => false,
+                        _ => return Err(Error::invalid("role", format!("Invalid role: {v}"))),
+                    })
+                }
+                "issued_by" => f.issued_by = Some(number()?),
+                "not_issued_by" => f.not_issued_by = Some(number()?),
+                _ => {}
+            }
+        }
+        Ok(f)
+    }
+
+    fn keeps(&self, t: &Credential, owner_number: Option<u64>) -> bool {
+        let admin = t.role.is_some_and(|r| r.is_admin());
+        self.admin_role.is_none_or(|want| want == admin)
+            && self.issued_by.is_none_or(|n| owner_number == Some(n))
+            && self.not_issued_by.is_none_or(|n| owner_number != Some(n))
+    }
+}
+
 /// `GET`, `POST /iam/v2/clients/{clientId}/tokens`.
 pub fn tokens(req: &Request, env: &mut Env, config: &Config) -> Response {
     let result = (|| {
@@ -415,13 +469,16 @@ pub fn tokens(req: &Request, env: &mut Env, config: &Config) -> Response {
         let org = client(req, env, &caller)?;
         let client_id = aliases::org_number(env, &caller.tenant, &org)?;
         if req.method() == Method::GET {
+            let filter = TokenFilter::parse(req)?;
             let list = api_tokens::list_tokens(env, &caller, &org)?;
             let owners = owners(env, &caller.tenant, &list)?;
             let body: Vec<Value> = list
                 .iter()
-                .map(|t| {
+                .filter_map(|t| {
                     let owner = owners.iter().find(|u| Some(u.id) == t.user);
-                    token_json(t, owner, client_id, env.now)
+                    filter
+                        .keeps(t, owner.and_then(|u| u.number))
+                        .then(|| token_json(t, owner, client_id, env.now))
                 })
                 .collect();
             return Ok(web::json(StatusCode::OK, &Value::Array(body)));

@@ -3,6 +3,7 @@
 //! status and body out.
 
 mod apiculus_auth;
+mod clients;
 mod cloudcockpit_auth;
 mod create_customer;
 mod gcore_auth;

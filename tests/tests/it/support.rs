@@ -13,6 +13,11 @@ use onboard_test_host::host::workspace_root;
 use onboard_test_host::{App, Host, Request, Response};
 use uuid::Uuid;
 
+/// A path inside the workspace.
+pub fn workspace_file(relative: &str) -> std::path::PathBuf {
+    workspace_root().join(relative)
+}
+
 /// A fresh host (own store file, clock, faults) for the probe app in tests/spin.toml.
 pub fn probe_host() -> Arc<Host> {
     let app = App::load(&workspace_root().join("tests").join("spin.toml")).expect("probe app");

@@ -269,10 +269,6 @@ pub fn serve(req: &Request, env: &mut Env, config: &Config) -> Response {
     route(req, env, config, &segments).unwrap_or_else(|e| render_error(&e))
 }
 
-fn body(req: &Request) -> Result<Map<String, Value>, Error> {
-    clone::json_object(req)
-}
-
 fn route(
     req: &Request,
     env: &mut Env,
@@ -284,7 +280,7 @@ fn route(
     match segments {
         ["tenants"] => {
             identity::platform_admin(config, header_str(req, "authorization"))?;
-            let obj = body(req)?;
+            let obj = web::json_object(req)?;
             let mut b = Body {
                 obj: &obj,
                 prefix: "",
@@ -330,7 +326,7 @@ fn route(
             if req.method() == Method::GET {
                 return ok(tenant_json(&admin::get_tenant(env, id)?));
             }
-            let obj = body(req)?;
+            let obj = web::json_object(req)?;
             let mut b = Body {
                 obj: &obj,
                 prefix: "",
@@ -361,7 +357,7 @@ fn route(
         }
         ["resellers"] => {
             let caller = tenant_caller(req, env, config)?;
-            let obj = body(req)?;
+            let obj = web::json_object(req)?;
             let mut b = Body {
                 obj: &obj,
                 prefix: "",
@@ -380,7 +376,7 @@ fn route(
         }
         ["accounts"] => {
             let caller = tenant_caller(req, env, config)?;
-            let obj = body(req)?;
+            let obj = web::json_object(req)?;
             let (account, mut errors) = account_input(&obj, "");
             if !obj.contains_key("role") {
                 errors.add("role", "is required");
@@ -394,7 +390,7 @@ fn route(
             let caller = tenant_caller(req, env, config)?;
             let id = Uuid::parse_str(id)
                 .map_err(|_| Error::NotFound(format!("account {id} not found")))?;
-            let obj = body(req)?;
+            let obj = web::json_object(req)?;
             let mut b = Body {
                 obj: &obj,
                 prefix: "",
@@ -418,7 +414,7 @@ fn route(
         }
         ["api-clients"] => {
             let caller = tenant_caller(req, env, config)?;
-            let obj = body(req)?;
+            let obj = web::json_object(req)?;
             let mut b = Body {
                 obj: &obj,
                 prefix: "",

@@ -86,6 +86,24 @@ async fn platform_admin_creates_a_tenant_whose_operator_signs_in() {
     assert_eq!(attrs["email"], "op@acme.test");
     assert_eq!(attrs["sign_in_count"], 1);
     assert_eq!(attrs["last_sign_in_ip"], "127.0.0.1");
+    // The session token creates customers in its tenant.
+    let r = host
+        .send(
+            Request::post("/v2/users/create_customer")
+                .header("host", "portal.acme.test")
+                .header("authorization", &auth)
+                .json(&crate::create_customer::new_org_body("first@acme.test")),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let r = host
+        .send(
+            Request::get(r.header("location").unwrap())
+                .header("host", "portal.acme.test")
+                .header("authorization", &auth),
+        )
+        .await;
+    assert_eq!(r.json()["data"]["attributes"]["email"], "first@acme.test");
 
     // The same id or domain again: 422 naming the field; a wrong key: 401.
     let r = host

@@ -73,7 +73,9 @@ fn digits(s: &str) -> Option<u32> {
 /// the same with a space for `T`. Returns milliseconds since the epoch.
 pub fn parse_iso8601(s: &str) -> Option<Millis> {
     let s = s.trim();
-    if s.len() < 10 || !s.is_char_boundary(10) {
+    // Every ISO-8601 form is ASCII; refusing anything else up front keeps the
+    // byte-offset slicing below on character boundaries.
+    if s.len() < 10 || !s.is_ascii() {
         return None;
     }
     let (date, rest) = s.split_at(10);
@@ -171,6 +173,11 @@ mod tests {
             "20240101",
             "2024-01-01T10:00:00+2500",
             "١٢٣٤-01-01",
+            "2024-01-01T10:00+a€",
+            "2024-01-01T10:00+€",
+            "2024-01-01T10:00:00.€",
+            "2024-01-01T1€:00",
+            "2024-é1-01",
         ] {
             assert_eq!(parse_iso8601(bad), None, "{bad}");
         }

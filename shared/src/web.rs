@@ -55,18 +55,25 @@ pub fn method_not_allowed(allowed: &[Method]) -> Response {
     response
 }
 
+/// A header Spin sets (`spin-*`), as Spin set it. Spin keeps a client's own
+/// headers and appends its values after them under the same name, so only
+/// the LAST value is Spin's: the first may be forged by the client.
+pub fn spin_header<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
+    req.headers()
+        .get_all(name)
+        .iter()
+        .next_back()
+        .and_then(|v| v.to_str().ok())
+}
+
 /// A path parameter Spin captured for a `:name` route segment.
 pub fn path_param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
-    req.headers()
-        .get(format!("spin-path-match-{name}").to_ascii_lowercase())
-        .and_then(|v| v.to_str().ok())
+    spin_header(req, &format!("spin-path-match-{name}").to_ascii_lowercase())
 }
 
 /// What follows a wildcard route's prefix (`spin-path-info`), e.g. `/me`.
 pub fn path_info(req: &Request) -> String {
-    req.headers()
-        .get("spin-path-info")
-        .and_then(|v| v.to_str().ok())
+    spin_header(req, "spin-path-info")
         .unwrap_or_default()
         .to_string()
 }
@@ -78,7 +85,7 @@ pub fn header_str<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
 
 /// The client's address as Spin reports it (`spin-client-addr`), without port.
 pub fn client_address(req: &Request) -> String {
-    let raw = header_str(req, "spin-client-addr").unwrap_or("unknown");
+    let raw = spin_header(req, "spin-client-addr").unwrap_or("unknown");
     match raw.parse::<std::net::SocketAddr>() {
         Ok(addr) => addr.ip().to_string(),
         Err(_) => raw.to_string(),
@@ -114,6 +121,22 @@ pub fn json_object(req: &Request) -> Result<serde_json::Map<String, serde_json::
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spin_headers_are_read_from_their_last_value() {
+        let req = http::Request::builder()
+            .header("spin-client-addr", "10.9.9.9:1")
+            .header("spin-path-match-id", "forged")
+            .header("spin-path-info", "/forged")
+            .header("spin-client-addr", "127.0.0.1:5555")
+            .header("spin-path-match-id", "real")
+            .header("spin-path-info", "/real")
+            .body(Vec::new())
+            .unwrap();
+        assert_eq!(client_address(&req), "127.0.0.1");
+        assert_eq!(path_param(&req, "id"), Some("real"));
+        assert_eq!(path_info(&req), "/real");
+    }
 
     #[test]
     fn method_not_allowed_lists_allow() {

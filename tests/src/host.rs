@@ -551,11 +551,9 @@ impl Host {
             .method(req.method.clone())
             .uri(format!("http://{authority}{}", req.path_and_query));
         let mut has_host = false;
+        // Like Spin, a client's own headers are kept, `spin-*` ones included,
+        // and Spin's values are appended after them under the same names.
         for (name, value) in &req.headers {
-            // Spin sets its own spin-* headers; a client cannot forge them.
-            if name.to_ascii_lowercase().starts_with("spin-") {
-                continue;
-            }
             has_host |= name.eq_ignore_ascii_case("host");
             builder = builder.header(name.as_str(), value.as_slice());
         }

@@ -12,7 +12,7 @@ use crate::storage::{
     self, Actor, Claim, ClaimOutcome, Env, claim, commit_claim, commit_claim_label, derived_uuid,
     keys, release_claim,
 };
-use crate::{password, provision, secrets, validate};
+use crate::{password, provision, secrets};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewAccount {
@@ -342,14 +342,15 @@ fn create_account_in(
     }
     errors.into_result()?;
     let op = format!("acct{}", env.new_uuid().simple());
-    let email_key = keys::email(t, &validate::normalize_email(&input.email));
-    let held = match claim(env, &email_key, &op, false)? {
-        ClaimOutcome::Held(c) => c,
-        _ => return Err(Error::invalid("email", "has already been taken")),
-    };
+    let user_id = derived_uuid(&op, "user");
+    let (email_key, held) =
+        match crate::users::claim_email(env, t, &input.email, &op, false, user_id)? {
+            (key, ClaimOutcome::Held(c)) => (key, c),
+            _ => return Err(Error::invalid("email", "has already been taken")),
+        };
     let result = (|| {
         let user = User {
-            id: derived_uuid(&op, "user"),
+            id: user_id,
             number: None,
             account_code: None,
             email: input.email.clone(),
@@ -390,7 +391,7 @@ fn create_account_in(
             Ok(user)
         }
         Err(e) => {
-            let _ = release_claim(env, &email_key, &held);
+            crate::users::abandon_create(env, &email_key, &held, &op, &[keys::user(t, user_id)]);
             Err(e)
         }
     }
@@ -467,7 +468,13 @@ pub fn create_reseller(
             Ok(org)
         }
         Err(e) => {
-            let _ = release_claim(env, &code_key, &held);
+            // Give the code back only when it is known that no reseller
+            // record carries it (the failure may have come after it landed).
+            let org =
+                storage::read::<Organization>(env.kv, &keys::org(&t, derived_uuid(&op, "org")));
+            if let Ok(None) = org {
+                let _ = release_claim(env, &code_key, &held);
+            }
             Err(e)
         }
     }
@@ -601,19 +608,7 @@ pub fn set_account_status(
     }
     let _ = org;
     let op = format!("status{}", env.new_uuid().simple());
-    let now = env.now;
-    let updated = storage::update::<User, _>(env, &keys::user(&t, id), &op, |u| {
-        if matches!(u.status, Lifecycle::Terminated | Lifecycle::Deleted) && u.status != status {
-            return Err(Error::invalid(
-                "status",
-                "a terminated account cannot change",
-            ));
-        }
-        u.status = status;
-        u.updated_at = now;
-        Ok(())
-    })?
-    .data;
+    let updated = crate::users::set_status(env, &t, id, &op, status)?;
     audit(
         env,
         &t,

@@ -65,10 +65,13 @@ pub fn create(
     Ok((credential, token))
 }
 
-/// Whether the caller sees a token: administrators see every token of the
-/// organization, users their own.
+/// Whether the caller sees (and may delete) a token: its own, or as an
+/// administrator any token of the organization whose role is no wider than
+/// the caller's (the rule for changing users).
 fn visible(caller: &Caller, c: &Credential) -> bool {
-    c.kind == CredentialKind::ApiToken && (caller.role.is_admin() || c.user == caller.user)
+    let own = c.user.is_some() && c.user == caller.user;
+    let narrower = c.role.unwrap_or(Role::User) >= caller.role;
+    c.kind == CredentialKind::ApiToken && (own || (caller.role.is_admin() && narrower))
 }
 
 /// The organization's live tokens the caller sees, oldest first (up to 1,000).

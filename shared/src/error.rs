@@ -51,6 +51,8 @@ pub enum Error {
     NotFound(String),
     /// 405, with the methods the path does answer.
     MethodNotAllowed(Vec<http::Method>),
+    /// 409: the record changed under a request that depended on it.
+    Conflict(String),
     /// 413: body over the limit.
     TooLarge,
     /// 415: not a content type the endpoint reads.
@@ -72,6 +74,7 @@ impl Error {
             Error::Forbidden(_) => 403,
             Error::NotFound(_) => 404,
             Error::MethodNotAllowed(_) => 405,
+            Error::Conflict(_) => 409,
             Error::TooLarge => 413,
             Error::UnsupportedMediaType(_) => 415,
             Error::Invalid(_) => 422,
@@ -87,6 +90,7 @@ impl Error {
             | Error::Unauthenticated(m)
             | Error::Forbidden(m)
             | Error::NotFound(m)
+            | Error::Conflict(m)
             | Error::UnsupportedMediaType(m)
             | Error::Unavailable(m) => m.clone(),
             Error::MethodNotAllowed(_) => "method not allowed".into(),

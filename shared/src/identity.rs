@@ -130,31 +130,29 @@ pub fn tenant_for_host(env: &Env, host: &str) -> Result<Option<String>> {
         .and_then(|c| c.label))
 }
 
-/// Where a request says it is going: `X-Tenant` (a domain) where the family
-/// sends it, else the host it arrived at. An `X-Tenant` no tenant serves is
-/// `Some("")`, which matches no credential (403).
-pub fn requested_tenant(
+/// A credential of `tenant` may be used only where the request is going:
+/// the tenant `X-Tenant` names (a domain; where the family sends it, and an
+/// unknown one matches no tenant) AND the tenant serving the Host, when a
+/// tenant claims it. Anything else is 403, whichever of the two disagrees.
+pub fn check_destination(
     env: &Env,
+    tenant: &str,
     x_tenant: Option<&str>,
     host: Option<&str>,
-) -> Result<Option<String>> {
-    if let Some(x) = x_tenant {
-        return Ok(Some(tenant_for_host(env, x)?.unwrap_or_default()));
+) -> Result<()> {
+    let elsewhere = || Error::Forbidden("the credential belongs to another tenant".into());
+    if let Some(x) = x_tenant
+        && tenant_for_host(env, x)?.as_deref() != Some(tenant)
+    {
+        return Err(elsewhere());
     }
-    match host {
-        Some(h) => tenant_for_host(env, h),
-        None => Ok(None),
+    if let Some(h) = host
+        && let Some(served) = tenant_for_host(env, h)?
+        && served != tenant
+    {
+        return Err(elsewhere());
     }
-}
-
-/// A credential's tenant must be the one the request names (if it names one).
-pub fn check_tenant(requested: Option<&str>, caller: &Caller) -> Result<()> {
-    match requested {
-        Some(t) if t != caller.tenant => Err(Error::Forbidden(
-            "the credential belongs to another tenant".into(),
-        )),
-        _ => Ok(()),
-    }
+    Ok(())
 }
 
 /// The tenant a pre-authentication request (sign-in) acts in: the host's,
@@ -468,13 +466,39 @@ pub fn stored_caller(
         .into_iter();
     let tenant: Tenant = decode(found.next().flatten()).ok_or_else(unauthenticated)?;
     let user: User = decode(found.next().flatten()).ok_or_else(unauthenticated)?;
-    let (mut caller, user, org) = caller_for(env, &tenant, user, None, Some(credential.id))?;
+    // A user has one live access token: the one its record points at. So a
+    // token whose revocation failed half-way is refused all the same.
+    if kind == CredentialKind::AccessToken && user.access_token.as_deref() != Some(&credential.id) {
+        return Err(unauthenticated());
+    }
+    let (mut caller, user, org) =
+        caller_for(env, &tenant, user, None, Some(credential.id.clone()))?;
     // A credential issued with a narrower role than its user's acts with it.
     if let Some(role) = credential.role
         && role > caller.role
     {
         caller.role = role;
         caller.org.get_or_insert(user.organization_id);
+    }
+    // A credential bound to an organization (a Gcore API token's client)
+    // acts only there, and only while its user still reaches it.
+    if let Some(bound) = credential.org
+        && caller.org != Some(bound)
+    {
+        let within = storage::read::<Organization>(env.kv, &keys::org(&tenant_id, bound))?
+            .map(|r| r.data)
+            .filter(|o| caller.reaches(o) && o.status.may_authenticate())
+            .ok_or_else(unauthenticated)?;
+        // Within a client, an administrator's token acts as that client's
+        // administrator at the widest.
+        let widest = match within.kind {
+            crate::model::OrgKind::Platform => Role::Operator,
+            crate::model::OrgKind::Reseller => Role::ResellerAdmin,
+            crate::model::OrgKind::Customer => Role::CustomerAdmin,
+        };
+        caller.role = caller.role.max(widest);
+        caller.org = Some(within.id);
+        return Ok((caller, user, within));
     }
     Ok((caller, user, org))
 }
@@ -590,16 +614,10 @@ pub fn sign_in(
     })
 }
 
-/// The user holding an email in a tenant, if any.
+/// The user holding an email in a tenant, if any: the claim's target when
+/// its record still carries the email.
 pub fn account_by_email(env: &Env, tenant: &str, normalized: &str) -> Result<Option<User>> {
-    let claim = storage::read::<Claim>(env.kv, &keys::email(tenant, normalized))?.map(|r| r.data);
-    let Some(id) = claim
-        .filter(|c| c.state == ClaimState::Committed)
-        .and_then(|c| c.target)
-    else {
-        return Ok(None);
-    };
-    Ok(storage::read::<User>(env.kv, &keys::user(tenant, id))?.map(|r| r.data))
+    crate::users::holder(env, tenant, normalized)
 }
 
 /// What a session token says beyond its caller.

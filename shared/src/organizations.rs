@@ -295,6 +295,58 @@ pub fn create(
 
 /// Deletes (soft) an organization in reach. Refused with 422 while it has
 /// users or child organizations; never the caller's own organization.
+/// Index slots read per call when checking an organization is empty.
+const SLOT_PAGE: usize = 100;
+
+/// Whether any record listed in index `list` is `live`, read from the index
+/// slots rather than a kept count, so a count that drifted cannot let a
+/// non-empty organization be deleted. O(entries ever added), paid on delete.
+fn any_listed<T: serde::de::DeserializeOwned>(
+    env: &Env,
+    tenant: &str,
+    list: &str,
+    key: impl Fn(Uuid) -> String,
+    live: impl Fn(&T) -> bool,
+) -> Result<bool> {
+    let total = storage::index_len(env.kv, tenant, list)?;
+    let mut from = 1;
+    while from <= total {
+        let keys: Vec<String> = storage::index_range(env.kv, tenant, list, from, SLOT_PAGE)?
+            .into_iter()
+            .map(|(_, id)| key(id))
+            .collect();
+        if storage::read_many::<T>(env.kv, &keys)?
+            .iter()
+            .flatten()
+            .any(&live)
+        {
+            return Ok(true);
+        }
+        from += SLOT_PAGE as i64;
+    }
+    Ok(false)
+}
+
+fn has_live_member(env: &Env, tenant: &str, org: Uuid) -> Result<bool> {
+    any_listed(
+        env,
+        tenant,
+        &format!("org/{org}/members"),
+        |id| keys::user(tenant, id),
+        |u: &crate::model::User| u.organization_id == org && u.status != Lifecycle::Deleted,
+    )
+}
+
+fn has_live_child(env: &Env, tenant: &str, org: Uuid) -> Result<bool> {
+    any_listed(
+        env,
+        tenant,
+        &format!("org/{org}/children"),
+        |id| keys::org(tenant, id),
+        |o: &Organization| o.parent == Some(org) && o.status != Lifecycle::Deleted,
+    )
+}
+
 pub fn delete(env: &mut Env, caller: &Caller, id: Uuid) -> Result<()> {
     let org = get(env, caller, id)?;
     caller.require(Role::ResellerAdmin)?;
@@ -303,24 +355,28 @@ pub fn delete(env: &mut Env, caller: &Caller, id: Uuid) -> Result<()> {
             "cannot delete your own organization".into(),
         ));
     }
-    let users = storage::read_count(env.kv, &caller.tenant, &format!("org/{id}/users"))?;
-    let orgs = storage::read_count(env.kv, &caller.tenant, &format!("org/{id}/orgs"))?;
     let mut errors = crate::error::FieldErrors::default();
-    if users > 0 {
+    if has_live_member(env, &caller.tenant, id)? {
         errors.add("organization", "still has users");
     }
-    if orgs > 1 {
+    if has_live_child(env, &caller.tenant, id)? {
         errors.add("organization", "still has child organizations");
     }
     errors.into_result()?;
     let op = format!("org-delete{}", env.new_uuid().simple());
     let now = env.now;
-    storage::update::<Organization, _>(env, &keys::org(&caller.tenant, id), &op, |o| {
-        o.status = Lifecycle::Deleted;
-        o.updated_at = now;
-        Ok(())
-    })?;
-    crate::reach::bump(env, &caller.tenant, &crate::reach::org_counts(&org), -1)?;
+    let (_, deleted_here) =
+        storage::update_if::<Organization, _>(env, &keys::org(&caller.tenant, id), &op, |o| {
+            if o.status == Lifecycle::Deleted {
+                return Ok(false);
+            }
+            o.status = Lifecycle::Deleted;
+            o.updated_at = now;
+            Ok(true)
+        })?;
+    if deleted_here {
+        crate::reach::bump(env, &caller.tenant, &crate::reach::org_counts(&org), -1)?;
+    }
     storage::audit_action(
         env,
         &op,

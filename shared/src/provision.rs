@@ -17,12 +17,11 @@ use crate::model::{
     SubscriptionStatus, User,
 };
 use crate::password::{self, HashParams};
+use crate::reach;
 use crate::storage::{
-    self, AuditEvent, ClaimOutcome, Env, Operation, claim, commit_claim, derived_uuid, keys,
-    release_claim,
+    self, AuditEvent, ClaimOutcome, Env, Operation, commit_claim, derived_uuid, keys,
 };
 use crate::time::{Millis, add_months};
-use crate::{reach, validate};
 
 /// The operation-record slot of a create's audit sequence number.
 const AUDIT: &str = "audit";
@@ -70,6 +69,9 @@ pub struct OpId {
     pub id: String,
     /// Hash of the request; a reused Idempotency-Key with another request is refused.
     pub fingerprint: String,
+    /// Whether a client key names it (a retry may come); else its record
+    /// goes once the operation is done.
+    pub keyed: bool,
 }
 
 impl OpId {
@@ -79,6 +81,7 @@ impl OpId {
         Self {
             id: format!("k{}", &storage::sha256_hex(scoped.as_bytes())[..32]),
             fingerprint,
+            keyed: true,
         }
     }
     /// A one-off operation (no Idempotency-Key).
@@ -86,6 +89,7 @@ impl OpId {
         Self {
             id: format!("r{}", env.new_uuid().simple()),
             fingerprint,
+            keyed: false,
         }
     }
 }
@@ -181,27 +185,49 @@ fn reachable_org(env: &Env, caller: &Caller, id: Uuid, field: &str) -> Result<Or
         .ok_or_else(|| Error::NotFound(format!("{field} {id} not found")))
 }
 
-/// Starts (or resumes) the operation record, saying whether it existed. Its
-/// start time is every record's timestamp, so a retry writes the same bytes.
-fn begin(env: &Env, tenant: &str, op: &OpId) -> Result<(Operation, bool)> {
-    let key = keys::op(tenant, &op.id);
-    if let Some(existing) = storage::read::<Operation>(env.kv, &key)? {
-        if existing.data.fingerprint != op.fingerprint {
-            return Err(Error::invalid(
-                "Idempotency-Key",
-                "was already used for a different request",
-            ));
-        }
-        return Ok((existing.data, true));
+/// The operation record of a keyed create, unless it has expired (then the
+/// key starts a new run).
+fn prior(env: &Env, tenant: &str, op: &OpId) -> Result<Option<Operation>> {
+    Ok(
+        storage::read::<Operation>(env.kv, &keys::op(tenant, &op.id))?
+            .map(|r| r.data)
+            .filter(|o| !o.expired(env.now)),
+    )
+}
+
+/// Starts the operation record, or resumes `prior`. Its start time is every
+/// record's timestamp, so a retry writes the same bytes. Called only once the
+/// request is valid and its lookups passed.
+fn begin(env: &Env, tenant: &str, op: &OpId, prior: Option<Operation>) -> Result<Operation> {
+    if let Some(existing) = prior {
+        return Ok(existing);
     }
+    let key = keys::op(tenant, &op.id);
+    let expired = storage::read::<Operation>(env.kv, &key)?;
     let started = Operation {
         fingerprint: op.fingerprint.clone(),
         started: env.now,
         done: false,
         positions: Vec::new(),
+        // A key reused after expiry derives its records from a new run id.
+        run: expired.as_ref().map(|_| format!("{}-{}", op.id, env.now)),
+        counted: false,
+        answer: None,
     };
-    storage::write(env.kv, &key, &op.id, &started)?;
-    Ok((started, false))
+    match expired {
+        None => Ok(storage::create(env, &key, &op.id, &started)?.data),
+        Some(old) => {
+            let run = format!("{}/restart/{}", op.id, env.now);
+            Ok(storage::update::<Operation, _>(env, &key, &run, |o| {
+                if o.expired(env.now) {
+                    *o = started.clone();
+                }
+                Ok(())
+            })
+            .map(|r| r.data)
+            .unwrap_or(old.data))
+        }
+    }
 }
 
 /// Creates the customer. See the module notes for the order of work.
@@ -221,7 +247,18 @@ pub fn create_customer(
     let tenant = caller.tenant.as_str();
     let settings = load_settings(env.kv, tenant)?;
     check_rules(input, &settings)?;
-    let (operation, resuming) = begin(env, tenant, op)?;
+    let prior = prior(env, tenant, op)?;
+    if let Some(p) = &prior {
+        if p.fingerprint != op.fingerprint {
+            return Err(Error::invalid(
+                "Idempotency-Key",
+                "was already used for a different request",
+            ));
+        }
+        if p.done {
+            return stored_answer(env, tenant, op, p);
+        }
+    }
 
     let existing = match input.organization_id {
         Some(id) => Some(reachable_org(env, caller, id, "organization_id")?),
@@ -232,20 +269,27 @@ pub fn create_customer(
         None => None,
     };
 
-    let email_key = keys::email(tenant, &validate::normalize_email(&input.user.email));
-    let held = match claim(env, &email_key, &op.id, resuming)? {
+    let resuming = prior.is_some();
+    let operation = begin(env, tenant, op, prior)?;
+    let run = operation.run.clone().unwrap_or_else(|| op.id.clone());
+    let user_id = derived_uuid(&run, "user");
+    let (email_key, outcome) =
+        crate::users::claim_email(env, tenant, &input.user.email, &run, resuming, user_id)?;
+    let held = match outcome {
         ClaimOutcome::Taken => return Err(Error::invalid("user.email", "has already been taken")),
         ClaimOutcome::Unsettled => {
             return Err(Error::Unavailable(
                 "this email is being claimed by an unfinished request; retry later".into(),
             ));
         }
-        ClaimOutcome::Committed(c) => {
-            let created = replay(env, tenant, c.target)?;
-            if !operation.done {
-                // The earlier attempt committed but stopped before its audit.
-                finish(env, caller, op, &created)?;
-            }
+        ClaimOutcome::Committed(_) => {
+            // The earlier attempt committed (the record may have moved on or
+            // been purged since): answer what it stored, never write again.
+            let operation = storage::read::<Operation>(env.kv, &keys::op(tenant, &op.id))?
+                .map(|r| r.data)
+                .unwrap_or(operation);
+            let created = stored_answer(env, tenant, op, &operation)?;
+            finish(env, caller, op, &created)?;
             return Ok(created);
         }
         ClaimOutcome::Held(c) => c,
@@ -256,6 +300,7 @@ pub fn create_customer(
         caller,
         input,
         op,
+        &run,
         &operation,
         &settings,
         existing,
@@ -269,22 +314,41 @@ pub fn create_customer(
         Ok(created)
     });
     if result.is_err() {
-        // Best effort: if the store is failing this may fail too, and the
-        // claim then frees itself after the window (or the keyed retry resumes).
-        let _ = release_claim(env, &email_key, &held);
+        let mut written = vec![keys::user(tenant, user_id)];
+        if input.organization_id.is_none() {
+            written.push(keys::org(tenant, derived_uuid(&run, "organization")));
+        }
+        // Its audit event too: no event may tell of a create that did not happen.
+        if let Ok(Some(o)) = storage::read::<Operation>(env.kv, &keys::op(tenant, &op.id))
+            && let Some((_, seq)) = o.data.positions.iter().find(|(l, _)| l == AUDIT)
+        {
+            written.push(keys::audit_event(tenant, *seq));
+        }
+        crate::users::abandon_create(env, &email_key, &held, &run, &written);
     }
     result
 }
 
-fn replay(env: &Env, tenant: &str, user: Option<Uuid>) -> Result<Created> {
-    let user = user.ok_or_else(|| Error::Unavailable("claim without target".into()))?;
-    let user = storage::read::<User>(env.kv, &keys::user(tenant, user))?
-        .ok_or_else(|| Error::Unavailable("claimed user is missing".into()))?
-        .data;
-    let organization =
-        storage::read::<Organization>(env.kv, &keys::org(tenant, user.organization_id))?
-            .ok_or_else(|| Error::Unavailable("user's organization is missing".into()))?
-            .data;
+/// The answer an operation stored before it became visible. Records written
+/// before answers were stored replay the records as they are now.
+fn stored_answer(env: &Env, tenant: &str, op: &OpId, operation: &Operation) -> Result<Created> {
+    let (user, organization): (User, Organization) = match operation.answer.clone() {
+        Some(answer) => serde_json::from_value(answer)
+            .map_err(|_| Error::Unavailable("unreadable stored answer".into()))?,
+        None => {
+            let run = operation.run.as_deref().unwrap_or(&op.id);
+            let gone = || Error::NotFound("the record this key created is gone".into());
+            let user =
+                storage::read::<User>(env.kv, &keys::user(tenant, derived_uuid(run, "user")))?
+                    .ok_or_else(gone)?
+                    .data;
+            let org =
+                storage::read::<Organization>(env.kv, &keys::org(tenant, user.organization_id))?
+                    .ok_or_else(gone)?
+                    .data;
+            (user, org)
+        }
+    };
     Ok(Created {
         user,
         organization,
@@ -298,6 +362,7 @@ fn write_customer(
     caller: &Caller,
     input: &NewCustomer,
     op: &OpId,
+    run: &str,
     operation: &Operation,
     settings: &Settings,
     existing: Option<Organization>,
@@ -318,8 +383,8 @@ fn write_customer(
             let org = if input.plans.is_empty() {
                 org
             } else {
-                storage::update::<Organization, _>(env, &keys::org(tenant, org.id), &op.id, |o| {
-                    subscribe(o, &input.plans, settings, &op.id, now);
+                storage::update::<Organization, _>(env, &keys::org(tenant, org.id), run, |o| {
+                    subscribe(o, &input.plans, settings, run, now);
                     o.updated_at = now;
                     Ok(())
                 })?
@@ -333,7 +398,7 @@ fn write_customer(
                 .as_ref()
                 .ok_or_else(|| Error::invalid("organization", "is required"))?;
             let mut org = Organization {
-                id: derived_uuid(&op.id, "organization"),
+                id: derived_uuid(run, "organization"),
                 kind: OrgKind::Customer,
                 name: spec.name.clone(),
                 description: spec.description.clone(),
@@ -364,14 +429,14 @@ fn write_customer(
                 });
             }
             plans.extend(input.plans.iter().cloned());
-            subscribe(&mut org, &plans, settings, &op.id, now);
-            storage::write(env.kv, &keys::org(tenant, org.id), &op.id, &org)?;
+            subscribe(&mut org, &plans, settings, run, now);
+            let org = storage::create(env, &keys::org(tenant, org.id), run, &org)?.data;
             (org, true)
         }
     };
 
     let user = User {
-        id: derived_uuid(&op.id, "user"),
+        id: derived_uuid(run, "user"),
         number: None,
         account_code: None,
         email: input.user.email.clone(),
@@ -393,7 +458,7 @@ fn write_customer(
         created_at: now,
         updated_at: now,
     };
-    storage::write(env.kv, &keys::user(tenant, user.id), &op.id, &user)?;
+    let user = storage::create(env, &keys::user(tenant, user.id), run, &user)?.data;
 
     // Index lists this create appears in; positions are kept in the operation
     // record so a retry reuses them instead of appending twice.
@@ -408,24 +473,44 @@ fn write_customer(
                 .map(|l| (l, organization.id)),
         );
     }
+    // Positions and the answer go into the operation record by
+    // compare-and-swap, so a concurrent retry's progress is never undone.
+    let mut wanted: Vec<String> = lists.iter().map(|(l, _)| l.clone()).collect();
+    wanted.push(AUDIT.to_string());
     let mut positions = operation.positions.clone();
     let mut allocated = false;
-    for (list, _) in &lists {
+    for list in &wanted {
         if !positions.iter().any(|(l, _)| l == list) {
-            positions.push((list.clone(), storage::index_position(env, tenant, list)?));
+            let pos = if list == AUDIT {
+                storage::audit_position(env, tenant)?
+            } else {
+                storage::index_position(env, tenant, list)?
+            };
+            positions.push((list.clone(), pos));
             allocated = true;
         }
     }
-    if !positions.iter().any(|(l, _)| l == AUDIT) {
-        positions.push((AUDIT.to_string(), storage::audit_position(env, tenant)?));
-        allocated = true;
-    }
-    if allocated {
-        let record = Operation {
-            positions: positions.clone(),
-            ..operation.clone()
-        };
-        storage::write(env.kv, &keys::op(tenant, &op.id), &op.id, &record)?;
+    let mut answer_user = user.clone();
+    answer_user.password_hash = None;
+    answer_user.access_token = None;
+    let answer = serde_json::to_value((&answer_user, &organization))
+        .map_err(|_| Error::Unavailable("unserializable answer".into()))?;
+    if allocated || operation.answer.is_none() {
+        let record = storage::update::<Operation, _>(
+            env,
+            &keys::op(tenant, &op.id),
+            &format!("{run}/positions"),
+            |o| {
+                for (list, pos) in &positions {
+                    if !o.positions.iter().any(|(l, _)| l == list) {
+                        o.positions.push((list.clone(), *pos));
+                    }
+                }
+                o.answer.get_or_insert_with(|| answer.clone());
+                Ok(())
+            },
+        )?;
+        positions = record.data.positions;
     }
     let position = |name: &str| {
         positions
@@ -438,7 +523,7 @@ fn write_customer(
     // land the customer is visible, and a visible customer always has its event.
     storage::write_audit(
         env,
-        &op.id,
+        run,
         &AuditEvent {
             seq: position(AUDIT),
             at: now,
@@ -463,20 +548,32 @@ fn write_customer(
     })
 }
 
-/// Counts, and the operation marked done.
-fn finish(env: &Env, caller: &Caller, op: &OpId, created: &Created) -> Result<()> {
+/// The operation marked done and counted, then the counts: only the request
+/// whose compare-and-swap marks it counts, so a resumed or concurrent retry
+/// never counts twice. A crash between the two leaves the counts one short,
+/// which no check relies on (deletes re-read the index slots).
+fn finish(env: &mut Env, caller: &Caller, op: &OpId, created: &Created) -> Result<()> {
     let tenant = caller.tenant.as_str();
-    // The create made the organization exactly when the user is its first admin.
-    let new_org = created.user.role == Role::CustomerAdmin;
-    reach::bump(env, tenant, &reach::user_counts(&created.organization), 1)?;
-    if new_org {
-        reach::bump(env, tenant, &reach::org_counts(&created.organization), 1)?;
-    }
     let key = keys::op(tenant, &op.id);
-    storage::update::<Operation, _>(env, &key, &format!("{}/done", op.id), |o| {
+    let mark = format!("{}/done/{}", op.id, env.new_uuid().simple());
+    let (_, counted_here) = storage::update_if::<Operation, _>(env, &key, &mark, |o| {
+        let first = !o.counted;
+        o.counted = true;
         o.done = true;
-        Ok(())
+        Ok(first)
     })?;
+    if counted_here {
+        // The create made the organization exactly when the user is its first admin.
+        let new_org = created.user.role == Role::CustomerAdmin;
+        reach::bump(env, tenant, &reach::user_counts(&created.organization), 1)?;
+        if new_org {
+            reach::bump(env, tenant, &reach::org_counts(&created.organization), 1)?;
+        }
+    }
+    if !op.keyed {
+        // Nobody can retry it: its record has done its job.
+        let _ = env.kv.delete(&key);
+    }
     Ok(())
 }
 

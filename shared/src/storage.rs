@@ -16,6 +16,7 @@
 //! | `t/{t}/org-number/{n}` | the organization with integer id n |
 //! | `t/{t}/settings` | [`Settings`](crate::model::Settings) record |
 //! | `t/{t}/org/{uuid}` | organization record |
+//! | `t/{t}/org/{uuid}/subscription/{sub}` | an archived past subscription |
 //! | `t/{t}/user/{uuid}` | user record |
 //! | `t/{t}/email/{sha256(lower(email))}` | [`Claim`] on that email |
 //! | `t/{t}/email/{h}/g{n}` | claim slot counter of generation n |
@@ -41,7 +42,37 @@
 //!   claim commit that make it visible, and derives every id from its
 //!   operation id, so a retry rewrites the same records.
 //! - A claim left pending by a crash is reclaimable after [`CLAIM_WINDOW_MS`],
-//!   far longer than any request may run.
+//!   far longer than any request may run, unless the record it names already
+//!   carries the key (the crash came after the record was written).
+//!
+//! # Claims
+//! - Claim state changes (pending, committed, released) are compare-and-swap
+//!   on the claim's generation and owner, never blind writes, so a late
+//!   writer cannot overwrite a newer generation.
+//! - A claim is released only when it is known that no record took it: a
+//!   request that fails after its record may have been written re-reads the
+//!   record first, and leaves the claim pending when the record carries the
+//!   key or cannot be read (the keyed retry resumes it).
+//! - A record holds at most one claim of a kind: an email change is applied
+//!   only if the record still has the email the change started from, so of
+//!   two concurrent changes one wins and the other releases its new claim.
+//!   Readers (sign-in) also check that the claim and the record agree.
+//!
+//! # Counts
+//! - Kept counts change only in the request whose compare-and-swap performs
+//!   the transition they count ([`update_if`] says which): a repeated or
+//!   concurrent delete, or a resumed create, never counts twice.
+//! - Checks that must not be wrong because of a lost count (deleting an
+//!   organization that still has members) re-read the index slots.
+//!
+//! # Idempotency
+//! - An operation record (`op/{key}`) is written only once the request is
+//!   valid and its lookups passed, so a request refused with 4xx leaves
+//!   nothing behind. Records expire after [`OPERATION_TTL_MS`]; the key then
+//!   starts a new operation.
+//! - A completed operation only ever replays its stored answer; a resumed
+//!   one never overwrites a record that exists ([`create`]), since that
+//!   record may have moved on (changed, terminated, purged).
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -57,6 +88,8 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// How long a pending claim (or an unrecorded claim slot) holds before another
 /// operation may take it over.
 pub const CLAIM_WINDOW_MS: Millis = 10 * 60 * 1000;
+/// How long an Idempotency-Key is remembered.
+pub const OPERATION_TTL_MS: Millis = 24 * 3600 * 1000;
 /// Compare-and-swap attempts before an update gives up with 503.
 const CAS_ATTEMPTS: u32 = 8;
 /// Operation ids remembered per record, to recognise one's own landed write.
@@ -192,8 +225,20 @@ where
     T: Serialize + DeserializeOwned,
     F: FnMut(&mut T) -> Result<()>,
 {
+    update_if(env, key, op, |data| change(data).map(|()| true)).map(|(record, _)| record)
+}
+
+/// Like [`update`], for a transition that may already have happened: `change`
+/// returns false to leave the record as it is. The flag says whether THIS
+/// call made the change, so exactly one of many concurrent callers (each with
+/// its own `op`) sees true and may adjust what depends on it (counts).
+pub fn update_if<T, F>(env: &Env, key: &str, op: &str, mut change: F) -> Result<(Record<T>, bool)>
+where
+    T: Serialize + DeserializeOwned,
+    F: FnMut(&mut T) -> Result<bool>,
+{
     for attempt in 0..CAS_ATTEMPTS {
-        let mut outcome: Result<Option<Record<T>>> = Ok(None);
+        let mut outcome: Result<Option<(Record<T>, bool)>> = Ok(None);
         let cas = env.kv.compare_and_swap(key, &mut |current| {
             let Some(bytes) = current else {
                 outcome = Err(Error::NotFound(format!("no record at {key}")));
@@ -207,12 +252,19 @@ where
                 }
             };
             if record.ops.iter().any(|o| o == op) {
-                outcome = Ok(Some(record));
+                outcome = Ok(Some((record, true)));
                 return None;
             }
-            if let Err(e) = change(&mut record.data) {
-                outcome = Err(e);
-                return None;
+            match change(&mut record.data) {
+                Err(e) => {
+                    outcome = Err(e);
+                    return None;
+                }
+                Ok(false) => {
+                    outcome = Ok(Some((record, false)));
+                    return None;
+                }
+                Ok(true) => {}
             }
             record.rev += 1;
             record.v = SCHEMA_VERSION;
@@ -221,7 +273,7 @@ where
                 record.ops.remove(0);
             }
             let bytes = serde_json::to_vec(&record).ok();
-            outcome = Ok(Some(record));
+            outcome = Ok(Some((record, true)));
             bytes
         })?;
         match cas {
@@ -233,12 +285,96 @@ where
                 if let Some(found) = read::<T>(env.kv, key)?
                     && found.ops.iter().any(|o| o == op)
                 {
-                    return Ok(found);
+                    return Ok((found, true));
                 }
-                // Jitter from the op id, so racing operations spread out.
-                let seed = Sha256::digest(format!("{op}/{attempt}").as_bytes())[0] as u64;
-                let jitter = seed % (5 << attempt.min(4));
-                (env.pause)(std::time::Duration::from_millis(1 + jitter));
+                backoff(env, op, attempt);
+            }
+        }
+    }
+    Err(Error::Unavailable(format!("too much contention on {key}")))
+}
+
+/// Jitter from the op id, so racing operations spread out.
+fn backoff(env: &Env, op: &str, attempt: u32) {
+    let seed = Sha256::digest(format!("{op}/{attempt}").as_bytes())[0] as u64;
+    let jitter = seed % (5 << attempt.min(4));
+    (env.pause)(std::time::Duration::from_millis(1 + jitter));
+}
+
+/// Writes a record only if none is there (a create whose id is derived from
+/// its operation, resumed by a retry). Returns the record that is there
+/// afterwards: ours, or the one found, which a retry must never overwrite
+/// (it may have moved on since the first attempt wrote it).
+pub fn create<T>(env: &Env, key: &str, op: &str, data: &T) -> Result<Record<T>>
+where
+    T: Serialize + DeserializeOwned + Clone,
+{
+    if let Some(found) = read::<T>(env.kv, key)? {
+        return Ok(found);
+    }
+    // Only retries of this very operation write this key, and they write the
+    // same record, so a plain set after the check cannot clobber anyone else.
+    write(env.kv, key, op, data)?;
+    Ok(Record {
+        v: SCHEMA_VERSION,
+        rev: 1,
+        ops: vec![op.to_string()],
+        data: data.clone(),
+    })
+}
+
+/// Compare-and-swap on a small state record that may be absent (a claim):
+/// `next` maps the current state to the one to write, or `None` to leave
+/// it. Every state written is distinct, so a swap reported failed after it
+/// landed (Redis) is recognised by re-reading exactly what was written.
+/// Returns the state written, or `None` when `next` left it.
+fn swap_state<T, F>(env: &Env, key: &str, op: &str, mut next: F) -> Result<Option<T>>
+where
+    T: Serialize + DeserializeOwned + PartialEq + Clone,
+    F: FnMut(Option<&T>) -> Result<Option<T>>,
+{
+    for attempt in 0..CAS_ATTEMPTS {
+        let mut outcome: Result<Option<T>> = Ok(None);
+        let cas = env.kv.compare_and_swap(key, &mut |current| {
+            let current: Option<Record<T>> = match current.map(serde_json::from_slice) {
+                None => None,
+                Some(Ok(r)) => Some(r),
+                Some(Err(_)) => {
+                    outcome = Err(corrupt(key));
+                    return None;
+                }
+            };
+            match next(current.as_ref().map(|r| &r.data)) {
+                Err(e) => {
+                    outcome = Err(e);
+                    None
+                }
+                Ok(None) => {
+                    outcome = Ok(None);
+                    None
+                }
+                Ok(Some(data)) => {
+                    let record = Record {
+                        v: SCHEMA_VERSION,
+                        rev: current.as_ref().map_or(1, |r| r.rev + 1),
+                        ops: vec![op.to_string()],
+                        data: data.clone(),
+                    };
+                    outcome = Ok(Some(data));
+                    serde_json::to_vec(&record).ok()
+                }
+            }
+        })?;
+        match cas {
+            CasOutcome::Swapped | CasOutcome::Skipped => return outcome,
+            CasOutcome::Failed => {
+                let wrote = outcome?;
+                if let (Some(found), Some(wrote)) = (read::<T>(env.kv, key)?, wrote)
+                    && found.data == wrote
+                {
+                    return Ok(Some(wrote));
+                }
+                backoff(env, op, attempt);
             }
         }
     }
@@ -250,7 +386,11 @@ where
 pub enum ClaimState {
     Pending,
     Committed,
+    /// Given back before any record took it.
     Released,
+    /// Given back after it was committed (the record changed its key, or
+    /// was purged): its operation completed, so a retry of it replays.
+    Vacated,
 }
 
 /// Who holds a unique natural key (an email), and for what.
@@ -270,7 +410,8 @@ pub struct Claim {
 pub enum ClaimOutcome {
     /// This operation holds the claim now (new, or resumed from its own pending claim).
     Held(Claim),
-    /// This operation completed earlier and committed the claim.
+    /// This operation completed earlier and committed the claim (which may
+    /// have been vacated since).
     Committed(Claim),
     /// Someone else holds it (committed, or pending within the window).
     Taken,
@@ -283,22 +424,40 @@ fn read_claim(kv: &dyn Kv, key: &str) -> Result<Option<Claim>> {
     Ok(read::<Claim>(kv, key)?.map(|r| r.data))
 }
 
-/// Claims `key` for operation `op`. See the module notes for the protocol.
-/// `resuming` says the operation ran before (its record existed): only then can
-/// an unrecorded slot be its own, so only then is the answer `Unsettled`
-/// rather than `Taken`.
+/// Claims `key` for operation `op`, with no target known yet. See
+/// [`claim_for`].
 pub fn claim(env: &Env, key: &str, op: &str, resuming: bool) -> Result<ClaimOutcome> {
+    claim_for(env, key, op, resuming, None, &|_| Ok(false))
+}
+
+/// Claims `key` for operation `op` on behalf of `target` (the record that
+/// will hold it). `resuming` says the operation ran before (its record
+/// existed): only then can an unrecorded slot be its own, so only then is the
+/// answer `Unsettled` rather than `Taken`.
+///
+/// A pending claim left longer than [`CLAIM_WINDOW_MS`] is taken over, unless
+/// `holds` says its target record already carries the key (its operation
+/// wrote the record and died before committing): then it stays taken.
+pub fn claim_for(
+    env: &Env,
+    key: &str,
+    op: &str,
+    resuming: bool,
+    target: Option<Uuid>,
+    holds: &dyn Fn(&Claim) -> Result<bool>,
+) -> Result<ClaimOutcome> {
     let mut current = read_claim(env.kv, key)?;
     for _ in 0..4 {
         if let Some(c) = &current {
             let fresh = env.now - c.at < CLAIM_WINDOW_MS;
             match c.state {
-                ClaimState::Committed if c.owner == op => {
+                ClaimState::Committed | ClaimState::Vacated if c.owner == op => {
                     return Ok(ClaimOutcome::Committed(c.clone()));
                 }
                 ClaimState::Pending if c.owner == op => return Ok(ClaimOutcome::Held(c.clone())),
                 ClaimState::Committed => return Ok(ClaimOutcome::Taken),
                 ClaimState::Pending if fresh => return Ok(ClaimOutcome::Taken),
+                ClaimState::Pending if holds(c)? => return Ok(ClaimOutcome::Taken),
                 _ => {}
             }
         }
@@ -311,11 +470,20 @@ pub fn claim(env: &Env, key: &str, op: &str, resuming: bool) -> Result<ClaimOutc
                     owner: op.to_string(),
                     state: ClaimState::Pending,
                     at: env.now,
-                    target: None,
+                    target,
                     label: None,
                 };
-                write(env.kv, key, op, &mine)?;
-                return Ok(ClaimOutcome::Held(mine));
+                // Never write over a newer generation than the slot we won.
+                let written = swap_state::<Claim, _>(env, key, op, |now| {
+                    Ok(now
+                        .is_none_or(|c| c.generation < generation)
+                        .then(|| mine.clone()))
+                })?;
+                if written.is_some() {
+                    return Ok(ClaimOutcome::Held(mine));
+                }
+                current = read_claim(env.kv, key)?;
+                break;
             }
             let again = read_claim(env.kv, key)?;
             if again.as_ref().is_some_and(|c| c.generation >= generation) {
@@ -343,14 +511,36 @@ pub fn claim(env: &Env, key: &str, op: &str, resuming: bool) -> Result<ClaimOutc
     Ok(ClaimOutcome::Taken)
 }
 
-/// Marks a held claim committed to `target`, making it visible as taken for good.
+/// Moves the claim `held` (this generation, this owner) to `next`, by
+/// compare-and-swap: a claim that has moved on (taken over, released,
+/// committed elsewhere) is never overwritten. Returns whether it is in
+/// state `next` now.
+fn settle_claim(env: &Env, key: &str, held: &Claim, next: Claim) -> Result<bool> {
+    let written = swap_state::<Claim, _>(env, key, &held.owner, |now| {
+        Ok(match now {
+            Some(c) if *c == next => None,
+            Some(c) if c.generation == held.generation && c.owner == held.owner => {
+                Some(next.clone())
+            }
+            _ => None,
+        })
+    })?;
+    Ok(written.is_some() || read_claim(env.kv, key)?.as_ref() == Some(&next))
+}
+
+/// Marks a held claim committed to `target`, making it visible as taken for
+/// good. 503 if the claim was lost meanwhile (nothing is committed then).
 pub fn commit_claim(env: &Env, key: &str, claim: &Claim, target: Uuid) -> Result<()> {
     let done = Claim {
         state: ClaimState::Committed,
         target: Some(target),
         ..claim.clone()
     };
-    write(env.kv, key, &claim.owner, &done)
+    if settle_claim(env, key, claim, done)? {
+        Ok(())
+    } else {
+        Err(Error::Unavailable(format!("the claim on {key} was lost")))
+    }
 }
 
 /// Marks a held claim committed to a non-uuid target (a tenant id).
@@ -360,16 +550,26 @@ pub fn commit_claim_label(env: &Env, key: &str, claim: &Claim, label: &str) -> R
         label: Some(label.to_string()),
         ..claim.clone()
     };
-    write(env.kv, key, &claim.owner, &done)
+    if settle_claim(env, key, claim, done)? {
+        Ok(())
+    } else {
+        Err(Error::Unavailable(format!("the claim on {key} was lost")))
+    }
 }
 
-/// Gives a held claim back (a create that failed after claiming).
+/// Gives back the claim `claim` names (its generation and owner), pending or
+/// committed. Call it only when it is known that no record holds the key;
+/// a claim that has moved on since is left alone.
 pub fn release_claim(env: &Env, key: &str, claim: &Claim) -> Result<()> {
     let released = Claim {
-        state: ClaimState::Released,
+        state: if claim.state == ClaimState::Committed {
+            ClaimState::Vacated
+        } else {
+            ClaimState::Released
+        },
         ..claim.clone()
     };
-    write(env.kv, key, &claim.owner, &released)
+    settle_claim(env, key, claim, released).map(drop)
 }
 
 /// Where an idempotent operation stands; a retry with the same id resumes it.
@@ -382,6 +582,23 @@ pub struct Operation {
     /// Index positions already taken, so a retry does not append twice.
     #[serde(default)]
     pub positions: Vec<(String, i64)>,
+    /// The id every record of this run derives from; `None` for the key's
+    /// own id. A key reused after its record expired starts a new run.
+    #[serde(default)]
+    pub run: Option<String>,
+    /// Whether the counts of this create were taken (exactly once).
+    #[serde(default)]
+    pub counted: bool,
+    /// What the operation answers, stored before it becomes visible, so a
+    /// replay returns it whatever happened to the records since.
+    #[serde(default)]
+    pub answer: Option<serde_json::Value>,
+}
+
+impl Operation {
+    pub fn expired(&self, now: Millis) -> bool {
+        now - self.started >= OPERATION_TTL_MS
+    }
 }
 
 /// An index list: ids in insertion order, one key per position, so reading a

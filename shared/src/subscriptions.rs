@@ -12,6 +12,97 @@ use crate::provision::{self, PlanRequest};
 use crate::storage::{self, Env, keys};
 use crate::time::Millis;
 
+/// Past (inactive or canceled) subscriptions kept in the organization record;
+/// older ones move to the history archive, so the record stays far below the
+/// hosted stores' value limits (DynamoDB: 400 KB) whatever its history.
+pub const KEPT_PAST: usize = 20;
+/// Largest `features` object accepted: serialized bytes and nesting depth.
+pub const FEATURES_MAX_BYTES: usize = 4096;
+pub const FEATURES_MAX_DEPTH: usize = 5;
+
+/// Only the level above an organization manages its plans: an administrator
+/// may not subscribe or reprice its own organization.
+fn manages(caller: &Caller, org: Uuid) -> Result<()> {
+    caller.require(Role::ResellerAdmin)?;
+    if caller.org == Some(org) {
+        return Err(Error::Forbidden(
+            "an organization's plans are managed by the level above it".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// 422 unless `features` is a small, shallow JSON object.
+pub fn check_features(features: &serde_json::Value) -> Result<()> {
+    fn depth(v: &serde_json::Value) -> usize {
+        match v {
+            serde_json::Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
+            serde_json::Value::Object(o) => 1 + o.values().map(depth).max().unwrap_or(0),
+            _ => 0,
+        }
+    }
+    if !features.is_object() {
+        return Err(Error::invalid("features", "must be an object"));
+    }
+    if features.to_string().len() > FEATURES_MAX_BYTES {
+        return Err(Error::invalid(
+            "features",
+            format!("must be at most {FEATURES_MAX_BYTES} bytes of JSON"),
+        ));
+    }
+    if depth(features) > FEATURES_MAX_DEPTH {
+        return Err(Error::invalid(
+            "features",
+            format!("must nest at most {FEATURES_MAX_DEPTH} levels deep"),
+        ));
+    }
+    Ok(())
+}
+
+fn archive_key(tenant: &str, org: Uuid, id: Uuid) -> String {
+    format!("t/{tenant}/org/{org}/subscription/{id}")
+}
+
+/// Moves the oldest past subscriptions beyond [`KEPT_PAST`] out of the
+/// record into the archive (`org/{id}/subscription/{sub}`): the copies are
+/// written first, then removed from the record by compare-and-swap only if
+/// unchanged, so nothing is lost if either step fails.
+pub fn archive_history(env: &Env, tenant: &str, org: &Organization) -> Result<()> {
+    let past: Vec<&Subscription> = org
+        .subscriptions
+        .iter()
+        .filter(|s| s.status != SubscriptionStatus::Active)
+        .collect();
+    if past.len() <= KEPT_PAST {
+        return Ok(());
+    }
+    let moving: Vec<Subscription> = past[..past.len() - KEPT_PAST]
+        .iter()
+        .map(|s| (*s).clone())
+        .collect();
+    let op = format!("archive/{}", moving[0].id);
+    for sub in &moving {
+        storage::write(env.kv, &archive_key(tenant, org.id, sub.id), &op, sub)?;
+    }
+    storage::update::<Organization, _>(env, &keys::org(tenant, org.id), &op, |o| {
+        o.subscriptions.retain(|s| !moving.contains(s));
+        Ok(())
+    })?;
+    Ok(())
+}
+
+/// One subscription of an organization the caller reaches: in the record, or
+/// in its history archive.
+pub fn get(env: &Env, caller: &Caller, org: Uuid, id: Uuid) -> Result<Subscription> {
+    let current = organizations::get(env, caller, org)?;
+    if let Some(found) = current.subscriptions.into_iter().find(|s| s.id == id) {
+        return Ok(found);
+    }
+    storage::read::<Subscription>(env.kv, &archive_key(&caller.tenant, org, id))?
+        .map(|r| r.data)
+        .ok_or_else(|| Error::NotFound(format!("subscription {id} not found")))
+}
+
 /// Subscribes an organization in reach to a plan (administrators of a
 /// reseller or the operator). 422 when the product already has an active
 /// subscription. Open plans take `features`.
@@ -23,7 +114,10 @@ pub fn subscribe(
     features: Option<serde_json::Value>,
 ) -> Result<Subscription> {
     organizations::get(env, caller, org)?;
-    caller.require(Role::ResellerAdmin)?;
+    manages(caller, org)?;
+    if let Some(f) = &features {
+        check_features(f)?;
+    }
     let settings = provision::load_settings(env.kv, &caller.tenant)?;
     let plan = settings
         .plan(&request.plan)
@@ -60,6 +154,7 @@ pub fn subscribe(
         .find(|s| s.product == plan.product && s.status == SubscriptionStatus::Active)
         .cloned()
         .ok_or_else(|| Error::Unavailable("subscription not recorded".into()))?;
+    archive_history(env, &caller.tenant, &record.data)?;
     storage::audit_action(
         env,
         &op,
@@ -98,7 +193,10 @@ pub fn update(
     change: &SubscriptionChange,
 ) -> Result<Subscription> {
     let current = organizations::get(env, caller, org)?;
-    caller.require(Role::ResellerAdmin)?;
+    manages(caller, org)?;
+    if let Some(f) = &change.features {
+        check_features(f)?;
+    }
     if !current.subscriptions.iter().any(|s| s.id == id) {
         return Err(Error::NotFound(format!("subscription {id} not found")));
     }
@@ -154,6 +252,7 @@ pub fn update(
             o.updated_at = now;
             Ok(())
         })?;
+    archive_history(env, &caller.tenant, &record.data)?;
     storage::audit_action(
         env,
         &op,

@@ -5,7 +5,7 @@ use uuid::Uuid;
 use crate::auth::Caller;
 use crate::error::{Error, Result};
 use crate::model::{Lifecycle, Organization, Profile, Role, User};
-use crate::storage::{self, ClaimOutcome, Env, claim, commit_claim, keys, release_claim};
+use crate::storage::{self, ClaimOutcome, Env, commit_claim, keys, release_claim};
 use crate::{reach, validate};
 
 /// A partial change: `None` leaves a field alone. For profile fields
@@ -57,6 +57,79 @@ impl ProfileChange {
         set(&mut p.zipcode, &self.zipcode);
         set(&mut p.comment, &self.comment);
     }
+}
+
+/// Claims `email` in `tenant` for operation `op`, on behalf of the user
+/// `target` that will hold it (see [`storage::claim_for`]).
+pub fn claim_email(
+    env: &Env,
+    tenant: &str,
+    email: &str,
+    op: &str,
+    resuming: bool,
+    target: Uuid,
+) -> Result<(String, ClaimOutcome)> {
+    let normalized = validate::normalize_email(email);
+    let key = keys::email(tenant, &normalized);
+    let holds = |c: &storage::Claim| -> Result<bool> {
+        Ok(match c.target {
+            Some(id) => carries_email(env, tenant, id, &normalized)?,
+            None => false,
+        })
+    };
+    let outcome = storage::claim_for(env, &key, op, resuming, Some(target), &holds)?;
+    Ok((key, outcome))
+}
+
+/// Whether user `id` exists and carries `normalized` as its email.
+fn carries_email(env: &Env, tenant: &str, id: Uuid, normalized: &str) -> Result<bool> {
+    Ok(storage::read::<User>(env.kv, &keys::user(tenant, id))?
+        .is_some_and(|r| validate::normalize_email(&r.data.email) == normalized))
+}
+
+/// Undoes a create that failed while holding the (pending) claim `held`:
+/// deletes the records it wrote (`records`: keys whose record only operation
+/// `run` has written), then gives the claim back. A claim that was committed
+/// (the create became visible) is left as it is, and so is everything when
+/// the store cannot say: then the claim stays pending, a keyed retry resumes
+/// it, and a new claimant after the window finds the record and stays out.
+/// So a claim is released only when no record holds the key.
+pub fn abandon_create(env: &Env, key: &str, held: &storage::Claim, run: &str, records: &[String]) {
+    let Ok(Some(now)) = storage::read::<storage::Claim>(env.kv, key) else {
+        return;
+    };
+    if now.data.state != storage::ClaimState::Pending || now.data.generation != held.generation {
+        return;
+    }
+    for record in records {
+        match storage::read::<serde_json::Value>(env.kv, record) {
+            Ok(None) => {}
+            Ok(Some(r)) if r.ops == [run] => {
+                if env.kv.delete(record).is_err() {
+                    return;
+                }
+            }
+            // Moved on since this run wrote it, or unreadable: keep it, and so the claim.
+            _ => return,
+        }
+    }
+    let _ = release_claim(env, key, held);
+}
+
+/// The user holding `normalized` in `tenant`: the committed claim's target,
+/// when that record still carries the email (a stale claim holds nothing).
+pub fn holder(env: &Env, tenant: &str, normalized: &str) -> Result<Option<User>> {
+    let claim =
+        storage::read::<storage::Claim>(env.kv, &keys::email(tenant, normalized))?.map(|r| r.data);
+    let Some(id) = claim
+        .filter(|c| c.state == storage::ClaimState::Committed)
+        .and_then(|c| c.target)
+    else {
+        return Ok(None);
+    };
+    Ok(storage::read::<User>(env.kv, &keys::user(tenant, id))?
+        .map(|r| r.data)
+        .filter(|u| validate::normalize_email(&u.email) == normalized))
 }
 
 fn org(env: &Env, tenant: &str, id: Uuid) -> Result<Option<Organization>> {
@@ -142,19 +215,24 @@ fn apply(env: &mut Env, caller: &Caller, current: User, change: &UserChange) -> 
         .filter(|e| validate::normalize_email(e) != validate::normalize_email(&current.email));
     let new_claim = match new_email {
         None => None,
-        Some(email) => {
-            let key = keys::email(&tenant, &validate::normalize_email(email));
-            match claim(env, &key, &op, false)? {
-                ClaimOutcome::Held(c) => Some((key, c)),
-                _ => return Err(Error::invalid("user.email", "has already been taken")),
-            }
-        }
+        Some(email) => match claim_email(env, &tenant, email, &op, false, id)? {
+            (key, ClaimOutcome::Held(c)) => Some((key, c, email.clone())),
+            _ => return Err(Error::invalid("user.email", "has already been taken")),
+        },
     };
 
     let now = env.now;
     let mut moved_from = None;
     let updated = storage::update::<User, _>(env, &keys::user(&tenant, id), &op, |u| {
-        if let Some(email) = &change.email {
+        if let Some((_, _, email)) = &new_claim {
+            // An email change applies only to the email it started from: of
+            // two concurrent changes one wins, and the user never ends up
+            // holding two claims.
+            if validate::normalize_email(&u.email) != validate::normalize_email(&current.email) {
+                return Err(Error::Conflict(
+                    "the user's email changed meanwhile; read it again and retry".into(),
+                ));
+            }
             u.email = email.clone();
         }
         moved_from = None;
@@ -171,21 +249,26 @@ fn apply(env: &mut Env, caller: &Caller, current: User, change: &UserChange) -> 
     let updated = match updated {
         Ok(record) => record.data,
         Err(e) => {
-            if let Some((key, c)) = &new_claim {
-                let _ = release_claim(env, key, c);
+            if let Some((key, c, email)) = &new_claim {
+                // An ambiguous failure may have landed the change: the
+                // record then holds the new email, so the claims follow it.
+                let normalized = validate::normalize_email(email);
+                match carries_email(env, &tenant, id, &normalized) {
+                    Ok(true) => {
+                        let _ = move_email_claims(env, &tenant, id, key, c, &current.email);
+                    }
+                    Ok(false) => {
+                        let _ = release_claim(env, key, c);
+                    }
+                    Err(_) => {}
+                }
             }
             return Err(e);
         }
     };
 
-    if let Some((key, c)) = &new_claim {
-        commit_claim(env, key, c, id)?;
-        let old_key = keys::email(&tenant, &validate::normalize_email(&current.email));
-        if let Some(old) = storage::read::<storage::Claim>(env.kv, &old_key)?
-            && old.data.target == Some(id)
-        {
-            release_claim(env, &old_key, &old.data)?;
-        }
+    if let Some((key, c, _)) = &new_claim {
+        move_email_claims(env, &tenant, id, key, c, &current.email)?;
     }
     if let (Some(from), Some(to)) = (moved_from, &target_org) {
         moved(env, &tenant, id, from, to)?;
@@ -199,6 +282,26 @@ fn apply(env: &mut Env, caller: &Caller, current: User, change: &UserChange) -> 
         vec![format!("user:{id}")],
     )?;
     Ok(updated)
+}
+
+/// Commits the new email's claim to user `id` and gives back its old email's.
+fn move_email_claims(
+    env: &Env,
+    tenant: &str,
+    id: Uuid,
+    key: &str,
+    held: &storage::Claim,
+    old_email: &str,
+) -> Result<()> {
+    commit_claim(env, key, held, id)?;
+    let old_key = keys::email(tenant, &validate::normalize_email(old_email));
+    if let Some(found) = storage::read::<storage::Claim>(env.kv, &old_key)?
+        && found.data.target == Some(id)
+        && found.data.state == storage::ClaimState::Committed
+    {
+        release_claim(env, &old_key, &found.data)?;
+    }
+    Ok(())
 }
 
 /// Lists and counts follow a user from organization `from` to `to`: the
@@ -235,12 +338,17 @@ pub fn change_password(
     caller: &Caller,
     current_password: &str,
     new_password: &str,
+    address: &str,
     params: crate::password::HashParams,
 ) -> Result<()> {
     let id = caller
         .user
         .ok_or_else(|| Error::Forbidden("not a signed-in user".into()))?;
     let (user, _) = reachable(env, caller, id)?;
+    // A stolen session must not become a password oracle: each check of the
+    // current password counts like a sign-in attempt on the account.
+    let account = validate::normalize_email(&user.email);
+    crate::throttle::attempt(env, &caller.tenant, &account, address)?;
     let matches = user
         .password_hash
         .as_deref()
@@ -248,6 +356,7 @@ pub fn change_password(
     if !matches {
         return Err(Error::invalid("user.current_password", "is invalid"));
     }
+    crate::throttle::succeeded(env, &caller.tenant, &account, address)?;
     let settings = crate::provision::load_settings(env.kv, &caller.tenant)?;
     let mut errors = crate::error::FieldErrors::default();
     for problem in crate::password::check(new_password, &settings.password) {
@@ -271,6 +380,40 @@ pub fn change_password(
         vec![format!("user:{id}")],
     )?;
     Ok(())
+}
+
+/// Moves user `id` to `status` by compare-and-swap; terminated and deleted
+/// are final (422). The counts follow only when THIS request's swap moved the
+/// user in or out of the live states, so concurrent deletes count once.
+pub fn set_status(env: &Env, tenant: &str, id: Uuid, op: &str, status: Lifecycle) -> Result<User> {
+    let now = env.now;
+    let mut was = None;
+    let (record, changed) = storage::update_if::<User, _>(env, &keys::user(tenant, id), op, |u| {
+        if u.status == status {
+            return Ok(false);
+        }
+        if matches!(u.status, Lifecycle::Terminated | Lifecycle::Deleted) {
+            return Err(Error::invalid(
+                "status",
+                "a terminated account cannot change",
+            ));
+        }
+        was = Some(u.status);
+        u.status = status;
+        u.updated_at = now;
+        Ok(true)
+    })?;
+    let user = record.data;
+    let counted = |s: Lifecycle| s != Lifecycle::Deleted;
+    if changed
+        && let Some(before) = was
+        && counted(before) != counted(status)
+        && let Some(o) = org(env, tenant, user.organization_id)?
+    {
+        let delta = if counted(status) { 1 } else { -1 };
+        reach::bump(env, tenant, &reach::user_counts(&o), delta)?;
+    }
+    Ok(user)
 }
 
 /// Columns a user list filters and sorts on.
@@ -359,7 +502,7 @@ pub fn list(
 /// wider role; out of reach is 404.
 pub fn delete(env: &mut Env, caller: &Caller, id: Uuid, purge: bool) -> Result<()> {
     let tenant = caller.tenant.clone();
-    let (user, org) = match reachable(env, caller, id) {
+    let (user, _) = match reachable(env, caller, id) {
         Ok(found) => found,
         // An operator may purge what an earlier soft delete left.
         Err(Error::NotFound(_)) if purge && caller.role == Role::Operator => {
@@ -380,16 +523,7 @@ pub fn delete(env: &mut Env, caller: &Caller, id: Uuid, purge: bool) -> Result<(
         return Err(Error::Forbidden("cannot delete this account".into()));
     }
     let op = format!("del{}", env.new_uuid().simple());
-    let was_live = user.status != Lifecycle::Deleted;
-    if was_live {
-        let now = env.now;
-        storage::update::<User, _>(env, &keys::user(&tenant, id), &op, |u| {
-            u.status = Lifecycle::Deleted;
-            u.updated_at = now;
-            Ok(())
-        })?;
-        reach::bump(env, &tenant, &reach::user_counts(&org), -1)?;
-    }
+    set_status(env, &tenant, id, &op, Lifecycle::Deleted)?;
     if purge {
         let claim_key = keys::email(&tenant, &validate::normalize_email(&user.email));
         if let Some(c) = storage::read::<storage::Claim>(env.kv, &claim_key)?

@@ -114,8 +114,7 @@ pub fn authenticate(
         .filter(|t| !t.is_empty() && t.len() <= 4096)
         .ok_or_else(|| Error::Unauthenticated("missing x-access-token".into()))?;
     let found = identity::session_caller(env, config, Family::Apiculus, token)?;
-    let requested = identity::requested_tenant(env, None, header_str(req, "host"))?;
-    identity::check_tenant(requested.as_deref(), &found.0)?;
+    identity::check_destination(env, &found.0.tenant, None, header_str(req, "host"))?;
     Ok(found)
 }
 

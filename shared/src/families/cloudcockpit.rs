@@ -129,8 +129,7 @@ pub fn authenticate(req: &Request, env: &Env, config: &Config) -> Result<Caller,
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or_else(|| Error::invalid("X-Tenant", "The X-Tenant header is required."))?;
-    let requested = identity::requested_tenant(env, Some(x_tenant), None)?;
-    identity::check_tenant(requested.as_deref(), &caller)?;
+    identity::check_destination(env, &caller.tenant, Some(x_tenant), header_str(req, "host"))?;
     Ok(caller)
 }
 

@@ -101,8 +101,7 @@ pub fn authenticate(
     } else {
         return Err(Error::Unauthenticated("missing credential".into()));
     };
-    let requested = identity::requested_tenant(env, None, header_str(req, "host"))?;
-    identity::check_tenant(requested.as_deref(), &found.0)?;
+    identity::check_destination(env, &found.0.tenant, None, header_str(req, "host"))?;
     Ok(found)
 }
 

@@ -277,7 +277,8 @@ fn serve(
                 errors.add("user.password_confirmation", "doesn't match password");
             }
             errors.into_result()?;
-            users::change_password(env, &caller, &current, &new, config.hash_params)?;
+            let address = crate::web::client_address(req);
+            users::change_password(env, &caller, &current, &new, &address, config.hash_params)?;
             ok(json!({}))
         }
         _ => Err(Error::NotFound(format!("no endpoint /v2/user{path}"))),

@@ -63,8 +63,7 @@ pub fn authenticate(
             "missing or malformed credential: use Bearer <token> or Basic <access token>".into(),
         ));
     };
-    let requested = identity::requested_tenant(env, None, header_str(req, "host"))?;
-    identity::check_tenant(requested.as_deref(), &found.0)?;
+    identity::check_destination(env, &found.0.tenant, None, header_str(req, "host"))?;
     Ok(found)
 }
 

@@ -387,11 +387,7 @@ pub fn subscription(req: &Request, env: &mut Env, config: &Config) -> Response {
         let sub = Uuid::parse_str(raw)
             .map_err(|_| Error::NotFound(format!("subscription {raw} not found")))?;
         if req.method() == Method::GET {
-            let found = organizations::get(env, &caller, org)?
-                .subscriptions
-                .into_iter()
-                .find(|s| s.id == sub)
-                .ok_or_else(|| Error::NotFound(format!("subscription {sub} not found")))?;
+            let found = subscriptions::get(env, &caller, org, sub)?;
             let settings = crate::provision::load_settings(env.kv, &caller.tenant)?;
             return Ok(web::json(
                 StatusCode::OK,

@@ -47,13 +47,7 @@ pub fn sign_in(req: &Request, env: &mut Env, config: &Config) -> Response {
             return Err(Error::MethodNotAllowed(vec![Method::POST]));
         }
         let tenant = identity::application_tenant(env, config, header_str(req, "x-api-key"))?;
-        if let Some(served) = identity::requested_tenant(env, None, header_str(req, "host"))?
-            && served != tenant.id
-        {
-            return Err(Error::Forbidden(
-                "the application key belongs to another tenant".into(),
-            ));
-        }
+        identity::check_destination(env, &tenant.id, None, header_str(req, "host"))?;
         let (username, password) = credentials(req)?;
         let signed = identity::sign_in(
             env,

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::support::{DEFAULT_HOST, app_host, operator_auth};
 
-async fn api_client(host: &Host, body: Value) -> (String, String) {
+pub async fn api_client(host: &Host, body: Value) -> (String, String) {
     let r = host
         .send(
             Request::post("/admin/api-clients")
@@ -30,7 +30,7 @@ fn token_request(form: &str) -> Request {
         .body(form.to_string())
 }
 
-async fn bearer(host: &Host, id: &str, secret: &str) -> String {
+pub async fn bearer(host: &Host, id: &str, secret: &str) -> String {
     let r = host
         .send(token_request(&format!(
             "grant_type=client_credentials&client_id={id}&client_secret={}&scope=api%3A%2F%2Fx%2F.default",
@@ -41,13 +41,13 @@ async fn bearer(host: &Host, id: &str, secret: &str) -> String {
     format!("Bearer {}", r.json()["access_token"].as_str().unwrap())
 }
 
-fn customer_body(company: &str) -> Value {
+pub fn customer_body(company: &str) -> Value {
     json!({"companyName": company, "country": "PT", "addressLine1": "Rua 1", "city": "Lisboa",
            "state": "Lisboa", "zip": "1000-001", "firstName": "Ana", "lastName": "Silva",
            "email": "ana@example.pt", "phone": "+351000000", "role": {}})
 }
 
-fn create(auth: &str, body: &Value) -> Request {
+pub fn create(auth: &str, body: &Value) -> Request {
     Request::post("/v1/Customers")
         .header("authorization", auth)
         .header("x-tenant", DEFAULT_HOST)

@@ -108,7 +108,7 @@ pub fn seed_orgs(host: &Host) {
     });
 }
 
-fn fields(r: &onboard_test_host::Response) -> Vec<String> {
+pub fn fields(r: &onboard_test_host::Response) -> Vec<String> {
     let mut f: Vec<String> = r.json()["errors"]
         .as_object()
         .map(|m| m.keys().cloned().collect())
@@ -127,7 +127,7 @@ pub fn user_records(host: &Host) -> Vec<User> {
         .collect()
 }
 
-fn org_records(host: &Host) -> Vec<Organization> {
+pub fn org_records(host: &Host) -> Vec<Organization> {
     host.kv
         .dump("default")
         .into_iter()
@@ -142,7 +142,7 @@ fn org_records(host: &Host) -> Vec<Organization> {
 }
 
 /// The users the tenant's list shows, up to `limit`, but the seeded operator.
-fn listed_users(host: &Host, limit: usize) -> Vec<(i64, Uuid)> {
+pub fn listed_users(host: &Host, limit: usize) -> Vec<(i64, Uuid)> {
     let seeded: Vec<Uuid> = host
         .kv
         .dump("default")

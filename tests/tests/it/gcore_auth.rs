@@ -10,12 +10,12 @@ use serde_json::{Value, json};
 
 use crate::support::{OPERATOR_EMAIL, OPERATOR_PASSWORD, app_host, operator_auth};
 
-fn claims(jwt: &str) -> Value {
+pub fn claims(jwt: &str) -> Value {
     let payload = jwt.split('.').nth(1).unwrap();
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
 
-async fn login(host: &Host, username: &str, password: &str) -> Value {
+pub async fn login(host: &Host, username: &str, password: &str) -> Value {
     let r = host
         .send(
             Request::post("/iam/auth/jwt/login")
@@ -26,7 +26,7 @@ async fn login(host: &Host, username: &str, password: &str) -> Value {
     r.json()
 }
 
-fn overview(auth: &str) -> Request {
+pub fn overview(auth: &str) -> Request {
     Request::get("/iam/clients/me").header("authorization", auth)
 }
 

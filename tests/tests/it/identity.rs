@@ -31,7 +31,7 @@ fn me(auth: &str) -> Request {
 }
 
 /// The application key of tenant `default` (rotated, so the test knows it).
-async fn app_key(host: &Host) -> String {
+pub async fn app_key(host: &Host) -> String {
     let r = host
         .send(
             Request::new(http::Method::PATCH, "/admin/tenants/default")

@@ -7,6 +7,7 @@ mod clients;
 mod cloudcockpit_auth;
 mod create_customer;
 mod gcore_auth;
+mod hardening;
 mod health;
 mod host_faults;
 mod host_kv;

@@ -15,18 +15,18 @@ use uuid::Uuid;
 use crate::create_customer::{new_org_body, post};
 use crate::support::{app_host, concurrently, config, issue_access_token, operator_auth};
 
-fn as_operator(req: Request) -> Request {
+pub fn as_operator(req: Request) -> Request {
     req.header("authorization", operator_auth())
 }
 
-async fn send(host: &Host, req: Request) -> Response {
+pub async fn send(host: &Host, req: Request) -> Response {
     let r = host.send(req).await;
     assert!(r.status < 500, "{} {}", r.status, r.text());
     r
 }
 
 /// Creates a customer through seed 000 and returns the user id.
-async fn customer(host: &Host, email: &str) -> Uuid {
+pub async fn customer(host: &Host, email: &str) -> Uuid {
     let r = send(host, post(&new_org_body(email))).await;
     assert_eq!(r.status, 201, "{}", r.text());
     r.header("location")
@@ -38,7 +38,7 @@ async fn customer(host: &Host, email: &str) -> Uuid {
         .unwrap()
 }
 
-fn op() -> Caller {
+pub fn op() -> Caller {
     Caller::operator_of(
         "default",
         Actor {
@@ -49,7 +49,7 @@ fn op() -> Caller {
 }
 
 /// A reseller with an admin whose Basic token is returned.
-fn reseller_with_admin(host: &Host, code: &str) -> (Uuid, String) {
+pub fn reseller_with_admin(host: &Host, code: &str) -> (Uuid, String) {
     let reseller = host.with_env(|env| {
         admin::create_reseller(
             env,

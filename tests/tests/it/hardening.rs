@@ -2,6 +2,7 @@
 //! numbered finding, each through the wasm components: forged Spin headers,
 //! idempotent replays, claims, counts, token scope and the smaller ones.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use onboard_shared::identity;
@@ -326,6 +327,31 @@ async fn a_failure_before_any_record_frees_the_email() {
     assert_eq!(r.status, 201, "{}", r.text());
 }
 
+/// Three requests racing for `email`: a create, an email change of
+/// `existing`, and an operator account.
+async fn three_claims(host: &Arc<Host>, existing: Uuid, email: &str) -> Vec<u16> {
+    concurrently(host, 3, |i| match i {
+        0 => post(&new_org_body(email)),
+        1 => change_email(existing, email),
+        _ => Request::post("/admin/accounts")
+            .header("authorization", operator_auth())
+            .json(&json!({"email": email, "password": "account-password", "role": "operator"})),
+    })
+    .await
+    .iter()
+    .map(|r| r.status)
+    .collect()
+}
+
+fn one_holder(host: &Host, email: &str, round: usize) {
+    let holders: Vec<User> = user_records_all(host)
+        .into_iter()
+        .filter(|u| u.email == email)
+        .collect();
+    assert_eq!(holders.len(), 1, "round {round}: {email}");
+    assert_eq!(holder(host, email), Some(holders[0].id), "round {round}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_rounds_of_three_racing_claims_leave_one_holder() {
     let host = app_host();
@@ -335,29 +361,34 @@ async fn twenty_rounds_of_three_racing_claims_leave_one_holder() {
         .store(300, std::sync::atomic::Ordering::Relaxed);
     for round in 0..20 {
         let existing = customer(&host, &format!("round{round}@example.com")).await;
+        // A plain race: exactly one of the three wins.
         let email = format!("race{round}@example.com");
-        let responses = concurrently(&host, 3, |i| match i {
-            0 => post(&new_org_body(&email)),
-            1 => change_email(existing, &email),
-            _ => Request::post("/admin/accounts")
-                .header("authorization", operator_auth())
-                .json(&json!({"email": email, "password": "account-password",
-                              "role": "operator"})),
-        })
-        .await;
-        let won = responses.iter().filter(|r| r.status < 300).count();
+        let statuses = three_claims(&host, existing, &email).await;
         assert!(
-            responses.iter().all(|r| r.status < 500),
-            "round {round}: {:?}",
-            responses.iter().map(|r| r.status).collect::<Vec<_>>()
+            statuses.iter().all(|s| *s < 500),
+            "round {round}: {statuses:?}"
         );
-        assert_eq!(won, 1, "round {round}");
-        let holders: Vec<User> = user_records_all(&host)
-            .into_iter()
-            .filter(|u| u.email == email)
-            .collect();
-        assert_eq!(holders.len(), 1, "round {round}");
-        assert_eq!(holder(&host, &email), Some(holders[0].id), "round {round}");
+        assert_eq!(
+            statuses.iter().filter(|s| **s < 300).count(),
+            1,
+            "round {round}"
+        );
+        one_holder(&host, &email, round);
+        // A create whose reply was lost after it committed, then the race:
+        // the email is taken, so all three lose.
+        let email = format!("lost{round}@example.com");
+        host.kv.faults.add_rule(
+            FaultRule::new(FaultAction::LoseReply)
+                .on(Op::Increment)
+                .key_contains("/count/"),
+        );
+        assert_eq!(host.send(post(&new_org_body(&email))).await.status, 503);
+        let statuses = three_claims(&host, existing, &email).await;
+        assert!(
+            statuses.iter().all(|s| [409, 422].contains(s)),
+            "round {round}: {statuses:?}"
+        );
+        one_holder(&host, &email, round);
     }
 }
 

@@ -49,9 +49,16 @@ pub fn valid_tenant_id(id: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
-fn audit(env: &Env, tenant: &str, actor: &Actor, op: &str, action: &str, targets: Vec<String>) {
-    // Best effort for administration: the change has landed either way.
-    let _ = storage::audit_action(env, op, tenant, actor, action, targets);
+fn audit(
+    env: &Env,
+    tenant: &str,
+    actor: &Actor,
+    op: &str,
+    action: &str,
+    targets: Vec<String>,
+    scope: Option<&Organization>,
+) -> Result<()> {
+    storage::audit_action(env, op, tenant, actor, action, targets, scope)
 }
 
 fn platform() -> Actor {
@@ -129,7 +136,7 @@ pub fn create_tenant(env: &mut Env, config: &Config, input: &NewTenant) -> Resul
         // code can look up the root; it is unreachable until the claims commit.
         storage::write(env.kv, &gkeys::tenant(&input.id), &op, &tenant)?;
         let boot = Caller::operator_of(&input.id, platform());
-        let operator = create_account_in(env, config, &boot, &tenant, &input.operator)?;
+        let (operator, _) = create_account_in(env, config, &boot, &tenant, &input.operator)?;
         let (application_key, credential) = new_application_key(env, config, &tenant.id)?;
         tenant.application_key = Some(credential.index.clone());
         storage::write(
@@ -158,7 +165,8 @@ pub fn create_tenant(env: &mut Env, config: &Config, input: &NewTenant) -> Resul
         &op,
         "tenant.create",
         vec![format!("tenant:{}", tenant.id)],
-    );
+        None,
+    )?;
     Ok(TenantCreated {
         tenant,
         application_key,
@@ -277,7 +285,8 @@ pub fn update_tenant(
         &op,
         "tenant.update",
         vec![format!("tenant:{id}")],
-    );
+        None,
+    )?;
     Ok((updated, new_key.map(|(k, _)| k)))
 }
 
@@ -304,7 +313,17 @@ pub fn create_account(
         ));
     }
     let tenant = identity::active_tenant(env, &caller.tenant)?;
-    create_account_in(env, config, caller, &tenant, input)
+    let (user, org) = create_account_in(env, config, caller, &tenant, input)?;
+    audit(
+        env,
+        &tenant.id,
+        &caller.actor,
+        &format!("account/{}", user.id),
+        "account.create",
+        vec![format!("user:{}", user.id)],
+        Some(&org),
+    )?;
+    Ok(user)
 }
 
 fn create_account_in(
@@ -313,7 +332,7 @@ fn create_account_in(
     caller: &Caller,
     tenant: &Tenant,
     input: &NewAccount,
-) -> Result<User> {
+) -> Result<(User, Organization)> {
     let t = tenant.id.as_str();
     let org_id = match (input.role, input.organization_id) {
         (Role::Operator, _) => tenant
@@ -379,17 +398,7 @@ fn create_account_in(
         Ok(user)
     })();
     match result {
-        Ok(user) => {
-            audit(
-                env,
-                t,
-                &caller.actor,
-                &op,
-                "account.create",
-                vec![format!("user:{}", user.id)],
-            );
-            Ok(user)
-        }
+        Ok(user) => Ok((user, org)),
         Err(e) => {
             crate::users::abandon_create(env, &email_key, &held, &op, &[keys::user(t, user_id)]);
             Err(e)
@@ -464,7 +473,8 @@ pub fn create_reseller(
                 &op,
                 "reseller.create",
                 vec![format!("organization:{}", org.id)],
-            );
+                Some(&org),
+            )?;
             Ok(org)
         }
         Err(e) => {
@@ -555,7 +565,8 @@ pub fn create_api_client(
         &format!("client/{client_id}"),
         "api_client.create",
         vec![format!("api_client:{client_id}")],
-    );
+        None,
+    )?;
     Ok(ApiClient {
         client_id,
         client_secret: secret,
@@ -581,7 +592,8 @@ pub fn revoke_api_client(env: &mut Env, caller: &Caller, id: Uuid) -> Result<()>
         &format!("client-revoke/{id}"),
         "api_client.revoke",
         vec![format!("api_client:{id}")],
-    );
+        None,
+    )?;
     Ok(())
 }
 
@@ -606,7 +618,6 @@ pub fn set_account_status(
     if user.role < caller.role || Some(user.id) == caller.user {
         return Err(Error::Forbidden("cannot change this account".into()));
     }
-    let _ = org;
     let op = format!("status{}", env.new_uuid().simple());
     let updated = crate::users::set_status(env, &t, id, &op, status)?;
     audit(
@@ -616,6 +627,7 @@ pub fn set_account_status(
         &op,
         &format!("account.{}", status.as_str()),
         vec![format!("user:{id}")],
-    );
+        Some(&org),
+    )?;
     Ok(updated)
 }

@@ -605,6 +605,15 @@ pub fn sign_in(
         },
     )?
     .data;
+    storage::audit_action(
+        env,
+        &format!("sign-in/{sid}"),
+        &tenant.id,
+        &caller.actor,
+        "session.create",
+        vec![format!("user:{}", user.id), format!("session:{sid}")],
+        Some(&organization),
+    )?;
     Ok(SignedIn {
         caller,
         user,
@@ -656,14 +665,23 @@ pub fn session_token(
     secrets::sign_jwt(&config.token_keys, &claims).ok_or_else(keys_missing)
 }
 
-/// Ends a session: every token naming it fails from the next request on.
-pub fn end_session(env: &Env, tenant: &str, sid: &str) -> Result<()> {
+/// Ends the caller's session: every token naming it fails from the next
+/// request on.
+pub fn end_session(env: &Env, caller: &Caller, sid: &str) -> Result<()> {
     let op = format!("sign-out/{sid}");
-    storage::update::<Session, _>(env, &gkeys::session(tenant, sid), &op, |s| {
+    storage::update::<Session, _>(env, &gkeys::session(&caller.tenant, sid), &op, |s| {
         s.revoked = true;
         Ok(())
-    })
-    .map(drop)
+    })?;
+    storage::audit_action(
+        env,
+        &op,
+        &caller.tenant,
+        &caller.actor,
+        "session.end",
+        vec![format!("session:{sid}")],
+        None,
+    )
 }
 
 /// A session by id (expired or not).
@@ -694,6 +712,15 @@ pub fn generate_access_token(env: &mut Env, config: &Config, caller: &Caller) ->
     if let Some(old) = previous {
         revoke_credential(env, &caller.tenant, &old)?;
     }
+    storage::audit_action(
+        env,
+        &format!("cred/{}", credential.id),
+        &caller.tenant,
+        &caller.actor,
+        "access_token.create",
+        vec![format!("user:{user}")],
+        None,
+    )?;
     Ok(secret)
 }
 
@@ -705,6 +732,15 @@ pub fn revoke_access_token(env: &mut Env, caller: &Caller) -> Result<bool> {
     match swap_access_token(env, &caller.tenant, user, None)? {
         Some(old) => {
             revoke_credential(env, &caller.tenant, &old)?;
+            storage::audit_action(
+                env,
+                &format!("revoke/{old}"),
+                &caller.tenant,
+                &caller.actor,
+                "access_token.revoke",
+                vec![format!("user:{user}")],
+                None,
+            )?;
             Ok(true)
         }
         None => Ok(false),

@@ -7,9 +7,11 @@
 pub mod admin;
 pub mod aliases;
 pub mod api_tokens;
+pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod families;
+pub mod groups;
 pub mod health;
 pub mod identity;
 pub mod kv;

@@ -29,6 +29,9 @@ pub const MAX_PER_PAGE: usize = 100;
 pub struct ListQuery {
     /// Column and lower-cased pattern.
     pub filters: Vec<(String, String)>,
+    /// Column and a set of values: a row matches when one of the column's
+    /// whitespace-separated tokens is in the set (membership filters).
+    pub tokens: Vec<(String, Vec<String>)>,
     /// Column and whether descending.
     pub sort: Option<(String, bool)>,
     /// Inclusive window on the date column.
@@ -38,9 +41,23 @@ pub struct ListQuery {
 }
 
 impl ListQuery {
+    /// Page `page` of `per_page` rows, in the list's own order, unfiltered.
+    pub fn page(page: usize, per_page: usize) -> Self {
+        ListQuery {
+            filters: Vec::new(),
+            tokens: Vec::new(),
+            sort: None,
+            window: None,
+            page,
+            per_page,
+        }
+    }
     /// Whether the list can be served straight from the index.
     pub fn is_plain(&self) -> bool {
-        self.filters.is_empty() && self.sort.is_none() && self.window.is_none()
+        self.filters.is_empty()
+            && self.tokens.is_empty()
+            && self.sort.is_none()
+            && self.window.is_none()
     }
 }
 
@@ -115,6 +132,7 @@ pub fn parse(query: Option<&str>, columns: &[&str], now: Millis) -> Result<ListQ
     let mut errors = FieldErrors::default();
     let mut out = ListQuery {
         filters: Vec::new(),
+        tokens: Vec::new(),
         sort: None,
         window: None,
         page: 1,
@@ -232,6 +250,11 @@ pub fn select<T>(mut rows: Vec<Row<T>>, query: &ListQuery) -> (Vec<T>, usize) {
             .filters
             .iter()
             .all(|(c, p)| wildcard(p, &r.column(c).to_lowercase()))
+            && query.tokens.iter().all(|(c, set)| {
+                r.column(c)
+                    .split_whitespace()
+                    .any(|t| set.iter().any(|s| s == t))
+            })
             && query.window.is_none_or(|(s, e)| r.date >= s && r.date <= e)
     });
     if let Some((column, desc)) = &query.sort {

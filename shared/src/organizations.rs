@@ -66,6 +66,7 @@ pub fn update(
         &caller.actor,
         "organization.update",
         vec![format!("organization:{id}")],
+        Some(&updated),
     )?;
     Ok(updated)
 }
@@ -125,6 +126,7 @@ pub fn create_customer_org(
         &caller.actor,
         "organization.create",
         vec![format!("organization:{id}")],
+        Some(&org),
     )?;
     Ok(org)
 }
@@ -182,6 +184,67 @@ pub fn list(
                 ("kind", kind_name(o.kind).to_string()),
                 ("created_at", crate::time::format_millis(o.created_at)),
                 ("updated_at", crate::time::format_millis(o.updated_at)),
+            ],
+            date: o.created_at,
+            item: o,
+        },
+    )
+}
+
+/// The customers the caller reaches, deleted ones too unless
+/// `include_deleted` is false, as `query` asks. Rows: `company_name`,
+/// `internal_identifier`, `live`; the plain total is the customer count,
+/// which counts deleted customers (see [`crate::reach::created_org_counts`]).
+pub fn customers(
+    env: &Env,
+    caller: &Caller,
+    query: &crate::listing::ListQuery,
+    include_deleted: bool,
+) -> Result<crate::listing::Page<Organization>> {
+    let (list, count) = crate::reach::customers_of(caller);
+    let mut query = query.clone();
+    if !include_deleted {
+        query.filters.push(("live".into(), "yes".into()));
+    }
+    crate::listing::run(
+        env.kv,
+        &caller.tenant,
+        &list,
+        &count,
+        &query,
+        |ids| {
+            let keys: Vec<String> = ids
+                .iter()
+                .map(|id| keys::org(&caller.tenant, *id))
+                .collect();
+            Ok(storage::read_many::<Organization>(env.kv, &keys)?
+                .into_iter()
+                .flatten()
+                .filter(|o| caller.reaches(o) && o.kind == crate::model::OrgKind::Customer)
+                .collect())
+        },
+        |o| crate::listing::Row {
+            columns: vec![
+                (
+                    "company_name",
+                    o.company_name.clone().unwrap_or_else(|| o.name.clone()),
+                ),
+                (
+                    "internal_identifier",
+                    o.details
+                        .get("internalIdentifier")
+                        .cloned()
+                        .unwrap_or_default(),
+                ),
+                (
+                    "live",
+                    if o.status == Lifecycle::Deleted {
+                        "no"
+                    } else {
+                        "yes"
+                    }
+                    .into(),
+                ),
             ],
             date: o.created_at,
             item: o,
@@ -289,12 +352,11 @@ pub fn create(
         &caller.actor,
         "organization.create",
         vec![format!("organization:{id}")],
+        Some(&org),
     )?;
     Ok(org)
 }
 
-/// Deletes (soft) an organization in reach. Refused with 422 while it has
-/// users or child organizations; never the caller's own organization.
 /// Index slots read per call when checking an organization is empty.
 const SLOT_PAGE: usize = 100;
 
@@ -347,6 +409,8 @@ fn has_live_child(env: &Env, tenant: &str, org: Uuid) -> Result<bool> {
     )
 }
 
+/// Deletes (soft) an organization in reach. Refused with 422 while it has
+/// users or child organizations; never the caller's own organization.
 pub fn delete(env: &mut Env, caller: &Caller, id: Uuid) -> Result<()> {
     let org = get(env, caller, id)?;
     caller.require(Role::ResellerAdmin)?;
@@ -384,5 +448,6 @@ pub fn delete(env: &mut Env, caller: &Caller, id: Uuid) -> Result<()> {
         &caller.actor,
         "organization.delete",
         vec![format!("organization:{id}")],
+        Some(&org),
     )
 }

@@ -35,12 +35,16 @@ pub struct NewOrg {
     pub parent: Option<Uuid>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NewUser {
+    /// A caller-chosen id (CloudCockpit `id`); else derived from the operation.
+    pub id: Option<Uuid>,
     pub email: String,
     pub profile: Profile,
     pub confirmed: bool,
     pub password: Option<String>,
+    /// Groups the user joins; each must be defined in its organization's chain.
+    pub groups: Vec<Uuid>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,7 +151,9 @@ pub(crate) fn subscribe(
         let Some(plan) = settings.plan(&request.plan) else {
             continue;
         };
-        if org.active_for(&plan.product).is_some() {
+        let id = derived_uuid(op, &format!("subscription/{i}"));
+        // Already applied by an earlier attempt of this operation.
+        if org.active_for(&plan.product).is_some() || org.subscriptions.iter().any(|s| s.id == id) {
             continue;
         }
         let start = request.start.unwrap_or(now);
@@ -157,7 +163,7 @@ pub(crate) fn subscribe(
             Interval::None => None,
         });
         org.subscriptions.push(Subscription {
-            id: derived_uuid(op, &format!("subscription/{i}")),
+            id,
             plan: plan.code.clone(),
             product: plan.product.clone(),
             status: SubscriptionStatus::Active,
@@ -195,38 +201,89 @@ fn prior(env: &Env, tenant: &str, op: &OpId) -> Result<Option<Operation>> {
     )
 }
 
-/// Starts the operation record, or resumes `prior`. Its start time is every
-/// record's timestamp, so a retry writes the same bytes. Called only once the
-/// request is valid and its lookups passed.
-fn begin(env: &Env, tenant: &str, op: &OpId, prior: Option<Operation>) -> Result<Operation> {
-    if let Some(existing) = prior {
-        return Ok(existing);
-    }
+/// How long one attempt of an operation holds it; another attempt of the
+/// same key meanwhile gets 409. Far longer than a request runs.
+pub const LEASE_MS: Millis = 60_000;
+
+/// Starts the operation record, or resumes it, taking its lease for
+/// `attempt`: attempts of one key run one at a time (409 otherwise), so a
+/// failing attempt can never undo what a concurrent one completed. Its start
+/// time is every record's timestamp, so a retry writes the same bytes.
+/// Called only once the request is valid and its lookups passed.
+fn begin(env: &Env, tenant: &str, op: &OpId, attempt: &str) -> Result<Operation> {
     let key = keys::op(tenant, &op.id);
-    let expired = storage::read::<Operation>(env.kv, &key)?;
-    let started = Operation {
+    let fresh = |run: Option<String>| Operation {
         fingerprint: op.fingerprint.clone(),
         started: env.now,
         done: false,
         positions: Vec::new(),
-        // A key reused after expiry derives its records from a new run id.
-        run: expired.as_ref().map(|_| format!("{}-{}", op.id, env.now)),
+        run,
         counted: false,
         answer: None,
+        lease: Some((attempt.to_string(), env.now + LEASE_MS)),
     };
-    match expired {
-        None => Ok(storage::create(env, &key, &op.id, &started)?.data),
-        Some(old) => {
-            let run = format!("{}/restart/{}", op.id, env.now);
-            Ok(storage::update::<Operation, _>(env, &key, &run, |o| {
-                if o.expired(env.now) {
-                    *o = started.clone();
-                }
-                Ok(())
-            })
-            .map(|r| r.data)
-            .unwrap_or(old.data))
+    let busy = || Error::Conflict("this request is already being processed; retry shortly".into());
+    let existing = storage::read::<Operation>(env.kv, &key)?;
+    if existing.is_none() {
+        // The first attempt of a key writes its record; the slot decides
+        // which when several start at once (a swap on an absent key is an
+        // upsert, so it cannot).
+        if op.keyed && env.kv.increment(&format!("{key}/first"), 1)? != 1 {
+            return Err(busy());
         }
+        let started = fresh(None);
+        storage::write(env.kv, &key, attempt, &started)?;
+        return Ok(started);
+    }
+    let (record, mine) = storage::update_if::<Operation, _>(env, &key, attempt, |o| {
+        if o.expired(env.now) {
+            // A key reused after expiry derives its records from a new run id.
+            *o = fresh(Some(format!("{}-{}", op.id, env.now)));
+            return Ok(true);
+        }
+        if o.fingerprint != op.fingerprint {
+            return Err(Error::invalid(
+                "Idempotency-Key",
+                "was already used for a different request",
+            ));
+        }
+        match &o.lease {
+            Some((holder, until)) if holder != attempt && *until > env.now => Err(busy()),
+            _ => {
+                o.lease = Some((attempt.to_string(), env.now + LEASE_MS));
+                Ok(true)
+            }
+        }
+    })?;
+    if !mine {
+        return Err(busy());
+    }
+    Ok(record.data)
+}
+
+/// Gives the operation's lease back (best effort: it lapses anyway).
+fn end_attempt(env: &Env, tenant: &str, op: &OpId, attempt: &str) {
+    let _ = storage::update_if::<Operation, _>(
+        env,
+        &keys::op(tenant, &op.id),
+        &format!("{attempt}/end"),
+        |o| {
+            let held = o.lease.as_ref().is_some_and(|(a, _)| a == attempt);
+            if held {
+                o.lease = None;
+            }
+            Ok(held)
+        },
+    );
+}
+
+/// Forgets an operation that wrote nothing (its email was taken): the key
+/// may be used again at once. The first-attempt slot goes before the record,
+/// so a crash between leaves a record the next attempt resumes.
+fn forget(env: &Env, tenant: &str, op: &OpId) {
+    let key = keys::op(tenant, &op.id);
+    if env.kv.delete(&format!("{key}/first")).is_ok() {
+        let _ = env.kv.delete(&key);
     }
 }
 
@@ -245,8 +302,6 @@ pub fn create_customer(
         ));
     }
     let tenant = caller.tenant.as_str();
-    let settings = load_settings(env.kv, tenant)?;
-    check_rules(input, &settings)?;
     let prior = prior(env, tenant, op)?;
     if let Some(p) = &prior {
         if p.fingerprint != op.fingerprint {
@@ -259,6 +314,8 @@ pub fn create_customer(
             return stored_answer(env, tenant, op, p);
         }
     }
+    let settings = load_settings(env.kv, tenant)?;
+    check_rules(input, &settings)?;
 
     let existing = match input.organization_id {
         Some(id) => Some(reachable_org(env, caller, id, "organization_id")?),
@@ -268,16 +325,48 @@ pub fn create_customer(
         Some(id) => Some(reachable_org(env, caller, id, "parent_organization")?),
         None => None,
     };
+    if !input.user.groups.is_empty() {
+        // A new organization has no groups yet: its user may join its parent's.
+        let home = existing
+            .as_ref()
+            .or(parent.as_ref())
+            .ok_or_else(|| Error::invalid("user.groups[0].id", "The group was not found."))?;
+        crate::groups::assignable(env, tenant, home, &input.user.groups, "user.groups")?;
+    }
+    // A caller-chosen id that another record holds is a clash, unless this
+    // very operation wrote it (a retry).
+    if let Some(id) = input.user.id
+        && prior.is_none()
+        && storage::read::<User>(env.kv, &keys::user(tenant, id))?.is_some()
+    {
+        return Err(Error::invalid("user.id", "is already taken"));
+    }
 
+    let attempt = format!("{}/attempt/{}", op.id, env.new_uuid().simple());
+    let operation = begin(env, tenant, op, &attempt)?;
     let resuming = prior.is_some();
-    let operation = begin(env, tenant, op, prior)?;
     let run = operation.run.clone().unwrap_or_else(|| op.id.clone());
-    let user_id = derived_uuid(&run, "user");
-    let (email_key, outcome) =
-        crate::users::claim_email(env, tenant, &input.user.email, &run, resuming, user_id)?;
+    let user_id = input.user.id.unwrap_or_else(|| derived_uuid(&run, "user"));
+    let claimed =
+        crate::users::claim_email(env, tenant, &input.user.email, &run, resuming, user_id);
+    let (email_key, outcome) = match claimed {
+        Ok(c) => c,
+        Err(e) => {
+            end_attempt(env, tenant, op, &attempt);
+            return Err(e);
+        }
+    };
     let held = match outcome {
-        ClaimOutcome::Taken => return Err(Error::invalid("user.email", "has already been taken")),
+        ClaimOutcome::Taken => {
+            if operation.positions.is_empty() {
+                forget(env, tenant, op);
+            } else {
+                end_attempt(env, tenant, op, &attempt);
+            }
+            return Err(Error::invalid("user.email", "has already been taken"));
+        }
         ClaimOutcome::Unsettled => {
+            end_attempt(env, tenant, op, &attempt);
             return Err(Error::Unavailable(
                 "this email is being claimed by an unfinished request; retry later".into(),
             ));
@@ -309,6 +398,16 @@ pub fn create_customer(
         correlation_id,
     )
     .and_then(|created| {
+        // A resumed create whose user record changed meanwhile (its email
+        // edited before the claim was committed) must not commit the claim
+        // to a record that no longer carries the email.
+        if crate::validate::normalize_email(&created.user.email)
+            != crate::validate::normalize_email(&input.user.email)
+        {
+            return Err(Error::Conflict(
+                "the user this request created has changed meanwhile".into(),
+            ));
+        }
         commit_claim(env, &email_key, &held, created.user.id)?;
         finish(env, caller, op, &created)?;
         Ok(created)
@@ -325,6 +424,7 @@ pub fn create_customer(
             written.push(keys::audit_event(tenant, *seq));
         }
         crate::users::abandon_create(env, &email_key, &held, &run, &written);
+        end_attempt(env, tenant, op, &attempt);
     }
     result
 }
@@ -436,7 +536,7 @@ fn write_customer(
     };
 
     let user = User {
-        id: derived_uuid(run, "user"),
+        id: input.user.id.unwrap_or_else(|| derived_uuid(run, "user")),
         number: None,
         account_code: None,
         email: input.user.email.clone(),
@@ -446,7 +546,7 @@ fn write_customer(
         } else {
             Role::User
         },
-        groups: Vec::new(),
+        groups: input.user.groups.clone(),
         profile: input.user.profile.clone(),
         confirmed: input.user.confirmed,
         status: Lifecycle::Active,
@@ -529,13 +629,19 @@ fn write_customer(
             at: now,
             tenant: tenant.to_string(),
             actor: caller.actor.clone(),
-            action: "customer.create".into(),
+            action: if new_org {
+                "customer.create"
+            } else {
+                "user.create"
+            }
+            .into(),
             targets: vec![
                 format!("organization:{}", organization.id),
                 format!("user:{}", user.id),
             ],
             outcome: "success".into(),
-            correlation_id: correlation_id.clone(),
+            correlation_id: correlation_id.clone().or_else(|| env.correlation.clone()),
+            orgs: reach::chain(&organization),
         },
     )?;
     for (list, id) in &lists {
@@ -560,6 +666,7 @@ fn finish(env: &mut Env, caller: &Caller, op: &OpId, created: &Created) -> Resul
         let first = !o.counted;
         o.counted = true;
         o.done = true;
+        o.lease = None;
         Ok(first)
     })?;
     if counted_here {
@@ -567,7 +674,12 @@ fn finish(env: &mut Env, caller: &Caller, op: &OpId, created: &Created) -> Resul
         let new_org = created.user.role == Role::CustomerAdmin;
         reach::bump(env, tenant, &reach::user_counts(&created.organization), 1)?;
         if new_org {
-            reach::bump(env, tenant, &reach::org_counts(&created.organization), 1)?;
+            reach::bump(
+                env,
+                tenant,
+                &reach::created_org_counts(&created.organization),
+                1,
+            )?;
         }
     }
     if !op.keyed {
@@ -608,7 +720,7 @@ pub fn create_organization(
     let op = format!("org-create/{id}");
     storage::write(env.kv, &keys::org(tenant, id), &op, &org)?;
     reach::append(env, tenant, &reach::org_lists(&org), id)?;
-    reach::bump(env, tenant, &reach::org_counts(&org), 1)?;
+    reach::bump(env, tenant, &reach::created_org_counts(&org), 1)?;
     Ok(org)
 }
 
@@ -629,9 +741,7 @@ mod tests {
             }),
             user: NewUser {
                 email: email.into(),
-                profile: Profile::default(),
-                confirmed: false,
-                password: None,
+                ..NewUser::default()
             },
             plans: Vec::new(),
         }
@@ -652,6 +762,7 @@ mod tests {
             now: 1_000,
             random: &mut random,
             pause: &|_| {},
+            correlation: None,
         };
         let caller = Caller::operator_of(
             "default",

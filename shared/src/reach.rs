@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::auth::Caller;
 use crate::error::{Error, Result};
-use crate::model::{Organization, Role};
+use crate::model::{OrgKind, Organization, Role};
 use crate::storage::{self, Env};
 
 /// The organization's chain: its ancestors (root first), then itself.
@@ -35,21 +35,54 @@ pub fn user_counts(org: &Organization) -> Vec<String> {
     counts
 }
 
-/// The lists an organization appears in.
+/// The lists an organization appears in; a customer also in the customer
+/// lists (CloudCockpit's customer list reads them).
 pub fn org_lists(org: &Organization) -> Vec<String> {
     let mut lists = vec!["orgs".to_string()];
     if let Some(p) = org.parent {
         lists.push(format!("org/{p}/children"));
     }
     lists.extend(chain(org).iter().map(|o| format!("org/{o}/subtree-orgs")));
+    if org.kind == OrgKind::Customer {
+        lists.push("customers".to_string());
+        lists.extend(
+            chain(org)
+                .iter()
+                .map(|o| format!("org/{o}/subtree-customers")),
+        );
+    }
     lists
 }
 
-/// The counts an organization is counted in.
+/// The counts of live organizations an organization is counted in.
 pub fn org_counts(org: &Organization) -> Vec<String> {
     let mut counts = vec!["orgs".to_string()];
     counts.extend(chain(org).iter().map(|o| format!("org/{o}/orgs")));
     counts
+}
+
+/// What a new organization adds to: the live counts, and for a customer the
+/// customer counts, which count deleted customers too (CloudCockpit lists
+/// deleted customers unless asked not to) and so never go down.
+pub fn created_org_counts(org: &Organization) -> Vec<String> {
+    let mut counts = org_counts(org);
+    if org.kind == OrgKind::Customer {
+        counts.push("customers".to_string());
+        counts.extend(chain(org).iter().map(|o| format!("org/{o}/customers")));
+    }
+    counts
+}
+
+/// The customer list and count a caller reads (its subtree's, or the
+/// tenant's for an operator).
+pub fn customers_of(caller: &Caller) -> (String, String) {
+    match caller.org {
+        None => ("customers".into(), "customers".into()),
+        Some(o) => (
+            format!("org/{o}/subtree-customers"),
+            format!("org/{o}/customers"),
+        ),
+    }
 }
 
 pub fn bump(env: &Env, tenant: &str, counts: &[String], delta: i64) -> Result<()> {

@@ -136,8 +136,27 @@ pub fn with_env(
         now: crate::time::millis(std::time::SystemTime::now()),
         random: &mut random,
         pause: &pause,
+        correlation: None,
     };
     f(&mut env)
+}
+
+/// What every component's entry point does: reads its variables and the
+/// request, opens the store, notes the request's correlation id for the audit
+/// log, and runs the family's `handler`.
+pub async fn handle(
+    req: IncomingRequest,
+    render_error: fn(&Error) -> web::Response,
+    handler: fn(&web::Request, &mut Env, &crate::identity::Config) -> web::Response,
+) -> web::Response {
+    let config = crate::identity::Config::from_vars(variable);
+    serve(req, |request| {
+        with_env(render_error, |env| {
+            env.correlation = web::correlation_id(&request);
+            handler(&request, env, &config)
+        })
+    })
+    .await
 }
 
 /// Sends a whole [`web::Response`] through a response outparam.
@@ -189,6 +208,7 @@ pub async fn serve_stream<S>(
         now: crate::time::millis(std::time::SystemTime::now()),
         random: &mut random,
         pause: &pause,
+        correlation: web::correlation_id(&request),
     };
     let mut state = match start(&request, &mut env) {
         Ok(s) => s,

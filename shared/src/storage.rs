@@ -73,6 +73,11 @@
 //! - A completed operation only ever replays its stored answer; a resumed
 //!   one never overwrites a record that exists ([`create`]), since that
 //!   record may have moved on (changed, terminated, purged).
+//! - Attempts of one key run one at a time: the first attempt's record is
+//!   written by whoever wins `increment(op/{key}/first) == 1`, and each
+//!   attempt takes the record's lease (60 s) by compare-and-swap; another
+//!   attempt meanwhile gets 409. So a failing attempt can never undo what a
+//!   concurrent one completed.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -104,6 +109,9 @@ pub struct Env<'a> {
     pub random: &'a mut dyn FnMut() -> [u8; 16],
     /// Sleeps between CAS retries (a no-op natively).
     pub pause: &'a dyn Fn(std::time::Duration),
+    /// The request's correlation id (CloudCockpit `X-Correlation-Id`, or one
+    /// made up for it), written into every audit event the request causes.
+    pub correlation: Option<String>,
 }
 
 impl Env<'_> {
@@ -424,10 +432,13 @@ fn read_claim(kv: &dyn Kv, key: &str) -> Result<Option<Claim>> {
     Ok(read::<Claim>(kv, key)?.map(|r| r.data))
 }
 
+/// Whether a claim's target record carries the claimed key.
+pub type Holds<'a> = dyn Fn(&Claim) -> Result<bool> + 'a;
+
 /// Claims `key` for operation `op`, with no target known yet. See
 /// [`claim_for`].
 pub fn claim(env: &Env, key: &str, op: &str, resuming: bool) -> Result<ClaimOutcome> {
-    claim_for(env, key, op, resuming, None, &|_| Ok(false))
+    claim_for(env, key, op, resuming, None, None)
 }
 
 /// Claims `key` for operation `op` on behalf of `target` (the record that
@@ -435,17 +446,22 @@ pub fn claim(env: &Env, key: &str, op: &str, resuming: bool) -> Result<ClaimOutc
 /// existed): only then can an unrecorded slot be its own, so only then is the
 /// answer `Unsettled` rather than `Taken`.
 ///
-/// A pending claim left longer than [`CLAIM_WINDOW_MS`] is taken over, unless
-/// `holds` says its target record already carries the key (its operation
-/// wrote the record and died before committing): then it stays taken.
+/// `holds` says whether a claim's target record carries the key. With it, a
+/// pending claim left longer than [`CLAIM_WINDOW_MS`] is taken over only if
+/// its target does not carry the key (its operation died before writing
+/// the record), and a committed claim whose target no longer carries the
+/// key (a crash between a record's change and its claims' update) is taken
+/// over too. Without it, stale pending claims are taken over and committed
+/// ones never.
 pub fn claim_for(
     env: &Env,
     key: &str,
     op: &str,
     resuming: bool,
     target: Option<Uuid>,
-    holds: &dyn Fn(&Claim) -> Result<bool>,
+    holds: Option<&Holds>,
 ) -> Result<ClaimOutcome> {
+    let held_by_target = |c: &Claim| -> Result<Option<bool>> { holds.map(|h| h(c)).transpose() };
     let mut current = read_claim(env.kv, key)?;
     for _ in 0..4 {
         if let Some(c) = &current {
@@ -455,9 +471,13 @@ pub fn claim_for(
                     return Ok(ClaimOutcome::Committed(c.clone()));
                 }
                 ClaimState::Pending if c.owner == op => return Ok(ClaimOutcome::Held(c.clone())),
-                ClaimState::Committed => return Ok(ClaimOutcome::Taken),
+                ClaimState::Committed if held_by_target(c)? != Some(false) => {
+                    return Ok(ClaimOutcome::Taken);
+                }
                 ClaimState::Pending if fresh => return Ok(ClaimOutcome::Taken),
-                ClaimState::Pending if holds(c)? => return Ok(ClaimOutcome::Taken),
+                ClaimState::Pending if held_by_target(c)? == Some(true) => {
+                    return Ok(ClaimOutcome::Taken);
+                }
                 _ => {}
             }
         }
@@ -519,9 +539,9 @@ fn settle_claim(env: &Env, key: &str, held: &Claim, next: Claim) -> Result<bool>
     let written = swap_state::<Claim, _>(env, key, &held.owner, |now| {
         Ok(match now {
             Some(c) if *c == next => None,
-            Some(c) if c.generation == held.generation && c.owner == held.owner => {
-                Some(next.clone())
-            }
+            // Exactly the claim this request holds: another attempt of the
+            // same operation (same owner) may have moved it on meanwhile.
+            Some(c) if c == held => Some(next.clone()),
             _ => None,
         })
     })?;
@@ -593,6 +613,9 @@ pub struct Operation {
     /// replay returns it whatever happened to the records since.
     #[serde(default)]
     pub answer: Option<serde_json::Value>,
+    /// The attempt running it, and until when (see `provision::begin`).
+    #[serde(default)]
+    pub lease: Option<(String, Millis)>,
 }
 
 impl Operation {
@@ -684,6 +707,11 @@ pub struct AuditEvent {
     pub targets: Vec<String>,
     pub outcome: String,
     pub correlation_id: Option<String>,
+    /// The chain (root first) of the organization the change concerns, so
+    /// an administrator above it may read the event; empty for tenant-wide
+    /// changes (operators only).
+    #[serde(default)]
+    pub orgs: Vec<Uuid>,
 }
 
 /// Takes the next number of the tenant's audit sequence. Operations keep it in
@@ -694,7 +722,8 @@ pub fn audit_position(env: &Env, tenant: &str) -> Result<i64> {
 }
 
 /// Takes the next audit number and writes one successful action's event:
-/// what single-record changes (no operation record) audit.
+/// what single-record changes (no operation record) audit. `scope` is the
+/// organization the change concerns (see [`AuditEvent::orgs`]).
 pub fn audit_action(
     env: &Env,
     op: &str,
@@ -702,6 +731,7 @@ pub fn audit_action(
     actor: &Actor,
     action: &str,
     targets: Vec<String>,
+    scope: Option<&crate::model::Organization>,
 ) -> Result<()> {
     let seq = audit_position(env, tenant)?;
     write_audit(
@@ -715,7 +745,8 @@ pub fn audit_action(
             action: action.to_string(),
             targets,
             outcome: "success".into(),
-            correlation_id: None,
+            correlation_id: env.correlation.clone(),
+            orgs: scope.map(crate::reach::chain).unwrap_or_default(),
         },
     )
 }
@@ -741,6 +772,7 @@ mod tests {
             now,
             random,
             pause: &|_| {},
+            correlation: None,
         }
     }
 

@@ -165,6 +165,7 @@ pub fn subscribe(
             format!("organization:{org}"),
             format!("subscription:{}", created.id),
         ],
+        Some(&record.data),
     )?;
     Ok(created)
 }
@@ -260,6 +261,7 @@ pub fn update(
         &caller.actor,
         "subscription.update",
         vec![format!("organization:{org}"), format!("subscription:{id}")],
+        Some(&record.data),
     )?;
     record
         .data

@@ -91,6 +91,7 @@ mod tests {
             now: WINDOW_MS * 10 + 1000,
             random: &mut rnd,
             pause: &|_| {},
+            correlation: None,
         };
         for _ in 0..PER_ACCOUNT_AND_ADDRESS {
             attempt(&env, "t", "a@x.io", "10.0.0.9").unwrap();
@@ -109,6 +110,7 @@ mod tests {
             kv: &kv,
             random: &mut rnd,
             pause: &|_| {},
+            correlation: None,
         };
         attempt(&later, "t", "a@x.io", "10.0.0.9").unwrap();
     }

@@ -15,6 +15,8 @@ pub struct UserChange {
     pub email: Option<String>,
     pub organization_id: Option<Uuid>,
     pub profile: ProfileChange,
+    /// The user's groups, replaced as a whole.
+    pub groups: Option<Vec<Uuid>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -77,7 +79,7 @@ pub fn claim_email(
             None => false,
         })
     };
-    let outcome = storage::claim_for(env, &key, op, resuming, Some(target), &holds)?;
+    let outcome = storage::claim_for(env, &key, op, resuming, Some(target), Some(&holds))?;
     Ok((key, outcome))
 }
 
@@ -121,8 +123,14 @@ pub fn abandon_create(env: &Env, key: &str, held: &storage::Claim, run: &str, re
 pub fn holder(env: &Env, tenant: &str, normalized: &str) -> Result<Option<User>> {
     let claim =
         storage::read::<storage::Claim>(env.kv, &keys::email(tenant, normalized))?.map(|r| r.data);
+    // A committed claim, or one left pending by a request that died after
+    // changing the record (past the window, the record decides).
+    let stale = |c: &storage::Claim| env.now - c.at >= storage::CLAIM_WINDOW_MS;
     let Some(id) = claim
-        .filter(|c| c.state == storage::ClaimState::Committed)
+        .filter(|c| {
+            c.state == storage::ClaimState::Committed
+                || (c.state == storage::ClaimState::Pending && stale(c))
+        })
         .and_then(|c| c.target)
     else {
         return Ok(None);
@@ -164,14 +172,14 @@ fn reachable(env: &Env, caller: &Caller, id: Uuid) -> Result<(User, Organization
 /// cannot both win; field changes go through compare-and-swap, so concurrent
 /// changes of different fields all persist.
 pub fn update(env: &mut Env, caller: &Caller, id: Uuid, change: &UserChange) -> Result<User> {
-    let (current, _) = reachable(env, caller, id)?;
+    let (current, org) = reachable(env, caller, id)?;
     caller.require(Role::CustomerAdmin)?;
     if current.role < caller.role {
         return Err(Error::Forbidden(
             "cannot change an account with a wider role than your own".into(),
         ));
     }
-    apply(env, caller, current, change)
+    apply(env, caller, current, &org, change)
 }
 
 /// The signed-in user changes their own profile and email (not their
@@ -186,11 +194,17 @@ pub fn update_me(env: &mut Env, caller: &Caller, change: &UserChange) -> Result<
             "can't be changed here",
         ));
     }
-    let (current, _) = reachable(env, caller, id)?;
-    apply(env, caller, current, change)
+    let (current, org) = reachable(env, caller, id)?;
+    apply(env, caller, current, &org, change)
 }
 
-fn apply(env: &mut Env, caller: &Caller, current: User, change: &UserChange) -> Result<User> {
+fn apply(
+    env: &mut Env,
+    caller: &Caller,
+    current: User,
+    home: &Organization,
+    change: &UserChange,
+) -> Result<User> {
     let tenant = caller.tenant.clone();
     let id = current.id;
     let target_org = match change.organization_id {
@@ -207,6 +221,10 @@ fn apply(env: &mut Env, caller: &Caller, current: User, change: &UserChange) -> 
         }
         None => None,
     };
+    if let Some(groups) = &change.groups {
+        let org = target_org.as_ref().unwrap_or(home);
+        crate::groups::assignable(env, &tenant, org, groups, "user.groups")?;
+    }
     let op = format!("u{}", env.new_uuid().simple());
 
     let new_email = change
@@ -234,6 +252,11 @@ fn apply(env: &mut Env, caller: &Caller, current: User, change: &UserChange) -> 
                 ));
             }
             u.email = email.clone();
+        } else if let Some(email) = &change.email
+            && validate::normalize_email(email) == validate::normalize_email(&u.email)
+        {
+            // The same address in another case: no claim moves.
+            u.email = email.clone();
         }
         moved_from = None;
         if let Some(org) = change.organization_id
@@ -243,6 +266,9 @@ fn apply(env: &mut Env, caller: &Caller, current: User, change: &UserChange) -> 
             u.organization_id = org;
         }
         change.profile.apply(&mut u.profile);
+        if let Some(groups) = &change.groups {
+            u.groups = groups.clone();
+        }
         u.updated_at = now;
         Ok(())
     });
@@ -280,6 +306,7 @@ fn apply(env: &mut Env, caller: &Caller, current: User, change: &UserChange) -> 
         &caller.actor,
         "user.update",
         vec![format!("user:{id}")],
+        Some(target_org.as_ref().unwrap_or(home)),
     )?;
     Ok(updated)
 }
@@ -344,7 +371,7 @@ pub fn change_password(
     let id = caller
         .user
         .ok_or_else(|| Error::Forbidden("not a signed-in user".into()))?;
-    let (user, _) = reachable(env, caller, id)?;
+    let (user, org) = reachable(env, caller, id)?;
     // A stolen session must not become a password oracle: each check of the
     // current password counts like a sign-in attempt on the account.
     let account = validate::normalize_email(&user.email);
@@ -378,6 +405,7 @@ pub fn change_password(
         &caller.actor,
         "user.password_change",
         vec![format!("user:{id}")],
+        Some(&org),
     )?;
     Ok(())
 }
@@ -392,7 +420,11 @@ pub fn set_status(env: &Env, tenant: &str, id: Uuid, op: &str, status: Lifecycle
         if u.status == status {
             return Ok(false);
         }
-        if matches!(u.status, Lifecycle::Terminated | Lifecycle::Deleted) {
+        // Terminated is final but for deleting; deleted is final.
+        let terminated_to_deleted =
+            u.status == Lifecycle::Terminated && status == Lifecycle::Deleted;
+        if matches!(u.status, Lifecycle::Terminated | Lifecycle::Deleted) && !terminated_to_deleted
+        {
             return Err(Error::invalid(
                 "status",
                 "a terminated account cannot change",
@@ -468,31 +500,87 @@ pub fn list(
     query: &crate::listing::ListQuery,
 ) -> Result<crate::listing::Page<(User, Organization)>> {
     let (list, count) = reach::users_of(caller)?;
+    list_from(env, caller, &list, &count, query, None)
+}
+
+/// The live users that belong to organization `org` itself (its members
+/// index), as `query` asks; administrators of it or above only.
+pub fn members(
+    env: &Env,
+    caller: &Caller,
+    org: Uuid,
+    query: &crate::listing::ListQuery,
+) -> Result<crate::listing::Page<(User, Organization)>> {
+    reach::users_of(caller)?;
+    let list = format!("org/{org}/members");
+    list_from(env, caller, &list, &list, query, Some(org))
+}
+
+/// A user list from index `list` (kept count `count`); `only` keeps the
+/// users whose organization is that one. Rows have the columns of
+/// [`LIST_COLUMNS`] plus `name` (first and last), `search` (name and email)
+/// and `groups` (the group ids, space-separated).
+fn list_from(
+    env: &Env,
+    caller: &Caller,
+    list: &str,
+    count: &str,
+    query: &crate::listing::ListQuery,
+    only: Option<Uuid>,
+) -> Result<crate::listing::Page<(User, Organization)>> {
     crate::listing::run(
         env.kv,
         &caller.tenant,
-        &list,
-        &count,
+        list,
+        count,
         query,
-        |ids| visible(env, caller, ids),
+        |ids| {
+            let mut found = visible(env, caller, ids)?;
+            if let Some(org) = only {
+                found.retain(|(u, _)| u.organization_id == org);
+            }
+            Ok(found)
+        },
         |(u, o)| {
             let p = &u.profile;
+            let first = p.first_name.clone().unwrap_or_default();
+            let last = p.last_name.clone().unwrap_or_default();
+            let name = format!("{first} {last}").trim().to_lowercase();
             crate::listing::Row {
                 columns: vec![
                     ("email", u.email.clone()),
-                    ("first_name", p.first_name.clone().unwrap_or_default()),
-                    ("last_name", p.last_name.clone().unwrap_or_default()),
+                    ("first_name", first.clone()),
+                    ("last_name", last.clone()),
                     ("role", u.role.as_str().to_string()),
                     ("status", u.status.as_str().to_string()),
                     ("organization_id", u.organization_id.to_string()),
                     ("created_at", crate::time::format_millis(u.created_at)),
                     ("updated_at", crate::time::format_millis(u.updated_at)),
+                    ("search", format!("{name} {}", u.email.to_lowercase())),
+                    ("name", name),
+                    (
+                        "groups",
+                        u.groups
+                            .iter()
+                            .map(Uuid::to_string)
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                    ),
                 ],
                 date: u.created_at,
                 item: (u, o),
             }
         },
     )
+}
+
+/// The live user holding `email` in the caller's reach, else 404 (as
+/// CloudCockpit addresses users).
+pub fn by_email(env: &Env, caller: &Caller, email: &str) -> Result<(User, Organization)> {
+    let not_found = || Error::NotFound("The user was not found.".into());
+    let user =
+        holder(env, &caller.tenant, &validate::normalize_email(email))?.ok_or_else(not_found)?;
+    reachable(env, caller, user.id).map_err(|_| not_found())
 }
 
 /// Deletes a user, as every family's delete does: a soft delete (`purge`
@@ -502,7 +590,7 @@ pub fn list(
 /// wider role; out of reach is 404.
 pub fn delete(env: &mut Env, caller: &Caller, id: Uuid, purge: bool) -> Result<()> {
     let tenant = caller.tenant.clone();
-    let (user, _) = match reachable(env, caller, id) {
+    let (user, org) = match reachable(env, caller, id) {
         Ok(found) => found,
         // An operator may purge what an earlier soft delete left.
         Err(Error::NotFound(_)) if purge && caller.role == Role::Operator => {
@@ -543,5 +631,6 @@ pub fn delete(env: &mut Env, caller: &Caller, id: Uuid, purge: bool) -> Result<(
         &caller.actor,
         if purge { "user.purge" } else { "user.delete" },
         vec![format!("user:{id}")],
+        Some(&org),
     )
 }

@@ -92,6 +92,15 @@ pub fn client_address(req: &Request) -> String {
     }
 }
 
+/// The client's `X-Correlation-Id`, when it is a sensible one (1 to 128
+/// visible ASCII characters); the audit log records it.
+pub fn correlation_id(req: &Request) -> Option<String> {
+    header_str(req, "x-correlation-id")
+        .map(str::trim)
+        .filter(|c| !c.is_empty() && c.len() <= 128 && c.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_string)
+}
+
 /// The JSON object a request carries: 415 for a non-JSON content type, 400 for
 /// bytes that are not UTF-8 JSON, 422 for JSON that is not an object. An empty
 /// body reads as `{}`.

@@ -63,6 +63,7 @@ impl Host {
             now: onboard_shared::time::millis(self.clock.now()),
             random: &mut random,
             pause: &pause,
+            correlation: None,
         };
         f(&mut env)
     }

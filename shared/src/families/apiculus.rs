@@ -204,7 +204,7 @@ pub fn logout(req: &Request, env: &mut Env, config: &Config) -> Response {
             .session
             .clone()
             .ok_or_else(|| Error::Unauthenticated("not a session token".into()))?;
-        identity::end_session(env, &caller.tenant, &sid)?;
+        identity::end_session(env, &caller, &sid)?;
         Ok(ok(env, json!({})))
     })();
     result.unwrap_or_else(|e| render_error(&e))

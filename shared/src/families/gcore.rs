@@ -272,6 +272,15 @@ pub fn refresh(req: &Request, env: &mut Env, config: &Config) -> Response {
         let next = env.new_uuid().simple().to_string();
         identity::rotate_refresh(env, tenant, sid, jti, &next)?;
         let (caller, user, org) = identity::session_user(env, tenant, user, sid)?;
+        crate::storage::audit_action(
+            env,
+            &format!("refresh/{next}"),
+            tenant,
+            &caller.actor,
+            "session.refresh",
+            vec![format!("session:{sid}")],
+            Some(&org),
+        )?;
         let tokens = pair(env, config, &caller, &user, &org, sid, &next)?;
         Ok(web::json(StatusCode::OK, &tokens))
     })();

@@ -241,6 +241,12 @@ async fn a_create_that_died_after_committing_is_replayed_not_rewritten() {
     let id = user_records(&host)[0].id;
     let r = send(&host, change_email(id, "renamed@example.com")).await;
     assert_eq!(r.status, 200, "{}", r.text());
+    // The dead attempt holds the key for a while: a retry meanwhile is 409.
+    let r = send(&host, create()).await;
+    assert_eq!(r.status, 409, "{}", r.text());
+    host.clock.advance(Duration::from_millis(
+        onboard_shared::provision::LEASE_MS as u64 + 1000,
+    ));
     let r = send(&host, create()).await;
     assert_eq!(r.status, 201, "{}", r.text());
     assert_eq!(location_id(&r), id);
@@ -254,6 +260,47 @@ async fn a_create_that_died_after_committing_is_replayed_not_rewritten() {
     let r = send(&host, create()).await;
     assert_eq!(r.status, 201);
     assert_eq!(count(&host, "users"), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_rounds_of_concurrent_attempts_of_one_key_create_once() {
+    let host = app_host();
+    host.kv
+        .faults
+        .max_delay_micros
+        .store(200, std::sync::atomic::Ordering::Relaxed);
+    for round in 0..20 {
+        let email = format!("same-key{round}@example.com");
+        let key = format!("key-{round}");
+        let responses = concurrently(&host, 4, |_| {
+            post(&new_org_body(&email)).header("idempotency-key", &key)
+        })
+        .await;
+        let statuses: Vec<u16> = responses.iter().map(|r| r.status).collect();
+        assert!(
+            statuses.iter().all(|s| [201, 409].contains(s)) && statuses.contains(&201),
+            "round {round}: {statuses:?}"
+        );
+        let ids: Vec<Uuid> = responses
+            .iter()
+            .filter(|r| r.status == 201)
+            .map(location_id)
+            .collect();
+        assert!(ids.windows(2).all(|w| w[0] == w[1]), "round {round}");
+        assert_eq!(users_with_email(&host, &email), 1, "round {round}");
+        // A retry after the race replays.
+        let r = send(
+            &host,
+            post(&new_org_body(&email)).header("idempotency-key", &key),
+        )
+        .await;
+        assert_eq!((r.status, location_id(&r)), (201, ids[0]), "round {round}");
+    }
+    assert_eq!(
+        count(&host, "users"),
+        21,
+        "counted once each, and the operator"
+    );
 }
 
 // 3. A claim is released only when no record holds it.

@@ -3,8 +3,10 @@
 //! status and body out.
 
 mod apiculus_auth;
+mod audit;
 mod clients;
 mod cloudcockpit_auth;
+mod cloudcockpit_users;
 mod create_customer;
 mod gcore_auth;
 mod hardening;

@@ -1,17 +1,11 @@
 //! `POST /auth/login` → [`onboard_shared::families::apiculus::login`].
 
 use onboard_shared::families::apiculus;
-use onboard_shared::{identity, spin, web};
+use onboard_shared::{spin, web};
 use spin_sdk::http::IncomingRequest;
 use spin_sdk::http_component;
 
 #[http_component]
 async fn handle(req: IncomingRequest) -> web::Response {
-    let config = identity::Config::from_vars(spin::variable);
-    spin::serve(req, |request| {
-        spin::with_env(apiculus::render_error, |env| {
-            apiculus::login(&request, env, &config)
-        })
-    })
-    .await
+    spin::handle(req, apiculus::render_error, apiculus::login).await
 }

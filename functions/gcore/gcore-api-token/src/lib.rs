@@ -1,17 +1,11 @@
 //! `GET`, `DELETE /iam/v2/clients/{clientId}/tokens/{tokenId}` → [`onboard_shared::families::gcore::token`].
 
 use onboard_shared::families::gcore;
-use onboard_shared::{identity, spin, web};
+use onboard_shared::{spin, web};
 use spin_sdk::http::IncomingRequest;
 use spin_sdk::http_component;
 
 #[http_component]
 async fn handle(req: IncomingRequest) -> web::Response {
-    let config = identity::Config::from_vars(spin::variable);
-    spin::serve(req, |request| {
-        spin::with_env(gcore::render_error, |env| {
-            gcore::token(&request, env, &config)
-        })
-    })
-    .await
+    spin::handle(req, gcore::render_error, gcore::token).await
 }

@@ -1,17 +1,11 @@
 //! `POST /v2/organizations/{id}/subscribe` → [`onboard_shared::families::clone::subscribe`].
 
 use onboard_shared::families::clone;
-use onboard_shared::{identity, spin, web};
+use onboard_shared::{spin, web};
 use spin_sdk::http::IncomingRequest;
 use spin_sdk::http_component;
 
 #[http_component]
 async fn handle(req: IncomingRequest) -> web::Response {
-    let config = identity::Config::from_vars(spin::variable);
-    spin::serve(req, |request| {
-        spin::with_env(clone::render_error, |env| {
-            clone::subscribe(&request, env, &config)
-        })
-    })
-    .await
+    spin::handle(req, clone::render_error, clone::subscribe).await
 }

@@ -1,17 +1,11 @@
 //! `GET`, `PUT /v2/organizations/{id}/subscriptions/{sub_id}` → [`onboard_shared::families::clone::subscription`].
 
 use onboard_shared::families::clone;
-use onboard_shared::{identity, spin, web};
+use onboard_shared::{spin, web};
 use spin_sdk::http::IncomingRequest;
 use spin_sdk::http_component;
 
 #[http_component]
 async fn handle(req: IncomingRequest) -> web::Response {
-    let config = identity::Config::from_vars(spin::variable);
-    spin::serve(req, |request| {
-        spin::with_env(clone::render_error, |env| {
-            clone::subscription(&request, env, &config)
-        })
-    })
-    .await
+    spin::handle(req, clone::render_error, clone::subscription).await
 }

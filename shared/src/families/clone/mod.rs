@@ -33,10 +33,12 @@ use crate::{provision, time, users};
 
 pub use crate::identity::Config;
 
+mod audit;
 mod current_user;
 mod organizations;
 mod session;
 
+pub use audit::{audit_event, audit_events};
 pub use current_user::current_user;
 pub use organizations::{
     Export, csv_field, dependent_subscriptions, export_organizations, move_user, organization,
@@ -76,6 +78,7 @@ fn status_text(status: u16) -> &'static str {
         403 => "Forbidden",
         404 => "Record Not Found",
         405 => "Method Not Allowed",
+        409 => "Conflict",
         413 => "Payload Too Large",
         415 => "Unsupported Media Type",
         422 => "Parameter Error",
@@ -346,18 +349,14 @@ pub fn parse_create_customer(body: &Map<String, Value>) -> Result<NewCustomer, E
                 profile,
                 confirmed,
                 password,
+                ..NewUser::default()
             }
         }
         None => {
             if !f.has_error("user") {
                 f.errors.add("user", "is required");
             }
-            NewUser {
-                email: String::new(),
-                profile: Profile::default(),
-                confirmed: false,
-                password: None,
-            }
+            NewUser::default()
         }
     };
 
@@ -550,6 +549,7 @@ pub fn parse_user_change(body: &Map<String, Value>) -> Result<UserChange, Error>
         email,
         organization_id,
         profile,
+        groups: None,
     })
 }
 

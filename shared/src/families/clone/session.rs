@@ -98,13 +98,13 @@ pub fn sign_out(req: &Request, env: &mut Env, config: &Config) -> Response {
             return Err(Error::MethodNotAllowed(vec![Method::DELETE]));
         }
         let (caller, _, _) = authenticate(req, env, config)?;
-        let sid = caller.session.ok_or_else(|| {
+        let sid = caller.session.clone().ok_or_else(|| {
             Error::invalid(
                 "Authorization",
                 "sign_out ends a session; revoke an access token with PUT /v2/user/revoke_access_token",
             )
         })?;
-        identity::end_session(env, &caller.tenant, &sid)?;
+        identity::end_session(env, &caller, &sid)?;
         Ok(web::json(
             StatusCode::OK,
             &json!({"status": 200, "status_text": "OK", "message": "Signed out"}),

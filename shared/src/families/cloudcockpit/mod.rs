@@ -19,23 +19,28 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use http::{HeaderValue, Method, StatusCode, header};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::auth::Caller;
 use crate::error::{Error, FieldErrors};
 use crate::identity::{self, Config};
-use crate::model::{OrgKind, Organization, Role};
-use crate::organizations::{self, NewOrganization};
+use crate::model::{OrgKind, Role};
 use crate::storage::Env;
-use crate::validate;
 use crate::web::{self, Request, Response, header_str};
+
+mod customers;
+mod portal_users;
+
+pub use customers::{account_info, customer, customers, internal_identifier};
+pub use portal_users::{customer_users, groups, reseller_users, user, users};
 
 fn type_name(status: u16) -> &'static str {
     match status {
         400 => "ValidationError",
         404 => "NotFound",
         405 => "MethodNotAllowed",
+        409 => "Conflict",
         413 => "PayloadTooLarge",
         415 => "UnsupportedMediaType",
         429 => "TooManyRequests",
@@ -43,13 +48,29 @@ fn type_name(status: u16) -> &'static str {
     }
 }
 
-/// `firstName` → `FirstName`, as the vendor's `propertyName` shows.
+/// The vendor's `propertyName` for a core field name: `firstName` →
+/// `FirstName`, `user.groups[0].id` → `Groups[0].Id` (the core's `user.`
+/// prefix dropped), and a clashing caller-chosen id (`user.id`, or the
+/// operation key it is used as) → `Id`.
 fn property(field: &str) -> String {
-    let mut chars = field.chars();
-    chars
-        .next()
-        .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
-        .unwrap_or_default()
+    if field == "Idempotency-Key" {
+        return "Id".into();
+    }
+    if field.starts_with("X-") {
+        return field.to_string();
+    }
+    let field = field.strip_prefix("user.").unwrap_or(field);
+    field
+        .split('.')
+        .map(|segment| {
+            let mut chars = segment.chars();
+            chars
+                .next()
+                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 /// Renders an error, echoing the request's correlation id.
@@ -109,14 +130,6 @@ pub fn render(error: &Error, correlation: Option<&str>) -> Response {
 /// Renders any core error (no request at hand).
 pub fn render_error(error: &Error) -> Response {
     render(error, None)
-}
-
-/// The request's `X-Correlation-Id`, if it is a sensible one.
-fn correlation(req: &Request) -> Option<String> {
-    header_str(req, "x-correlation-id")
-        .map(str::trim)
-        .filter(|c| !c.is_empty() && c.len() <= 128)
-        .map(str::to_string)
 }
 
 /// The API client behind `Authorization: Bearer <token>`; `X-Tenant` is
@@ -235,99 +248,109 @@ pub fn token(req: &Request, env: &mut Env, config: &Config) -> Response {
     }
 }
 
-/// The customer view of an organization.
-fn customer_json(org: &Organization) -> Value {
-    let d = |k: &str| org.details.get(k).cloned();
-    json!({
-        "id": org.id,
-        "companyName": org.company_name.clone().unwrap_or_else(|| org.name.clone()),
-        "taxId": d("taxId"),
-        "country": d("country"),
-        "addressLine1": d("addressLine1"),
-        "addressLine2": d("addressLine2"),
-        "city": d("city"),
-        "state": d("state"),
-        "zip": d("zip"),
-        "firstName": d("firstName"),
-        "middleName": d("middleName"),
-        "lastName": d("lastName"),
-        "email": d("email"),
-        "phone": d("phone"),
-        "internalIdentifier": d("internalIdentifier"),
-        "resellerId": org.parent,
-        "providerCustomers": [],
-        "customerAssociations": [],
-    })
+/// Serves one `/v1` request: notes its correlation id (the client's
+/// `X-Correlation-Id`, or a fresh uuid) for the audit log and every answer
+/// (error bodies' `correlationId` and the `X-Correlation-Id` response
+/// header), answers 405 for a method outside `allowed`, authenticates, and
+/// runs `f`.
+fn serve_v1(
+    req: &Request,
+    env: &mut Env,
+    config: &Config,
+    allowed: &[Method],
+    f: impl FnOnce(&Caller, &mut Env) -> Result<Response, Error>,
+) -> Response {
+    let correlation = web::correlation_id(req).unwrap_or_else(|| env.new_uuid().to_string());
+    env.correlation = Some(correlation.clone());
+    let result = (|| {
+        if !allowed.contains(req.method()) {
+            return Err(Error::MethodNotAllowed(allowed.to_vec()));
+        }
+        let caller = authenticate(req, env, config)?;
+        f(&caller, env)
+    })();
+    let mut response = result.unwrap_or_else(|e| render(&e, Some(&correlation)));
+    if let Ok(value) = HeaderValue::from_str(&correlation) {
+        response.headers_mut().insert("x-correlation-id", value);
+    }
+    response
 }
 
-/// The fields of a `CustomerViewModel` and their limits.
-const CUSTOMER_FIELDS: [(&str, bool, usize); 14] = [
-    ("companyName", true, 255),
-    ("taxId", false, 255),
-    ("country", true, 2),
-    ("addressLine1", true, 255),
-    ("addressLine2", false, 255),
-    ("city", true, 255),
-    ("state", true, 255),
-    ("zip", true, 30),
-    ("firstName", true, 255),
-    ("middleName", false, 255),
-    ("lastName", true, 255),
-    ("email", true, 255),
-    ("phone", true, 30),
-    ("internalIdentifier", false, 255),
-];
+/// A query parameter, decoded.
+fn query_value(req: &Request, name: &str) -> Option<String> {
+    req.uri()
+        .query()
+        .into_iter()
+        .flat_map(|q| form_urlencoded::parse(q.as_bytes()))
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
 
-fn parse_customer(
-    body: &Map<String, Value>,
-) -> Result<(std::collections::BTreeMap<String, String>, Option<Uuid>), Error> {
+fn query_uuid(req: &Request, name: &str) -> Result<Option<Uuid>, Error> {
+    match query_value(req, name) {
+        None => Ok(None),
+        Some(v) => Uuid::parse_str(&v)
+            .map(Some)
+            .map_err(|_| Error::invalid(name, format!("'{name}' is not a valid GUID."))),
+    }
+}
+
+fn query_bool(req: &Request, name: &str, default: bool) -> Result<bool, Error> {
+    match query_value(req, name).as_deref() {
+        None => Ok(default),
+        Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
+        Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
+        Some(_) => Err(Error::invalid(
+            name,
+            format!("'{name}' must be true or false."),
+        )),
+    }
+}
+
+/// A uuid path segment, else 404 with `what` ("customer").
+fn path_uuid(req: &Request, name: &str, what: &str) -> Result<Uuid, Error> {
+    web::path_param(req, name)
+        .and_then(|s| Uuid::parse_str(s).ok())
+        .ok_or_else(|| Error::NotFound(format!("The {what} was not found.")))
+}
+
+/// Largest and default `pageSize`.
+pub const MAX_PAGE_SIZE: usize = 2000;
+pub const DEFAULT_PAGE_SIZE: usize = 25;
+
+/// `pageNumber` (from 1, default 1) and `pageSize` (1..=2000, default 25).
+fn paging(req: &Request) -> Result<(usize, usize), Error> {
     let mut errors = FieldErrors::default();
-    let mut details = std::collections::BTreeMap::new();
-    for (name, required, max) in CUSTOMER_FIELDS {
-        match body.get(name) {
-            Some(Value::String(s)) if !s.trim().is_empty() => {
-                if s.chars().count() > max {
-                    errors.add(
-                        name,
-                        format!("The length of '{name}' must be {max} characters or fewer."),
-                    );
+    let mut number = |name: &str, default: usize, max: usize| -> usize {
+        match query_value(req, name) {
+            None => default,
+            Some(v) => match v.trim().parse::<usize>() {
+                Ok(n) if (1..=max).contains(&n) => n,
+                _ => {
+                    errors.add(name, format!("'{name}' must be between 1 and {max}."));
+                    default
                 }
-                details.insert(name.to_string(), s.clone());
-            }
-            None | Some(Value::Null) | Some(Value::String(_)) => {
-                if required {
-                    errors.add(name, format!("'{name}' must not be empty."));
-                }
-            }
-            Some(_) => errors.add(name, format!("'{name}' must be a string.")),
-        }
-    }
-    if let Some(c) = details.get("country")
-        && !(c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()))
-    {
-        errors.add("country", "'country' must be an ISO 3166-1 alpha-2 code.");
-    }
-    if let Some(e) = details.get("email")
-        && validate::email(e).is_err()
-    {
-        errors.add("email", "'email' is not a valid email address.");
-    }
-    let reseller = match body.get("resellerId") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => match Uuid::parse_str(s) {
-            Ok(id) => Some(id),
-            Err(_) => {
-                errors.add("resellerId", "'resellerId' is not a valid GUID.");
-                None
-            }
-        },
-        Some(_) => {
-            errors.add("resellerId", "'resellerId' is not a valid GUID.");
-            None
+            },
         }
     };
+    let page = number("pageNumber", 1, i32::MAX as usize);
+    let size = number("pageSize", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
     errors.into_result()?;
-    Ok((details, reseller))
+    Ok((page, size))
+}
+
+/// The documented paged collection.
+fn paged(items: Vec<Value>, page: usize, size: usize, total: usize) -> Value {
+    let pages = total.div_ceil(size);
+    json!({
+        "items": items,
+        "paginationParameters": {"pageNumber": page, "pageSize": size},
+        "totalPages": pages,
+        "totalCount": total,
+        "hasPreviousPage": page > 1,
+        "hasNextPage": page < pages,
+        "continuationToken": null,
+    })
 }
 
 /// The reseller context of a request: a reseller caller is always itself
@@ -343,80 +366,22 @@ fn reseller_context(caller: &Caller, named: Option<Uuid>) -> Result<Option<Uuid>
     }
 }
 
-fn query_uuid(req: &Request, name: &str) -> Result<Option<Uuid>, Error> {
-    let raw = req
-        .uri()
-        .query()
-        .into_iter()
-        .flat_map(|q| form_urlencoded::parse(q.as_bytes()))
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned());
-    match raw {
-        None => Ok(None),
-        Some(v) => Uuid::parse_str(&v)
-            .map(Some)
-            .map_err(|_| Error::invalid(name, format!("'{name}' is not a valid GUID."))),
+/// The caller narrowed to the reseller `resellerId` names (its subtree), or
+/// as it is. The reseller must be one in reach (else 403, as a missing
+/// relationship is).
+fn scoped(env: &Env, caller: &Caller, named: Option<Uuid>) -> Result<Caller, Error> {
+    match reseller_context(caller, named)? {
+        Some(r) if caller.org != Some(r) => {
+            let org = crate::organizations::get(env, caller, r)
+                .ok()
+                .filter(|o| o.kind == OrgKind::Reseller)
+                .ok_or_else(|| Error::Forbidden("no such reseller in reach".into()))?;
+            Ok(Caller {
+                org: Some(org.id),
+                role: Role::ResellerAdmin,
+                ..caller.clone()
+            })
+        }
+        _ => Ok(caller.clone()),
     }
-}
-
-/// `POST /v1/Customers`: creates a customer (below the reseller context);
-/// 201 with the new id as a JSON string.
-pub fn customers(req: &Request, env: &mut Env, config: &Config) -> Response {
-    let correlation = correlation(req);
-    let result = (|| {
-        if req.method() != Method::POST {
-            return Err(Error::MethodNotAllowed(vec![Method::POST]));
-        }
-        let caller = authenticate(req, env, config)?;
-        let body = web::json_object(req)?;
-        let (details, named) = parse_customer(&body)?;
-        let parent = reseller_context(&caller, named)?;
-        let company = details.get("companyName").cloned().unwrap_or_default();
-        let org = organizations::create_customer_org(
-            env,
-            &caller,
-            &NewOrganization {
-                name: company.clone(),
-                company_name: Some(company),
-                parent,
-                details,
-            },
-        )
-        .map_err(|e| match e {
-            Error::NotFound(_) => Error::invalid("resellerId", "The reseller was not found."),
-            other => other,
-        })?;
-        Ok(web::json(StatusCode::CREATED, &json!(org.id)))
-    })();
-    result.unwrap_or_else(|e| render(&e, correlation.as_deref()))
-}
-
-/// `GET /v1/Customers/{customerId}`: the customer, if in reach; with
-/// `resellerId`, 403 unless that reseller is its parent.
-pub fn customer(req: &Request, env: &mut Env, config: &Config) -> Response {
-    let correlation = correlation(req);
-    let result = (|| {
-        if req.method() != Method::GET {
-            return Err(Error::MethodNotAllowed(vec![Method::GET]));
-        }
-        let caller = authenticate(req, env, config)?;
-        let not_found = || Error::NotFound("The customer was not found.".into());
-        let id = web::path_param(req, "customerId")
-            .and_then(|s| Uuid::parse_str(s).ok())
-            .ok_or_else(not_found)?;
-        let named = query_uuid(req, "resellerId")?;
-        let org = organizations::get(env, &caller, id).map_err(|_| not_found())?;
-        if org.kind != OrgKind::Customer {
-            return Err(not_found());
-        }
-        if let Some(r) = reseller_context(&caller, named)?
-            && org.parent != Some(r)
-        {
-            return Err(Error::Forbidden(
-                "no relationship with that reseller".into(),
-            ));
-        }
-        Ok(web::json(StatusCode::OK, &customer_json(&org)))
-    })();
-    result.unwrap_or_else(|e| render(&e, correlation.as_deref()))
 }

@@ -1,0 +1,11 @@
+//! `PATCH /v1/Customers/{customerId}/account-info` → [`onboard_shared::families::cloudcockpit::account_info`].
+
+use onboard_shared::families::cloudcockpit;
+use onboard_shared::{spin, web};
+use spin_sdk::http::IncomingRequest;
+use spin_sdk::http_component;
+
+#[http_component]
+async fn handle(req: IncomingRequest) -> web::Response {
+    spin::handle(req, cloudcockpit::render_error, cloudcockpit::account_info).await
+}

@@ -1,0 +1,16 @@
+//! `PATCH /v1/Customers/{customerId}/internal-identifier` → [`onboard_shared::families::cloudcockpit::internal_identifier`].
+
+use onboard_shared::families::cloudcockpit;
+use onboard_shared::{spin, web};
+use spin_sdk::http::IncomingRequest;
+use spin_sdk::http_component;
+
+#[http_component]
+async fn handle(req: IncomingRequest) -> web::Response {
+    spin::handle(
+        req,
+        cloudcockpit::render_error,
+        cloudcockpit::internal_identifier,
+    )
+    .await
+}

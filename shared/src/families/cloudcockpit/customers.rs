@@ -1,0 +1,362 @@
+//! Customers (C1–C6): the same organizations the `/v2` family manages.
+
+use std::collections::BTreeMap;
+
+use http::{Method, StatusCode};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use super::{
+    paged, paging, path_uuid, query_bool, query_uuid, query_value, reseller_context, scoped,
+    serve_v1,
+};
+use crate::error::{Error, FieldErrors};
+use crate::identity::Config;
+use crate::listing::ListQuery;
+use crate::model::{Lifecycle, OrgKind, Organization, Role};
+use crate::organizations::{self, NewOrganization, OrgChange};
+use crate::storage::Env;
+use crate::validate;
+use crate::web::{self, Request, Response};
+
+/// The customer view of an organization.
+fn customer_json(org: &Organization) -> Value {
+    let d = |k: &str| org.details.get(k).cloned();
+    json!({
+        "id": org.id,
+        "companyName": org.company_name.clone().unwrap_or_else(|| org.name.clone()),
+        "taxId": d("taxId"),
+        "country": d("country"),
+        "addressLine1": d("addressLine1"),
+        "addressLine2": d("addressLine2"),
+        "city": d("city"),
+        "state": d("state"),
+        "zip": d("zip"),
+        "firstName": d("firstName"),
+        "middleName": d("middleName"),
+        "lastName": d("lastName"),
+        "email": d("email"),
+        "phone": d("phone"),
+        "internalIdentifier": d("internalIdentifier"),
+        "resellerId": org.parent,
+        "providerCustomers": [],
+        "customerAssociations": [],
+        "deleted": org.status == Lifecycle::Deleted,
+    })
+}
+
+/// The fields of a `CustomerViewModel` and their limits.
+const CUSTOMER_FIELDS: [(&str, bool, usize); 14] = [
+    ("companyName", true, 255),
+    ("taxId", false, 255),
+    ("country", true, 2),
+    ("addressLine1", true, 255),
+    ("addressLine2", false, 255),
+    ("city", true, 255),
+    ("state", true, 255),
+    ("zip", true, 30),
+    ("firstName", true, 255),
+    ("middleName", false, 255),
+    ("lastName", true, 255),
+    ("email", true, 255),
+    ("phone", true, 30),
+    ("internalIdentifier", false, 255),
+];
+
+fn parse_customer(
+    body: &Map<String, Value>,
+) -> Result<(BTreeMap<String, String>, Option<Uuid>), Error> {
+    let mut errors = FieldErrors::default();
+    let mut details = BTreeMap::new();
+    for (name, required, max) in CUSTOMER_FIELDS {
+        match body.get(name) {
+            Some(Value::String(s)) if !s.trim().is_empty() => {
+                if s.chars().count() > max {
+                    errors.add(
+                        name,
+                        format!("The length of '{name}' must be {max} characters or fewer."),
+                    );
+                }
+                details.insert(name.to_string(), s.clone());
+            }
+            None | Some(Value::Null) | Some(Value::String(_)) => {
+                if required {
+                    errors.add(name, format!("'{name}' must not be empty."));
+                }
+            }
+            Some(_) => errors.add(name, format!("'{name}' must be a string.")),
+        }
+    }
+    if let Some(c) = details.get("country")
+        && !(c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()))
+    {
+        errors.add("country", "'country' must be an ISO 3166-1 alpha-2 code.");
+    }
+    if let Some(e) = details.get("email")
+        && validate::email(e).is_err()
+    {
+        errors.add("email", "'email' is not a valid email address.");
+    }
+    let reseller = match body.get("resellerId") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => match Uuid::parse_str(s) {
+            Ok(id) => Some(id),
+            Err(_) => {
+                errors.add("resellerId", "'resellerId' is not a valid GUID.");
+                None
+            }
+        },
+        Some(_) => {
+            errors.add("resellerId", "'resellerId' is not a valid GUID.");
+            None
+        }
+    };
+    errors.into_result()?;
+    Ok((details, reseller))
+}
+
+/// `POST /v1/Customers` (C1): creates a customer below the reseller context,
+/// 201 with the new id as a JSON string. `GET /v1/Customers` (C2): the
+/// customers in reach, paged; `searchValue` (at most 255) in `searchField`
+/// (`Company.Name` by default, or `InternalIdentifier`; `Domain` and
+/// `ProviderCustomerId` match nothing here, as no provider is attached),
+/// `sortPropertyName=Company.Name` with `ascendingOrder` (default true),
+/// `resellerId`, and `includeDeleted` (default true, as documented).
+pub fn customers(req: &Request, env: &mut Env, config: &Config) -> Response {
+    serve_v1(
+        req,
+        env,
+        config,
+        &[Method::GET, Method::POST],
+        |caller, env| {
+            if req.method() == Method::GET {
+                return list(req, env, caller);
+            }
+            let body = web::json_object(req)?;
+            let (details, named) = parse_customer(&body)?;
+            let parent = reseller_context(caller, named)?;
+            let company = details.get("companyName").cloned().unwrap_or_default();
+            let org = organizations::create_customer_org(
+                env,
+                caller,
+                &NewOrganization {
+                    name: company.clone(),
+                    company_name: Some(company),
+                    parent,
+                    details,
+                },
+            )
+            .map_err(|e| match e {
+                Error::NotFound(_) => Error::invalid("resellerId", "The reseller was not found."),
+                other => other,
+            })?;
+            Ok(web::json(StatusCode::CREATED, &json!(org.id)))
+        },
+    )
+}
+
+fn list(req: &Request, env: &mut Env, caller: &crate::auth::Caller) -> Result<Response, Error> {
+    let (page, size) = paging(req)?;
+    let caller = scoped(env, caller, query_uuid(req, "resellerId")?)?;
+    let include_deleted = query_bool(req, "includeDeleted", true)?;
+    let ascending = query_bool(req, "ascendingOrder", true)?;
+    let mut query = ListQuery::page(page, size);
+    let value = query_value(req, "searchValue").filter(|v| !v.trim().is_empty());
+    let field = query_value(req, "searchField");
+    let mut errors = FieldErrors::default();
+    if let Some(v) = &value
+        && v.chars().count() > 255
+    {
+        errors.add(
+            "searchValue",
+            "'searchValue' must be 255 characters or fewer.",
+        );
+    }
+    let column = match field.as_deref() {
+        None | Some("Company.Name") => "company_name",
+        Some("InternalIdentifier") => "internal_identifier",
+        Some("Domain") => "domain",
+        Some("ProviderCustomerId") => "provider_customer_id",
+        Some(_) => {
+            errors.add(
+                "searchField",
+                "'searchField' must be Company.Name, Domain, InternalIdentifier or ProviderCustomerId.",
+            );
+            "company_name"
+        }
+    };
+    if field.is_some() && value.is_none() {
+        errors.add(
+            "searchValue",
+            "'searchValue' is required with 'searchField'.",
+        );
+    }
+    match query_value(req, "sortPropertyName").as_deref() {
+        None => {}
+        Some("Company.Name") => query.sort = Some(("company_name".into(), !ascending)),
+        Some(_) => errors.add(
+            "sortPropertyName",
+            "'sortPropertyName' must be Company.Name.",
+        ),
+    }
+    errors.into_result()?;
+    if let Some(v) = value {
+        let pattern = format!("*{}*", v.to_lowercase().replace('*', ""));
+        query.filters.push((column.into(), pattern));
+    }
+    let found = organizations::customers(env, &caller, &query, include_deleted)?;
+    let items = found.items.iter().map(customer_json).collect();
+    Ok(web::json(
+        StatusCode::OK,
+        &paged(items, page, size, found.total),
+    ))
+}
+
+/// A customer the caller reaches (deleted ones only where `deleted` allows),
+/// with `resellerId` naming its reseller (else 403).
+fn reachable_customer(
+    req: &Request,
+    env: &Env,
+    caller: &crate::auth::Caller,
+) -> Result<Organization, Error> {
+    let id = path_uuid(req, "customerId", "customer")?;
+    let named = query_uuid(req, "resellerId")?;
+    let not_found = || Error::NotFound("The customer was not found.".into());
+    let org = organizations::get(env, caller, id).map_err(|_| not_found())?;
+    if org.kind != OrgKind::Customer {
+        return Err(not_found());
+    }
+    if let Some(r) = reseller_context(caller, named)?
+        && org.parent != Some(r)
+    {
+        return Err(Error::Forbidden(
+            "no relationship with that reseller".into(),
+        ));
+    }
+    Ok(org)
+}
+
+/// `GET /v1/Customers/{customerId}` (C3): the customer, if in reach; with
+/// `resellerId`, 403 unless that reseller is its parent. `DELETE` (C6, CSP
+/// only): the `/v2` family's soft delete, 202; refused (400) while the
+/// customer still has users.
+pub fn customer(req: &Request, env: &mut Env, config: &Config) -> Response {
+    serve_v1(
+        req,
+        env,
+        config,
+        &[Method::GET, Method::DELETE],
+        |caller, env| {
+            let org = reachable_customer(req, env, caller)?;
+            if req.method() == Method::GET {
+                return Ok(web::json(StatusCode::OK, &customer_json(&org)));
+            }
+            if caller.role != Role::Operator {
+                return Err(Error::Forbidden("only a CSP deletes customers".into()));
+            }
+            organizations::delete(env, caller, org.id)?;
+            Ok(web::empty(StatusCode::ACCEPTED))
+        },
+    )
+}
+
+/// `PATCH /v1/Customers/{customerId}/account-info` (C4): `{customer:
+/// CustomerViewModel without id, retryFailedProviderCustomersFromCompanyInfo}`
+/// replaces the company and contact fields (validated as on create); 202.
+pub fn account_info(req: &Request, env: &mut Env, config: &Config) -> Response {
+    serve_v1(req, env, config, &[Method::PATCH], |caller, env| {
+        let org = reachable_customer(req, env, caller)?;
+        let body = web::json_object(req)?;
+        let mut errors = FieldErrors::default();
+        let customer = match body.get("customer") {
+            Some(Value::Object(c)) => c.clone(),
+            _ => {
+                errors.add("customer", "'customer' must be an object.");
+                Map::new()
+            }
+        };
+        if !matches!(
+            body.get("retryFailedProviderCustomersFromCompanyInfo"),
+            None | Some(Value::Null) | Some(Value::Bool(_))
+        ) {
+            errors.add(
+                "retryFailedProviderCustomersFromCompanyInfo",
+                "must be true or false.",
+            );
+        }
+        errors.into_result()?;
+        let (details, _) = parse_customer(&customer)?;
+        let company = details.get("companyName").cloned().unwrap_or_default();
+        let mut change = OrgChange {
+            name: Some(company.clone()),
+            company_name: Some(company),
+            ..OrgChange::default()
+        };
+        for (name, _, _) in CUSTOMER_FIELDS {
+            if name != "internalIdentifier" {
+                change
+                    .details
+                    .insert(name.to_string(), details.get(name).cloned());
+            }
+        }
+        organizations::update(env, caller, org.id, &change)?;
+        Ok(web::empty(StatusCode::ACCEPTED))
+    })
+}
+
+/// `PATCH /v1/Customers/{customerId}/internal-identifier` (C5):
+/// `{internalIdentifier, resellerId}` sets (or with null clears) the
+/// identifier of the customer's relationship; 204.
+pub fn internal_identifier(req: &Request, env: &mut Env, config: &Config) -> Response {
+    serve_v1(req, env, config, &[Method::PATCH], |caller, env| {
+        let org = reachable_customer(req, env, caller)?;
+        let body = web::json_object(req)?;
+        let mut errors = FieldErrors::default();
+        let value = match body.get("internalIdentifier") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if s.chars().count() <= 255 => {
+                Some(s.clone()).filter(|s| !s.trim().is_empty())
+            }
+            Some(Value::String(_)) => {
+                errors.add(
+                    "internalIdentifier",
+                    "The length of 'internalIdentifier' must be 255 characters or fewer.",
+                );
+                None
+            }
+            Some(_) => {
+                errors.add(
+                    "internalIdentifier",
+                    "'internalIdentifier' must be a string.",
+                );
+                None
+            }
+        };
+        let named = match body.get("resellerId") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => match Uuid::parse_str(s) {
+                Ok(id) => Some(id),
+                Err(_) => {
+                    errors.add("resellerId", "'resellerId' is not a valid GUID.");
+                    None
+                }
+            },
+            Some(_) => {
+                errors.add("resellerId", "'resellerId' is not a valid GUID.");
+                None
+            }
+        };
+        errors.into_result()?;
+        if let Some(r) = reseller_context(caller, named)?
+            && org.parent != Some(r)
+        {
+            return Err(Error::Forbidden(
+                "no relationship with that reseller".into(),
+            ));
+        }
+        let mut change = OrgChange::default();
+        change.details.insert("internalIdentifier".into(), value);
+        organizations::update(env, caller, org.id, &change)?;
+        Ok(web::empty(StatusCode::NO_CONTENT))
+    })
+}

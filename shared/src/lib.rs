@@ -21,6 +21,7 @@ pub mod organizations;
 pub mod password;
 pub mod provision;
 pub mod reach;
+pub mod reference;
 pub mod secrets;
 pub mod spin;
 pub mod storage;

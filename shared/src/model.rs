@@ -355,15 +355,75 @@ fn default_account_prefix() -> String {
     "API".into()
 }
 
-/// Lists a tenant's operator configures; families validate choices against them.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Lists a tenant's operator configures; families validate choices against
+/// them (Apiculus `signUpHelper`). The defaults are the vendor's sample
+/// configuration, under which its sample account is valid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReferenceData {
-    #[serde(default)]
+    /// ISO 4217 codes accounts may be created with.
     pub currencies: Vec<String>,
-    #[serde(default)]
-    pub tax_categories: Vec<String>,
-    #[serde(default)]
+    pub tax_categories: Vec<TaxCategory>,
+    /// CloudStack regions (`acsRegion`).
     pub regions: Vec<String>,
+    pub tax_types: Vec<TaxType>,
+    /// Digits a mobile number has.
+    pub mobile_digits: u8,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaxCategory {
+    pub value: String,
+    pub display_text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaxType {
+    pub name: String,
+    pub validation: TaxValidation,
+}
+
+/// Rules for the taxation id of a tax type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaxValidation {
+    pub alpha_num: bool,
+    pub required: bool,
+    pub min: usize,
+    pub max: usize,
+}
+
+impl Default for ReferenceData {
+    fn default() -> Self {
+        let category = |value: &str, text: &str| TaxCategory {
+            value: value.into(),
+            display_text: text.into(),
+        };
+        let tax = |name: &str, required: bool, min: usize, max: usize| TaxType {
+            name: name.into(),
+            validation: TaxValidation {
+                alpha_num: true,
+                required,
+                min,
+                max,
+            },
+        };
+        Self {
+            currencies: vec!["INR".into(), "RWF".into(), "OMR".into()],
+            tax_categories: vec![
+                category("Taxable", "Indian Organisation or Individual (Non-SEZ)"),
+                category(
+                    "SEZ",
+                    "Indian Organisation or Individual (Located in a SEZ)",
+                ),
+                category(
+                    "EMBASSY",
+                    "Non-Indian Organisation or Individual (Located Outside India)",
+                ),
+            ],
+            regions: vec!["noida".into()],
+            tax_types: vec![tax("CNPJ", true, 11, 15), tax("GSTIN", false, 10, 10)],
+            mobile_digits: 10,
+        }
+    }
 }
 
 impl Default for Settings {

@@ -357,6 +357,52 @@ pub fn create(
     Ok(org)
 }
 
+/// Moves an organization (an Apiculus enterprise account) through the
+/// lifecycle: every credential use checks the user's organization, so
+/// disabling or terminating it stops all of its users on their next
+/// request. Terminated is final; administrators above it only.
+pub fn set_status(
+    env: &mut Env,
+    caller: &Caller,
+    id: Uuid,
+    status: Lifecycle,
+) -> Result<Organization> {
+    let org = get(env, caller, id)?;
+    caller.require(Role::ResellerAdmin)?;
+    if caller.org == Some(id) || org.kind == crate::model::OrgKind::Platform {
+        return Err(Error::Forbidden(
+            "an account is managed by the level above it".into(),
+        ));
+    }
+    let op = format!("org-status{}", env.new_uuid().simple());
+    let now = env.now;
+    let (record, _) =
+        storage::update_if::<Organization, _>(env, &keys::org(&caller.tenant, id), &op, |o| {
+            if o.status == status {
+                return Ok(false);
+            }
+            if matches!(o.status, Lifecycle::Terminated | Lifecycle::Deleted) {
+                return Err(Error::invalid(
+                    "status",
+                    "a terminated account cannot change",
+                ));
+            }
+            o.status = status;
+            o.updated_at = now;
+            Ok(true)
+        })?;
+    storage::audit_action(
+        env,
+        &op,
+        &caller.tenant,
+        &caller.actor,
+        &format!("organization.{}", status.as_str()),
+        vec![format!("organization:{id}")],
+        Some(&record.data),
+    )?;
+    Ok(record.data)
+}
+
 /// Index slots read per call when checking an organization is empty.
 const SLOT_PAGE: usize = 100;
 

@@ -25,14 +25,28 @@ use crate::time::{Millis, add_months};
 
 /// The operation-record slot of a create's audit sequence number.
 const AUDIT: &str = "audit";
+/// The operation-record slot of an enterprise account's sequence number.
+const ACCOUNT: &str = "account";
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The enterprise account id of sequence number `n` (`API-E001`, growing
+/// past 999 as `API-E1000`).
+pub fn account_code(prefix: &str, n: i64) -> String {
+    format!("{prefix}-E{n:03}")
+}
+
+fn account_key(tenant: &str, code: &str) -> String {
+    format!("t/{tenant}/account-code/{code}")
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NewOrg {
     pub name: String,
     pub description: Option<String>,
     pub company_name: Option<String>,
     pub skip_default_subscription: bool,
     pub parent: Option<Uuid>,
+    /// Address, contact, billing and tax fields (family-specific names).
+    pub details: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -59,12 +73,16 @@ pub struct PlanRequest {
 /// A validated create request. When both an existing organization and a new
 /// one are given, the existing one wins: the user joins it and the new
 /// organization is validated (and its parent looked up) but not created.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NewCustomer {
     pub organization_id: Option<Uuid>,
     pub organization: Option<NewOrg>,
     pub user: NewUser,
     pub plans: Vec<PlanRequest>,
+    /// Give the account an enterprise id (`<prefix>-E<seq>`, Apiculus).
+    pub enterprise: bool,
+    /// The family whose password profile applies (default: the tenant's).
+    pub password_family: Option<String>,
 }
 
 /// Identifies one create across retries.
@@ -112,6 +130,72 @@ pub fn load_settings(kv: &dyn crate::kv::Kv, tenant: &str) -> Result<Settings> {
         .unwrap_or_default())
 }
 
+/// Replaces the tenant's reference data (operators only); the rest of its
+/// settings stay. 422 for lists a family could not validate against.
+pub fn set_reference_data(
+    env: &mut Env,
+    caller: &Caller,
+    data: &crate::model::ReferenceData,
+) -> Result<crate::model::ReferenceData> {
+    caller.require(Role::Operator)?;
+    if caller.org.is_some() {
+        return Err(Error::Forbidden(
+            "only the tenant's operators configure it".into(),
+        ));
+    }
+    let mut errors = FieldErrors::default();
+    let code = |s: &str| s.len() == 3 && s.bytes().all(|b| b.is_ascii_uppercase());
+    if data.currencies.is_empty() || !data.currencies.iter().all(|c| code(c)) {
+        errors.add(
+            "currencies",
+            "must be ISO 4217 codes (three capital letters)",
+        );
+    }
+    if data.tax_categories.is_empty()
+        || data
+            .tax_categories
+            .iter()
+            .any(|c| c.value.trim().is_empty())
+    {
+        errors.add(
+            "tax_categories",
+            "must name at least one category, each with a value",
+        );
+    }
+    for (i, t) in data.tax_types.iter().enumerate() {
+        if t.name.trim().is_empty() || t.validation.min > t.validation.max || t.validation.max > 255
+        {
+            errors.add(
+                format!("tax_types[{i}]"),
+                "needs a name and 0 <= min <= max <= 255",
+            );
+        }
+    }
+    if !(4..=15).contains(&data.mobile_digits) {
+        errors.add("mobile_digits", "must be 4 to 15");
+    }
+    errors.into_result()?;
+    let key = keys::settings(&caller.tenant);
+    let op = format!("settings/{}", env.new_uuid().simple());
+    if storage::read::<Settings>(env.kv, &key)?.is_none() {
+        storage::create(env, &key, &format!("{op}/defaults"), &Settings::default())?;
+    }
+    let record = storage::update::<Settings, _>(env, &key, &op, |s| {
+        s.reference = data.clone();
+        Ok(())
+    })?;
+    storage::audit_action(
+        env,
+        &op,
+        &caller.tenant,
+        &caller.actor,
+        "settings.reference_data",
+        vec![format!("tenant:{}", caller.tenant)],
+        None,
+    )?;
+    Ok(record.data.reference)
+}
+
 /// Business rules that need the tenant's settings but no other lookup.
 fn check_rules(input: &NewCustomer, settings: &Settings) -> Result<()> {
     let mut errors = FieldErrors::default();
@@ -131,7 +215,11 @@ fn check_rules(input: &NewCustomer, settings: &Settings) -> Result<()> {
         }
     }
     if let Some(pw) = &input.user.password {
-        for problem in password::check(pw, &settings.password) {
+        let policy = match &input.password_family {
+            Some(family) => settings.password_policy(family),
+            None => &settings.password,
+        };
+        for problem in password::check(pw, policy) {
             errors.add("user.password", problem);
         }
     }
@@ -472,6 +560,36 @@ fn write_customer(
 ) -> Result<Created> {
     let tenant = caller.tenant.as_str();
     let now = operation.started;
+    // An enterprise account's number is taken once per operation and kept in
+    // its record, so a retry names the account the same.
+    let account = if input.enterprise {
+        let n = match operation.positions.iter().find(|(l, _)| l == ACCOUNT) {
+            Some((_, n)) => *n,
+            None => {
+                let fresh = storage::bump_count(env, tenant, "account-seq", 1)?;
+                let record = storage::update::<Operation, _>(
+                    env,
+                    &keys::op(tenant, &op.id),
+                    &format!("{run}/account"),
+                    |o| {
+                        if !o.positions.iter().any(|(l, _)| l == ACCOUNT) {
+                            o.positions.push((ACCOUNT.to_string(), fresh));
+                        }
+                        Ok(())
+                    },
+                )?;
+                record
+                    .data
+                    .positions
+                    .iter()
+                    .find(|(l, _)| l == ACCOUNT)
+                    .map_or(fresh, |(_, n)| *n)
+            }
+        };
+        Some(account_code(&settings.account_code_prefix, n))
+    } else {
+        None
+    };
     let password_hash = input
         .user
         .password
@@ -512,10 +630,13 @@ fn write_customer(
                 subscriptions: Vec::new(),
                 code: None,
                 number: None,
-                details: Default::default(),
+                details: spec.details.clone(),
                 created_at: now,
                 updated_at: now,
             };
+            if let Some(code) = &account {
+                org.details.insert("account_id".into(), code.clone());
+            }
             let mut plans = Vec::new();
             if !spec.skip_default_subscription
                 && let Some(default) = &settings.default_plan
@@ -538,7 +659,7 @@ fn write_customer(
     let user = User {
         id: input.user.id.unwrap_or_else(|| derived_uuid(run, "user")),
         number: None,
-        account_code: None,
+        account_code: account.clone(),
         email: input.user.email.clone(),
         organization_id: organization.id,
         role: if new_org {
@@ -647,6 +768,10 @@ fn write_customer(
     for (list, id) in &lists {
         storage::index_put(env, tenant, list, position(list), *id)?;
     }
+    if let Some(code) = &user.account_code {
+        env.kv
+            .set(&account_key(tenant, code), user.id.to_string().as_bytes())?;
+    }
     Ok(Created {
         user,
         organization,
@@ -738,12 +863,13 @@ mod tests {
                 company_name: None,
                 skip_default_subscription: false,
                 parent: None,
+                details: Default::default(),
             }),
             user: NewUser {
                 email: email.into(),
                 ..NewUser::default()
             },
-            plans: Vec::new(),
+            ..NewCustomer::default()
         }
     }
 

@@ -259,6 +259,7 @@ pub fn serve(req: &Request, env: &mut Env, config: &Config) -> Response {
     let allowed: &[Method] = match segments.as_slice() {
         ["tenants"] | ["resellers"] | ["accounts"] | ["api-clients"] => &[Method::POST],
         ["tenants", _] => &[Method::GET, Method::PATCH],
+        ["reference-data"] => &[Method::GET, Method::PUT],
         ["accounts", _] => &[Method::PATCH],
         ["api-clients", _] => &[Method::DELETE],
         _ => return render_error(&Error::NotFound(format!("no endpoint /admin{path}"))),
@@ -384,6 +385,20 @@ fn route(
             errors.into_result()?;
             created(account_json(&admin::create_account(
                 env, config, &caller, &account,
+            )?))
+        }
+        ["reference-data"] => {
+            let caller = tenant_caller(req, env, config)?;
+            caller.require(Role::Operator)?;
+            if req.method() == Method::GET {
+                let settings = crate::provision::load_settings(env.kv, &caller.tenant)?;
+                return ok(json!(settings.reference));
+            }
+            let obj = web::json_object(req)?;
+            let data: crate::model::ReferenceData = serde_json::from_value(Value::Object(obj))
+                .map_err(|e| Error::invalid("body", format!("is not reference data: {e}")))?;
+            ok(json!(crate::provision::set_reference_data(
+                env, &caller, &data
             )?))
         }
         ["accounts", id] => {

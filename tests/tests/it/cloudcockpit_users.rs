@@ -340,7 +340,7 @@ fn seed_users(host: &Host, customer: Uuid, from: usize, n: usize) {
                     email: format!("user{i:05}@paging.example"),
                     ..NewUser::default()
                 },
-                plans: Vec::new(),
+                ..NewCustomer::default()
             };
             let op = OpId::fresh(env, format!("seed{i}"));
             provision::create_customer(env, &caller, &input, &op, Default::default(), None)

@@ -305,6 +305,7 @@ pub fn parse_create_customer(body: &Map<String, Value>) -> Result<NewCustomer, E
             company_name: of.string("company_name"),
             skip_default_subscription: of.bool("skip_default_subscription").unwrap_or(false),
             parent: of.uuid("parent_organization"),
+            details: Default::default(),
         }
     });
     if organization_id.is_none()
@@ -368,6 +369,7 @@ pub fn parse_create_customer(body: &Map<String, Value>) -> Result<NewCustomer, E
         organization,
         user,
         plans,
+        ..NewCustomer::default()
     })
 }
 

@@ -70,6 +70,7 @@ fn parse_new_org(
         company_name: f.string("company_name"),
         skip_default_subscription: f.bool("skip_default_subscription").unwrap_or(false),
         parent: f.uuid("parent_organization"),
+        details: Default::default(),
     };
     let mut plans = parse_plans(&mut f, "plans");
     let mut top = Fields {

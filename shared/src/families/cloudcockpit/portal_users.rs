@@ -200,7 +200,7 @@ fn create_in(
             groups: parsed.groups.unwrap_or_default(),
             ..NewUser::default()
         },
-        plans: Vec::new(),
+        ..NewCustomer::default()
     };
     let fingerprint =
         storage::sha256_hex(format!("{}/{}", org.id, Value::Object(body.clone())).as_bytes());

@@ -1,4 +1,4 @@
-//! `PUT /api/v1/serv_{action}UserAccount/{id}` → [`onboard_shared::families::apiculus::api_v1`].
+//! `POST /api/pass/createNewUser` → [`onboard_shared::families::apiculus::create_new_user`].
 
 use onboard_shared::families::apiculus;
 use onboard_shared::{spin, web};
@@ -7,5 +7,5 @@ use spin_sdk::http_component;
 
 #[http_component]
 async fn handle(req: IncomingRequest) -> web::Response {
-    spin::handle(req, apiculus::render_error, apiculus::api_v1).await
+    spin::handle(req, apiculus::render_error, apiculus::create_new_user).await
 }

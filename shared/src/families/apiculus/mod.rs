@@ -21,6 +21,10 @@ use crate::storage::Env;
 use crate::web::{self, Request, Response, header_str};
 use crate::{admin, aliases, provision, time};
 
+mod accounts;
+
+pub use accounts::{country_list, create_new_user, sign_up_helper, state_list};
+
 fn envelope(env: &mut Env, status: StatusCode, error: Value, result: Value) -> Value {
     let ok = status.is_success();
     json!({
@@ -43,6 +47,7 @@ fn code(status: u16) -> &'static str {
         403 => "FORBIDDEN",
         404 => "NOT_FOUND",
         405 => "METHOD_NOT_ALLOWED",
+        409 => "CONFLICT",
         413 => "PAYLOAD_TOO_LARGE",
         415 => "UNSUPPORTED_MEDIA_TYPE",
         422 => "VALIDATION_FAILED",
@@ -210,39 +215,37 @@ pub fn logout(req: &Request, env: &mut Env, config: &Config) -> Response {
     result.unwrap_or_else(|e| render_error(&e))
 }
 
-/// The user a lifecycle path names: its number (`123`), its id, or its
-/// account code (`API-E001`).
-fn target(env: &Env, caller: &Caller, raw: &str) -> Result<Uuid, Error> {
-    let not_found = || Error::NotFound(format!("account {raw} not found"));
-    if let Ok(id) = Uuid::parse_str(raw) {
-        return Ok(id);
-    }
-    if let Ok(n) = raw.parse::<u64>() {
-        return aliases::user_by_number(env, &caller.tenant, n)?.ok_or_else(not_found);
-    }
-    aliases::user_by_code(env, &caller.tenant, raw)?.ok_or_else(not_found)
+/// What a lifecycle path names: an enterprise account by its id
+/// (`API-E001`: the account's organization, so all its users follow), or a
+/// single user by its number (`123`) or uuid.
+enum Target {
+    Account { org: Uuid, email: String },
+    User(Uuid),
 }
 
-/// `PUT /api/v1/serv_{disable,enable,restrict,terminate}UserAccount/<user_id>?manual=true`:
-/// moves the account through the one lifecycle. Admin tokens only
-/// (`account_type` 11 or 12); `terminate` is final; `enable` returns a
-/// disabled or restricted account to active.
-pub fn api_v1(req: &Request, env: &mut Env, config: &Config) -> Response {
-    let path = web::path_info(req);
-    let Some((action, raw_id)) = path
-        .strip_prefix("/serv_")
-        .and_then(|rest| rest.split_once("UserAccount/"))
-        .filter(|(_, id)| !id.is_empty() && !id.contains('/'))
-    else {
-        return render_error(&Error::NotFound(format!("no endpoint /api/v1{path}")));
-    };
-    let status = match action {
-        "disable" => Lifecycle::Disabled,
-        "enable" => Lifecycle::Active,
-        "restrict" => Lifecycle::Restricted,
-        "terminate" => Lifecycle::Terminated,
-        _ => return render_error(&Error::NotFound(format!("no endpoint /api/v1{path}"))),
-    };
+fn target(env: &Env, caller: &Caller, raw: &str) -> Result<Target, Error> {
+    let not_found = || Error::NotFound(format!("account {raw} not found"));
+    if let Ok(id) = Uuid::parse_str(raw) {
+        return Ok(Target::User(id));
+    }
+    if let Ok(n) = raw.parse::<u64>() {
+        return aliases::user_by_number(env, &caller.tenant, n)?
+            .map(Target::User)
+            .ok_or_else(not_found);
+    }
+    let user = aliases::user_by_code(env, &caller.tenant, raw)?.ok_or_else(not_found)?;
+    let (user, _) = crate::users::get(env, caller, user).map_err(|_| not_found())?;
+    Ok(Target::Account {
+        org: user.organization_id,
+        email: user.email,
+    })
+}
+
+/// `PUT /api/v1/serv_<action>UserAccount/<user_id>?manual=true`: moves the
+/// account through the one lifecycle. Admin tokens only (`account_type` 11
+/// or 12); `terminate` is final; `enable` returns a disabled or restricted
+/// account to active.
+fn lifecycle(req: &Request, env: &mut Env, config: &Config, status: Lifecycle) -> Response {
     let result = (|| {
         if req.method() != Method::PUT {
             return Err(Error::MethodNotAllowed(vec![Method::PUT]));
@@ -260,24 +263,61 @@ pub fn api_v1(req: &Request, env: &mut Env, config: &Config) -> Response {
         if !manual {
             return Err(Error::invalid("manual", "must be true"));
         }
-        let id = target(env, &caller, raw_id)?;
-        if status == Lifecycle::Active {
-            let (user, _) = crate::users::get(env, &caller, id)?;
-            if !matches!(
-                user.status,
-                Lifecycle::Disabled | Lifecycle::Restricted | Lifecycle::Active
-            ) {
+        let raw_id = web::path_param(req, "id").unwrap_or_default().to_string();
+        let enable_from = |current: Lifecycle| {
+            if status == Lifecycle::Active
+                && !matches!(
+                    current,
+                    Lifecycle::Disabled | Lifecycle::Restricted | Lifecycle::Active
+                )
+            {
                 return Err(Error::invalid(
                     "status",
                     "only a disabled or restricted account can be enabled",
                 ));
             }
+            Ok(())
+        };
+        match target(env, &caller, &raw_id)? {
+            Target::Account { org, email } => {
+                let current = crate::organizations::get(env, &caller, org)?;
+                enable_from(current.status)?;
+                let updated = crate::organizations::set_status(env, &caller, org, status)?;
+                Ok(ok(
+                    env,
+                    json!({"id": raw_id, "email": email, "status": updated.status.as_str()}),
+                ))
+            }
+            Target::User(id) => {
+                let (user, _) = crate::users::get(env, &caller, id)?;
+                enable_from(user.status)?;
+                let user = admin::set_account_status(env, &caller, id, status)?;
+                Ok(ok(
+                    env,
+                    json!({"id": raw_id, "email": user.email, "status": user.status.as_str()}),
+                ))
+            }
         }
-        let user = admin::set_account_status(env, &caller, id, status)?;
-        Ok(ok(
-            env,
-            json!({"id": raw_id, "email": user.email, "status": user.status.as_str()}),
-        ))
     })();
     result.unwrap_or_else(|e| render_error(&e))
+}
+
+/// `PUT /api/v1/serv_disableUserAccount/<user_id>?manual=true`.
+pub fn disable_account(req: &Request, env: &mut Env, config: &Config) -> Response {
+    lifecycle(req, env, config, Lifecycle::Disabled)
+}
+
+/// `PUT /api/v1/serv_enableUserAccount/<user_id>?manual=true`.
+pub fn enable_account(req: &Request, env: &mut Env, config: &Config) -> Response {
+    lifecycle(req, env, config, Lifecycle::Active)
+}
+
+/// `PUT /api/v1/serv_restrictUserAccount/<user_id>?manual=true`.
+pub fn restrict_account(req: &Request, env: &mut Env, config: &Config) -> Response {
+    lifecycle(req, env, config, Lifecycle::Restricted)
+}
+
+/// `PUT /api/v1/serv_terminateUserAccount/<user_id>?manual=true`.
+pub fn terminate_account(req: &Request, env: &mut Env, config: &Config) -> Response {
+    lifecycle(req, env, config, Lifecycle::Terminated)
 }

@@ -1,0 +1,11 @@
+//! `GET /api/v1/countryList` → [`onboard_shared::families::apiculus::country_list`].
+
+use onboard_shared::families::apiculus;
+use onboard_shared::{spin, web};
+use spin_sdk::http::IncomingRequest;
+use spin_sdk::http_component;
+
+#[http_component]
+async fn handle(req: IncomingRequest) -> web::Response {
+    spin::handle(req, apiculus::render_error, apiculus::country_list).await
+}

@@ -1,0 +1,11 @@
+//! `PUT /api/v1/serv_disableUserAccount/{id}?manual=true` → [`onboard_shared::families::apiculus::disable_account`].
+
+use onboard_shared::families::apiculus;
+use onboard_shared::{spin, web};
+use spin_sdk::http::IncomingRequest;
+use spin_sdk::http_component;
+
+#[http_component]
+async fn handle(req: IncomingRequest) -> web::Response {
+    spin::handle(req, apiculus::render_error, apiculus::disable_account).await
+}

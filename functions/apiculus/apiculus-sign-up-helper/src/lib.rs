@@ -1,0 +1,11 @@
+//! `GET /api/pass/signUpHelper` → [`onboard_shared::families::apiculus::sign_up_helper`].
+
+use onboard_shared::families::apiculus;
+use onboard_shared::{spin, web};
+use spin_sdk::http::IncomingRequest;
+use spin_sdk::http_component;
+
+#[http_component]
+async fn handle(req: IncomingRequest) -> web::Response {
+    spin::handle(req, apiculus::render_error, apiculus::sign_up_helper).await
+}

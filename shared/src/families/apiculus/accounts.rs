@@ -1,0 +1,492 @@
+//! `POST /api/pass/createNewUser` (seed 003): an enterprise subscriber
+//! account, i.e. an organization tagged with its reseller and its primary
+//! user, with the vendor's strict field rules; and the reference data it is
+//! validated against (`signUpHelper`, `countryList`, `stateList`).
+//!
+//! Choices where the vendor is silent (see the README): names are Unicode
+//! letters only; an organization name is letters and digits with single
+//! spaces between words; `countryCode` may start with `+`; `resellerCode` ""
+//! tags no reseller (the account is the caller's own then); `zipcode` is a
+//! JSON number or a digit string of at most 12 digits.
+
+use std::collections::BTreeMap;
+
+use http::{Method, StatusCode};
+use serde_json::{Map, Value, json};
+
+use super::{account_type, authenticate, envelope, render_error};
+use crate::error::{Error, FieldErrors};
+use crate::identity::Config;
+use crate::model::{OrgKind, Profile, ReferenceData, Role, Settings};
+use crate::provision::{self, NewCustomer, NewOrg, NewUser, OpId};
+use crate::storage::{self, Env};
+use crate::web::{self, Request, Response, header_str};
+use crate::{admin, reference, validate};
+
+/// The longest value of the text fields.
+const TEXT_MAX: usize = 255;
+
+/// Reads the request's fields, naming every one that breaks a rule.
+struct Fields<'a> {
+    body: &'a Map<String, Value>,
+    errors: FieldErrors,
+}
+
+impl Fields<'_> {
+    /// A required (or optional) string, trimmed; numbers are read as their
+    /// digits (the vendor's sample sends `zipcode` as a number).
+    fn text(&mut self, name: &str, required: bool, max: usize) -> Option<String> {
+        let value = match self.body.get(name) {
+            Some(Value::String(s)) => Some(s.trim().to_string()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            None | Some(Value::Null) => None,
+            Some(_) => {
+                self.errors.add(name, "must be a string");
+                return None;
+            }
+        };
+        match value.filter(|v| !v.is_empty()) {
+            None if required => {
+                self.errors.add(name, "is required");
+                None
+            }
+            None => None,
+            Some(v) if v.chars().count() > max => {
+                self.errors
+                    .add(name, format!("should not exceed {max} characters"));
+                Some(v)
+            }
+            Some(v) => Some(v),
+        }
+    }
+
+    fn number(&mut self, name: &str) -> Option<f64> {
+        let n = match self.body.get(name) {
+            Some(Value::Number(n)) => n.as_f64(),
+            Some(Value::String(s)) => s.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
+            None | Some(Value::Null) => {
+                self.errors.add(name, "is required");
+                return None;
+            }
+            Some(_) => None,
+        };
+        if n.is_none() {
+            self.errors.add(name, "must be a number");
+        }
+        n
+    }
+
+    fn check(&mut self, name: &str, ok: bool, message: &str) {
+        if !ok {
+            self.errors.add(name, message);
+        }
+    }
+}
+
+fn letters(s: &str) -> bool {
+    s.chars().all(char::is_alphabetic)
+}
+
+fn words_of_letters_and_digits(s: &str) -> bool {
+    s.split(' ')
+        .all(|w| !w.is_empty() && w.chars().all(char::is_alphanumeric))
+}
+
+fn digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The validated account request.
+struct NewAccount {
+    input: NewCustomer,
+    reseller_code: String,
+}
+
+fn parse(body: &Map<String, Value>, settings: &Settings) -> Result<NewAccount, Error> {
+    let reference: &ReferenceData = &settings.reference;
+    let mut f = Fields {
+        body,
+        errors: FieldErrors::default(),
+    };
+    let fname = f.text("fname", true, TEXT_MAX);
+    if let Some(v) = &fname {
+        f.check("fname", letters(v), "only alphabets allowed");
+    }
+    let lname = f.text("lname", true, TEXT_MAX);
+    if let Some(v) = &lname {
+        f.check("lname", letters(v), "only alphabets allowed");
+    }
+    let organization = f.text("organization_name", true, TEXT_MAX);
+    if let Some(v) = &organization {
+        f.check(
+            "organization_name",
+            words_of_letters_and_digits(v),
+            "only alphanumeric characters allowed",
+        );
+    }
+    let email = f.text("email", true, TEXT_MAX);
+    if let Some(v) = &email {
+        f.check(
+            "email",
+            validate::email(v).is_ok(),
+            "is not a valid email address",
+        );
+    }
+    let country_code = f.text("countryCode", true, 4);
+    if let Some(v) = &country_code {
+        let dial = v.strip_prefix('+').unwrap_or(v);
+        f.check(
+            "countryCode",
+            reference::is_calling_code(dial),
+            "is not a known country calling code",
+        );
+    }
+    let mobile = f.text("mobileNumber", true, 20);
+    if let Some(v) = &mobile {
+        let n = reference.mobile_digits as usize;
+        f.check(
+            "mobileNumber",
+            digits(v) && v.len() == n,
+            &format!("must be exactly {n} digits"),
+        );
+    }
+    let password = match body.get("password") {
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        _ => {
+            f.errors.add("password", "is required");
+            None
+        }
+    };
+    if let Some(pw) = &password {
+        for problem in crate::password::check(pw, settings.password_policy("apiculus")) {
+            f.errors.add("password", problem);
+        }
+    }
+    let region = f.text("acsRegion", false, TEXT_MAX);
+    if let Some(v) = &region {
+        f.check(
+            "acsRegion",
+            reference.regions.iter().any(|r| r == v),
+            "is not one of the regions signUpHelper lists",
+        );
+    }
+    let address = f.text("address", true, TEXT_MAX);
+    let city = f.text("city", true, TEXT_MAX);
+    let country = f.text("country", true, 2);
+    let known_country = country.as_deref().and_then(reference::country);
+    if country.is_some() && known_country.is_none() {
+        f.errors
+            .add("country", "is not a Country_Code that stateList lists");
+    }
+    let state = f.text("state", true, TEXT_MAX);
+    if let (Some(s), Some(c)) = (&state, &known_country) {
+        let subdivisions = reference::subdivisions(&c.code);
+        f.check(
+            "state",
+            subdivisions.iter().any(|d| d.code == *s || d.name == *s),
+            "is not a Subdivision_Code (or name) that stateList lists for the country",
+        );
+    }
+    let zipcode = f.text("zipcode", false, 12);
+    if let Some(v) = &zipcode {
+        f.check("zipcode", digits(v), "only numbers allowed");
+    }
+    let currency = f.text("currency", true, 3);
+    if let Some(v) = &currency {
+        f.check(
+            "currency",
+            reference.currencies.iter().any(|c| c == v),
+            "is not a supported currency",
+        );
+    }
+    let category = f.text("tax_category", true, TEXT_MAX);
+    if let Some(v) = &category {
+        f.check(
+            "tax_category",
+            reference.tax_categories.iter().any(|c| c.value == *v),
+            "is not a tax category signUpHelper lists",
+        );
+    }
+    let mut taxes = Vec::new();
+    for n in 1..=3 {
+        let type_field = format!("tax_type{n}");
+        let id_field = format!("taxation_id{n}");
+        let kind = f.text(&type_field, false, TEXT_MAX);
+        let id = f.text(&id_field, false, TEXT_MAX);
+        let Some(kind) = kind else {
+            if id.is_some() {
+                f.errors.add(&id_field, format!("needs {type_field}"));
+            }
+            continue;
+        };
+        let Some(tax) = reference.tax_types.iter().find(|t| t.name == kind) else {
+            f.errors
+                .add(&type_field, "is not a tax type signUpHelper lists");
+            continue;
+        };
+        let rules = tax.validation;
+        match &id {
+            None if rules.required => f.errors.add(&id_field, "is required"),
+            None => {}
+            Some(v) => {
+                if rules.alpha_num && !v.chars().all(|c| c.is_ascii_alphanumeric()) {
+                    f.errors
+                        .add(&id_field, "only alphanumeric characters allowed");
+                }
+                let len = v.chars().count();
+                if len < rules.min || len > rules.max {
+                    f.errors.add(
+                        &id_field,
+                        format!("must be {} to {} characters", rules.min, rules.max),
+                    );
+                }
+            }
+        }
+        taxes.push((n, kind, id.unwrap_or_default()));
+    }
+    let credit_period = f.number("credit_period");
+    if let Some(p) = credit_period {
+        f.check(
+            "credit_period",
+            p.fract() == 0.0 && (1.0..=30.0).contains(&p),
+            "must be a whole number between 1 and 30",
+        );
+    }
+    let credit_limit = f.number("credit_limit");
+    if let Some(l) = credit_limit {
+        f.check("credit_limit", l >= 0.0, "must be 0 or more");
+    }
+    let reseller_code = match body.get("resellerCode") {
+        Some(Value::String(s)) => s.trim().to_string(),
+        _ => {
+            f.errors.add("resellerCode", "is required");
+            String::new()
+        }
+    };
+    f.errors.into_result()?;
+
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    let mut details = BTreeMap::new();
+    let mut put = |k: &str, v: String| {
+        if !v.is_empty() {
+            details.insert(k.to_string(), v);
+        }
+    };
+    put("address", text(&address));
+    put("city", text(&city));
+    put("state", text(&state));
+    put("country", text(&country));
+    put("zipcode", text(&zipcode));
+    put("currency", text(&currency));
+    put("tax_category", text(&category));
+    put("acsRegion", text(&region));
+    put("countryCode", text(&country_code));
+    put("mobileNumber", text(&mobile));
+    put(
+        "credit_period",
+        credit_period.map(|p| p.to_string()).unwrap_or_default(),
+    );
+    put(
+        "credit_limit",
+        credit_limit.map(|l| l.to_string()).unwrap_or_default(),
+    );
+    put("resellerCode", reseller_code.clone());
+    for (n, kind, id) in taxes {
+        put(&format!("tax_type{n}"), kind);
+        put(&format!("taxation_id{n}"), id);
+    }
+    let dial = text(&country_code);
+    let dial = dial.strip_prefix('+').unwrap_or(&dial).to_string();
+    let name = text(&organization);
+    Ok(NewAccount {
+        input: NewCustomer {
+            organization: Some(NewOrg {
+                name: name.clone(),
+                company_name: Some(name),
+                details,
+                ..NewOrg::default()
+            }),
+            user: NewUser {
+                email: text(&email),
+                profile: Profile {
+                    first_name: fname,
+                    last_name: lname,
+                    mobile_phone: Some(format!("+{dial}{}", text(&mobile))),
+                    address,
+                    city,
+                    state,
+                    country,
+                    zipcode,
+                    ..Profile::default()
+                },
+                confirmed: true,
+                password,
+                ..NewUser::default()
+            },
+            enterprise: true,
+            password_family: Some("apiculus".into()),
+            ..NewCustomer::default()
+        },
+        reseller_code,
+    })
+}
+
+/// The core's field names in this family's (`user.email` → `email`).
+fn vendor_fields(error: Error) -> Error {
+    match error {
+        Error::Invalid(mut fields) => {
+            for e in &mut fields.0 {
+                if let Some(rest) = e.field.strip_prefix("user.") {
+                    e.field = rest.to_string();
+                }
+            }
+            Error::Invalid(fields)
+        }
+        other => other,
+    }
+}
+
+/// `POST /api/pass/createNewUser`: admin tokens only (403 otherwise); 200
+/// with the envelope and `result: {id, email}`, the account id
+/// `<prefix>-E<seq>`. With `Idempotency-Key`, a repeat of a completed
+/// request answers its stored result with `replayed: true` and creates
+/// nothing; the same key with another body is 422; while the first is still
+/// running, 409.
+pub fn create_new_user(req: &Request, env: &mut Env, config: &Config) -> Response {
+    let result = (|| {
+        if req.method() != Method::POST {
+            return Err(Error::MethodNotAllowed(vec![Method::POST]));
+        }
+        let (caller, _, _) = authenticate(req, env, config)?;
+        if account_type(caller.role) < 11 {
+            return Err(Error::Forbidden("an admin token is required".into()));
+        }
+        let body = web::json_object(req)?;
+        let settings = provision::load_settings(env.kv, &caller.tenant)?;
+        let mut account = parse(&body, &settings)?;
+        if !account.reseller_code.is_empty() {
+            let reseller = admin::reseller_by_code(env, &caller.tenant, &account.reseller_code)?
+                .filter(|o| o.kind == OrgKind::Reseller && caller.reaches(o))
+                .ok_or_else(|| {
+                    Error::invalid("resellerCode", "does not name a reseller of this tenant")
+                })?;
+            if let Some(org) = account.input.organization.as_mut() {
+                org.parent = Some(reseller.id);
+            }
+        } else if caller.role == Role::ResellerAdmin
+            && let Some(org) = account.input.organization.as_mut()
+        {
+            org.parent = caller.org;
+        }
+        let fingerprint = storage::sha256_hex(Value::Object(body).to_string().as_bytes());
+        let op = match header_str(req, "idempotency-key").map(str::trim) {
+            Some(k) if !k.is_empty() && k.len() <= 255 => OpId::keyed(&caller, k, fingerprint),
+            Some(_) => {
+                return Err(Error::invalid(
+                    "Idempotency-Key",
+                    "must be 1 to 255 characters",
+                ));
+            }
+            None => OpId::fresh(env, fingerprint),
+        };
+        let correlation = env.correlation.clone();
+        let created = provision::create_customer(
+            env,
+            &caller,
+            &account.input,
+            &op,
+            config.hash_params,
+            correlation,
+        )
+        .map_err(vendor_fields)?;
+        let mut body = envelope(
+            env,
+            StatusCode::OK,
+            json!({}),
+            json!({"id": created.user.account_code, "email": created.user.email}),
+        );
+        body["replayed"] = json!(created.replayed);
+        Ok(web::json(StatusCode::OK, &body))
+    })();
+    result.unwrap_or_else(|e| render_error(&e))
+}
+
+/// `GET /api/pass/signUpHelper`: the tenant's reference data (admin tokens).
+pub fn sign_up_helper(req: &Request, env: &mut Env, config: &Config) -> Response {
+    let result = (|| {
+        if req.method() != Method::GET {
+            return Err(Error::MethodNotAllowed(vec![Method::GET]));
+        }
+        let (caller, _, _) = authenticate(req, env, config)?;
+        if account_type(caller.role) < 11 {
+            return Err(Error::Forbidden("an admin token is required".into()));
+        }
+        let r = provision::load_settings(env.kv, &caller.tenant)?.reference;
+        let result = json!({
+            "currency": r.currencies,
+            "acsRegion": r.regions,
+            "tax_category": r.tax_categories.iter()
+                .map(|c| json!({"displayText": c.display_text, "value": c.value}))
+                .collect::<Vec<_>>(),
+            "tax_types": r.tax_types.iter()
+                .map(|t| json!({"name": t.name, "validation": {
+                    "alpha_num": t.validation.alpha_num, "required": t.validation.required,
+                    "min": t.validation.min, "max": t.validation.max}}))
+                .collect::<Vec<_>>(),
+        });
+        Ok(web::json(
+            StatusCode::OK,
+            &envelope(env, StatusCode::OK, json!({}), result),
+        ))
+    })();
+    result.unwrap_or_else(|e| render_error(&e))
+}
+
+/// `GET /api/v1/countryList` (no credential): ISO 3166-1 countries. A
+/// country's `objectId` (what `stateList` takes) is its alpha-2 code here.
+pub fn country_list(req: &Request, _env: &mut Env, _config: &Config) -> Response {
+    if req.method() != Method::GET {
+        return render_error(&Error::MethodNotAllowed(vec![Method::GET]));
+    }
+    let countries: Vec<Value> = reference::countries()
+        .into_iter()
+        .map(|c| {
+            json!({"_id": c.code, "objectId": c.code, "code": c.code, "name": c.name,
+                   "phone": c.phone, "currency": c.currency, "__v": 0})
+        })
+        .collect();
+    web::json(StatusCode::OK, &json!({"result": {"countries": countries}}))
+}
+
+/// `GET /api/v1/stateList?code=<objectId>` (no credential): the country's
+/// ISO 3166-2 subdivisions; an unknown country is 404.
+pub fn state_list(req: &Request, _env: &mut Env, _config: &Config) -> Response {
+    let result = (|| {
+        if req.method() != Method::GET {
+            return Err(Error::MethodNotAllowed(vec![Method::GET]));
+        }
+        let code = req
+            .uri()
+            .query()
+            .into_iter()
+            .flat_map(|q| form_urlencoded::parse(q.as_bytes()))
+            .find(|(k, _)| k == "code")
+            .map(|(_, v)| v.into_owned())
+            .ok_or_else(|| Error::invalid("code", "is required"))?;
+        let country = reference::country(&code)
+            .ok_or_else(|| Error::NotFound(format!("no country {code}")))?;
+        let states: Vec<Value> = reference::subdivisions(&country.code)
+            .into_iter()
+            .map(|s| {
+                json!({"_id": format!("{}-{}", country.code, s.code), "objectId": country.code,
+                       "Country_Code": country.code, "Subdivision_Code": s.code,
+                       "Subdivision_Name": s.name, "Subdivion_Type": s.kind, "__v": 0})
+            })
+            .collect();
+        Ok(web::json(
+            StatusCode::OK,
+            &json!({"result": {"state": states}}),
+        ))
+    })();
+    result.unwrap_or_else(|e| render_error(&e))
+}

@@ -72,11 +72,14 @@ pub fn list(env: &Env, caller: &Caller, query: &ListQuery) -> Result<Page<AuditE
     let tenant = caller.tenant.as_str();
     let newest = env.kv.increment(&keys::audit_seq(tenant), 0)?;
     if query.is_plain() && caller.org.is_none() {
-        let high = newest - ((query.page - 1) * query.per_page) as i64;
+        let skipped = (query.page as i64 - 1).saturating_mul(query.per_page as i64);
+        let high = newest.saturating_sub(skipped);
         let low = (high - query.per_page as i64 + 1).max(1);
+        let total = newest.max(0) as usize;
         return Ok(Page {
             items: read_range(env, tenant, high, low)?,
-            total: newest.max(0) as usize,
+            total,
+            span: total,
             truncated: false,
         });
     }
@@ -120,6 +123,7 @@ pub fn list(env: &Env, caller: &Caller, query: &ListQuery) -> Result<Page<AuditE
     Ok(Page {
         items,
         total,
+        span: total,
         truncated: oldest > 1,
     })
 }

@@ -107,20 +107,31 @@ pub fn list(env: &Env, caller: &Caller, page: usize, per_page: usize) -> Result<
                 .into_iter()
                 .flatten()
                 .collect();
-            let mut out = Vec::new();
-            for g in groups {
-                // Above the caller (its chain) or within its reach.
-                let above = chain.contains(&g.organization_id);
-                let within = !above
-                    && storage::read::<Organization>(
-                        env.kv,
-                        &keys::org(&caller.tenant, g.organization_id),
-                    )?
-                    .is_some_and(|o| caller.reaches(&o.data));
-                if above || within {
-                    out.push(g);
-                }
+            if caller.org.is_none() {
+                return Ok(groups);
             }
+            // Above the caller (its chain), or defined within its reach: one
+            // read of the defining organizations.
+            let mut orgs: Vec<Uuid> = groups
+                .iter()
+                .map(|g| g.organization_id)
+                .filter(|o| !chain.contains(o))
+                .collect();
+            orgs.sort();
+            orgs.dedup();
+            let keys: Vec<String> = orgs.iter().map(|o| keys::org(&caller.tenant, *o)).collect();
+            let within: Vec<Uuid> = storage::read_many::<Organization>(env.kv, &keys)?
+                .into_iter()
+                .flatten()
+                .filter(|o| caller.reaches(o))
+                .map(|o| o.id)
+                .collect();
+            let out: Vec<Group> = groups
+                .into_iter()
+                .filter(|g| {
+                    chain.contains(&g.organization_id) || within.contains(&g.organization_id)
+                })
+                .collect();
             Ok(out)
         },
         |g| Row {

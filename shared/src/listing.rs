@@ -266,7 +266,7 @@ pub fn select<T>(mut rows: Vec<Row<T>>, query: &ListQuery) -> (Vec<T>, usize) {
     let total = rows.len();
     let page = rows
         .into_iter()
-        .skip((query.page - 1) * query.per_page)
+        .skip((query.page - 1).saturating_mul(query.per_page))
         .take(query.per_page)
         .map(|r| r.item)
         .collect();
@@ -279,6 +279,10 @@ pub struct Page<T> {
     pub items: Vec<T>,
     /// Rows matching (the kept count for a plain list).
     pub total: usize,
+    /// Rows the pages span, for counting pages: a plain list's pages are
+    /// slices of index slots, some of them empty (deleted or moved records),
+    /// so its last rows can sit past `total`. At least `total`.
+    pub span: usize,
     /// A scan stopped at [`SCAN_CAP`] entries.
     pub truncated: bool,
 }
@@ -300,7 +304,8 @@ pub fn run<T>(
     row: impl Fn(T) -> Row<T>,
 ) -> Result<Page<T>> {
     if query.is_plain() {
-        let from = ((query.page - 1) * query.per_page) as i64 + 1;
+        let skipped = (query.page as i64 - 1).saturating_mul(query.per_page as i64);
+        let from = skipped.saturating_add(1);
         let ids: Vec<uuid::Uuid> =
             crate::storage::index_range(kv, tenant, list, from, query.per_page)?
                 .into_iter()
@@ -308,9 +313,12 @@ pub fn run<T>(
                 .collect();
         let items = load(&ids)?;
         let total = crate::storage::read_count(kv, tenant, count)?.max(0) as usize;
+        // Pages are cut from the index slots, so they count from its length.
+        let end = crate::storage::index_len(kv, tenant, list)?.max(0);
         return Ok(Page {
             items,
             total,
+            span: total.max(usize::try_from(end).unwrap_or(usize::MAX)),
             truncated: false,
         });
     }
@@ -334,6 +342,7 @@ pub fn run<T>(
     Ok(Page {
         items,
         total,
+        span: total,
         truncated: len > SCAN_CAP,
     })
 }

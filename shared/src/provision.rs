@@ -27,6 +27,8 @@ use crate::time::{Millis, add_months};
 const AUDIT: &str = "audit";
 /// The operation-record slot of an enterprise account's sequence number.
 const ACCOUNT: &str = "account";
+/// The operation-record mark of a caller-chosen user id reserved by it.
+const USER_ID: &str = "user-id";
 
 /// The enterprise account id of sequence number `n` (`API-E001`, growing
 /// past 999 as `API-E1000`).
@@ -317,7 +319,24 @@ fn begin(env: &Env, tenant: &str, op: &OpId, attempt: &str) -> Result<Operation>
         // which when several start at once (a swap on an absent key is an
         // upsert, so it cannot).
         if op.keyed && env.kv.increment(&format!("{key}/first"), 1)? != 1 {
+            // Another attempt won the slot. If it never wrote the record
+            // (it died in between), free the slot once its lease would have
+            // lapsed, so the key is not locked forever; this attempt still
+            // answers 409 and the next one starts afresh.
+            let at = env.kv.get(&format!("{key}/first-at"))?;
+            let since = at
+                .and_then(|b| std::str::from_utf8(&b).ok()?.parse::<Millis>().ok())
+                .unwrap_or(Millis::MIN);
+            if env.now.saturating_sub(since) >= LEASE_MS
+                && storage::read::<Operation>(env.kv, &key)?.is_none()
+            {
+                env.kv.delete(&format!("{key}/first"))?;
+            }
             return Err(busy());
+        }
+        if op.keyed {
+            env.kv
+                .set(&format!("{key}/first-at"), env.now.to_string().as_bytes())?;
         }
         let started = fresh(None);
         storage::write(env.kv, &key, attempt, &started)?;
@@ -349,6 +368,35 @@ fn begin(env: &Env, tenant: &str, op: &OpId, attempt: &str) -> Result<Operation>
     Ok(record.data)
 }
 
+/// Reserves a caller-chosen user id for this operation, for good: the first
+/// `increment` of its slot wins, and the operation records that it did, so
+/// its retries go on while any other request naming the id gets 422 on it
+/// (CloudCockpit: 400 on `Id`). Ids are never reused, even after a purge.
+fn reserve_user_id(
+    env: &Env,
+    tenant: &str,
+    op: &OpId,
+    operation: &Operation,
+    id: Uuid,
+) -> Result<Operation> {
+    if operation.positions.iter().any(|(l, _)| l == USER_ID) {
+        return Ok(operation.clone());
+    }
+    if env.kv.increment(&format!("t/{tenant}/user-id/{id}"), 1)? != 1 {
+        return Err(Error::invalid("user.id", "is already taken"));
+    }
+    let mark = format!("{}/user-id", op.id);
+    Ok(
+        storage::update::<Operation, _>(env, &keys::op(tenant, &op.id), &mark, |o| {
+            if !o.positions.iter().any(|(l, _)| l == USER_ID) {
+                o.positions.push((USER_ID.to_string(), 1));
+            }
+            Ok(())
+        })?
+        .data,
+    )
+}
+
 /// Gives the operation's lease back (best effort: it lapses anyway).
 fn end_attempt(env: &Env, tenant: &str, op: &OpId, attempt: &str) {
     let _ = storage::update_if::<Operation, _>(
@@ -371,6 +419,7 @@ fn end_attempt(env: &Env, tenant: &str, op: &OpId, attempt: &str) {
 fn forget(env: &Env, tenant: &str, op: &OpId) {
     let key = keys::op(tenant, &op.id);
     if env.kv.delete(&format!("{key}/first")).is_ok() {
+        let _ = env.kv.delete(&format!("{key}/first-at"));
         let _ = env.kv.delete(&key);
     }
 }
@@ -431,8 +480,17 @@ pub fn create_customer(
     }
 
     let attempt = format!("{}/attempt/{}", op.id, env.new_uuid().simple());
-    let operation = begin(env, tenant, op, &attempt)?;
+    let mut operation = begin(env, tenant, op, &attempt)?;
     let resuming = prior.is_some();
+    if let Some(id) = input.user.id {
+        match reserve_user_id(env, tenant, op, &operation, id) {
+            Ok(updated) => operation = updated,
+            Err(e) => {
+                end_attempt(env, tenant, op, &attempt);
+                return Err(e);
+            }
+        }
+    }
     let run = operation.run.clone().unwrap_or_else(|| op.id.clone());
     let user_id = input.user.id.unwrap_or_else(|| derived_uuid(&run, "user"));
     let claimed =
@@ -679,7 +737,12 @@ fn write_customer(
         created_at: now,
         updated_at: now,
     };
-    let user = storage::create(env, &keys::user(tenant, user.id), run, &user)?.data;
+    let record = storage::create(env, &keys::user(tenant, user.id), run, &user)?;
+    if record.ops.first().map(String::as_str) != Some(run) {
+        // A record this operation did not write holds the (caller-chosen) id.
+        return Err(Error::invalid("user.id", "is already taken"));
+    }
+    let user = record.data;
 
     // Index lists this create appears in; positions are kept in the operation
     // record so a retry reuses them instead of appending twice.

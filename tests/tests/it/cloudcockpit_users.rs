@@ -648,3 +648,119 @@ async fn customers_are_listed_changed_and_deleted() {
         404
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_rounds_of_two_clients_racing_for_one_id_make_one_user() {
+    let host = app_host();
+    let first = csp(&host).await;
+    let second = csp(&host).await;
+    let customer = new_customer(&host, &first, "Race").await;
+    for round in 0..10 {
+        let id = Uuid::new_v4();
+        let responses = crate::support::concurrently(&host, 2, |i| {
+            let mut body = user_body(&format!("r{round}-{i}@race.example"), &[]);
+            body["id"] = json!(id);
+            v1(
+                http::Method::POST,
+                &format!("/v1/customer/{customer}/users"),
+                if i == 0 { &first } else { &second },
+            )
+            .json(&body)
+        })
+        .await;
+        let mut statuses: Vec<u16> = responses.iter().map(|r| r.status).collect();
+        statuses.sort();
+        assert_eq!(statuses, [201, 400], "round {round}");
+        let loser = responses.iter().find(|r| r.status == 400).unwrap();
+        assert_eq!(properties(loser), ["Id"]);
+        let winner = responses.iter().position(|r| r.status == 201).unwrap();
+        let stored = host
+            .send(Request::get(format!("/v2/users/{id}")).header("authorization", operator_auth()))
+            .await;
+        assert_eq!(
+            stored.json()["data"]["attributes"]["email"],
+            json!(format!("r{round}-{winner}@race.example")),
+            "round {round}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reseller_reaches_its_sub_resellers_customers() {
+    let host = app_host();
+    let (parent, auth) = reseller(&host, "TOP").await;
+    let r = host
+        .send(
+            Request::post("/admin/resellers")
+                .header("authorization", operator_auth())
+                .json(&json!({"name": "Sub", "code": "SUB", "parent_id": parent})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let sub = r.json()["id"].as_str().unwrap().to_string();
+    let mut body = customer_body("Below");
+    body["resellerId"] = json!(sub);
+    let r = host.send(create_customer(&auth, &body)).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let customer = r.json().as_str().unwrap().to_string();
+    for query in ["", &format!("?resellerId={sub}")] {
+        let r = host
+            .send(v1(
+                http::Method::GET,
+                &format!("/v1/Customers/{customer}{query}"),
+                &auth,
+            ))
+            .await;
+        assert_eq!(r.status, 200, "{query}: {}", r.text());
+    }
+    let r = host
+        .send(v1(
+            http::Method::GET,
+            &format!("/v1/Customers/{customer}?resellerId={parent}"),
+            &auth,
+        ))
+        .await;
+    assert_eq!(r.status, 403, "its parent is the sub-reseller");
+    let r = host
+        .send(
+            v1(
+                http::Method::POST,
+                &format!("/v1/customer/{customer}/users"),
+                &auth,
+            )
+            .json(&user_body("deep@below.example", &[])),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_reach_the_last_user_after_a_delete() {
+    let host = app_host();
+    let (_, auth) = reseller(&host, "HOLE").await;
+    let customer = new_customer(&host, &auth, "Holes").await;
+    seed_users(&host, customer, 0, 26);
+    let r = host
+        .send(v1(
+            http::Method::DELETE,
+            "/v1/users/user00000@paging.example",
+            &auth,
+        ))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    let page = |n: usize| v1(http::Method::GET, &format!("/v1?pageNumber={n}"), &auth);
+    let b = host.send(page(1)).await.json();
+    assert_eq!(
+        (
+            b["totalCount"].clone(),
+            b["totalPages"].clone(),
+            b["hasNextPage"].clone()
+        ),
+        (json!(25), json!(2), json!(true))
+    );
+    let b = host.send(page(2)).await.json();
+    assert_eq!(b["items"][0]["email"], "user00025@paging.example");
+    assert_eq!(b["hasNextPage"], false);
+    let b = host.send(page(2_000_000_000)).await.json();
+    assert_eq!(b["items"], json!([]));
+}

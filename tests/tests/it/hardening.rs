@@ -303,6 +303,23 @@ async fn twenty_rounds_of_concurrent_attempts_of_one_key_create_once() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_whose_first_attempt_died_before_its_record_frees_itself() {
+    let host = app_host();
+    host.kv.faults.add_rule(
+        FaultRule::new(FaultAction::Crash)
+            .on(Op::Set)
+            .key_contains("/first-at"),
+    );
+    let create = || post(&new_org_body("orphan@example.com")).header("idempotency-key", "k-orphan");
+    assert_eq!(host.send(create()).await.status, 500);
+    // The slot's winner never said when it started: the next attempt frees
+    // the slot (and answers 409), the one after starts afresh.
+    assert_eq!(send(&host, create()).await.status, 409);
+    let r = send(&host, create()).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+}
+
 // 3. A claim is released only when no record holds it.
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -649,7 +649,7 @@ pub(crate) fn list_body<T>(
     query: &crate::listing::ListQuery,
     data: Vec<Value>,
 ) -> Value {
-    let pages = page.total.div_ceil(query.per_page);
+    let pages = page.span.div_ceil(query.per_page);
     json!({
         "data": data,
         "meta": {

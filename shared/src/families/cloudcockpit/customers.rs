@@ -7,8 +7,8 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::{
-    paged, paging, path_uuid, query_bool, query_uuid, query_value, reseller_context, scoped,
-    serve_v1,
+    paged, paging, path_uuid, query_bool, query_uuid, query_value, related, reseller_context,
+    scoped, serve_v1,
 };
 use crate::error::{Error, FieldErrors};
 use crate::identity::Config;
@@ -134,7 +134,7 @@ pub fn customers(req: &Request, env: &mut Env, config: &Config) -> Response {
             }
             let body = web::json_object(req)?;
             let (details, named) = parse_customer(&body)?;
-            let parent = reseller_context(caller, named)?;
+            let parent = reseller_context(env, caller, named)?;
             let company = details.get("companyName").cloned().unwrap_or_default();
             let org = organizations::create_customer_org(
                 env,
@@ -208,7 +208,7 @@ fn list(req: &Request, env: &mut Env, caller: &crate::auth::Caller) -> Result<Re
     let items = found.items.iter().map(customer_json).collect();
     Ok(web::json(
         StatusCode::OK,
-        &paged(items, page, size, found.total),
+        &paged(items, page, size, found.total, found.span),
     ))
 }
 
@@ -226,13 +226,7 @@ fn reachable_customer(
     if org.kind != OrgKind::Customer {
         return Err(not_found());
     }
-    if let Some(r) = reseller_context(caller, named)?
-        && org.parent != Some(r)
-    {
-        return Err(Error::Forbidden(
-            "no relationship with that reseller".into(),
-        ));
-    }
+    related(env, caller, named, &org)?;
     Ok(org)
 }
 
@@ -347,13 +341,7 @@ pub fn internal_identifier(req: &Request, env: &mut Env, config: &Config) -> Res
             }
         };
         errors.into_result()?;
-        if let Some(r) = reseller_context(caller, named)?
-            && org.parent != Some(r)
-        {
-            return Err(Error::Forbidden(
-                "no relationship with that reseller".into(),
-            ));
-        }
+        related(env, caller, named, &org)?;
         let mut change = OrgChange::default();
         change.details.insert("internalIdentifier".into(), value);
         organizations::update(env, caller, org.id, &change)?;

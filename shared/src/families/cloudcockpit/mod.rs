@@ -339,9 +339,10 @@ fn paging(req: &Request) -> Result<(usize, usize), Error> {
     Ok((page, size))
 }
 
-/// The documented paged collection.
-fn paged(items: Vec<Value>, page: usize, size: usize, total: usize) -> Value {
-    let pages = total.div_ceil(size);
+/// The documented paged collection: `totalCount` rows, over `span` slots
+/// (see [`crate::listing::Page::span`]).
+fn paged(items: Vec<Value>, page: usize, size: usize, total: usize, span: usize) -> Value {
+    let pages = span.max(total).div_ceil(size);
     json!({
         "items": items,
         "paginationParameters": {"pageNumber": page, "pageSize": size},
@@ -353,16 +354,52 @@ fn paged(items: Vec<Value>, page: usize, size: usize, total: usize) -> Value {
     })
 }
 
-/// The reseller context of a request: a reseller caller is always itself
-/// (naming another is 403); a CSP may name any reseller.
-fn reseller_context(caller: &Caller, named: Option<Uuid>) -> Result<Option<Uuid>, Error> {
-    match (caller.role, caller.org, named) {
-        (Role::ResellerAdmin, Some(own), Some(n)) if n != own => Err(Error::Forbidden(
-            "a reseller acts only in its own context".into(),
+/// The reseller a request names with `resellerId`: one the caller reaches
+/// (itself or a reseller below it; else 403, as a missing relationship is).
+/// CSP and reseller callers only.
+fn named_reseller(env: &Env, caller: &Caller, named: Option<Uuid>) -> Result<Option<Uuid>, Error> {
+    if !matches!(caller.role, Role::Operator | Role::ResellerAdmin) {
+        return Err(Error::Forbidden("csp or reseller only".into()));
+    }
+    let Some(n) = named else {
+        return Ok(None);
+    };
+    if caller.org == Some(n) {
+        return Ok(Some(n));
+    }
+    crate::organizations::get(env, caller, n)
+        .ok()
+        .filter(|o| o.kind == OrgKind::Reseller)
+        .map(|o| Some(o.id))
+        .ok_or_else(|| Error::Forbidden("no such reseller in reach".into()))
+}
+
+/// The reseller context of a request: the named reseller, or for a
+/// reseller caller itself (a CSP without one acts directly).
+fn reseller_context(
+    env: &Env,
+    caller: &Caller,
+    named: Option<Uuid>,
+) -> Result<Option<Uuid>, Error> {
+    Ok(named_reseller(env, caller, named)?.or(match caller.role {
+        Role::ResellerAdmin => caller.org,
+        _ => None,
+    }))
+}
+
+/// With `resellerId`, the organization must be that reseller's direct
+/// customer (403 otherwise); without it, reach (already checked) is enough.
+fn related(
+    env: &Env,
+    caller: &Caller,
+    named: Option<Uuid>,
+    org: &crate::model::Organization,
+) -> Result<(), Error> {
+    match named_reseller(env, caller, named)? {
+        Some(r) if org.parent != Some(r) => Err(Error::Forbidden(
+            "no relationship with that reseller".into(),
         )),
-        (Role::ResellerAdmin, Some(own), _) => Ok(Some(own)),
-        (Role::Operator, _, named) => Ok(named),
-        _ => Err(Error::Forbidden("csp or reseller only".into())),
+        _ => Ok(()),
     }
 }
 
@@ -370,7 +407,7 @@ fn reseller_context(caller: &Caller, named: Option<Uuid>) -> Result<Option<Uuid>
 /// as it is. The reseller must be one in reach (else 403, as a missing
 /// relationship is).
 fn scoped(env: &Env, caller: &Caller, named: Option<Uuid>) -> Result<Caller, Error> {
-    match reseller_context(caller, named)? {
+    match named_reseller(env, caller, named)? {
         Some(r) if caller.org != Some(r) => {
             let org = crate::organizations::get(env, caller, r)
                 .ok()

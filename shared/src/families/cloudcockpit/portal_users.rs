@@ -15,7 +15,8 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::{
-    paged, paging, path_uuid, query_uuid, query_value, reseller_context, scoped, serve_v1,
+    named_reseller, paged, paging, path_uuid, query_uuid, query_value, related, reseller_context,
+    scoped, serve_v1,
 };
 use crate::auth::Caller;
 use crate::error::{Error, FieldErrors};
@@ -156,7 +157,9 @@ fn parse_user(body: &Map<String, Value>, partial: bool) -> Result<UserBody, Erro
             if items.len() > 100 {
                 errors.add("groups", "At most 100 groups.");
             }
-            ids.dedup();
+            // Repeats name one membership (the first keeps its place).
+            let mut seen = std::collections::HashSet::new();
+            ids.retain(|id| seen.insert(*id));
             Some(ids)
         }
         Some(_) => {
@@ -235,13 +238,7 @@ pub fn customer_users(req: &Request, env: &mut Env, config: &Config) -> Response
             if org.kind != OrgKind::Customer {
                 return Err(not_found());
             }
-            if let Some(r) = reseller_context(caller, named)?
-                && org.parent != Some(r)
-            {
-                return Err(Error::Forbidden(
-                    "the customer is not that reseller's".into(),
-                ));
-            }
+            related(env, caller, named, &org)?;
             if req.method() == Method::POST {
                 return create_in(req, env, caller, &org, config);
             }
@@ -262,7 +259,7 @@ pub fn customer_users(req: &Request, env: &mut Env, config: &Config) -> Response
 pub fn reseller_users(req: &Request, env: &mut Env, config: &Config) -> Response {
     serve_v1(req, env, config, &[Method::POST], |caller, env| {
         let id = path_uuid(req, "resellerId", "reseller")?;
-        reseller_context(caller, Some(id))?;
+        reseller_context(env, caller, Some(id))?;
         let not_found = || Error::NotFound("The reseller was not found.".into());
         let org = crate::organizations::get(env, caller, id).map_err(|_| not_found())?;
         if org.kind != OrgKind::Reseller {
@@ -320,7 +317,7 @@ pub fn users(req: &Request, env: &mut Env, config: &Config) -> Response {
         let items = users_json(env, &caller.tenant, &list)?;
         Ok(web::json(
             StatusCode::OK,
-            &paged(items, page, size, found.total),
+            &paged(items, page, size, found.total, found.span),
         ))
     })
 }
@@ -354,7 +351,7 @@ pub fn user(req: &Request, env: &mut Env, config: &Config) -> Response {
             let email = path_email(req)?;
             let named = query_uuid(req, "resellerId")?;
             let (found, org) = users::by_email(env, caller, &email)?;
-            if let Some(r) = reseller_context(caller, named)?
+            if let Some(r) = named_reseller(env, caller, named)?
                 && !org.within(r)
             {
                 return Err(Error::Forbidden("the user is not that reseller's".into()));
@@ -426,7 +423,7 @@ pub fn groups(req: &Request, env: &mut Env, config: &Config) -> Response {
                 .collect();
             Ok(web::json(
                 StatusCode::OK,
-                &paged(items, page, size, found.total),
+                &paged(items, page, size, found.total, found.span),
             ))
         },
     )

@@ -385,6 +385,7 @@ fn create_account_in(
                 (env.random)(),
             )),
             access_token: None,
+            auth_types: Vec::new(),
             sign_in_count: 0,
             last_sign_in_at: None,
             last_sign_in_ip: None,

@@ -97,6 +97,25 @@ pub fn list_tokens(env: &Env, caller: &Caller, org: &Organization) -> Result<Vec
         .collect())
 }
 
+/// Whether `user` holds a live token of `org` (a user with tokens is not
+/// removed from its client).
+pub fn has_live_tokens(
+    env: &Env,
+    tenant: &str,
+    org: &Organization,
+    user: uuid::Uuid,
+) -> Result<bool> {
+    let ids = storage::index_range_str(env.kv, tenant, &list(org), 1, 1000)?;
+    let keys: Vec<String> = ids
+        .iter()
+        .map(|(_, id)| gkeys::stored(tenant, id))
+        .collect();
+    Ok(storage::read_many::<Credential>(env.kv, &keys)?
+        .into_iter()
+        .flatten()
+        .any(|c| c.live(env.now) && c.user == Some(user)))
+}
+
 /// One live token of the organization the caller sees, else 404.
 pub fn get(env: &Env, caller: &Caller, org: &Organization, n: u64) -> Result<Credential> {
     storage::read::<Credential>(env.kv, &gkeys::stored(&caller.tenant, &record_id(n)))?

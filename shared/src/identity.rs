@@ -497,7 +497,10 @@ pub fn stored_caller(
             crate::model::OrgKind::Customer => Role::CustomerAdmin,
         };
         caller.role = caller.role.max(widest);
-        caller.org = Some(within.id);
+        // The tenant's root client stands for the whole tenant.
+        caller.org = (within.kind != crate::model::OrgKind::Platform
+            || caller.role != Role::Operator)
+            .then_some(within.id);
         return Ok((caller, user, within));
     }
     Ok((caller, user, org))

@@ -14,6 +14,7 @@ pub mod families;
 pub mod groups;
 pub mod health;
 pub mod identity;
+pub mod invitations;
 pub mod kv;
 pub mod listing;
 pub mod model;

@@ -38,6 +38,8 @@ pub struct ListQuery {
     pub window: Option<(Millis, Millis)>,
     pub page: usize,
     pub per_page: usize,
+    /// Rows to skip instead of whole pages (offset paging, Gcore).
+    pub offset: Option<usize>,
 }
 
 impl ListQuery {
@@ -50,7 +52,13 @@ impl ListQuery {
             window: None,
             page,
             per_page,
+            offset: None,
         }
+    }
+    /// Rows skipped before this page.
+    pub fn skipped(&self) -> usize {
+        self.offset
+            .unwrap_or_else(|| (self.page - 1).saturating_mul(self.per_page))
     }
     /// Whether the list can be served straight from the index.
     pub fn is_plain(&self) -> bool {
@@ -137,6 +145,7 @@ pub fn parse(query: Option<&str>, columns: &[&str], now: Millis) -> Result<ListQ
         window: None,
         page: 1,
         per_page: DEFAULT_PER_PAGE,
+        offset: None,
     };
     let (mut start, mut end) = (None, None);
     for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
@@ -266,7 +275,7 @@ pub fn select<T>(mut rows: Vec<Row<T>>, query: &ListQuery) -> (Vec<T>, usize) {
     let total = rows.len();
     let page = rows
         .into_iter()
-        .skip((query.page - 1).saturating_mul(query.per_page))
+        .skip(query.skipped())
         .take(query.per_page)
         .map(|r| r.item)
         .collect();
@@ -304,7 +313,7 @@ pub fn run<T>(
     row: impl Fn(T) -> Row<T>,
 ) -> Result<Page<T>> {
     if query.is_plain() {
-        let skipped = (query.page as i64 - 1).saturating_mul(query.per_page as i64);
+        let skipped = i64::try_from(query.skipped()).unwrap_or(i64::MAX);
         let from = skipped.saturating_add(1);
         let ids: Vec<uuid::Uuid> =
             crate::storage::index_range(kv, tenant, list, from, query.per_page)?

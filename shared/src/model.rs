@@ -263,6 +263,9 @@ pub struct User {
     /// argon2id PHC string; never the password.
     #[serde(default)]
     pub password_hash: Option<String>,
+    /// How the user may sign in (Gcore `auth_types`); empty means `password`.
+    #[serde(default)]
+    pub auth_types: Vec<String>,
     /// The id of the user's one long-lived access token (Clone `Basic`).
     #[serde(default)]
     pub access_token: Option<String>,

@@ -61,6 +61,9 @@ pub struct NewUser {
     pub password: Option<String>,
     /// Groups the user joins; each must be defined in its organization's chain.
     pub groups: Vec<Uuid>,
+    /// The role of a user joining an existing organization: `CustomerAdmin`
+    /// in a customer organization, else a plain user (the default).
+    pub role: Option<Role>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -524,7 +527,7 @@ pub fn create_customer(
                 .map(|r| r.data)
                 .unwrap_or(operation);
             let created = stored_answer(env, tenant, op, &operation)?;
-            finish(env, caller, op, &created)?;
+            finish(env, caller, op, &created, input.organization_id.is_none())?;
             return Ok(created);
         }
         ClaimOutcome::Held(c) => c,
@@ -555,7 +558,7 @@ pub fn create_customer(
             ));
         }
         commit_claim(env, &email_key, &held, created.user.id)?;
-        finish(env, caller, op, &created)?;
+        finish(env, caller, op, &created, input.organization_id.is_none())?;
         Ok(created)
     });
     if result.is_err() {
@@ -720,10 +723,12 @@ fn write_customer(
         account_code: account.clone(),
         email: input.user.email.clone(),
         organization_id: organization.id,
-        role: if new_org {
-            Role::CustomerAdmin
-        } else {
-            Role::User
+        role: match (new_org, input.user.role) {
+            (true, _) => Role::CustomerAdmin,
+            (false, Some(Role::CustomerAdmin)) if organization.kind == OrgKind::Customer => {
+                Role::CustomerAdmin
+            }
+            _ => Role::User,
         },
         groups: input.user.groups.clone(),
         profile: input.user.profile.clone(),
@@ -731,6 +736,7 @@ fn write_customer(
         status: Lifecycle::Active,
         password_hash,
         access_token: None,
+        auth_types: Vec::new(),
         sign_in_count: 0,
         last_sign_in_at: None,
         last_sign_in_ip: None,
@@ -846,7 +852,13 @@ fn write_customer(
 /// whose compare-and-swap marks it counts, so a resumed or concurrent retry
 /// never counts twice. A crash between the two leaves the counts one short,
 /// which no check relies on (deletes re-read the index slots).
-fn finish(env: &mut Env, caller: &Caller, op: &OpId, created: &Created) -> Result<()> {
+fn finish(
+    env: &mut Env,
+    caller: &Caller,
+    op: &OpId,
+    created: &Created,
+    new_org: bool,
+) -> Result<()> {
     let tenant = caller.tenant.as_str();
     let key = keys::op(tenant, &op.id);
     let mark = format!("{}/done/{}", op.id, env.new_uuid().simple());
@@ -858,8 +870,6 @@ fn finish(env: &mut Env, caller: &Caller, op: &OpId, created: &Created) -> Resul
         Ok(first)
     })?;
     if counted_here {
-        // The create made the organization exactly when the user is its first admin.
-        let new_org = created.user.role == Role::CustomerAdmin;
         reach::bump(env, tenant, &reach::user_counts(&created.organization), 1)?;
         if new_org {
             reach::bump(

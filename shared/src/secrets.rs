@@ -61,7 +61,7 @@ impl Keys {
         self.0.is_empty()
     }
 
-    fn current(&self) -> Option<&(String, Vec<u8>)> {
+    pub(crate) fn current(&self) -> Option<&(String, Vec<u8>)> {
         self.0.first()
     }
 

@@ -17,6 +17,8 @@ pub struct UserChange {
     pub profile: ProfileChange,
     /// The user's groups, replaced as a whole.
     pub groups: Option<Vec<Uuid>>,
+    /// How the user may sign in (Gcore `auth_types`), replaced as a whole.
+    pub auth_types: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -268,6 +270,9 @@ fn apply(
         change.profile.apply(&mut u.profile);
         if let Some(groups) = &change.groups {
             u.groups = groups.clone();
+        }
+        if let Some(types) = &change.auth_types {
+            u.auth_types = types.clone();
         }
         u.updated_at = now;
         Ok(())

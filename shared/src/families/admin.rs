@@ -260,6 +260,7 @@ pub fn serve(req: &Request, env: &mut Env, config: &Config) -> Response {
         ["tenants"] | ["resellers"] | ["accounts"] | ["api-clients"] => &[Method::POST],
         ["tenants", _] => &[Method::GET, Method::PATCH],
         ["reference-data"] => &[Method::GET, Method::PUT],
+        ["outbox"] => &[Method::GET],
         ["accounts", _] => &[Method::PATCH],
         ["api-clients", _] => &[Method::DELETE],
         _ => return render_error(&Error::NotFound(format!("no endpoint /admin{path}"))),
@@ -386,6 +387,20 @@ fn route(
             created(account_json(&admin::create_account(
                 env, config, &caller, &account,
             )?))
+        }
+        ["outbox"] => {
+            let caller = tenant_caller(req, env, config)?;
+            let messages = crate::invitations::outbox(env, config, &caller, 100)?;
+            let list: Vec<Value> = messages
+                .into_iter()
+                .map(|(m, token)| {
+                    json!({"seq": m.seq, "kind": m.kind, "to": m.to, "subject": m.subject,
+                           "organization_id": m.organization,
+                           "created_at": crate::time::format_millis(m.created_at),
+                           "token": token})
+                })
+                .collect();
+            ok(json!({"messages": list}))
         }
         ["reference-data"] => {
             let caller = tenant_caller(req, env, config)?;

@@ -35,7 +35,7 @@ const SEED_BODY: &str = r#"{
 "resellerCode": "CODE"
 }"#;
 
-fn seed_fixed() -> Value {
+pub fn seed_fixed() -> Value {
     serde_json::from_str(&SEED_BODY.replace('“', "\"")).unwrap()
 }
 
@@ -429,4 +429,36 @@ async fn reference_data_lists_and_configures() {
     assert_eq!(r.json()["result"]["currency"], json!(["USD"]));
     custom["currencies"] = json!(["usd"]);
     assert_eq!(host.send(put(&custom)).await.status, 422);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_repeats_of_one_key_create_one_account() {
+    let host = app_host();
+    reseller_code(&host, "CODE").await;
+    let token = admin_token(&host).await;
+    let responses = concurrently(&host, 6, |_| {
+        create(&token, &seed_fixed()).header("idempotency-key", "same-account")
+    })
+    .await;
+    let statuses: Vec<u16> = responses.iter().map(|r| r.status).collect();
+    assert!(
+        statuses.iter().all(|s| [200, 409].contains(s)),
+        "{statuses:?}"
+    );
+    for r in responses.iter().filter(|r| r.status == 409) {
+        assert_eq!(r.json()["error"]["code"], "CONFLICT", "{}", r.text());
+    }
+    let ids: Vec<Value> = responses
+        .iter()
+        .filter(|r| r.status == 200)
+        .map(|r| r.json()["result"]["id"].clone())
+        .collect();
+    assert!(
+        !ids.is_empty() && ids.iter().all(|i| *i == json!("API-E001")),
+        "{ids:?}"
+    );
+    let r = host
+        .send(create(&token, &seed_fixed()).header("idempotency-key", "same-account"))
+        .await;
+    assert_eq!((r.status, r.json()["replayed"].clone()), (200, json!(true)));
 }

@@ -764,3 +764,50 @@ async fn pages_reach_the_last_user_after_a_delete() {
     let b = host.send(page(2_000_000_000)).await.json();
     assert_eq!(b["items"], json!([]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_failure_is_the_documented_500_and_retrying_is_safe() {
+    let host = app_host();
+    let auth = csp(&host).await;
+    let customer = new_customer(&host, &auth, "Flaky").await;
+    host.kv.faults.add_rule(
+        onboard_test_host::FaultRule::new(onboard_test_host::FaultAction::Fail)
+            .on(onboard_test_host::Op::Increment)
+            .key_contains("/ix/"),
+    );
+    let id = Uuid::new_v4();
+    let mut body = user_body("flaky@x.example", &[]);
+    body["id"] = json!(id);
+    let post = || {
+        v1(
+            http::Method::POST,
+            &format!("/v1/customer/{customer}/users"),
+            &auth,
+        )
+        .header("x-correlation-id", "corr-500")
+        .json(&body)
+    };
+    let r = host.send(post()).await;
+    assert_eq!(r.status, 500, "{}", r.text());
+    let b = r.json();
+    assert_eq!(
+        (
+            b["statusCode"].clone(),
+            b["type"].clone(),
+            b["correlationId"].clone(),
+            b["errors"].clone()
+        ),
+        (
+            json!(500),
+            json!("InternalServerError"),
+            json!("corr-500"),
+            Value::Null
+        )
+    );
+    assert!(b["description"].is_string());
+    // The same request again (same id) completes it, once.
+    let r = host.send(post()).await;
+    assert_eq!((r.status, r.json()), (201, json!(id)), "{}", r.text());
+    let r = host.send(post()).await;
+    assert_eq!(r.status, 200);
+}

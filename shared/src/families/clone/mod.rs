@@ -552,6 +552,7 @@ pub fn parse_user_change(body: &Map<String, Value>) -> Result<UserChange, Error>
         organization_id,
         profile,
         groups: None,
+        auth_types: None,
     })
 }
 
@@ -586,6 +587,7 @@ pub fn user_data(user: &User, org: &Organization) -> Value {
             "address": p.address, "city": p.city, "state": p.state, "country": p.country,
             "zipcode": p.zipcode, "comment": p.comment,
             "confirmed": user.confirmed,
+            "status": user.status.as_str(),
             "organization": { "id": org.id, "name": org.name },
             "created_at": time::format_millis(user.created_at),
             "updated_at": time::format_millis(user.updated_at),

@@ -44,6 +44,7 @@ fn type_name(status: u16) -> &'static str {
         413 => "PayloadTooLarge",
         415 => "UnsupportedMediaType",
         429 => "TooManyRequests",
+        500 => "InternalServerError",
         _ => "ServiceUnavailable",
     }
 }
@@ -75,11 +76,14 @@ fn property(field: &str) -> String {
 
 /// Renders an error, echoing the request's correlation id.
 pub fn render(error: &Error, correlation: Option<&str>) -> Response {
-    let mut status = error.status();
-    if status == 422 {
-        // The vendor documents validation failures as 400.
-        status = 400;
-    }
+    let status = match error.status() {
+        // The vendor documents validation failures as 400...
+        422 => 400,
+        // ...and a failure on its side as 500 with the error model; a store
+        // that failed mid-way is that (retrying is safe, as on 503).
+        503 => 500,
+        s => s,
+    };
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
     let mut response = if matches!(status, 401 | 403) {
         web::empty(code)

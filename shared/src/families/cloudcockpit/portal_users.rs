@@ -374,6 +374,7 @@ pub fn user(req: &Request, env: &mut Env, config: &Config) -> Response {
                     ..ProfileChange::default()
                 },
                 groups: parsed.groups,
+                auth_types: None,
             };
             users::update(env, caller, found.id, &change)?;
             Ok(web::empty(StatusCode::NO_CONTENT))

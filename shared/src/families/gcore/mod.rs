@@ -26,6 +26,10 @@ use crate::storage::Env;
 use crate::web::{self, Request, Response, header_str};
 use crate::{aliases, organizations, storage, time};
 
+mod users;
+
+pub use users::{client_user, invite_user, user, users};
+
 /// Nests `a.b` field paths as Gcore does.
 fn nest(map: &mut Map<String, Value>, path: &str, message: &str) {
     match path.split_once('.') {
@@ -313,8 +317,9 @@ pub fn account_overview(req: &Request, env: &mut Env, config: &Config) -> Respon
                 "signup_process": null,
                 "deleted": false,
                 "bill_type": "",
-                "custom_id": null,
-                "is_test": false,
+                "custom_id": org.details.get("custom_id"),
+                "country_code": org.details.get("country_code"),
+                "is_test": org.details.get("is_test").is_some_and(|t| t == "true"),
                 "has_active_admin": true,
             }),
         ))

@@ -1,0 +1,11 @@
+//! `DELETE /iam/clients/{clientId}/client-users/{userId}` → [`onboard_shared::families::gcore::client_user`].
+
+use onboard_shared::families::gcore;
+use onboard_shared::{spin, web};
+use spin_sdk::http::IncomingRequest;
+use spin_sdk::http_component;
+
+#[http_component]
+async fn handle(req: IncomingRequest) -> web::Response {
+    spin::handle(req, gcore::render_error, gcore::client_user).await
+}

@@ -78,6 +78,14 @@ pub fn path_info(req: &Request) -> String {
         .to_string()
 }
 
+/// The answer for a path no endpoint serves (the fallback route's).
+pub fn no_such_endpoint() -> Response {
+    json(
+        StatusCode::NOT_FOUND,
+        &serde_json::json!({"status": 404, "message": "no such endpoint"}),
+    )
+}
+
 /// A header as text, if present and visible ASCII.
 pub fn header_str<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())

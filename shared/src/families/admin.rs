@@ -252,11 +252,59 @@ fn tenant_caller(req: &Request, env: &Env, config: &Config) -> Result<Caller, Er
     Ok(caller)
 }
 
-/// Serves every `/admin/...` path.
-pub fn serve(req: &Request, env: &mut Env, config: &Config) -> Response {
-    let path = web::path_info(req);
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let allowed: &[Method] = match segments.as_slice() {
+/// `POST /admin/tenants`.
+pub fn tenants(req: &Request, env: &mut Env, config: &Config) -> Response {
+    dispatch(req, env, config, &["tenants"])
+}
+
+/// `GET`, `PATCH /admin/tenants/{id}`.
+pub fn tenant(req: &Request, env: &mut Env, config: &Config) -> Response {
+    let id = web::path_param(req, "id").unwrap_or_default().to_string();
+    dispatch(req, env, config, &["tenants", &id])
+}
+
+/// `POST /admin/resellers`.
+pub fn resellers(req: &Request, env: &mut Env, config: &Config) -> Response {
+    dispatch(req, env, config, &["resellers"])
+}
+
+/// `POST /admin/accounts`.
+pub fn accounts(req: &Request, env: &mut Env, config: &Config) -> Response {
+    dispatch(req, env, config, &["accounts"])
+}
+
+/// `PATCH /admin/accounts/{id}`.
+pub fn account(req: &Request, env: &mut Env, config: &Config) -> Response {
+    let id = web::path_param(req, "id").unwrap_or_default().to_string();
+    dispatch(req, env, config, &["accounts", &id])
+}
+
+/// `POST /admin/api-clients`.
+pub fn api_clients(req: &Request, env: &mut Env, config: &Config) -> Response {
+    dispatch(req, env, config, &["api-clients"])
+}
+
+/// `DELETE /admin/api-clients/{id}`.
+pub fn api_client(req: &Request, env: &mut Env, config: &Config) -> Response {
+    let id = web::path_param(req, "id").unwrap_or_default().to_string();
+    dispatch(req, env, config, &["api-clients", &id])
+}
+
+/// `GET`, `PUT /admin/reference-data`.
+pub fn reference_data(req: &Request, env: &mut Env, config: &Config) -> Response {
+    dispatch(req, env, config, &["reference-data"])
+}
+
+/// `GET /admin/outbox`.
+pub fn outbox(req: &Request, env: &mut Env, config: &Config) -> Response {
+    dispatch(req, env, config, &["outbox"])
+}
+
+/// One `/admin` endpoint, named by its path segments (each endpoint is its
+/// own component; this is their shared method check and routing).
+fn dispatch(req: &Request, env: &mut Env, config: &Config, segments: &[&str]) -> Response {
+    let path = format!("/{}", segments.join("/"));
+    let allowed: &[Method] = match segments {
         ["tenants"] | ["resellers"] | ["accounts"] | ["api-clients"] => &[Method::POST],
         ["tenants", _] => &[Method::GET, Method::PATCH],
         ["reference-data"] => &[Method::GET, Method::PUT],
@@ -268,7 +316,7 @@ pub fn serve(req: &Request, env: &mut Env, config: &Config) -> Response {
     if !allowed.contains(req.method()) {
         return render_error(&Error::MethodNotAllowed(allowed.to_vec()));
     }
-    route(req, env, config, &segments).unwrap_or_else(|e| render_error(&e))
+    route(req, env, config, segments).unwrap_or_else(|e| render_error(&e))
 }
 
 fn route(

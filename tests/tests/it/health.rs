@@ -44,9 +44,21 @@ async fn failing_store_is_503() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unknown_path_is_404_from_the_router() {
+async fn unknown_paths_get_the_fallbacks_neutral_404() {
     let host = app_host();
-    let r = host.send(Request::get("/nope")).await;
-    assert_eq!(r.status, 404);
-    assert_eq!(r.component, None);
+    for path in [
+        "/nope",
+        "/v2/users/x/y",
+        "/admin",
+        "/iam/users/1/extra",
+        "/",
+    ] {
+        let r = host.send(Request::post(path)).await;
+        assert_eq!(r.status, 404, "{path}");
+        assert_eq!(
+            r.json(),
+            serde_json::json!({"status": 404, "message": "no such endpoint"})
+        );
+        assert_eq!(r.component.as_deref(), Some("not-found"), "{path}");
+    }
 }

@@ -168,9 +168,44 @@ pub(super) fn parse_org_change(body: &Map<String, Value>) -> Result<OrgChange, E
     })
 }
 
-/// Serves every `/v2/user/...` path (the wildcard route's path info).
-pub fn current_user(req: &Request, env: &mut Env, config: &Config) -> Response {
-    let path = web::path_info(req);
+/// `GET`, `PUT /v2/user/me`.
+pub fn me(req: &Request, env: &mut Env, config: &Config) -> Response {
+    current_user(req, env, config, "/me")
+}
+
+/// `GET`, `PUT /v2/user/organization`.
+pub fn organization(req: &Request, env: &mut Env, config: &Config) -> Response {
+    current_user(req, env, config, "/organization")
+}
+
+/// `GET /v2/user/permissions`.
+pub fn permissions(req: &Request, env: &mut Env, config: &Config) -> Response {
+    current_user(req, env, config, "/permissions")
+}
+
+/// `GET /v2/user/validate_token`.
+pub fn validate_token(req: &Request, env: &mut Env, config: &Config) -> Response {
+    current_user(req, env, config, "/validate_token")
+}
+
+/// `PUT /v2/user/generate_access_token`.
+pub fn generate_access_token(req: &Request, env: &mut Env, config: &Config) -> Response {
+    current_user(req, env, config, "/generate_access_token")
+}
+
+/// `PUT /v2/user/revoke_access_token`.
+pub fn revoke_access_token(req: &Request, env: &mut Env, config: &Config) -> Response {
+    current_user(req, env, config, "/revoke_access_token")
+}
+
+/// `PUT /v2/user/change_password`.
+pub fn change_password(req: &Request, env: &mut Env, config: &Config) -> Response {
+    current_user(req, env, config, "/change_password")
+}
+
+/// One `/v2/user/...` endpoint (each its own component), by its path.
+fn current_user(req: &Request, env: &mut Env, config: &Config, path: &str) -> Response {
+    let path = path.to_string();
     let allowed: &[Method] = match path.as_str() {
         "/me" | "/organization" => &[Method::GET, Method::PUT],
         "/permissions" | "/validate_token" => &[Method::GET],

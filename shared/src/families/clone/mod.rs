@@ -39,7 +39,10 @@ mod organizations;
 mod session;
 
 pub use audit::{audit_event, audit_events};
-pub use current_user::current_user;
+pub use current_user::{
+    change_password, generate_access_token, me, organization as current_organization, permissions,
+    revoke_access_token, validate_token,
+};
 pub use organizations::{
     Export, csv_field, dependent_subscriptions, export_organizations, move_user, organization,
     organizations, start_export, subscribe, subscription, subscriptions, unsubscribe,

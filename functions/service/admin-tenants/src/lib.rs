@@ -1,4 +1,4 @@
-//! `/admin/...` → [`onboard_shared::families::admin::serve`].
+//! `POST /admin/tenants` → [`onboard_shared::families::admin::tenants`].
 
 use onboard_shared::families::admin;
 use onboard_shared::{spin, web};
@@ -7,5 +7,5 @@ use spin_sdk::http_component;
 
 #[http_component]
 async fn handle(req: IncomingRequest) -> web::Response {
-    spin::handle(req, admin::render_error, admin::serve).await
+    spin::handle(req, admin::render_error, admin::tenants).await
 }

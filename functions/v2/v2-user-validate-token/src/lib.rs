@@ -1,4 +1,4 @@
-//! `/v2/user/...` → [`onboard_shared::families::clone::current_user`].
+//! `GET /v2/user/validate_token` → [`onboard_shared::families::clone::validate_token`].
 
 use onboard_shared::families::clone;
 use onboard_shared::{spin, web};
@@ -7,5 +7,5 @@ use spin_sdk::http_component;
 
 #[http_component]
 async fn handle(req: IncomingRequest) -> web::Response {
-    spin::handle(req, clone::render_error, clone::current_user).await
+    spin::handle(req, clone::render_error, clone::validate_token).await
 }

@@ -1,37 +1,34 @@
 //! Onboard's provisioning core, shared by every component.
 //!
-//! Everything here is plain Rust that runs natively in unit tests and benchmarks;
-//! only [`spin`] touches the Spin SDK, so a move to another SDK or wasi:http
-//! version changes that one module.
+//! The folders are the layers, from the store up:
+//! - [`be`]: the key-value store and the storage rules (claims, counts,
+//!   idempotent operations) that keep records consistent without transactions;
+//! - [`idm`]: the provisioning domain, one file per concept (customers,
+//!   users, organizations, subscriptions, groups, audit...);
+//! - [`credential`]: tenants, credentials, sessions and who a caller is;
+//! - [`edge`]: HTTP plumbing and the one module that touches the Spin SDK;
+//! - [`families`]: each API family's dialect (parse its requests, render
+//!   its answers and errors), one module per family.
+//!
+//! Everything but [`edge::spin`] is plain Rust that runs natively in unit
+//! tests and benchmarks. The modules are also re-exported at the root
+//! (`crate::storage`, `crate::users`...), so a path names the concept, not
+//! the folder.
 
-pub mod admin;
-pub mod aliases;
-pub mod api_tokens;
-pub mod audit;
-pub mod auth;
+pub mod be;
+pub mod credential;
+pub mod edge;
 pub mod error;
 pub mod families;
-pub mod groups;
-pub mod health;
-pub mod identity;
-pub mod invitations;
-pub mod kv;
-pub mod listing;
-pub mod model;
-pub mod organizations;
-pub mod password;
-pub mod provision;
-pub mod reach;
-pub mod reference;
-pub mod secrets;
-pub mod spin;
-pub mod storage;
-pub mod subscriptions;
-pub mod throttle;
-pub mod time;
-pub mod users;
-pub mod validate;
-pub mod web;
+pub mod idm;
+
+pub use be::{kv, storage};
+pub use credential::{api_tokens, auth, identity, password, secrets, throttle};
+pub use edge::{health, spin, web};
+pub use idm::{
+    admin, aliases, audit, groups, invitations, listing, model, organizations, provision, reach,
+    reference, subscriptions, time, users, validate,
+};
 
 /// The version every component reports (the workspace version).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -12,7 +12,7 @@
 //! `{"type":"about:blank","title":"Unprocessable Entity","status":422,
 //!   "detail":"invalid parameters: email","errors":{"email":["has already been taken"]}}`
 
-use http::{HeaderValue, Method, StatusCode, header};
+use http::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -44,27 +44,12 @@ pub fn render_error(error: &Error) -> Response {
         }
         body["errors"] = Value::Object(map);
     }
-    let mut response = web::respond(
+    let response = web::respond(
         status,
         "application/problem+json",
         serde_json::to_vec(&body).unwrap_or_default(),
     );
-    let headers = response.headers_mut();
-    match error {
-        Error::MethodNotAllowed(allowed) => {
-            headers.insert(header::ALLOW, web::allow(allowed));
-        }
-        Error::Unauthenticated(_) => {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
-        Error::RateLimited(s) => {
-            if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
-                headers.insert(header::RETRY_AFTER, v);
-            }
-        }
-        _ => {}
-    }
-    response
+    web::error_headers(response, error, Some("Bearer"))
 }
 
 fn tenant_json(t: &Tenant) -> Value {

@@ -462,3 +462,33 @@ async fn concurrent_repeats_of_one_key_create_one_account() {
         .await;
     assert_eq!((r.status, r.json()["replayed"].clone()), (200, json!(true)));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_is_named_by_its_id_even_after_its_user_is_gone() {
+    let host = app_host();
+    reseller_code(&host, "CODE").await;
+    let token = admin_token(&host).await;
+    assert_eq!(host.send(create(&token, &seed_fixed())).await.status, 200);
+    let user = host
+        .send(
+            Request::get("/v2/users?q[email]=usersample@gmail.com")
+                .header("authorization", operator_auth()),
+        )
+        .await
+        .json()["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = host
+        .send(Request::delete(format!("/v2/users/{user}")).header("authorization", operator_auth()))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = host
+        .send(
+            Request::put("/api/v1/serv_disableUserAccount/API-E001?manual=true")
+                .header("x-access-token", &token),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["result"]["status"], "disabled");
+}

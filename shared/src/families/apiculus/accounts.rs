@@ -19,7 +19,7 @@ use crate::error::{Error, FieldErrors};
 use crate::identity::Config;
 use crate::model::{OrgKind, Profile, ReferenceData, Role, Settings};
 use crate::provision::{self, NewCustomer, NewOrg, NewUser, OpId};
-use crate::storage::{self, Env};
+use crate::storage::Env;
 use crate::web::{self, Request, Response, header_str};
 use crate::{admin, reference, validate};
 
@@ -366,7 +366,9 @@ pub fn create_new_user(req: &Request, env: &mut Env, config: &Config) -> Respons
         let mut account = parse(&body, &settings)?;
         if !account.reseller_code.is_empty() {
             let reseller = admin::reseller_by_code(env, &caller.tenant, &account.reseller_code)?
-                .filter(|o| o.kind == OrgKind::Reseller && caller.reaches(o))
+                .filter(|o| {
+                    o.kind == OrgKind::Reseller && caller.reaches(o) && o.status.may_authenticate()
+                })
                 .ok_or_else(|| {
                     Error::invalid("resellerCode", "does not name a reseller of this tenant")
                 })?;
@@ -378,7 +380,7 @@ pub fn create_new_user(req: &Request, env: &mut Env, config: &Config) -> Respons
         {
             org.parent = caller.org;
         }
-        let fingerprint = storage::sha256_hex(Value::Object(body).to_string().as_bytes());
+        let fingerprint = crate::identity::fingerprint(config, &Value::Object(body).to_string());
         let op = match header_str(req, "idempotency-key").map(str::trim) {
             Some(k) if !k.is_empty() && k.len() <= 255 => OpId::keyed(&caller, k, fingerprint),
             Some(_) => {

@@ -9,7 +9,7 @@
 //! `error: {"code": <status name>, "message": ..., "fields": {field: [messages]}}`
 //! (`fields` on 422 only), with the HTTP status in `httpStatus`.
 
-use http::{HeaderValue, Method, StatusCode, header};
+use http::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -48,6 +48,7 @@ fn code(status: u16) -> &'static str {
         404 => "NOT_FOUND",
         405 => "METHOD_NOT_ALLOWED",
         409 => "CONFLICT",
+        500 => "INTERNAL_SERVER_ERROR",
         413 => "PAYLOAD_TOO_LARGE",
         415 => "UNSUPPORTED_MEDIA_TYPE",
         422 => "VALIDATION_FAILED",
@@ -72,20 +73,7 @@ fn error_response(error: &Error, job: Uuid) -> Response {
         "httpStatus": status.as_u16(), "success": false, "error": detail, "sync": true,
         "jobId": job, "jobStatusCode": 0, "cached": false, "replayed": false, "result": {},
     });
-    let mut response = web::json(status, &body);
-    let headers = response.headers_mut();
-    match error {
-        Error::MethodNotAllowed(allowed) => {
-            headers.insert(header::ALLOW, web::allow(allowed));
-        }
-        Error::RateLimited(s) => {
-            if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
-                headers.insert(header::RETRY_AFTER, v);
-            }
-        }
-        _ => {}
-    }
-    response
+    web::error_headers(web::json(status, &body), error, None)
 }
 
 /// Renders any core error in this family's envelope.
@@ -233,12 +221,18 @@ fn target(env: &Env, caller: &Caller, raw: &str) -> Result<Target, Error> {
             .map(Target::User)
             .ok_or_else(not_found);
     }
-    let user = aliases::user_by_code(env, &caller.tenant, raw)?.ok_or_else(not_found)?;
-    let (user, _) = crate::users::get(env, caller, user).map_err(|_| not_found())?;
-    Ok(Target::Account {
-        org: user.organization_id,
-        email: user.email,
-    })
+    // An account id names the account's organization (whatever became of
+    // its primary user, whose email the answer shows when it is there).
+    let org = provision::account_organization(env, &caller.tenant, raw)?.ok_or_else(not_found)?;
+    let email = match aliases::user_by_code(env, &caller.tenant, raw)? {
+        Some(id) => {
+            crate::storage::read::<User>(env.kv, &crate::storage::keys::user(&caller.tenant, id))?
+                .map(|r| r.data.email)
+                .unwrap_or_default()
+        }
+        None => String::new(),
+    };
+    Ok(Target::Account { org, email })
 }
 
 /// `PUT /api/v1/serv_<action>UserAccount/<user_id>?manual=true`: moves the

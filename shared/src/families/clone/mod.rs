@@ -25,7 +25,7 @@ use crate::error::{Error, FieldErrors};
 use crate::identity::{self, CredentialKind, Family};
 use crate::model::{Interval, Organization, Profile, Role, User};
 use crate::provision::{NewCustomer, NewOrg, NewUser, OpId, PlanRequest};
-use crate::storage::{self, Env};
+use crate::storage::Env;
 use crate::users::{ProfileChange, UserChange};
 use crate::validate;
 use crate::web::{self, Request, Response};
@@ -109,34 +109,11 @@ pub fn render_error(error: &Error) -> Response {
         }
         body["errors"] = Value::Object(map);
     }
-    let mut response = web::json(
+    let response = web::json(
         StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
         &body,
     );
-    match error {
-        Error::MethodNotAllowed(allowed) => {
-            response
-                .headers_mut()
-                .insert(header::ALLOW, web::allow(allowed));
-        }
-        Error::Unauthenticated(_) => {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
-        Error::RateLimited(_) | Error::Unavailable(_) => {
-            let secs = if let Error::RateLimited(s) = error {
-                *s
-            } else {
-                1
-            };
-            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-        }
-        _ => {}
-    }
-    response
+    web::error_headers(response, error, Some("Bearer"))
 }
 
 pub use crate::web::json_object;
@@ -460,7 +437,7 @@ fn create_customer_inner(req: &Request, env: &mut Env, config: &Config) -> Resul
     let (caller, _, _) = authenticate(req, env, config)?;
     let body = json_object(req)?;
     let input = parse_create_customer(&body)?;
-    let fingerprint = storage::sha256_hex(Value::Object(body).to_string().as_bytes());
+    let fingerprint = crate::identity::fingerprint(config, &Value::Object(body).to_string());
     let op = match idempotency_key(req)? {
         Some(key) => OpId::keyed(&caller, &key, fingerprint),
         None => OpId::fresh(env, fingerprint),

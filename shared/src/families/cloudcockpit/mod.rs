@@ -85,7 +85,7 @@ pub fn render(error: &Error, correlation: Option<&str>) -> Response {
         s => s,
     };
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
-    let mut response = if matches!(status, 401 | 403) {
+    let response = if matches!(status, 401 | 403) {
         web::empty(code)
     } else {
         let errors = match error {
@@ -118,17 +118,7 @@ pub fn render(error: &Error, correlation: Option<&str>) -> Response {
             }),
         )
     };
-    let headers = response.headers_mut();
-    match error {
-        Error::MethodNotAllowed(allowed) => {
-            headers.insert(header::ALLOW, web::allow(allowed));
-        }
-        Error::Unauthenticated(_) => {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
-        _ => {}
-    }
-    response
+    web::error_headers(response, error, Some("Bearer"))
 }
 
 /// Renders any core error (no request at hand).

@@ -24,7 +24,7 @@ use crate::identity::Config;
 use crate::listing::ListQuery;
 use crate::model::{Group, OrgKind, Organization, Profile, Role, User};
 use crate::provision::{self, NewCustomer, NewUser, OpId};
-use crate::storage::{self, Env};
+use crate::storage::Env;
 use crate::users::{self, ProfileChange, UserChange};
 use crate::web::{self, Request, Response};
 use crate::{groups as core_groups, validate};
@@ -205,8 +205,10 @@ fn create_in(
         },
         ..NewCustomer::default()
     };
-    let fingerprint =
-        storage::sha256_hex(format!("{}/{}", org.id, Value::Object(body.clone())).as_bytes());
+    let fingerprint = crate::identity::fingerprint(
+        config,
+        &format!("{}/{}", org.id, Value::Object(body.clone())),
+    );
     let op = match parsed.id {
         Some(id) => OpId::keyed(caller, &format!("portal-user/{id}"), fingerprint),
         None => OpId::fresh(env, fingerprint),

@@ -14,7 +14,7 @@
 //! the SDK sends `APIKey`, the docs `apikey`) or `Authorization: Bearer
 //! <access JWT>` from `/iam/auth/jwt/login`.
 
-use http::{HeaderValue, Method, StatusCode, header};
+use http::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 
 use crate::api_tokens::{self, NewApiToken};
@@ -72,23 +72,7 @@ pub fn render_error(error: &Error) -> Response {
             json!({ "message": other.message() }),
         ),
     };
-    let mut response = web::json(status, &body);
-    let headers = response.headers_mut();
-    match error {
-        Error::MethodNotAllowed(allowed) => {
-            headers.insert(header::ALLOW, web::allow(allowed));
-        }
-        Error::Unauthenticated(_) => {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("APIKey"));
-        }
-        Error::RateLimited(s) => {
-            if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
-                headers.insert(header::RETRY_AFTER, v);
-            }
-        }
-        _ => {}
-    }
-    response
+    web::error_headers(web::json(status, &body), error, Some("APIKey"))
 }
 
 /// The caller of a Gcore request, checked against the tenant of the host.

@@ -293,7 +293,7 @@ fn create(
         },
         ..NewCustomer::default()
     };
-    let fingerprint = storage::sha256_hex(Value::Object(body).to_string().as_bytes());
+    let fingerprint = crate::identity::fingerprint(config, &Value::Object(body).to_string());
     let op = OpId::fresh(env, fingerprint);
     let created = provision::create_customer(env, caller, &input, &op, config.hash_params, None)
         .map_err(vendor_fields)?;
@@ -426,6 +426,13 @@ pub fn user(req: &Request, env: &mut Env, config: &Config) -> Response {
             auth_types,
         };
         let updated = if caller.user == Some(found.id) {
+            if caller.role > found.role {
+                // A token narrower than its user does not change the user.
+                return Err(Error::Forbidden(
+                    "The specified user has issued a token with a higher role. Try using another role."
+                        .into(),
+                ));
+            }
             users::update_me(env, &caller, &change)
         } else {
             users::update(env, &caller, found.id, &change)

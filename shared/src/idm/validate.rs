@@ -4,7 +4,7 @@
 /// Longest string any documented field accepts.
 pub const MAX_LEN: usize = 255;
 
-static TIMEZONES: &str = include_str!("../data/timezones.txt");
+static TIMEZONES: &str = include_str!("../../data/timezones.txt");
 
 /// ISO 639-1 language codes.
 const LANGUAGES: &[&str] = &[

@@ -52,6 +52,19 @@ impl Config {
     }
 }
 
+/// What a request is remembered by for its Idempotency-Key: a hash keyed
+/// with `token_keys`, so a stored fingerprint of a body that carries a
+/// password cannot be guessed offline (a plain digest could).
+pub fn fingerprint(config: &Config, body: &str) -> String {
+    config
+        .token_keys
+        .current()
+        .and_then(|(kid, _)| {
+            secrets::keyed_hash(&config.token_keys, kid, &format!("fingerprint/{body}"))
+        })
+        .unwrap_or_else(|| storage::sha256_hex(format!("fingerprint/{body}").as_bytes()))
+}
+
 /// The four API families; a token is only ever accepted by the family that
 /// issued it (its `aud`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -66,6 +66,38 @@ pub fn spin_header<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
         .and_then(|v| v.to_str().ok())
 }
 
+/// The headers an error calls for, the same in every family: `Allow` on
+/// 405, the family's `WWW-Authenticate` challenge on 401, and `Retry-After`
+/// on 429 (the throttle's wait) and 503 (a second: retrying is safe).
+pub fn error_headers(
+    mut response: Response,
+    error: &Error,
+    challenge: Option<&'static str>,
+) -> Response {
+    let headers = response.headers_mut();
+    match error {
+        Error::MethodNotAllowed(allowed) => {
+            headers.insert(header::ALLOW, allow(allowed));
+        }
+        Error::Unauthenticated(_) => {
+            if let Some(c) = challenge {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(c));
+            }
+        }
+        Error::RateLimited(_) | Error::Unavailable(_) => {
+            let secs = match error {
+                Error::RateLimited(s) => *s,
+                _ => 1,
+            };
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                headers.insert(header::RETRY_AFTER, v);
+            }
+        }
+        _ => {}
+    }
+    response
+}
+
 /// A path parameter Spin captured for a `:name` route segment.
 pub fn path_param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     spin_header(req, &format!("spin-path-match-{name}").to_ascii_lowercase())

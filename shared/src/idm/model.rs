@@ -362,6 +362,7 @@ fn default_account_prefix() -> String {
 /// them (Apiculus `signUpHelper`). The defaults are the vendor's sample
 /// configuration, under which its sample account is valid.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ReferenceData {
     /// ISO 4217 codes accounts may be created with.
     pub currencies: Vec<String>,

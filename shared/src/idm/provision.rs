@@ -40,6 +40,24 @@ fn account_key(tenant: &str, code: &str) -> String {
     format!("t/{tenant}/account-code/{code}")
 }
 
+fn account_org_key(tenant: &str, code: &str) -> String {
+    format!("t/{tenant}/account-org/{code}")
+}
+
+/// The organization of an enterprise account id (`API-E001`), if any.
+pub fn account_organization(env: &Env, tenant: &str, code: &str) -> Result<Option<Uuid>> {
+    let valid = !code.is_empty()
+        && code.len() <= 40
+        && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if !valid {
+        return Ok(None);
+    }
+    Ok(env
+        .kv
+        .get(&account_org_key(tenant, code))?
+        .and_then(|b| std::str::from_utf8(&b).ok()?.parse().ok()))
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NewOrg {
     pub name: String,
@@ -436,7 +454,10 @@ pub fn create_customer(
     hash_params: HashParams,
     correlation_id: Option<String>,
 ) -> Result<Created> {
-    if caller.role > Role::ResellerAdmin {
+    // A customer's administrator may add users to organizations in its
+    // reach (its own); making organizations needs a reseller or operator.
+    let joins = input.organization_id.is_some();
+    if caller.role > Role::ResellerAdmin && !(joins && caller.role == Role::CustomerAdmin) {
         return Err(Error::Forbidden(
             "creating customers needs a reseller or operator".into(),
         ));
@@ -840,6 +861,10 @@ fn write_customer(
     if let Some(code) = &user.account_code {
         env.kv
             .set(&account_key(tenant, code), user.id.to_string().as_bytes())?;
+        env.kv.set(
+            &account_org_key(tenant, code),
+            organization.id.to_string().as_bytes(),
+        )?;
     }
     Ok(Created {
         user,

@@ -62,10 +62,13 @@ impl ListQuery {
     }
     /// Whether the list can be served straight from the index.
     pub fn is_plain(&self) -> bool {
+        // Offset paging counts visible rows (its clients page by them), so
+        // it scans rather than slicing index slots.
         self.filters.is_empty()
             && self.tokens.is_empty()
             && self.sort.is_none()
             && self.window.is_none()
+            && self.offset.is_none()
     }
 }
 

@@ -71,66 +71,6 @@ pub fn update(
     Ok(updated)
 }
 
-/// A new organization below `parent` (or at the top of the tenant).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NewOrganization {
-    pub name: String,
-    pub company_name: Option<String>,
-    pub parent: Option<Uuid>,
-    pub details: BTreeMap<String, String>,
-}
-
-/// Creates a customer organization: resellers below themselves, operators
-/// anywhere; the parent must be a reseller in reach.
-pub fn create_customer_org(
-    env: &mut Env,
-    caller: &Caller,
-    input: &NewOrganization,
-) -> Result<Organization> {
-    caller.require(Role::ResellerAdmin)?;
-    let parent = match input.parent {
-        Some(id) => {
-            let p = get(env, caller, id)?;
-            if p.kind != crate::model::OrgKind::Reseller {
-                return Err(Error::invalid("resellerId", "is not a reseller"));
-            }
-            Some(p)
-        }
-        None if caller.org.is_some() => {
-            return Err(Error::invalid("resellerId", "is required"));
-        }
-        None => None,
-    };
-    let id = env.new_uuid();
-    let op = format!("org-details/{id}");
-    crate::provision::create_organization(
-        env,
-        &caller.tenant,
-        id,
-        &input.name,
-        crate::model::OrgKind::Customer,
-        parent.as_ref(),
-    )?;
-    let now = env.now;
-    let org = storage::update::<Organization, _>(env, &keys::org(&caller.tenant, id), &op, |o| {
-        o.company_name = input.company_name.clone();
-        o.details = input.details.clone();
-        o.updated_at = now;
-        Ok(())
-    })?
-    .data;
-    storage::audit_action(
-        env,
-        &op,
-        &caller.tenant,
-        &caller.actor,
-        "organization.create",
-        vec![format!("organization:{id}")],
-        Some(&org),
-    )?;
-    Ok(org)
-}
-
 /// Columns an organization list filters and sorts on.
 pub const LIST_COLUMNS: [&str; 6] = [
     "name",
@@ -341,6 +281,7 @@ pub fn create(
     let org = storage::update::<Organization, _>(env, &keys::org(&caller.tenant, id), &op, |o| {
         o.description = spec.description.clone();
         o.company_name = spec.company_name.clone();
+        o.details = spec.details.clone();
         crate::provision::subscribe(o, &requested, &settings, &op, now);
         Ok(())
     })?

@@ -14,7 +14,8 @@ use crate::error::{Error, FieldErrors};
 use crate::identity::Config;
 use crate::listing::ListQuery;
 use crate::model::{Lifecycle, OrgKind, Organization, Role};
-use crate::organizations::{self, NewOrganization, OrgChange};
+use crate::organizations::{self, OrgChange};
+use crate::provision::NewOrg;
 use crate::storage::Env;
 use crate::validate;
 use crate::web::{self, Request, Response};
@@ -136,15 +137,17 @@ pub fn customers(req: &Request, env: &mut Env, config: &Config) -> Response {
             let (details, named) = parse_customer(&body)?;
             let parent = reseller_context(env, caller, named)?;
             let company = details.get("companyName").cloned().unwrap_or_default();
-            let org = organizations::create_customer_org(
+            let org = organizations::create(
                 env,
                 caller,
-                &NewOrganization {
+                &NewOrg {
                     name: company.clone(),
                     company_name: Some(company),
                     parent,
                     details,
+                    ..NewOrg::default()
                 },
+                &[],
             )
             .map_err(|e| match e {
                 Error::NotFound(_) => Error::invalid("resellerId", "The reseller was not found."),

@@ -7,8 +7,8 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::{
-    paged, paging, path_uuid, query_bool, query_uuid, query_value, related, reseller_context,
-    scoped, serve_v1,
+    body_uuid, paged, paging, path_uuid, query_bool, query_uuid, query_value, related,
+    reseller_context, scoped, serve_v1,
 };
 use crate::error::{Error, FieldErrors};
 use crate::identity::Config;
@@ -98,20 +98,7 @@ fn parse_customer(
     {
         errors.add("email", "'email' is not a valid email address.");
     }
-    let reseller = match body.get("resellerId") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => match Uuid::parse_str(s) {
-            Ok(id) => Some(id),
-            Err(_) => {
-                errors.add("resellerId", "'resellerId' is not a valid GUID.");
-                None
-            }
-        },
-        Some(_) => {
-            errors.add("resellerId", "'resellerId' is not a valid GUID.");
-            None
-        }
-    };
+    let reseller = body_uuid(body, "resellerId", &mut errors);
     errors.into_result()?;
     Ok((details, reseller))
 }
@@ -329,20 +316,7 @@ pub fn internal_identifier(req: &Request, env: &mut Env, config: &Config) -> Res
                 None
             }
         };
-        let named = match body.get("resellerId") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) => match Uuid::parse_str(s) {
-                Ok(id) => Some(id),
-                Err(_) => {
-                    errors.add("resellerId", "'resellerId' is not a valid GUID.");
-                    None
-                }
-            },
-            Some(_) => {
-                errors.add("resellerId", "'resellerId' is not a valid GUID.");
-                None
-            }
-        };
+        let named = body_uuid(&body, "resellerId", &mut errors);
         errors.into_result()?;
         related(env, caller, named, &org)?;
         let mut change = OrgChange::default();

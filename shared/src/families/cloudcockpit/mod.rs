@@ -270,6 +270,23 @@ fn serve_v1(
     response
 }
 
+/// An optional GUID field of a body (`null` or absent: none); a value that
+/// is not one is named in `errors`.
+fn body_uuid(
+    body: &serde_json::Map<String, Value>,
+    name: &str,
+    errors: &mut FieldErrors,
+) -> Option<Uuid> {
+    match body.get(name) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if Uuid::parse_str(s).is_ok() => Uuid::parse_str(s).ok(),
+        Some(_) => {
+            errors.add(name, format!("'{name}' is not a valid GUID."));
+            None
+        }
+    }
+}
+
 /// A query parameter, decoded.
 fn query_value(req: &Request, name: &str) -> Option<String> {
     req.uri()

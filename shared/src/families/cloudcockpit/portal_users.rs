@@ -15,8 +15,8 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::{
-    named_reseller, paged, paging, path_uuid, query_uuid, query_value, related, reseller_context,
-    scoped, serve_v1,
+    body_uuid, named_reseller, paged, paging, path_uuid, query_uuid, query_value, related,
+    reseller_context, scoped, serve_v1,
 };
 use crate::auth::Caller;
 use crate::error::{Error, FieldErrors};
@@ -103,20 +103,7 @@ fn parse_user(body: &Map<String, Value>, partial: bool) -> Result<UserBody, Erro
     {
         errors.add("email", "'email' is not a valid email address.");
     }
-    let id = match body.get("id") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => match Uuid::parse_str(s) {
-            Ok(id) => Some(id),
-            Err(_) => {
-                errors.add("id", "'id' is not a valid GUID.");
-                None
-            }
-        },
-        Some(_) => {
-            errors.add("id", "'id' is not a valid GUID.");
-            None
-        }
-    };
+    let id = body_uuid(body, "id", &mut errors);
     match body.get("role") {
         None | Some(Value::Null) => {}
         Some(Value::Object(r)) if r.is_empty() => {}

@@ -93,6 +93,27 @@ pub fn authenticate(
     Ok(found)
 }
 
+/// Whether a Gcore group (`{id?, name?}`) is Administrators (`Some(true)`),
+/// one of the other groups, which act as users (`Some(false)`), or none.
+pub(crate) fn administrators(group: &Value) -> Option<bool> {
+    let id = group.get("id").and_then(Value::as_u64);
+    let name = group.get("name").and_then(Value::as_str);
+    match (id, name) {
+        (Some(1), _) | (None, Some("Administrators")) => Some(true),
+        (Some(2 | 5 | 3009 | 3022), _)
+        | (
+            None,
+            Some(
+                "Users"
+                | "Engineers"
+                | "Purge and Prefetch only (API+Web)"
+                | "Purge and Prefetch only (API)",
+            ),
+        ) => Some(false),
+        _ => None,
+    }
+}
+
 /// Gcore's group for a role.
 pub fn group(role: Role) -> Value {
     if role.is_admin() {
@@ -335,8 +356,8 @@ fn token_role(body: &Map<String, Value>, caller: &Caller, errors: &mut FieldErro
     };
     let id = role.get("id").and_then(Value::as_u64);
     let name = role.get("name").and_then(Value::as_str);
-    match (id, name) {
-        (Some(1), _) | (None, Some("Administrators")) => {
+    match administrators(role) {
+        Some(true) => {
             if caller.role.is_admin() {
                 caller.role
             } else {
@@ -347,17 +368,8 @@ fn token_role(body: &Map<String, Value>, caller: &Caller, errors: &mut FieldErro
                 Role::User
             }
         }
-        (Some(2 | 5 | 3009 | 3022), _)
-        | (
-            None,
-            Some(
-                "Users"
-                | "Engineers"
-                | "Purge and Prefetch only (API+Web)"
-                | "Purge and Prefetch only (API)",
-            ),
-        ) => Role::User,
-        _ => {
+        Some(false) => Role::User,
+        None => {
             let shown = name
                 .map(str::to_string)
                 .or(id.map(|i| i.to_string()))

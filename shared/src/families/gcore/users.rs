@@ -499,27 +499,14 @@ pub fn invite_user(req: &Request, env: &mut Env, config: &Config) -> Response {
             errors.add("email", "Enter a valid email address.");
         }
         let role = match body.get("user_role") {
-            Some(Value::Object(r)) => {
-                let id = r.get("id").and_then(Value::as_u64);
-                let name = r.get("name").and_then(Value::as_str);
-                match (id, name) {
-                    (Some(1), _) | (None, Some("Administrators")) => Role::CustomerAdmin,
-                    (Some(2 | 5 | 3009 | 3022), _)
-                    | (
-                        None,
-                        Some(
-                            "Users"
-                            | "Engineers"
-                            | "Purge and Prefetch only (API+Web)"
-                            | "Purge and Prefetch only (API)",
-                        ),
-                    ) => Role::User,
-                    _ => {
-                        errors.add("user_role", "Invalid role.");
-                        Role::User
-                    }
+            Some(group @ Value::Object(_)) => match super::administrators(group) {
+                Some(true) => Role::CustomerAdmin,
+                Some(false) => Role::User,
+                None => {
+                    errors.add("user_role", "Invalid role.");
+                    Role::User
                 }
-            }
+            },
             _ => {
                 errors.add("user_role", "This field is required.");
                 Role::User

@@ -2,5 +2,6 @@
 //! the one module that touches the Spin SDK ([`spin`]), and `/health`.
 
 pub mod health;
+pub mod openapi;
 pub mod spin;
 pub mod web;

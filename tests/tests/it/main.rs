@@ -21,6 +21,7 @@ mod host_serve;
 mod host_variables;
 mod identity;
 mod manifest;
+mod openapi;
 mod organizations;
 mod permissions;
 mod support;

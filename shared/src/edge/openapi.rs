@@ -1,0 +1,1011 @@
+//! The OpenAPI 3.1 document of every route and method the app answers,
+//! built from one table ([`OPERATIONS`]) so that it cannot drift from the
+//! routes: the integration tests check the table against spin.toml and
+//! against the methods each component really answers, and that the
+//! committed `shared/openapi.json` is what [`document`] builds.
+//!
+//! Request bodies are described field by field for the five seed endpoints;
+//! the others name their body fields as the README's endpoint table does.
+//! Each family's error shape is a schema of its own.
+
+use serde_json::{Map, Value, json};
+
+/// How an operation authenticates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    None,
+    /// `Authorization: Bearer <admin_key>` (with `X-Tenant` for tenant-level
+    /// calls) or a Clone operator credential.
+    Admin,
+    /// Clone: `Authorization: Bearer <session>` or `Basic <access token>`.
+    Clone,
+    /// Clone sign-in: `x-api-key`.
+    CloneApp,
+    /// CloudCockpit: OAuth2 client credentials bearer and `X-Tenant`.
+    CloudCockpit,
+    /// Apiculus: `x-access-token`.
+    Apiculus,
+    /// Gcore: `Authorization: APIKey <token>` or `Bearer <access JWT>`.
+    Gcore,
+}
+
+/// One operation: method, path (OpenAPI form), family tag, summary, auth,
+/// the statuses it answers, and its request body schema, if any.
+pub struct Operation {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub tag: &'static str,
+    pub summary: &'static str,
+    pub auth: Auth,
+    pub statuses: &'static [u16],
+    pub body: fn() -> Option<Value>,
+}
+
+fn none() -> Option<Value> {
+    None
+}
+
+fn object(required: &[&str], props: Value) -> Option<Value> {
+    Some(json!({"type": "object", "required": required, "properties": props}))
+}
+
+fn any_object() -> Option<Value> {
+    Some(json!({"type": "object"}))
+}
+
+fn seed_000() -> Option<Value> {
+    let profile = json!({
+        "email": {"type": "string", "format": "email", "maxLength": 255},
+        "first_name": {"type": ["string", "null"], "maxLength": 255},
+        "last_name": {"type": ["string", "null"], "maxLength": 255},
+        "locale": {"type": ["string", "null"]}, "timezone": {"type": ["string", "null"]},
+        "phone": {"type": ["string", "null"]}, "mobile_phone": {"type": ["string", "null"]},
+        "password": {"type": "string", "minLength": 8, "maxLength": 128},
+        "password_confirmation": {"type": "string"}, "confirmed": {"type": "boolean"}
+    });
+    object(
+        &["customer"],
+        json!({"customer": {"type": "object", "required": ["user"], "properties": {
+            "organization_id": {"type": "string", "format": "uuid"},
+            "organization": {"type": "object", "required": ["name"], "properties": {
+                "name": {"type": "string", "maxLength": 255},
+                "description": {"type": ["string", "null"]},
+                "company_name": {"type": ["string", "null"]},
+                "skip_default_subscription": {"type": "boolean"},
+                "parent_organization": {"type": "string", "format": "uuid"}}},
+            "user": {"type": "object", "required": ["email"], "properties": profile},
+            "plans": {"type": "array", "items": {"type": "object", "required": ["plan"], "properties": {
+                "plan": {"type": "string"}, "partner": {"type": "boolean"},
+                "interval": {"enum": ["none", "monthly", "yearly"]},
+                "start_date": {"type": "string", "format": "date-time"},
+                "end_date": {"type": "string", "format": "date-time"}}}}}}}),
+    )
+}
+
+fn seed_001() -> Option<Value> {
+    object(
+        &["firstName", "lastName", "email", "groups"],
+        json!({
+            "id": {"type": "string", "format": "uuid"},
+            "firstName": {"type": "string", "maxLength": 255},
+            "lastName": {"type": "string", "maxLength": 255},
+            "email": {"type": "string", "format": "email", "maxLength": 255},
+            "role": {"type": "object", "additionalProperties": false},
+            "groups": {"type": "array", "items": {"type": "object", "required": ["id"], "properties": {
+                "id": {"type": "string", "format": "uuid"}, "name": {"type": ["string", "null"]}}}}
+        }),
+    )
+}
+
+fn seed_002() -> Option<Value> {
+    object(
+        &["user"],
+        json!({"user": {"type": "object", "properties": {
+            "email": {"type": "string", "format": "email"},
+            "organization_id": {"type": "string", "format": "uuid"},
+            "first_name": {"type": ["string", "null"]}, "last_name": {"type": ["string", "null"]},
+            "locale": {"type": ["string", "null"]}, "timezone": {"type": ["string", "null"]},
+            "phone": {"type": ["string", "null"]}, "mobile_phone": {"type": ["string", "null"]},
+            "url": {"type": ["string", "null"]}, "title": {"type": ["string", "null"]},
+            "address": {"type": ["string", "null"]}, "city": {"type": ["string", "null"]},
+            "state": {"type": ["string", "null"]}, "country": {"type": ["string", "null"]},
+            "zipcode": {"type": ["string", "null"]}, "comment": {"type": ["string", "null"]}}}}),
+    )
+}
+
+fn seed_003() -> Option<Value> {
+    let text = json!({"type": "string", "maxLength": 255});
+    object(
+        &[
+            "fname",
+            "lname",
+            "organization_name",
+            "email",
+            "countryCode",
+            "mobileNumber",
+            "password",
+            "address",
+            "city",
+            "state",
+            "country",
+            "currency",
+            "tax_category",
+            "credit_period",
+            "credit_limit",
+            "resellerCode",
+        ],
+        json!({
+            "fname": text, "lname": text, "organization_name": text,
+            "email": {"type": "string", "format": "email", "maxLength": 255},
+            "countryCode": {"type": "string", "maxLength": 4},
+            "mobileNumber": {"type": "string", "pattern": "^[0-9]+$"},
+            "password": {"type": "string"}, "acsRegion": {"type": "string"},
+            "address": text, "city": text, "state": text,
+            "country": {"type": "string", "minLength": 2, "maxLength": 2},
+            "zipcode": {"type": ["string", "integer"]},
+            "currency": {"type": "string"}, "tax_category": {"type": "string"},
+            "tax_type1": {"type": "string"}, "taxation_id1": {"type": "string"},
+            "tax_type2": {"type": "string"}, "taxation_id2": {"type": "string"},
+            "tax_type3": {"type": "string"}, "taxation_id3": {"type": "string"},
+            "credit_period": {"type": "integer", "minimum": 1, "maximum": 30},
+            "credit_limit": {"type": "number", "minimum": 0},
+            "resellerCode": {"type": "string"}
+        }),
+    )
+}
+
+fn seed_004() -> Option<Value> {
+    object(
+        &["email", "password", "company"],
+        json!({
+            "email": {"type": "string", "format": "email"},
+            "password": {"type": "string"}, "company": {"type": "string", "maxLength": 255},
+            "user_type": {"enum": ["common"]}, "name": {"type": "string"},
+            "phone": {"type": "string"}, "seller": {"type": "integer"},
+            "services": {"type": "array", "items": {"type": "object", "properties": {
+                "product_name": {"enum": ["CDN", "STORAGE", "STREAMING", "DNS", "DDOS", "CLOUD"]},
+                "available": {"type": ["boolean", "null"]}}}},
+            "lang": {"enum": ["de", "en", "ru", "zh", "az"]},
+            "custom_id": {"type": "string"}, "country_code": {"type": "string"},
+            "is_test": {"type": "boolean"}
+        }),
+    )
+}
+
+macro_rules! op {
+    ($m:literal, $p:literal, $t:literal, $s:literal, $a:ident, [$($st:literal),*]) => {
+        op!($m, $p, $t, $s, $a, [$($st),*], none)
+    };
+    ($m:literal, $p:literal, $t:literal, $s:literal, $a:ident, [$($st:literal),*], $b:expr) => {
+        Operation { method: $m, path: $p, tag: $t, summary: $s, auth: Auth::$a, statuses: &[$($st),*], body: $b }
+    };
+}
+
+/// Every operation the app answers.
+pub const OPERATIONS: &[Operation] = &[
+    op!(
+        "get",
+        "/health",
+        "service",
+        "Health of the service and its store",
+        None,
+        [200, 503]
+    ),
+    op!(
+        "get",
+        "/openapi.json",
+        "service",
+        "This document",
+        None,
+        [200]
+    ),
+    // Administration.
+    op!(
+        "post",
+        "/admin/tenants",
+        "admin",
+        "Create a tenant",
+        Admin,
+        [201, 400, 401, 415, 422],
+        any_object
+    ),
+    op!(
+        "get",
+        "/admin/tenants/{id}",
+        "admin",
+        "Get a tenant",
+        Admin,
+        [200, 401, 404]
+    ),
+    op!(
+        "patch",
+        "/admin/tenants/{id}",
+        "admin",
+        "Change a tenant",
+        Admin,
+        [200, 400, 401, 404, 422],
+        any_object
+    ),
+    op!(
+        "post",
+        "/admin/resellers",
+        "admin",
+        "Create a reseller",
+        Admin,
+        [201, 400, 401, 403, 404, 422],
+        any_object
+    ),
+    op!(
+        "post",
+        "/admin/accounts",
+        "admin",
+        "Create an account",
+        Admin,
+        [201, 400, 401, 403, 404, 422],
+        any_object
+    ),
+    op!(
+        "patch",
+        "/admin/accounts/{id}",
+        "admin",
+        "Move an account through its lifecycle",
+        Admin,
+        [200, 400, 401, 403, 404, 422],
+        any_object
+    ),
+    op!(
+        "post",
+        "/admin/api-clients",
+        "admin",
+        "Create an OAuth API client",
+        Admin,
+        [201, 400, 401, 403, 404, 422],
+        any_object
+    ),
+    op!(
+        "delete",
+        "/admin/api-clients/{id}",
+        "admin",
+        "Revoke an API client",
+        Admin,
+        [204, 401, 403, 404]
+    ),
+    op!(
+        "get",
+        "/admin/reference-data",
+        "admin",
+        "The tenant's reference data",
+        Admin,
+        [200, 401, 403]
+    ),
+    op!(
+        "put",
+        "/admin/reference-data",
+        "admin",
+        "Replace the tenant's reference data",
+        Admin,
+        [200, 400, 401, 403, 422],
+        any_object
+    ),
+    op!(
+        "get",
+        "/admin/outbox",
+        "admin",
+        "Messages waiting for delivery",
+        Admin,
+        [200, 401, 403]
+    ),
+    // Clone Systems v2.
+    op!(
+        "post",
+        "/auth/sign_in",
+        "clone",
+        "Sign in",
+        CloneApp,
+        [200, 401, 403, 415, 422, 429],
+        any_object
+    ),
+    op!(
+        "delete",
+        "/auth/sign_out",
+        "clone",
+        "Sign out",
+        Clone,
+        [200, 401, 422]
+    ),
+    op!(
+        "post",
+        "/v2/users/create_customer",
+        "clone",
+        "Create a customer (seed 000)",
+        Clone,
+        [201, 400, 401, 403, 404, 409, 413, 415, 422, 503],
+        seed_000
+    ),
+    op!(
+        "get",
+        "/v2/users",
+        "clone",
+        "List users",
+        Clone,
+        [200, 401, 403, 422]
+    ),
+    op!(
+        "get",
+        "/v2/users/{id}",
+        "clone",
+        "Get a user",
+        Clone,
+        [200, 401, 403, 404]
+    ),
+    op!(
+        "put",
+        "/v2/users/{id}",
+        "clone",
+        "Update a user (seed 002)",
+        Clone,
+        [200, 400, 401, 403, 404, 409, 415, 422],
+        seed_002
+    ),
+    op!(
+        "delete",
+        "/v2/users/{id}",
+        "clone",
+        "Delete a user",
+        Clone,
+        [200, 401, 403, 404, 422]
+    ),
+    op!(
+        "get",
+        "/v2/user/me",
+        "clone",
+        "The signed-in user",
+        Clone,
+        [200, 401]
+    ),
+    op!(
+        "put",
+        "/v2/user/me",
+        "clone",
+        "Update the signed-in user",
+        Clone,
+        [200, 400, 401, 409, 422],
+        seed_002
+    ),
+    op!(
+        "get",
+        "/v2/user/organization",
+        "clone",
+        "The signed-in user's organization",
+        Clone,
+        [200, 401]
+    ),
+    op!(
+        "put",
+        "/v2/user/organization",
+        "clone",
+        "Update the signed-in user's organization",
+        Clone,
+        [200, 400, 401, 403, 422],
+        any_object
+    ),
+    op!(
+        "get",
+        "/v2/user/permissions",
+        "clone",
+        "Check permissions",
+        Clone,
+        [200, 401, 403, 422]
+    ),
+    op!(
+        "get",
+        "/v2/user/validate_token",
+        "clone",
+        "Validate the credential",
+        Clone,
+        [200, 401]
+    ),
+    op!(
+        "put",
+        "/v2/user/generate_access_token",
+        "clone",
+        "Issue a long-lived access token",
+        Clone,
+        [200, 401]
+    ),
+    op!(
+        "put",
+        "/v2/user/revoke_access_token",
+        "clone",
+        "Revoke the access token",
+        Clone,
+        [200, 401, 404]
+    ),
+    op!(
+        "put",
+        "/v2/user/change_password",
+        "clone",
+        "Change the password",
+        Clone,
+        [200, 400, 401, 422, 429],
+        any_object
+    ),
+    op!(
+        "get",
+        "/v2/organizations",
+        "clone",
+        "List organizations",
+        Clone,
+        [200, 401, 422]
+    ),
+    op!(
+        "post",
+        "/v2/organizations",
+        "clone",
+        "Create an organization",
+        Clone,
+        [201, 400, 401, 403, 404, 422],
+        any_object
+    ),
+    op!(
+        "get",
+        "/v2/organizations/{id}",
+        "clone",
+        "Get an organization",
+        Clone,
+        [200, 401, 404]
+    ),
+    op!(
+        "put",
+        "/v2/organizations/{id}",
+        "clone",
+        "Update an organization",
+        Clone,
+        [200, 400, 401, 403, 404, 422],
+        any_object
+    ),
+    op!(
+        "delete",
+        "/v2/organizations/{id}",
+        "clone",
+        "Delete an organization",
+        Clone,
+        [200, 401, 403, 404, 422]
+    ),
+    op!(
+        "put",
+        "/v2/organizations/move",
+        "clone",
+        "Move a user to an organization",
+        Clone,
+        [200, 401, 403, 404, 422]
+    ),
+    op!(
+        "get",
+        "/v2/organizations/export",
+        "clone",
+        "Export organizations as CSV",
+        Clone,
+        [200, 401]
+    ),
+    op!(
+        "post",
+        "/v2/organizations/{id}/subscribe",
+        "clone",
+        "Subscribe to a plan",
+        Clone,
+        [201, 400, 401, 403, 404, 422],
+        any_object
+    ),
+    op!(
+        "post",
+        "/v2/organizations/{id}/unsubscribe",
+        "clone",
+        "Cancel a plan",
+        Clone,
+        [200, 400, 401, 403, 404, 422],
+        any_object
+    ),
+    op!(
+        "get",
+        "/v2/organizations/{id}/subscriptions",
+        "clone",
+        "List subscriptions",
+        Clone,
+        [200, 401, 404]
+    ),
+    op!(
+        "get",
+        "/v2/organizations/{id}/subscriptions/{sub_id}",
+        "clone",
+        "Get a subscription",
+        Clone,
+        [200, 401, 404]
+    ),
+    op!(
+        "put",
+        "/v2/organizations/{id}/subscriptions/{sub_id}",
+        "clone",
+        "Change a subscription",
+        Clone,
+        [200, 400, 401, 403, 404, 422],
+        any_object
+    ),
+    op!(
+        "get",
+        "/v2/organizations/{id}/dependent_subscriptions",
+        "clone",
+        "Subscriptions of child organizations",
+        Clone,
+        [200, 401, 404]
+    ),
+    op!(
+        "get",
+        "/v2/audit/events",
+        "clone",
+        "List audit events",
+        Clone,
+        [200, 401, 403, 422]
+    ),
+    op!(
+        "get",
+        "/v2/audit/events/{id}",
+        "clone",
+        "Get an audit event",
+        Clone,
+        [200, 401, 403, 404]
+    ),
+    // CloudCockpit v1.
+    op!(
+        "post",
+        "/oauth2/token",
+        "cloudcockpit",
+        "OAuth2 client credentials token",
+        None,
+        [200, 400, 401]
+    ),
+    op!(
+        "get",
+        "/v1/Customers",
+        "cloudcockpit",
+        "List customers",
+        CloudCockpit,
+        [200, 400, 401, 403]
+    ),
+    op!(
+        "post",
+        "/v1/Customers",
+        "cloudcockpit",
+        "Create a customer",
+        CloudCockpit,
+        [201, 400, 401, 403, 500],
+        any_object
+    ),
+    op!(
+        "get",
+        "/v1/Customers/{customerId}",
+        "cloudcockpit",
+        "Get a customer",
+        CloudCockpit,
+        [200, 400, 401, 403, 404]
+    ),
+    op!(
+        "delete",
+        "/v1/Customers/{customerId}",
+        "cloudcockpit",
+        "Delete a customer",
+        CloudCockpit,
+        [202, 400, 401, 403, 404]
+    ),
+    op!(
+        "patch",
+        "/v1/Customers/{customerId}/account-info",
+        "cloudcockpit",
+        "Update account info",
+        CloudCockpit,
+        [202, 400, 401, 403, 404],
+        any_object
+    ),
+    op!(
+        "patch",
+        "/v1/Customers/{customerId}/internal-identifier",
+        "cloudcockpit",
+        "Set the internal identifier",
+        CloudCockpit,
+        [204, 400, 401, 403, 404],
+        any_object
+    ),
+    op!(
+        "post",
+        "/v1/customer/{customerId}/users",
+        "cloudcockpit",
+        "Create a customer user (seed 001)",
+        CloudCockpit,
+        [200, 201, 400, 401, 403, 404, 500],
+        seed_001
+    ),
+    op!(
+        "get",
+        "/v1/customer/{customerId}/users",
+        "cloudcockpit",
+        "List a customer's users",
+        CloudCockpit,
+        [200, 400, 401, 403, 404]
+    ),
+    op!(
+        "post",
+        "/v1/reseller/{resellerId}/users",
+        "cloudcockpit",
+        "Create a reseller user",
+        CloudCockpit,
+        [200, 201, 400, 401, 403, 404, 500],
+        seed_001
+    ),
+    op!(
+        "get",
+        "/v1",
+        "cloudcockpit",
+        "List all users",
+        CloudCockpit,
+        [200, 400, 401, 403]
+    ),
+    op!(
+        "patch",
+        "/v1/users/{email}",
+        "cloudcockpit",
+        "Update a user",
+        CloudCockpit,
+        [204, 400, 401, 403, 404],
+        any_object
+    ),
+    op!(
+        "delete",
+        "/v1/users/{email}",
+        "cloudcockpit",
+        "Delete a user",
+        CloudCockpit,
+        [204, 400, 401, 403, 404]
+    ),
+    op!(
+        "get",
+        "/v1/users/groups",
+        "cloudcockpit",
+        "List groups",
+        CloudCockpit,
+        [200, 400, 401, 403]
+    ),
+    op!(
+        "post",
+        "/v1/users/groups",
+        "cloudcockpit",
+        "Create a group",
+        CloudCockpit,
+        [201, 400, 401, 403],
+        any_object
+    ),
+    // Apiculus.
+    op!(
+        "post",
+        "/auth/login",
+        "apiculus",
+        "Log in",
+        None,
+        [200, 401, 422, 429],
+        any_object
+    ),
+    op!(
+        "post",
+        "/auth/logout",
+        "apiculus",
+        "Log out",
+        Apiculus,
+        [200, 401]
+    ),
+    op!(
+        "post",
+        "/api/pass/createNewUser",
+        "apiculus",
+        "Create a subscriber account (seed 003)",
+        Apiculus,
+        [200, 400, 401, 403, 409, 422],
+        seed_003
+    ),
+    op!(
+        "get",
+        "/api/pass/signUpHelper",
+        "apiculus",
+        "Reference data for account creation",
+        Apiculus,
+        [200, 401, 403]
+    ),
+    op!(
+        "get",
+        "/api/v1/countryList",
+        "apiculus",
+        "Countries",
+        None,
+        [200]
+    ),
+    op!(
+        "get",
+        "/api/v1/stateList",
+        "apiculus",
+        "A country's states",
+        None,
+        [200, 404, 422]
+    ),
+    op!(
+        "put",
+        "/api/v1/serv_disableUserAccount/{id}",
+        "apiculus",
+        "Disable an account",
+        Apiculus,
+        [200, 401, 403, 404, 422]
+    ),
+    op!(
+        "put",
+        "/api/v1/serv_enableUserAccount/{id}",
+        "apiculus",
+        "Enable an account",
+        Apiculus,
+        [200, 401, 403, 404, 422]
+    ),
+    op!(
+        "put",
+        "/api/v1/serv_restrictUserAccount/{id}",
+        "apiculus",
+        "Restrict an account",
+        Apiculus,
+        [200, 401, 403, 404, 422]
+    ),
+    op!(
+        "put",
+        "/api/v1/serv_terminateUserAccount/{id}",
+        "apiculus",
+        "Terminate an account",
+        Apiculus,
+        [200, 401, 403, 404, 422]
+    ),
+    // Gcore IAM.
+    op!(
+        "post",
+        "/iam/auth/jwt/login",
+        "gcore",
+        "JWT login",
+        None,
+        [200, 400, 429],
+        any_object
+    ),
+    op!(
+        "post",
+        "/iam/auth/jwt/refresh",
+        "gcore",
+        "Refresh a JWT pair",
+        None,
+        [200, 400, 401],
+        any_object
+    ),
+    op!(
+        "get",
+        "/iam/clients/me",
+        "gcore",
+        "Account overview",
+        Gcore,
+        [200, 401]
+    ),
+    op!(
+        "get",
+        "/iam/users",
+        "gcore",
+        "List users",
+        Gcore,
+        [200, 400, 401, 403]
+    ),
+    op!(
+        "post",
+        "/iam/users",
+        "gcore",
+        "Create a user and client (seed 004)",
+        Gcore,
+        [201, 400, 401, 403],
+        seed_004
+    ),
+    op!(
+        "get",
+        "/iam/users/{userId}",
+        "gcore",
+        "Get a user",
+        Gcore,
+        [200, 401, 403, 404]
+    ),
+    op!(
+        "patch",
+        "/iam/users/{userId}",
+        "gcore",
+        "Update a user",
+        Gcore,
+        [200, 400, 401, 403, 404],
+        any_object
+    ),
+    op!(
+        "delete",
+        "/iam/clients/{clientId}/client-users/{userId}",
+        "gcore",
+        "Remove a user from a client",
+        Gcore,
+        [200, 401, 403, 404]
+    ),
+    op!(
+        "post",
+        "/iam/clients/invite_user",
+        "gcore",
+        "Invite a user",
+        Gcore,
+        [200, 400, 401, 403, 404],
+        any_object
+    ),
+    op!(
+        "get",
+        "/iam/v2/clients/{clientId}/tokens",
+        "gcore",
+        "List API tokens",
+        Gcore,
+        [200, 401, 403, 404]
+    ),
+    op!(
+        "post",
+        "/iam/v2/clients/{clientId}/tokens",
+        "gcore",
+        "Create an API token",
+        Gcore,
+        [200, 400, 401, 403, 404],
+        any_object
+    ),
+    op!(
+        "get",
+        "/iam/v2/clients/{clientId}/tokens/{tokenId}",
+        "gcore",
+        "Get an API token",
+        Gcore,
+        [200, 401, 403, 404]
+    ),
+    op!(
+        "delete",
+        "/iam/v2/clients/{clientId}/tokens/{tokenId}",
+        "gcore",
+        "Delete an API token",
+        Gcore,
+        [204, 401, 403, 404]
+    ),
+];
+
+/// The error schema of a family, by tag.
+fn error_schema(tag: &str) -> &'static str {
+    match tag {
+        "admin" => "ProblemDetails",
+        "cloudcockpit" => "CloudCockpitError",
+        "apiculus" => "ApiculusEnvelope",
+        "gcore" => "GcoreError",
+        _ => "CloneError",
+    }
+}
+
+fn security(auth: Auth) -> Value {
+    match auth {
+        Auth::None => json!([]),
+        Auth::Admin => json!([{"adminKey": []}, {"cloneBearer": []}, {"cloneBasic": []}]),
+        Auth::Clone => json!([{"cloneBearer": []}, {"cloneBasic": []}]),
+        Auth::CloneApp => json!([{"cloneAppKey": []}]),
+        Auth::CloudCockpit => json!([{"cloudCockpitOAuth": [], "xTenant": []}]),
+        Auth::Apiculus => json!([{"apiculusToken": []}]),
+        Auth::Gcore => json!([{"gcoreApiKey": []}, {"gcoreBearer": []}]),
+    }
+}
+
+fn parameters(path: &str) -> Value {
+    Value::Array(
+        path.split('/')
+            .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect(),
+    )
+}
+
+fn response(status: u16, tag: &str) -> Value {
+    let error = error_schema(tag);
+    match status {
+        200 | 201 => {
+            json!({"description": "Success", "content": {"application/json": {"schema": {}}}})
+        }
+        202 | 204 => json!({"description": "Accepted, no body"}),
+        401 | 403 if tag == "cloudcockpit" => json!({"description": "No body, as documented"}),
+        _ => json!({"description": "Error", "content": {"application/json": {
+            "schema": {"$ref": format!("#/components/schemas/{error}")}}}}),
+    }
+}
+
+/// The whole document.
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    for op in OPERATIONS {
+        let mut operation = json!({
+            "tags": [op.tag],
+            "summary": op.summary,
+            "operationId": format!("{}{}", op.method, op.path.replace(['/', '{', '}', '-', '.'], "_")),
+            "security": security(op.auth),
+            "parameters": parameters(op.path),
+            "responses": Value::Object(op.statuses.iter()
+                .map(|s| (s.to_string(), response(*s, op.tag)))
+                .collect()),
+        });
+        if let Some(schema) = (op.body)() {
+            operation["requestBody"] =
+                json!({"required": true, "content": {"application/json": {"schema": schema}}});
+        }
+        let entry = paths
+            .entry(op.path.to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
+        entry[op.method] = operation;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Onboard",
+            "version": crate::VERSION,
+            "description": "Multi-tenant customer and user provisioning: one core, four API families (Clone Systems v2, CloudCockpit v1, Apiculus, Gcore IAM) and this service's administration API."
+        },
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "adminKey": {"type": "http", "scheme": "bearer", "description": "The platform admin key (with X-Tenant for a tenant's calls)"},
+                "cloneBearer": {"type": "http", "scheme": "bearer", "description": "A Clone session token from /auth/sign_in"},
+                "cloneBasic": {"type": "apiKey", "in": "header", "name": "Authorization", "description": "Basic <access token> from /v2/user/generate_access_token"},
+                "cloneAppKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+                "cloudCockpitOAuth": {"type": "oauth2", "flows": {"clientCredentials": {"tokenUrl": "/oauth2/token", "scopes": {}}}},
+                "xTenant": {"type": "apiKey", "in": "header", "name": "X-Tenant"},
+                "apiculusToken": {"type": "apiKey", "in": "header", "name": "x-access-token"},
+                "gcoreApiKey": {"type": "apiKey", "in": "header", "name": "Authorization", "description": "APIKey <id>_<secret>"},
+                "gcoreBearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
+            "schemas": {
+                "CloneError": {"type": "object", "required": ["status", "status_text", "message"], "properties": {
+                    "status": {"type": "integer"}, "status_text": {"type": "string"},
+                    "message": {"type": "string"}, "errors": {"type": "object"}}},
+                "ProblemDetails": {"type": "object", "required": ["type", "title", "status"], "properties": {
+                    "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+                    "detail": {"type": "string"}, "errors": {"type": "object"}}},
+                "CloudCockpitError": {"type": "object", "required": ["statusCode"], "properties": {
+                    "statusCode": {"type": "integer"}, "type": {"type": ["string", "null"]},
+                    "description": {"type": ["string", "null"]}, "correlationId": {"type": ["string", "null"]},
+                    "errors": {"type": ["array", "null"], "items": {"type": "object", "properties": {
+                        "propertyName": {"type": ["string", "null"]},
+                        "description": {"type": ["array", "null"], "items": {"type": "string"}}}}}}},
+                "ApiculusEnvelope": {"type": "object", "required": ["httpStatus", "success"], "properties": {
+                    "httpStatus": {"type": "integer"}, "success": {"type": "boolean"}, "error": {"type": "object"},
+                    "sync": {"type": "boolean"}, "jobId": {"type": "string"}, "jobStatusCode": {"type": "integer"},
+                    "cached": {"type": "boolean"}, "replayed": {"type": "boolean"}, "result": {"type": "object"}}},
+                "GcoreError": {"type": ["object", "array"]}
+            }
+        }
+    })
+}
+
+/// `GET /openapi.json`: the document (no store, no credential).
+pub fn serve(req: &crate::web::Request) -> crate::web::Response {
+    if req.method() != http::Method::GET {
+        return crate::web::method_not_allowed(&[http::Method::GET]);
+    }
+    crate::web::respond(
+        http::StatusCode::OK,
+        "application/json",
+        text().into_bytes(),
+    )
+}
+
+/// The document as served: pretty JSON with a trailing newline, exactly as
+/// committed in `shared/openapi.json`.
+pub fn text() -> String {
+    let mut out = serde_json::to_string_pretty(&document()).unwrap_or_default();
+    out.push('\n');
+    out
+}

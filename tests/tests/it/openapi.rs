@@ -1,0 +1,124 @@
+//! The OpenAPI document cannot drift from the app: every route of spin.toml
+//! and every method its component answers is documented, nothing else is,
+//! and the committed `shared/openapi.json` is what the table builds.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use onboard_shared::edge::openapi;
+use onboard_test_host::Request;
+use onboard_test_host::host::workspace_root;
+use onboard_test_host::manifest::Manifest;
+
+use crate::support::app_host;
+
+const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
+
+/// Documented methods by path (OpenAPI `{name}` form).
+fn documented() -> BTreeMap<String, BTreeSet<String>> {
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for op in openapi::OPERATIONS {
+        out.entry(op.path.to_string())
+            .or_default()
+            .insert(op.method.to_string());
+    }
+    out
+}
+
+/// The routes of spin.toml but the fallback, in OpenAPI form.
+fn routes() -> Vec<String> {
+    let (manifest, _) = Manifest::load(&workspace_root().join("spin.toml")).unwrap();
+    manifest
+        .trigger
+        .http
+        .iter()
+        .map(|t| t.route.clone())
+        .filter(|r| r != "/...")
+        .map(|r| {
+            r.split('/')
+                .map(|s| match s.strip_prefix(':') {
+                    Some(name) => format!("{{{name}}}"),
+                    None => s.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join("/")
+        })
+        .collect()
+}
+
+#[test]
+fn the_committed_document_is_what_the_table_builds() {
+    let path = workspace_root().join("shared").join("openapi.json");
+    let built = openapi::text();
+    if std::env::var_os("ONBOARD_UPDATE_OPENAPI").is_some() {
+        std::fs::write(&path, &built).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == built,
+        "shared/openapi.json is stale: run `ONBOARD_UPDATE_OPENAPI=1 cargo test -p onboard-test-host --test it openapi`"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&committed).unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+}
+
+#[test]
+fn every_route_is_documented_and_every_documented_path_is_a_route() {
+    let routes: BTreeSet<String> = routes().into_iter().collect();
+    let documented: BTreeSet<String> = documented().keys().cloned().collect();
+    let missing: Vec<_> = routes.difference(&documented).collect();
+    let extra: Vec<_> = documented.difference(&routes).collect();
+    assert!(
+        missing.is_empty(),
+        "routes missing from the document: {missing:?}"
+    );
+    assert!(
+        extra.is_empty(),
+        "documented paths no route serves: {extra:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_method_a_component_answers_is_documented_and_no_other() {
+    let host = app_host();
+    let documented = documented();
+    for path in routes() {
+        let concrete: String = path
+            .split('/')
+            .map(|s| if s.starts_with('{') { "1" } else { s })
+            .collect::<Vec<_>>()
+            .join("/");
+        let mut answered = BTreeSet::new();
+        for method in METHODS {
+            let r = host
+                .send(Request::new(
+                    method.to_uppercase().parse().unwrap(),
+                    &concrete,
+                ))
+                .await;
+            assert!(
+                r.status < 500,
+                "{method} {concrete}: {} {}",
+                r.status,
+                r.text()
+            );
+            if r.status != 405 {
+                answered.insert(method.to_string());
+            }
+        }
+        assert_eq!(
+            Some(&answered),
+            documented.get(&path),
+            "{path}: the methods answered and the methods documented differ"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_document_is_served() {
+    let host = app_host();
+    let r = host.send(Request::get("/openapi.json")).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert_eq!(r.text(), openapi::text());
+    assert_eq!(host.send(Request::post("/openapi.json")).await.status, 405);
+}

@@ -911,31 +911,73 @@ fn parameters(path: &str) -> Value {
     )
 }
 
-fn response(status: u16, tag: &str) -> Value {
-    let error = error_schema(tag);
+/// Successes that carry no body (documented so).
+const EMPTY_SUCCESS: [(&str, &str); 3] = [
+    ("get", "/v2/user/permissions"),
+    ("post", "/v2/users/create_customer"),
+    ("delete", "/iam/clients/{clientId}/client-users/{userId}"),
+];
+
+fn response(op: &Operation, status: u16) -> Value {
+    let error = error_schema(op.tag);
+    let empty = EMPTY_SUCCESS.contains(&(op.method, op.path));
     match status {
+        200 if op.path == "/v2/organizations/export" => json!({"description": "CSV (RFC 4180)",
+            "content": {"text/csv; charset=utf-8": {"schema": {"type": "string"}}}}),
+        200 | 201 if empty => json!({"description": "Success, no body"}),
         200 | 201 => {
             json!({"description": "Success", "content": {"application/json": {"schema": {}}}})
         }
         202 | 204 => json!({"description": "Accepted, no body"}),
-        401 | 403 if tag == "cloudcockpit" => json!({"description": "No body, as documented"}),
-        _ => json!({"description": "Error", "content": {"application/json": {
-            "schema": {"$ref": format!("#/components/schemas/{error}")}}}}),
+        401 | 403 if op.tag == "cloudcockpit" => json!({"description": "No body, as documented"}),
+        _ => {
+            let media = if op.tag == "admin" {
+                "application/problem+json"
+            } else {
+                "application/json"
+            };
+            json!({"description": "Error", "content": {media: {
+                "schema": {"$ref": format!("#/components/schemas/{error}")}}}})
+        }
     }
+}
+
+/// The statuses an operation answers: its own, and for every operation that
+/// reads a body, a malformed one (400), an oversized one (413) and another
+/// content type (415).
+pub fn statuses(op: &Operation) -> Vec<u16> {
+    let mut statuses: Vec<u16> = op.statuses.to_vec();
+    if (op.body)().is_some() || op.path == "/oauth2/token" {
+        for s in [400, 413, 415] {
+            if !statuses.contains(&s) {
+                statuses.push(s);
+            }
+        }
+        statuses.sort();
+    }
+    statuses
+}
+
+/// The media type of an operation's answer with `status`, or `None` for no body.
+pub fn media_type(op: &Operation, status: u16) -> Option<String> {
+    response(op, status)["content"]
+        .as_object()
+        .and_then(|c| c.keys().next().cloned())
 }
 
 /// The whole document.
 pub fn document() -> Value {
     let mut paths = Map::new();
     for op in OPERATIONS {
+        let statuses = statuses(op);
         let mut operation = json!({
             "tags": [op.tag],
             "summary": op.summary,
             "operationId": format!("{}{}", op.method, op.path.replace(['/', '{', '}', '-', '.'], "_")),
             "security": security(op.auth),
             "parameters": parameters(op.path),
-            "responses": Value::Object(op.statuses.iter()
-                .map(|s| (s.to_string(), response(*s, op.tag)))
+            "responses": Value::Object(statuses.iter()
+                .map(|s| (s.to_string(), response(op, *s)))
                 .collect()),
         });
         if let Some(schema) = (op.body)() {

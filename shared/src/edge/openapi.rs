@@ -4,8 +4,8 @@
 //! against the methods each component really answers, and that the
 //! committed `shared/openapi.json` is what [`document`] builds.
 //!
-//! Request bodies are described field by field for the five seed endpoints;
-//! the others name their body fields as the README's endpoint table does.
+//! Every request body is described field by field (the seed endpoints with
+//! the seeds' example requests).
 //! Each family's error shape is a schema of its own.
 
 use serde_json::{Map, Value, json};
@@ -49,11 +49,32 @@ fn object(required: &[&str], props: Value) -> Option<Value> {
     Some(json!({"type": "object", "required": required, "properties": props}))
 }
 
-fn any_object() -> Option<Value> {
-    Some(json!({"type": "object"}))
+/// A body schema with the seed's example request (real values where the
+/// vendor prints placeholders).
+fn with_example(schema: Option<Value>, example: Value) -> Option<Value> {
+    schema.map(|mut s| {
+        s["examples"] = json!([example]);
+        s
+    })
 }
 
 fn seed_000() -> Option<Value> {
+    with_example(
+        seed_000_schema(),
+        json!({"customer": {
+            "organization_id": "7c60d51f-b44e-4682-87d6-449835ea4de6",
+            "organization": {"name": "Organization name", "description": "Organization description",
+                "company_name": "Company name", "skip_default_subscription": false,
+                "parent_organization": "5d702bf8-e908-41df-92de-feea0acf2f4e"},
+            "user": {"email": "user@clone-systems.com", "first_name": "Joe", "last_name": "Doe",
+                "locale": "en", "timezone": "UTC", "phone": "2353032211",
+                "password": "Password123", "password_confirmation": "Password123"},
+            "plans": [{"plan": "pci_plan", "partner": false, "interval": "yearly",
+                "start_date": "2025-01-01", "end_date": "2026-01-01T00:00:00Z"}]}}),
+    )
+}
+
+fn seed_000_schema() -> Option<Value> {
     let profile = json!({
         "email": {"type": "string", "format": "email", "maxLength": 255},
         "first_name": {"type": ["string", "null"], "maxLength": 255},
@@ -83,6 +104,15 @@ fn seed_000() -> Option<Value> {
 }
 
 fn seed_001() -> Option<Value> {
+    with_example(
+        seed_001_schema(),
+        json!({"id": "3fa85f64-5717-4562-b3fc-2c963f66afa6", "firstName": "Ana", "lastName": "Silva",
+            "email": "ana.silva@contoso.example", "role": {},
+            "groups": [{"id": "6f9619ff-8b86-d011-b42d-00c04fc964ff", "name": "Engineers"}]}),
+    )
+}
+
+fn seed_001_schema() -> Option<Value> {
     object(
         &["firstName", "lastName", "email", "groups"],
         json!({
@@ -98,6 +128,18 @@ fn seed_001() -> Option<Value> {
 }
 
 fn seed_002() -> Option<Value> {
+    with_example(
+        seed_002_schema(),
+        json!({"user": {"email": "user@clone-systems.com",
+            "organization_id": "7c60d51f-b44e-4682-87d6-449835ea4de6", "first_name": "Joe",
+            "last_name": "Doe", "locale": "en", "timezone": "UTC", "phone": "2353032211",
+            "mobile_phone": "+3053032211", "url": "clone-systems.com", "title": "Software Engineer",
+            "address": "Street 33", "city": "Athens", "state": "State", "country": "Greece",
+            "zipcode": "10431", "comment": "A comment"}}),
+    )
+}
+
+fn seed_002_schema() -> Option<Value> {
     object(
         &["user"],
         json!({"user": {"type": "object", "properties": {
@@ -114,6 +156,20 @@ fn seed_002() -> Option<Value> {
 }
 
 fn seed_003() -> Option<Value> {
+    with_example(
+        seed_003_schema(),
+        json!({"fname": "user", "lname": "sample", "email": "usersample@gmail.com",
+            "organization_name": "Indiqus", "countryCode": "91", "mobileNumber": "9876543210",
+            "password": "UserSam@178", "acsRegion": "noida", "address": "xyz street",
+            "city": "Bangalore", "state": "Karnataka", "country": "IN", "zipcode": 607878,
+            "currency": "INR", "tax_category": "Taxable", "tax_type1": "CNPJ",
+            "taxation_id1": "3453242343234", "tax_type2": "GSTIN", "taxation_id2": "1234567890",
+            "tax_type3": "", "taxation_id3": "", "credit_period": 2, "credit_limit": 1000,
+            "resellerCode": "CODE"}),
+    )
+}
+
+fn seed_003_schema() -> Option<Value> {
     let text = json!({"type": "string", "maxLength": 255});
     object(
         &[
@@ -155,6 +211,16 @@ fn seed_003() -> Option<Value> {
 }
 
 fn seed_004() -> Option<Value> {
+    with_example(
+        seed_004_schema(),
+        json!({"email": "jsmith@example.com", "password": "Str0ng-password", "company": "Smith Ltd",
+            "user_type": "common", "name": "John Smith", "phone": "+15550100", "seller": 123,
+            "services": [{"product_name": "CDN", "available": true}], "lang": "de",
+            "custom_id": "crm-123", "country_code": "US", "is_test": true}),
+    )
+}
+
+fn seed_004_schema() -> Option<Value> {
     object(
         &["email", "password", "company"],
         json!({
@@ -169,6 +235,237 @@ fn seed_004() -> Option<Value> {
             "custom_id": {"type": "string"}, "country_code": {"type": "string"},
             "is_test": {"type": "boolean"}
         }),
+    )
+}
+
+fn string() -> Value {
+    json!({"type": "string", "maxLength": 255})
+}
+
+fn uuid() -> Value {
+    json!({"type": "string", "format": "uuid"})
+}
+
+fn admin_tenant() -> Option<Value> {
+    object(
+        &["id", "name", "operator"],
+        json!({"id": {"type": "string", "pattern": "^[a-z0-9-]{1,40}$"}, "name": string(),
+            "domains": {"type": "array", "items": {"type": "string"}},
+            "operator": {"type": "object", "required": ["email", "password"], "properties": {
+                "email": {"type": "string", "format": "email"}, "password": {"type": "string"},
+                "first_name": string(), "last_name": string()}}}),
+    )
+}
+
+fn admin_tenant_change() -> Option<Value> {
+    object(
+        &[],
+        json!({"name": string(), "status": {"enum": ["active", "disabled"]},
+            "add_domains": {"type": "array", "items": {"type": "string"}},
+            "remove_domains": {"type": "array", "items": {"type": "string"}},
+            "rotate_application_key": {"type": "boolean"}}),
+    )
+}
+
+fn admin_reseller() -> Option<Value> {
+    object(
+        &["name", "code"],
+        json!({"name": string(), "code": string(), "parent_id": uuid()}),
+    )
+}
+
+fn admin_account() -> Option<Value> {
+    object(
+        &["email", "password", "role"],
+        json!({"email": {"type": "string", "format": "email"}, "password": {"type": "string"},
+            "role": {"enum": ["operator", "reseller_admin", "customer_admin", "user"]},
+            "organization_id": uuid(), "first_name": string(), "last_name": string()}),
+    )
+}
+
+fn admin_account_status() -> Option<Value> {
+    object(
+        &["status"],
+        json!({"status": {"enum": ["active", "disabled", "restricted", "terminated", "deleted"]}}),
+    )
+}
+
+fn admin_api_client() -> Option<Value> {
+    object(
+        &["name"],
+        json!({"name": string(), "organization_id": uuid()}),
+    )
+}
+
+fn reference_data() -> Option<Value> {
+    object(
+        &[],
+        json!({"currencies": {"type": "array", "items": {"type": "string", "pattern": "^[A-Z]{3}$"}},
+            "tax_categories": {"type": "array", "items": {"type": "object", "required": ["value"],
+                "properties": {"value": {"type": "string"}, "display_text": {"type": "string"}}}},
+            "regions": {"type": "array", "items": {"type": "string"}},
+            "tax_types": {"type": "array", "items": {"type": "object", "properties": {
+                "name": {"type": "string"}, "validation": {"type": "object", "properties": {
+                    "alpha_num": {"type": "boolean"}, "required": {"type": "boolean"},
+                    "min": {"type": "integer"}, "max": {"type": "integer"}}}}}},
+            "mobile_digits": {"type": "integer", "minimum": 4, "maximum": 15}}),
+    )
+}
+
+fn credentials(user: &str) -> Option<Value> {
+    Some(json!({"type": "object", "required": [user, "password"],
+        "properties": {user: {"type": "string"}, "password": {"type": "string"}}}))
+}
+
+fn username_password() -> Option<Value> {
+    credentials("username")
+}
+
+fn email_password() -> Option<Value> {
+    credentials("email")
+}
+
+fn gcore_refresh() -> Option<Value> {
+    object(&["refresh"], json!({"refresh": {"type": "string"}}))
+}
+
+fn organization() -> Option<Value> {
+    object(
+        &["organization"],
+        json!({"organization": {"type": "object", "properties": {
+            "name": string(), "description": {"type": ["string", "null"]},
+            "company_name": string(), "skip_default_subscription": {"type": "boolean"},
+            "parent_organization": uuid(), "plans": {"type": "array", "items": {"type": "object"}}}}}),
+    )
+}
+
+fn subscribe() -> Option<Value> {
+    object(
+        &["plan"],
+        json!({"plan": {"type": "string"}, "interval": {"enum": ["none", "monthly", "yearly"]},
+            "start_date": {"type": "string", "format": "date-time"},
+            "end_date": {"type": "string", "format": "date-time"},
+            "features": {"type": "object"}}),
+    )
+}
+
+fn unsubscribe() -> Option<Value> {
+    object(&["plan"], json!({"plan": {"type": "string"}}))
+}
+
+fn subscription_change() -> Option<Value> {
+    object(
+        &["subscription"],
+        json!({"subscription": {"type": "object", "properties": {
+            "status": {"enum": ["active", "inactive", "canceled"]},
+            "end_date": {"type": ["string", "null"], "format": "date-time"},
+            "price": {"type": "string"}, "trial_enabled": {"type": "boolean"},
+            "trial_duration_days": {"type": "integer", "minimum": 0},
+            "auto_renewal": {"type": "boolean"}, "cancellation_reason": {"type": ["string", "null"]},
+            "billing_interval": {"enum": ["none", "monthly", "yearly"]},
+            "features": {"type": "object"}}}}),
+    )
+}
+
+fn change_password() -> Option<Value> {
+    object(
+        &["user"],
+        json!({"user": {"type": "object", "required": ["current_password", "password", "password_confirmation"],
+            "properties": {"current_password": {"type": "string"}, "password": {"type": "string"},
+                "password_confirmation": {"type": "string"}}}}),
+    )
+}
+
+fn customer_fields() -> Value {
+    json!({"companyName": string(), "taxId": string(),
+        "country": {"type": "string", "pattern": "^[A-Z]{2}$"},
+        "addressLine1": string(), "addressLine2": string(), "city": string(), "state": string(),
+        "zip": {"type": "string", "maxLength": 30}, "firstName": string(), "middleName": string(),
+        "lastName": string(), "email": {"type": "string", "format": "email", "maxLength": 255},
+        "phone": {"type": "string", "maxLength": 30}, "internalIdentifier": string(),
+        "resellerId": {"type": ["string", "null"], "format": "uuid"}})
+}
+
+fn cc_customer() -> Option<Value> {
+    object(
+        &[
+            "companyName",
+            "country",
+            "addressLine1",
+            "city",
+            "state",
+            "zip",
+            "firstName",
+            "lastName",
+            "email",
+            "phone",
+        ],
+        customer_fields(),
+    )
+}
+
+fn cc_account_info() -> Option<Value> {
+    object(
+        &["customer"],
+        json!({"customer": {"type": "object", "properties": customer_fields()},
+            "retryFailedProviderCustomersFromCompanyInfo": {"type": "boolean"}}),
+    )
+}
+
+fn cc_internal_identifier() -> Option<Value> {
+    object(
+        &[],
+        json!({"internalIdentifier": {"type": ["string", "null"], "maxLength": 255},
+            "resellerId": {"type": ["string", "null"], "format": "uuid"}}),
+    )
+}
+
+fn cc_user_change() -> Option<Value> {
+    object(
+        &[],
+        json!({"id": uuid(), "firstName": string(), "lastName": string(),
+            "email": {"type": "string", "format": "email", "maxLength": 255},
+            "role": {"type": "object", "additionalProperties": false},
+            "groups": {"type": "array", "items": {"type": "object", "required": ["id"],
+                "properties": {"id": uuid(), "name": {"type": ["string", "null"]}}}}}),
+    )
+}
+
+fn cc_group() -> Option<Value> {
+    object(
+        &["name"],
+        json!({"name": string(), "organizationId": uuid()}),
+    )
+}
+
+fn gcore_group() -> Value {
+    json!({"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}})
+}
+
+fn gcore_user_change() -> Option<Value> {
+    object(
+        &[],
+        json!({"auth_types": {"type": "array", "items": {"enum": ["password", "sso", "github", "google-oauth2"]}},
+            "email": {"type": "string", "format": "email"}, "lang": {"enum": ["de", "en", "ru", "zh", "az"]},
+            "name": {"type": ["string", "null"]}, "phone": {"type": ["string", "null"]}}),
+    )
+}
+
+fn gcore_invite() -> Option<Value> {
+    object(
+        &["client_id", "email", "user_role"],
+        json!({"client_id": {"type": "integer"}, "email": {"type": "string", "format": "email"},
+            "user_role": gcore_group(), "lang": {"enum": ["de", "en", "ru", "zh", "az"]},
+            "name": {"type": "string"}}),
+    )
+}
+
+fn gcore_token() -> Option<Value> {
+    object(
+        &["name", "exp_date", "client_user"],
+        json!({"name": {"type": "string"}, "description": {"type": "string"},
+            "exp_date": {"type": ["string", "null"], "format": "date-time"},
+            "client_user": {"type": "object", "required": ["role"], "properties": {"role": gcore_group()}}}),
     )
 }
 
@@ -207,7 +504,7 @@ pub const OPERATIONS: &[Operation] = &[
         "Create a tenant",
         Admin,
         [201, 400, 401, 415, 422],
-        any_object
+        admin_tenant
     ),
     op!(
         "get",
@@ -224,7 +521,7 @@ pub const OPERATIONS: &[Operation] = &[
         "Change a tenant",
         Admin,
         [200, 400, 401, 404, 422],
-        any_object
+        admin_tenant_change
     ),
     op!(
         "post",
@@ -233,7 +530,7 @@ pub const OPERATIONS: &[Operation] = &[
         "Create a reseller",
         Admin,
         [201, 400, 401, 403, 404, 422],
-        any_object
+        admin_reseller
     ),
     op!(
         "post",
@@ -242,7 +539,7 @@ pub const OPERATIONS: &[Operation] = &[
         "Create an account",
         Admin,
         [201, 400, 401, 403, 404, 422],
-        any_object
+        admin_account
     ),
     op!(
         "patch",
@@ -251,7 +548,7 @@ pub const OPERATIONS: &[Operation] = &[
         "Move an account through its lifecycle",
         Admin,
         [200, 400, 401, 403, 404, 422],
-        any_object
+        admin_account_status
     ),
     op!(
         "post",
@@ -260,7 +557,7 @@ pub const OPERATIONS: &[Operation] = &[
         "Create an OAuth API client",
         Admin,
         [201, 400, 401, 403, 404, 422],
-        any_object
+        admin_api_client
     ),
     op!(
         "delete",
@@ -285,7 +582,7 @@ pub const OPERATIONS: &[Operation] = &[
         "Replace the tenant's reference data",
         Admin,
         [200, 400, 401, 403, 422],
-        any_object
+        reference_data
     ),
     op!(
         "get",
@@ -303,7 +600,7 @@ pub const OPERATIONS: &[Operation] = &[
         "Sign in",
         CloneApp,
         [200, 401, 403, 415, 422, 429],
-        any_object
+        username_password
     ),
     op!(
         "delete",
@@ -387,7 +684,7 @@ pub const OPERATIONS: &[Operation] = &[
         "Update the signed-in user's organization",
         Clone,
         [200, 400, 401, 403, 422],
-        any_object
+        organization
     ),
     op!(
         "get",
@@ -428,7 +725,7 @@ pub const OPERATIONS: &[Operation] = &[
         "Change the password",
         Clone,
         [200, 400, 401, 422, 429],
-        any_object
+        change_password
     ),
     op!(
         "get",
@@ -445,7 +742,7 @@ pub const OPERATIONS: &[Operation] = &[
         "Create an organization",
         Clone,
         [201, 400, 401, 403, 404, 422],
-        any_object
+        organization
     ),
     op!(
         "get",
@@ -462,7 +759,7 @@ pub const OPERATIONS: &[Operation] = &[
         "Update an organization",
         Clone,
         [200, 400, 401, 403, 404, 422],
-        any_object
+        organization
     ),
     op!(
         "delete",
@@ -495,7 +792,7 @@ pub const OPERATIONS: &[Operation] = &[
         "Subscribe to a plan",
         Clone,
         [201, 400, 401, 403, 404, 422],
-        any_object
+        subscribe
     ),
     op!(
         "post",
@@ -504,7 +801,7 @@ pub const OPERATIONS: &[Operation] = &[
         "Cancel a plan",
         Clone,
         [200, 400, 401, 403, 404, 422],
-        any_object
+        unsubscribe
     ),
     op!(
         "get",
@@ -529,7 +826,7 @@ pub const OPERATIONS: &[Operation] = &[
         "Change a subscription",
         Clone,
         [200, 400, 401, 403, 404, 422],
-        any_object
+        subscription_change
     ),
     op!(
         "get",
@@ -579,7 +876,7 @@ pub const OPERATIONS: &[Operation] = &[
         "Create a customer",
         CloudCockpit,
         [201, 400, 401, 403, 500],
-        any_object
+        cc_customer
     ),
     op!(
         "get",
@@ -604,7 +901,7 @@ pub const OPERATIONS: &[Operation] = &[
         "Update account info",
         CloudCockpit,
         [202, 400, 401, 403, 404],
-        any_object
+        cc_account_info
     ),
     op!(
         "patch",
@@ -613,7 +910,7 @@ pub const OPERATIONS: &[Operation] = &[
         "Set the internal identifier",
         CloudCockpit,
         [204, 400, 401, 403, 404],
-        any_object
+        cc_internal_identifier
     ),
     op!(
         "post",
@@ -656,7 +953,7 @@ pub const OPERATIONS: &[Operation] = &[
         "Update a user",
         CloudCockpit,
         [204, 400, 401, 403, 404],
-        any_object
+        cc_user_change
     ),
     op!(
         "delete",
@@ -681,7 +978,7 @@ pub const OPERATIONS: &[Operation] = &[
         "Create a group",
         CloudCockpit,
         [201, 400, 401, 403],
-        any_object
+        cc_group
     ),
     // Apiculus.
     op!(
@@ -691,7 +988,7 @@ pub const OPERATIONS: &[Operation] = &[
         "Log in",
         None,
         [200, 401, 422, 429],
-        any_object
+        email_password
     ),
     op!(
         "post",
@@ -774,7 +1071,7 @@ pub const OPERATIONS: &[Operation] = &[
         "JWT login",
         None,
         [200, 400, 429],
-        any_object
+        username_password
     ),
     op!(
         "post",
@@ -783,7 +1080,7 @@ pub const OPERATIONS: &[Operation] = &[
         "Refresh a JWT pair",
         None,
         [200, 400, 401],
-        any_object
+        gcore_refresh
     ),
     op!(
         "get",
@@ -825,7 +1122,7 @@ pub const OPERATIONS: &[Operation] = &[
         "Update a user",
         Gcore,
         [200, 400, 401, 403, 404],
-        any_object
+        gcore_user_change
     ),
     op!(
         "delete",
@@ -842,7 +1139,7 @@ pub const OPERATIONS: &[Operation] = &[
         "Invite a user",
         Gcore,
         [200, 400, 401, 403, 404],
-        any_object
+        gcore_invite
     ),
     op!(
         "get",
@@ -859,7 +1156,7 @@ pub const OPERATIONS: &[Operation] = &[
         "Create an API token",
         Gcore,
         [200, 400, 401, 403, 404],
-        any_object
+        gcore_token
     ),
     op!(
         "get",

@@ -62,11 +62,9 @@ pub fn create(
     let credential = identity::issue_credential(env, config, &caller.tenant, credential, &token)?;
     let pos = storage::index_position(env, &caller.tenant, &list(org))?;
     storage::index_put_str(env, &caller.tenant, &list(org), pos, &credential.id)?;
-    storage::audit_action(
+    caller.audit(
         env,
         &format!("cred/{}", credential.id),
-        &caller.tenant,
-        &caller.actor,
         "api_token.create",
         vec![format!("api_token:{n}")],
         Some(org),
@@ -128,11 +126,9 @@ pub fn get(env: &Env, caller: &Caller, org: &Organization, n: u64) -> Result<Cre
 pub fn delete(env: &Env, caller: &Caller, org: &Organization, n: u64) -> Result<()> {
     let token = get(env, caller, org, n)?;
     identity::revoke_credential(env, &caller.tenant, &token.id)?;
-    storage::audit_action(
+    caller.audit(
         env,
         &format!("revoke/{}", token.id),
-        &caller.tenant,
-        &caller.actor,
         "api_token.delete",
         vec![format!("api_token:{n}")],
         Some(org),

@@ -38,6 +38,20 @@ impl Caller {
             credential: None,
         }
     }
+
+    /// Records one successful change made by this caller in its own tenant,
+    /// so every state-changing request's event names who did it.
+    pub fn audit(
+        &self,
+        env: &crate::storage::Env,
+        op: &str,
+        action: &str,
+        targets: Vec<String>,
+        scope: Option<&crate::model::Organization>,
+    ) -> Result<()> {
+        crate::storage::audit_action(env, op, &self.tenant, &self.actor, action, targets, scope)
+    }
+
     /// 403 unless the caller's role is at least `role`.
     pub fn require(&self, role: Role) -> Result<()> {
         if self.role <= role {

@@ -689,11 +689,9 @@ pub fn end_session(env: &Env, caller: &Caller, sid: &str) -> Result<()> {
         s.revoked = true;
         Ok(())
     })?;
-    storage::audit_action(
+    caller.audit(
         env,
         &op,
-        &caller.tenant,
-        &caller.actor,
         "session.end",
         vec![format!("session:{sid}")],
         None,
@@ -728,11 +726,9 @@ pub fn generate_access_token(env: &mut Env, config: &Config, caller: &Caller) ->
     if let Some(old) = previous {
         revoke_credential(env, &caller.tenant, &old)?;
     }
-    storage::audit_action(
+    caller.audit(
         env,
         &format!("cred/{}", credential.id),
-        &caller.tenant,
-        &caller.actor,
         "access_token.create",
         vec![format!("user:{user}")],
         None,
@@ -748,11 +744,9 @@ pub fn revoke_access_token(env: &mut Env, caller: &Caller) -> Result<bool> {
     match swap_access_token(env, &caller.tenant, user, None)? {
         Some(old) => {
             revoke_credential(env, &caller.tenant, &old)?;
-            storage::audit_action(
+            caller.audit(
                 env,
                 &format!("revoke/{old}"),
-                &caller.tenant,
-                &caller.actor,
                 "access_token.revoke",
                 vec![format!("user:{user}")],
                 None,

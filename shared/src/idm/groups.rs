@@ -67,11 +67,9 @@ pub fn create(
     storage::write(env.kv, &key(&caller.tenant, group.id), &op, &group)?;
     crate::reach::append(env, &caller.tenant, &[LIST.to_string()], group.id)?;
     storage::bump_count(env, &caller.tenant, LIST, 1)?;
-    storage::audit_action(
+    caller.audit(
         env,
         &op,
-        &caller.tenant,
-        &caller.actor,
         "group.create",
         vec![format!("group:{}", group.id)],
         Some(&org),

@@ -59,11 +59,9 @@ pub fn update(
             Ok(())
         })?
         .data;
-    storage::audit_action(
+    caller.audit(
         env,
         &op,
-        &caller.tenant,
-        &caller.actor,
         "organization.update",
         vec![format!("organization:{id}")],
         Some(&updated),
@@ -286,11 +284,9 @@ pub fn create(
         Ok(())
     })?
     .data;
-    storage::audit_action(
+    caller.audit(
         env,
         &op,
-        &caller.tenant,
-        &caller.actor,
         "organization.create",
         vec![format!("organization:{id}")],
         Some(&org),
@@ -332,11 +328,9 @@ pub fn set_status(
             o.updated_at = now;
             Ok(true)
         })?;
-    storage::audit_action(
+    caller.audit(
         env,
         &op,
-        &caller.tenant,
-        &caller.actor,
         &format!("organization.{}", status.as_str()),
         vec![format!("organization:{id}")],
         Some(&record.data),
@@ -428,11 +422,9 @@ pub fn delete(env: &mut Env, caller: &Caller, id: Uuid) -> Result<()> {
     if deleted_here {
         crate::reach::bump(env, &caller.tenant, &crate::reach::org_counts(&org), -1)?;
     }
-    storage::audit_action(
+    caller.audit(
         env,
         &op,
-        &caller.tenant,
-        &caller.actor,
         "organization.delete",
         vec![format!("organization:{id}")],
         Some(&org),

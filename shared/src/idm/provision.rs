@@ -207,11 +207,9 @@ pub fn set_reference_data(
         s.reference = data.clone();
         Ok(())
     })?;
-    storage::audit_action(
+    caller.audit(
         env,
         &op,
-        &caller.tenant,
-        &caller.actor,
         "settings.reference_data",
         vec![format!("tenant:{}", caller.tenant)],
         None,

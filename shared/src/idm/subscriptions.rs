@@ -155,11 +155,9 @@ pub fn subscribe(
         .cloned()
         .ok_or_else(|| Error::Unavailable("subscription not recorded".into()))?;
     archive_history(env, &caller.tenant, &record.data)?;
-    storage::audit_action(
+    caller.audit(
         env,
         &op,
-        &caller.tenant,
-        &caller.actor,
         "subscription.create",
         vec![
             format!("organization:{org}"),
@@ -254,11 +252,9 @@ pub fn update(
             Ok(())
         })?;
     archive_history(env, &caller.tenant, &record.data)?;
-    storage::audit_action(
+    caller.audit(
         env,
         &op,
-        &caller.tenant,
-        &caller.actor,
         "subscription.update",
         vec![format!("organization:{org}"), format!("subscription:{id}")],
         Some(&record.data),

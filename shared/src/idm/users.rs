@@ -403,11 +403,9 @@ pub fn change_password(
         u.updated_at = now;
         Ok(())
     })?;
-    storage::audit_action(
+    caller.audit(
         env,
         &op,
-        &caller.tenant,
-        &caller.actor,
         "user.password_change",
         vec![format!("user:{id}")],
         Some(&org),

@@ -49,18 +49,6 @@ pub fn valid_tenant_id(id: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
-fn audit(
-    env: &Env,
-    tenant: &str,
-    actor: &Actor,
-    op: &str,
-    action: &str,
-    targets: Vec<String>,
-    scope: Option<&Organization>,
-) -> Result<()> {
-    storage::audit_action(env, op, tenant, actor, action, targets, scope)
-}
-
 fn platform() -> Actor {
     Actor {
         kind: "platform_admin".into(),
@@ -158,11 +146,11 @@ pub fn create_tenant(env: &mut Env, config: &Config, input: &NewTenant) -> Resul
         commit_claim_label(env, key, c, &tenant.id)?;
     }
     commit_claim_label(env, &id_key, &held_id, &tenant.id)?;
-    audit(
+    storage::audit_action(
         env,
+        &op,
         &tenant.id,
         &platform(),
-        &op,
         "tenant.create",
         vec![format!("tenant:{}", tenant.id)],
         None,
@@ -278,11 +266,11 @@ pub fn update_tenant(
     {
         identity::revoke_credential(env, id, &r.data.id)?;
     }
-    audit(
+    storage::audit_action(
         env,
+        &op,
         id,
         &platform(),
-        &op,
         "tenant.update",
         vec![format!("tenant:{id}")],
         None,
@@ -314,11 +302,11 @@ pub fn create_account(
     }
     let tenant = identity::active_tenant(env, &caller.tenant)?;
     let (user, org) = create_account_in(env, config, caller, &tenant, input)?;
-    audit(
+    storage::audit_action(
         env,
+        &format!("account/{}", user.id),
         &tenant.id,
         &caller.actor,
-        &format!("account/{}", user.id),
         "account.create",
         vec![format!("user:{}", user.id)],
         Some(&org),
@@ -467,11 +455,11 @@ pub fn create_reseller(
     })();
     match result {
         Ok(org) => {
-            audit(
+            storage::audit_action(
                 env,
+                &op,
                 &t,
                 &caller.actor,
-                &op,
                 "reseller.create",
                 vec![format!("organization:{}", org.id)],
                 Some(&org),
@@ -559,10 +547,8 @@ pub fn create_api_client(
         credential,
         &identity::client_lookup(client_id),
     )?;
-    audit(
+    caller.audit(
         env,
-        &caller.tenant,
-        &caller.actor,
         &format!("client/{client_id}"),
         "api_client.create",
         vec![format!("api_client:{client_id}")],
@@ -586,10 +572,8 @@ pub fn revoke_api_client(env: &mut Env, caller: &Caller, id: Uuid) -> Result<()>
             .filter(|c| c.kind == CredentialKind::OauthClient && !c.revoked)
             .ok_or_else(|| Error::NotFound(format!("API client {id} not found")))?;
     identity::revoke_credential(env, &caller.tenant, &found.id)?;
-    audit(
+    caller.audit(
         env,
-        &caller.tenant,
-        &caller.actor,
         &format!("client-revoke/{id}"),
         "api_client.revoke",
         vec![format!("api_client:{id}")],
@@ -621,11 +605,11 @@ pub fn set_account_status(
     }
     let op = format!("status{}", env.new_uuid().simple());
     let updated = crate::users::set_status(env, &t, id, &op, status)?;
-    audit(
+    storage::audit_action(
         env,
+        &op,
         &t,
         &caller.actor,
-        &op,
         &format!("account.{}", status.as_str()),
         vec![format!("user:{id}")],
         Some(&org),

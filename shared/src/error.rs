@@ -109,8 +109,11 @@ impl Error {
 }
 
 impl From<KvError> for Error {
+    /// The store's own words go to the component's log (Spin keeps its
+    /// stderr), never to the client: they name hosts, ports and commands.
     fn from(e: KvError) -> Self {
-        Error::Unavailable(format!("storage unavailable ({})", e.0))
+        eprintln!("{e}");
+        Error::Unavailable("the store is unavailable; retry the request".into())
     }
 }
 

@@ -14,6 +14,12 @@ use serde_json::json;
 async fn main() {
     let app = App::main().expect("app");
     println!("profile: {}", onboard_test_host::host::wasm_profile());
+    println!(
+        "key-value provider: {}",
+        std::env::var(onboard_test_host::kv::TEST_KV_VAR)
+            .map(|url| format!("redis ({url})"))
+            .unwrap_or_else(|_| "sqlite".into())
+    );
     for (component, bytes) in app.wasm_sizes() {
         println!("size {component}: {} KiB", bytes / 1024);
     }
@@ -77,7 +83,8 @@ async fn main() {
     );
     let mut samples = Vec::new();
     let mut calls = 0;
-    for i in 0..40 {
+    let mut location = String::new();
+    for i in 0..60 {
         let body = json!({ "customer": {
             "organization": { "name": "Acme" },
             "user": { "email": format!("bench{i}@example.com"), "password": "password123",
@@ -90,6 +97,7 @@ async fn main() {
         samples.push(t.elapsed());
         assert_eq!(r.status, 201, "{}", r.text());
         calls = r.kv.total();
+        location = r.header("location").unwrap_or_default().to_string();
     }
     samples.sort();
     println!(
@@ -97,6 +105,27 @@ async fn main() {
         samples[samples.len() / 2],
         samples[samples.len() * 95 / 100]
     );
+    for (name, path) in [
+        ("GET /v2/users/{id}", location.as_str()),
+        ("GET /v2/users?per_page=50", "/v2/users?per_page=50"),
+    ] {
+        let mut samples = Vec::new();
+        let mut calls = 0;
+        for _ in 0..50 {
+            let t = Instant::now();
+            let r = host
+                .send(Request::get(path).header("authorization", &auth))
+                .await;
+            samples.push(t.elapsed());
+            assert_eq!(r.status, 200, "{}", r.text());
+            calls = r.kv.total();
+        }
+        samples.sort();
+        println!(
+            "{name}: p50 {:.2?}, {calls} key-value calls",
+            samples[samples.len() / 2]
+        );
+    }
     let t = Instant::now();
     for _ in 0..200 {
         host.send(Request::get("/health")).await;

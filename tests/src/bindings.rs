@@ -4,7 +4,7 @@
 use wasmtime::component::{HasSelf, Linker, Resource};
 
 use crate::host::State;
-use crate::kv::{KvError, KvResult, Op};
+use crate::kv::{CasWatch, KvError, KvResult, Op};
 
 mod generated {
     wasmtime::component::bindgen!({
@@ -32,11 +32,13 @@ pub struct Bucket {
     label: String,
 }
 
-/// A compare-and-swap in progress: what `current()` saw (outer `None` = not called).
+/// A compare-and-swap in progress: what `current()` saw (outer `None` = not
+/// called), and on Redis the connection holding its `WATCH`.
 pub struct Cas {
     label: String,
     key: String,
     seen: Option<Option<Vec<u8>>>,
+    watch: Option<CasWatch>,
 }
 
 pub fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
@@ -260,18 +262,28 @@ impl atomics::Host for State {
         cas: Resource<Cas>,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), atomics::CasError>> {
-        let state = self.table.delete(cas)?;
+        let mut state = self.table.delete(cas)?;
         self.before(Op::Swap).await;
-        let seen = state.seen.clone().flatten();
+        let seen = state.seen.take().flatten();
+        let watch = state.watch.take().unwrap_or(CasWatch::none());
         match self
             .kv
-            .swap(&state.label, &state.key, seen.as_deref(), &value)
+            .swap(&state.label, &state.key, seen.as_deref(), watch, &value)
         {
             Ok(()) => Ok(Ok(())),
-            Err(KvError::CasFailed) => {
-                let again = self.table.push(state)?;
-                Ok(Err(atomics::CasError::CasFailed(again)))
-            }
+            // Spin hands back a new CAS on the same key, its `current()`
+            // already read (and on Redis, the key watched again).
+            Err(KvError::CasFailed) => match self.kv.cas_current(&state.label, &state.key) {
+                Ok((seen, watch)) => {
+                    state.seen = Some(seen);
+                    state.watch = Some(watch);
+                    let again = self.table.push(state)?;
+                    Ok(Err(atomics::CasError::CasFailed(again)))
+                }
+                Err(e) => Ok(Err(atomics::CasError::StoreError(wasi_kv::Error::Other(
+                    format!("{e:?}"),
+                )))),
+            },
             Err(KvError::Other(msg)) => Ok(Err(atomics::CasError::StoreError(
                 wasi_kv::Error::Other(msg),
             ))),
@@ -291,6 +303,7 @@ impl atomics::HostCas for State {
             label,
             key,
             seen: None,
+            watch: None,
         })?))
     }
 
@@ -304,14 +317,24 @@ impl atomics::HostCas for State {
         };
         self.before(Op::CasCurrent).await;
         let result = guest(self.kv.cas_current(&label, &key), wasi_kv::Error::Other)?;
-        if let Ok(seen) = &result {
-            self.table.get_mut(&cas)?.seen = Some(seen.clone());
-        }
-        Ok(result)
+        Ok(match result {
+            Ok((seen, watch)) => {
+                let c = self.table.get_mut(&cas)?;
+                c.seen = Some(seen.clone());
+                if let Some(old) = c.watch.replace(watch) {
+                    self.kv.cas_dropped(old);
+                }
+                Ok(seen)
+            }
+            Err(e) => Err(e),
+        })
     }
 
     async fn drop(&mut self, cas: Resource<Cas>) -> wasmtime::Result<()> {
-        self.table.delete(cas)?;
+        let mut cas = self.table.delete(cas)?;
+        if let Some(watch) = cas.watch.take() {
+            self.kv.cas_dropped(watch);
+        }
         Ok(())
     }
 }
@@ -324,6 +347,10 @@ impl batch::Host for State {
     ) -> wasmtime::Result<Result<Vec<(String, Option<Vec<u8>>)>, wasi_kv::Error>> {
         let label = self.table.get(&bucket)?.label.clone();
         self.before(Op::GetMany).await;
+        // Spin answers an empty batch itself, without asking the provider.
+        if keys.is_empty() {
+            return Ok(Ok(Vec::new()));
+        }
         guest(self.kv.get_many(&label, &keys), wasi_kv::Error::Other)
     }
 
@@ -334,6 +361,9 @@ impl batch::Host for State {
     ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
         let label = self.table.get(&bucket)?.label.clone();
         self.before(Op::SetMany).await;
+        if key_values.is_empty() {
+            return Ok(Ok(()));
+        }
         guest(self.kv.set_many(&label, &key_values), wasi_kv::Error::Other)
     }
 
@@ -344,6 +374,9 @@ impl batch::Host for State {
     ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
         let label = self.table.get(&bucket)?.label.clone();
         self.before(Op::DeleteMany).await;
+        if keys.is_empty() {
+            return Ok(Ok(()));
+        }
         guest(self.kv.delete_many(&label, &keys), wasi_kv::Error::Other)
     }
 }

@@ -467,6 +467,26 @@ impl Host {
     /// `SPIN_VARIABLE_<NAME>` would give); fails, as `spin up` does, when a
     /// required variable has no value.
     pub fn new(app: Arc<App>, values: &[(&str, &str)]) -> anyhow::Result<Arc<Host>> {
+        let dir = tempfile::tempdir()?;
+        let kv = KvEngine::from_env(dir.path())?;
+        Self::on(app, values, kv, dir)
+    }
+
+    /// A host over a given store (a test's own Redis, say).
+    pub fn on_store(
+        app: Arc<App>,
+        values: &[(&str, &str)],
+        kv: KvEngine,
+    ) -> anyhow::Result<Arc<Host>> {
+        Self::on(app, values, kv, tempfile::tempdir()?)
+    }
+
+    fn on(
+        app: Arc<App>,
+        values: &[(&str, &str)],
+        kv: KvEngine,
+        dir: tempfile::TempDir,
+    ) -> anyhow::Result<Arc<Host>> {
         let values: HashMap<String, String> = values
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -482,8 +502,6 @@ impl Host {
             .iter()
             .map(|(k, d)| (k.clone(), d.default.clone()))
             .collect();
-        let dir = tempfile::tempdir()?;
-        let kv = KvEngine::open(&dir.path().join("sqlite_key_value.db"))?;
         Ok(Arc::new(Host {
             app,
             kv,
@@ -493,6 +511,22 @@ impl Host {
             inflight: AtomicUsize::new(0),
             max_inflight: AtomicUsize::new(0),
             _dir: dir,
+        }))
+    }
+
+    /// Another replica of this app over the same store, as a second `spin up`
+    /// (or SpinKube pod) would be: its own component instances and, on Redis,
+    /// its own connections; the same variables and clock.
+    pub fn replica(&self) -> anyhow::Result<Arc<Host>> {
+        Ok(Arc::new(Host {
+            app: self.app.clone(),
+            kv: self.kv.replica(),
+            clock: self.clock.clone(),
+            values: self.values.clone(),
+            defaults: self.defaults.clone(),
+            inflight: AtomicUsize::new(0),
+            max_inflight: AtomicUsize::new(0),
+            _dir: tempfile::tempdir()?,
         }))
     }
 

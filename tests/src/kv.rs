@@ -1,10 +1,12 @@
 //! The key-value engine behind both `fermyon:spin/key-value` and `wasi:keyvalue`.
 //!
-//! It keeps Spin's SQLite layout (`spin_key_value(store, key, value)`) and Spin's
-//! exact semantics, including the surprising ones listed in `shared/spin-facts.md`:
-//! `increment` stores 8 little-endian bytes, and a compare-and-swap whose `current()`
-//! saw no value is an unconditional upsert. Faults a test switches on are applied
-//! here, so both guest interfaces see them alike.
+//! On SQLite it keeps Spin's layout (`spin_key_value(store, key, value)`) and
+//! Spin's exact semantics, including the surprising ones listed in
+//! `shared/spin-facts.md`: `increment` stores 8 little-endian bytes, and a
+//! compare-and-swap whose `current()` saw no value is an unconditional upsert.
+//! On Redis (`ONBOARD_TEST_KV`) it drives the server as Spin's Redis provider
+//! does ([`crate::kv_redis`]). Faults a test switches on are applied here, so
+//! both guest interfaces and both providers see them alike.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -14,6 +16,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::kv_redis::{RedisFailure, RedisStore, Watch};
 
 /// Largest key the hosted Spin stores document; local SQLite accepts more, so the
 /// host records larger ones instead of refusing them (`Faults::limit_violations`).
@@ -192,14 +196,52 @@ pub enum KvError {
 
 pub type KvResult<T> = Result<T, KvError>;
 
-/// One SQLite file shared by every component instance of a test, as on `spin up`.
+/// Where the engine keeps its data: Spin's local SQLite table, or a Redis
+/// server driven as Spin's Redis provider drives it.
+enum Backend {
+    Sqlite(Mutex<Connection>),
+    Redis(RedisStore),
+}
+
+/// The key-value provider a test runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Provider {
+    Sqlite,
+    Redis,
+}
+
+/// A compare-and-swap's handle from `current()` to `swap`: on Redis, the
+/// connection holding the `WATCH`.
+pub struct CasWatch(Option<Watch>);
+
+impl CasWatch {
+    /// No `WATCH` held (`current()` was never called).
+    pub fn none() -> Self {
+        CasWatch(None)
+    }
+}
+
+/// The environment variable that puts the test host on Redis
+/// (`redis://127.0.0.1:6379/0`); unset, it uses SQLite as `spin up` does.
+pub const TEST_KV_VAR: &str = "ONBOARD_TEST_KV";
+
+/// One store shared by every component instance of a test, as on `spin up`:
+/// a SQLite file, or one Redis server under a key prefix of the test's own.
 #[derive(Clone)]
 pub struct KvEngine {
-    conn: Arc<Mutex<Connection>>,
+    backend: Arc<Backend>,
     pub faults: Arc<Faults>,
 }
 
 impl KvEngine {
+    /// The provider `ONBOARD_TEST_KV` names; SQLite in `dir` when it is unset.
+    pub fn from_env(dir: &Path) -> anyhow::Result<Self> {
+        match std::env::var(TEST_KV_VAR) {
+            Ok(url) if !url.is_empty() => Self::redis(&url),
+            _ => Self::open(&dir.join("sqlite_key_value.db")),
+        }
+    }
+
     pub fn open(path: &Path) -> anyhow::Result<Self> {
         let conn = Connection::open(path).with_context(|| format!("opening {path:?}"))?;
         conn.execute_batch(
@@ -212,10 +254,44 @@ impl KvEngine {
                  PRIMARY KEY (store, key)
              );",
         )?;
-        Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
+        Ok(Self::with(Backend::Sqlite(Mutex::new(conn))))
+    }
+
+    /// A Redis-backed engine under a fresh key prefix; its keys are deleted
+    /// when the last handle on it goes.
+    pub fn redis(url: &str) -> anyhow::Result<Self> {
+        let prefix = format!("onboard-test:{}:", uuid::Uuid::new_v4().simple());
+        let store = RedisStore::connect(url, prefix, true)
+            .with_context(|| format!("connecting to Redis at {url} ({TEST_KV_VAR})"))?;
+        Ok(Self::with(Backend::Redis(store)))
+    }
+
+    fn with(backend: Backend) -> Self {
+        Self {
+            backend: Arc::new(backend),
             faults: Arc::new(Faults::default()),
-        })
+        }
+    }
+
+    pub fn provider(&self) -> Provider {
+        match &*self.backend {
+            Backend::Sqlite(_) => Provider::Sqlite,
+            Backend::Redis(_) => Provider::Redis,
+        }
+    }
+
+    /// The same store seen from another replica: on Redis, connections of its
+    /// own over the same server and keys; on SQLite (one machine, one file),
+    /// the same engine. Faults stay per replica.
+    pub fn replica(&self) -> Self {
+        let backend = match &*self.backend {
+            Backend::Redis(store) => Arc::new(Backend::Redis(store.replica())),
+            Backend::Sqlite(_) => self.backend.clone(),
+        };
+        Self {
+            backend,
+            faults: Arc::new(Faults::default()),
+        }
     }
 
     /// The random pause a test asked for, taken before the call touches the store.
@@ -238,12 +314,13 @@ impl KvEngine {
         }
     }
 
-    /// Runs one call against SQLite with the fault rules applied around it.
+    /// Runs one call on whichever backend, with the fault rules applied around it.
     fn call<T>(
         &self,
         op: Op,
         key: &str,
-        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+        sqlite: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+        redis: impl FnOnce(&RedisStore) -> Result<T, RedisFailure>,
     ) -> KvResult<T> {
         let fault = self.faults.take(op, key);
         match fault {
@@ -251,9 +328,15 @@ impl KvEngine {
             Some(FaultAction::Crash) => return Err(KvError::Crash),
             _ => {}
         }
-        let result = {
-            let mut conn = self.conn.lock().unwrap();
-            f(&mut conn).map_err(|e| KvError::Other(e.to_string()))
+        let result = match &*self.backend {
+            Backend::Sqlite(conn) => {
+                let mut conn = conn.lock().unwrap();
+                sqlite(&mut conn).map_err(|e| KvError::Other(e.to_string()))
+            }
+            Backend::Redis(store) => redis(store).map_err(|e| match e {
+                RedisFailure::Other(msg) => KvError::Other(msg),
+                RedisFailure::CasFailed => KvError::CasFailed,
+            }),
         };
         match fault {
             Some(FaultAction::LoseReply) => Err(KvError::Other("injected lost reply".into())),
@@ -262,84 +345,135 @@ impl KvEngine {
     }
 
     pub fn get(&self, store: &str, key: &str) -> KvResult<Option<Vec<u8>>> {
-        self.call(Op::Get, key, |c| read(c, store, key))
+        self.call(Op::Get, key, |c| read(c, store, key), |r| r.get(key))
     }
 
     pub fn set(&self, store: &str, key: &str, value: &[u8]) -> KvResult<()> {
         self.faults.check_limits(key, Some(value));
-        self.call(Op::Set, key, |c| upsert(c, store, key, value))
+        self.call(
+            Op::Set,
+            key,
+            |c| upsert(c, store, key, value),
+            |r| r.set(key, value),
+        )
     }
 
     pub fn delete(&self, store: &str, key: &str) -> KvResult<()> {
-        self.call(Op::Delete, key, |c| {
-            c.execute(
-                "DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2",
-                params![store, key],
-            )
-            .map(drop)
-        })
+        self.call(
+            Op::Delete,
+            key,
+            |c| {
+                c.execute(
+                    "DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2",
+                    params![store, key],
+                )
+                .map(drop)
+            },
+            |r| r.delete(key),
+        )
     }
 
     pub fn exists(&self, store: &str, key: &str) -> KvResult<bool> {
-        self.call(Op::Exists, key, |c| Ok(read(c, store, key)?.is_some()))
+        self.call(
+            Op::Exists,
+            key,
+            |c| Ok(read(c, store, key)?.is_some()),
+            |r| r.exists(key),
+        )
     }
 
     pub fn get_keys(&self, store: &str) -> KvResult<Vec<String>> {
-        self.call(Op::GetKeys, "", |c| {
-            let mut stmt = c.prepare("SELECT key FROM spin_key_value WHERE store = ?1")?;
-            let keys = stmt.query_map(params![store], |row| row.get(0))?;
-            keys.collect()
-        })
+        self.call(
+            Op::GetKeys,
+            "",
+            |c| {
+                let mut stmt = c.prepare("SELECT key FROM spin_key_value WHERE store = ?1")?;
+                let keys = stmt.query_map(params![store], |row| row.get(0))?;
+                keys.collect()
+            },
+            RedisStore::keys,
+        )
     }
 
-    /// Atomic add, as Spin's SQLite provider does it: one transaction, the value
-    /// held as 8 little-endian bytes of an i64, a missing key counting as 0.
+    /// Atomic add. SQLite: one transaction, the value held as 8 little-endian
+    /// bytes of an i64, a missing key counting as 0. Redis: `INCRBY`.
     pub fn increment(&self, store: &str, key: &str, delta: i64) -> KvResult<i64> {
         self.faults.check_limits(key, None);
-        let outcome = self.call(Op::Increment, key, |c| {
-            let tx = c.transaction()?;
-            let current = match read(&tx, store, key)? {
-                None => Some(0),
-                Some(bytes) => <[u8; 8]>::try_from(bytes.as_slice())
-                    .ok()
-                    .map(i64::from_le_bytes),
-            };
-            let Some(current) = current else {
-                return Ok(Err("value is not an 8-byte counter".to_string()));
-            };
-            let Some(next) = current.checked_add(delta) else {
-                return Ok(Err("counter overflow".to_string()));
-            };
-            upsert(&tx, store, key, &next.to_le_bytes())?;
-            tx.commit()?;
-            Ok(Ok(next))
-        })?;
+        let outcome = self.call(
+            Op::Increment,
+            key,
+            |c| {
+                let tx = c.transaction()?;
+                let current = match read(&tx, store, key)? {
+                    None => Some(0),
+                    Some(bytes) => <[u8; 8]>::try_from(bytes.as_slice())
+                        .ok()
+                        .map(i64::from_le_bytes),
+                };
+                let Some(current) = current else {
+                    return Ok(Err("value is not an 8-byte counter".to_string()));
+                };
+                let Some(next) = current.checked_add(delta) else {
+                    return Ok(Err("counter overflow".to_string()));
+                };
+                upsert(&tx, store, key, &next.to_le_bytes())?;
+                tx.commit()?;
+                Ok(Ok(next))
+            },
+            |r| r.increment(key, delta).map(Ok),
+        )?;
         outcome.map_err(KvError::Other)
     }
 
-    /// What `cas.current()` reads; the swap later compares against it.
-    pub fn cas_current(&self, store: &str, key: &str) -> KvResult<Option<Vec<u8>>> {
-        self.call(Op::CasCurrent, key, |c| read(c, store, key))
+    /// What `cas.current()` reads; the swap later compares against it. On
+    /// Redis it also `WATCH`es the key on a connection of the CAS's own.
+    pub fn cas_current(&self, store: &str, key: &str) -> KvResult<(Option<Vec<u8>>, CasWatch)> {
+        self.call(
+            Op::CasCurrent,
+            key,
+            |c| Ok((read(c, store, key)?, CasWatch(None))),
+            |r| r.watch(key).map(|(seen, w)| (seen, CasWatch(Some(w)))),
+        )
     }
 
-    /// Spin's SQLite swap: a real compare-and-swap when `current()` saw a value,
-    /// an unconditional upsert when it saw none (or was never called).
-    pub fn swap(&self, store: &str, key: &str, seen: Option<&[u8]>, value: &[u8]) -> KvResult<()> {
+    /// Spin's swap. SQLite: a real compare-and-swap when `current()` saw a
+    /// value, an unconditional upsert when it saw none (or was never called).
+    /// Redis: `MULTI`/`SET`/`EXEC` under the `WATCH`, always reported failed.
+    pub fn swap(
+        &self,
+        store: &str,
+        key: &str,
+        seen: Option<&[u8]>,
+        watch: CasWatch,
+        value: &[u8],
+    ) -> KvResult<()> {
         self.faults.check_limits(key, Some(value));
-        let swapped = self.call(Op::Swap, key, |c| match seen {
-            Some(old) => c
-                .execute(
-                    "UPDATE spin_key_value SET value = ?4
-                     WHERE store = ?1 AND key = ?2 AND value = ?3",
-                    params![store, key, old, value],
-                )
-                .map(|rows| rows == 1),
-            None => upsert(c, store, key, value).map(|()| true),
-        })?;
+        let swapped = self.call(
+            Op::Swap,
+            key,
+            |c| match seen {
+                Some(old) => c
+                    .execute(
+                        "UPDATE spin_key_value SET value = ?4
+                         WHERE store = ?1 AND key = ?2 AND value = ?3",
+                        params![store, key, old, value],
+                    )
+                    .map(|rows| rows == 1),
+                None => upsert(c, store, key, value).map(|()| true),
+            },
+            |r| r.swap(key, watch.0, value).map(|()| true),
+        )?;
         if !swapped || self.faults.swap_fails_after_write.load(Ordering::Relaxed) {
             return Err(KvError::CasFailed);
         }
         Ok(())
+    }
+
+    /// A compare-and-swap dropped without a swap: its `WATCH` is cleared.
+    pub fn cas_dropped(&self, watch: CasWatch) {
+        if let (Backend::Redis(store), Some(w)) = (&*self.backend, watch.0) {
+            store.release(w);
+        }
     }
 
     pub fn get_many(
@@ -348,11 +482,16 @@ impl KvEngine {
         keys: &[String],
     ) -> KvResult<Vec<(String, Option<Vec<u8>>)>> {
         let first = keys.first().map(String::as_str).unwrap_or("");
-        self.call(Op::GetMany, first, |c| {
-            keys.iter()
-                .map(|k| Ok((k.clone(), read(c, store, k)?)))
-                .collect()
-        })
+        self.call(
+            Op::GetMany,
+            first,
+            |c| {
+                keys.iter()
+                    .map(|k| Ok((k.clone(), read(c, store, k)?)))
+                    .collect()
+            },
+            |r| r.get_many(keys),
+        )
     }
 
     pub fn set_many(&self, store: &str, pairs: &[(String, Vec<u8>)]) -> KvResult<()> {
@@ -360,32 +499,45 @@ impl KvEngine {
             self.faults.check_limits(k, Some(v));
         }
         let first = pairs.first().map(|(k, _)| k.as_str()).unwrap_or("");
-        self.call(Op::SetMany, first, |c| {
-            let tx = c.transaction()?;
-            for (k, v) in pairs {
-                upsert(&tx, store, k, v)?;
-            }
-            tx.commit()
-        })
+        self.call(
+            Op::SetMany,
+            first,
+            |c| {
+                let tx = c.transaction()?;
+                for (k, v) in pairs {
+                    upsert(&tx, store, k, v)?;
+                }
+                tx.commit()
+            },
+            |r| r.set_many(pairs),
+        )
     }
 
     pub fn delete_many(&self, store: &str, keys: &[String]) -> KvResult<()> {
         let first = keys.first().map(String::as_str).unwrap_or("");
-        self.call(Op::DeleteMany, first, |c| {
-            let tx = c.transaction()?;
-            for k in keys {
-                tx.execute(
-                    "DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2",
-                    params![store, k],
-                )?;
-            }
-            tx.commit()
-        })
+        self.call(
+            Op::DeleteMany,
+            first,
+            |c| {
+                let tx = c.transaction()?;
+                for k in keys {
+                    tx.execute(
+                        "DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2",
+                        params![store, k],
+                    )?;
+                }
+                tx.commit()
+            },
+            |r| r.delete_many(keys),
+        )
     }
 
     /// Every (key, value) of a store, for tests that inspect what was written.
     pub fn dump(&self, store: &str) -> Vec<(String, Vec<u8>)> {
-        let conn = self.conn.lock().unwrap();
+        let conn = match &*self.backend {
+            Backend::Sqlite(conn) => conn.lock().unwrap(),
+            Backend::Redis(redis) => return redis.dump(),
+        };
         let mut stmt = conn
             .prepare("SELECT key, value FROM spin_key_value WHERE store = ?1 ORDER BY key")
             .expect("prepare dump");

@@ -6,10 +6,11 @@
 mod bindings;
 pub mod host;
 pub mod kv;
+mod kv_redis;
 pub mod manifest;
 pub mod native;
 pub mod router;
 pub mod serve;
 
 pub use host::{App, Clock, Host, Request, Response};
-pub use kv::{FaultAction, FaultRule, KvCounts, Op};
+pub use kv::{FaultAction, FaultRule, KvCounts, Op, Provider};

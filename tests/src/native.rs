@@ -2,7 +2,7 @@
 //! up state (organizations, thousands of users) natively through shared code,
 //! in the very table the components read.
 
-use onboard_shared::kv::{CasOutcome, CasUpdate, Kv, KvError, KvResult};
+use onboard_shared::kv::{CasOutcome, CasUpdate, Kv, KvError, KvResult, get_many_or_each};
 use onboard_shared::storage::Env;
 
 use crate::host::Host;
@@ -19,11 +19,9 @@ impl Kv for KvEngine {
         KvEngine::get(self, STORE, key).map_err(err)
     }
     fn get_many(&self, keys: &[String]) -> KvResult<Vec<Option<Vec<u8>>>> {
-        Ok(KvEngine::get_many(self, STORE, keys)
-            .map_err(err)?
-            .into_iter()
-            .map(|(_, v)| v)
-            .collect())
+        let batch = |keys: &[String]| KvEngine::get_many(self, STORE, keys).map_err(err);
+        let broken = std::cell::Cell::new(false);
+        get_many_or_each(keys, &broken, batch, |k| Kv::get(self, k))
     }
     fn set(&self, key: &str, value: &[u8]) -> KvResult<()> {
         KvEngine::set(self, STORE, key, value).map_err(err)
@@ -35,11 +33,12 @@ impl Kv for KvEngine {
         KvEngine::increment(self, STORE, key, delta).map_err(err)
     }
     fn compare_and_swap(&self, key: &str, update: &mut CasUpdate) -> KvResult<CasOutcome> {
-        let current = self.cas_current(STORE, key).map_err(err)?;
+        let (current, watch) = self.cas_current(STORE, key).map_err(err)?;
         let Some(next) = update(current.as_deref()) else {
+            self.cas_dropped(watch);
             return Ok(CasOutcome::Skipped);
         };
-        match self.swap(STORE, key, current.as_deref(), &next) {
+        match self.swap(STORE, key, current.as_deref(), watch, &next) {
             Ok(()) => Ok(CasOutcome::Swapped),
             Err(EngineError::CasFailed) => Ok(CasOutcome::Failed),
             Err(e) => Err(err(e)),

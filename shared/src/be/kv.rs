@@ -4,7 +4,7 @@
 //! `shared/spin-facts.md`): a compare-and-swap on an absent key is an upsert,
 //! and a reported CAS failure may still have written.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
 /// A store call that failed; the write may or may not have happened.
@@ -45,6 +45,37 @@ pub trait Kv {
     /// if nothing changed meanwhile. Only safe on a key known to exist: on an
     /// absent key Spin's swap is an unconditional upsert.
     fn compare_and_swap(&self, key: &str, update: &mut CasUpdate) -> KvResult<CasOutcome>;
+}
+
+/// Reads `keys` through `batch` (the host's `get_many`), or with one `get`
+/// per key where the host cannot batch. Spin's Redis provider sends
+/// `get_many` as `KEYS k1 k2 ..`: Redis refuses it for two keys or more, and
+/// for one key it answers the names matching that key as a glob pattern. So a
+/// single key is always read with `get`, and a batch that fails is read key
+/// by key; `broken` remembers the failure for the rest of the request, so
+/// only the first batch of a request on Redis costs a wasted call.
+pub fn get_many_or_each(
+    keys: &[String],
+    broken: &Cell<bool>,
+    batch: impl FnOnce(&[String]) -> KvResult<Vec<(String, Option<Vec<u8>>)>>,
+    get: impl Fn(&str) -> KvResult<Option<Vec<u8>>>,
+) -> KvResult<Vec<Option<Vec<u8>>>> {
+    let each = || keys.iter().map(|k| get(k)).collect();
+    if keys.len() < 2 || broken.get() {
+        return each();
+    }
+    match batch(keys) {
+        // The host answers (key, value) pairs in any order.
+        Ok(found) => {
+            let mut by_key: std::collections::HashMap<String, Option<Vec<u8>>> =
+                found.into_iter().collect();
+            Ok(keys.iter().map(|k| by_key.remove(k).flatten()).collect())
+        }
+        Err(_) => {
+            broken.set(true);
+            each()
+        }
+    }
 }
 
 /// An in-memory store with Spin's semantics, for native tests and benchmarks.
@@ -130,6 +161,43 @@ impl Kv for MemKv {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_batch_is_read_key_by_key_and_not_tried_again() {
+        let kv = MemKv::new();
+        kv.set("a", b"1").unwrap();
+        kv.set("b", b"2").unwrap();
+        let keys = |names: &[&str]| names.iter().map(|k| k.to_string()).collect::<Vec<_>>();
+        let broken = Cell::new(false);
+        let batches = Cell::new(0);
+        let refuse = |_: &[String]| {
+            batches.set(batches.get() + 1);
+            Err(KvError(
+                "ERR wrong number of arguments for 'keys' command".into(),
+            ))
+        };
+        let read = |names: &[&str]| {
+            get_many_or_each(&keys(names), &broken, refuse, |k| kv.get(k)).unwrap()
+        };
+        assert_eq!(
+            read(&["a", "b", "c"]),
+            vec![Some(b"1".to_vec()), Some(b"2".to_vec()), None]
+        );
+        assert_eq!(
+            read(&["b", "a"]),
+            vec![Some(b"2".to_vec()), Some(b"1".to_vec())]
+        );
+        assert_eq!(batches.get(), 1, "the second batch went straight to gets");
+        let single = Cell::new(false);
+        let never = |_: &[String]| -> KvResult<Vec<(String, Option<Vec<u8>>)>> {
+            panic!("batched one key")
+        };
+        assert_eq!(
+            get_many_or_each(&keys(&["a*"]), &single, never, |k| kv.get(k)).unwrap(),
+            vec![None],
+            "one key is a plain get, never a pattern"
+        );
+    }
 
     #[test]
     fn increment_counts_from_zero_as_eight_le_bytes() {

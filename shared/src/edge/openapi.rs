@@ -875,7 +875,7 @@ pub const OPERATIONS: &[Operation] = &[
         "cloudcockpit",
         "Create a customer",
         CloudCockpit,
-        [201, 400, 401, 403, 500],
+        [201, 400, 401, 403],
         cc_customer
     ),
     op!(
@@ -918,7 +918,7 @@ pub const OPERATIONS: &[Operation] = &[
         "cloudcockpit",
         "Create a customer user (seed 001)",
         CloudCockpit,
-        [200, 201, 400, 401, 403, 404, 500],
+        [200, 201, 400, 401, 403, 404],
         seed_001
     ),
     op!(
@@ -935,7 +935,7 @@ pub const OPERATIONS: &[Operation] = &[
         "cloudcockpit",
         "Create a reseller user",
         CloudCockpit,
-        [200, 201, 400, 401, 403, 404, 500],
+        [200, 201, 400, 401, 403, 404],
         seed_001
     ),
     op!(
@@ -1239,19 +1239,26 @@ fn response(op: &Operation, status: u16) -> Value {
     }
 }
 
-/// The statuses an operation answers: its own, and for every operation that
+/// The statuses an operation answers: its own; for every operation that
 /// reads a body, a malformed one (400), an oversized one (413) and another
-/// content type (415).
+/// content type (415); and for every operation but the document itself, a
+/// store that is down (503: each component opens the store first).
 pub fn statuses(op: &Operation) -> Vec<u16> {
     let mut statuses: Vec<u16> = op.statuses.to_vec();
-    if (op.body)().is_some() || op.path == "/oauth2/token" {
-        for s in [400, 413, 415] {
-            if !statuses.contains(&s) {
-                statuses.push(s);
+    let mut add = |extra: &[u16]| {
+        for s in extra {
+            if !statuses.contains(s) {
+                statuses.push(*s);
             }
         }
-        statuses.sort();
+    };
+    if (op.body)().is_some() || op.path == "/oauth2/token" {
+        add(&[400, 413, 415]);
     }
+    if op.path != "/openapi.json" {
+        add(&[503]);
+    }
+    statuses.sort();
     statuses
 }
 

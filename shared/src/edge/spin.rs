@@ -64,12 +64,17 @@ pub fn probe_store() -> Result<(), String> {
 /// batch), which Spin serves from the same table as `spin_sdk::key_value`.
 pub struct SpinKv {
     bucket: store::Bucket,
+    /// The host refused a batch read in this request (Redis does, always).
+    batch_broken: std::cell::Cell<bool>,
 }
 
 impl SpinKv {
     pub fn open_default() -> KvResult<Self> {
         store::open("default")
-            .map(|bucket| Self { bucket })
+            .map(|bucket| Self {
+                bucket,
+                batch_broken: std::cell::Cell::new(false),
+            })
             .map_err(|e| KvError(format!("{e:?}")))
     }
 }
@@ -83,13 +88,8 @@ impl Kv for SpinKv {
         self.bucket.get(key).map_err(kv_err)
     }
     fn get_many(&self, keys: &[String]) -> KvResult<Vec<Option<Vec<u8>>>> {
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        let found = batch::get_many(&self.bucket, keys).map_err(kv_err)?;
-        let mut by_key: std::collections::HashMap<String, Option<Vec<u8>>> =
-            found.into_iter().collect();
-        Ok(keys.iter().map(|k| by_key.remove(k).flatten()).collect())
+        let batch = |keys: &[String]| batch::get_many(&self.bucket, keys).map_err(kv_err);
+        crate::kv::get_many_or_each(keys, &self.batch_broken, batch, |k| self.get(k))
     }
     fn set(&self, key: &str, value: &[u8]) -> KvResult<()> {
         self.bucket.set(key, value).map_err(kv_err)

@@ -766,7 +766,7 @@ async fn pages_reach_the_last_user_after_a_delete() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_store_failure_is_the_documented_500_and_retrying_is_safe() {
+async fn a_store_failure_is_a_503_and_retrying_is_safe() {
     let host = app_host();
     let auth = csp(&host).await;
     let customer = new_customer(&host, &auth, "Flaky").await;
@@ -788,7 +788,7 @@ async fn a_store_failure_is_the_documented_500_and_retrying_is_safe() {
         .json(&body)
     };
     let r = host.send(post()).await;
-    assert_eq!(r.status, 500, "{}", r.text());
+    assert_eq!(r.status, 503, "{}", r.text());
     let b = r.json();
     assert_eq!(
         (
@@ -798,8 +798,8 @@ async fn a_store_failure_is_the_documented_500_and_retrying_is_safe() {
             b["errors"].clone()
         ),
         (
-            json!(500),
-            json!("InternalServerError"),
+            json!(503),
+            json!("ServiceUnavailable"),
             json!("corr-500"),
             Value::Null
         )

@@ -24,5 +24,6 @@ mod manifest;
 mod openapi;
 mod organizations;
 mod permissions;
+mod scale_out;
 mod support;
 mod update_user;

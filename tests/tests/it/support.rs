@@ -52,24 +52,32 @@ pub fn config() -> Config {
     }
 }
 
+/// The variables the app hosts are started with.
+const APP_VALUES: &[(&str, &str)] = &[
+    ("admin_key", ADMIN_KEY),
+    ("token_keys", TOKEN_KEYS),
+    ("password_hash_params", HASH_PARAMS),
+];
+
 /// A fresh host for the real app in spin.toml with no tenant at all.
 pub fn bare_app_host() -> Arc<Host> {
-    Host::new(
-        App::main().expect("app"),
-        &[
-            ("admin_key", ADMIN_KEY),
-            ("token_keys", TOKEN_KEYS),
-            ("password_hash_params", HASH_PARAMS),
-        ],
-    )
-    .expect("app host")
+    Host::new(App::main().expect("app"), APP_VALUES).expect("app host")
+}
+
+/// [`app_host`] over a given store (a test's own Redis).
+pub fn app_host_on(kv: onboard_test_host::kv::KvEngine) -> Arc<Host> {
+    with_operator(Host::on_store(App::main().expect("app"), APP_VALUES, kv).expect("app host"))
 }
 
 /// A fresh host for the real app, with tenant `default` (serving the test
 /// host's own host name) and its operator, whose access token is
 /// [`OPERATOR_TOKEN`].
 pub fn app_host() -> Arc<Host> {
-    let host = bare_app_host();
+    with_operator(bare_app_host())
+}
+
+/// `host` with tenant `default` and its operator.
+fn with_operator(host: Arc<Host>) -> Arc<Host> {
     let created = seed_tenant(&host, "default", &[DEFAULT_HOST], OPERATOR_EMAIL);
     issue_access_token(&host, "default", created.operator.id, OPERATOR_TOKEN);
     host

@@ -77,11 +77,10 @@ fn property(field: &str) -> String {
 /// Renders an error, echoing the request's correlation id.
 pub fn render(error: &Error, correlation: Option<&str>) -> Response {
     let status = match error.status() {
-        // The vendor documents validation failures as 400...
+        // The vendor documents validation failures as 400. (It documents a
+        // failure on its side as 500; a store that is down or failed
+        // mid-way is a retryable 503 here, as in every family.)
         422 => 400,
-        // ...and a failure on its side as 500 with the error model; a store
-        // that failed mid-way is that (retrying is safe, as on 503).
-        503 => 500,
         s => s,
     };
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);

@@ -118,12 +118,15 @@ fn handle_probe(req: web::Request) -> web::Response {
                 .map(|k| (k.clone(), k.as_bytes().to_vec()))
                 .collect();
             batch::set_many(&bucket, &pairs).expect("set_many");
-            let got = batch::get_many(&bucket, &keys).expect("get_many");
+            // A provider may refuse a batch read (Redis does): report it.
+            let present = |keys: &[String]| match batch::get_many(&bucket, keys) {
+                Ok(v) => json!(v.iter().filter(|(_, v)| v.is_some()).count()),
+                Err(e) => json!(format!("{e:?}")),
+            };
+            let got = present(&keys);
             batch::delete_many(&bucket, &keys[..1]).expect("delete_many");
-            let after = batch::get_many(&bucket, &keys).expect("get_many");
-            let present =
-                |v: &[(String, Option<Vec<u8>>)]| v.iter().filter(|(_, v)| v.is_some()).count();
-            ok(json!({ "got": present(&got), "after": present(&after) }))
+            let after = present(&keys);
+            ok(json!({ "got": got, "after": after }))
         }
         "keys" => {
             let store = Store::open(&label).expect("open");

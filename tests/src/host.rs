@@ -23,6 +23,7 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use crate::conformance::Conformance;
 use crate::kv::{KvCounts, KvEngine};
 use crate::manifest::{Manifest, expand_template};
 use crate::router::Router;
@@ -459,6 +460,8 @@ pub struct Host {
     defaults: Arc<HashMap<String, Option<String>>>,
     inflight: AtomicUsize,
     max_inflight: AtomicUsize,
+    /// When set, every answer is checked against the OpenAPI document.
+    conformance: OnceLock<Arc<Conformance>>,
     _dir: tempfile::TempDir,
 }
 
@@ -510,6 +513,7 @@ impl Host {
             defaults: Arc::new(defaults),
             inflight: AtomicUsize::new(0),
             max_inflight: AtomicUsize::new(0),
+            conformance: OnceLock::new(),
             _dir: dir,
         }))
     }
@@ -526,8 +530,16 @@ impl Host {
             defaults: self.defaults.clone(),
             inflight: AtomicUsize::new(0),
             max_inflight: AtomicUsize::new(0),
+            conformance: self.conformance.clone(),
             _dir: tempfile::tempdir()?,
         }))
+    }
+
+    /// From now on every answer whose status the document names for its
+    /// operation must match the document's schema, or the request panics
+    /// (failing the test that sent it).
+    pub fn check_answers_against(&self, conformance: Arc<Conformance>) {
+        let _ = self.conformance.set(conformance);
     }
 
     /// The most requests that were ever being served at the same moment.
@@ -539,8 +551,18 @@ impl Host {
     pub async fn send(&self, req: Request) -> Response {
         let now = self.inflight.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_inflight.fetch_max(now, Ordering::SeqCst);
+        let checked = self.conformance.get().map(|c| {
+            let path = req.path_and_query.split('?').next().unwrap_or_default();
+            (c.clone(), req.method.to_string(), path.to_string())
+        });
         let response = self.dispatch(req).await;
         self.inflight.fetch_sub(1, Ordering::SeqCst);
+        if let Some((conformance, method, path)) = checked
+            && let Some(problem) =
+                conformance.violation(&method, &path, response.status, &response.body)
+        {
+            panic!("{problem}");
+        }
         response
     }
 

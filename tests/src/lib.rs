@@ -4,6 +4,7 @@
 //! run Onboard with Spin.
 
 mod bindings;
+pub mod conformance;
 pub mod host;
 pub mod kv;
 mod kv_redis;

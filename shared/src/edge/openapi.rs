@@ -5,10 +5,12 @@
 //! committed `shared/openapi.json` is what [`document`] builds.
 //!
 //! Every request body is described field by field (the seed endpoints with
-//! the seeds' example requests).
-//! Each family's error shape is a schema of its own.
+//! the seeds' example requests), and so is every success body
+//! ([`success`]). Each family's error shape is a schema of its own.
 
 use serde_json::{Map, Value, json};
+
+mod success;
 
 /// How an operation authenticates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1223,8 +1225,15 @@ fn response(op: &Operation, status: u16) -> Value {
             "content": {"text/csv; charset=utf-8": {"schema": {"type": "string"}}}}),
         200 | 201 if empty => json!({"description": "Success, no body"}),
         200 | 201 => {
-            json!({"description": "Success", "content": {"application/json": {"schema": {}}}})
+            let schema = success::success_schema(op.method, op.path, status).unwrap_or(json!({}));
+            json!({"description": "Success", "content": {"application/json": {"schema": schema}}})
         }
+        // The health answer says what is down.
+        503 if op.path == "/health" => json!({"description": "Store unavailable",
+            "content": {"application/json": {"schema": success::success_schema("get", "/health", 200)}}}),
+        // RFC 6749 5.2: the token endpoint's refusals have the OAuth shape.
+        400 | 401 if op.path == "/oauth2/token" => json!({"description": "OAuth error",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OAuthError"}}}}),
         202 | 204 => json!({"description": "Accepted, no body"}),
         401 | 403 if op.tag == "cloudcockpit" => json!({"description": "No body, as documented"}),
         _ => {
@@ -1330,7 +1339,11 @@ pub fn document() -> Value {
                     "httpStatus": {"type": "integer"}, "success": {"type": "boolean"}, "error": {"type": "object"},
                     "sync": {"type": "boolean"}, "jobId": {"type": "string"}, "jobStatusCode": {"type": "integer"},
                     "cached": {"type": "boolean"}, "replayed": {"type": "boolean"}, "result": {"type": "object"}}},
-                "GcoreError": {"type": ["object", "array"]}
+                "GcoreError": {"type": ["object", "array"]},
+                "OAuthError": {"type": "object", "required": ["error"], "properties": {
+                    "error": {"type": "string", "enum": ["invalid_request", "invalid_client",
+                        "unsupported_grant_type"]},
+                    "error_description": {"type": "string"}}}
             }
         }
     })

@@ -13,8 +13,10 @@ use crate::storage::Env;
 use crate::web::{self, MAX_BODY_BYTES};
 
 /// Reads Spin's request, refusing bodies over [`MAX_BODY_BYTES`] with 413 as soon
-/// as the limit is passed (the rest is never buffered).
-pub async fn read_request(req: IncomingRequest) -> Result<web::Request, web::Response> {
+/// as the limit is passed (the rest is never buffered). The refusal is a core
+/// error, so each family renders it in its own shape.
+pub async fn read_request(req: IncomingRequest) -> Result<web::Request, Error> {
+    let unreadable = || Error::Malformed("the request could not be read".into());
     let method: http::Method = req.method().into();
     let uri = req.path_with_query().unwrap_or_else(|| "/".into());
     let mut builder = http::Request::builder().method(method).uri(uri.as_str());
@@ -31,26 +33,25 @@ pub async fn read_request(req: IncomingRequest) -> Result<web::Request, web::Res
     let mut body = Vec::new();
     let mut stream = req.into_body_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|_| web::empty(StatusCode::BAD_REQUEST))?;
+        let chunk = chunk.map_err(|_| unreadable())?;
         if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(web::empty(StatusCode::PAYLOAD_TOO_LARGE));
+            return Err(Error::TooLarge);
         }
         body.extend_from_slice(&chunk);
     }
-    builder
-        .body(body)
-        .map_err(|_| web::empty(StatusCode::BAD_REQUEST))
+    builder.body(body).map_err(|_| unreadable())
 }
 
-/// Reads the request and hands it to `handler`; what every component's entry
-/// point does.
+/// Reads the request and hands it to `handler`; what the components outside
+/// the families (health, the document, the fallback) do. A request that
+/// cannot be read gets its status and no body.
 pub async fn serve(
     req: IncomingRequest,
     handler: impl FnOnce(web::Request) -> web::Response,
 ) -> web::Response {
     match read_request(req).await {
         Ok(request) => handler(request),
-        Err(response) => response,
+        Err(e) => web::empty(StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST)),
     }
 }
 
@@ -150,13 +151,13 @@ pub async fn handle(
     handler: fn(&web::Request, &mut Env, &crate::identity::Config) -> web::Response,
 ) -> web::Response {
     let config = crate::identity::Config::from_vars(variable);
-    serve(req, |request| {
-        with_env(render_error, |env| {
+    match read_request(req).await {
+        Ok(request) => with_env(render_error, |env| {
             env.correlation = web::correlation_id(&request);
             handler(&request, env, &config)
-        })
-    })
-    .await
+        }),
+        Err(e) => render_error(&e),
+    }
 }
 
 /// Sends a whole [`web::Response`] through a response outparam.
@@ -195,7 +196,7 @@ pub async fn serve_stream<S>(
     use futures::SinkExt as _;
     let request = match read_request(req).await {
         Ok(r) => r,
-        Err(response) => return send_whole(out, response).await,
+        Err(e) => return send_whole(out, render_error(&e)).await,
     };
     let kv = match SpinKv::open_default() {
         Ok(kv) => kv,

@@ -71,6 +71,12 @@ fn digits(s: &str) -> Option<u32> {
 /// Parses an ISO-8601 calendar date or date-time: `YYYY-MM-DD`,
 /// `YYYY-MM-DDThh:mm[:ss[.fff]]` with `Z` or `±hh:mm` (no zone means UTC), or
 /// the same with a space for `T`. Returns milliseconds since the epoch.
+/// The first and last instants a four-digit year can write
+/// (0000-01-01T00:00:00Z, 9999-12-31T23:59:59.999Z): outside them
+/// [`format_millis`] would not print RFC 3339, so nothing is stored there.
+pub const MIN_MILLIS: Millis = -62_167_219_200_000;
+pub const MAX_MILLIS: Millis = 253_402_300_799_999;
+
 pub fn parse_iso8601(s: &str) -> Option<Millis> {
     let s = s.trim();
     // Every ISO-8601 form is ASCII; refusing anything else up front keeps the
@@ -137,7 +143,8 @@ pub fn parse_iso8601(s: &str) -> Option<Millis> {
         Some(_) => return None,
     };
     ms += h as i64 * 3_600_000 + min as i64 * 60_000 + sec.min(59) as i64 * 1000 + milli as i64;
-    Some(ms - offset_ms)
+    // An offset can carry a four-digit year out of range (9999-12-31T23:00-05:00).
+    Some(ms - offset_ms).filter(|ms| (MIN_MILLIS..=MAX_MILLIS).contains(ms))
 }
 
 #[cfg(test)]
@@ -200,12 +207,24 @@ pub fn add_months(ms: Millis, months: i64) -> Millis {
     let total = y * 12 + (m as i64 - 1) + months;
     let (ny, nm) = (total.div_euclid(12), (total.rem_euclid(12) + 1) as u32);
     let nd = d.min(days_in_month(ny, nm));
-    days_from_civil(ny, nm, nd) * 86_400_000 + within
+    // A yearly plan starting in 9999 ends at the last writable instant.
+    (days_from_civil(ny, nm, nd) * 86_400_000 + within).clamp(MIN_MILLIS, MAX_MILLIS)
 }
 
 #[cfg(test)]
 mod month_tests {
     use super::*;
+
+    #[test]
+    fn instants_stay_within_four_digit_years() {
+        assert_eq!(format_millis(MIN_MILLIS), "0000-01-01T00:00:00.000Z");
+        assert_eq!(format_millis(MAX_MILLIS), "9999-12-31T23:59:59.999Z");
+        assert_eq!(parse_iso8601("9999-12-31T23:00-05:00"), None);
+        assert_eq!(parse_iso8601("0000-01-01T00:00+01:00"), None);
+        assert_eq!(parse_iso8601("9999-12-31T23:59:59.999Z"), Some(MAX_MILLIS));
+        let late = parse_iso8601("9999-06-01").unwrap();
+        assert_eq!(add_months(late, 12), MAX_MILLIS);
+    }
 
     #[test]
     fn adds_calendar_months() {

@@ -841,6 +841,36 @@ async fn non_ascii_in_every_date_is_a_4xx() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dates_stay_within_four_digit_years() {
+    let host = app_host();
+    let id = customer(&host, "years@example.com").await;
+    let org = stored_user(&host, id).unwrap().organization_id;
+    let subscribe = |body: Value| {
+        as_operator(Request::post(format!("/v2/organizations/{org}/subscribe"))).json(&body)
+    };
+    // An offset that carries the instant into year 10000 (or before year 0).
+    for value in ["9999-12-31T23:00-05:00", "0000-01-01T00:00+01:00"] {
+        let r = send(
+            &host,
+            subscribe(json!({"plan": "pci_plan", "start_date": value})),
+        )
+        .await;
+        assert_eq!(r.status, 422, "{value}: {}", r.text());
+    }
+    // A yearly plan starting in 9999 ends at the last writable instant.
+    let r = send(
+        &host,
+        subscribe(json!({"plan": "pci_plan", "interval": "yearly", "start_date": "9999-06-01"})),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(
+        r.json()["data"]["attributes"]["end_date"],
+        "9999-12-31T23:59:59.999Z"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cloudcockpit_client_is_refused_on_another_tenants_host() {
     let host = app_host();
     seed_tenant(&host, "other", &["other.test"], "op@other.test");

@@ -153,3 +153,41 @@ async fn every_bare_request_gets_a_documented_status_and_content_type() {
         }
     }
 }
+
+#[test]
+fn the_answer_check_refuses_bodies_the_document_does_not_describe() {
+    let conformance =
+        onboard_test_host::conformance::Conformance::new(&openapi::document()).unwrap();
+    let user = "/v2/users/7c60d51f-b44e-4682-87d6-449835ea4de6";
+    // A user without its attributes, a Clone error without its status,
+    // a non-JSON body: each is named.
+    for (path, status, body) in [
+        (
+            user,
+            200,
+            r#"{"data": {"id": "7c60d51f-b44e-4682-87d6-449835ea4de6"}}"#,
+        ),
+        (user, 404, r#"{"message": "no such user"}"#),
+        ("/iam/users", 200, "not json"),
+        ("/health", 503, r#"{"status": 503}"#),
+    ] {
+        assert!(
+            conformance
+                .violation("GET", path, status, body.as_bytes())
+                .is_some(),
+            "{path} {status} {body}"
+        );
+    }
+    // The right shapes pass, and a status the document does not name
+    // (a test's injected crash) is not judged.
+    assert_eq!(
+        conformance.violation(
+            "GET",
+            user,
+            404,
+            br#"{"status": 404, "status_text": "Not Found", "message": "no such user"}"#
+        ),
+        None
+    );
+    assert_eq!(conformance.violation("GET", user, 500, b""), None);
+}

@@ -9,6 +9,7 @@ use onboard_shared::model::{Profile, Role, User};
 use onboard_shared::password::HashParams;
 use onboard_shared::secrets::Keys;
 use onboard_shared::storage::{self, keys};
+use onboard_test_host::conformance::Conformance;
 use onboard_test_host::host::workspace_root;
 use onboard_test_host::{App, Host, Request, Response};
 use uuid::Uuid;
@@ -59,14 +60,35 @@ const APP_VALUES: &[(&str, &str)] = &[
     ("password_hash_params", HASH_PARAMS),
 ];
 
+/// The committed OpenAPI document, compiled once: every app host checks
+/// each answer a test receives against it.
+fn conformance() -> Arc<Conformance> {
+    static DOCUMENT: std::sync::OnceLock<Arc<Conformance>> = std::sync::OnceLock::new();
+    DOCUMENT
+        .get_or_init(|| {
+            let text = std::fs::read_to_string(workspace_file("shared/openapi.json"))
+                .expect("shared/openapi.json");
+            let document = serde_json::from_str(&text).expect("the document is JSON");
+            Arc::new(Conformance::new(&document).expect("the document's schemas compile"))
+        })
+        .clone()
+}
+
+fn checked(host: Arc<Host>) -> Arc<Host> {
+    host.check_answers_against(conformance());
+    host
+}
+
 /// A fresh host for the real app in spin.toml with no tenant at all.
 pub fn bare_app_host() -> Arc<Host> {
-    Host::new(App::main().expect("app"), APP_VALUES).expect("app host")
+    checked(Host::new(App::main().expect("app"), APP_VALUES).expect("app host"))
 }
 
 /// [`app_host`] over a given store (a test's own Redis).
 pub fn app_host_on(kv: onboard_test_host::kv::KvEngine) -> Arc<Host> {
-    with_operator(Host::on_store(App::main().expect("app"), APP_VALUES, kv).expect("app host"))
+    with_operator(checked(
+        Host::on_store(App::main().expect("app"), APP_VALUES, kv).expect("app host"),
+    ))
 }
 
 /// A fresh host for the real app, with tenant `default` (serving the test

@@ -1,0 +1,943 @@
+//! Success response bodies, field by field, as the handlers render them
+//! (the error bodies are the family schemas in `components`).
+//!
+//! Conventions: `required` lists what the code always emits; a field built
+//! from an `Option` is `["<type>", "null"]`; `format: date-time` only on
+//! timestamps the server makes from its own clock. Dates a client gave
+//! (subscription start and end, a Gcore token's `exp_date`) are plain
+//! strings. Objects stay open, except the literal `{}` bodies.
+
+use serde_json::{Value, json};
+
+// ---------------------------------------------------------------- helpers
+
+fn str_t() -> Value {
+    json!({"type": "string"})
+}
+
+fn nstr() -> Value {
+    json!({"type": ["string", "null"]})
+}
+
+fn int_t() -> Value {
+    json!({"type": "integer"})
+}
+
+fn nint() -> Value {
+    json!({"type": ["integer", "null"]})
+}
+
+fn bool_t() -> Value {
+    json!({"type": "boolean"})
+}
+
+fn null_t() -> Value {
+    json!({"type": "null"})
+}
+
+fn uuid_t() -> Value {
+    json!({"type": "string", "format": "uuid"})
+}
+
+fn nuuid() -> Value {
+    json!({"type": ["string", "null"], "format": "uuid"})
+}
+
+/// A server-clock timestamp, `time::format_millis` (`2023-12-15T19:19:18.037Z`).
+fn ts() -> Value {
+    json!({"type": "string", "format": "date-time"})
+}
+
+fn nts() -> Value {
+    json!({"type": ["string", "null"], "format": "date-time"})
+}
+
+fn enum_t(values: &[&str]) -> Value {
+    json!({"type": "string", "enum": values})
+}
+
+fn arr(items: Value) -> Value {
+    json!({"type": "array", "items": items})
+}
+
+fn obj(required: &[&str], props: Value) -> Value {
+    json!({"type": "object", "required": required, "properties": props})
+}
+
+/// Any object (e.g. `"relationships": {}`, Apiculus `"error": {}`).
+fn any_obj() -> Value {
+    json!({"type": "object"})
+}
+
+/// A body that is always the literal `json!({})`.
+fn empty_obj() -> Value {
+    json!({"type": "object", "additionalProperties": false})
+}
+
+/// A JSON string holding a uuid (CloudCockpit creates answer `json!(id)`).
+fn uuid_string_body() -> Value {
+    uuid_t()
+}
+
+fn lifecycle() -> Value {
+    enum_t(&["active", "disabled", "restricted", "terminated", "deleted"])
+}
+
+// ---------------------------------------------------------------- service
+
+/// `GET /health` (edge/health.rs).
+fn health() -> Value {
+    obj(
+        &["status", "version", "store"],
+        json!({"status": enum_t(&["ok", "degraded"]), "version": str_t(),
+            "store": enum_t(&["ok", "unavailable"])}),
+    )
+}
+
+/// `GET /openapi.json`: this document.
+fn openapi_document() -> Value {
+    obj(
+        &["openapi", "info", "paths", "components"],
+        json!({"openapi": str_t(),
+            "info": obj(&["title", "version"], json!({"title": str_t(), "version": str_t(),
+                "description": str_t()})),
+            "paths": any_obj(), "components": any_obj()}),
+    )
+}
+
+// ---------------------------------------------------------------- admin
+
+/// `tenant_json` (families/admin.rs).
+fn tenant_props() -> Value {
+    json!({
+        "id": str_t(), "name": str_t(), "domains": arr(str_t()), "status": lifecycle(),
+        // uncertain: always Some for tenants made by create_tenant (the only
+        // writer), but the model field is an Option.
+        "root_organization_id": nuuid(),
+        "created_at": ts(),
+        // PATCH with rotate_application_key, and POST.
+        "application_key": str_t(),
+    })
+}
+
+const TENANT_REQUIRED: [&str; 6] = [
+    "id",
+    "name",
+    "domains",
+    "status",
+    "root_organization_id",
+    "created_at",
+];
+
+/// `GET`, `PATCH /admin/tenants/{id}` (`application_key` only after a rotation).
+fn tenant_body() -> Value {
+    obj(&TENANT_REQUIRED, tenant_props())
+}
+
+/// `POST /admin/tenants`: the tenant, its application key and its operator.
+fn tenant_created() -> Value {
+    let mut props = tenant_props();
+    props["operator"] = admin_account_body();
+    let mut required = TENANT_REQUIRED.to_vec();
+    required.extend(["application_key", "operator"]);
+    obj(&required, props)
+}
+
+/// `account_json` (families/admin.rs).
+fn admin_account_body() -> Value {
+    obj(
+        &[
+            "id",
+            "email",
+            "role",
+            "status",
+            "organization_id",
+            "first_name",
+            "last_name",
+        ],
+        json!({"id": uuid_t(), "email": str_t(),
+            "role": enum_t(&["operator", "reseller_admin", "customer_admin", "user"]),
+            "status": lifecycle(), "organization_id": uuid_t(),
+            "first_name": nstr(), "last_name": nstr()}),
+    )
+}
+
+/// `POST /admin/resellers`: `reseller_json` (number and code are always set
+/// by create_reseller; parent_id is null without `parent_id`).
+fn reseller_body() -> Value {
+    obj(
+        &["id", "number", "code", "name", "parent_id"],
+        json!({"id": uuid_t(), "number": {"type": "integer", "minimum": 0}, "code": str_t(),
+            "name": str_t(), "parent_id": nuuid()}),
+    )
+}
+
+/// `POST /admin/api-clients`.
+fn api_client_body() -> Value {
+    obj(
+        &[
+            "client_id",
+            "client_secret",
+            "name",
+            "role",
+            "organization_id",
+        ],
+        json!({"client_id": uuid_t(), "client_secret": str_t(), "name": str_t(),
+            "role": enum_t(&["csp", "reseller"]), "organization_id": nuuid()}),
+    )
+}
+
+/// `GET`, `PUT /admin/reference-data`: `model::ReferenceData` serialized.
+fn reference_data_body() -> Value {
+    obj(
+        &[
+            "currencies",
+            "tax_categories",
+            "regions",
+            "tax_types",
+            "mobile_digits",
+        ],
+        json!({
+            "currencies": arr(str_t()),
+            "tax_categories": arr(obj(&["value", "display_text"],
+                json!({"value": str_t(), "display_text": str_t()}))),
+            "regions": arr(str_t()),
+            "tax_types": arr(obj(&["name", "validation"], json!({"name": str_t(),
+                "validation": obj(&["alpha_num", "required", "min", "max"], json!({
+                    "alpha_num": bool_t(), "required": bool_t(),
+                    "min": {"type": "integer", "minimum": 0},
+                    "max": {"type": "integer", "minimum": 0}}))}))),
+            "mobile_digits": {"type": "integer", "minimum": 0, "maximum": 255},
+        }),
+    )
+}
+
+/// `GET /admin/outbox`: `token` only for invitations.
+fn outbox_body() -> Value {
+    obj(
+        &["messages"],
+        json!({"messages": arr(obj(
+            &["seq", "kind", "to", "subject", "organization_id", "created_at", "token"],
+            json!({"seq": int_t(), "kind": str_t(), "to": str_t(), "subject": uuid_t(),
+                "organization_id": uuid_t(), "created_at": ts(), "token": nstr()})))}),
+    )
+}
+
+// ---------------------------------------------------------------- Clone v2
+
+fn clone_role() -> Value {
+    enum_t(&["Super Admin", "Admin", "User"])
+}
+
+/// `POST /auth/sign_in`.
+fn clone_sign_in() -> Value {
+    obj(
+        &[
+            "status",
+            "status_text",
+            "username",
+            "token",
+            "sign_in_count",
+            "role",
+            "timezone",
+            "verified",
+            "provider",
+            "organization",
+        ],
+        json!({"status": int_t(), "status_text": str_t(), "username": str_t(), "token": str_t(),
+            "sign_in_count": {"type": "integer", "minimum": 0}, "role": clone_role(),
+            "timezone": str_t(), "verified": bool_t(), "provider": str_t(),
+            "organization": obj(&["uuid", "name"], json!({"uuid": uuid_t(), "name": str_t()}))}),
+    )
+}
+
+/// `DELETE /auth/sign_out`: `{"status": 200, "status_text": "OK", "message"}`.
+fn clone_signed_out() -> Value {
+    obj(
+        &["status", "status_text", "message"],
+        json!({"status": int_t(), "status_text": str_t(), "message": str_t()}),
+    )
+}
+
+/// `{"id", "name"}` of an organization, inside other resources.
+fn clone_org_ref() -> Value {
+    obj(&["id", "name"], json!({"id": uuid_t(), "name": str_t()}))
+}
+
+/// One user, `clone::user_data` (GET /v2/users/{id}, list rows).
+fn clone_user() -> Value {
+    let attributes = obj(
+        &[
+            "id",
+            "username",
+            "email",
+            "role",
+            "first_name",
+            "last_name",
+            "locale",
+            "timezone",
+            "phone",
+            "mobile_phone",
+            "url",
+            "title",
+            "address",
+            "city",
+            "state",
+            "country",
+            "zipcode",
+            "comment",
+            "confirmed",
+            "status",
+            "organization",
+            "created_at",
+            "updated_at",
+        ],
+        json!({"id": uuid_t(), "username": str_t(), "email": str_t(), "role": clone_role(),
+            "first_name": nstr(), "last_name": nstr(), "locale": nstr(), "timezone": nstr(),
+            "phone": nstr(), "mobile_phone": nstr(), "url": nstr(), "title": nstr(),
+            "address": nstr(), "city": nstr(), "state": nstr(), "country": nstr(),
+            "zipcode": nstr(), "comment": nstr(), "confirmed": bool_t(), "status": lifecycle(),
+            "organization": clone_org_ref(), "created_at": ts(), "updated_at": ts()}),
+    );
+    obj(
+        &["id", "type", "attributes", "relationships"],
+        json!({"id": uuid_t(), "type": {"const": "users"}, "attributes": attributes,
+            "relationships": any_obj()}),
+    )
+}
+
+/// `{"data": <item>}`.
+fn clone_data(item: Value) -> Value {
+    obj(&["data"], json!({"data": item}))
+}
+
+/// `clone::list_body`: `{"data": [...], "meta": {...}}`.
+fn clone_list(item: Value) -> Value {
+    obj(
+        &["data", "meta"],
+        json!({"data": arr(item),
+            "meta": obj(&["page", "per_page", "total_count", "total_pages", "truncated"],
+                json!({"page": int_t(), "per_page": int_t(), "total_count": int_t(),
+                    "total_pages": int_t(), "truncated": bool_t()}))}),
+    )
+}
+
+/// `GET`, `PUT /v2/user/me`: `me_resource`.
+fn clone_me() -> Value {
+    let attributes = obj(
+        &[
+            "id",
+            "username",
+            "role",
+            "email",
+            "first_name",
+            "last_name",
+            "locale",
+            "timezone",
+            "active_product",
+            "organization",
+            "created_at",
+            "updated_at",
+            "last_sign_in_at",
+            "last_sign_in_ip",
+            "sign_in_count",
+            "two_factor_authentication",
+            "incomplete_details",
+        ],
+        json!({"id": uuid_t(), "username": str_t(), "role": clone_role(), "email": str_t(),
+            "first_name": nstr(), "last_name": nstr(), "locale": nstr(), "timezone": nstr(),
+            "active_product": nstr(), "organization": clone_org_ref(),
+            "created_at": ts(), "updated_at": ts(), "last_sign_in_at": nts(),
+            "last_sign_in_ip": nstr(), "sign_in_count": {"type": "integer", "minimum": 0},
+            "two_factor_authentication": obj(
+                &["enabled", "otp_sms_enabled", "otp_totp_enabled", "otp_phone",
+                    "otp_default_method"],
+                json!({"enabled": bool_t(), "otp_sms_enabled": bool_t(),
+                    "otp_totp_enabled": bool_t(), "otp_phone": null_t(),
+                    "otp_default_method": null_t()})),
+            "incomplete_details": bool_t()}),
+    );
+    clone_data(obj(
+        &["id", "type", "attributes", "relationships"],
+        json!({"id": uuid_t(), "type": {"const": "users"}, "attributes": attributes,
+            "relationships": any_obj()}),
+    ))
+}
+
+/// One organization, `organization_resource(...)["data"]` (members: the
+/// first 100; empty in lists).
+fn clone_organization() -> Value {
+    let attributes = obj(
+        &[
+            "uuid",
+            "name",
+            "description",
+            "company_name",
+            "partner",
+            "creation_time",
+            "modification_time",
+            "members",
+            "settings",
+            "details",
+            "incomplete_details",
+        ],
+        json!({"uuid": uuid_t(), "name": str_t(), "description": nstr(), "company_name": nstr(),
+            "partner": bool_t(), "creation_time": ts(), "modification_time": ts(),
+            "members": arr(obj(&["id", "username", "partner"],
+                json!({"id": uuid_t(), "username": str_t(), "partner": bool_t()}))),
+            "settings": obj(&["can_edit_organization"],
+                json!({"can_edit_organization": bool_t()})),
+            // BTreeMap<String, String>: free keys, string values.
+            "details": {"type": "object", "additionalProperties": str_t()},
+            "incomplete_details": bool_t()}),
+    );
+    obj(
+        &["id", "type", "attributes", "relationships"],
+        json!({"id": uuid_t(), "type": {"const": "organizations"}, "attributes": attributes,
+            "relationships": any_obj()}),
+    )
+}
+
+fn subscription_props() -> Value {
+    json!({
+        "id": uuid_t(), "plan": str_t(), "price": nstr(),
+        "status": enum_t(&["active", "inactive", "canceled"]),
+        "interval": enum_t(&["none", "monthly", "yearly"]),
+        // Client-given dates (or start + interval): not always RFC 3339
+        // (see the module comment), so no date-time format.
+        "start_date": str_t(), "end_date": nstr(),
+        "created_at": ts(), "updated_at": ts(),
+        "trial_enabled": bool_t(), "trial_duration_days": {"type": ["integer", "null"], "minimum": 0},
+        "auto_renewal": bool_t(), "cancellation_reason": nstr(),
+        // Stored only after check_features (an object) or absent (null).
+        "features": {"type": ["object", "null"]},
+        "product": obj(&["code", "name", "description"],
+            json!({"code": str_t(), "name": nstr(), "description": nstr()})),
+    })
+}
+
+const SUBSCRIPTION_REQUIRED: [&str; 15] = [
+    "id",
+    "plan",
+    "price",
+    "status",
+    "interval",
+    "start_date",
+    "end_date",
+    "created_at",
+    "updated_at",
+    "trial_enabled",
+    "trial_duration_days",
+    "auto_renewal",
+    "cancellation_reason",
+    "features",
+    "product",
+];
+
+fn subscription_item(props: Value, required: &[&str]) -> Value {
+    obj(
+        &["id", "type", "attributes", "relationships"],
+        json!({"id": uuid_t(), "type": {"const": "subscriptions"},
+            "attributes": obj(required, props), "relationships": any_obj()}),
+    )
+}
+
+/// One subscription, `subscription_data`.
+fn clone_subscription() -> Value {
+    subscription_item(subscription_props(), &SUBSCRIPTION_REQUIRED)
+}
+
+/// A dependent subscription: also names its organization.
+fn clone_dependent_subscription() -> Value {
+    let mut props = subscription_props();
+    props["organization"] = clone_org_ref();
+    let mut required = SUBSCRIPTION_REQUIRED.to_vec();
+    required.push("organization");
+    subscription_item(props, &required)
+}
+
+/// `{"data": [...]}` without `meta` (subscriptions, dependent subscriptions).
+fn clone_data_array(item: Value) -> Value {
+    obj(&["data"], json!({"data": arr(item)}))
+}
+
+/// One audit event, `audit::event_data`. Note: the outer `id` is the
+/// sequence number as a string, `attributes.id` the same as an integer.
+fn clone_audit_event() -> Value {
+    let attributes = obj(
+        &[
+            "id",
+            "occurred_at",
+            "actor",
+            "action",
+            "targets",
+            "outcome",
+            "correlation_id",
+        ],
+        json!({"id": {"type": "integer", "minimum": 1}, "occurred_at": ts(),
+            "actor": obj(&["type", "id"], json!({"type": str_t(), "id": str_t()})),
+            "action": str_t(), "targets": arr(str_t()), "outcome": str_t(),
+            "correlation_id": nstr()}),
+    );
+    obj(
+        &["id", "type", "attributes", "relationships"],
+        json!({"id": {"type": "string", "pattern": "^[0-9]+$"},
+            "type": {"const": "audit_events"}, "attributes": attributes,
+            "relationships": any_obj()}),
+    )
+}
+
+/// `GET /v2/user/validate_token`.
+fn clone_valid() -> Value {
+    obj(&["valid"], json!({"valid": bool_t()}))
+}
+
+/// `PUT /v2/user/generate_access_token`.
+fn clone_access_token() -> Value {
+    obj(
+        &["token", "username", "message"],
+        json!({"token": str_t(), "username": str_t(), "message": str_t()}),
+    )
+}
+
+/// `PUT /v2/user/revoke_access_token`.
+fn clone_message() -> Value {
+    obj(&["message"], json!({"message": str_t()}))
+}
+
+// ---------------------------------------------------------------- CloudCockpit v1
+
+/// `POST /oauth2/token`.
+fn cc_oauth_token() -> Value {
+    obj(
+        &["token_type", "expires_in", "ext_expires_in", "access_token"],
+        json!({"token_type": {"const": "Bearer"}, "expires_in": int_t(),
+            "ext_expires_in": int_t(), "access_token": str_t()}),
+    )
+}
+
+/// `cloudcockpit::paged`.
+fn cc_paged(item: Value) -> Value {
+    obj(
+        &[
+            "items",
+            "paginationParameters",
+            "totalPages",
+            "totalCount",
+            "hasPreviousPage",
+            "hasNextPage",
+            "continuationToken",
+        ],
+        json!({"items": arr(item),
+            "paginationParameters": obj(&["pageNumber", "pageSize"],
+                json!({"pageNumber": int_t(), "pageSize": int_t()})),
+            "totalPages": int_t(), "totalCount": int_t(), "hasPreviousPage": bool_t(),
+            "hasNextPage": bool_t(), "continuationToken": null_t()}),
+    )
+}
+
+/// `CustomerViewModel` (+ `deleted`), `customer_json`: every detail field is
+/// absent (null) on customers made by the other families.
+fn cc_customer_view() -> Value {
+    obj(
+        &[
+            "id",
+            "companyName",
+            "taxId",
+            "country",
+            "addressLine1",
+            "addressLine2",
+            "city",
+            "state",
+            "zip",
+            "firstName",
+            "middleName",
+            "lastName",
+            "email",
+            "phone",
+            "internalIdentifier",
+            "resellerId",
+            "providerCustomers",
+            "customerAssociations",
+            "deleted",
+        ],
+        json!({"id": uuid_t(), "companyName": str_t(), "taxId": nstr(), "country": nstr(),
+            "addressLine1": nstr(), "addressLine2": nstr(), "city": nstr(), "state": nstr(),
+            "zip": nstr(), "firstName": nstr(), "middleName": nstr(), "lastName": nstr(),
+            "email": nstr(), "phone": nstr(), "internalIdentifier": nstr(),
+            "resellerId": nuuid(),
+            "providerCustomers": arr(any_obj()), "customerAssociations": arr(any_obj()),
+            "deleted": bool_t()}),
+    )
+}
+
+/// `UserViewModel`, portal_users `user_json` (names are null for users made
+/// by other families without them).
+fn cc_user_view() -> Value {
+    obj(
+        &["id", "firstName", "lastName", "email", "role", "groups"],
+        json!({"id": uuid_t(), "firstName": nstr(), "lastName": nstr(), "email": str_t(),
+            "role": obj(&["name"],
+                json!({"name": enum_t(&["Csp", "ResellerAdmin", "CustomerAdmin", "User"])})),
+            "groups": arr(obj(&["id", "name"], json!({"id": uuid_t(), "name": nstr()})))}),
+    )
+}
+
+/// `GroupViewModel`.
+fn cc_group_view() -> Value {
+    obj(&["id", "name"], json!({"id": uuid_t(), "name": str_t()}))
+}
+
+// ---------------------------------------------------------------- Apiculus
+
+/// The success envelope, `apiculus::envelope` (`error` is `{}`).
+fn apiculus_envelope(result: Value) -> Value {
+    obj(
+        &[
+            "httpStatus",
+            "success",
+            "error",
+            "sync",
+            "jobId",
+            "jobStatusCode",
+            "cached",
+            "replayed",
+            "result",
+        ],
+        json!({"httpStatus": int_t(), "success": bool_t(), "error": any_obj(),
+            "sync": bool_t(), "jobId": uuid_t(), "jobStatusCode": int_t(),
+            "cached": bool_t(), "replayed": bool_t(), "result": result}),
+    )
+}
+
+/// `POST /auth/login`: NOT the full envelope, only three keys.
+fn apiculus_login() -> Value {
+    obj(
+        &["httpStatus", "success", "result"],
+        json!({"httpStatus": int_t(), "success": bool_t(),
+            "result": obj(
+                &["token", "onboarded", "account_type", "currency", "last_logged_in",
+                    "paymentCurrency"],
+                json!({"token": str_t(), "onboarded": bool_t(),
+                    "account_type": {"type": "integer", "enum": [1, 11, 12]},
+                    "currency": str_t(), "last_logged_in": ts(),
+                    "paymentCurrency": str_t()}))}),
+    )
+}
+
+/// `POST /api/pass/createNewUser`.
+fn apiculus_created() -> Value {
+    apiculus_envelope(obj(
+        &["id", "email"],
+        // uncertain: `account_code` is always Some for an enterprise create
+        // (also on replay), but it is an Option on the user record.
+        json!({"id": nstr(), "email": str_t()}),
+    ))
+}
+
+/// `PUT /api/v1/serv_*UserAccount/{id}`: `id` echoes the path segment;
+/// `email` is "" for an account whose primary user is gone.
+fn apiculus_account_status() -> Value {
+    apiculus_envelope(obj(
+        &["id", "email", "status"],
+        json!({"id": str_t(), "email": str_t(), "status": lifecycle()}),
+    ))
+}
+
+/// `GET /api/pass/signUpHelper`.
+fn apiculus_sign_up_helper() -> Value {
+    apiculus_envelope(obj(
+        &["currency", "acsRegion", "tax_category", "tax_types"],
+        json!({"currency": arr(str_t()), "acsRegion": arr(str_t()),
+            "tax_category": arr(obj(&["displayText", "value"],
+                json!({"displayText": str_t(), "value": str_t()}))),
+            "tax_types": arr(obj(&["name", "validation"], json!({"name": str_t(),
+                "validation": obj(&["alpha_num", "required", "min", "max"], json!({
+                    "alpha_num": bool_t(), "required": bool_t(),
+                    "min": {"type": "integer", "minimum": 0},
+                    "max": {"type": "integer", "minimum": 0}}))})))}),
+    ))
+}
+
+/// `GET /api/v1/countryList` (no envelope).
+fn apiculus_countries() -> Value {
+    obj(
+        &["result"],
+        json!({"result": obj(&["countries"], json!({"countries": arr(obj(
+            &["_id", "objectId", "code", "name", "phone", "currency", "__v"],
+            json!({"_id": str_t(), "objectId": str_t(), "code": str_t(), "name": str_t(),
+                "phone": str_t(), "currency": str_t(), "__v": int_t()})))}))}),
+    )
+}
+
+/// `GET /api/v1/stateList` (no envelope).
+fn apiculus_states() -> Value {
+    obj(
+        &["result"],
+        json!({"result": obj(&["state"], json!({"state": arr(obj(
+            &["_id", "objectId", "Country_Code", "Subdivision_Code", "Subdivision_Name",
+                "Subdivion_Type", "__v"],
+            json!({"_id": str_t(), "objectId": str_t(), "Country_Code": str_t(),
+                "Subdivision_Code": str_t(), "Subdivision_Name": str_t(),
+                "Subdivion_Type": str_t(), "__v": int_t()})))}))}),
+    )
+}
+
+// ---------------------------------------------------------------- Gcore IAM
+
+/// `{refresh, access}` (login and refresh).
+fn gcore_jwt_pair() -> Value {
+    obj(
+        &["refresh", "access"],
+        json!({"refresh": str_t(), "access": str_t()}),
+    )
+}
+
+/// `GET /iam/clients/me`.
+fn gcore_account_overview() -> Value {
+    obj(
+        &[
+            "id",
+            "email",
+            "name",
+            "phone",
+            "status",
+            "companyName",
+            "website",
+            "currentUser",
+            "capabilities",
+            "serviceStatuses",
+            "paidFeatures",
+            "freeFeatures",
+            "entryBaseDomain",
+            "signup_process",
+            "deleted",
+            "bill_type",
+            "custom_id",
+            "country_code",
+            "is_test",
+            "has_active_admin",
+        ],
+        json!({"id": int_t(), "email": str_t(), "name": nstr(), "phone": nstr(),
+            "status": str_t(), "companyName": str_t(), "website": str_t(),
+            "currentUser": int_t(), "capabilities": arr(str_t()),
+            "serviceStatuses": any_obj(), "paidFeatures": any_obj(), "freeFeatures": any_obj(),
+            "entryBaseDomain": null_t(), "signup_process": null_t(), "deleted": bool_t(),
+            "bill_type": str_t(), "custom_id": nstr(), "country_code": nstr(),
+            "is_test": bool_t(), "has_active_admin": bool_t()}),
+    )
+}
+
+/// `gcore::group`: Administrators (1) or Users (2).
+fn gcore_group_ref() -> Value {
+    obj(&["id", "name"], json!({"id": int_t(), "name": str_t()}))
+}
+
+/// The Gcore `User`, gcore/users.rs `user_json`; `client_and_roles` only
+/// when `with_roles` (list, create, PATCH; not GET one).
+fn gcore_user(with_roles: bool) -> Value {
+    let mut props = json!({
+        "id": int_t(), "email": str_t(), "name": nstr(),
+        "lang": enum_t(&["de", "en", "ru", "zh", "az"]), "phone": nstr(),
+        "company": str_t(), "reseller": {"type": "integer", "minimum": 0},
+        "client": int_t(), "deleted": bool_t(), "groups": arr(gcore_group_ref()),
+        "activated": bool_t(), "sso_auth": bool_t(), "two_fa": bool_t(),
+        "auth_types": arr(str_t()), "user_type": enum_t(&["seller", "reseller", "common"]),
+        "is_active": bool_t(),
+        // Note: user_roles are strings ("1"/"2": the group id's to_string()).
+        "client_and_roles": arr(obj(
+            &["client_id", "client_company_name", "user_roles", "user_id"],
+            json!({"client_id": int_t(), "client_company_name": str_t(),
+                "user_roles": arr(str_t()), "user_id": int_t()}))),
+    });
+    let mut required = vec![
+        "id",
+        "email",
+        "name",
+        "lang",
+        "phone",
+        "company",
+        "reseller",
+        "client",
+        "deleted",
+        "groups",
+        "activated",
+        "sso_auth",
+        "two_fa",
+        "auth_types",
+        "user_type",
+        "is_active",
+    ];
+    if with_roles {
+        required.push("client_and_roles");
+    } else if let Some(p) = props.as_object_mut() {
+        p.remove("client_and_roles");
+    }
+    obj(&required, props)
+}
+
+/// `GET /iam/users`: `{count, next, previous, results}`.
+fn gcore_users_page() -> Value {
+    obj(
+        &["count", "next", "previous", "results"],
+        json!({"count": int_t(), "next": nstr(), "previous": nstr(),
+            "results": arr(gcore_user(true))}),
+    )
+}
+
+/// `POST /iam/clients/invite_user`.
+fn gcore_invited() -> Value {
+    obj(
+        &["status", "user_id"],
+        json!({"status": {"const": "sent"}, "user_id": int_t()}),
+    )
+}
+
+/// `APIToken`, gcore `token_json`; `with_token` adds the clear `token`
+/// (POST only, shown once).
+fn gcore_api_token(with_token: bool) -> Value {
+    let mut props = json!({
+        // Always Some for API tokens (api_tokens::create numbers them).
+        "id": int_t(),
+        "name": str_t(), "description": nstr(),
+        // Client-given (must be in the future): not always RFC 3339, see top.
+        "exp_date": nstr(),
+        "expired": bool_t(), "deleted": bool_t(), "created": ts(), "last_usage": ts(),
+        "client_user": obj(
+            &["client_id", "deleted", "role", "user_email", "user_id", "user_name"],
+            json!({"client_id": int_t(), "deleted": bool_t(), "role": gcore_group_ref(),
+                "user_email": nstr(), "user_id": nint(), "user_name": nstr()})),
+    });
+    let mut required = vec![
+        "id",
+        "name",
+        "description",
+        "exp_date",
+        "expired",
+        "deleted",
+        "created",
+        "last_usage",
+        "client_user",
+    ];
+    if with_token {
+        props["token"] = str_t();
+        required.push("token");
+    }
+    obj(&required, props)
+}
+
+// ---------------------------------------------------------------- the table
+
+/// The schema of an operation's JSON success body, by method, OpenAPI path
+/// (as written in `OPERATIONS`) and status; `None` for bodiless successes
+/// (`EMPTY_SUCCESS`, 202, 204), the CSV export, and anything unknown.
+pub fn success_schema(method: &str, path: &str, status: u16) -> Option<Value> {
+    let schema = match (method, path, status) {
+        // Service.
+        ("get", "/health", 200) => health(),
+        ("get", "/openapi.json", 200) => openapi_document(),
+        // Administration.
+        ("post", "/admin/tenants", 201) => tenant_created(),
+        ("get" | "patch", "/admin/tenants/{id}", 200) => tenant_body(),
+        ("post", "/admin/resellers", 201) => reseller_body(),
+        ("post", "/admin/accounts", 201) => admin_account_body(),
+        ("patch", "/admin/accounts/{id}", 200) => admin_account_body(),
+        ("post", "/admin/api-clients", 201) => api_client_body(),
+        ("get" | "put", "/admin/reference-data", 200) => reference_data_body(),
+        ("get", "/admin/outbox", 200) => outbox_body(),
+        // Clone Systems v2.
+        ("post", "/auth/sign_in", 200) => clone_sign_in(),
+        ("delete", "/auth/sign_out", 200) => clone_signed_out(),
+        ("get", "/v2/users", 200) => clone_list(clone_user()),
+        ("get", "/v2/users/{id}", 200) => clone_data(clone_user()),
+        ("put" | "delete", "/v2/users/{id}", 200) => empty_obj(),
+        ("get" | "put", "/v2/user/me", 200) => clone_me(),
+        ("get" | "put", "/v2/user/organization", 200) => clone_data(clone_organization()),
+        ("get", "/v2/user/validate_token", 200) => clone_valid(),
+        ("put", "/v2/user/generate_access_token", 200) => clone_access_token(),
+        ("put", "/v2/user/revoke_access_token", 200) => clone_message(),
+        ("put", "/v2/user/change_password", 200) => empty_obj(),
+        ("get", "/v2/organizations", 200) => clone_list(clone_organization()),
+        ("post", "/v2/organizations", 201) => clone_data(clone_organization()),
+        ("get" | "put", "/v2/organizations/{id}", 200) => clone_data(clone_organization()),
+        ("delete", "/v2/organizations/{id}", 200) => empty_obj(),
+        ("put", "/v2/organizations/move", 200) => clone_data(clone_organization()),
+        ("post", "/v2/organizations/{id}/subscribe", 201) => clone_data(clone_subscription()),
+        ("post", "/v2/organizations/{id}/unsubscribe", 200) => clone_data(clone_subscription()),
+        ("get", "/v2/organizations/{id}/subscriptions", 200) => {
+            clone_data_array(clone_subscription())
+        }
+        ("get", "/v2/organizations/{id}/subscriptions/{sub_id}", 200) => {
+            clone_data(clone_subscription())
+        }
+        ("put", "/v2/organizations/{id}/subscriptions/{sub_id}", 200) => empty_obj(),
+        ("get", "/v2/organizations/{id}/dependent_subscriptions", 200) => {
+            clone_data_array(clone_dependent_subscription())
+        }
+        ("get", "/v2/audit/events", 200) => clone_list(clone_audit_event()),
+        ("get", "/v2/audit/events/{id}", 200) => clone_data(clone_audit_event()),
+        // CloudCockpit v1.
+        ("post", "/oauth2/token", 200) => cc_oauth_token(),
+        ("get", "/v1/Customers", 200) => cc_paged(cc_customer_view()),
+        ("post", "/v1/Customers", 201) => uuid_string_body(),
+        ("get", "/v1/Customers/{customerId}", 200) => cc_customer_view(),
+        // 201 created, 200 the identical request replayed: the id either way.
+        ("post", "/v1/customer/{customerId}/users", 200 | 201) => uuid_string_body(),
+        ("post", "/v1/reseller/{resellerId}/users", 200 | 201) => uuid_string_body(),
+        ("get", "/v1/customer/{customerId}/users", 200) => arr(cc_user_view()),
+        ("get", "/v1", 200) => cc_paged(cc_user_view()),
+        ("get", "/v1/users/groups", 200) => cc_paged(cc_group_view()),
+        ("post", "/v1/users/groups", 201) => uuid_string_body(),
+        // Apiculus.
+        ("post", "/auth/login", 200) => apiculus_login(),
+        ("post", "/auth/logout", 200) => apiculus_envelope(any_obj()),
+        ("post", "/api/pass/createNewUser", 200) => apiculus_created(),
+        ("get", "/api/pass/signUpHelper", 200) => apiculus_sign_up_helper(),
+        ("get", "/api/v1/countryList", 200) => apiculus_countries(),
+        ("get", "/api/v1/stateList", 200) => apiculus_states(),
+        (
+            "put",
+            "/api/v1/serv_disableUserAccount/{id}"
+            | "/api/v1/serv_enableUserAccount/{id}"
+            | "/api/v1/serv_restrictUserAccount/{id}"
+            | "/api/v1/serv_terminateUserAccount/{id}",
+            200,
+        ) => apiculus_account_status(),
+        // Gcore IAM.
+        ("post", "/iam/auth/jwt/login" | "/iam/auth/jwt/refresh", 200) => gcore_jwt_pair(),
+        ("get", "/iam/clients/me", 200) => gcore_account_overview(),
+        ("get", "/iam/users", 200) => gcore_users_page(),
+        ("post", "/iam/users", 201) => gcore_user(true),
+        ("get", "/iam/users/{userId}", 200) => gcore_user(false),
+        ("patch", "/iam/users/{userId}", 200) => gcore_user(true),
+        ("post", "/iam/clients/invite_user", 200) => gcore_invited(),
+        ("get", "/iam/v2/clients/{clientId}/tokens", 200) => arr(gcore_api_token(false)),
+        ("post", "/iam/v2/clients/{clientId}/tokens", 200) => gcore_api_token(true),
+        ("get", "/iam/v2/clients/{clientId}/tokens/{tokenId}", 200) => gcore_api_token(false),
+        // Bodiless (EMPTY_SUCCESS, 202, 204) and the CSV export.
+        _ => return None,
+    };
+    Some(schema)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_success_of_the_table_with_a_json_body_has_a_schema() {
+        for op in super::super::OPERATIONS {
+            for &s in op.statuses.iter().filter(|s| matches!(**s, 200 | 201)) {
+                let bodiless = super::super::EMPTY_SUCCESS.contains(&(op.method, op.path))
+                    || op.path == "/v2/organizations/export";
+                assert_eq!(
+                    success_schema(op.method, op.path, s).is_some(),
+                    !bodiless,
+                    "{} {} {s}",
+                    op.method,
+                    op.path
+                );
+            }
+        }
+    }
+}

@@ -41,6 +41,12 @@ pub struct Cas {
     watch: Option<CasWatch>,
 }
 
+/// Spin keeps an instance's open compare-and-swaps in a table of this many
+/// slots. Its `swap` never frees the slot of the CAS it consumed, and a
+/// failed swap takes one more for the CAS it hands back, so a request can
+/// make about this many swaps before `Cas::new` fails.
+const CAS_TABLE: usize = 256;
+
 pub fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> {
     spin_kv::add_to_linker::<_, HasSelf<State>>(linker, |s| s)?;
     variables::add_to_linker::<_, HasSelf<State>>(linker, |s| s)?;
@@ -273,8 +279,14 @@ impl atomics::Host for State {
             Ok(()) => Ok(Ok(())),
             // Spin hands back a new CAS on the same key, its `current()`
             // already read (and on Redis, the key watched again).
-            Err(KvError::CasFailed) => match self.kv.cas_current(&state.label, &state.key) {
+            Err(KvError::CasFailed) if self.cas_slots >= CAS_TABLE => {
+                Ok(Err(atomics::CasError::StoreError(wasi_kv::Error::Other(
+                    "too many compare_and_swaps opened".into(),
+                ))))
+            }
+            Err(KvError::CasFailed) => match self.kv.cas_reread(&state.label, &state.key) {
                 Ok((seen, watch)) => {
+                    self.cas_slots += 1;
                     state.seen = Some(seen);
                     state.watch = Some(watch);
                     let again = self.table.push(state)?;
@@ -299,6 +311,12 @@ impl atomics::HostCas for State {
         key: String,
     ) -> wasmtime::Result<Result<Resource<Cas>, wasi_kv::Error>> {
         let label = self.table.get(&bucket)?.label.clone();
+        if self.cas_slots >= CAS_TABLE {
+            return Ok(Err(wasi_kv::Error::Other(
+                "too many compare_and_swaps opened".into(),
+            )));
+        }
+        self.cas_slots += 1;
         Ok(Ok(self.table.push(Cas {
             label,
             key,
@@ -331,6 +349,7 @@ impl atomics::HostCas for State {
     }
 
     async fn drop(&mut self, cas: Resource<Cas>) -> wasmtime::Result<()> {
+        self.cas_slots = self.cas_slots.saturating_sub(1);
         let mut cas = self.table.delete(cas)?;
         if let Some(watch) = cas.watch.take() {
             self.kv.cas_dropped(watch);

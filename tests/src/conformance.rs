@@ -8,19 +8,29 @@ use std::collections::HashMap;
 use jsonschema::Validator;
 use serde_json::Value;
 
-/// The compiled body schemas of one document, by operation and status.
+/// What the document says an answer with a given status carries.
+enum Expect {
+    /// No body.
+    Empty,
+    /// A body of this media type matching this schema.
+    Json { media: String, schema: Validator },
+    /// A body of this media type the document gives no JSON schema (CSV).
+    Other { media: String },
+}
+
+/// The compiled answers of one document, by operation and status.
 pub struct Conformance {
     /// (method, path template segments) in document order.
     operations: Vec<(String, Vec<String>)>,
-    /// (operation index, status) → the body's validator.
-    bodies: HashMap<(usize, u16), Validator>,
+    /// (operation index, status) → what that answer carries.
+    answers: HashMap<(usize, u16), Expect>,
 }
 
 impl Conformance {
     pub fn new(document: &Value) -> anyhow::Result<Self> {
         let components = &document["components"]["schemas"];
         let mut operations = Vec::new();
-        let mut bodies = HashMap::new();
+        let mut answers = HashMap::new();
         let paths = document["paths"].as_object().cloned().unwrap_or_default();
         for (path, item) in &paths {
             let Some(item) = item.as_object() else {
@@ -39,66 +49,122 @@ impl Conformance {
                     let Ok(status) = status.parse::<u16>() else {
                         continue;
                     };
-                    let Some(content) = response["content"].as_object() else {
-                        continue;
+                    let expect = match response["content"].as_object() {
+                        None => Expect::Empty,
+                        Some(content) => {
+                            let (media, body) = content.iter().next().expect("a media type");
+                            if media.contains("json") {
+                                let schema = inline(&body["schema"], components);
+                                let schema = jsonschema::options()
+                                    .should_validate_formats(true)
+                                    .build(&schema)
+                                    .map_err(|e| {
+                                        anyhow::anyhow!("{method} {path} {status}: {e}")
+                                    })?;
+                                Expect::Json {
+                                    media: media.clone(),
+                                    schema,
+                                }
+                            } else {
+                                Expect::Other {
+                                    media: media.clone(),
+                                }
+                            }
+                        }
                     };
-                    let Some(schema) = content.values().find_map(|c| c.get("schema")) else {
-                        continue;
-                    };
-                    // Only JSON bodies (the CSV export is a plain string).
-                    if !content.keys().any(|media| media.contains("json")) {
-                        continue;
-                    }
-                    let schema = inline(schema, components);
-                    let validator = jsonschema::options()
-                        .should_validate_formats(true)
-                        .build(&schema)
-                        .map_err(|e| anyhow::anyhow!("{method} {path} {status}: {e}"))?;
-                    bodies.insert((index, status), validator);
+                    answers.insert((index, status), expect);
                 }
             }
         }
-        Ok(Self { operations, bodies })
+        Ok(Self {
+            operations,
+            answers,
+        })
     }
 
-    /// The operation a request reached: exact segments beat `{name}` ones.
+    /// The operation a request reached: the path is chosen first, as Spin
+    /// routes (exact segments beat `{name}` ones), then the method on it.
     fn operation(&self, method: &str, path: &str) -> Option<usize> {
         let segments: Vec<&str> = path.split('/').collect();
+        let matches = |template: &[String]| {
+            template.len() == segments.len()
+                && template
+                    .iter()
+                    .zip(&segments)
+                    .all(|(t, s)| t == s || (t.starts_with('{') && !s.is_empty()))
+        };
+        let exact = |template: &[String]| template.iter().filter(|t| !t.starts_with('{')).count();
+        let best = self
+            .operations
+            .iter()
+            .filter(|(_, t)| matches(t))
+            .max_by_key(|(_, t)| exact(t))?
+            .1
+            .clone();
         self.operations
             .iter()
-            .enumerate()
-            .filter(|(_, (m, template))| {
-                m.eq_ignore_ascii_case(method)
-                    && template.len() == segments.len()
-                    && template
-                        .iter()
-                        .zip(&segments)
-                        .all(|(t, s)| t == s || (t.starts_with('{') && !s.is_empty()))
-            })
-            .max_by_key(|(_, (_, template))| {
-                template.iter().filter(|t| !t.starts_with('{')).count()
-            })
-            .map(|(i, _)| i)
+            .position(|(m, t)| *t == best && m.eq_ignore_ascii_case(method))
     }
 
-    /// Why an answer does not match the document, if it does not. Statuses
-    /// the document does not name for the operation (a test's injected
-    /// crash, say) and bodies it gives no schema are not judged here.
-    pub fn violation(&self, method: &str, path: &str, status: u16, body: &[u8]) -> Option<String> {
+    /// Why an answer does not match the document, if it does not: a status
+    /// the document does not name for the operation, another content type,
+    /// a body where none is documented (or none where one is), or a body
+    /// that fails its schema. Requests to no documented operation (the
+    /// fallback, another method) are not judged here, nor is an empty 500:
+    /// a trap, which only a test's injected crash causes.
+    pub fn violation(
+        &self,
+        method: &str,
+        path: &str,
+        status: u16,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Option<String> {
         let index = self.operation(method, path)?;
-        let validator = self.bodies.get(&(index, status))?;
+        let at = format!("{method} {path} {status}");
+        let Some(expect) = self.answers.get(&(index, status)) else {
+            if status == 500 && body.is_empty() {
+                return None;
+            }
+            return Some(format!(
+                "{at}: the document names no such status for this operation"
+            ));
+        };
+        let media_of = |ct: &str| {
+            ct.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        };
+        let (media, schema) = match expect {
+            Expect::Empty if body.is_empty() => return None,
+            Expect::Empty => {
+                return Some(format!(
+                    "{at}: documented without a body, got {}",
+                    String::from_utf8_lossy(body)
+                ));
+            }
+            Expect::Other { media } => (media, None),
+            Expect::Json { media, schema } => (media, Some(schema)),
+        };
+        let got = content_type.map(media_of).unwrap_or_default();
+        if got != media_of(media) {
+            return Some(format!("{at}: content type {got:?}, documented {media:?}"));
+        }
+        let schema = schema?;
         let instance: Value = match serde_json::from_slice(body) {
             Ok(v) => v,
-            Err(e) => return Some(format!("{method} {path} {status}: body is not JSON ({e})")),
+            Err(e) => return Some(format!("{at}: body is not JSON ({e})")),
         };
-        let errors: Vec<String> = validator
+        let errors: Vec<String> = schema
             .iter_errors(&instance)
             .take(5)
             .map(|e| format!("{} at {}", e, e.instance_path()))
             .collect();
         (!errors.is_empty()).then(|| {
             format!(
-                "{method} {path} {status} does not match the document: {}\nbody: {}",
+                "{at} does not match the document: {}\nbody: {}",
                 errors.join("; "),
                 String::from_utf8_lossy(body)
             )

@@ -295,6 +295,9 @@ pub struct State {
     defaults: Arc<HashMap<String, Option<String>>>,
     pub(crate) kv: KvEngine,
     pub(crate) counts: KvCounts,
+    /// Compare-and-swap slots in use in Spin's per-instance table (see
+    /// `bindings::CAS_TABLE`).
+    pub(crate) cas_slots: usize,
 }
 
 impl WasiView for State {
@@ -558,8 +561,13 @@ impl Host {
         let response = self.dispatch(req).await;
         self.inflight.fetch_sub(1, Ordering::SeqCst);
         if let Some((conformance, method, path)) = checked
-            && let Some(problem) =
-                conformance.violation(&method, &path, response.status, &response.body)
+            && let Some(problem) = conformance.violation(
+                &method,
+                &path,
+                response.status,
+                response.header("content-type"),
+                &response.body,
+            )
         {
             panic!("{problem}");
         }
@@ -662,6 +670,7 @@ impl Host {
             defaults: self.defaults.clone(),
             kv: self.kv.clone(),
             counts: KvCounts::default(),
+            cas_slots: 0,
         };
         let mut store = Store::new(engine(), state);
         let (sender, receiver) = tokio::sync::oneshot::channel();

@@ -336,6 +336,7 @@ impl KvEngine {
             Backend::Redis(store) => redis(store).map_err(|e| match e {
                 RedisFailure::Other(msg) => KvError::Other(msg),
                 RedisFailure::CasFailed => KvError::CasFailed,
+                RedisFailure::Panic => KvError::Crash,
             }),
         };
         match fault {
@@ -467,6 +468,21 @@ impl KvEngine {
             return Err(KvError::CasFailed);
         }
         Ok(())
+    }
+
+    /// The read Spin's host makes itself after a failed swap (a new CAS and
+    /// its `current()`, handed back to the guest): not a guest call, so no
+    /// fault rule applies to it.
+    pub fn cas_reread(&self, store: &str, key: &str) -> KvResult<(Option<Vec<u8>>, CasWatch)> {
+        match &*self.backend {
+            Backend::Sqlite(conn) => read(&conn.lock().unwrap(), store, key)
+                .map(|seen| (seen, CasWatch(None)))
+                .map_err(|e| KvError::Other(e.to_string())),
+            Backend::Redis(r) => r
+                .watch(key)
+                .map(|(seen, w)| (seen, CasWatch(Some(w))))
+                .map_err(|_| KvError::Other("reading the key again failed".into())),
+        }
     }
 
     /// A compare-and-swap dropped without a swap: its `WATCH` is cleared.

@@ -42,6 +42,8 @@ pub struct Watch {
 pub enum RedisFailure {
     Other(String),
     CasFailed,
+    /// Spin's host panics (the instance dies).
+    Panic,
 }
 
 type Outcome<T> = Result<T, RedisFailure>;
@@ -164,7 +166,9 @@ impl RedisStore {
 
     /// `KEYS k1 k2 ..`, read as (key, value) pairs, exactly as the provider
     /// does: more than one key is a wrong-arity error; one key answers the
-    /// names matching it, which read as pairs only when there are none.
+    /// names matching it as a glob. The redis crate Spin uses panics
+    /// (`unreachable!`) reading a one-name reply as pairs: the instance dies,
+    /// which is the "guest panic" seen on a real Spin.
     pub fn get_many(&self, keys: &[String]) -> Outcome<Vec<(String, Option<Vec<u8>>)>> {
         let mut cmd = redis::cmd("KEYS");
         for k in keys {
@@ -174,6 +178,9 @@ impl RedisStore {
         let Value::Array(items) = names else {
             return Err(RedisFailure::Other("unexpected KEYS reply".into()));
         };
+        if items.len() == 1 {
+            return Err(RedisFailure::Panic);
+        }
         if items.len() % 2 != 0 {
             return Err(RedisFailure::Other(
                 "Response was of incompatible type: \"Response type not vector compatible.\""
@@ -219,7 +226,13 @@ impl RedisStore {
             .and_then(|()| redis::cmd("GET").arg(&key).query(&mut conn));
         match seen {
             Ok(seen) => Ok((seen, Watch { conn: Some(conn) })),
-            Err(e) => Err(RedisFailure::Other(self.failed(conn, &e))),
+            // The connection may hold the WATCH: never back to the pool.
+            Err(e) => {
+                if is_connection_error(&e) {
+                    self.pool.lock().unwrap().clear();
+                }
+                Err(RedisFailure::Other(e.to_string()))
+            }
         }
     }
 
@@ -262,15 +275,14 @@ impl RedisStore {
     /// Every (key, value) under this store's prefix, sorted by key.
     pub fn dump(&self) -> Vec<(String, Vec<u8>)> {
         let keys = self.scan();
-        let mut conn = self.take().expect("redis connection for dump");
         let mut pairs: Vec<(String, Vec<u8>)> = keys
             .into_iter()
             .filter_map(|k| {
-                let value: Option<Vec<u8>> = redis::cmd("GET").arg(&k).query(&mut conn).ok()?;
+                let value: Option<Vec<u8>> =
+                    self.run(|c| redis::cmd("GET").arg(&k).query(c)).ok()?;
                 Some((self.strip(k), value?))
             })
             .collect();
-        self.put_back(conn);
         pairs.sort();
         pairs
     }
@@ -292,6 +304,7 @@ impl RedisStore {
                 .arg(1000)
                 .query(&mut conn)
             else {
+                // A connection that failed mid-scan is not pooled again.
                 return keys;
             };
             keys.extend(batch);

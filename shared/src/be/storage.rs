@@ -187,8 +187,16 @@ pub struct Record<T> {
     pub data: T,
 }
 
+/// Store keys name tenants and emails' hashes: they go to the component's
+/// log, never into an answer.
 fn corrupt(key: &str) -> Error {
-    Error::Unavailable(format!("unreadable record at {key}"))
+    eprintln!("unreadable record at {key}");
+    Error::Unavailable("a stored record could not be read; retry the request".into())
+}
+
+fn contention(key: &str) -> Error {
+    eprintln!("too much contention on {key}");
+    Error::Unavailable("too many concurrent changes to one record; retry the request".into())
 }
 
 /// The data of several records in one `get_many`, in key order; absent or
@@ -299,7 +307,7 @@ where
             }
         }
     }
-    Err(Error::Unavailable(format!("too much contention on {key}")))
+    Err(contention(key))
 }
 
 /// Jitter from the op id, so racing operations spread out.
@@ -386,7 +394,7 @@ where
             }
         }
     }
-    Err(Error::Unavailable(format!("too much contention on {key}")))
+    Err(contention(key))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

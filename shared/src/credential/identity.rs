@@ -112,6 +112,10 @@ pub mod gkeys {
     pub fn session(t: &str, sid: &str) -> String {
         format!("t/{t}/session/{sid}")
     }
+    /// A sign-in waiting for its second factor, by the keyed hash of its state.
+    pub fn otp_state(t: &str, kid: &str, hash: &str) -> String {
+        format!("t/{t}/otp/{kid}/{hash}")
+    }
 }
 
 /// A host as the domain index keys it: lower case, no port, no trailing dot.
@@ -558,7 +562,9 @@ pub struct SignedIn {
 const DECOY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$b25ib2FyZGRlY295c2FsdA$8nphGoBkaxSp7EZfjzgkf6pS9t4mOABecdr/PwDEzdQ";
 
 /// Checks an email and password in `tenant`, throttled per account and
-/// client address, and opens a session for `family`.
+/// client address, and opens a session for `family`. A user with a second
+/// factor signs in only where a family asks for it (Clone's two-step
+/// `POST /auth/sign_in`); elsewhere such a user uses an API token.
 pub fn sign_in(
     env: &mut Env,
     tenant: &Tenant,
@@ -567,6 +573,25 @@ pub fn sign_in(
     address: &str,
     family: Family,
 ) -> Result<SignedIn> {
+    let user = check_password(env, tenant, email, password, address)?;
+    if crate::two_factor::required(&user) {
+        return Err(Error::Unauthenticated(
+            "this account signs in with a second factor: use POST /auth/sign_in, or an API token"
+                .into(),
+        ));
+    }
+    open_session(env, tenant, user, address, family)
+}
+
+/// The user an email and password name in `tenant`, throttled per account
+/// and client address: the first step of every sign-in.
+pub fn check_password(
+    env: &mut Env,
+    tenant: &Tenant,
+    email: &str,
+    password: &str,
+    address: &str,
+) -> Result<User> {
     let bad = || Error::Unauthenticated("invalid email or password".into());
     let normalized = validate::normalize_email(email);
     if normalized.is_empty() || normalized.len() > 255 || password.len() > 1024 {
@@ -585,6 +610,17 @@ pub fn sign_in(
         return Err(bad());
     };
     throttle::succeeded(env, &tenant.id, &normalized, address)?;
+    Ok(user)
+}
+
+/// Opens a session for `family` of a user whose credentials were checked.
+pub fn open_session(
+    env: &mut Env,
+    tenant: &Tenant,
+    user: User,
+    address: &str,
+    family: Family,
+) -> Result<SignedIn> {
     let sid = env.new_uuid().simple().to_string();
     let session = Session {
         user: user.id,

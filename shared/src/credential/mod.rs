@@ -1,7 +1,7 @@
 //! Who is calling: tenants and their domains, stored credentials and
 //! sessions ([`identity`]), the caller and its reach ([`auth`]), API tokens,
-//! password hashing, keyed hashes and tokens ([`secrets`]), and sign-in
-//! throttling.
+//! password hashing, keyed hashes and tokens ([`secrets`]), sign-in
+//! throttling, and the second factor ([`two_factor`] over [`totp`]).
 
 pub mod api_tokens;
 pub mod auth;
@@ -9,3 +9,5 @@ pub mod identity;
 pub mod password;
 pub mod secrets;
 pub mod throttle;
+pub mod totp;
+pub mod two_factor;

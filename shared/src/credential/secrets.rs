@@ -65,7 +65,7 @@ impl Keys {
         self.0.first()
     }
 
-    fn get(&self, kid: &str) -> Option<&[u8]> {
+    pub(crate) fn get(&self, kid: &str) -> Option<&[u8]> {
         self.0
             .iter()
             .find(|(k, _)| k == kid)

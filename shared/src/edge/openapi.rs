@@ -319,8 +319,32 @@ fn credentials(user: &str) -> Option<Value> {
         "properties": {user: {"type": "string"}, "password": {"type": "string"}}}))
 }
 
+/// Clone sign-in: step 1 (username, password) or, for a user with a second
+/// factor, step 2 (`otp_session_state` with `otp_attempt` or `recovery_code`).
 fn username_password() -> Option<Value> {
-    credentials("username")
+    let code = json!({"type": "string", "minLength": 1, "maxLength": 64});
+    Some(json!({"type": "object", "properties": {
+        "username": {"type": "string"}, "password": {"type": "string"},
+        "otp_session_state": {"type": "string"}, "otp_attempt": code, "recovery_code": code},
+        "anyOf": [{"required": ["username", "password"]},
+                  {"required": ["otp_session_state", "otp_attempt"]},
+                  {"required": ["otp_session_state", "recovery_code"]}]}))
+}
+
+/// A second factor: a current authenticator code or a recovery code.
+fn second_factor() -> Option<Value> {
+    let code = json!({"type": "string", "minLength": 1, "maxLength": 64});
+    Some(
+        json!({"type": "object", "properties": {"otp_attempt": code, "recovery_code": code},
+        "oneOf": [{"required": ["otp_attempt"]}, {"required": ["recovery_code"]}]}),
+    )
+}
+
+fn otp_attempt() -> Option<Value> {
+    object(
+        &["otp_attempt"],
+        json!({"otp_attempt": {"type": "string", "pattern": "^[0-9]{6}$"}}),
+    )
 }
 
 fn email_password() -> Option<Value> {
@@ -728,6 +752,40 @@ pub const OPERATIONS: &[Operation] = &[
         Clone,
         [200, 400, 401, 422, 429],
         change_password
+    ),
+    op!(
+        "put",
+        "/v2/user/enable_2fa",
+        "clone",
+        "Install a TOTP second factor (in force once verified)",
+        Clone,
+        [200, 401, 403, 409]
+    ),
+    op!(
+        "put",
+        "/v2/user/verify_2fa_installation",
+        "clone",
+        "Verify the TOTP installation with a code: the second factor is in force",
+        Clone,
+        [200, 400, 401, 403, 409, 422, 429],
+        otp_attempt
+    ),
+    op!(
+        "put",
+        "/v2/user/generate_recovery_codes",
+        "clone",
+        "Ten single-use recovery codes (the previous set stops working)",
+        Clone,
+        [200, 401, 403, 409]
+    ),
+    op!(
+        "put",
+        "/v2/user/disable_2fa",
+        "clone",
+        "Remove the second factor (needs a code or a recovery code)",
+        Clone,
+        [200, 400, 401, 403, 409, 422, 429],
+        second_factor
     ),
     op!(
         "get",
@@ -1250,8 +1308,9 @@ fn response(op: &Operation, status: u16) -> Value {
 
 /// The statuses an operation answers: its own; for every operation that
 /// reads a body, a malformed one (400), an oversized one (413) and another
-/// content type (415); and for every operation but the document itself, a
-/// store that is down (503: each component opens the store first).
+/// content type (415); for every operation but the document itself, a
+/// store that is down (503: each component opens the store first); and for
+/// every authenticated one, 401 and 403.
 pub fn statuses(op: &Operation) -> Vec<u16> {
     let mut statuses: Vec<u16> = op.statuses.to_vec();
     let mut add = |extra: &[u16]| {
@@ -1266,6 +1325,12 @@ pub fn statuses(op: &Operation) -> Vec<u16> {
     }
     if op.path != "/openapi.json" {
         add(&[503]);
+    }
+    // Every credential is checked against its tenant and the request's host
+    // (and CloudCockpit's X-Tenant): a missing or bad one is 401, one of
+    // another tenant 403.
+    if op.auth != Auth::None && op.auth != Auth::CloneApp {
+        add(&[401, 403]);
     }
     statuses.sort();
     statuses

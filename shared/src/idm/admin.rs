@@ -377,6 +377,7 @@ fn create_account_in(
             sign_in_count: 0,
             last_sign_in_at: None,
             last_sign_in_ip: None,
+            two_factor: None,
             created_at: env.now,
             updated_at: env.now,
         };

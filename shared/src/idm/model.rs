@@ -275,8 +275,27 @@ pub struct User {
     pub last_sign_in_at: Option<Millis>,
     #[serde(default)]
     pub last_sign_in_ip: Option<String>,
+    /// The second factor, once installed (`credential::two_factor`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub two_factor: Option<TwoFactor>,
     pub created_at: Millis,
     pub updated_at: Millis,
+}
+
+/// A user's second factor; nothing in it is usable if the store leaks
+/// without `token_keys`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TwoFactor {
+    /// The TOTP secret, sealed (`totp::seal_secret`) for this user.
+    pub secret: String,
+    /// Installed and verified with a code; until then sign-in ignores it.
+    pub enabled: bool,
+    /// The last TOTP step a code was accepted at (a code is good once).
+    #[serde(default)]
+    pub last_step: u64,
+    /// Keyed hashes (`secrets::seal`) of the unused recovery codes.
+    #[serde(default)]
+    pub recovery: Vec<String>,
 }
 
 /// A plan a tenant sells; plans are configured by the operator, not by API.

@@ -759,6 +759,7 @@ fn write_customer(
         sign_in_count: 0,
         last_sign_in_at: None,
         last_sign_in_ip: None,
+        two_factor: None,
         created_at: now,
         updated_at: now,
     };

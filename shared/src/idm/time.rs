@@ -68,15 +68,16 @@ fn digits(s: &str) -> Option<u32> {
         .flatten()
 }
 
-/// Parses an ISO-8601 calendar date or date-time: `YYYY-MM-DD`,
-/// `YYYY-MM-DDThh:mm[:ss[.fff]]` with `Z` or `±hh:mm` (no zone means UTC), or
-/// the same with a space for `T`. Returns milliseconds since the epoch.
 /// The first and last instants a four-digit year can write
 /// (0000-01-01T00:00:00Z, 9999-12-31T23:59:59.999Z): outside them
 /// [`format_millis`] would not print RFC 3339, so nothing is stored there.
 pub const MIN_MILLIS: Millis = -62_167_219_200_000;
 pub const MAX_MILLIS: Millis = 253_402_300_799_999;
 
+/// Parses an ISO-8601 calendar date or date-time: `YYYY-MM-DD`,
+/// `YYYY-MM-DDThh:mm[:ss[.fff]]` with `Z` or `±hh:mm` (no zone means UTC), or
+/// the same with a space for `T`. Returns milliseconds since the epoch, or
+/// `None` outside [`MIN_MILLIS`]..=[`MAX_MILLIS`].
 pub fn parse_iso8601(s: &str) -> Option<Millis> {
     let s = s.trim();
     // Every ISO-8601 form is ASCII; refusing anything else up front keeps the

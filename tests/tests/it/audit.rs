@@ -152,6 +152,33 @@ async fn every_state_changing_endpoint_writes_exactly_one_event() {
         "current_password": OPERATOR_PASSWORD, "password": "another-password", "password_confirmation": "another-password"}}))).await;
     let r = changes(
         h,
+        "PUT /v2/user/enable_2fa",
+        s(Request::put("/v2/user/enable_2fa")),
+    )
+    .await;
+    let totp = crate::two_factor::base32_decode(r.json()["secret"].as_str().unwrap());
+    let code = crate::two_factor::code_now(h, &totp);
+    changes(
+        h,
+        "PUT /v2/user/verify_2fa_installation",
+        s(Request::put("/v2/user/verify_2fa_installation")).json(&json!({"otp_attempt": code})),
+    )
+    .await;
+    let r = changes(
+        h,
+        "PUT /v2/user/generate_recovery_codes",
+        s(Request::put("/v2/user/generate_recovery_codes")),
+    )
+    .await;
+    let recovery = r.json()["recovery_codes"][0].as_str().unwrap().to_string();
+    changes(
+        h,
+        "PUT /v2/user/disable_2fa",
+        s(Request::put("/v2/user/disable_2fa")).json(&json!({"recovery_code": recovery})),
+    )
+    .await;
+    let r = changes(
+        h,
         "POST /v2/users/create_customer",
         s(Request::post("/v2/users/create_customer")).json(&json!({"customer": {
         "organization": {"name": "Audit Co"}, "user": {"email": "cust@audit.example"}}})),

@@ -152,6 +152,11 @@ async fn batch_calls_and_counters() {
     assert_eq!(r.kv.get(Op::GetMany), 2);
     assert_eq!(r.kv.get(Op::DeleteMany), 1);
     assert_eq!(r.kv.total(), 4);
+    // Either way the batch writes landed: `a` deleted, `b` kept.
+    assert_eq!(
+        host.kv.dump("default"),
+        vec![("b".to_string(), b"b".to_vec())]
+    );
     let r = host.send(Request::get("/probe?op=keys")).await;
     assert_eq!(r.json()["keys"], serde_json::json!(["b"]));
     assert_eq!(r.kv.get(Op::GetKeys), 1);

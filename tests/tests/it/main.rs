@@ -26,4 +26,5 @@ mod organizations;
 mod permissions;
 mod scale_out;
 mod support;
+mod two_factor;
 mod update_user;

@@ -173,21 +173,41 @@ fn the_answer_check_refuses_bodies_the_document_does_not_describe() {
     ] {
         assert!(
             conformance
-                .violation("GET", path, status, body.as_bytes())
+                .violation(
+                    "GET",
+                    path,
+                    status,
+                    Some("application/json"),
+                    body.as_bytes()
+                )
                 .is_some(),
             "{path} {status} {body}"
         );
     }
     // The right shapes pass, and a status the document does not name
     // (a test's injected crash) is not judged.
+    let not_found = br#"{"status": 404, "status_text": "Not Found", "message": "no such user"}"#;
     assert_eq!(
-        conformance.violation(
-            "GET",
-            user,
-            404,
-            br#"{"status": 404, "status_text": "Not Found", "message": "no such user"}"#
-        ),
+        conformance.violation("GET", user, 404, Some("application/json"), not_found),
         None
     );
-    assert_eq!(conformance.violation("GET", user, 500, b""), None);
+    // Another content type, a status the operation never answers, a body
+    // where the document says none: each is named.
+    assert!(
+        conformance
+            .violation("GET", user, 404, Some("text/plain"), not_found)
+            .is_some()
+    );
+    assert!(
+        conformance
+            .violation("GET", user, 418, Some("application/json"), not_found)
+            .is_some()
+    );
+    assert!(
+        conformance
+            .violation("DELETE", "/iam/clients/1/client-users/2", 204, None, b"{}")
+            .is_some()
+    );
+    // An empty 500 is a trap (a test's injected crash): not judged.
+    assert_eq!(conformance.violation("GET", user, 500, None, b""), None);
 }

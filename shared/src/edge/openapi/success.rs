@@ -251,6 +251,36 @@ fn clone_sign_in() -> Value {
     )
 }
 
+/// The first step of a two-factor sign-in: no token yet.
+fn clone_sign_in_step_one() -> Value {
+    obj(
+        &[
+            "status",
+            "status_text",
+            "username",
+            "otp_required",
+            "otp_session_state",
+        ],
+        json!({"status": int_t(), "status_text": str_t(), "username": str_t(),
+            "otp_required": {"const": true}, "otp_session_state": str_t()}),
+    )
+}
+
+/// `two_factor_authentication` as `/v2/user/me` and the 2FA actions show it.
+fn clone_two_factor_block() -> Value {
+    obj(
+        &[
+            "enabled",
+            "otp_sms_enabled",
+            "otp_totp_enabled",
+            "otp_phone",
+            "otp_default_method",
+        ],
+        json!({"enabled": bool_t(), "otp_sms_enabled": bool_t(), "otp_totp_enabled": bool_t(),
+            "otp_phone": null_t(), "otp_default_method": {"type": ["string", "null"]}}),
+    )
+}
+
 /// `DELETE /auth/sign_out`: `{"status": 200, "status_text": "OK", "message"}`.
 fn clone_signed_out() -> Value {
     obj(
@@ -349,12 +379,7 @@ fn clone_me() -> Value {
             "active_product": nstr(), "organization": clone_org_ref(),
             "created_at": ts(), "updated_at": ts(), "last_sign_in_at": nts(),
             "last_sign_in_ip": nstr(), "sign_in_count": {"type": "integer", "minimum": 0},
-            "two_factor_authentication": obj(
-                &["enabled", "otp_sms_enabled", "otp_totp_enabled", "otp_phone",
-                    "otp_default_method"],
-                json!({"enabled": bool_t(), "otp_sms_enabled": bool_t(),
-                    "otp_totp_enabled": bool_t(), "otp_phone": null_t(),
-                    "otp_default_method": null_t()})),
+            "two_factor_authentication": clone_two_factor_block(),
             "incomplete_details": bool_t()}),
     );
     clone_data(obj(
@@ -846,7 +871,24 @@ pub fn success_schema(method: &str, path: &str, status: u16) -> Option<Value> {
         ("get" | "put", "/admin/reference-data", 200) => reference_data_body(),
         ("get", "/admin/outbox", 200) => outbox_body(),
         // Clone Systems v2.
-        ("post", "/auth/sign_in", 200) => clone_sign_in(),
+        ("post", "/auth/sign_in", 200) => {
+            json!({"oneOf": [clone_sign_in(), clone_sign_in_step_one()]})
+        }
+        ("put", "/v2/user/enable_2fa", 200) => obj(
+            &["secret", "otpauth_uri", "message"],
+            json!({"secret": {"type": "string", "pattern": "^[A-Z2-7]+$"},
+                "otpauth_uri": {"type": "string", "pattern": "^otpauth://totp/"},
+                "message": str_t()}),
+        ),
+        ("put", "/v2/user/verify_2fa_installation" | "/v2/user/disable_2fa", 200) => obj(
+            &["two_factor_authentication"],
+            json!({"two_factor_authentication": clone_two_factor_block()}),
+        ),
+        ("put", "/v2/user/generate_recovery_codes", 200) => obj(
+            &["recovery_codes"],
+            json!({"recovery_codes": {"type": "array", "minItems": 10, "maxItems": 10,
+                "items": {"type": "string", "pattern": "^[a-z2-7]{4}(-[a-z2-7]{4}){3}$"}}}),
+        ),
         ("delete", "/auth/sign_out", 200) => clone_signed_out(),
         ("get", "/v2/users", 200) => clone_list(clone_user()),
         ("get", "/v2/users/{id}", 200) => clone_data(clone_user()),

@@ -77,14 +77,20 @@ fn me_resource(user: &User, org: &Organization) -> Value {
             "last_sign_in_at": user.last_sign_in_at.map(time::format_millis),
             "last_sign_in_ip": user.last_sign_in_ip,
             "sign_in_count": user.sign_in_count,
-            "two_factor_authentication": {
-                "enabled": false, "otp_sms_enabled": false, "otp_totp_enabled": false,
-                "otp_phone": null, "otp_default_method": null
-            },
+            "two_factor_authentication": two_factor_block(user),
             "incomplete_details": false,
         },
         "relationships": {}
     }})
+}
+
+/// The vendor's `two_factor_authentication` block: TOTP is the one method.
+pub(super) fn two_factor_block(user: &User) -> Value {
+    let on = crate::two_factor::required(user);
+    json!({
+        "enabled": on, "otp_sms_enabled": false, "otp_totp_enabled": on,
+        "otp_phone": null, "otp_default_method": if on { json!("totp") } else { Value::Null }
+    })
 }
 
 /// An organization as a `/v2` resource (the shape of the vendor's move-user

@@ -37,6 +37,7 @@ mod audit;
 mod current_user;
 mod organizations;
 mod session;
+mod two_factor;
 
 pub use audit::{audit_event, audit_events};
 pub use current_user::{
@@ -48,6 +49,7 @@ pub use organizations::{
     organizations, start_export, subscribe, subscription, subscriptions, unsubscribe,
 };
 pub use session::{sign_in, sign_out};
+pub use two_factor::{disable_2fa, enable_2fa, generate_recovery_codes, verify_2fa_installation};
 
 /// The caller of a request: `Authorization: Bearer <session token>` from
 /// sign-in, or `Authorization: Basic <access token>` from

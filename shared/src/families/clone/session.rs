@@ -3,27 +3,31 @@
 use http::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 
+use super::two_factor::second_factor;
 use super::{authenticate, client_address, header_str, json_object, render_error, role_name};
 use crate::error::{Error, FieldErrors};
 use crate::identity::{self, Config, Family};
 use crate::storage::Env;
+use crate::two_factor;
 use crate::web::{self, Request, Response};
 
 /// Sign-in fields from the JSON body or, as the vendor's generated curl
 /// sends them, from the query string.
-fn credentials(req: &Request) -> Result<(String, String), Error> {
-    let body = json_object(req)?;
-    let query: Map<String, Value> = req
-        .uri()
-        .query()
-        .map(|q| {
-            form_urlencoded::parse(q.as_bytes())
-                .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
-                .collect()
-        })
-        .unwrap_or_default();
+fn sign_in_fields(req: &Request) -> Result<Map<String, Value>, Error> {
+    let mut fields = json_object(req)?;
+    if let Some(q) = req.uri().query() {
+        for (k, v) in form_urlencoded::parse(q.as_bytes()) {
+            fields
+                .entry(k.into_owned())
+                .or_insert(Value::String(v.into_owned()));
+        }
+    }
+    Ok(fields)
+}
+
+fn credentials(fields: &Map<String, Value>) -> Result<(String, String), Error> {
     let mut errors = FieldErrors::default();
-    let mut field = |name: &str| match body.get(name).or_else(|| query.get(name)) {
+    let mut field = |name: &str| match fields.get(name) {
         Some(Value::String(s)) if !s.is_empty() => s.clone(),
         Some(Value::String(_)) | None | Some(Value::Null) => {
             errors.add(name, "is required");
@@ -40,7 +44,10 @@ fn credentials(req: &Request) -> Result<(String, String), Error> {
 }
 
 /// `POST /auth/sign_in`: `x-api-key` names the tenant's application; the
-/// username is the email. 200 with the documented sign-in object.
+/// username is the email. 200 with the documented sign-in object. For a user
+/// with a second factor, the first step (username, password) answers an
+/// `otp_session_state` and no token; the second step sends it back with
+/// `otp_attempt` (or `recovery_code`) and gets the token.
 pub fn sign_in(req: &Request, env: &mut Env, config: &Config) -> Response {
     let result = (|| {
         if req.method() != Method::POST {
@@ -48,15 +55,34 @@ pub fn sign_in(req: &Request, env: &mut Env, config: &Config) -> Response {
         }
         let tenant = identity::application_tenant(env, config, header_str(req, "x-api-key"))?;
         identity::check_destination(env, &tenant.id, None, header_str(req, "host"))?;
-        let (username, password) = credentials(req)?;
-        let signed = identity::sign_in(
-            env,
-            &tenant,
-            &username,
-            &password,
-            &client_address(req),
-            Family::Clone,
-        )?;
+        let fields = sign_in_fields(req)?;
+        let address = client_address(req);
+        let user = match fields.get("otp_session_state") {
+            Some(Value::String(state)) => {
+                let factor = second_factor(&fields)?;
+                two_factor::complete_sign_in(env, config, &tenant, state, &factor, &address)?
+            }
+            Some(Value::Null) | None => {
+                let (username, password) = credentials(&fields)?;
+                let user = identity::check_password(env, &tenant, &username, &password, &address)?;
+                if two_factor::required(&user) {
+                    let state = two_factor::start_sign_in(env, config, &tenant, &user)?;
+                    return Ok(web::json(
+                        StatusCode::OK,
+                        &json!({
+                            "status": 200,
+                            "status_text": "OK",
+                            "username": user.email,
+                            "otp_required": true,
+                            "otp_session_state": state,
+                        }),
+                    ));
+                }
+                user
+            }
+            Some(_) => return Err(Error::invalid("otp_session_state", "must be a string")),
+        };
+        let signed = identity::open_session(env, &tenant, user, &address, Family::Clone)?;
         let token = identity::session_token(
             config,
             &signed.caller,

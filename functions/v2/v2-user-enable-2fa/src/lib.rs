@@ -1,0 +1,11 @@
+//! `PUT /v2/user/enable_2fa` → [`onboard_shared::families::clone::enable_2fa`].
+
+use onboard_shared::families::clone;
+use onboard_shared::{spin, web};
+use spin_sdk::http::IncomingRequest;
+use spin_sdk::http_component;
+
+#[http_component]
+async fn handle(req: IncomingRequest) -> web::Response {
+    spin::handle(req, clone::render_error, clone::enable_2fa).await
+}

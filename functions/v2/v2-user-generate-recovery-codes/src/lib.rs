@@ -1,0 +1,11 @@
+//! `PUT /v2/user/generate_recovery_codes` → [`onboard_shared::families::clone::generate_recovery_codes`].
+
+use onboard_shared::families::clone;
+use onboard_shared::{spin, web};
+use spin_sdk::http::IncomingRequest;
+use spin_sdk::http_component;
+
+#[http_component]
+async fn handle(req: IncomingRequest) -> web::Response {
+    spin::handle(req, clone::render_error, clone::generate_recovery_codes).await
+}

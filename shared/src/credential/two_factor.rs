@@ -1,0 +1,359 @@
+//! The second factor: a TOTP authenticator (installed, verified, disabled),
+//! single-use recovery codes, and the two-step sign-in that asks for them.
+//!
+//! Every check of a code is throttled like a password (per user and client
+//! address), and spends what it used inside one compare-and-swap on the user
+//! record: a TOTP step is good once (the record keeps the last step used),
+//! a recovery code is removed, so two requests racing with one code cannot
+//! both pass. The pending sign-in between the two steps is a random
+//! `otp_session_state`, stored only as a keyed hash, bound to its user,
+//! short-lived and good for one session.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::error::{Error, Result};
+use crate::identity::{Config, gkeys};
+use crate::model::{Tenant, TwoFactor, User};
+use crate::storage::{self, Env, keys};
+use crate::time::Millis;
+use crate::{secrets, throttle, totp};
+
+/// How long the first step's `otp_session_state` waits for the second.
+pub const PENDING_TTL_MS: Millis = 5 * 60 * 1000;
+/// The name authenticator apps show for the account.
+const ISSUER: &str = "Onboard";
+
+/// Whether `user` signs in with a second factor.
+pub fn required(user: &User) -> bool {
+    user.two_factor.as_ref().is_some_and(|t| t.enabled)
+}
+
+/// What a client offers as its second factor.
+#[derive(Debug, Clone)]
+pub enum SecondFactor {
+    /// A current code of the authenticator app.
+    Otp(String),
+    /// One of the user's recovery codes.
+    Recovery(String),
+}
+
+/// What an installation gives the client: the secret for the app (base32)
+/// and the URI a QR code carries.
+#[derive(Debug, Clone)]
+pub struct Installation {
+    pub secret: String,
+    pub otpauth_uri: String,
+}
+
+fn keys_missing() -> Error {
+    Error::Unavailable("token_keys is not configured".into())
+}
+
+fn own_id(caller: &Caller) -> Result<Uuid> {
+    caller
+        .user
+        .ok_or_else(|| Error::Forbidden("not a signed-in user".into()))
+}
+
+fn random_bytes<const N: usize>(env: &mut Env) -> [u8; N] {
+    let mut out = [0u8; N];
+    for chunk in out.chunks_mut(16) {
+        let r = (env.random)();
+        chunk.copy_from_slice(&r[..chunk.len()]);
+    }
+    out
+}
+
+/// Starts an installation: a new secret, not yet in force. A second call
+/// before verifying replaces the secret; an enabled factor must be disabled
+/// first (409).
+pub fn enable(env: &mut Env, config: &Config, caller: &Caller) -> Result<Installation> {
+    let id = own_id(caller)?;
+    let secret: [u8; 20] = random_bytes(env);
+    let nonce: [u8; 24] = random_bytes(env);
+    let sealed = totp::seal_secret(&config.token_keys, &id.to_string(), &secret, nonce)
+        .ok_or_else(keys_missing)?;
+    let op = format!("2fa-enable/{}", env.new_uuid().simple());
+    let now = env.now;
+    let user = storage::update::<User, _>(env, &keys::user(&caller.tenant, id), &op, |u| {
+        if required(u) {
+            return Err(Error::Conflict(
+                "two-factor authentication is already enabled; disable it first".into(),
+            ));
+        }
+        u.two_factor = Some(TwoFactor {
+            secret: sealed.clone(),
+            enabled: false,
+            last_step: 0,
+            recovery: Vec::new(),
+        });
+        u.updated_at = now;
+        Ok(())
+    })?
+    .data;
+    caller.audit(
+        env,
+        &op,
+        "user.2fa.install",
+        vec![format!("user:{id}")],
+        None,
+    )?;
+    Ok(Installation {
+        secret: totp::base32(&secret),
+        otpauth_uri: totp::otpauth_uri(ISSUER, &user.email, &secret),
+    })
+}
+
+/// What a successful check does to the factor besides spending the code.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Then {
+    Keep,
+    /// The installation's first code: the factor comes into force.
+    Activate,
+    /// The factor is removed.
+    Remove,
+}
+
+/// Checks `factor` against the user's second factor and spends it, in one
+/// compare-and-swap on the user record; throttled per user and address.
+fn spend(
+    env: &mut Env,
+    config: &Config,
+    tenant: &str,
+    id: Uuid,
+    factor: &SecondFactor,
+    address: &str,
+    then: Then,
+) -> Result<User> {
+    let account = format!("2fa:{id}");
+    throttle::attempt(env, tenant, &account, address)?;
+    let op = format!("2fa/{}", env.new_uuid().simple());
+    let now = env.now;
+    let owner = id.to_string();
+    let keys = &config.token_keys;
+    let refused = || Error::Unauthenticated("invalid two-factor code".into());
+    let user = storage::update::<User, _>(env, &keys::user(tenant, id), &op, |u| {
+        let active = required(u);
+        let Some(tf) = u.two_factor.as_mut() else {
+            return Err(Error::Conflict(
+                "two-factor authentication is not installed".into(),
+            ));
+        };
+        match (then, active) {
+            (Then::Activate, true) => {
+                return Err(Error::Conflict(
+                    "two-factor authentication is already enabled".into(),
+                ));
+            }
+            (Then::Keep | Then::Remove, false) => {
+                return Err(Error::Conflict(
+                    "two-factor authentication is not enabled".into(),
+                ));
+            }
+            _ => {}
+        }
+        match factor {
+            SecondFactor::Otp(code) => {
+                let secret =
+                    totp::open_secret(keys, &owner, &tf.secret).ok_or_else(keys_missing)?;
+                tf.last_step =
+                    totp::accepted_step(&secret, code, now, tf.last_step).ok_or_else(refused)?;
+            }
+            SecondFactor::Recovery(code) => {
+                // Installation proves the app works: only a code from it.
+                if then == Then::Activate {
+                    return Err(refused());
+                }
+                let typed = totp::normalize_recovery_code(code);
+                let used = tf
+                    .recovery
+                    .iter()
+                    .position(|sealed| secrets::unseal_matches(keys, sealed, &typed))
+                    .ok_or_else(refused)?;
+                tf.recovery.remove(used);
+            }
+        }
+        match then {
+            Then::Keep => {}
+            Then::Activate => tf.enabled = true,
+            Then::Remove => u.two_factor = None,
+        }
+        u.updated_at = now;
+        Ok(())
+    })?
+    .data;
+    throttle::succeeded(env, tenant, &account, address)?;
+    Ok(user)
+}
+
+/// The installation's first code: the factor is in force from now on.
+pub fn verify_installation(
+    env: &mut Env,
+    config: &Config,
+    caller: &Caller,
+    code: &str,
+    address: &str,
+) -> Result<User> {
+    let id = own_id(caller)?;
+    let factor = SecondFactor::Otp(code.to_string());
+    let user = spend(
+        env,
+        config,
+        &caller.tenant,
+        id,
+        &factor,
+        address,
+        Then::Activate,
+    )?;
+    let op = format!("2fa-verify/{}", env.new_uuid().simple());
+    caller.audit(
+        env,
+        &op,
+        "user.2fa.enable",
+        vec![format!("user:{id}")],
+        None,
+    )?;
+    Ok(user)
+}
+
+/// Removes the factor; needs a current code or a recovery code.
+pub fn disable(
+    env: &mut Env,
+    config: &Config,
+    caller: &Caller,
+    factor: &SecondFactor,
+    address: &str,
+) -> Result<User> {
+    let id = own_id(caller)?;
+    let user = spend(
+        env,
+        config,
+        &caller.tenant,
+        id,
+        factor,
+        address,
+        Then::Remove,
+    )?;
+    let op = format!("2fa-disable/{}", env.new_uuid().simple());
+    caller.audit(
+        env,
+        &op,
+        "user.2fa.disable",
+        vec![format!("user:{id}")],
+        None,
+    )?;
+    Ok(user)
+}
+
+/// A new set of recovery codes, shown this once; the old set stops working.
+pub fn generate_recovery_codes(
+    env: &mut Env,
+    config: &Config,
+    caller: &Caller,
+) -> Result<Vec<String>> {
+    let id = own_id(caller)?;
+    let codes: Vec<String> = (0..totp::RECOVERY_CODES)
+        .map(|_| totp::recovery_code((env.random)()))
+        .collect();
+    let sealed = codes
+        .iter()
+        .map(|c| secrets::seal(&config.token_keys, &totp::normalize_recovery_code(c)))
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(keys_missing)?;
+    let op = format!("2fa-codes/{}", env.new_uuid().simple());
+    let now = env.now;
+    storage::update::<User, _>(env, &keys::user(&caller.tenant, id), &op, |u| {
+        match u.two_factor.as_mut() {
+            Some(tf) if tf.enabled => tf.recovery = sealed.clone(),
+            _ => {
+                return Err(Error::Conflict(
+                    "two-factor authentication is not enabled".into(),
+                ));
+            }
+        }
+        u.updated_at = now;
+        Ok(())
+    })?;
+    caller.audit(
+        env,
+        &op,
+        "user.2fa.recovery_codes",
+        vec![format!("user:{id}")],
+        None,
+    )?;
+    Ok(codes)
+}
+
+/// A sign-in waiting for its second step.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Pending {
+    user: Uuid,
+    expires_at: Millis,
+}
+
+/// The first step of a two-factor sign-in (the password was right): the
+/// `otp_session_state` the second step must bring back.
+pub fn start_sign_in(
+    env: &mut Env,
+    config: &Config,
+    tenant: &Tenant,
+    user: &User,
+) -> Result<String> {
+    let state = secrets::random_secret(env.random);
+    let (kid, _) = config.token_keys.current().ok_or_else(keys_missing)?;
+    let hash = secrets::keyed_hash(&config.token_keys, kid, &state).ok_or_else(keys_missing)?;
+    let pending = Pending {
+        user: user.id,
+        expires_at: env.now + PENDING_TTL_MS,
+    };
+    let key = gkeys::otp_state(&tenant.id, kid, &hash);
+    storage::write(env.kv, &key, &format!("otp-state/{hash}"), &pending)?;
+    Ok(state)
+}
+
+/// The second step: the state from the first and a second factor of the
+/// same user. Returns the user to open a session for; the state is spent.
+pub fn complete_sign_in(
+    env: &mut Env,
+    config: &Config,
+    tenant: &Tenant,
+    state: &str,
+    factor: &SecondFactor,
+    address: &str,
+) -> Result<User> {
+    let unknown = || Error::Unauthenticated("unknown or expired otp_session_state".into());
+    if state.is_empty() || state.len() > 128 {
+        return Err(unknown());
+    }
+    let mut found = None;
+    for (kid, hash) in secrets::keyed_hashes(&config.token_keys, state) {
+        let key = gkeys::otp_state(&tenant.id, &kid, &hash);
+        if let Some(record) = storage::read::<Pending>(env.kv, &key)? {
+            found = Some((key, record.data));
+            break;
+        }
+    }
+    let (key, pending) = found.ok_or_else(unknown)?;
+    let used = format!("{key}/used");
+    // A spent state is refused before its code is looked at, so a code sent
+    // with it is not spent for nothing.
+    if pending.expires_at <= env.now || env.kv.increment(&used, 0)? != 0 {
+        return Err(unknown());
+    }
+    let user = spend(
+        env,
+        config,
+        &tenant.id,
+        pending.user,
+        factor,
+        address,
+        Then::Keep,
+    )?;
+    // Good for one session, even when two requests race with two codes.
+    if env.kv.increment(&used, 1)? != 1 {
+        return Err(unknown());
+    }
+    Ok(user)
+}

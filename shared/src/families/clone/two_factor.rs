@@ -1,0 +1,108 @@
+//! The current user's second factor, `PUT /v2/user/...`: the vendor's
+//! "User 2FA" pages name Enable 2FA, Verify 2FA installation and Generate
+//! recovery codes without paths; these paths follow its `/v2/user/*`
+//! actions (`generate_access_token`), and `disable_2fa` completes the set.
+
+use http::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use super::current_user::two_factor_block;
+use super::{authenticate, json_object, render_error};
+use crate::error::{Error, FieldErrors};
+use crate::identity::Config;
+use crate::storage::Env;
+use crate::two_factor::{self, SecondFactor};
+use crate::web::{self, Request, Response, client_address};
+
+/// Runs `f` for a `PUT` by a signed-in user (not an impersonated one).
+fn own_put(
+    req: &Request,
+    env: &mut Env,
+    config: &Config,
+    f: impl FnOnce(&crate::auth::Caller, &mut Env) -> Result<Value, Error>,
+) -> Response {
+    let result = (|| {
+        if req.method() != Method::PUT {
+            return Err(Error::MethodNotAllowed(vec![Method::PUT]));
+        }
+        let (caller, _, _) = authenticate(req, env, config)?;
+        f(&caller, env)
+    })();
+    match result {
+        Ok(body) => web::json(StatusCode::OK, &body),
+        Err(e) => render_error(&e),
+    }
+}
+
+/// The second factor a body offers: `otp_attempt` or `recovery_code`.
+pub(super) fn second_factor(body: &serde_json::Map<String, Value>) -> Result<SecondFactor, Error> {
+    let text = |name: &str| match body.get(name) {
+        Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= 64 => Ok(Some(s.clone())),
+        None | Some(Value::Null) => Ok(None),
+        Some(_) => Err(Error::invalid(
+            name,
+            "must be a non-empty string of at most 64 characters",
+        )),
+    };
+    match (text("otp_attempt")?, text("recovery_code")?) {
+        (Some(code), None) => Ok(SecondFactor::Otp(code)),
+        (None, Some(code)) => Ok(SecondFactor::Recovery(code)),
+        (Some(_), Some(_)) => Err(Error::invalid(
+            "recovery_code",
+            "send otp_attempt or recovery_code, not both",
+        )),
+        (None, None) => {
+            let mut errors = FieldErrors::default();
+            errors.add("otp_attempt", "is required (or recovery_code)");
+            Err(errors.into())
+        }
+    }
+}
+
+/// `PUT /v2/user/enable_2fa`: a new TOTP secret for the authenticator app,
+/// not in force until `verify_2fa_installation`.
+pub fn enable_2fa(req: &Request, env: &mut Env, config: &Config) -> Response {
+    own_put(req, env, config, |caller, env| {
+        let install = two_factor::enable(env, config, caller)?;
+        Ok(json!({
+            "secret": install.secret,
+            "otpauth_uri": install.otpauth_uri,
+            "message": "Scan the URI into an authenticator app, then send one of its codes to PUT /v2/user/verify_2fa_installation."
+        }))
+    })
+}
+
+/// `PUT /v2/user/verify_2fa_installation` `{"otp_attempt"}`: the app's
+/// first code puts the second factor in force.
+pub fn verify_2fa_installation(req: &Request, env: &mut Env, config: &Config) -> Response {
+    own_put(req, env, config, |caller, env| {
+        let body = json_object(req)?;
+        let SecondFactor::Otp(code) = second_factor(&body)? else {
+            return Err(Error::invalid(
+                "otp_attempt",
+                "is required: a code from the authenticator app",
+            ));
+        };
+        let user =
+            two_factor::verify_installation(env, config, caller, &code, &client_address(req))?;
+        Ok(json!({"two_factor_authentication": two_factor_block(&user)}))
+    })
+}
+
+/// `PUT /v2/user/generate_recovery_codes`: ten single-use codes, shown
+/// once; the previous set stops working.
+pub fn generate_recovery_codes(req: &Request, env: &mut Env, config: &Config) -> Response {
+    own_put(req, env, config, |caller, env| {
+        let codes = two_factor::generate_recovery_codes(env, config, caller)?;
+        Ok(json!({"recovery_codes": codes}))
+    })
+}
+
+/// `PUT /v2/user/disable_2fa` `{"otp_attempt"}` or `{"recovery_code"}`.
+pub fn disable_2fa(req: &Request, env: &mut Env, config: &Config) -> Response {
+    own_put(req, env, config, |caller, env| {
+        let factor = second_factor(&json_object(req)?)?;
+        let user = two_factor::disable(env, config, caller, &factor, &client_address(req))?;
+        Ok(json!({"two_factor_authentication": two_factor_block(&user)}))
+    })
+}

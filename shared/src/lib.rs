@@ -23,7 +23,9 @@ pub mod families;
 pub mod idm;
 
 pub use be::{kv, storage};
-pub use credential::{api_tokens, auth, identity, password, secrets, throttle, totp, two_factor};
+pub use credential::{
+    api_tokens, auth, identity, impersonation, password, secrets, throttle, totp, two_factor,
+};
 pub use edge::{health, spin, web};
 pub use idm::{
     admin, aliases, audit, groups, invitations, listing, model, organizations, provision, reach,

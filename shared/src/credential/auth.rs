@@ -22,6 +22,9 @@ pub struct Caller {
     pub session: Option<String>,
     /// The stored credential used, if any.
     pub credential: Option<String>,
+    /// The user acting through this caller, when the session is an
+    /// impersonation (the token's `act` claim).
+    pub impersonator: Option<Uuid>,
 }
 
 impl Caller {
@@ -36,6 +39,7 @@ impl Caller {
             user: None,
             session: None,
             credential: None,
+            impersonator: None,
         }
     }
 

@@ -381,6 +381,9 @@ pub struct Session {
     /// The one refresh token (`jti`) that may still be used (Gcore).
     #[serde(default)]
     pub refresh: Option<String>,
+    /// Set when this session is an impersonation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impersonation: Option<crate::impersonation::Impersonation>,
 }
 
 fn unauthenticated() -> Error {
@@ -389,7 +392,7 @@ fn unauthenticated() -> Error {
 
 /// The caller a user's credential makes, after the lifecycle checks of the
 /// tenant, the user and the user's organization.
-fn caller_for(
+pub(crate) fn caller_for(
     env: &Env,
     tenant: &Tenant,
     user: User,
@@ -414,6 +417,7 @@ fn caller_for(
         user: Some(user.id),
         session,
         credential,
+        impersonator: None,
     };
     Ok((caller, user, org))
 }
@@ -463,7 +467,9 @@ pub fn session_caller(
         let _ = env.kv.delete(&gkeys::session(tenant_id, sid));
         return Err(unauthenticated());
     }
-    caller_for(env, &tenant, user, Some(sid.to_string()), None)
+    let (mut caller, user, org) = caller_for(env, &tenant, user, Some(sid.to_string()), None)?;
+    caller.impersonator = session.impersonation.map(|i| i.user);
+    Ok((caller, user, org))
 }
 
 /// The caller behind a stored user credential of `kind`.
@@ -635,6 +641,7 @@ pub fn open_session(
         revoked: false,
         // Families with refresh tokens (Gcore) get the first one's id now.
         refresh: (family == Family::Gcore).then(|| env.new_uuid().simple().to_string()),
+        impersonation: None,
     };
     let (caller, _, organization) = caller_for(env, tenant, user, Some(sid.clone()), None)?;
     storage::write(
@@ -887,6 +894,7 @@ fn client_of(env: &Env, tenant: &Tenant, credential: &Credential) -> Result<Call
         user: None,
         session: None,
         credential: Some(credential.id.clone()),
+        impersonator: None,
     })
 }
 

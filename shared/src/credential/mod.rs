@@ -6,6 +6,7 @@
 pub mod api_tokens;
 pub mod auth;
 pub mod identity;
+pub mod impersonation;
 pub mod password;
 pub mod secrets;
 pub mod throttle;

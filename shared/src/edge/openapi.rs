@@ -6,10 +6,12 @@
 //!
 //! Every request body is described field by field (the seed endpoints with
 //! the seeds' example requests), and so is every success body
-//! ([`success`]). Each family's error shape is a schema of its own.
+//! ([`success`]) and every query parameter ([`query`]). Each family's error
+//! shape is a schema of its own.
 
 use serde_json::{Map, Value, json};
 
+mod query;
 mod success;
 
 /// How an operation authenticates.
@@ -337,6 +339,13 @@ fn second_factor() -> Option<Value> {
     Some(
         json!({"type": "object", "properties": {"otp_attempt": code, "recovery_code": code},
         "oneOf": [{"required": ["otp_attempt"]}, {"required": ["recovery_code"]}]}),
+    )
+}
+
+fn revert_token() -> Option<Value> {
+    object(
+        &["impersonator_revert_token"],
+        json!({"impersonator_revert_token": {"type": "string", "minLength": 1, "maxLength": 128}}),
     )
 }
 
@@ -754,6 +763,23 @@ pub const OPERATIONS: &[Operation] = &[
         change_password
     ),
     op!(
+        "post",
+        "/auth/impersonate",
+        "clone",
+        "Impersonate a user of narrower role in your reach (query: uuid)",
+        Clone,
+        [200, 401, 403, 404, 422]
+    ),
+    op!(
+        "delete",
+        "/auth/impersonate",
+        "clone",
+        "End an impersonation with its impersonator_revert_token",
+        Clone,
+        [200, 400, 401, 403, 415, 422],
+        revert_token
+    ),
+    op!(
         "put",
         "/v2/user/enable_2fa",
         "clone",
@@ -869,7 +895,7 @@ pub const OPERATIONS: &[Operation] = &[
         "clone",
         "List subscriptions",
         Clone,
-        [200, 401, 404]
+        [200, 401, 404, 422]
     ),
     op!(
         "get",
@@ -1207,7 +1233,7 @@ pub const OPERATIONS: &[Operation] = &[
         "gcore",
         "List API tokens",
         Gcore,
-        [200, 401, 403, 404]
+        [200, 400, 401, 403, 404]
     ),
     op!(
         "post",
@@ -1353,7 +1379,13 @@ pub fn document() -> Value {
             "summary": op.summary,
             "operationId": format!("{}{}", op.method, op.path.replace(['/', '{', '}', '-', '.'], "_")),
             "security": security(op.auth),
-            "parameters": parameters(op.path),
+            "parameters": parameters(op.path)
+                .as_array()
+                .into_iter()
+                .flatten()
+                .cloned()
+                .chain(query::query_parameters(op.method, op.path))
+                .collect::<Vec<_>>(),
             "responses": Value::Object(statuses.iter()
                 .map(|s| (s.to_string(), response(op, *s)))
                 .collect()),

@@ -20,6 +20,7 @@ mod host_routing;
 mod host_serve;
 mod host_variables;
 mod identity;
+mod impersonation;
 mod manifest;
 mod openapi;
 mod organizations;

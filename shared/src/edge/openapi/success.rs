@@ -874,6 +874,15 @@ pub fn success_schema(method: &str, path: &str, status: u16) -> Option<Value> {
         ("post", "/auth/sign_in", 200) => {
             json!({"oneOf": [clone_sign_in(), clone_sign_in_step_one()]})
         }
+        ("post", "/auth/impersonate", 200) => {
+            let mut schema = clone_sign_in();
+            schema["properties"]["impersonator_revert_token"] = str_t();
+            if let Some(required) = schema["required"].as_array_mut() {
+                required.push(json!("impersonator_revert_token"));
+            }
+            schema
+        }
+        ("delete", "/auth/impersonate", 200) => clone_sign_in(),
         ("put", "/v2/user/enable_2fa", 200) => obj(
             &["secret", "otpauth_uri", "message"],
             json!({"secret": {"type": "string", "pattern": "^[A-Z2-7]+$"},

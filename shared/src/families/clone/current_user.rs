@@ -9,6 +9,7 @@ use super::{Fields, authenticate, json_object, parse_user_change, render_error, 
 use crate::auth::Caller;
 use crate::error::{Error, FieldErrors};
 use crate::identity::{self, Config};
+use crate::impersonation::refuse_impersonated;
 use crate::model::{Organization, User};
 use crate::organizations::{self, OrgChange};
 use crate::storage::{self, Env};
@@ -236,6 +237,13 @@ fn serve(
     org: Organization,
 ) -> Result<Response, Error> {
     let ok = |body: Value| Ok(web::json(StatusCode::OK, &body));
+    match path {
+        "/change_password" => refuse_impersonated(&caller, "change the password")?,
+        "/generate_access_token" | "/revoke_access_token" => {
+            refuse_impersonated(&caller, "issue or revoke access tokens")?
+        }
+        _ => {}
+    }
     match (req.method().as_str(), path) {
         ("GET", "/me") => ok(me_resource(&user, &org)),
         ("PUT", "/me") => {

@@ -48,7 +48,7 @@ pub use organizations::{
     Export, csv_field, dependent_subscriptions, export_organizations, move_user, organization,
     organizations, start_export, subscribe, subscription, subscriptions, unsubscribe,
 };
-pub use session::{sign_in, sign_out};
+pub use session::{impersonate, sign_in, sign_out};
 pub use two_factor::{disable_2fa, enable_2fa, generate_recovery_codes, verify_2fa_installation};
 
 /// The caller of a request: `Authorization: Bearer <session token>` from
@@ -71,6 +71,7 @@ pub fn authenticate(
         ));
     };
     identity::check_destination(env, &found.0.tenant, None, header_str(req, "host"))?;
+    crate::impersonation::audit_request(env, &found.0, req.method().as_str(), req.uri().path())?;
     Ok(found)
 }
 

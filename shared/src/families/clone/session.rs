@@ -83,35 +83,16 @@ pub fn sign_in(req: &Request, env: &mut Env, config: &Config) -> Response {
             Some(_) => return Err(Error::invalid("otp_session_state", "must be a string")),
         };
         let signed = identity::open_session(env, &tenant, user, &address, Family::Clone)?;
-        let token = identity::session_token(
+        let body = session_answer(
             config,
+            env,
             &signed.caller,
-            identity::TokenSpec {
-                family: Family::Clone,
-                token_type: "access",
-                sid: &signed.sid,
-                jti: &signed.sid,
-                ttl: identity::SESSION_TTL_MS,
-            },
-            env.now,
+            &signed.user,
+            &signed.organization,
+            &signed.sid,
             Map::new(),
         )?;
-        let user = &signed.user;
-        Ok(web::json(
-            StatusCode::OK,
-            &json!({
-                "status": 200,
-                "status_text": "OK",
-                "username": user.email,
-                "token": token,
-                "sign_in_count": user.sign_in_count,
-                "role": role_name(user.role),
-                "timezone": user.profile.timezone.as_deref().unwrap_or("UTC"),
-                "verified": user.confirmed,
-                "provider": "email",
-                "organization": { "uuid": signed.organization.id, "name": signed.organization.name },
-            }),
-        ))
+        Ok(web::json(StatusCode::OK, &body))
     })();
     result.unwrap_or_else(|e| render_error(&e))
 }
@@ -135,6 +116,115 @@ pub fn sign_out(req: &Request, env: &mut Env, config: &Config) -> Response {
             StatusCode::OK,
             &json!({"status": 200, "status_text": "OK", "message": "Signed out"}),
         ))
+    })();
+    result.unwrap_or_else(|e| render_error(&e))
+}
+
+/// The sign-in answer for a session: the documented object, its token.
+fn session_answer(
+    config: &Config,
+    env: &Env,
+    caller: &crate::auth::Caller,
+    user: &crate::model::User,
+    organization: &crate::model::Organization,
+    sid: &str,
+    extra: Map<String, Value>,
+) -> Result<Value, Error> {
+    let token = identity::session_token(
+        config,
+        caller,
+        identity::TokenSpec {
+            family: Family::Clone,
+            token_type: "access",
+            sid,
+            jti: sid,
+            ttl: identity::SESSION_TTL_MS,
+        },
+        env.now,
+        extra,
+    )?;
+    Ok(json!({
+        "status": 200,
+        "status_text": "OK",
+        "username": user.email,
+        "token": token,
+        "sign_in_count": user.sign_in_count,
+        "role": role_name(user.role),
+        "timezone": user.profile.timezone.as_deref().unwrap_or("UTC"),
+        "verified": user.confirmed,
+        "provider": "email",
+        "organization": { "uuid": organization.id, "name": organization.name },
+    }))
+}
+
+/// `POST /auth/impersonate?uuid=<user>`: an administrator's session acts as
+/// a user of narrower role in its reach; the answer is the user's sign-in
+/// object with an `impersonator_revert_token`. `DELETE /auth/impersonate`
+/// with that token (body or query), sent with the impersonated token, ends
+/// it and answers the impersonator's own sign-in object again.
+pub fn impersonate(req: &Request, env: &mut Env, config: &Config) -> Response {
+    let result = (|| {
+        let method = req.method().clone();
+        if method != Method::POST && method != Method::DELETE {
+            return Err(Error::MethodNotAllowed(vec![Method::POST, Method::DELETE]));
+        }
+        let (caller, _, _) = authenticate(req, env, config)?;
+        let query: Map<String, Value> = req
+            .uri()
+            .query()
+            .map(|q| {
+                form_urlencoded::parse(q.as_bytes())
+                    .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if method == Method::POST {
+            let target = query
+                .get("uuid")
+                .and_then(Value::as_str)
+                .and_then(|u| uuid::Uuid::parse_str(u).ok())
+                .ok_or_else(|| {
+                    Error::invalid("uuid", "is required: the id of the user to impersonate")
+                })?;
+            let started = crate::impersonation::start(env, config, &caller, target)?;
+            let mut act = Map::new();
+            act.insert("act".into(), json!({"sub": caller.actor.id}));
+            let mut body = session_answer(
+                config,
+                env,
+                &started.caller,
+                &started.user,
+                &started.organization,
+                &started.sid,
+                act,
+            )?;
+            body["impersonator_revert_token"] = json!(started.revert_token);
+            return Ok(web::json(StatusCode::OK, &body));
+        }
+        let mut fields = if req.body().is_empty() {
+            Map::new()
+        } else {
+            json_object(req)?
+        };
+        for (k, v) in query {
+            fields.entry(k).or_insert(v);
+        }
+        let revert = match fields.get("impersonator_revert_token") {
+            Some(Value::String(t)) if !t.is_empty() => t.clone(),
+            _ => return Err(Error::invalid("impersonator_revert_token", "is required")),
+        };
+        let (original, user, organization, sid) =
+            crate::impersonation::stop(env, config, &caller, &revert)?;
+        let body = session_answer(
+            config,
+            env,
+            &original,
+            &user,
+            &organization,
+            &sid,
+            Map::new(),
+        )?;
+        Ok(web::json(StatusCode::OK, &body))
     })();
     result.unwrap_or_else(|e| render_error(&e))
 }

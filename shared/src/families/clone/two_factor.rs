@@ -26,6 +26,7 @@ fn own_put(
             return Err(Error::MethodNotAllowed(vec![Method::PUT]));
         }
         let (caller, _, _) = authenticate(req, env, config)?;
+        crate::impersonation::refuse_impersonated(&caller, "change the second factor")?;
         f(&caller, env)
     })();
     match result {

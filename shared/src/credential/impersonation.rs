@@ -1,0 +1,183 @@
+//! Impersonation (Clone `POST` / `DELETE /auth/impersonate`): an operator or
+//! administrator acts as a user of narrower role within its reach, for
+//! support. The impersonated session is a Clone session of the user whose
+//! token carries an RFC 8693 `act` claim naming the impersonator, and whose
+//! record keeps who it is and the keyed hash of the revert token that ends
+//! it. Such a caller cannot impersonate again, change the password or the
+//! second factor, or mint long-lived access tokens, and every request it
+//! makes is audited with both identities.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::error::{Error, Result};
+use crate::identity::{self, Config, Family, Session, gkeys};
+use crate::model::{Organization, User};
+use crate::storage::{self, Env, keys};
+use crate::time::Millis;
+use crate::{secrets, users};
+
+/// How long an impersonated session lives (shorter than a sign-in).
+pub const TTL_MS: Millis = 60 * 60 * 1000;
+
+/// Who impersonates, kept in the impersonated session's record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Impersonation {
+    /// The impersonator.
+    pub user: Uuid,
+    /// The impersonator's own session, which the revert returns to.
+    pub sid: String,
+    /// Keyed hash ([`secrets::seal`]) of the revert token.
+    pub revert: String,
+}
+
+/// A started impersonation: the impersonated caller and session, and the
+/// revert token (shown once).
+pub struct Started {
+    pub caller: Caller,
+    pub user: User,
+    pub organization: Organization,
+    pub sid: String,
+    pub revert_token: String,
+}
+
+/// 403 for what an impersonated caller may not do.
+pub fn refuse_impersonated(caller: &Caller, what: &str) -> Result<()> {
+    match caller.impersonator {
+        Some(_) => Err(Error::Forbidden(format!(
+            "an impersonated session cannot {what}"
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn keys_missing() -> Error {
+    Error::Unavailable("token_keys is not configured".into())
+}
+
+/// Starts impersonating `target` as `caller`: an administrator's own
+/// signed-in session (not an access token, not an impersonation), a target
+/// in its reach with a narrower role.
+pub fn start(env: &mut Env, config: &Config, caller: &Caller, target: Uuid) -> Result<Started> {
+    refuse_impersonated(caller, "impersonate")?;
+    let (Some(me), Some(own_sid)) = (caller.user, caller.session.clone()) else {
+        return Err(Error::Forbidden(
+            "impersonate from a signed-in session (Bearer token)".into(),
+        ));
+    };
+    if !caller.role.is_admin() {
+        return Err(Error::Forbidden("only administrators impersonate".into()));
+    }
+    let (user, _) = users::get(env, caller, target)?;
+    if user.id == me || user.role <= caller.role {
+        return Err(Error::Forbidden(
+            "only a user with a narrower role than yours can be impersonated".into(),
+        ));
+    }
+    let tenant = identity::active_tenant(env, &caller.tenant)?;
+    let revert_token = secrets::random_secret(env.random);
+    let revert = secrets::seal(&config.token_keys, &revert_token).ok_or_else(keys_missing)?;
+    let sid = env.new_uuid().simple().to_string();
+    let session = Session {
+        user: user.id,
+        family: Family::Clone,
+        created_at: env.now,
+        expires_at: env.now + TTL_MS,
+        revoked: false,
+        refresh: None,
+        impersonation: Some(Impersonation {
+            user: me,
+            sid: own_sid,
+            revert,
+        }),
+    };
+    let (mut impersonated, user, organization) =
+        identity::caller_for(env, &tenant, user, Some(sid.clone()), None)?;
+    impersonated.impersonator = Some(me);
+    let op = format!("impersonate/{sid}");
+    storage::write(env.kv, &gkeys::session(&tenant.id, &sid), &op, &session)?;
+    caller.audit(
+        env,
+        &op,
+        "session.impersonate",
+        vec![format!("user:{}", user.id), format!("session:{sid}")],
+        Some(&organization),
+    )?;
+    Ok(Started {
+        caller: impersonated,
+        user,
+        organization,
+        sid,
+        revert_token,
+    })
+}
+
+/// Ends the impersonation `caller` is, with its revert token, and gives back
+/// the impersonator's own session (which must still be live).
+pub fn stop(
+    env: &mut Env,
+    config: &Config,
+    caller: &Caller,
+    revert_token: &str,
+) -> Result<(Caller, User, Organization, String)> {
+    let not_impersonating = || Error::Forbidden("this session is not an impersonation".into());
+    let sid = caller.session.clone().ok_or_else(not_impersonating)?;
+    caller.impersonator.ok_or_else(not_impersonating)?;
+    let key = gkeys::session(&caller.tenant, &sid);
+    let session = storage::read::<Session>(env.kv, &key)?
+        .map(|r| r.data)
+        .ok_or_else(not_impersonating)?;
+    let imp = session.impersonation.ok_or_else(not_impersonating)?;
+    if revert_token.len() > 128
+        || !secrets::unseal_matches(&config.token_keys, &imp.revert, revert_token)
+    {
+        return Err(Error::Unauthenticated(
+            "invalid impersonator_revert_token".into(),
+        ));
+    }
+    let op = format!("impersonate-end/{sid}");
+    storage::update::<Session, _>(env, &key, &op, |s| {
+        s.revoked = true;
+        Ok(())
+    })?;
+    let ended = || Error::Unauthenticated("your own session has ended: sign in again".into());
+    let own = storage::read::<Session>(env.kv, &gkeys::session(&caller.tenant, &imp.sid))?
+        .map(|r| r.data)
+        .filter(|s| !s.revoked && s.expires_at > env.now && s.user == imp.user)
+        .ok_or_else(ended)?;
+    let tenant = identity::active_tenant(env, &caller.tenant)?;
+    let user = storage::read::<User>(env.kv, &keys::user(&tenant.id, own.user))?
+        .map(|r| r.data)
+        .ok_or_else(ended)?;
+    let (original, user, organization) =
+        identity::caller_for(env, &tenant, user, Some(imp.sid.clone()), None)?;
+    original.audit(
+        env,
+        &op,
+        "session.impersonate.end",
+        vec![format!("user:{}", session.user), format!("session:{sid}")],
+        None,
+    )?;
+    Ok((original, user, organization, imp.sid))
+}
+
+/// Records one request made by an impersonated caller, with both identities.
+pub fn audit_request(env: &Env, caller: &Caller, method: &str, path: &str) -> Result<()> {
+    let Some(impersonator) = caller.impersonator else {
+        return Ok(());
+    };
+    let sid = caller.session.as_deref().unwrap_or_default();
+    let mut path: String = path.chars().take(200).collect();
+    path.retain(|c| !c.is_control());
+    caller.audit(
+        env,
+        &format!("impersonated/{sid}/{}", env.now),
+        "impersonation.request",
+        vec![
+            format!("impersonator:user:{impersonator}"),
+            format!("request:{method} {path}"),
+        ],
+        None,
+    )
+}

@@ -468,7 +468,10 @@ pub fn session_caller(
         return Err(unauthenticated());
     }
     let (mut caller, user, org) = caller_for(env, &tenant, user, Some(sid.to_string()), None)?;
-    caller.impersonator = session.impersonation.map(|i| i.user);
+    if let Some(imp) = &session.impersonation {
+        crate::impersonation::check_impersonator(env, &tenant, imp, &user)?;
+        caller.impersonator = Some(imp.user);
+    }
     Ok((caller, user, org))
 }
 

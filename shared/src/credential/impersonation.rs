@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::auth::Caller;
 use crate::error::{Error, Result};
 use crate::identity::{self, Config, Family, Session, gkeys};
-use crate::model::{Organization, User};
+use crate::model::{Organization, Tenant, User};
 use crate::storage::{self, Env, keys};
 use crate::time::Millis;
 use crate::{secrets, users};
@@ -160,6 +160,25 @@ pub fn stop(
         None,
     )?;
     Ok((original, user, organization, imp.sid))
+}
+
+/// An impersonation lives only while its impersonator could start it: the
+/// impersonator's own session still live, the impersonator still allowed
+/// to sign in and still of a wider role than `user`.
+pub fn check_impersonator(
+    env: &Env,
+    tenant: &Tenant,
+    imp: &Impersonation,
+    user: &User,
+) -> Result<()> {
+    let ended = || Error::Unauthenticated("the impersonating session has ended".into());
+    let own = storage::read::<Session>(env.kv, &gkeys::session(&tenant.id, &imp.sid))?
+        .map(|r| r.data)
+        .filter(|s| !s.revoked && s.expires_at > env.now && s.user == imp.user)
+        .ok_or_else(ended)?;
+    let still_allowed = storage::read::<User>(env.kv, &keys::user(&tenant.id, own.user))?
+        .is_some_and(|r| r.data.status.may_authenticate() && r.data.role < user.role);
+    if still_allowed { Ok(()) } else { Err(ended()) }
 }
 
 /// Records one request made by an impersonated caller, with both identities.

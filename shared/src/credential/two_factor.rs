@@ -18,10 +18,12 @@ use crate::identity::{Config, gkeys};
 use crate::model::{Tenant, TwoFactor, User};
 use crate::storage::{self, Env, keys};
 use crate::time::Millis;
-use crate::{secrets, throttle, totp};
+use crate::{secrets, throttle, totp, users};
 
 /// How long the first step's `otp_session_state` waits for the second.
 pub const PENDING_TTL_MS: Millis = 5 * 60 * 1000;
+/// Wrong codes a pending sign-in takes before it is spent.
+pub const PENDING_MAX_FAILURES: i64 = 5;
 /// The name authenticator apps show for the account.
 const ISSUER: &str = "Onboard";
 
@@ -66,11 +68,33 @@ fn random_bytes<const N: usize>(env: &mut Env) -> [u8; N] {
     out
 }
 
-/// Starts an installation: a new secret, not yet in force. A second call
-/// before verifying replaces the secret; an enabled factor must be disabled
-/// first (409).
-pub fn enable(env: &mut Env, config: &Config, caller: &Caller) -> Result<Installation> {
+/// The caller's own user record.
+fn own_user(env: &Env, caller: &Caller) -> Result<User> {
     let id = own_id(caller)?;
+    storage::read::<User>(env.kv, &keys::user(&caller.tenant, id))?
+        .map(|r| r.data)
+        .ok_or_else(|| Error::Unauthenticated("invalid or expired credential".into()))
+}
+
+/// Starts an installation: a new secret, not yet in force. It needs the
+/// user's password, so a stolen session alone cannot put its own app on the
+/// account. A second call before verifying replaces the secret; an enabled
+/// factor must be disabled first (409).
+pub fn enable(
+    env: &mut Env,
+    config: &Config,
+    caller: &Caller,
+    password: &str,
+    address: &str,
+) -> Result<Installation> {
+    let id = own_id(caller)?;
+    let me = own_user(env, caller)?;
+    if required(&me) {
+        return Err(Error::Conflict(
+            "two-factor authentication is already enabled; disable it first".into(),
+        ));
+    }
+    users::check_own_password(env, &caller.tenant, &me, password, address, "password")?;
     let secret: [u8; 20] = random_bytes(env);
     let nonce: [u8; 24] = random_bytes(env);
     let sealed = totp::seal_secret(&config.token_keys, &id.to_string(), &secret, nonce)
@@ -128,7 +152,7 @@ fn spend(
     then: Then,
 ) -> Result<User> {
     let account = format!("2fa:{id}");
-    throttle::attempt(env, tenant, &account, address)?;
+    throttle::second_factor_attempt(env, tenant, &account, address)?;
     let op = format!("2fa/{}", env.new_uuid().simple());
     let now = env.now;
     let owner = id.to_string();
@@ -184,7 +208,7 @@ fn spend(
         Ok(())
     })?
     .data;
-    throttle::succeeded(env, tenant, &account, address)?;
+    throttle::second_factor_succeeded(env, tenant, &account, address)?;
     Ok(user)
 }
 
@@ -248,12 +272,26 @@ pub fn disable(
 }
 
 /// A new set of recovery codes, shown this once; the old set stops working.
+/// It needs a current code from the app (spent like any other), so a stolen
+/// session cannot mint codes that would disable the factor.
 pub fn generate_recovery_codes(
     env: &mut Env,
     config: &Config,
     caller: &Caller,
+    code: &str,
+    address: &str,
 ) -> Result<Vec<String>> {
     let id = own_id(caller)?;
+    let factor = SecondFactor::Otp(code.to_string());
+    spend(
+        env,
+        config,
+        &caller.tenant,
+        id,
+        &factor,
+        address,
+        Then::Keep,
+    )?;
     let codes: Vec<String> = (0..totp::RECOVERY_CODES)
         .map(|_| totp::recovery_code((env.random)()))
         .collect();
@@ -342,7 +380,7 @@ pub fn complete_sign_in(
     if pending.expires_at <= env.now || env.kv.increment(&used, 0)? != 0 {
         return Err(unknown());
     }
-    let user = spend(
+    let tried = spend(
         env,
         config,
         &tenant.id,
@@ -350,7 +388,19 @@ pub fn complete_sign_in(
         factor,
         address,
         Then::Keep,
-    )?;
+    );
+    let user = match tried {
+        Ok(user) => user,
+        Err(Error::Unauthenticated(m)) => {
+            // A state takes a few wrong codes, then it is spent: guessing
+            // needs the password again every few tries.
+            if env.kv.increment(&format!("{key}/failures"), 1)? >= PENDING_MAX_FAILURES {
+                env.kv.increment(&used, 1)?;
+            }
+            return Err(Error::Unauthenticated(m));
+        }
+        Err(e) => return Err(e),
+    };
     // Good for one session, even when two requests race with two codes.
     if env.kv.increment(&used, 1)? != 1 {
         return Err(unknown());

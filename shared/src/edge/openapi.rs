@@ -342,6 +342,13 @@ fn second_factor() -> Option<Value> {
     )
 }
 
+fn password_only() -> Option<Value> {
+    object(
+        &["password"],
+        json!({"password": {"type": "string", "minLength": 1, "maxLength": 1024}}),
+    )
+}
+
 fn revert_token() -> Option<Value> {
     object(
         &["impersonator_revert_token"],
@@ -783,9 +790,10 @@ pub const OPERATIONS: &[Operation] = &[
         "put",
         "/v2/user/enable_2fa",
         "clone",
-        "Install a TOTP second factor (in force once verified)",
+        "Install a TOTP second factor (in force once verified); needs the password",
         Clone,
-        [200, 401, 403, 409]
+        [200, 401, 403, 409, 422, 429],
+        password_only
     ),
     op!(
         "put",
@@ -800,9 +808,10 @@ pub const OPERATIONS: &[Operation] = &[
         "put",
         "/v2/user/generate_recovery_codes",
         "clone",
-        "Ten single-use recovery codes (the previous set stops working)",
+        "Ten single-use recovery codes (the previous set stops working); needs a current code",
         Clone,
-        [200, 401, 403, 409]
+        [200, 401, 403, 409, 422, 429],
+        otp_attempt
     ),
     op!(
         "put",

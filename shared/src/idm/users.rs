@@ -156,6 +156,29 @@ pub fn get(env: &Env, caller: &Caller, id: Uuid) -> Result<(User, Organization)>
     Ok(found)
 }
 
+/// Checks a signed-in user's own password before a sensitive change (422
+/// naming `field` when wrong). A stolen session must not become a password
+/// oracle: each check counts like a sign-in attempt on the account.
+pub fn check_own_password(
+    env: &Env,
+    tenant: &str,
+    user: &User,
+    password: &str,
+    address: &str,
+    field: &str,
+) -> Result<()> {
+    let account = validate::normalize_email(&user.email);
+    crate::throttle::attempt(env, tenant, &account, address)?;
+    let matches = user
+        .password_hash
+        .as_deref()
+        .is_some_and(|h| crate::password::verify(password, h));
+    if !matches {
+        return Err(Error::invalid(field, "is invalid"));
+    }
+    crate::throttle::succeeded(env, tenant, &account, address)
+}
+
 /// A user in the caller's reach, else 404.
 fn reachable(env: &Env, caller: &Caller, id: Uuid) -> Result<(User, Organization)> {
     let not_found = || Error::NotFound(format!("user {id} not found"));
@@ -377,18 +400,14 @@ pub fn change_password(
         .user
         .ok_or_else(|| Error::Forbidden("not a signed-in user".into()))?;
     let (user, org) = reachable(env, caller, id)?;
-    // A stolen session must not become a password oracle: each check of the
-    // current password counts like a sign-in attempt on the account.
-    let account = validate::normalize_email(&user.email);
-    crate::throttle::attempt(env, &caller.tenant, &account, address)?;
-    let matches = user
-        .password_hash
-        .as_deref()
-        .is_some_and(|h| crate::password::verify(current_password, h));
-    if !matches {
-        return Err(Error::invalid("user.current_password", "is invalid"));
-    }
-    crate::throttle::succeeded(env, &caller.tenant, &account, address)?;
+    check_own_password(
+        env,
+        &caller.tenant,
+        &user,
+        current_password,
+        address,
+        "user.current_password",
+    )?;
     let settings = crate::provision::load_settings(env.kv, &caller.tenant)?;
     let mut errors = crate::error::FieldErrors::default();
     for problem in crate::password::check(new_password, &settings.password) {

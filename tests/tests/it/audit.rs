@@ -153,7 +153,7 @@ async fn every_state_changing_endpoint_writes_exactly_one_event() {
     let r = changes(
         h,
         "PUT /v2/user/enable_2fa",
-        s(Request::put("/v2/user/enable_2fa")),
+        s(Request::put("/v2/user/enable_2fa")).json(&json!({"password": "another-password"})),
     )
     .await;
     let totp = crate::two_factor::base32_decode(r.json()["secret"].as_str().unwrap());
@@ -164,10 +164,12 @@ async fn every_state_changing_endpoint_writes_exactly_one_event() {
         s(Request::put("/v2/user/verify_2fa_installation")).json(&json!({"otp_attempt": code})),
     )
     .await;
+    h.clock.advance(std::time::Duration::from_secs(30));
+    let code = crate::two_factor::code_now(h, &totp);
     let r = changes(
         h,
         "PUT /v2/user/generate_recovery_codes",
-        s(Request::put("/v2/user/generate_recovery_codes")),
+        s(Request::put("/v2/user/generate_recovery_codes")).json(&json!({"otp_attempt": code})),
     )
     .await;
     let recovery = r.json()["recovery_codes"][0].as_str().unwrap().to_string();

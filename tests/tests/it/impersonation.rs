@@ -39,6 +39,17 @@ fn bearer(r: &Response) -> String {
     format!("Bearer {}", r.json()["token"].as_str().expect("a token"))
 }
 
+/// A signed-in session of the seeded operator, and the operator's id.
+async fn operator_session(host: &Host) -> (String, String) {
+    let key = app_key(host).await;
+    let bearer = sign_in(host, &key, OPERATOR_EMAIL, OPERATOR_PASSWORD).await;
+    let id = claims(bearer.trim_start_matches("Bearer "))["sub"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    (bearer, id)
+}
+
 /// The audit events of tenant `default` with `action`.
 fn events(host: &Host, action: &str) -> Vec<AuditEvent> {
     host.kv
@@ -54,12 +65,7 @@ fn events(host: &Host, action: &str) -> Vec<AuditEvent> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_administrator_impersonates_a_narrower_user_and_reverts() {
     let host = app_host();
-    let key = app_key(&host).await;
-    let operator = sign_in(&host, &key, OPERATOR_EMAIL, OPERATOR_PASSWORD).await;
-    let operator_id = claims(operator.trim_start_matches("Bearer "))["sub"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (operator, operator_id) = operator_session(&host).await;
     let target = customer(&host, "helped@example.com").await;
 
     let r = host.send(impersonate(&operator, &target.to_string())).await;
@@ -127,6 +133,16 @@ async fn an_administrator_impersonates_a_narrower_user_and_reverts() {
         assert_eq!(r.status, 403, "{what}: {}", r.text());
     }
 
+    // Nor change the email, the user's sign-in name.
+    let r = host
+        .send(
+            Request::put("/v2/user/me")
+                .header("authorization", &acting)
+                .json(&json!({"user": {"email": "mine-now@example.com"}})),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text());
+
     // A wrong revert token is 401; the right one ends the impersonation and
     // answers the operator's own identity again.
     let r = host.send(revert(&acting, "not-the-token")).await;
@@ -142,17 +158,27 @@ async fn an_administrator_impersonates_a_narrower_user_and_reverts() {
         "the impersonation is over"
     );
     assert_eq!(events(&host, "session.impersonate.end").len(), 1);
+
+    // An impersonation ends with its impersonator's own session.
+    let r = host.send(impersonate(&back, &target.to_string())).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let acting = bearer(&r);
+    assert_eq!(host.send(me(&acting)).await.status, 200);
+    let r = host
+        .send(Request::delete("/auth/sign_out").header("authorization", &back))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        host.send(me(&acting)).await.status,
+        401,
+        "its impersonator signed out"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn impersonation_is_refused_outside_its_rules() {
     let host = app_host();
-    let key = app_key(&host).await;
-    let operator = sign_in(&host, &key, OPERATOR_EMAIL, OPERATOR_PASSWORD).await;
-    let operator_id = claims(operator.trim_start_matches("Bearer "))["sub"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (operator, operator_id) = operator_session(&host).await;
     let target = customer(&host, "someone@example.com").await.to_string();
     let cases = [
         // From an access token, not a signed-in session.

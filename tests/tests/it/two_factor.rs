@@ -79,8 +79,18 @@ async fn enable_sign_in_with_otp_and_recovery_code_then_disable() {
     let key = app_key(&host).await;
     let session = crate::support::sign_in(&host, &key, OPERATOR_EMAIL, OPERATOR_PASSWORD).await;
 
+    // Enable needs the password, and a signed-in session (not an access token).
+    let enable = |auth: &str, password: &str| {
+        put("/v2/user/enable_2fa", auth).json(&json!({"password": password}))
+    };
+    let r = host.send(enable(&session, "wrong-password")).await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    let r = host
+        .send(enable(&crate::support::operator_auth(), OPERATOR_PASSWORD))
+        .await;
+    assert_eq!(r.status, 403, "an access token: {}", r.text());
     // Enable: a secret and its URI, not in force yet.
-    let r = host.send(put("/v2/user/enable_2fa", &session)).await;
+    let r = host.send(enable(&session, OPERATOR_PASSWORD)).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let secret_text = r.json()["secret"].as_str().unwrap().to_string();
     let secret = base32_decode(&secret_text);
@@ -194,15 +204,19 @@ async fn enable_sign_in_with_otp_and_recovery_code_then_disable() {
         .await;
     assert_eq!(r.status, 401, "{}", r.text());
 
-    // Recovery codes: ten, each good once; a new set voids the old one.
-    let r = host
-        .send(put("/v2/user/generate_recovery_codes", &session))
-        .await;
+    // Recovery codes need a current code: ten, each good once; a new set
+    // voids the old one.
+    let generate = |code: &str| {
+        put("/v2/user/generate_recovery_codes", &session).json(&json!({"otp_attempt": code}))
+    };
+    host.clock.advance(Duration::from_secs(30));
+    let r = host.send(generate(&code_now(&host, &secret))).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let old: Vec<String> = serde_json::from_value(r.json()["recovery_codes"].clone()).unwrap();
-    let r = host
-        .send(put("/v2/user/generate_recovery_codes", &session))
-        .await;
+    let r = host.send(generate(&code_now(&host, &secret))).await;
+    assert_eq!(r.status, 401, "the same code again: {}", r.text());
+    host.clock.advance(Duration::from_secs(30));
+    let r = host.send(generate(&code_now(&host, &secret))).await;
     let codes: Vec<String> = serde_json::from_value(r.json()["recovery_codes"].clone()).unwrap();
     assert_eq!(codes.len(), 10);
     let state = state_of(&step_one(&host, &key).await);
@@ -253,7 +267,9 @@ async fn second_factor_attempts_are_throttled_and_bodies_checked() {
     let host = app_host();
     let key = app_key(&host).await;
     let session = crate::support::sign_in(&host, &key, OPERATOR_EMAIL, OPERATOR_PASSWORD).await;
-    let r = host.send(put("/v2/user/enable_2fa", &session)).await;
+    let r = host
+        .send(put("/v2/user/enable_2fa", &session).json(&json!({"password": OPERATOR_PASSWORD})))
+        .await;
     let secret = base32_decode(r.json()["secret"].as_str().unwrap());
     let verify = |body: Value| put("/v2/user/verify_2fa_installation", &session).json(&body);
     for body in [
@@ -285,4 +301,56 @@ async fn second_factor_attempts_are_throttled_and_bodies_checked() {
         "even the right code waits out the throttle: {}",
         r.text()
     );
+    // Spreading guesses over addresses does not help: ten a window per user.
+    let mut statuses = Vec::new();
+    for i in 0..12 {
+        let from: std::net::SocketAddr = format!("10.0.0.{i}:4000").parse().unwrap();
+        let r = host
+            .send(verify(json!({"otp_attempt": wrong})).from_addr(from))
+            .await;
+        statuses.push(r.status);
+    }
+    assert!(
+        statuses.iter().filter(|s| **s == 429).count() >= 2,
+        "a per-user cap from any address: {statuses:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_sign_in_is_spent_after_five_wrong_codes() {
+    let host = app_host();
+    let key = app_key(&host).await;
+    let session = crate::support::sign_in(&host, &key, OPERATOR_EMAIL, OPERATOR_PASSWORD).await;
+    let r = host
+        .send(put("/v2/user/enable_2fa", &session).json(&json!({"password": OPERATOR_PASSWORD})))
+        .await;
+    let secret = base32_decode(r.json()["secret"].as_str().unwrap());
+    let code = code_now(&host, &secret);
+    let r = host
+        .send(put("/v2/user/verify_2fa_installation", &session).json(&json!({"otp_attempt": code})))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    host.clock.advance(Duration::from_secs(30));
+    let state = state_of(&step_one(&host, &key).await);
+    let good = code_now(&host, &secret);
+    let wrong = if good == "111111" { "222222" } else { "111111" };
+    for _ in 0..5 {
+        let r = step_two(&host, &key, &state, ("otp_attempt", wrong)).await;
+        assert_eq!(r.status, 401, "{}", r.text());
+    }
+    let r = step_two(&host, &key, &state, ("otp_attempt", &good)).await;
+    assert_eq!(r.status, 401, "the state is spent: {}", r.text());
+    // A new state (the password again) takes the good code (from another
+    // address: this one used up its five tries).
+    let state = state_of(&step_one(&host, &key).await);
+    let from: std::net::SocketAddr = "10.0.0.9:4000".parse().unwrap();
+    let r = host
+        .send(
+            Request::post("/auth/sign_in")
+                .header("x-api-key", &key)
+                .json(&json!({"otp_session_state": state, "otp_attempt": good}))
+                .from_addr(from),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
 }

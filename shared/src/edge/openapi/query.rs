@@ -97,24 +97,9 @@ fn clone_list(columns: &[&str]) -> Vec<Value> {
     out
 }
 
-/// `GET /v2/user/permissions?permissions=A,B`: the codes `current_user::
-/// PERMISSIONS` knows (that module is private to families::clone, hence the
-/// copy; keep in step).
-const PERMISSIONS: [&str; 11] = [
-    "ADMIN_ACCESS",
-    "SCANNER_ACCESS",
-    "SCANNER_CREATE",
-    "SAQ_ACCESS",
-    "PORT_LIST_ACCESS",
-    "PORT_LIST_CREATE",
-    "TARGET_ACCESS_CREDENTIALS",
-    "TARGET_CREATE_CREDENTIALS",
-    "AI_CHAT_GENERAL_HELP",
-    "AI_CHAT_VULNERABILITY_SOLUTION",
-    "AI_CHAT_ENABLED",
-];
-
+/// `GET /v2/user/permissions?permissions=A,B`: the codes the Clone family knows.
 fn permissions() -> Vec<Value> {
+    use crate::families::clone::PERMISSIONS;
     let code = format!("({})", PERMISSIONS.join("|"));
     vec![param(
         "permissions",

@@ -41,8 +41,8 @@ mod two_factor;
 
 pub use audit::{audit_event, audit_events};
 pub use current_user::{
-    change_password, generate_access_token, me, organization as current_organization, permissions,
-    revoke_access_token, validate_token,
+    PERMISSIONS, change_password, generate_access_token, me, organization as current_organization,
+    permissions, revoke_access_token, validate_token,
 };
 pub use organizations::{
     Export, csv_field, dependent_subscriptions, export_organizations, move_user, organization,

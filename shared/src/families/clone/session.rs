@@ -86,10 +86,9 @@ pub fn sign_in(req: &Request, env: &mut Env, config: &Config) -> Response {
         let body = session_answer(
             config,
             env,
-            &signed.caller,
-            &signed.user,
-            &signed.organization,
+            (&signed.caller, &signed.user, &signed.organization),
             &signed.sid,
+            identity::SESSION_TTL_MS,
             Map::new(),
         )?;
         Ok(web::json(StatusCode::OK, &body))
@@ -124,10 +123,13 @@ pub fn sign_out(req: &Request, env: &mut Env, config: &Config) -> Response {
 fn session_answer(
     config: &Config,
     env: &Env,
-    caller: &crate::auth::Caller,
-    user: &crate::model::User,
-    organization: &crate::model::Organization,
+    (caller, user, organization): (
+        &crate::auth::Caller,
+        &crate::model::User,
+        &crate::model::Organization,
+    ),
     sid: &str,
+    ttl: crate::time::Millis,
     extra: Map<String, Value>,
 ) -> Result<Value, Error> {
     let token = identity::session_token(
@@ -138,7 +140,7 @@ fn session_answer(
             token_type: "access",
             sid,
             jti: sid,
-            ttl: identity::SESSION_TTL_MS,
+            ttl,
         },
         env.now,
         extra,
@@ -192,10 +194,9 @@ pub fn impersonate(req: &Request, env: &mut Env, config: &Config) -> Response {
             let mut body = session_answer(
                 config,
                 env,
-                &started.caller,
-                &started.user,
-                &started.organization,
+                (&started.caller, &started.user, &started.organization),
                 &started.sid,
+                crate::impersonation::TTL_MS,
                 act,
             )?;
             body["impersonator_revert_token"] = json!(started.revert_token);
@@ -218,10 +219,9 @@ pub fn impersonate(req: &Request, env: &mut Env, config: &Config) -> Response {
         let body = session_answer(
             config,
             env,
-            &original,
-            &user,
-            &organization,
+            (&original, &user, &organization),
             &sid,
+            identity::SESSION_TTL_MS,
             Map::new(),
         )?;
         Ok(web::json(StatusCode::OK, &body))

@@ -14,7 +14,8 @@ use crate::storage::Env;
 use crate::two_factor::{self, SecondFactor};
 use crate::web::{self, Request, Response, client_address};
 
-/// Runs `f` for a `PUT` by a signed-in user (not an impersonated one).
+/// Runs `f` for a `PUT` by a signed-in user's own session (not an access
+/// token, not an impersonation).
 fn own_put(
     req: &Request,
     env: &mut Env,
@@ -27,6 +28,12 @@ fn own_put(
         }
         let (caller, _, _) = authenticate(req, env, config)?;
         crate::impersonation::refuse_impersonated(&caller, "change the second factor")?;
+        if caller.session.is_none() {
+            return Err(Error::Forbidden(
+                "the second factor is managed from a signed-in session (Bearer), not an access token"
+                    .into(),
+            ));
+        }
         f(&caller, env)
     })();
     match result {
@@ -60,11 +67,20 @@ pub(super) fn second_factor(body: &serde_json::Map<String, Value>) -> Result<Sec
     }
 }
 
-/// `PUT /v2/user/enable_2fa`: a new TOTP secret for the authenticator app,
-/// not in force until `verify_2fa_installation`.
+/// `PUT /v2/user/enable_2fa` `{"password"}`: a new TOTP secret for the
+/// authenticator app, not in force until `verify_2fa_installation`.
 pub fn enable_2fa(req: &Request, env: &mut Env, config: &Config) -> Response {
     own_put(req, env, config, |caller, env| {
-        let install = two_factor::enable(env, config, caller)?;
+        let password = match json_object(req)?.get("password") {
+            Some(Value::String(p)) if !p.is_empty() && p.len() <= 1024 => p.clone(),
+            _ => {
+                return Err(Error::invalid(
+                    "password",
+                    "is required: your current password",
+                ));
+            }
+        };
+        let install = two_factor::enable(env, config, caller, &password, &client_address(req))?;
         Ok(json!({
             "secret": install.secret,
             "otpauth_uri": install.otpauth_uri,
@@ -90,11 +106,18 @@ pub fn verify_2fa_installation(req: &Request, env: &mut Env, config: &Config) ->
     })
 }
 
-/// `PUT /v2/user/generate_recovery_codes`: ten single-use codes, shown
-/// once; the previous set stops working.
+/// `PUT /v2/user/generate_recovery_codes` `{"otp_attempt"}`: ten
+/// single-use codes, shown once; the previous set stops working.
 pub fn generate_recovery_codes(req: &Request, env: &mut Env, config: &Config) -> Response {
     own_put(req, env, config, |caller, env| {
-        let codes = two_factor::generate_recovery_codes(env, config, caller)?;
+        let SecondFactor::Otp(code) = second_factor(&json_object(req)?)? else {
+            return Err(Error::invalid(
+                "otp_attempt",
+                "is required: a code from the authenticator app",
+            ));
+        };
+        let address = client_address(req);
+        let codes = two_factor::generate_recovery_codes(env, config, caller, &code, &address)?;
         Ok(json!({"recovery_codes": codes}))
     })
 }

@@ -142,14 +142,8 @@ pub fn stop(
         Ok(())
     })?;
     let ended = || Error::Unauthenticated("your own session has ended: sign in again".into());
-    let own = storage::read::<Session>(env.kv, &gkeys::session(&caller.tenant, &imp.sid))?
-        .map(|r| r.data)
-        .filter(|s| !s.revoked && s.expires_at > env.now && s.user == imp.user)
-        .ok_or_else(ended)?;
     let tenant = identity::active_tenant(env, &caller.tenant)?;
-    let user = storage::read::<User>(env.kv, &keys::user(&tenant.id, own.user))?
-        .map(|r| r.data)
-        .ok_or_else(ended)?;
+    let user = impersonator(env, &tenant, &imp)?.ok_or_else(ended)?;
     let (original, user, organization) =
         identity::caller_for(env, &tenant, user, Some(imp.sid.clone()), None)?;
     original.audit(
@@ -171,14 +165,25 @@ pub fn check_impersonator(
     imp: &Impersonation,
     user: &User,
 ) -> Result<()> {
-    let ended = || Error::Unauthenticated("the impersonating session has ended".into());
-    let own = storage::read::<Session>(env.kv, &gkeys::session(&tenant.id, &imp.sid))?
-        .map(|r| r.data)
-        .filter(|s| !s.revoked && s.expires_at > env.now && s.user == imp.user)
-        .ok_or_else(ended)?;
-    let still_allowed = storage::read::<User>(env.kv, &keys::user(&tenant.id, own.user))?
-        .is_some_and(|r| r.data.status.may_authenticate() && r.data.role < user.role);
-    if still_allowed { Ok(()) } else { Err(ended()) }
+    let still_allowed = impersonator(env, tenant, imp)?
+        .is_some_and(|u| u.status.may_authenticate() && u.role < user.role);
+    if still_allowed {
+        Ok(())
+    } else {
+        Err(Error::Unauthenticated(
+            "the impersonating session has ended".into(),
+        ))
+    }
+}
+
+/// The impersonator's user record, if its own session is still live.
+fn impersonator(env: &Env, tenant: &Tenant, imp: &Impersonation) -> Result<Option<User>> {
+    let live = storage::read::<Session>(env.kv, &gkeys::session(&tenant.id, &imp.sid))?
+        .is_some_and(|r| !r.data.revoked && r.data.expires_at > env.now && r.data.user == imp.user);
+    if !live {
+        return Ok(None);
+    }
+    Ok(storage::read::<User>(env.kv, &keys::user(&tenant.id, imp.user))?.map(|r| r.data))
 }
 
 /// Records one request made by an impersonated caller, with both identities.

@@ -99,9 +99,7 @@ pub fn enable(
     let nonce: [u8; 24] = random_bytes(env);
     let sealed = totp::seal_secret(&config.token_keys, &id.to_string(), &secret, nonce)
         .ok_or_else(keys_missing)?;
-    let op = format!("2fa-enable/{}", env.new_uuid().simple());
-    let now = env.now;
-    let user = storage::update::<User, _>(env, &keys::user(&caller.tenant, id), &op, |u| {
+    let user = change_own(env, caller, "user.2fa.install", |u| {
         if required(u) {
             return Err(Error::Conflict(
                 "two-factor authentication is already enabled; disable it first".into(),
@@ -113,21 +111,38 @@ pub fn enable(
             last_step: 0,
             recovery: Vec::new(),
         });
-        u.updated_at = now;
         Ok(())
-    })?
-    .data;
-    caller.audit(
-        env,
-        &op,
-        "user.2fa.install",
-        vec![format!("user:{id}")],
-        None,
-    )?;
+    })?;
     Ok(Installation {
         secret: totp::base32(&secret),
         otpauth_uri: totp::otpauth_uri(ISSUER, &user.email, &secret),
     })
+}
+
+/// Changes the caller's own user record by compare-and-swap and audits it
+/// as `action`.
+fn change_own(
+    env: &mut Env,
+    caller: &Caller,
+    action: &str,
+    mut change: impl FnMut(&mut User) -> Result<()>,
+) -> Result<User> {
+    let id = own_id(caller)?;
+    let op = format!("{action}/{}", env.new_uuid().simple());
+    let now = env.now;
+    let user = storage::update::<User, _>(env, &keys::user(&caller.tenant, id), &op, |u| {
+        change(u)?;
+        u.updated_at = now;
+        Ok(())
+    })?
+    .data;
+    audit_own(env, caller, &op, action)?;
+    Ok(user)
+}
+
+fn audit_own(env: &Env, caller: &Caller, op: &str, action: &str) -> Result<()> {
+    let id = own_id(caller)?;
+    caller.audit(env, op, action, vec![format!("user:{id}")], None)
 }
 
 /// What a successful check does to the factor besides spending the code.
@@ -232,13 +247,7 @@ pub fn verify_installation(
         Then::Activate,
     )?;
     let op = format!("2fa-verify/{}", env.new_uuid().simple());
-    caller.audit(
-        env,
-        &op,
-        "user.2fa.enable",
-        vec![format!("user:{id}")],
-        None,
-    )?;
+    audit_own(env, caller, &op, "user.2fa.enable")?;
     Ok(user)
 }
 
@@ -261,13 +270,7 @@ pub fn disable(
         Then::Remove,
     )?;
     let op = format!("2fa-disable/{}", env.new_uuid().simple());
-    caller.audit(
-        env,
-        &op,
-        "user.2fa.disable",
-        vec![format!("user:{id}")],
-        None,
-    )?;
+    audit_own(env, caller, &op, "user.2fa.disable")?;
     Ok(user)
 }
 
@@ -300,9 +303,7 @@ pub fn generate_recovery_codes(
         .map(|c| secrets::seal(&config.token_keys, &totp::normalize_recovery_code(c)))
         .collect::<Option<Vec<_>>>()
         .ok_or_else(keys_missing)?;
-    let op = format!("2fa-codes/{}", env.new_uuid().simple());
-    let now = env.now;
-    storage::update::<User, _>(env, &keys::user(&caller.tenant, id), &op, |u| {
+    change_own(env, caller, "user.2fa.recovery_codes", |u| {
         match u.two_factor.as_mut() {
             Some(tf) if tf.enabled => tf.recovery = sealed.clone(),
             _ => {
@@ -311,16 +312,8 @@ pub fn generate_recovery_codes(
                 ));
             }
         }
-        u.updated_at = now;
         Ok(())
     })?;
-    caller.audit(
-        env,
-        &op,
-        "user.2fa.recovery_codes",
-        vec![format!("user:{id}")],
-        None,
-    )?;
     Ok(codes)
 }
 

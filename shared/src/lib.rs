@@ -24,12 +24,13 @@ pub mod idm;
 
 pub use be::{kv, storage};
 pub use credential::{
-    api_tokens, auth, identity, impersonation, password, secrets, throttle, totp, two_factor,
+    account_tokens, api_tokens, auth, identity, impersonation, password, secrets, throttle, totp,
+    two_factor,
 };
 pub use edge::{health, spin, web};
 pub use idm::{
-    admin, aliases, audit, groups, invitations, listing, model, organizations, provision, reach,
-    reference, subscriptions, time, users, validate,
+    admin, aliases, audit, groups, invitations, listing, model, organizations, outbox, provision,
+    reach, reference, subscriptions, time, users, validate,
 };
 
 /// The version every component reports (the workspace version).

@@ -99,6 +99,8 @@ struct ComponentSlot {
     wasm: PathBuf,
     stores: Vec<String>,
     variables: BTreeMap<String, String>,
+    /// `allowed_outbound_hosts`, templates unexpanded.
+    outbound: Vec<String>,
     pre: OnceLock<Result<ProxyPre<State>, String>>,
 }
 
@@ -144,6 +146,7 @@ impl App {
                     wasm: out.join(format!("{}.wasm", package.replace('-', "_"))),
                     stores: c.key_value_stores.clone(),
                     variables: c.variables.clone(),
+                    outbound: c.allowed_outbound_hosts.clone(),
                     pre: OnceLock::new(),
                 };
                 (id.clone(), slot)
@@ -286,7 +289,7 @@ pub enum VariableError {
 pub struct State {
     wasi: WasiCtx,
     http: WasiHttpCtx,
-    hooks: DenyOutgoing,
+    hooks: Outgoing,
     pub(crate) table: ResourceTable,
     component: String,
     pub(crate) allowed_stores: Vec<String>,
@@ -319,15 +322,15 @@ impl WasiHttpView for State {
     }
 }
 
-/// No component of Onboard declares `allowed_outbound_hosts`, so, as on Spin,
-/// every outgoing request is denied.
-struct DenyOutgoing;
+/// A component's outgoing requests, allowed by its `allowed_outbound_hosts`
+/// (expanded) as Spin allows them (`crate::outbound`).
+struct Outgoing(Vec<String>);
 
-impl wasmtime_wasi_http::WasiHttpHooks for DenyOutgoing {
+impl wasmtime_wasi_http::WasiHttpHooks for Outgoing {
     fn send_request(
         &mut self,
-        _request: http::Request<wasmtime_wasi_http::WasiBody>,
-        _options: Option<wasmtime_wasi_http::RequestOptions>,
+        request: http::Request<wasmtime_wasi_http::WasiBody>,
+        options: Option<wasmtime_wasi_http::RequestOptions>,
         _fut: Box<dyn std::future::Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
     ) -> Box<
         dyn std::future::Future<
@@ -343,7 +346,7 @@ impl wasmtime_wasi_http::WasiHttpHooks for DenyOutgoing {
                 >,
             > + Send,
     > {
-        Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
+        Box::new(crate::outbound::send(self.0.clone(), request, options))
     }
 }
 
@@ -661,7 +664,20 @@ impl Host {
         let state = State {
             wasi,
             http: WasiHttpCtx::new(),
-            hooks: DenyOutgoing,
+            hooks: Outgoing(
+                slot.outbound
+                    .iter()
+                    .filter_map(|t| {
+                        expand_template(t, |var| {
+                            self.values
+                                .get(var)
+                                .cloned()
+                                .or_else(|| self.defaults.get(var).cloned().flatten())
+                        })
+                        .ok()
+                    })
+                    .collect(),
+            ),
             table: ResourceTable::new(),
             component: matched.component.clone(),
             allowed_stores: slot.stores.clone(),

@@ -10,6 +10,7 @@ pub mod kv;
 mod kv_redis;
 pub mod manifest;
 pub mod native;
+pub mod outbound;
 pub mod router;
 pub mod serve;
 

@@ -53,6 +53,8 @@ pub struct Component {
     #[serde(default)]
     pub key_value_stores: Vec<String>,
     #[serde(default)]
+    pub allowed_outbound_hosts: Vec<String>,
+    #[serde(default)]
     pub variables: BTreeMap<String, String>,
     #[serde(default)]
     pub build: Option<Build>,

@@ -391,15 +391,21 @@ fn unauthenticated() -> Error {
 }
 
 /// The caller a user's credential makes, after the lifecycle checks of the
-/// tenant, the user and the user's organization.
+/// tenant, the user and the user's organization. `issued_at` is when the
+/// credential was made: one made before the user's last password reset is
+/// dead.
 pub(crate) fn caller_for(
     env: &Env,
     tenant: &Tenant,
     user: User,
+    issued_at: Millis,
     session: Option<String>,
     credential: Option<String>,
 ) -> Result<(Caller, User, Organization)> {
-    if !tenant.status.may_authenticate() || !user.status.may_authenticate() {
+    if !tenant.status.may_authenticate()
+        || !user.status.may_authenticate()
+        || issued_at < user.credentials_valid_from
+    {
         return Err(unauthenticated());
     }
     let org = storage::read::<Organization>(env.kv, &keys::org(&tenant.id, user.organization_id))?
@@ -467,7 +473,14 @@ pub fn session_caller(
         let _ = env.kv.delete(&gkeys::session(tenant_id, sid));
         return Err(unauthenticated());
     }
-    let (mut caller, user, org) = caller_for(env, &tenant, user, Some(sid.to_string()), None)?;
+    let (mut caller, user, org) = caller_for(
+        env,
+        &tenant,
+        user,
+        session.created_at,
+        Some(sid.to_string()),
+        None,
+    )?;
     if let Some(imp) = &session.impersonation {
         crate::impersonation::check_impersonator(env, &tenant, imp, &user)?;
         caller.impersonator = Some(imp.user);
@@ -497,8 +510,14 @@ pub fn stored_caller(
     if kind == CredentialKind::AccessToken && user.access_token.as_deref() != Some(&credential.id) {
         return Err(unauthenticated());
     }
-    let (mut caller, user, org) =
-        caller_for(env, &tenant, user, None, Some(credential.id.clone()))?;
+    let (mut caller, user, org) = caller_for(
+        env,
+        &tenant,
+        user,
+        credential.created_at,
+        None,
+        Some(credential.id.clone()),
+    )?;
     // A credential issued with a narrower role than its user's acts with it.
     if let Some(role) = credential.role
         && role > caller.role
@@ -615,7 +634,9 @@ pub fn check_password(
             false
         }
     };
-    let Some(user) = user.filter(|_| matches) else {
+    // An invited user signs in only once it has accepted (and so chosen
+    // its password), whatever password it may have been given meanwhile.
+    let Some(user) = user.filter(|u| matches && u.invitation.is_none()) else {
         return Err(bad());
     };
     throttle::succeeded(env, &tenant.id, &normalized, address)?;
@@ -646,7 +667,14 @@ pub fn open_session(
         refresh: (family == Family::Gcore).then(|| env.new_uuid().simple().to_string()),
         impersonation: None,
     };
-    let (caller, _, organization) = caller_for(env, tenant, user, Some(sid.clone()), None)?;
+    let (caller, _, organization) = caller_for(
+        env,
+        tenant,
+        user,
+        session.created_at,
+        Some(sid.clone()),
+        None,
+    )?;
     storage::write(
         env.kv,
         &gkeys::session(&tenant.id, &sid),
@@ -855,13 +883,14 @@ pub fn rotate_refresh(
     Ok(record.data)
 }
 
-/// The caller of a session, re-checked (tenant, user, lifecycle), for
-/// minting new tokens of it.
+/// The caller of a session, re-checked (tenant, user, lifecycle, the
+/// session's start), for minting new tokens of it.
 pub fn session_user(
     env: &Env,
     tenant: &str,
     user: Uuid,
     sid: &str,
+    started: Millis,
 ) -> Result<(Caller, User, Organization)> {
     let mut found = env
         .kv
@@ -869,7 +898,7 @@ pub fn session_user(
         .into_iter();
     let tenant: Tenant = decode(found.next().flatten()).ok_or_else(unauthenticated)?;
     let user: User = decode(found.next().flatten()).ok_or_else(unauthenticated)?;
-    caller_for(env, &tenant, user, Some(sid.to_string()), None)
+    caller_for(env, &tenant, user, started, Some(sid.to_string()), None)
 }
 
 /// What an OAuth client's id is indexed as.

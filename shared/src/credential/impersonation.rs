@@ -93,7 +93,7 @@ pub fn start(env: &mut Env, config: &Config, caller: &Caller, target: Uuid) -> R
         }),
     };
     let (mut impersonated, user, organization) =
-        identity::caller_for(env, &tenant, user, Some(sid.clone()), None)?;
+        identity::caller_for(env, &tenant, user, env.now, Some(sid.clone()), None)?;
     impersonated.impersonator = Some(me);
     let op = format!("impersonate/{sid}");
     storage::write(env.kv, &gkeys::session(&tenant.id, &sid), &op, &session)?;
@@ -145,7 +145,7 @@ pub fn stop(
     let tenant = identity::active_tenant(env, &caller.tenant)?;
     let user = impersonator(env, &tenant, &imp)?.ok_or_else(ended)?;
     let (original, user, organization) =
-        identity::caller_for(env, &tenant, user, Some(imp.sid.clone()), None)?;
+        identity::caller_for(env, &tenant, user, env.now, Some(imp.sid.clone()), None)?;
     original.audit(
         env,
         &op,
@@ -178,12 +178,18 @@ pub fn check_impersonator(
 
 /// The impersonator's user record, if its own session is still live.
 fn impersonator(env: &Env, tenant: &Tenant, imp: &Impersonation) -> Result<Option<User>> {
-    let live = storage::read::<Session>(env.kv, &gkeys::session(&tenant.id, &imp.sid))?
-        .is_some_and(|r| !r.data.revoked && r.data.expires_at > env.now && r.data.user == imp.user);
-    if !live {
+    let Some(session) = storage::read::<Session>(env.kv, &gkeys::session(&tenant.id, &imp.sid))?
+        .map(|r| r.data)
+        .filter(|s| !s.revoked && s.expires_at > env.now && s.user == imp.user)
+    else {
         return Ok(None);
-    }
-    Ok(storage::read::<User>(env.kv, &keys::user(&tenant.id, imp.user))?.map(|r| r.data))
+    };
+    // A reset of the impersonator's password ended its session too.
+    Ok(
+        storage::read::<User>(env.kv, &keys::user(&tenant.id, imp.user))?
+            .map(|r| r.data)
+            .filter(|u| session.created_at >= u.credentials_valid_from),
+    )
 }
 
 /// Records one request made by an impersonated caller, with both identities.

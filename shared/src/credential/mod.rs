@@ -3,6 +3,7 @@
 //! password hashing, keyed hashes and tokens ([`secrets`]), sign-in
 //! throttling, and the second factor ([`two_factor`] over [`totp`]).
 
+pub mod account_tokens;
 pub mod api_tokens;
 pub mod auth;
 pub mod identity;

@@ -267,7 +267,49 @@ fn admin_tenant_change() -> Option<Value> {
         json!({"name": string(), "status": {"enum": ["active", "disabled"]},
             "add_domains": {"type": "array", "items": {"type": "string"}},
             "remove_domains": {"type": "array", "items": {"type": "string"}},
-            "rotate_application_key": {"type": "boolean"}}),
+            "rotate_application_key": {"type": "boolean"},
+            "webhook": {"oneOf": [{"type": "null"}, {"type": "object", "required": ["url"],
+                "properties": {"url": {"type": "string", "format": "uri", "maxLength": 2048},
+                    "secret": {"type": "string", "pattern": "^whsec_[A-Za-z0-9+/=]+$"}}}]},
+            "token_ttl": {"type": "object", "properties": {
+                "confirmation_minutes": ttl_minutes(),
+                "invitation_minutes": ttl_minutes(),
+                "reset_minutes": ttl_minutes()}}}),
+    )
+}
+
+fn ttl_minutes() -> Value {
+    json!({"type": "integer", "minimum": 1, "maximum": 525600})
+}
+
+/// An account token (`<32 hex>.<64 hex>`) in field `name`.
+fn account_token(name: &str) -> Value {
+    json!({name: {"type": "string", "minLength": 1, "maxLength": 256}})
+}
+
+fn confirmation_token() -> Option<Value> {
+    object(&["confirmation_token"], account_token("confirmation_token"))
+}
+
+fn new_password(token: &str) -> Option<Value> {
+    let mut props = account_token(token);
+    props["password"] = json!({"type": "string", "minLength": 1, "maxLength": 1024});
+    props["password_confirmation"] = json!({"type": "string", "maxLength": 1024});
+    object(&[token, "password"], props)
+}
+
+fn invitation_accept() -> Option<Value> {
+    new_password("invitation_token")
+}
+
+fn password_reset() -> Option<Value> {
+    new_password("reset_password_token")
+}
+
+fn forgot_password() -> Option<Value> {
+    object(
+        &["email"],
+        json!({"email": {"type": "string", "minLength": 1, "maxLength": 255}}),
     )
 }
 
@@ -630,9 +672,17 @@ pub const OPERATIONS: &[Operation] = &[
         "get",
         "/admin/outbox",
         "admin",
-        "Messages waiting for delivery",
+        "The outbox: messages, their delivery log, and the tokens of undelivered ones",
         Admin,
         [200, 401, 403]
+    ),
+    op!(
+        "post",
+        "/admin/outbox/deliver",
+        "admin",
+        "One delivery pass: POST each due message to the tenant's webhook, signed (Standard Webhooks)",
+        Admin,
+        [200, 401, 403, 422]
     ),
     // Clone Systems v2.
     op!(
@@ -643,6 +693,58 @@ pub const OPERATIONS: &[Operation] = &[
         CloneApp,
         [200, 401, 403, 415, 422, 429],
         username_password
+    ),
+    op!(
+        "get",
+        "/auth/confirmation",
+        "clone",
+        "Show what a confirmation token confirms (query: confirmation_token)",
+        CloneApp,
+        [200, 401, 403, 422]
+    ),
+    op!(
+        "post",
+        "/auth/confirmation",
+        "clone",
+        "Confirm a user's email with its confirmation token",
+        CloneApp,
+        [200, 400, 401, 403, 415, 422],
+        confirmation_token
+    ),
+    op!(
+        "get",
+        "/auth/invitation",
+        "clone",
+        "Pre-accept check of an invitation (query: invitation_token)",
+        CloneApp,
+        [200, 401, 403, 422]
+    ),
+    op!(
+        "put",
+        "/auth/invitation",
+        "clone",
+        "Accept an invitation: set the password and sign in",
+        CloneApp,
+        [200, 400, 401, 403, 415, 422],
+        invitation_accept
+    ),
+    op!(
+        "post",
+        "/auth/password",
+        "clone",
+        "Forgot password: the same answer whether or not the email has an account",
+        CloneApp,
+        [200, 400, 401, 403, 415, 422],
+        forgot_password
+    ),
+    op!(
+        "put",
+        "/auth/password",
+        "clone",
+        "Reset the password with a reset token; ends every session and token of the user",
+        CloneApp,
+        [200, 400, 401, 403, 415, 422],
+        password_reset
     ),
     op!(
         "delete",

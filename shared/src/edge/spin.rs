@@ -229,3 +229,72 @@ pub async fn serve_stream<S>(
         }
     }
 }
+
+/// POSTs `out` through Spin's outbound HTTP (the component's
+/// `allowed_outbound_hosts` decides where it may go) and waits, at most
+/// 5 s to connect and 10 s for the answer, for its status. Errors are
+/// wasi-http error codes, never the URL or body.
+pub fn post(out: &crate::outbox::Outgoing) -> Result<u16, String> {
+    use spin_sdk::wit::wasi::http0_2_0::{outgoing_handler, types};
+    let uri: http::Uri = out
+        .url
+        .parse()
+        .map_err(|_| "HttpRequestUriInvalid".to_string())?;
+    let scheme = match uri.scheme_str() {
+        Some("https") => types::Scheme::Https,
+        Some("http") => types::Scheme::Http,
+        _ => return Err("HttpRequestUriInvalid".into()),
+    };
+    let denied = |what: &str| format!("{what} refused");
+    let mut fields: Vec<(String, Vec<u8>)> = out
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone().into_bytes()))
+        .collect();
+    fields.push((
+        "content-length".into(),
+        out.body.len().to_string().into_bytes(),
+    ));
+    let headers = types::Fields::from_list(&fields).map_err(|_| denied("headers"))?;
+    let request = types::OutgoingRequest::new(headers);
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let authority = uri.authority().map(|a| a.as_str());
+    request
+        .set_method(&types::Method::Post)
+        .and_then(|()| request.set_scheme(Some(&scheme)))
+        .and_then(|()| request.set_authority(authority))
+        .and_then(|()| request.set_path_with_query(Some(path)))
+        .map_err(|()| "HttpRequestUriInvalid".to_string())?;
+    let body = request.body().map_err(|()| denied("body"))?;
+    let options = types::RequestOptions::new();
+    let second = 1_000_000_000u64;
+    let _ = options.set_connect_timeout(Some(5 * second));
+    let _ = options.set_first_byte_timeout(Some(10 * second));
+    let _ = options.set_between_bytes_timeout(Some(10 * second));
+    let pending = outgoing_handler::handle(request, Some(options)).map_err(|e| error_code(&e))?;
+    {
+        let stream = body.write().map_err(|()| denied("body stream"))?;
+        for chunk in out.body.chunks(4096) {
+            stream
+                .blocking_write_and_flush(chunk)
+                .map_err(|_| "HttpProtocolError".to_string())?;
+        }
+    }
+    types::OutgoingBody::finish(body, None).map_err(|e| error_code(&e))?;
+    pending.subscribe().block();
+    match pending.get() {
+        Some(Ok(Ok(response))) => Ok(response.status()),
+        Some(Ok(Err(code))) => Err(error_code(&code)),
+        _ => Err("InternalError".into()),
+    }
+}
+
+/// A wasi-http error code's name (`HttpRequestDenied`), without its payload.
+fn error_code(code: &spin_sdk::wit::wasi::http0_2_0::types::ErrorCode) -> String {
+    let text = format!("{code:?}");
+    let name = text.trim_start_matches("ErrorCode::");
+    name.split(['(', ' ', '{'])
+        .next()
+        .unwrap_or(name)
+        .to_string()
+}

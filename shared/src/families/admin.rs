@@ -56,8 +56,23 @@ fn tenant_json(t: &Tenant) -> Value {
     json!({
         "id": t.id, "name": t.name, "domains": t.domains, "status": t.status.as_str(),
         "root_organization_id": t.root_org,
+        "webhook": t.webhook.as_ref().map(|w| json!({"url": w.url})),
+        "token_ttl": {
+            "confirmation_minutes": t.token_ttl.confirmation_minutes,
+            "invitation_minutes": t.token_ttl.invitation_minutes,
+            "reset_minutes": t.token_ttl.reset_minutes,
+        },
         "created_at": crate::time::format_millis(t.created_at),
     })
+}
+
+/// A webhook URL Onboard may POST to: absolute http(s), no credentials in
+/// it (they would be logged by proxies; the signature authenticates).
+fn webhook_url(raw: &str) -> Option<String> {
+    let uri: http::Uri = raw.parse().ok()?;
+    let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
+    let authority = uri.authority()?;
+    (scheme_ok && raw.len() <= 2048 && !authority.as_str().contains('@')).then(|| raw.to_string())
 }
 
 fn account_json(u: &User) -> Value {
@@ -148,6 +163,70 @@ impl<'a> Body<'a> {
             self.errors.add(self.path(name), m);
         }
         email
+    }
+    /// `{"url", "secret"?}` to set the webhook, `null` to remove it.
+    fn webhook(&mut self, name: &str) -> Option<Option<(String, Option<Vec<u8>>)>> {
+        let hook = match self.obj.get(name)? {
+            Value::Null => return Some(None),
+            Value::Object(o) => o,
+            _ => {
+                self.errors
+                    .add(self.path(name), "must be an object with a url, or null");
+                return None;
+            }
+        };
+        let url = match hook.get("url").and_then(Value::as_str).map(webhook_url) {
+            Some(Some(url)) => url,
+            _ => {
+                self.errors.add(
+                    format!("{name}.url"),
+                    "must be an absolute http or https URL",
+                );
+                return None;
+            }
+        };
+        let secret = match hook.get("secret") {
+            None | Some(Value::Null) => None,
+            Some(v) => match v.as_str().and_then(crate::outbox::parse_secret) {
+                Some(bytes) => Some(bytes),
+                None => {
+                    self.errors.add(
+                        format!("{name}.secret"),
+                        "must be whsec_ and the base64 of 24 to 64 bytes",
+                    );
+                    return None;
+                }
+            },
+        };
+        Some(Some((url, secret)))
+    }
+    /// Token lifetimes in minutes; a field left out takes its default.
+    fn token_ttl(&mut self, name: &str) -> Option<crate::model::TokenTtl> {
+        let o = match self.obj.get(name)? {
+            Value::Object(o) => o,
+            _ => {
+                self.errors.add(self.path(name), "must be an object");
+                return None;
+            }
+        };
+        let mut ttl = crate::model::TokenTtl::default();
+        for (field, slot) in [
+            ("confirmation_minutes", &mut ttl.confirmation_minutes),
+            ("invitation_minutes", &mut ttl.invitation_minutes),
+            ("reset_minutes", &mut ttl.reset_minutes),
+        ] {
+            match o.get(field) {
+                None | Some(Value::Null) => {}
+                Some(v) => match v.as_u64().filter(|m| (1..=525_600).contains(m)) {
+                    Some(m) => *slot = m as u32,
+                    None => self.errors.add(
+                        format!("{name}.{field}"),
+                        "must be a whole number of minutes from 1 to 525600",
+                    ),
+                },
+            }
+        }
+        Some(ttl)
     }
     fn domains(&mut self, name: &str) -> Vec<String> {
         let raw = self.strings(name);
@@ -285,6 +364,11 @@ pub fn outbox(req: &Request, env: &mut Env, config: &Config) -> Response {
     dispatch(req, env, config, &["outbox"])
 }
 
+/// `POST /admin/outbox/deliver`: one delivery pass, for a scheduler.
+pub fn outbox_deliver(req: &Request, env: &mut Env, config: &Config) -> Response {
+    dispatch(req, env, config, &["outbox", "deliver"])
+}
+
 /// One `/admin` endpoint, named by its path segments (each endpoint is its
 /// own component; this is their shared method check and routing).
 fn dispatch(req: &Request, env: &mut Env, config: &Config, segments: &[&str]) -> Response {
@@ -294,6 +378,7 @@ fn dispatch(req: &Request, env: &mut Env, config: &Config, segments: &[&str]) ->
         ["tenants", _] => &[Method::GET, Method::PATCH],
         ["reference-data"] => &[Method::GET, Method::PUT],
         ["outbox"] => &[Method::GET],
+        ["outbox", "deliver"] => &[Method::POST],
         ["accounts", _] => &[Method::PATCH],
         ["api-clients", _] => &[Method::DELETE],
         _ => return render_error(&Error::NotFound(format!("no endpoint /admin{path}"))),
@@ -381,12 +466,17 @@ fn route(
                 add_domains: b.domains("add_domains"),
                 remove_domains: b.domains("remove_domains"),
                 rotate_application_key: b.bool("rotate_application_key"),
+                webhook: b.webhook("webhook"),
+                token_ttl: b.token_ttl("token_ttl"),
             };
             b.errors.into_result()?;
-            let (tenant, key) = admin::update_tenant(env, config, id, &change)?;
-            let mut v = tenant_json(&tenant);
-            if let Some(k) = key {
+            let done = admin::update_tenant(env, config, id, &change)?;
+            let mut v = tenant_json(&done.tenant);
+            if let Some(k) = done.application_key {
                 v["application_key"] = json!(k);
+            }
+            if let Some(secret) = done.webhook_secret {
+                v["webhook"]["secret"] = json!(secret);
             }
             ok(v)
         }
@@ -423,17 +513,36 @@ fn route(
         }
         ["outbox"] => {
             let caller = tenant_caller(req, env, config)?;
-            let messages = crate::invitations::outbox(env, config, &caller, 100)?;
+            let messages = crate::outbox::list(env, config, &caller, 100)?;
             let list: Vec<Value> = messages
                 .into_iter()
                 .map(|(m, token)| {
+                    let attempts: Vec<Value> = m
+                        .attempts
+                        .iter()
+                        .map(|a| {
+                            json!({"at": crate::time::format_millis(a.at), "status": a.status,
+                                   "error": a.error})
+                        })
+                        .collect();
                     json!({"seq": m.seq, "kind": m.kind, "to": m.to, "subject": m.subject,
-                           "organization_id": m.organization,
+                           "user_id": m.user, "organization_id": m.organization,
                            "created_at": crate::time::format_millis(m.created_at),
+                           "status": m.status.as_str(), "attempts": attempts,
+                           "next_attempt_at": (m.status == crate::outbox::Status::Pending)
+                               .then(|| crate::time::format_millis(m.next_attempt_at)),
                            "token": token})
                 })
                 .collect();
             ok(json!({"messages": list}))
+        }
+        ["outbox", "deliver"] => {
+            let caller = tenant_caller(req, env, config)?;
+            let pass = crate::outbox::deliver(env, config, &caller, &mut crate::spin::post)?;
+            ok(
+                json!({"attempted": pass.attempted, "delivered": pass.delivered,
+                      "failed": pass.failed, "pending": pass.pending}),
+            )
         }
         ["reference-data"] => {
             let caller = tenant_caller(req, env, config)?;

@@ -118,6 +118,8 @@ pub fn create_tenant(env: &mut Env, config: &Config, input: &NewTenant) -> Resul
             status: Lifecycle::Active,
             root_org: Some(root.id),
             application_key: None,
+            webhook: None,
+            token_ttl: Default::default(),
             created_at: env.now,
         };
         // The tenant record exists before its operator is made, so the account
@@ -193,6 +195,19 @@ pub struct TenantChange {
     pub add_domains: Vec<String>,
     pub remove_domains: Vec<String>,
     pub rotate_application_key: bool,
+    /// `Some(None)` removes the webhook; `Some(Some((url, secret)))` sets it,
+    /// with a new random secret when none is given.
+    pub webhook: Option<Option<(String, Option<Vec<u8>>)>>,
+    pub token_ttl: Option<crate::model::TokenTtl>,
+}
+
+/// What an update shows once: a rotated application key, a generated
+/// webhook secret.
+#[derive(Debug, Clone)]
+pub struct TenantUpdated {
+    pub tenant: Tenant,
+    pub application_key: Option<String>,
+    pub webhook_secret: Option<String>,
 }
 
 /// Changes a tenant. Disabling it fails every credential of it on the next
@@ -202,8 +217,38 @@ pub fn update_tenant(
     config: &Config,
     id: &str,
     change: &TenantChange,
-) -> Result<(Tenant, Option<String>)> {
+) -> Result<TenantUpdated> {
     let current = get_tenant(env, id)?;
+    let mut webhook_secret = None;
+    let webhook = match &change.webhook {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some((url, secret))) => {
+            let secret = match secret {
+                Some(s) => s.clone(),
+                None => {
+                    let mut bytes = (env.random)().to_vec();
+                    bytes.extend((env.random)());
+                    webhook_secret = Some(crate::outbox::secret_text(&bytes));
+                    bytes
+                }
+            };
+            let mut nonce = [0u8; 24];
+            nonce[..16].copy_from_slice(&(env.random)());
+            nonce[16..].copy_from_slice(&(env.random)()[..8]);
+            let sealed = crate::totp::seal_secret(
+                &config.token_keys,
+                &crate::outbox::webhook_owner(id),
+                &secret,
+                nonce,
+            )
+            .ok_or_else(|| Error::Unavailable("token_keys is not configured".into()))?;
+            Some(Some(crate::model::Webhook {
+                url: url.clone(),
+                sealed_secret: sealed,
+            }))
+        }
+    };
     let op = format!("tenant-update/{id}/{}", env.new_uuid().simple());
     let mut added = Vec::new();
     for (i, domain) in change.add_domains.iter().enumerate() {
@@ -245,6 +290,12 @@ pub fn update_tenant(
         if let Some((_, c)) = &new_key {
             t.application_key = Some(c.index.clone());
         }
+        if let Some(hook) = &webhook {
+            t.webhook = hook.clone();
+        }
+        if let Some(ttl) = change.token_ttl {
+            t.token_ttl = ttl;
+        }
         Ok(())
     })?
     .data;
@@ -275,7 +326,11 @@ pub fn update_tenant(
         vec![format!("tenant:{id}")],
         None,
     )?;
-    Ok((updated, new_key.map(|(k, _)| k)))
+    Ok(TenantUpdated {
+        tenant: updated,
+        application_key: new_key.map(|(k, _)| k),
+        webhook_secret,
+    })
 }
 
 fn reachable_org(env: &Env, caller: &Caller, id: Uuid, field: &str) -> Result<Organization> {
@@ -378,6 +433,8 @@ fn create_account_in(
             last_sign_in_at: None,
             last_sign_in_ip: None,
             two_factor: None,
+            invitation: None,
+            credentials_valid_from: 0,
             created_at: env.now,
             updated_at: env.now,
         };

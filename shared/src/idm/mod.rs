@@ -11,6 +11,7 @@ pub mod invitations;
 pub mod listing;
 pub mod model;
 pub mod organizations;
+pub mod outbox;
 pub mod provision;
 pub mod reach;
 pub mod reference;

@@ -24,7 +24,43 @@ pub struct Tenant {
     /// (`kid/keyed hash`), so it can be rotated; never the key itself.
     #[serde(default)]
     pub application_key: Option<String>,
+    /// Where the account messages (invitations, confirmations, resets) are
+    /// delivered; without one, operators read them from the outbox.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<Webhook>,
+    /// How long each kind of account token stays good.
+    #[serde(default)]
+    pub token_ttl: TokenTtl,
     pub created_at: Millis,
+}
+
+/// A tenant's webhook: the URL Onboard POSTs each message to, and the
+/// signing secret (Standard Webhooks `whsec_...`), sealed with the token
+/// keys because it must be read back to sign.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Webhook {
+    pub url: String,
+    pub sealed_secret: String,
+}
+
+/// Lifetimes of account tokens. The defaults are Devise's, whose flows the
+/// Clone family's pages name: confirm within 3 days, accept an invitation
+/// within 7, reset a password within 6 hours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenTtl {
+    pub confirmation_minutes: u32,
+    pub invitation_minutes: u32,
+    pub reset_minutes: u32,
+}
+
+impl Default for TokenTtl {
+    fn default() -> Self {
+        Self {
+            confirmation_minutes: 3 * 24 * 60,
+            invitation_minutes: 7 * 24 * 60,
+            reset_minutes: 6 * 60,
+        }
+    }
 }
 
 /// A named set of users inside an organization (CloudCockpit groups, Gcore
@@ -278,8 +314,20 @@ pub struct User {
     /// The second factor, once installed (`credential::two_factor`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub two_factor: Option<TwoFactor>,
+    /// The invitation the user has yet to accept; until then it cannot sign
+    /// in, whatever credential it may have been given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invitation: Option<Uuid>,
+    /// Sessions and tokens issued before this instant are dead (a password
+    /// reset sets it): one write ends them all, however many there are.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub credentials_valid_from: Millis,
     pub created_at: Millis,
     pub updated_at: Millis,
+}
+
+fn is_zero(n: &Millis) -> bool {
+    *n == 0
 }
 
 /// A user's second factor; nothing in it is usable if the store leaks

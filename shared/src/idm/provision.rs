@@ -470,7 +470,10 @@ pub fn create_customer(
             ));
         }
         if p.done {
-            return stored_answer(env, tenant, op, p);
+            let created = stored_answer(env, tenant, op, p)?;
+            let run = p.run.clone().unwrap_or_else(|| op.id.clone());
+            crate::account_tokens::welcome(env, tenant, &created.user, &run)?;
+            return Ok(created);
         }
     }
     let settings = load_settings(env.kv, tenant)?;
@@ -547,6 +550,7 @@ pub fn create_customer(
                 .unwrap_or(operation);
             let created = stored_answer(env, tenant, op, &operation)?;
             finish(env, caller, op, &created, input.organization_id.is_none())?;
+            crate::account_tokens::welcome(env, tenant, &created.user, &run)?;
             return Ok(created);
         }
         ClaimOutcome::Held(c) => c,
@@ -593,6 +597,11 @@ pub fn create_customer(
         }
         crate::users::abandon_create(env, &email_key, &held, &run, &written);
         end_attempt(env, tenant, op, &attempt);
+    }
+    // The user is committed: if its message cannot be queued the answer is
+    // a 503, and the retry (same key) replays the create and queues it.
+    if let Ok(created) = &result {
+        crate::account_tokens::welcome(env, tenant, &created.user, &run)?;
     }
     result
 }
@@ -760,6 +769,13 @@ fn write_customer(
         last_sign_in_at: None,
         last_sign_in_ip: None,
         two_factor: None,
+        // Without a password the user signs in only after accepting this.
+        invitation: input
+            .user
+            .password
+            .is_none()
+            .then(|| derived_uuid(run, "invitation")),
+        credentials_valid_from: 0,
         created_at: now,
         updated_at: now,
     };

@@ -408,13 +408,14 @@ pub fn change_password(
         address,
         "user.current_password",
     )?;
-    let settings = crate::provision::load_settings(env.kv, &caller.tenant)?;
-    let mut errors = crate::error::FieldErrors::default();
-    for problem in crate::password::check(new_password, &settings.password) {
-        errors.add("user.password", problem);
-    }
-    errors.into_result()?;
-    let hash = crate::password::hash(new_password, params, (env.random)());
+    let hash = new_password_hash(
+        env,
+        &caller.tenant,
+        new_password,
+        None,
+        "user.password",
+        params,
+    )?;
     let op = format!("pw{}", env.new_uuid().simple());
     let now = env.now;
     storage::update::<User, _>(env, &keys::user(&caller.tenant, id), &op, |u| {
@@ -430,6 +431,28 @@ pub fn change_password(
         Some(&org),
     )?;
     Ok(())
+}
+
+/// The hash of a new password that meets the tenant's policy (and equals
+/// its `confirmation`, when one is sent); 422 on `field` otherwise.
+pub fn new_password_hash(
+    env: &mut Env,
+    tenant: &str,
+    password: &str,
+    confirmation: Option<&str>,
+    field: &str,
+    params: crate::password::HashParams,
+) -> Result<String> {
+    let settings = crate::provision::load_settings(env.kv, tenant)?;
+    let mut errors = crate::error::FieldErrors::default();
+    for problem in crate::password::check(password, &settings.password) {
+        errors.add(field, problem);
+    }
+    if confirmation.is_some_and(|c| c != password) {
+        errors.add(format!("{field}_confirmation"), "doesn't match password");
+    }
+    errors.into_result()?;
+    Ok(crate::password::hash(password, params, (env.random)()))
 }
 
 /// Moves user `id` to `status` by compare-and-swap; terminated and deleted

@@ -2,6 +2,7 @@
 //! compiled once per run. Tests read like the seed documents: request in,
 //! status and body out.
 
+mod account_flows;
 mod apiculus_accounts;
 mod apiculus_auth;
 mod audit;

@@ -54,7 +54,7 @@ pub fn config() -> Config {
 }
 
 /// The variables the app hosts are started with.
-const APP_VALUES: &[(&str, &str)] = &[
+pub const APP_VALUES: &[(&str, &str)] = &[
     ("admin_key", ADMIN_KEY),
     ("token_keys", TOKEN_KEYS),
     ("password_hash_params", HASH_PARAMS),
@@ -74,7 +74,7 @@ fn conformance() -> Arc<Conformance> {
         .clone()
 }
 
-fn checked(host: Arc<Host>) -> Arc<Host> {
+pub fn checked(host: Arc<Host>) -> Arc<Host> {
     host.check_answers_against(conformance());
     host
 }
@@ -99,7 +99,7 @@ pub fn app_host() -> Arc<Host> {
 }
 
 /// `host` with tenant `default` and its operator.
-fn with_operator(host: Arc<Host>) -> Arc<Host> {
+pub fn with_operator(host: Arc<Host>) -> Arc<Host> {
     let created = seed_tenant(&host, "default", &[DEFAULT_HOST], OPERATOR_EMAIL);
     issue_access_token(&host, "default", created.operator.id, OPERATOR_TOKEN);
     host

@@ -320,6 +320,32 @@ pub fn query_parameters(method: &str, path: &str) -> Vec<Value> {
     match (method.as_str(), path) {
         // Clone v2.
         ("post", "/auth/sign_in") => sign_in(),
+        // Each account-flow field may come in the query instead of the body,
+        // as sign-in's do; the GETs read them only there.
+        ("get" | "post", "/auth/confirmation") => vec![param(
+            "confirmation_token",
+            false,
+            json!({"type": "string", "minLength": 1}),
+            "The confirmation token (required, here or in the body)",
+        )],
+        ("get" | "put", "/auth/invitation") => vec![param(
+            "invitation_token",
+            false,
+            json!({"type": "string", "minLength": 1}),
+            "The invitation token (required, here or in the body)",
+        )],
+        ("post", "/auth/password") => vec![param(
+            "email",
+            false,
+            json!({"type": "string", "minLength": 1}),
+            "The email (required, here or in the body)",
+        )],
+        ("put", "/auth/password") => vec![param(
+            "reset_password_token",
+            false,
+            json!({"type": "string", "minLength": 1}),
+            "The reset token (required, here or in the body)",
+        )],
         ("get", "/v2/users") => clone_list(&crate::users::LIST_COLUMNS),
         ("delete", "/v2/users/{id}") => vec![param(
             "purge",

@@ -117,6 +117,10 @@ fn tenant_props() -> Value {
         "created_at": ts(),
         // PATCH with rotate_application_key, and POST.
         "application_key": str_t(),
+        // `secret` only in the PATCH that generated it.
+        "webhook": {"oneOf": [{"type": "null"}, obj(&["url"], json!({"url": str_t(), "secret": str_t()}))]},
+        "token_ttl": obj(&["confirmation_minutes", "invitation_minutes", "reset_minutes"],
+            json!({"confirmation_minutes": int_t(), "invitation_minutes": int_t(), "reset_minutes": int_t()})),
     })
 }
 
@@ -212,14 +216,40 @@ fn reference_data_body() -> Value {
     )
 }
 
-/// `GET /admin/outbox`: `token` only for invitations.
+/// `GET /admin/outbox`: `token` only while a message is undelivered.
 fn outbox_body() -> Value {
+    let attempt = obj(
+        &["at", "status", "error"],
+        json!({"at": ts(), "status": {"type": ["integer", "null"]}, "error": nstr()}),
+    );
     obj(
         &["messages"],
         json!({"messages": arr(obj(
-            &["seq", "kind", "to", "subject", "organization_id", "created_at", "token"],
-            json!({"seq": int_t(), "kind": str_t(), "to": str_t(), "subject": uuid_t(),
-                "organization_id": uuid_t(), "created_at": ts(), "token": nstr()})))}),
+            &["seq", "kind", "to", "subject", "user_id", "organization_id", "created_at",
+              "status", "attempts", "next_attempt_at", "token"],
+            json!({"seq": int_t(), "kind": {"enum": ["invitation", "confirmation", "password_reset"]},
+                "to": str_t(), "subject": uuid_t(), "user_id": nuuid(),
+                "organization_id": uuid_t(), "created_at": ts(),
+                "status": {"enum": ["pending", "delivered", "failed"]},
+                "attempts": arr(attempt), "next_attempt_at": {"oneOf": [ts(), {"type": "null"}]},
+                "token": nstr()})))}),
+    )
+}
+
+/// `POST /admin/outbox/deliver`.
+fn delivery_pass() -> Value {
+    let count = json!({"type": "integer", "minimum": 0});
+    obj(
+        &["attempted", "delivered", "failed", "pending"],
+        json!({"attempted": count, "delivered": count, "failed": count, "pending": count}),
+    )
+}
+
+/// The account-flow answers that carry only a message.
+fn clone_status_message() -> Value {
+    obj(
+        &["status", "status_text", "message"],
+        json!({"status": int_t(), "status_text": str_t(), "message": str_t()}),
     )
 }
 
@@ -870,6 +900,38 @@ pub fn success_schema(method: &str, path: &str, status: u16) -> Option<Value> {
         ("post", "/admin/api-clients", 201) => api_client_body(),
         ("get" | "put", "/admin/reference-data", 200) => reference_data_body(),
         ("get", "/admin/outbox", 200) => outbox_body(),
+        ("post", "/admin/outbox/deliver", 200) => delivery_pass(),
+        ("get", "/auth/confirmation", 200) => obj(
+            &[
+                "status",
+                "status_text",
+                "username",
+                "verified",
+                "expires_at",
+            ],
+            json!({"status": int_t(), "status_text": str_t(), "username": str_t(),
+                "verified": bool_t(), "expires_at": ts()}),
+        ),
+        ("post", "/auth/confirmation", 200) => obj(
+            &["status", "status_text", "message", "username", "verified"],
+            json!({"status": int_t(), "status_text": str_t(), "message": str_t(),
+                "username": str_t(), "verified": bool_t()}),
+        ),
+        ("get", "/auth/invitation", 200) => obj(
+            &[
+                "status",
+                "status_text",
+                "username",
+                "role",
+                "organization",
+                "expires_at",
+            ],
+            json!({"status": int_t(), "status_text": str_t(), "username": str_t(),
+                "role": clone_role(), "expires_at": ts(),
+                "organization": obj(&["uuid", "name"], json!({"uuid": uuid_t(), "name": str_t()}))}),
+        ),
+        ("put", "/auth/invitation", 200) => clone_sign_in(),
+        ("post" | "put", "/auth/password", 200) => clone_status_message(),
         // Clone Systems v2.
         ("post", "/auth/sign_in", 200) => {
             json!({"oneOf": [clone_sign_in(), clone_sign_in_step_one()]})

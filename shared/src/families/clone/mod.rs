@@ -33,12 +33,14 @@ use crate::{provision, time, users};
 
 pub use crate::identity::Config;
 
+mod account;
 mod audit;
 mod current_user;
 mod organizations;
 mod session;
 mod two_factor;
 
+pub use account::{confirmation, invitation, password};
 pub use audit::{audit_event, audit_events};
 pub use current_user::{
     PERMISSIONS, change_password, generate_access_token, me, organization as current_organization,

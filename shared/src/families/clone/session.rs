@@ -13,7 +13,7 @@ use crate::web::{self, Request, Response};
 
 /// Sign-in fields from the JSON body or, as the vendor's generated curl
 /// sends them, from the query string.
-fn sign_in_fields(req: &Request) -> Result<Map<String, Value>, Error> {
+pub(super) fn sign_in_fields(req: &Request) -> Result<Map<String, Value>, Error> {
     let mut fields = json_object(req)?;
     if let Some(q) = req.uri().query() {
         for (k, v) in form_urlencoded::parse(q.as_bytes()) {
@@ -120,7 +120,7 @@ pub fn sign_out(req: &Request, env: &mut Env, config: &Config) -> Response {
 }
 
 /// The sign-in answer for a session: the documented object, its token.
-fn session_answer(
+pub(super) fn session_answer(
     config: &Config,
     env: &Env,
     (caller, user, organization): (

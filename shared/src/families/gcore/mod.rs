@@ -279,8 +279,9 @@ pub fn refresh(req: &Request, env: &mut Env, config: &Config) -> Response {
             return Err(Error::Unauthenticated("invalid refresh token".into()));
         }
         let next = env.new_uuid().simple().to_string();
-        identity::rotate_refresh(env, tenant, sid, jti, &next)?;
-        let (caller, user, org) = identity::session_user(env, tenant, user, sid)?;
+        let session = identity::rotate_refresh(env, tenant, sid, jti, &next)?;
+        let (caller, user, org) =
+            identity::session_user(env, tenant, user, sid, session.created_at)?;
         crate::storage::audit_action(
             env,
             &format!("refresh/{next}"),

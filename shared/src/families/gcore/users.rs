@@ -535,7 +535,7 @@ pub fn invite_user(req: &Request, env: &mut Env, config: &Config) -> Response {
             locale: lang,
             ..Profile::default()
         };
-        let (user, _) = invitations::invite(env, &caller, &org, &email, role, profile)
+        let user = invitations::invite(env, &caller, &org, &email, role, profile)
             .map_err(vendor_fields)?;
         let n = aliases::user_number(env, &caller.tenant, &user)?;
         Ok(web::json(

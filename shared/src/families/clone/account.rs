@@ -1,0 +1,188 @@
+//! The vendor's User Confirmation, User Invitation and Password Reset pages
+//! (titles only): `/auth/confirmation`, `/auth/invitation` and
+//! `/auth/password`, in the form of its sign-in page (`x-api-key` names the
+//! tenant; fields in the JSON body or the query) and with Devise's field
+//! names, which its sign-in fields (`otp_attempt`) already follow.
+
+use http::{Method, StatusCode};
+use serde_json::{Map, Value, json};
+
+use super::session::{session_answer, sign_in_fields};
+use super::{client_address, header_str, render_error, role_name};
+use crate::account_tokens::{self, Purpose};
+use crate::error::{Error, FieldErrors};
+use crate::identity::{self, Config, Family};
+use crate::model::Tenant;
+use crate::storage::Env;
+use crate::time::format_millis;
+use crate::web::{self, Request, Response};
+
+/// The tenant the application key names, served on this host.
+fn tenant(req: &Request, env: &Env, config: &Config) -> Result<Tenant, Error> {
+    let tenant = identity::application_tenant(env, config, header_str(req, "x-api-key"))?;
+    identity::check_destination(env, &tenant.id, None, header_str(req, "host"))?;
+    Ok(tenant)
+}
+
+/// The string fields `names` (required ones listed in `required`).
+fn strings<const N: usize>(
+    fields: &Map<String, Value>,
+    names: [&str; N],
+    required: &[&str],
+) -> Result<[Option<String>; N], Error> {
+    let mut errors = FieldErrors::default();
+    let values = names.map(|name| match fields.get(name) {
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(Value::String(_)) | Some(Value::Null) | None => {
+            if required.contains(&name) {
+                errors.add(name, "is required");
+            }
+            None
+        }
+        Some(_) => {
+            errors.add(name, "must be a string");
+            None
+        }
+    });
+    errors.into_result()?;
+    Ok(values)
+}
+
+fn allow(req: &Request, methods: &[Method]) -> Result<(), Error> {
+    if methods.contains(req.method()) {
+        Ok(())
+    } else {
+        Err(Error::MethodNotAllowed(methods.to_vec()))
+    }
+}
+
+fn ok(body: Value) -> Result<Response, Error> {
+    Ok(web::json(StatusCode::OK, &body))
+}
+
+/// `GET /auth/confirmation?confirmation_token=`: what the token confirms
+/// (the vendor's "Show confirmation form"). `POST /auth/confirmation`
+/// `{confirmation_token}`: confirms it ("Confirm a User"). A bad, spent or
+/// expired token is 422 on `confirmation_token`.
+pub fn confirmation(req: &Request, env: &mut Env, config: &Config) -> Response {
+    let result = (|| {
+        allow(req, &[Method::GET, Method::POST])?;
+        let tenant = tenant(req, env, config)?;
+        let [token] = strings(
+            &sign_in_fields(req)?,
+            ["confirmation_token"],
+            &["confirmation_token"],
+        )?;
+        let token = token.unwrap_or_default();
+        if req.method() == Method::GET {
+            let (t, user, _) =
+                account_tokens::show(env, config, &tenant.id, Purpose::Confirmation, &token)?;
+            return ok(json!({
+                "status": 200, "status_text": "OK",
+                "username": user.email, "verified": user.confirmed,
+                "expires_at": format_millis(t.expires_at),
+            }));
+        }
+        let user = account_tokens::confirm(env, config, &tenant.id, &token)?;
+        ok(json!({
+            "status": 200, "status_text": "OK",
+            "message": "Your email address has been successfully confirmed.",
+            "username": user.email, "verified": user.confirmed,
+        }))
+    })();
+    result.unwrap_or_else(|e| render_error(&e))
+}
+
+/// `GET /auth/invitation?invitation_token=`: the pre-accept check (who is
+/// invited where, until when). `PUT /auth/invitation` `{invitation_token,
+/// password, password_confirmation?}`: accepts it, which sets the password
+/// under the tenant's policy and signs the user in (the sign-in object).
+pub fn invitation(req: &Request, env: &mut Env, config: &Config) -> Response {
+    let result = (|| {
+        allow(req, &[Method::GET, Method::PUT])?;
+        let tenant = tenant(req, env, config)?;
+        let fields = sign_in_fields(req)?;
+        if req.method() == Method::GET {
+            let [token] = strings(&fields, ["invitation_token"], &["invitation_token"])?;
+            let (t, user, org) = account_tokens::show(
+                env,
+                config,
+                &tenant.id,
+                Purpose::Invitation,
+                &token.unwrap_or_default(),
+            )?;
+            return ok(json!({
+                "status": 200, "status_text": "OK",
+                "username": user.email, "role": role_name(user.role),
+                "organization": {"uuid": org.id, "name": org.name},
+                "expires_at": format_millis(t.expires_at),
+            }));
+        }
+        let [token, password, confirmation] = strings(
+            &fields,
+            ["invitation_token", "password", "password_confirmation"],
+            &["invitation_token", "password"],
+        )?;
+        let user = account_tokens::accept_invitation(
+            env,
+            config,
+            &tenant.id,
+            &token.unwrap_or_default(),
+            &password.unwrap_or_default(),
+            confirmation.as_deref(),
+            config.hash_params,
+        )?;
+        let signed =
+            identity::open_session(env, &tenant, user, &client_address(req), Family::Clone)?;
+        let body = session_answer(
+            config,
+            env,
+            (&signed.caller, &signed.user, &signed.organization),
+            &signed.sid,
+            identity::SESSION_TTL_MS,
+            Map::new(),
+        )?;
+        ok(body)
+    })();
+    result.unwrap_or_else(|e| render_error(&e))
+}
+
+/// `POST /auth/password` `{email}`: forgot password. The answer is the same
+/// whether or not the email has an account; if it has, a reset message is
+/// queued. `PUT /auth/password` `{reset_password_token, password,
+/// password_confirmation?}`: sets the password and ends every session and
+/// token the user held.
+pub fn password(req: &Request, env: &mut Env, config: &Config) -> Response {
+    let result = (|| {
+        allow(req, &[Method::POST, Method::PUT])?;
+        let tenant = tenant(req, env, config)?;
+        let fields = sign_in_fields(req)?;
+        if req.method() == Method::POST {
+            let [email] = strings(&fields, ["email"], &["email"])?;
+            account_tokens::forgot_password(env, &tenant, &email.unwrap_or_default())?;
+            return ok(json!({
+                "status": 200, "status_text": "OK",
+                "message": "If your email address exists in our database, you will receive a password recovery link at your email address in a few minutes.",
+            }));
+        }
+        let [token, password, confirmation] = strings(
+            &fields,
+            ["reset_password_token", "password", "password_confirmation"],
+            &["reset_password_token", "password"],
+        )?;
+        account_tokens::reset_password(
+            env,
+            config,
+            &tenant.id,
+            &token.unwrap_or_default(),
+            &password.unwrap_or_default(),
+            confirmation.as_deref(),
+            config.hash_params,
+        )?;
+        ok(json!({
+            "status": 200, "status_text": "OK",
+            "message": "Your password has been changed successfully. Sign in with the new password.",
+        }))
+    })();
+    result.unwrap_or_else(|e| render_error(&e))
+}

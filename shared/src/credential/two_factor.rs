@@ -324,6 +324,145 @@ struct Pending {
     expires_at: Millis,
 }
 
+/// How long a code sent by SMS is good, and how many one pending sign-in
+/// may have sent.
+pub const SMS_TTL_MS: Millis = 5 * 60 * 1000;
+pub const SMS_MAX_SENDS: i64 = 3;
+
+/// A code sent by SMS for one pending sign-in. The code itself is never
+/// stored: it is six digits of `HMAC(token_keys, "sms-otp/<tenant>/<id>")`,
+/// rebuilt when the outbox delivers the message.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SmsCode {
+    id: Uuid,
+    user: Uuid,
+    expires_at: Millis,
+}
+
+fn sms_key(tenant: &str, id: Uuid) -> String {
+    format!("t/{tenant}/sms-otp/{id}")
+}
+
+fn sms_digits(mac_hex: &str) -> String {
+    let n = u32::from_str_radix(&mac_hex[..8], 16).unwrap_or(0);
+    format!("{:06}", n % 1_000_000)
+}
+
+/// The code SMS message `id` carries, under the current key.
+pub fn sms_code(config: &Config, tenant: &str, id: Uuid) -> Result<String> {
+    let (kid, _) = config.token_keys.current().ok_or_else(keys_missing)?;
+    let mac = secrets::keyed_hash(&config.token_keys, kid, &format!("sms-otp/{tenant}/{id}"))
+        .ok_or_else(keys_missing)?;
+    Ok(sms_digits(&mac))
+}
+
+/// The pending sign-in an `otp_session_state` names: its key and record,
+/// if it is live and unspent.
+fn live_pending(
+    env: &Env,
+    config: &Config,
+    tenant: &Tenant,
+    state: &str,
+) -> Result<Option<(String, Pending)>> {
+    if state.is_empty() || state.len() > 128 {
+        return Ok(None);
+    }
+    for (kid, hash) in secrets::keyed_hashes(&config.token_keys, state) {
+        let key = gkeys::otp_state(&tenant.id, &kid, &hash);
+        if let Some(record) = storage::read::<Pending>(env.kv, &key)? {
+            let live = record.data.expires_at > env.now
+                && env.kv.increment(&format!("{key}/used"), 0)? == 0;
+            return Ok(live.then_some((key, record.data)));
+        }
+    }
+    Ok(None)
+}
+
+/// The vendor's "Send SMS OTP": for a pending two-factor sign-in, queues a
+/// code to the user's mobile phone (else its phone) in the outbox; at most
+/// [`SMS_MAX_SENDS`] a sign-in, the newest code the only good one. The
+/// code is then sent as `otp_attempt`. Returns the phone, masked.
+pub fn send_sms(env: &mut Env, config: &Config, tenant: &Tenant, state: &str) -> Result<String> {
+    let (key, pending) = live_pending(env, config, tenant, state)?
+        .ok_or_else(|| Error::Unauthenticated("unknown or expired otp_session_state".into()))?;
+    let user = storage::read::<User>(env.kv, &keys::user(&tenant.id, pending.user))?
+        .map(|r| r.data)
+        .ok_or_else(|| Error::Unauthenticated("unknown or expired otp_session_state".into()))?;
+    let phone = user
+        .profile
+        .mobile_phone
+        .clone()
+        .or_else(|| user.profile.phone.clone())
+        .filter(|p| !p.trim().is_empty())
+        .ok_or_else(|| {
+            Error::invalid(
+                "otp_session_state",
+                "the account has no phone to send a code to",
+            )
+        })?;
+    if env.kv.increment(&format!("{key}/sms-sent"), 1)? > SMS_MAX_SENDS {
+        let wait = (pending.expires_at - env.now).max(1000) / 1000;
+        return Err(Error::RateLimited(wait as u64));
+    }
+    let id = env.new_uuid();
+    let code = SmsCode {
+        id,
+        user: user.id,
+        expires_at: env.now + SMS_TTL_MS,
+    };
+    let op = format!("sms-otp/{id}");
+    storage::write(env.kv, &sms_key(&tenant.id, id), &op, &code)?;
+    storage::write(env.kv, &format!("{key}/sms"), &op, &id)?;
+    crate::outbox::queue(
+        env,
+        &tenant.id,
+        "sms_otp",
+        &phone,
+        id,
+        user.id,
+        user.organization_id,
+    )?;
+    let digits: Vec<char> = phone.chars().filter(char::is_ascii_digit).collect();
+    let tail: String = digits[digits.len().saturating_sub(2)..].iter().collect();
+    Ok(format!("***{tail}"))
+}
+
+/// The user, when `factor` is the newest SMS code of pending sign-in `key`.
+fn sms_match(
+    env: &Env,
+    config: &Config,
+    tenant: &Tenant,
+    key: &str,
+    pending: &Pending,
+    factor: &SecondFactor,
+) -> Result<Option<User>> {
+    let SecondFactor::Otp(attempt) = factor else {
+        return Ok(None);
+    };
+    let Some(id) = storage::read::<Uuid>(env.kv, &format!("{key}/sms"))?.map(|r| r.data) else {
+        return Ok(None);
+    };
+    let live = storage::read::<SmsCode>(env.kv, &sms_key(&tenant.id, id))?
+        .map(|r| r.data)
+        .filter(|c| c.user == pending.user && c.expires_at > env.now);
+    if live.is_none() {
+        return Ok(None);
+    }
+    let matches = secrets::keyed_hashes(&config.token_keys, &format!("sms-otp/{}/{id}", tenant.id))
+        .iter()
+        .any(|(_, mac)| {
+            crate::auth::constant_time_eq(sms_digits(mac).as_bytes(), attempt.trim().as_bytes())
+        });
+    if !matches {
+        return Ok(None);
+    }
+    Ok(
+        storage::read::<User>(env.kv, &keys::user(&tenant.id, pending.user))?
+            .map(|r| r.data)
+            .filter(|u| u.status.may_authenticate()),
+    )
+}
+
 /// The first step of a two-factor sign-in (the password was right): the
 /// `otp_session_state` the second step must bring back.
 pub fn start_sign_in(
@@ -355,24 +494,10 @@ pub fn complete_sign_in(
     address: &str,
 ) -> Result<User> {
     let unknown = || Error::Unauthenticated("unknown or expired otp_session_state".into());
-    if state.is_empty() || state.len() > 128 {
-        return Err(unknown());
-    }
-    let mut found = None;
-    for (kid, hash) in secrets::keyed_hashes(&config.token_keys, state) {
-        let key = gkeys::otp_state(&tenant.id, &kid, &hash);
-        if let Some(record) = storage::read::<Pending>(env.kv, &key)? {
-            found = Some((key, record.data));
-            break;
-        }
-    }
-    let (key, pending) = found.ok_or_else(unknown)?;
-    let used = format!("{key}/used");
     // A spent state is refused before its code is looked at, so a code sent
     // with it is not spent for nothing.
-    if pending.expires_at <= env.now || env.kv.increment(&used, 0)? != 0 {
-        return Err(unknown());
-    }
+    let (key, pending) = live_pending(env, config, tenant, state)?.ok_or_else(unknown)?;
+    let used = format!("{key}/used");
     let tried = spend(
         env,
         config,
@@ -384,6 +509,15 @@ pub fn complete_sign_in(
     );
     let user = match tried {
         Ok(user) => user,
+        // Not the app's code: perhaps the one sent by SMS for this sign-in
+        // (already counted by the throttle above).
+        Err(Error::Unauthenticated(_))
+            if let Some(user) = sms_match(env, config, tenant, &key, &pending, factor)? =>
+        {
+            let account = format!("2fa:{}", user.id);
+            throttle::second_factor_succeeded(env, &tenant.id, &account, address)?;
+            user
+        }
         Err(Error::Unauthenticated(m)) => {
             // A state takes a few wrong codes, then it is spent: guessing
             // needs the password again every few tries.

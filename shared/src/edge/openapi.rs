@@ -306,6 +306,13 @@ fn password_reset() -> Option<Value> {
     new_password("reset_password_token")
 }
 
+fn otp_session_state() -> Option<Value> {
+    object(
+        &["otp_session_state"],
+        json!({"otp_session_state": {"type": "string", "minLength": 1, "maxLength": 128}}),
+    )
+}
+
 fn forgot_password() -> Option<Value> {
     object(
         &["email"],
@@ -745,6 +752,15 @@ pub const OPERATIONS: &[Operation] = &[
         CloneApp,
         [200, 400, 401, 403, 415, 422],
         password_reset
+    ),
+    op!(
+        "post",
+        "/auth/sms_otp",
+        "clone",
+        "Send SMS OTP: a code for a pending two-factor sign-in, to the user's phone",
+        CloneApp,
+        [200, 400, 401, 403, 415, 422, 429],
+        otp_session_state
     ),
     op!(
         "delete",

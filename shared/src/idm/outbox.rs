@@ -87,7 +87,7 @@ pub struct Attempt {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     pub seq: i64,
-    /// `invitation`, `confirmation` or `password_reset`.
+    /// `invitation`, `confirmation`, `password_reset` or `sms_otp`.
     pub kind: String,
     pub to: String,
     /// The account token it carries.
@@ -178,7 +178,7 @@ pub fn list(
         .flatten()
         .map(|m| {
             let token = (m.status == Status::Pending)
-                .then(|| crate::account_tokens::wire_token(config, &caller.tenant, m.subject))
+                .then(|| carried(config, &caller.tenant, &m))
                 .transpose()?;
             Ok((m, token))
         })
@@ -242,6 +242,14 @@ pub fn parse_secret(text: &str) -> Option<Vec<u8>> {
     (24..=64).contains(&bytes.len()).then_some(bytes)
 }
 
+/// What message `m` carries: its account token, or for `sms_otp` the code.
+fn carried(config: &Config, tenant: &str, m: &Message) -> Result<String> {
+    match m.kind.as_str() {
+        "sms_otp" => crate::two_factor::sms_code(config, tenant, m.subject),
+        _ => crate::account_tokens::wire_token(config, tenant, m.subject),
+    }
+}
+
 fn outgoing(
     config: &Config,
     tenant: &Tenant,
@@ -250,7 +258,7 @@ fn outgoing(
     m: &Message,
     now: Millis,
 ) -> Result<Outgoing> {
-    let token = crate::account_tokens::wire_token(config, &tenant.id, m.subject)?;
+    let token = carried(config, &tenant.id, m)?;
     let id = format!(
         "msg_{}",
         storage::derived_uuid(&format!("outbox/{}", tenant.id), &m.seq.to_string()).simple()

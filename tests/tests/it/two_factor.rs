@@ -354,3 +354,100 @@ async fn a_pending_sign_in_is_spent_after_five_wrong_codes() {
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
 }
+
+/// The newest outbox message, read by the operator (no webhook configured).
+async fn newest_message(host: &Host) -> Value {
+    let r = host
+        .send(
+            Request::get("/admin/outbox").header("authorization", crate::support::operator_auth()),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()["messages"][0].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_sent_by_sms_signs_in_once() {
+    let host = app_host();
+    let key = app_key(&host).await;
+    let session = crate::support::sign_in(&host, &key, OPERATOR_EMAIL, OPERATOR_PASSWORD).await;
+    let r = host
+        .send(put("/v2/user/enable_2fa", &session).json(&json!({"password": OPERATOR_PASSWORD})))
+        .await;
+    let secret = base32_decode(r.json()["secret"].as_str().unwrap());
+    let code = code_now(&host, &secret);
+    let r = host
+        .send(put("/v2/user/verify_2fa_installation", &session).json(&json!({"otp_attempt": code})))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let sms = |state: &str| {
+        Request::post("/auth/sms_otp")
+            .header("x-api-key", &key)
+            .json(&json!({"otp_session_state": state}))
+    };
+
+    // No phone on the account: nothing to send to.
+    let state = state_of(&step_one(&host, &key).await);
+    let r = host.send(sms(&state)).await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    let r = host
+        .send(
+            Request::put("/v2/user/me")
+                .header("authorization", &session)
+                .json(&json!({"user": {"mobile_phone": "+1 555 010 4467"}})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    let r = host.send(sms(&state)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["phone"], "***67");
+    let message = newest_message(&host).await;
+    assert_eq!(
+        (message["kind"].clone(), message["to"].clone()),
+        (json!("sms_otp"), json!("+1 555 010 4467"))
+    );
+    let sent = message["token"].as_str().unwrap().to_string();
+    assert!(
+        sent.len() == 6 && sent.bytes().all(|b| b.is_ascii_digit()),
+        "{sent}"
+    );
+    for (_, v) in host.kv.dump("default") {
+        assert!(
+            !String::from_utf8_lossy(&v).contains(&format!("\"{sent}\"")),
+            "the code is not stored"
+        );
+    }
+    let r = step_two(&host, &key, &state, ("otp_attempt", &sent)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.json()["token"].is_string());
+    let r = step_two(&host, &key, &state, ("otp_attempt", &sent)).await;
+    assert_eq!(r.status, 401, "the sign-in is spent");
+    let r = host.send(sms(&state)).await;
+    assert_eq!(r.status, 401, "no code for a spent sign-in");
+
+    // Three sends a sign-in; only the newest code is good; the code of
+    // another sign-in is not.
+    let state = state_of(&step_one(&host, &key).await);
+    let mut codes = Vec::new();
+    for _ in 0..3 {
+        assert_eq!(host.send(sms(&state)).await.status, 200);
+        codes.push(
+            newest_message(&host).await["token"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let r = host.send(sms(&state)).await;
+    assert_eq!(r.status, 429, "{}", r.text());
+    let app_code = code_now(&host, &secret);
+    for stale in [&sent, &codes[0]] {
+        if stale != &codes[2] && stale != &app_code {
+            let r = step_two(&host, &key, &state, ("otp_attempt", stale)).await;
+            assert_eq!(r.status, 401, "{}", r.text());
+        }
+    }
+    let r = step_two(&host, &key, &state, ("otp_attempt", &codes[2])).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+}

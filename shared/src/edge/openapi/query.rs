@@ -334,6 +334,12 @@ pub fn query_parameters(method: &str, path: &str) -> Vec<Value> {
             json!({"type": "string", "minLength": 1}),
             "The invitation token (required, here or in the body)",
         )],
+        ("post", "/auth/sms_otp") => vec![param(
+            "otp_session_state",
+            false,
+            json!({"type": "string", "minLength": 1}),
+            "The pending sign-in's state (required, here or in the body)",
+        )],
         ("post", "/auth/password") => vec![param(
             "email",
             false,

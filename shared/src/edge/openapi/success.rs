@@ -227,7 +227,7 @@ fn outbox_body() -> Value {
         json!({"messages": arr(obj(
             &["seq", "kind", "to", "subject", "user_id", "organization_id", "created_at",
               "status", "attempts", "next_attempt_at", "token"],
-            json!({"seq": int_t(), "kind": {"enum": ["invitation", "confirmation", "password_reset"]},
+            json!({"seq": int_t(), "kind": {"enum": ["invitation", "confirmation", "password_reset", "sms_otp"]},
                 "to": str_t(), "subject": uuid_t(), "user_id": nuuid(),
                 "organization_id": uuid_t(), "created_at": ts(),
                 "status": {"enum": ["pending", "delivered", "failed"]},
@@ -931,6 +931,10 @@ pub fn success_schema(method: &str, path: &str, status: u16) -> Option<Value> {
                 "organization": obj(&["uuid", "name"], json!({"uuid": uuid_t(), "name": str_t()}))}),
         ),
         ("put", "/auth/invitation", 200) => clone_sign_in(),
+        ("post", "/auth/sms_otp", 200) => obj(
+            &["status", "status_text", "message", "phone"],
+            json!({"status": int_t(), "status_text": str_t(), "message": str_t(), "phone": str_t()}),
+        ),
         ("post" | "put", "/auth/password", 200) => clone_status_message(),
         // Clone Systems v2.
         ("post", "/auth/sign_in", 200) => {

@@ -186,3 +186,27 @@ pub fn password(req: &Request, env: &mut Env, config: &Config) -> Response {
     })();
     result.unwrap_or_else(|e| render_error(&e))
 }
+
+/// `POST /auth/sms_otp` `{otp_session_state}`: the vendor's "Send SMS OTP".
+/// For a sign-in waiting for its second factor, a code goes to the user's
+/// phone through the outbox; it is then sent as `otp_attempt` like the
+/// app's. 200 `{message, phone}` (masked); 401 unknown or spent state; 422
+/// no phone on the account; 429 after three sends for one sign-in.
+pub fn sms_otp(req: &Request, env: &mut Env, config: &Config) -> Response {
+    let result = (|| {
+        allow(req, &[Method::POST])?;
+        let tenant = tenant(req, env, config)?;
+        let [state] = strings(
+            &sign_in_fields(req)?,
+            ["otp_session_state"],
+            &["otp_session_state"],
+        )?;
+        let phone = crate::two_factor::send_sms(env, config, &tenant, &state.unwrap_or_default())?;
+        ok(json!({
+            "status": 200, "status_text": "OK",
+            "message": "A code was sent by SMS; send it as otp_attempt.",
+            "phone": phone,
+        }))
+    })();
+    result.unwrap_or_else(|e| render_error(&e))
+}

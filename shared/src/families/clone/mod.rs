@@ -40,7 +40,7 @@ mod organizations;
 mod session;
 mod two_factor;
 
-pub use account::{confirmation, invitation, password};
+pub use account::{confirmation, invitation, password, sms_otp};
 pub use audit::{audit_event, audit_events};
 pub use current_user::{
     PERMISSIONS, change_password, generate_access_token, me, organization as current_organization,

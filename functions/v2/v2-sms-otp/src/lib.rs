@@ -1,0 +1,11 @@
+//! `POST /auth/sms_otp (Clone Systems v2)` → [`onboard_shared::families::clone::sms_otp`].
+
+use onboard_shared::families::clone;
+use onboard_shared::{spin, web};
+use spin_sdk::http::IncomingRequest;
+use spin_sdk::http_component;
+
+#[http_component]
+async fn handle(req: IncomingRequest) -> web::Response {
+    spin::handle(req, clone::render_error, clone::sms_otp).await
+}

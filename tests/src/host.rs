@@ -505,12 +505,31 @@ impl Host {
                 bail!("required variable {name:?} has no value");
             }
         }
-        let defaults = app
+        let defaults: HashMap<String, Option<String>> = app
             .manifest
             .variables
             .iter()
             .map(|(k, d)| (k.clone(), d.default.clone()))
             .collect();
+        // As `spin up` does: every allowed_outbound_hosts entry must expand
+        // and parse, or the app does not start.
+        for (id, slot) in &app.components {
+            let expanded = slot
+                .outbound
+                .iter()
+                .map(|t| {
+                    expand_template(t, |var| {
+                        values
+                            .get(var)
+                            .cloned()
+                            .or_else(|| defaults.get(var).cloned().flatten())
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| anyhow::anyhow!("component {id}: {e}"))?;
+            crate::outbound::validate(&expanded)
+                .map_err(|e| anyhow::anyhow!("component {id}: {e}"))?;
+        }
         Ok(Arc::new(Host {
             app,
             kv,

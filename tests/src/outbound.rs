@@ -12,60 +12,116 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody};
 
-/// One `allowed_outbound_hosts` entry: `scheme://host[:port]`, where each
-/// part may be `*`, a host may be `*.domain`, and a missing port is the
-/// scheme's default.
+/// One `allowed_outbound_hosts` entry: `scheme://host[:port]`. The scheme
+/// may be `*`; the host `*`, `*.domain`, an exact name or address, or an
+/// IPv4 CIDR block; the port `*`, a number or a range `a..b`, and when left
+/// out the scheme's default (an unknown scheme needs one). As on Spin, an
+/// entry with a path, or one that does not parse, is an error, not a rule
+/// that matches nothing.
 #[derive(Debug, Clone)]
 struct Pattern {
     scheme: String,
     host: String,
-    port: Option<String>,
+    ports: (u16, u16),
 }
 
-fn default_port(scheme: &str) -> Option<&'static str> {
+fn default_port(scheme: &str) -> Option<u16> {
     match scheme {
-        "http" => Some("80"),
-        "https" => Some("443"),
+        "http" => Some(80),
+        "https" => Some(443),
+        "redis" => Some(6379),
+        "mysql" => Some(3306),
+        "postgres" => Some(5432),
         _ => None,
     }
 }
 
-fn parse(entry: &str) -> Option<Pattern> {
-    let (scheme, rest) = entry.trim().split_once("://")?;
-    let rest = rest.trim_end_matches('/');
+fn parse(entry: &str) -> Result<Pattern, String> {
+    let bad = |why: &str| format!("allowed_outbound_hosts entry {entry:?}: {why}");
+    let (scheme, rest) = entry
+        .split_once("://")
+        .ok_or_else(|| bad("expected scheme://host[:port]"))?;
+    if scheme.is_empty() || rest.is_empty() {
+        return Err(bad("expected scheme://host[:port]"));
+    }
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
     let (host, port) = match rest.rsplit_once(':') {
-        Some((h, p)) => (h, Some(p.to_string())),
+        Some((h, p)) => (h, Some(p)),
         None => (rest, None),
     };
     if host.is_empty() {
-        return None;
+        return Err(bad("no host"));
     }
-    let port = port.or_else(|| default_port(scheme).map(str::to_string));
-    Some(Pattern {
-        scheme: scheme.to_ascii_lowercase(),
-        host: host.to_ascii_lowercase(),
-        port,
+    if host.contains('/') && cidr(host).is_none() || port.is_some_and(|p| p.contains('/')) {
+        return Err(bad("paths are not allowed"));
+    }
+    let ports = match port {
+        Some("*") => (0, u16::MAX),
+        Some(p) => match p.split_once("..") {
+            Some((a, b)) => (
+                a.parse().map_err(|_| bad("bad port range"))?,
+                b.parse::<u16>()
+                    .map_err(|_| bad("bad port range"))?
+                    .saturating_sub(1),
+            ),
+            None => {
+                let n = p.parse().map_err(|_| bad("bad port"))?;
+                (n, n)
+            }
+        },
+        None if scheme == "*" => return Err(bad("a port is required with scheme *")),
+        None => {
+            let n =
+                default_port(scheme).ok_or_else(|| bad("a port is required for this scheme"))?;
+            (n, n)
+        }
+    };
+    Ok(Pattern {
+        scheme: scheme.to_string(),
+        host: host.to_string(),
+        ports,
     })
 }
 
-/// Whether any of `allowed` lets a request to `uri` out.
+/// An IPv4 CIDR block as (network, mask).
+fn cidr(host: &str) -> Option<(u32, u32)> {
+    let (ip, bits) = host.split_once('/')?;
+    let ip: std::net::Ipv4Addr = ip.parse().ok()?;
+    let bits: u32 = bits.parse().ok().filter(|b| *b <= 32)?;
+    let mask = if bits == 0 {
+        0
+    } else {
+        u32::MAX << (32 - bits)
+    };
+    Some((u32::from(ip) & mask, mask))
+}
+
+/// Checks every entry as Spin does when the app loads.
+pub fn validate(entries: &[String]) -> Result<(), String> {
+    entries.iter().try_for_each(|e| parse(e).map(drop))
+}
+
+/// Whether any of `allowed` lets a request to `uri` out (entries that do
+/// not parse allow nothing; [`validate`] refuses them up front).
 pub fn allows(allowed: &[String], uri: &http::Uri) -> bool {
     let (Some(scheme), Some(host)) = (uri.scheme_str(), uri.host()) else {
         return false;
     };
-    let host = host.to_ascii_lowercase();
-    let port = uri
-        .port_u16()
-        .map(|p| p.to_string())
-        .or_else(|| default_port(scheme).map(str::to_string));
-    allowed.iter().filter_map(|e| parse(e)).any(|p| {
+    let Some(port) = uri.port_u16().or_else(|| default_port(scheme)) else {
+        return false;
+    };
+    allowed.iter().filter_map(|e| parse(e).ok()).any(|p| {
         let scheme_ok = p.scheme == "*" || p.scheme == scheme;
         let host_ok = p.host == "*"
             || p.host == host
             || p.host
                 .strip_prefix("*.")
-                .is_some_and(|d| host.ends_with(&format!(".{d}")));
-        let port_ok = p.port.as_deref() == Some("*") || p.port == port;
+                .is_some_and(|d| host.ends_with(&format!(".{d}")))
+            || cidr(&p.host).is_some_and(|(net, mask)| {
+                host.parse::<std::net::Ipv4Addr>()
+                    .is_ok_and(|ip| u32::from(ip) & mask == net)
+            });
+        let port_ok = (p.ports.0..=p.ports.1).contains(&port);
         scheme_ok && host_ok && port_ok
     })
 }
@@ -200,5 +256,30 @@ mod tests {
             "http://127.0.0.1:9/"
         ));
         assert!(!allowed(&[], "http://127.0.0.1:9/"));
+        assert!(allowed(
+            &["http://127.0.0.1:8000..8100"],
+            "http://127.0.0.1:8099/"
+        ));
+        assert!(!allowed(
+            &["http://127.0.0.1:8000..8100"],
+            "http://127.0.0.1:8100/"
+        ));
+        assert!(allowed(&["http://10.0.0.0/8:80"], "http://10.1.2.3/"));
+        assert!(!allowed(&["http://10.0.0.0/8:80"], "http://11.1.2.3/"));
+    }
+
+    #[test]
+    fn refuses_entries_spin_refuses() {
+        for bad in [
+            "",
+            "webhooks.example.com",
+            "https://a.example.com/path",
+            "ftp://a.example.com",
+            "*://a.example.com",
+            "https://a.example.com:x",
+        ] {
+            assert!(validate(&[bad.to_string()]).is_err(), "{bad}");
+        }
+        assert!(validate(&["https://a.example.com".into(), "*://*:*".into()]).is_ok());
     }
 }

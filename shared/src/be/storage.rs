@@ -339,6 +339,19 @@ where
     })
 }
 
+/// Writes `data` at `key` only if nothing is there, atomically (unlike
+/// [`create`], for keys that concurrent requests may race to write). True
+/// when this call wrote it.
+pub fn create_new<T>(env: &Env, key: &str, op: &str, data: &T) -> Result<bool>
+where
+    T: Serialize + DeserializeOwned + PartialEq + Clone,
+{
+    let wrote = swap_state(env, key, op, |current: Option<&T>| {
+        Ok(current.is_none().then(|| data.clone()))
+    })?;
+    Ok(wrote.is_some())
+}
+
 /// Compare-and-swap on a small state record that may be absent (a claim):
 /// `next` maps the current state to the one to write, or `None` to leave
 /// it. Every state written is distinct, so a swap reported failed after it

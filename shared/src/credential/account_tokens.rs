@@ -6,14 +6,22 @@
 //! stored, so the store alone cannot make a token; the outbox rebuilds it
 //! to deliver it. A token is checked against every configured key (a
 //! rotation leaves outstanding tokens good while the old key is listed), is
-//! bound to its tenant, purpose and user, expires after its tenant's
-//! [`TokenTtl`](crate::model::TokenTtl), and is spent by compare-and-swap on
-//! its record, so two requests racing with one token cannot both pass. Any
-//! failure (unknown, forged, spent, expired, another purpose) is one answer:
-//! 422 on the token's field, so no answer tells which.
+//! bound to its tenant, purpose, user and the email it was sent to, and
+//! expires after its tenant's [`TokenTtl`](crate::model::TokenTtl); a
+//! password reset kills every token issued before it. Any failure
+//! (unknown, forged, spent, expired, another purpose, the email changed) is
+//! one answer: 422 on the token's field, so no answer tells which.
 //!
-//! Keys: `t/{t}/account-token/{id}`; the forgot-password limit
-//! `t/{t}/reset-requests/{user}/{window}`.
+//! A flow commits in one compare-and-swap on the user record, whose guard
+//! makes the token good once: an invitation is accepted while the user
+//! still names it, an email confirmed while unconfirmed, a password reset
+//! while no reset came after the token. The token record is marked spent
+//! afterwards (so it no longer shows); a request that dies between the two
+//! leaves a token its guard refuses anyway.
+//!
+//! Keys: `t/{t}/account-token/{id}`; the forgot-password limits
+//! `t/{t}/reset-requests/{user}/{window}` and
+//! `t/{t}/reset-requests/address/{hash}/{window}`.
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -22,6 +30,7 @@ use crate::error::{Error, Result};
 use crate::identity::Config;
 use crate::model::{Organization, Tenant, TokenTtl, User};
 use crate::password::HashParams;
+use crate::secrets::keys_missing;
 use crate::storage::{self, Env, keys};
 use crate::time::Millis;
 use crate::{auth, outbox, secrets, users, validate};
@@ -29,6 +38,9 @@ use crate::{auth, outbox, secrets, users, validate};
 /// Reset messages one user can be sent per window; more requests get the
 /// same answer and send nothing.
 const RESETS_PER_WINDOW: i64 = 3;
+/// Forgot-password requests one client address may make per window (429
+/// beyond: it says nothing about any account).
+const RESET_REQUESTS_PER_ADDRESS: i64 = 20;
 const RESET_WINDOW_MS: Millis = 15 * 60 * 1000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,6 +77,10 @@ impl Purpose {
         };
         Millis::from(minutes) * 60_000
     }
+
+    fn invalid(self) -> Error {
+        Error::invalid(self.field(), "is invalid or has expired")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,10 +89,23 @@ pub struct AccountToken {
     pub purpose: Purpose,
     pub user: Uuid,
     pub organization: Uuid,
+    /// The normalized email it was sent to: it dies if the email changes.
+    #[serde(default)]
+    pub email: String,
     pub created_at: Millis,
     pub expires_at: Millis,
     #[serde(default)]
     pub used_at: Option<Millis>,
+    /// The outbox message that carries it, once queued.
+    #[serde(default)]
+    pub queued: Option<i64>,
+}
+
+impl AccountToken {
+    /// Whether it may still be used or delivered: unspent, unexpired.
+    pub fn live(&self, now: Millis) -> bool {
+        self.used_at.is_none() && self.expires_at > now
+    }
 }
 
 fn key(tenant: &str, id: Uuid) -> String {
@@ -87,10 +116,6 @@ fn mac_input(tenant: &str, id: Uuid) -> String {
     format!("account-token/{tenant}/{}", id.simple())
 }
 
-fn keys_missing() -> Error {
-    Error::Unavailable("token_keys is not configured".into())
-}
-
 /// The token for record `id`, under the current key.
 pub fn wire_token(config: &Config, tenant: &str, id: Uuid) -> Result<String> {
     let (kid, _) = config.token_keys.current().ok_or_else(keys_missing)?;
@@ -99,10 +124,17 @@ pub fn wire_token(config: &Config, tenant: &str, id: Uuid) -> Result<String> {
     Ok(format!("{}.{mac}", id.simple()))
 }
 
-/// Records token `id` for `user` and queues its message. A retry of the
-/// operation that issued it finds the record and queues nothing again.
+/// The record of token `id`, if any.
+pub fn read(env: &Env, tenant: &str, id: Uuid) -> Result<Option<AccountToken>> {
+    Ok(storage::read::<AccountToken>(env.kv, &key(tenant, id))?.map(|r| r.data))
+}
+
+/// Records token `id` for `user` and queues its message, at least once: a
+/// retry of the operation that issued it finds the record and queues the
+/// message only if no earlier attempt got that far. (Two retries racing
+/// may both queue; the copies share their `webhook-id`.)
 pub fn issue(
-    env: &Env,
+    env: &mut Env,
     tenant: &str,
     ttl: &TokenTtl,
     purpose: Purpose,
@@ -114,16 +146,21 @@ pub fn issue(
         purpose,
         user: user.id,
         organization: user.organization_id,
+        email: validate::normalize_email(&user.email),
         created_at: env.now,
         expires_at: env.now + purpose.ttl_ms(ttl),
         used_at: None,
+        queued: None,
     };
     let k = key(tenant, id);
-    if let Some(found) = storage::read::<AccountToken>(env.kv, &k)? {
-        return Ok(found.data);
+    storage::create_new(env, &k, &format!("account-token/{id}"), &token)?;
+    let found = read(env, tenant, id)?.ok_or_else(|| {
+        Error::Unavailable("an account token vanished as it was written; retry".into())
+    })?;
+    if found.queued.is_some() || !found.live(env.now) {
+        return Ok(found);
     }
-    storage::write(env.kv, &k, &format!("account-token/{id}"), &token)?;
-    outbox::queue(
+    let message = outbox::queue(
         env,
         tenant,
         purpose.as_str(),
@@ -132,14 +169,21 @@ pub fn issue(
         user.id,
         user.organization_id,
     )?;
-    Ok(token)
+    let op = format!("account-token/{id}/queued/{}", env.new_uuid().simple());
+    let (record, _) = storage::update_if::<AccountToken, _>(env, &k, &op, |t| {
+        Ok(t.queued.is_none() && {
+            t.queued = Some(message.seq);
+            true
+        })
+    })?;
+    Ok(record.data)
 }
 
 /// What a newly created user is sent: an invitation when it has no
 /// password (it sets one by accepting), else a confirmation when its email
 /// is unconfirmed. `op` is the creating operation, so a retry issues the
-/// same token, once.
-pub fn welcome(env: &Env, tenant_id: &str, user: &User, op: &str) -> Result<()> {
+/// same token, and queues it if the first attempt did not.
+pub fn welcome(env: &mut Env, tenant_id: &str, user: &User, op: &str) -> Result<()> {
     let purpose = match (&user.invitation, user.confirmed) {
         (Some(_), _) => Purpose::Invitation,
         (None, false) => Purpose::Confirmation,
@@ -154,15 +198,16 @@ pub fn welcome(env: &Env, tenant_id: &str, user: &User, op: &str) -> Result<()> 
     issue(env, tenant_id, &ttl, purpose, user, id).map(drop)
 }
 
-/// The record and user a presented token stands for, if it is good now.
+/// The record, user and organization a presented token stands for, if it
+/// is good now.
 pub fn check(
     env: &Env,
     config: &Config,
     tenant: &str,
     purpose: Purpose,
     presented: &str,
-) -> Result<(AccountToken, User)> {
-    let invalid = || Error::invalid(purpose.field(), "is invalid or has expired");
+) -> Result<(AccountToken, User, Organization)> {
+    let invalid = || purpose.invalid();
     let (id, mac) = presented.trim().split_once('.').ok_or_else(invalid)?;
     if id.len() != 32 || mac.len() != 64 {
         return Err(invalid());
@@ -174,44 +219,49 @@ pub fn check(
     if !genuine {
         return Err(invalid());
     }
-    let token = storage::read::<AccountToken>(env.kv, &key(tenant, id))?
-        .map(|r| r.data)
-        .filter(|t| t.purpose == purpose && t.used_at.is_none() && t.expires_at > env.now)
+    let token = read(env, tenant, id)?
+        .filter(|t| t.purpose == purpose && t.live(env.now))
         .ok_or_else(invalid)?;
     let user = storage::read::<User>(env.kv, &keys::user(tenant, token.user))?
         .map(|r| r.data)
-        .filter(|u| u.status.may_authenticate())
-        .filter(|u| purpose != Purpose::Invitation || u.invitation == Some(token.id))
+        .filter(|u| still_good(&token, u))
         .ok_or_else(invalid)?;
-    Ok((token, user))
+    let org = storage::read::<Organization>(env.kv, &keys::org(tenant, user.organization_id))?
+        .map(|r| r.data)
+        .filter(|o| o.status.may_authenticate())
+        .ok_or_else(invalid)?;
+    Ok((token, user, org))
 }
 
-/// Spends a checked token; only one of many racing requests gets through.
-fn spend(env: &mut Env, tenant: &str, token: &AccountToken) -> Result<()> {
+/// Whether `user`, as it is now, still takes `token`: the guard of every
+/// flow, checked again inside the compare-and-swap that commits it.
+fn still_good(token: &AccountToken, u: &User) -> bool {
+    let purpose_holds = match token.purpose {
+        Purpose::Invitation => u.invitation == Some(token.id),
+        Purpose::Confirmation => !u.confirmed,
+        Purpose::PasswordReset => true,
+    };
+    purpose_holds
+        && u.status.may_authenticate()
+        && validate::normalize_email(&u.email) == token.email
+        && token.created_at >= u.credentials_valid_from
+}
+
+/// Marks a used token spent; its guard already refuses it, so a failure
+/// here loses nothing.
+fn mark_spent(env: &mut Env, tenant: &str, token: &AccountToken) {
     let now = env.now;
-    // An op id of this request alone: a shared one would read as this
-    // request's own earlier write and let a second spender through.
     let op = format!(
         "account-token/{}/spent/{}",
         token.id,
         env.new_uuid().simple()
     );
-    let (_, spent) =
-        storage::update_if::<AccountToken, _>(env, &key(tenant, token.id), &op, |t| {
-            if t.used_at.is_some() {
-                return Ok(false);
-            }
+    let _ = storage::update_if::<AccountToken, _>(env, &key(tenant, token.id), &op, |t| {
+        Ok(t.used_at.is_none() && {
             t.used_at = Some(now);
-            Ok(true)
-        })?;
-    if spent {
-        Ok(())
-    } else {
-        Err(Error::invalid(
-            token.purpose.field(),
-            "is invalid or has expired",
-        ))
-    }
+            true
+        })
+    });
 }
 
 /// What a token is for, without spending it (the confirmation form, the
@@ -223,18 +273,13 @@ pub fn show(
     purpose: Purpose,
     presented: &str,
 ) -> Result<(AccountToken, User, Organization)> {
-    let (token, user) = check(env, config, tenant, purpose, presented)?;
-    let org = storage::read::<Organization>(env.kv, &keys::org(tenant, user.organization_id))?
-        .map(|r| r.data)
-        .ok_or_else(|| Error::invalid(purpose.field(), "is invalid or has expired"))?;
-    Ok((token, user, org))
+    check(env, config, tenant, purpose, presented)
 }
 
 /// Confirms the email of the token's user.
 pub fn confirm(env: &mut Env, config: &Config, tenant: &str, presented: &str) -> Result<User> {
-    let (token, _) = check(env, config, tenant, Purpose::Confirmation, presented)?;
-    spend(env, tenant, &token)?;
-    change_user(env, tenant, &token, "user.confirm", |u| {
+    let (token, _, org) = check(env, config, tenant, Purpose::Confirmation, presented)?;
+    commit(env, tenant, &token, &org, "user.confirm", |u| {
         u.confirmed = true;
     })
 }
@@ -250,10 +295,9 @@ pub fn accept_invitation(
     confirmation: Option<&str>,
     params: HashParams,
 ) -> Result<User> {
-    let (token, _) = check(env, config, tenant, Purpose::Invitation, presented)?;
+    let (token, _, org) = check(env, config, tenant, Purpose::Invitation, presented)?;
     let hash = users::new_password_hash(env, tenant, password, confirmation, "password", params)?;
-    spend(env, tenant, &token)?;
-    change_user(env, tenant, &token, "user.invitation_accept", |u| {
+    commit(env, tenant, &token, &org, "user.invitation_accept", |u| {
         u.password_hash = Some(hash.clone());
         u.confirmed = true;
         u.invitation = None;
@@ -261,9 +305,24 @@ pub fn accept_invitation(
 }
 
 /// Forgot password: queues a reset message when `email` names an account
-/// that may sign in, at most [`RESETS_PER_WINDOW`] a window. The caller
-/// answers the same whatever happened here.
-pub fn forgot_password(env: &mut Env, tenant: &Tenant, email: &str) -> Result<()> {
+/// that may sign in, at most [`RESETS_PER_WINDOW`] a user a window. The
+/// caller answers the same whatever happened here; only an address asking
+/// too often is told (429), which says nothing about any account.
+pub fn forgot_password(env: &mut Env, tenant: &Tenant, email: &str, address: &str) -> Result<()> {
+    let window = env.now / RESET_WINDOW_MS;
+    let from = storage::sha256_hex(address.as_bytes());
+    let asked = env.kv.increment(
+        &format!(
+            "t/{}/reset-requests/address/{}/{window}",
+            tenant.id,
+            &from[..32]
+        ),
+        1,
+    )?;
+    if asked > RESET_REQUESTS_PER_ADDRESS {
+        let left = (RESET_WINDOW_MS - env.now % RESET_WINDOW_MS) / 1000 + 1;
+        return Err(Error::RateLimited(left as u64));
+    }
     let normalized = validate::normalize_email(email);
     if normalized.is_empty() || normalized.len() > 255 {
         return Ok(());
@@ -274,7 +333,6 @@ pub fn forgot_password(env: &mut Env, tenant: &Tenant, email: &str) -> Result<()
     if !user.status.may_authenticate() {
         return Ok(());
     }
-    let window = env.now / RESET_WINDOW_MS;
     let sent = env.kv.increment(
         &format!("t/{}/reset-requests/{}/{window}", tenant.id, user.id),
         1,
@@ -295,8 +353,8 @@ pub fn forgot_password(env: &mut Env, tenant: &Tenant, email: &str) -> Result<()
 }
 
 /// Resets the password with a reset token. The email is proven, so it is
-/// confirmed and a pending invitation is settled; every session and token
-/// the user held before ends.
+/// confirmed and a pending invitation is settled; every session, token and
+/// account token issued before this commits ends.
 pub fn reset_password(
     env: &mut Env,
     config: &Config,
@@ -306,11 +364,13 @@ pub fn reset_password(
     confirmation: Option<&str>,
     params: HashParams,
 ) -> Result<User> {
-    let (token, _) = check(env, config, tenant, Purpose::PasswordReset, presented)?;
+    let (token, _, org) = check(env, config, tenant, Purpose::PasswordReset, presented)?;
     let hash = users::new_password_hash(env, tenant, password, confirmation, "password", params)?;
-    spend(env, tenant, &token)?;
-    let ended_from = env.now + 1;
-    change_user(env, tenant, &token, "user.password_reset", |u| {
+    // The clock now, not the request's start: a sign-in or token mint that
+    // began before this commit (and so checked the old state) is stamped
+    // earlier and dies with the rest.
+    let ended_from = crate::time::millis(std::time::SystemTime::now()).max(env.now) + 1;
+    commit(env, tenant, &token, &org, "user.password_reset", |u| {
         u.password_hash = Some(hash.clone());
         u.confirmed = true;
         u.invitation = None;
@@ -318,24 +378,33 @@ pub fn reset_password(
     })
 }
 
-/// Changes the token's user by compare-and-swap and audits it as the user.
-fn change_user(
+/// Commits a flow: changes the token's user by compare-and-swap while the
+/// token's guard still holds (else 422), marks the token spent and audits
+/// the change as the user.
+fn commit(
     env: &mut Env,
     tenant: &str,
     token: &AccountToken,
+    org: &Organization,
     action: &str,
     mut change: impl FnMut(&mut User),
 ) -> Result<User> {
     let now = env.now;
-    let op = format!("{action}/{}", token.id);
+    let op = format!("{action}/{}/{}", token.id, env.new_uuid().simple());
     let user = storage::update::<User, _>(env, &keys::user(tenant, token.user), &op, |u| {
+        if !still_good(token, u) {
+            return Err(token.purpose.invalid());
+        }
         change(u);
         u.updated_at = now;
         Ok(())
+    })
+    .map_err(|e| match e {
+        Error::NotFound(_) => token.purpose.invalid(),
+        other => other,
     })?
     .data;
-    let org = storage::read::<Organization>(env.kv, &keys::org(tenant, user.organization_id))?
-        .map(|r| r.data);
+    mark_spent(env, tenant, token);
     storage::audit_action(
         env,
         &op,
@@ -346,7 +415,7 @@ fn change_user(
         },
         action,
         vec![format!("user:{}", user.id)],
-        org.as_ref(),
+        Some(org),
     )?;
     Ok(user)
 }

@@ -279,9 +279,7 @@ pub struct CredentialRef {
     pub id: String,
 }
 
-fn keys_missing() -> Error {
-    Error::Unavailable("token_keys is not configured".into())
-}
+use crate::secrets::keys_missing;
 
 /// Stores a credential: its record in the tenant first, then the global entry
 /// that makes it usable. `lookup` is what a client will present.

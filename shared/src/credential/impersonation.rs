@@ -52,9 +52,7 @@ pub fn refuse_impersonated(caller: &Caller, what: &str) -> Result<()> {
     }
 }
 
-fn keys_missing() -> Error {
-    Error::Unavailable("token_keys is not configured".into())
-}
+use crate::secrets::keys_missing;
 
 /// Starts impersonating `target` as `caller`: an administrator's own
 /// signed-in session (not an access token, not an impersonation), a target

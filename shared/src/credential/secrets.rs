@@ -78,7 +78,13 @@ impl Keys {
     }
 }
 
-fn mac(secret: &[u8], data: &[u8]) -> Vec<u8> {
+/// What every credential operation answers without a usable `token_keys`.
+pub fn keys_missing() -> crate::error::Error {
+    crate::error::Error::Unavailable("token_keys is not configured".into())
+}
+
+/// HMAC-SHA256 of `data` under `secret`.
+pub fn mac(secret: &[u8], data: &[u8]) -> Vec<u8> {
     let mut m = HmacSha256::new_from_slice(secret).expect("HMAC takes any key length");
     m.update(data);
     m.finalize().into_bytes().to_vec()

@@ -49,9 +49,7 @@ pub struct Installation {
     pub otpauth_uri: String,
 }
 
-fn keys_missing() -> Error {
-    Error::Unavailable("token_keys is not configured".into())
-}
+use crate::secrets::keys_missing;
 
 fn own_id(caller: &Caller) -> Result<Uuid> {
     caller
@@ -322,6 +320,9 @@ pub fn generate_recovery_codes(
 struct Pending {
     user: Uuid,
     expires_at: Millis,
+    /// When the password was checked: a reset after it ends the sign-in.
+    #[serde(default)]
+    created_at: Millis,
 }
 
 /// How long a code sent by SMS is good, and how many one pending sign-in
@@ -477,6 +478,7 @@ pub fn start_sign_in(
     let pending = Pending {
         user: user.id,
         expires_at: env.now + PENDING_TTL_MS,
+        created_at: env.now,
     };
     let key = gkeys::otp_state(&tenant.id, kid, &hash);
     storage::write(env.kv, &key, &format!("otp-state/{hash}"), &pending)?;
@@ -528,8 +530,9 @@ pub fn complete_sign_in(
         }
         Err(e) => return Err(e),
     };
-    // Good for one session, even when two requests race with two codes.
-    if env.kv.increment(&used, 1)? != 1 {
+    // Good for one session, even when two requests race with two codes,
+    // and not past a password reset since the first step.
+    if env.kv.increment(&used, 1)? != 1 || pending.created_at < user.credentials_valid_from {
         return Err(unknown());
     }
     Ok(user)

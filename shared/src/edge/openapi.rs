@@ -689,7 +689,7 @@ pub const OPERATIONS: &[Operation] = &[
         "admin",
         "One delivery pass: POST each due message to the tenant's webhook, signed (Standard Webhooks)",
         Admin,
-        [200, 401, 403, 422]
+        [200, 401, 403, 409, 422]
     ),
     // Clone Systems v2.
     op!(
@@ -741,7 +741,7 @@ pub const OPERATIONS: &[Operation] = &[
         "clone",
         "Forgot password: the same answer whether or not the email has an account",
         CloneApp,
-        [200, 400, 401, 403, 415, 422],
+        [200, 400, 401, 403, 415, 422, 429],
         forgot_password
     ),
     op!(

@@ -61,7 +61,7 @@ fn platform() -> Actor {
 /// concurrent creates of one id or domain cannot both win.
 pub fn create_tenant(env: &mut Env, config: &Config, input: &NewTenant) -> Result<TenantCreated> {
     if config.token_keys.is_empty() {
-        return Err(Error::Unavailable("token_keys is not configured".into()));
+        return Err(crate::secrets::keys_missing());
     }
     let op = format!("tenant/{}/{}", input.id, env.new_uuid().simple());
     let id_key = gkeys::tenant_claim(&input.id);
@@ -242,7 +242,7 @@ pub fn update_tenant(
                 &secret,
                 nonce,
             )
-            .ok_or_else(|| Error::Unavailable("token_keys is not configured".into()))?;
+            .ok_or_else(crate::secrets::keys_missing)?;
             Some(Some(crate::model::Webhook {
                 url: url.clone(),
                 sealed_secret: sealed,
@@ -585,8 +585,8 @@ pub fn create_api_client(
     };
     let client_id = env.new_uuid();
     let secret = secrets::random_secret(env.random);
-    let sealed = secrets::seal(&config.token_keys, &secret)
-        .ok_or_else(|| Error::Unavailable("token_keys is not configured".into()))?;
+    let sealed =
+        secrets::seal(&config.token_keys, &secret).ok_or_else(crate::secrets::keys_missing)?;
     let credential = Credential {
         org,
         role: Some(role),

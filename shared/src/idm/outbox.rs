@@ -23,10 +23,8 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sha2::Sha256;
 use uuid::Uuid;
 
 use crate::auth::Caller;
@@ -48,9 +46,10 @@ pub const RETRY_DELAYS_MS: [Millis; 7] = [
     10 * 3_600_000,
     10 * 3_600_000,
 ];
-/// How long a pass holds a message it is sending.
-const LEASE_MS: Millis = 30_000;
-/// Messages a pass looks at past its cursor, and sends at most.
+/// How long a pass holds a message it is sending (longer than a pass
+/// sends, [`PASS_BUDGET_MS`], plus one request's timeouts).
+const LEASE_MS: Millis = 60_000;
+/// Messages a pass reads at once, and sends at most.
 const SCAN: i64 = 100;
 const SEND: usize = 20;
 
@@ -104,6 +103,9 @@ pub struct Message {
     pub next_attempt_at: Millis,
     #[serde(default)]
     pub lease_until: Millis,
+    /// The pass holding it (its lease op), while one does.
+    #[serde(default)]
+    pub lease: Option<String>,
 }
 
 fn key(tenant: &str, seq: i64) -> String {
@@ -141,6 +143,7 @@ pub fn queue(
         attempts: Vec::new(),
         next_attempt_at: env.now,
         lease_until: 0,
+        lease: None,
     };
     storage::write(
         env.kv,
@@ -159,8 +162,10 @@ fn operators_only(caller: &Caller) -> Result<()> {
     Ok(())
 }
 
-/// The newest `limit` messages (operators only), each with the token it
-/// carries while it is still undelivered.
+/// The newest `limit` messages (operators only). While the tenant has no
+/// webhook, operators deliver the messages themselves, so each undelivered
+/// one comes with what it carries (and the read is audited); with a
+/// webhook, no token is ever shown.
 pub fn list(
     env: &Env,
     config: &Config,
@@ -168,21 +173,33 @@ pub fn list(
     limit: usize,
 ) -> Result<Vec<(Message, Option<String>)>> {
     operators_only(caller)?;
+    let tenant = crate::admin::get_tenant(env, &caller.tenant)?;
     let newest = env.kv.increment(&counter(&caller.tenant), 0)?;
     let keys: Vec<String> = (1.max(newest - limit as i64 + 1)..=newest)
         .rev()
         .map(|seq| key(&caller.tenant, seq))
         .collect();
-    storage::read_many::<Message>(env.kv, &keys)?
+    let shown: Vec<(Message, Option<String>)> = storage::read_many::<Message>(env.kv, &keys)?
         .into_iter()
         .flatten()
         .map(|m| {
-            let token = (m.status == Status::Pending)
-                .then(|| carried(config, &caller.tenant, &m))
-                .transpose()?;
+            let token =
+                (tenant.webhook.is_none() && m.status == Status::Pending && m.user.is_some())
+                    .then(|| carried(config, &caller.tenant, &m))
+                    .transpose()?;
             Ok((m, token))
         })
-        .collect()
+        .collect::<Result<_>>()?;
+    if shown.iter().any(|(_, t)| t.is_some()) {
+        caller.audit(
+            env,
+            &format!("outbox-read/{}/{newest}", env.now),
+            "outbox.read",
+            vec![format!("outbox:{newest}")],
+            None,
+        )?;
+    }
+    Ok(shown)
 }
 
 /// An HTTP POST a delivery pass asks the host to make.
@@ -214,7 +231,9 @@ fn webhook_secret(config: &Config, tenant: &Tenant, hook: &Webhook) -> Result<Ve
         &hook.sealed_secret,
     )
     .ok_or_else(|| {
-        Error::Unavailable("the webhook secret cannot be opened with the current token_keys".into())
+        Error::Conflict(
+            "the webhook secret was sealed under a token_keys pair no longer configured: set the webhook again".into(),
+        )
     })
 }
 
@@ -225,10 +244,12 @@ pub fn webhook_owner(tenant: &str) -> String {
 
 /// The `webhook-signature` value of a payload (Standard Webhooks, v1).
 pub fn signature(secret: &[u8], id: &str, timestamp: i64, body: &[u8]) -> String {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes any key");
-    mac.update(format!("{id}.{timestamp}.").as_bytes());
-    mac.update(body);
-    format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
+    let mut signed = format!("{id}.{timestamp}.").into_bytes();
+    signed.extend_from_slice(body);
+    format!(
+        "v1,{}",
+        STANDARD.encode(crate::secrets::mac(secret, &signed))
+    )
 }
 
 /// The Standard Webhooks form of a secret: `whsec_` and its base64.
@@ -250,6 +271,20 @@ fn carried(config: &Config, tenant: &str, m: &Message) -> Result<String> {
     }
 }
 
+/// Whether what `m` carries can still be used: a message whose token was
+/// spent or expired, or whose SMS code lapsed, is not worth sending.
+fn worth_sending(env: &Env, tenant: &str, m: &Message) -> Result<bool> {
+    if m.user.is_none() {
+        // Written before messages named their user (and their token had
+        // another form): nothing in it can be used.
+        return Ok(false);
+    }
+    Ok(match m.kind.as_str() {
+        "sms_otp" => m.created_at + crate::two_factor::SMS_TTL_MS > env.now,
+        _ => crate::account_tokens::read(env, tenant, m.subject)?.is_some_and(|t| t.live(env.now)),
+    })
+}
+
 fn outgoing(
     config: &Config,
     tenant: &Tenant,
@@ -259,10 +294,9 @@ fn outgoing(
     now: Millis,
 ) -> Result<Outgoing> {
     let token = carried(config, &tenant.id, m)?;
-    let id = format!(
-        "msg_{}",
-        storage::derived_uuid(&format!("outbox/{}", tenant.id), &m.seq.to_string()).simple()
-    );
+    // One id per token (not per message): a message queued twice for one
+    // token is one message to a receiver that dedupes.
+    let id = format!("msg_{}", m.subject.simple());
     let body = json!({
         "type": format!("account.{}", m.kind),
         "timestamp": crate::time::format_millis(now),
@@ -294,10 +328,27 @@ fn outgoing(
     })
 }
 
-/// The cursor: every message at or below it is finished.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// The cursor: every message at or below `done` is finished. `hole` is the
+/// first empty slot seen past it and when: a counter bumped by a request
+/// whose message is still being written looks the same as one whose request
+/// died, so a hole is passed over only once it has stayed empty for
+/// [`HOLE_GRACE_MS`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct Cursor {
     done: i64,
+    #[serde(default)]
+    hole: Option<(i64, Millis)>,
+}
+
+const HOLE_GRACE_MS: Millis = 5 * 60 * 1000;
+/// How long a pass keeps sending; past it, the rest waits for the next
+/// pass (a lease outlives it, so no other pass sends what this one holds).
+const PASS_BUDGET_MS: Millis = 20_000;
+/// Messages a pass reads past its cursor at most.
+const SCAN_MAX: i64 = 1_000;
+
+fn clock_now(env: &Env) -> Millis {
+    crate::time::millis(std::time::SystemTime::now()).max(env.now)
 }
 
 /// One delivery pass over the caller's tenant (operators only): sends each
@@ -318,58 +369,93 @@ pub fn deliver(
     })?;
     let secret = webhook_secret(config, &tenant, &hook)?;
     let t = tenant.id.as_str();
-    let done = storage::read::<Cursor>(env.kv, &cursor_key(t))?
-        .map(|r| r.data.done)
-        .unwrap_or(0);
+    storage::create_new(env, &cursor_key(t), "outbox-cursor", &Cursor::default())?;
+    let cursor = storage::read::<Cursor>(env.kv, &cursor_key(t))?
+        .map(|r| r.data)
+        .unwrap_or_default();
     let newest = env.kv.increment(&counter(t), 0)?;
-    let seqs: Vec<i64> = (done + 1..=newest.min(done + SCAN)).collect();
-    let keys: Vec<String> = seqs.iter().map(|s| key(t, *s)).collect();
-    let found = storage::read_many::<Message>(env.kv, &keys)?;
+    let started = clock_now(env);
     let mut pass = Pass::default();
-    let mut finished_below = done;
+    let mut finished_below = cursor.done;
+    let mut first_hole = None;
     let mut contiguous = true;
-    for (seq, message) in seqs.iter().zip(found) {
-        // A counter bumped by a request that died before writing its
-        // message leaves a hole nothing will fill.
-        let finished = match message {
-            None => true,
-            Some(m) if m.status != Status::Pending => true,
-            Some(m) if pass.attempted >= SEND || m.next_attempt_at > env.now => {
-                pass.pending += 1;
-                false
-            }
-            Some(m) => {
-                let status = attempt(env, config, &tenant, &hook, &secret, m, send)?;
-                pass.attempted += 1;
-                match status {
-                    Some(Status::Delivered) => pass.delivered += 1,
-                    Some(Status::Failed) => pass.failed += 1,
-                    _ => pass.pending += 1,
+    let mut from = cursor.done + 1;
+    while from <= newest.min(cursor.done + SCAN_MAX) {
+        let to = newest.min(from + SCAN - 1);
+        let seqs: Vec<i64> = (from..=to).collect();
+        let keys: Vec<String> = seqs.iter().map(|s| key(t, *s)).collect();
+        let found = storage::read_many::<Message>(env.kv, &keys)?;
+        for (seq, message) in seqs.iter().zip(found) {
+            let busy = pass.attempted >= SEND || clock_now(env) - started > PASS_BUDGET_MS;
+            let finished = match message {
+                None => {
+                    let since = match cursor.hole {
+                        Some((s, at)) if s == *seq => at,
+                        _ => env.now,
+                    };
+                    if contiguous && first_hole.is_none() {
+                        first_hole = Some((*seq, since));
+                    }
+                    env.now - since >= HOLE_GRACE_MS
                 }
-                status.is_some_and(|s| s != Status::Pending)
+                Some(m) if m.status != Status::Pending => true,
+                Some(m) if busy || m.next_attempt_at > env.now => {
+                    pass.pending += 1;
+                    false
+                }
+                Some(m) => {
+                    let status = attempt(env, config, &tenant, &hook, &secret, m, send)?;
+                    match status {
+                        Some(Status::Delivered) => pass.delivered += 1,
+                        Some(Status::Failed) => pass.failed += 1,
+                        _ => pass.pending += 1,
+                    }
+                    pass.attempted += usize::from(status.is_some());
+                    status.is_some_and(|s| s != Status::Pending)
+                }
+            };
+            contiguous &= finished;
+            if contiguous {
+                finished_below = *seq;
             }
-        };
-        contiguous &= finished;
-        if contiguous {
-            finished_below = *seq;
         }
+        if pass.attempted >= SEND {
+            break;
+        }
+        from = to + 1;
     }
-    if finished_below > done {
-        // Created once at zero, then only ever moved up by compare-and-swap,
-        // so a slower pass cannot move it back.
-        storage::create(env, &cursor_key(t), "outbox-cursor", &Cursor::default())?;
+    let next = Cursor {
+        done: finished_below,
+        hole: first_hole.filter(|(s, _)| *s > finished_below),
+    };
+    if next != cursor {
         let op = format!("outbox-cursor/{}", env.new_uuid().simple());
         storage::update_if::<Cursor, _>(env, &cursor_key(t), &op, |c| {
-            let moved = finished_below > c.done;
-            c.done = c.done.max(finished_below);
-            Ok(moved)
+            // Only ever forward: a slower pass cannot move it back.
+            if c.done > next.done {
+                return Ok(false);
+            }
+            *c = next.clone();
+            Ok(true)
         })?;
     }
     Ok(pass)
 }
 
+/// Whether a receiver's answer ends a message for good: a 2xx delivers it,
+/// and a 4xx other than 408 and 429 will not change on retry.
+fn final_status(code: u16) -> Option<Status> {
+    match code {
+        200..=299 => Some(Status::Delivered),
+        408 | 429 => None,
+        400..=499 => Some(Status::Failed),
+        _ => None,
+    }
+}
+
 /// Leases, sends and records one message; `None` when another pass holds
-/// it or finished it meanwhile.
+/// it or finished it meanwhile. A message not worth sending any more is
+/// failed without a request.
 fn attempt(
     env: &mut Env,
     config: &Config,
@@ -379,7 +465,7 @@ fn attempt(
     message: Message,
     send: &mut dyn FnMut(&Outgoing) -> Sent,
 ) -> Result<Option<Status>> {
-    let now = env.now;
+    let now = clock_now(env);
     let k = key(&tenant.id, message.seq);
     let lease = format!("outbox-lease/{}", env.new_uuid().simple());
     let (_, leased) = storage::update_if::<Message, _>(env, &k, &lease, |m| {
@@ -387,33 +473,49 @@ fn attempt(
             return Ok(false);
         }
         m.lease_until = now + LEASE_MS;
+        m.lease = Some(lease.clone());
         Ok(true)
     })?;
     if !leased {
         return Ok(None);
     }
-    let request = outgoing(config, tenant, hook, secret, &message, now)?;
-    let (status, error) = match send(&request) {
-        Ok(code) if (200..300).contains(&code) => (Some(code), None),
-        Ok(code) => (Some(code), Some(format!("status {code}"))),
-        Err(e) => (None, Some(e.chars().take(80).collect())),
+    let (status, error, verdict) = if worth_sending(env, &tenant.id, &message)? {
+        let request = outgoing(config, tenant, hook, secret, &message, now)?;
+        match send(&request) {
+            Ok(code) => (
+                Some(code),
+                (!(200..300).contains(&code)).then(|| format!("status {code}")),
+                final_status(code),
+            ),
+            Err(e) => (None, Some(e.chars().take(80).collect()), None),
+        }
+    } else {
+        (
+            None,
+            Some("expired: its token was used or has expired".to_string()),
+            Some(Status::Failed),
+        )
     };
     let op = format!("outbox-attempt/{}", env.new_uuid().simple());
-    let record = storage::update::<Message, _>(env, &k, &op, |m| {
+    let at = clock_now(env);
+    let (record, _) = storage::update_if::<Message, _>(env, &k, &op, |m| {
+        // Only the holder of the lease records, and only once.
+        if m.lease.as_deref() != Some(lease.as_str()) || m.status != Status::Pending {
+            return Ok(false);
+        }
         m.attempts.push(Attempt {
-            at: now,
+            at,
             status,
             error: error.clone(),
         });
         m.lease_until = 0;
-        if error.is_none() {
-            m.status = Status::Delivered;
-        } else if let Some(delay) = RETRY_DELAYS_MS.get(m.attempts.len() - 1) {
-            m.next_attempt_at = now + delay;
-        } else {
-            m.status = Status::Failed;
+        m.lease = None;
+        match (verdict, RETRY_DELAYS_MS.get(m.attempts.len() - 1)) {
+            (Some(v), _) => m.status = v,
+            (None, Some(delay)) => m.next_attempt_at = at + delay,
+            (None, None) => m.status = Status::Failed,
         }
-        Ok(())
+        Ok(true)
     })?;
     Ok(Some(record.data.status))
 }
@@ -421,6 +523,254 @@ fn attempt(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::account_tokens::{AccountToken, Purpose};
+    use crate::kv::{Kv as _, MemKv};
+    use crate::storage::Actor;
+
+    const NOW: Millis = 1_800_000_000_000;
+
+    fn config() -> Config {
+        Config::from_vars(|name| {
+            (name == "token_keys").then(|| "k1:outbox-test-key-0123456789".into())
+        })
+    }
+
+    /// Tenant `t` with a webhook, and `n` messages each carrying a live
+    /// token; `holes` are counter values left without a message.
+    fn setup(kv: &MemKv, n: i64, holes: &[i64]) -> Vec<Uuid> {
+        let mut random = || [7u8; 16];
+        let env = Env {
+            kv,
+            now: NOW,
+            random: &mut random,
+            pause: &|_| {},
+            correlation: None,
+        };
+        let sealed = crate::totp::seal_secret(
+            &config().token_keys,
+            &webhook_owner("t"),
+            &[1u8; 32],
+            [2u8; 24],
+        )
+        .unwrap();
+        let tenant = Tenant {
+            id: "t".into(),
+            name: "T".into(),
+            domains: vec![],
+            status: Default::default(),
+            root_org: None,
+            application_key: None,
+            webhook: Some(Webhook {
+                url: "https://hooks.test/x".into(),
+                sealed_secret: sealed,
+            }),
+            token_ttl: Default::default(),
+            created_at: NOW,
+        };
+        storage::write(kv, &crate::identity::gkeys::tenant("t"), "setup", &tenant).unwrap();
+        let mut subjects = Vec::new();
+        let mut seq = 0;
+        while (subjects.len() as i64) < n {
+            seq += 1;
+            if holes.contains(&seq) {
+                kv.increment(&counter("t"), 1).unwrap();
+                continue;
+            }
+            let id = Uuid::from_u128(seq as u128);
+            let token = AccountToken {
+                id,
+                purpose: Purpose::Invitation,
+                user: Uuid::from_u128(99),
+                organization: Uuid::from_u128(98),
+                email: "a@b.test".into(),
+                created_at: NOW,
+                expires_at: NOW + 60_000,
+                used_at: None,
+                queued: None,
+            };
+            storage::write(kv, &format!("t/t/account-token/{id}"), "setup", &token).unwrap();
+            queue(
+                &env,
+                "t",
+                "invitation",
+                "a@b.test",
+                id,
+                token.user,
+                token.organization,
+            )
+            .unwrap();
+            subjects.push(id);
+        }
+        subjects
+    }
+
+    fn pass_at(kv: &MemKv, now: Millis, answers: &mut Vec<Sent>, sent: &mut Vec<String>) -> Pass {
+        // Fresh randomness per pass (op ids must differ between passes).
+        let mut random = {
+            let mut n = 0u64;
+            move || {
+                n += 1;
+                let mut bytes = [0u8; 16];
+                bytes[..8].copy_from_slice(&now.to_le_bytes());
+                bytes[8..].copy_from_slice(&n.to_le_bytes());
+                bytes
+            }
+        };
+        let mut env = Env {
+            kv,
+            now,
+            random: &mut random,
+            pause: &|_| {},
+            correlation: None,
+        };
+        let caller = Caller::operator_of(
+            "t",
+            Actor {
+                kind: "test".into(),
+                id: "t".into(),
+            },
+        );
+        let mut send = |o: &Outgoing| {
+            sent.push(
+                o.headers
+                    .iter()
+                    .find(|(k, _)| k == "webhook-id")
+                    .unwrap()
+                    .1
+                    .clone(),
+            );
+            answers.remove(0)
+        };
+        deliver(&mut env, &config(), &caller, &mut send).unwrap()
+    }
+
+    fn message(kv: &MemKv, seq: i64) -> Message {
+        storage::read::<Message>(kv, &key("t", seq))
+            .unwrap()
+            .unwrap()
+            .data
+    }
+
+    #[test]
+    fn a_hole_is_waited_for_then_passed_over() {
+        let kv = MemKv::new();
+        setup(&kv, 2, &[2]);
+        let (mut answers, mut sent) = (vec![Ok(204), Ok(204)], Vec::new());
+        let p = pass_at(&kv, NOW, &mut answers, &mut sent);
+        assert_eq!((p.attempted, p.delivered), (2, 2));
+        let cursor = storage::read::<Cursor>(&kv, &cursor_key("t"))
+            .unwrap()
+            .unwrap()
+            .data;
+        assert_eq!(
+            (cursor.done, cursor.hole),
+            (1, Some((2, NOW))),
+            "stops at the hole"
+        );
+        // The slow writer lands its message: the next pass sends it.
+        let mut random = || [9u8; 16];
+        let env = Env {
+            kv: &kv,
+            now: NOW,
+            random: &mut random,
+            pause: &|_| {},
+            correlation: None,
+        };
+        let id = Uuid::from_u128(2);
+        let token = AccountToken {
+            id,
+            purpose: Purpose::Invitation,
+            user: Uuid::from_u128(99),
+            organization: Uuid::from_u128(98),
+            email: "a@b.test".into(),
+            created_at: NOW,
+            expires_at: NOW + 60_000,
+            used_at: None,
+            queued: None,
+        };
+        storage::write(&kv, &format!("t/t/account-token/{id}"), "late", &token).unwrap();
+        storage::write(
+            &kv,
+            &key("t", 2),
+            "late",
+            &Message {
+                seq: 2,
+                subject: id,
+                status: Status::Pending,
+                attempts: Vec::new(),
+                ..message(&kv, 1)
+            },
+        )
+        .unwrap();
+        drop(env);
+        let (mut answers, mut sent) = (vec![Ok(204)], Vec::new());
+        let p = pass_at(&kv, NOW + 1_000, &mut answers, &mut sent);
+        assert_eq!(p.delivered, 1);
+        let cursor = storage::read::<Cursor>(&kv, &cursor_key("t"))
+            .unwrap()
+            .unwrap()
+            .data;
+        assert_eq!((cursor.done, cursor.hole), (3, None));
+        // A hole nobody fills is passed over after the grace period.
+        kv.increment(&counter("t"), 1).unwrap();
+        let p = pass_at(&kv, NOW + 2_000, &mut vec![], &mut vec![]);
+        assert_eq!(p.attempted, 0);
+        pass_at(&kv, NOW + 2_000 + HOLE_GRACE_MS, &mut vec![], &mut vec![]);
+        let cursor = storage::read::<Cursor>(&kv, &cursor_key("t"))
+            .unwrap()
+            .unwrap()
+            .data;
+        assert_eq!(cursor.done, 4);
+    }
+
+    #[test]
+    fn a_refusal_is_final_a_failure_retried_and_a_dead_token_never_sent() {
+        let kv = MemKv::new();
+        let subjects = setup(&kv, 3, &[]);
+        storage::update::<AccountToken, _>(
+            &Env {
+                kv: &kv,
+                now: NOW,
+                random: &mut || [3u8; 16],
+                pause: &|_| {},
+                correlation: None,
+            },
+            &format!("t/t/account-token/{}", subjects[2]),
+            "spent",
+            |t| {
+                t.used_at = Some(NOW);
+                Ok(())
+            },
+        )
+        .unwrap();
+        let (mut answers, mut sent) = (vec![Ok(410), Err("ConnectionRefused".into())], Vec::new());
+        let p = pass_at(&kv, NOW, &mut answers, &mut sent);
+        assert_eq!(
+            (p.attempted, p.delivered, p.failed, p.pending),
+            (3, 0, 2, 1)
+        );
+        assert_eq!(sent.len(), 2, "the spent token's message is not sent");
+        assert_eq!(sent[0], format!("msg_{}", subjects[0].simple()));
+        assert_eq!(message(&kv, 1).status, Status::Failed, "410 is final");
+        let second = message(&kv, 2);
+        assert_eq!(
+            (second.status, second.next_attempt_at),
+            (Status::Pending, NOW + 5_000)
+        );
+        assert_eq!(
+            second.attempts[0].error.as_deref(),
+            Some("ConnectionRefused")
+        );
+        assert_eq!(message(&kv, 3).status, Status::Failed);
+        // Retried when due, and only then.
+        assert_eq!(
+            pass_at(&kv, NOW + 4_999, &mut vec![], &mut vec![]).attempted,
+            0
+        );
+        let p = pass_at(&kv, NOW + 5_000, &mut vec![Ok(200)], &mut vec![]);
+        assert_eq!(p.delivered, 1);
+        assert_eq!(message(&kv, 2).attempts.len(), 2);
+    }
 
     /// The example of the Standard Webhooks specification.
     #[test]

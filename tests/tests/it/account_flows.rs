@@ -417,12 +417,49 @@ async fn confirmation_and_reset_tokens_work_once_and_expire() {
     let fresh = sign_in(&host, &key, "pat@example.com", "brand-new-pass-1").await;
     assert_eq!(host.send(me(&fresh)).await.status, 200);
 
+    // A reset ends the reset tokens issued before it, and an email change
+    // ends the tokens sent to the old address.
+    assert_eq!(host.send(forgot("pat@example.com")).await.status, 200);
+    let older = next_token("password_reset").await;
+    assert_eq!(host.send(forgot("pat@example.com")).await.status, 200);
+    let newer = next_token("password_reset").await;
+    let r = host.send(reset(&newer, "brand-new-pass-2")).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = host.send(reset(&older, "brand-new-pass-3")).await;
+    assert_eq!(r.status, 422, "an older reset token died with the reset");
+    // (Three reset messages a user per 15 minutes: this is the fourth.)
+    assert_eq!(host.send(forgot("pat@example.com")).await.status, 200);
+    assert_eq!(
+        pass(&host).await["attempted"],
+        0,
+        "over the limit, nothing is sent"
+    );
+    host.clock.advance(Duration::from_secs(15 * 60));
+    assert_eq!(host.send(forgot("pat@example.com")).await.status, 200);
+    let sent_to_old = next_token("password_reset").await;
+    let user_id = verified(receiver.seen().last().unwrap(), &secret)["user_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = host
+        .send(
+            Request::put(format!("/v2/users/{user_id}"))
+                .header("authorization", operator_auth())
+                .json(&json!({"user": {"email": "pat.new@example.com"}})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = host.send(reset(&sent_to_old, "brand-new-pass-4")).await;
+    assert_eq!(r.status, 422, "a token sent to the old address died");
+    sign_in(&host, &key, "pat.new@example.com", "brand-new-pass-2").await;
+
     // A reset token expires (6 hours by default; the tenant may change it).
     let r = host
         .send(admin_patch(json!({"token_ttl": {"reset_minutes": 30}})))
         .await;
     assert_eq!(r.json()["token_ttl"]["reset_minutes"], 30);
-    assert_eq!(host.send(forgot("pat@example.com")).await.status, 200);
+    host.clock.advance(Duration::from_secs(15 * 60));
+    assert_eq!(host.send(forgot("pat.new@example.com")).await.status, 200);
     let token = next_token("password_reset").await;
     host.clock.advance(Duration::from_secs(30 * 60));
     let r = host.send(reset(&token, "another-pass-12")).await;
@@ -430,7 +467,7 @@ async fn confirmation_and_reset_tokens_work_once_and_expire() {
         (r.status, r.json()["errors"]["reset_password_token"].clone()),
         (422, json!(["is invalid or has expired"]))
     );
-    sign_in(&host, &key, "pat@example.com", "brand-new-pass-1").await;
+    sign_in(&host, &key, "pat.new@example.com", "brand-new-pass-2").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,8 +7,9 @@
 use http::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 
+use super::organizations::allow;
 use super::session::{session_answer, sign_in_fields};
-use super::{client_address, header_str, render_error, role_name};
+use super::{client_address, header_str, json_object, render_error, role_name};
 use crate::account_tokens::{self, Purpose};
 use crate::error::{Error, FieldErrors};
 use crate::identity::{self, Config, Family};
@@ -48,12 +49,14 @@ fn strings<const N: usize>(
     Ok(values)
 }
 
-fn allow(req: &Request, methods: &[Method]) -> Result<(), Error> {
-    if methods.contains(req.method()) {
-        Ok(())
-    } else {
-        Err(Error::MethodNotAllowed(methods.to_vec()))
-    }
+/// A new password and its confirmation, from the body only: a query string
+/// ends up in access logs.
+fn passwords(req: &Request) -> Result<[Option<String>; 2], Error> {
+    strings(
+        &json_object(req)?,
+        ["password", "password_confirmation"],
+        &["password"],
+    )
 }
 
 fn ok(body: Value) -> Result<Response, Error> {
@@ -118,11 +121,8 @@ pub fn invitation(req: &Request, env: &mut Env, config: &Config) -> Response {
                 "expires_at": format_millis(t.expires_at),
             }));
         }
-        let [token, password, confirmation] = strings(
-            &fields,
-            ["invitation_token", "password", "password_confirmation"],
-            &["invitation_token", "password"],
-        )?;
+        let [token] = strings(&fields, ["invitation_token"], &["invitation_token"])?;
+        let [password, confirmation] = passwords(req)?;
         let user = account_tokens::accept_invitation(
             env,
             config,
@@ -159,17 +159,19 @@ pub fn password(req: &Request, env: &mut Env, config: &Config) -> Response {
         let fields = sign_in_fields(req)?;
         if req.method() == Method::POST {
             let [email] = strings(&fields, ["email"], &["email"])?;
-            account_tokens::forgot_password(env, &tenant, &email.unwrap_or_default())?;
+            account_tokens::forgot_password(
+                env,
+                &tenant,
+                &email.unwrap_or_default(),
+                &client_address(req),
+            )?;
             return ok(json!({
                 "status": 200, "status_text": "OK",
                 "message": "If your email address exists in our database, you will receive a password recovery link at your email address in a few minutes.",
             }));
         }
-        let [token, password, confirmation] = strings(
-            &fields,
-            ["reset_password_token", "password", "password_confirmation"],
-            &["reset_password_token", "password"],
-        )?;
+        let [token] = strings(&fields, ["reset_password_token"], &["reset_password_token"])?;
+        let [password, confirmation] = passwords(req)?;
         account_tokens::reset_password(
             env,
             config,

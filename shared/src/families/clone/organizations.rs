@@ -23,7 +23,7 @@ use crate::users::{self, UserChange};
 use crate::web::{self, Request, Response};
 use crate::{listing, time};
 
-fn allow(req: &Request, methods: &[Method]) -> Result<(), Error> {
+pub(super) fn allow(req: &Request, methods: &[Method]) -> Result<(), Error> {
     if methods.contains(req.method()) {
         Ok(())
     } else {

@@ -53,16 +53,20 @@ fn engine() -> &'static Engine {
 
 /// Builds the given packages for wasm32-wasip2 in the host's own target dir, once
 /// per process and package set (cargo makes repeat builds no-ops).
-fn build_packages(packages: &[String]) -> anyhow::Result<PathBuf> {
-    static BUILT: Mutex<Vec<Vec<String>>> = Mutex::new(Vec::new());
+fn build_packages(packages: &[String], variant: &Variant) -> anyhow::Result<PathBuf> {
+    static BUILT: Mutex<Vec<(Vec<String>, String)>> = Mutex::new(Vec::new());
     let root = workspace_root();
-    let target_dir = root.join("target").join("wasm");
+    let target_dir = match variant.rustflags {
+        None => root.join("target").join("wasm"),
+        Some(_) => root.join("target").join(format!("wasm-{}", variant.name)),
+    };
     let out = target_dir.join("wasm32-wasip2").join(wasm_profile());
     if std::env::var_os("ONBOARD_SKIP_WASM_BUILD").is_some() {
         return Ok(out);
     }
     let mut built = BUILT.lock().unwrap();
-    if built.iter().any(|b| b == packages) {
+    let done = (packages.to_vec(), variant.name.to_string());
+    if built.contains(&done) {
         return Ok(out);
     }
     let started = Instant::now();
@@ -76,6 +80,9 @@ fn build_packages(packages: &[String]) -> anyhow::Result<PathBuf> {
         .env_remove("CARGO_TARGET_DIR")
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS");
+    if let Some(flags) = variant.rustflags {
+        cmd.env("RUSTFLAGS", flags);
+    }
     for p in packages {
         cmd.args(["-p", p]);
     }
@@ -90,8 +97,27 @@ fn build_packages(packages: &[String]) -> anyhow::Result<PathBuf> {
         packages.len(),
         started.elapsed()
     );
-    built.push(packages.to_vec());
+    built.push(done);
     Ok(out)
+}
+
+/// A build of the components other than the default one (benchmarks
+/// compare, say, the wasm with and without `+simd128`): its own target
+/// directory and `RUSTFLAGS`, and only the components it names.
+#[derive(Debug, Clone, Copy)]
+pub struct Variant {
+    pub name: &'static str,
+    pub rustflags: Option<&'static str>,
+    /// Components to build (every one when `None`); the others cannot serve.
+    pub only: Option<&'static [&'static str]>,
+}
+
+impl Variant {
+    pub const DEFAULT: Variant = Variant {
+        name: "default",
+        rustflags: None,
+        only: None,
+    };
 }
 
 /// One component: where its wasm is, what it may touch, and its compiled form.
@@ -120,9 +146,20 @@ impl App {
 
     /// Loads (once per process) the app a manifest describes, building its wasm.
     pub fn load(manifest_path: &Path) -> anyhow::Result<Arc<App>> {
-        static APPS: Mutex<BTreeMap<PathBuf, Arc<App>>> = Mutex::new(BTreeMap::new());
+        Self::load_variant(manifest_path, Variant::DEFAULT)
+    }
+
+    /// The workspace's app built as `variant` says.
+    pub fn main_variant(variant: Variant) -> anyhow::Result<Arc<App>> {
+        Self::load_variant(&workspace_root().join("spin.toml"), variant)
+    }
+
+    fn load_variant(manifest_path: &Path, variant: Variant) -> anyhow::Result<Arc<App>> {
+        static APPS: Mutex<BTreeMap<(PathBuf, &'static str), Arc<App>>> =
+            Mutex::new(BTreeMap::new());
         let mut apps = APPS.lock().unwrap();
-        if let Some(app) = apps.get(manifest_path) {
+        let cache_key = (manifest_path.to_path_buf(), variant.name);
+        if let Some(app) = apps.get(&cache_key) {
             return Ok(app.clone());
         }
         let (manifest, _dir) = Manifest::load(manifest_path)?;
@@ -136,7 +173,10 @@ impl App {
         let mut unique = packages.clone();
         unique.sort();
         unique.dedup();
-        let out = build_packages(&unique)?;
+        if let Some(only) = variant.only {
+            unique.retain(|p| only.contains(&p.as_str()));
+        }
+        let out = build_packages(&unique, &variant)?;
         let components = manifest
             .component
             .iter()
@@ -169,7 +209,7 @@ impl App {
             linker,
             components,
         });
-        apps.insert(manifest_path.to_path_buf(), app.clone());
+        apps.insert(cache_key, app.clone());
         Ok(app)
     }
 
@@ -596,34 +636,14 @@ impl Host {
         response
     }
 
-    async fn dispatch(&self, req: Request) -> Response {
-        let path = req
-            .path_and_query
-            .split('?')
-            .next()
-            .unwrap_or_default()
-            .to_string();
-        let empty = |status: u16, component: Option<String>| Response {
-            status,
-            headers: http::HeaderMap::new(),
-            body: Vec::new(),
-            component,
-            kv: KvCounts::default(),
-            stdout: String::new(),
-            stderr: String::new(),
-        };
-        let Some(matched) = self.app.router.route(&path) else {
-            return empty(404, None);
-        };
-        let slot = &self.app.components[&matched.component];
-        let pre = match self.app.pre(&matched.component) {
-            Ok(pre) => pre,
-            Err(e) => {
-                eprintln!("test host: {e:#}");
-                return empty(500, Some(matched.component));
-            }
-        };
-
+    /// The request a component sees for `req`, as Spin builds it: the
+    /// client's headers, its Host as the authority, and Spin's `spin-*`
+    /// headers (the route's parameters among them).
+    fn spin_request(
+        &self,
+        req: &Request,
+        matched: &crate::router::RouteMatch,
+    ) -> Result<http::Request<Vec<u8>>, http::Error> {
         // Like Spin, the request's authority is the Host the client sent.
         let authority = req
             .headers
@@ -667,11 +687,12 @@ impl Host {
         for (k, v) in param_headers {
             builder = builder.header(k, v);
         }
-        let request = match builder.body(Full::new(Bytes::from(req.body))) {
-            Ok(r) => r,
-            Err(_) => return empty(400, None),
-        };
+        builder.body(req.body.clone())
+    }
 
+    /// What one instance serving `component` sees: its WASI context (with
+    /// captured stdout and stderr), outbound rules, variables and store.
+    fn instance_state(&self, component: &str) -> (State, MemoryOutputPipe, MemoryOutputPipe) {
         let stdout = MemoryOutputPipe::new(1 << 20);
         let stderr = MemoryOutputPipe::new(1 << 20);
         let wasi = WasiCtx::builder()
@@ -684,7 +705,8 @@ impl Host {
             wasi,
             http: WasiHttpCtx::new(),
             hooks: Outgoing(
-                slot.outbound
+                self.app.components[component]
+                    .outbound
                     .iter()
                     .filter_map(|t| {
                         expand_template(t, |var| {
@@ -698,15 +720,71 @@ impl Host {
                     .collect(),
             ),
             table: ResourceTable::new(),
-            component: matched.component.clone(),
-            allowed_stores: slot.stores.clone(),
-            mapped: slot.variables.clone(),
+            component: component.to_string(),
+            allowed_stores: self.app.components[component].stores.clone(),
+            mapped: self.app.components[component].variables.clone(),
             values: self.values.clone(),
             defaults: self.defaults.clone(),
             kv: self.kv.clone(),
             counts: KvCounts::default(),
             cas_slots: 0,
         };
+        (state, stdout, stderr)
+    }
+
+    /// The request `req` as the component its path routes to would see it
+    /// (for running the same handler natively), with that component's name.
+    pub fn native_request(&self, req: &Request) -> Option<(String, http::Request<Vec<u8>>)> {
+        let path = req.path_and_query.split('?').next().unwrap_or_default();
+        let matched = self.app.router.route(path)?;
+        let request = self.spin_request(req, &matched).ok()?;
+        Some((matched.component, request))
+    }
+
+    /// Makes one new instance of `component` (compiled already) and drops
+    /// it: what every request pays before the guest runs.
+    pub async fn instantiate(&self, component: &str) -> anyhow::Result<Duration> {
+        let pre = self.app.pre(component)?;
+        let started = Instant::now();
+        let (state, _, _) = self.instance_state(component);
+        let mut store = Store::new(engine(), state);
+        let _proxy = pre.instantiate_async(&mut store).await?;
+        Ok(started.elapsed())
+    }
+
+    async fn dispatch(&self, req: Request) -> Response {
+        let path = req
+            .path_and_query
+            .split('?')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let empty = |status: u16, component: Option<String>| Response {
+            status,
+            headers: http::HeaderMap::new(),
+            body: Vec::new(),
+            component,
+            kv: KvCounts::default(),
+            stdout: String::new(),
+            stderr: String::new(),
+        };
+        let Some(matched) = self.app.router.route(&path) else {
+            return empty(404, None);
+        };
+        let pre = match self.app.pre(&matched.component) {
+            Ok(pre) => pre,
+            Err(e) => {
+                eprintln!("test host: {e:#}");
+                return empty(500, Some(matched.component));
+            }
+        };
+
+        let Ok(request) = self.spin_request(&req, &matched) else {
+            return empty(400, None);
+        };
+        let request = request.map(|body| Full::new(Bytes::from(body)));
+
+        let (state, stdout, stderr) = self.instance_state(&matched.component);
         let mut store = Store::new(engine(), state);
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let setup = (|| -> anyhow::Result<_> {

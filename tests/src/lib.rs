@@ -14,5 +14,5 @@ pub mod outbound;
 pub mod router;
 pub mod serve;
 
-pub use host::{App, Clock, Host, Request, Response};
+pub use host::{App, Clock, Host, Request, Response, Variant};
 pub use kv::{FaultAction, FaultRule, KvCounts, Op, Provider};

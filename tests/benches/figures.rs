@@ -31,6 +31,7 @@ const PASSWORD: &str = "bench-password-1";
 const HOST: &str = "127.0.0.1";
 
 type Handler = fn(&web::Request, &mut Env, &Config) -> web::Response;
+type Before = Box<dyn Fn(&Host) + Send + Sync>;
 
 /// The shared handler each component's entry point calls (its `lib.rs`).
 fn handler(component: &str) -> Option<Handler> {
@@ -137,7 +138,7 @@ struct Case {
     /// The answer a valid request gets (2xx unless said).
     expect: Option<u16>,
     /// Run once before the case (moving the clock, say).
-    before: Option<Box<dyn Fn(&Host) + Send + Sync>>,
+    before: Option<Before>,
 }
 
 fn case(
@@ -246,11 +247,11 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
     let session: &'static str = leak(clone_session(host, key, "op@bench.test", PASSWORD).await);
     let r = ok(
         host,
-        Request::put("/v2/user/generate_access_token").header("authorization", &session),
+        Request::put("/v2/user/generate_access_token").header("authorization", session),
     )
     .await;
     let basic: &'static str = leak(format!("Basic {}", s(&r.json()["token"])));
-    let op = |req: Request| req.header("authorization", &basic);
+    let op = |req: Request| req.header("authorization", basic);
 
     // The Clone records.
     let r = ok(
@@ -310,7 +311,7 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
     // second factor.
     let mut sessions = Vec::new();
     for _ in 0..2 * N {
-        sessions.push(clone_session(host, &key, "op@bench.test", PASSWORD).await);
+        sessions.push(clone_session(host, key, "op@bench.test", PASSWORD).await);
     }
     let mut revocable = Vec::new();
     let mut two_factor = Vec::new();
@@ -326,7 +327,7 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
                          "password_confirmation": PASSWORD, "confirmed": true}}})),
         )
         .await;
-        let own = clone_session(host, &key, &email, PASSWORD).await;
+        let own = clone_session(host, key, &email, PASSWORD).await;
         let r = ok(
             host,
             Request::put("/v2/user/generate_access_token").header("authorization", &own),
@@ -359,7 +360,7 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
                      "password": PASSWORD, "password_confirmation": PASSWORD, "confirmed": true}}})),
     )
     .await;
-    let own = clone_session(host, &key, phone_user, PASSWORD).await;
+    let own = clone_session(host, key, phone_user, PASSWORD).await;
     let r = ok(
         host,
         Request::put("/v2/user/enable_2fa")
@@ -380,7 +381,7 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
         let r = ok(
             host,
             Request::post("/auth/sign_in")
-                .header("x-api-key", &key)
+                .header("x-api-key", key)
                 .json(&json!({"username": phone_user, "password": PASSWORD})),
         )
         .await;
@@ -496,7 +497,7 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
         let r = ok(
             host,
             Request::post("/api/pass/createNewUser")
-                .header("x-access-token", &ap)
+                .header("x-access-token", ap)
                 .json(&ap_body(10_000 + i)),
         )
         .await;
@@ -530,7 +531,7 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
     let r = ok(
         host,
         Request::post("/iam/users")
-            .header("authorization", &gc)
+            .header("authorization", gc)
             .json(&seed_004(100_000)),
     )
     .await;
@@ -538,14 +539,14 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
     let g_client = s(&r.json()["client_and_roles"][0]["client_id"]);
     let r = ok(
         host,
-        Request::get("/iam/clients/me").header("authorization", &gc),
+        Request::get("/iam/clients/me").header("authorization", gc),
     )
     .await;
     let root_client = s(&r.json()["id"]);
     let r = ok(
         host,
         Request::post(format!("/iam/v2/clients/{root_client}/tokens"))
-            .header("authorization", &gc)
+            .header("authorization", gc)
             .json(&json!({"name": "t", "exp_date": null,
                           "client_user": {"role": {"id": 2, "name": "Users"}}})),
     )
@@ -556,7 +557,7 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
         let r = ok(
             host,
             Request::post("/iam/clients/invite_user")
-                .header("authorization", &gc)
+                .header("authorization", gc)
                 .json(&json!({"client_id": g_client.parse::<u64>().unwrap_or(0),
                     "email": format!("inv{i}@bench.test"),
                     "user_role": {"id": 2, "name": "Users"}, "name": "Ivy"})),
@@ -578,7 +579,7 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
     {
         out.push(case("v2-sign-in", "POST /auth/sign_in", true, move |_| {
             Request::post("/auth/sign_in")
-                .header("x-api-key", &key)
+                .header("x-api-key", key)
                 .json(&json!({"username": "op@bench.test", "password": PASSWORD}))
         }));
     }
@@ -589,14 +590,13 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
         move |i| Request::delete("/auth/sign_out").header("authorization", &sessions[i]),
     ));
     {
-        let basic = basic;
         out.push(case(
             "v2-create-customer",
             "POST /v2/users/create_customer",
             true,
             move |i| {
                 Request::post("/v2/users/create_customer")
-                    .header("authorization", &basic)
+                    .header("authorization", basic)
                     .json(
                         &json!({"customer": {"organization": {"name": format!("C{i}")},
                         "user": {"email": format!("c{i}@bench.test"), "password": PASSWORD,
@@ -609,10 +609,9 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
             "POST /v2/users/create_customer (no password: invited)",
             false,
             {
-                let basic = basic;
                 move |i| {
                     Request::post("/v2/users/create_customer")
-                        .header("authorization", &basic)
+                        .header("authorization", basic)
                         .json(
                             &json!({"customer": {"organization": {"name": format!("D{i}")},
                             "user": {"email": format!("d{i}@bench.test")}}}),
@@ -628,11 +627,10 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
         basic,
     ));
     {
-        let basic = basic;
         let path = format!("/v2/users/{member}");
         out.push(case("v2-user", "PUT /v2/users/{id}", false, move |i| {
             Request::put(path.clone())
-                .header("authorization", &basic)
+                .header("authorization", basic)
                 .json(&json!({"user": {"first_name": format!("M{i}")}}))
         }));
     }
@@ -649,14 +647,13 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
         basic,
     ));
     {
-        let basic = basic;
         out.push(case(
             "v2-organizations",
             "POST /v2/organizations",
             false,
             move |i| {
                 Request::post("/v2/organizations")
-                    .header("authorization", &basic)
+                    .header("authorization", basic)
                     .json(&json!({"organization": {"name": format!("O{i}"), "company_name": "O"}}))
             },
         ));
@@ -678,7 +675,7 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
                 Request::put(format!(
                     "/v2/organizations/move?user_id={member}&organization_id={to}"
                 ))
-                .header("authorization", &basic)
+                .header("authorization", basic)
             },
         ));
     }
@@ -690,7 +687,7 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
             false,
             move |i| {
                 Request::post(format!("/v2/organizations/{}/subscribe", orgs[i]))
-                    .header("authorization", &basic)
+                    .header("authorization", basic)
                     .json(&json!({"plan": "vrms_plan"}))
             },
         ));
@@ -701,7 +698,7 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
             false,
             move |i| {
                 Request::post(format!("/v2/organizations/{}/unsubscribe", orgs[i]))
-                    .header("authorization", &basic)
+                    .header("authorization", basic)
                     .json(&json!({"plan": "vrms_plan"}))
             },
         ));
@@ -879,12 +876,11 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
             false,
             move |_| {
                 Request::post(format!("/auth/impersonate?uuid={member}"))
-                    .header("authorization", &session)
+                    .header("authorization", session)
             },
         ));
     }
     {
-        let key2 = key;
         out.push(case(
             "v2-confirmation",
             "GET /auth/confirmation?confirmation_token=",
@@ -893,20 +889,18 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
                 Request::get(format!(
                     "/auth/confirmation?confirmation_token={confirmation}"
                 ))
-                .header("x-api-key", &key2)
+                .header("x-api-key", key)
             },
         ));
-        let key2 = key;
         out.push(case(
             "v2-invitation",
             "GET /auth/invitation?invitation_token=",
             false,
             move |_| {
                 Request::get(format!("/auth/invitation?invitation_token={invitation}"))
-                    .header("x-api-key", &key2)
+                    .header("x-api-key", key)
             },
         ));
-        let key2 = key;
         out.push(case(
             "v2-password",
             "POST /auth/password",
@@ -916,15 +910,14 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
                     .parse()
                     .unwrap();
                 Request::post("/auth/password")
-                    .header("x-api-key", &key2)
+                    .header("x-api-key", key)
                     .json(&json!({"email": "member@bench.test"}))
                     .from_addr(from)
             },
         ));
-        let key2 = key;
         out.push(case("v2-sms-otp", "POST /auth/sms_otp", false, move |i| {
             Request::post("/auth/sms_otp")
-                .header("x-api-key", &key2)
+                .header("x-api-key", key)
                 .json(&json!({"otp_session_state": states[i]}))
         }));
     }
@@ -932,10 +925,7 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
         "admin-outbox-deliver",
         "POST /admin/outbox/deliver",
         false,
-        {
-            let basic = basic;
-            move |_| Request::post("/admin/outbox/deliver").header("authorization", &basic)
-        },
+        move |_| Request::post("/admin/outbox/deliver").header("authorization", basic),
     ));
     out.push(get(
         "admin-outbox",
@@ -958,14 +948,13 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
         &format!("Bearer {ADMIN_KEY}"),
     ));
     {
-        let basic = basic;
         out.push(case(
             "admin-resellers",
             "POST /admin/resellers",
             false,
             move |i| {
                 Request::post("/admin/resellers")
-                    .header("authorization", &basic)
+                    .header("authorization", basic)
                     .json(&json!({"name": format!("R{i}"), "code": format!("R{i}")}))
             },
         ));
@@ -976,7 +965,7 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
             true,
             move |i| {
                 Request::post("/admin/accounts")
-                    .header("authorization", &basic)
+                    .header("authorization", basic)
                     .json(
                         &json!({"email": format!("acct{i}@bench.test"), "password": PASSWORD,
                               "role": "user", "organization_id": org}),
@@ -990,7 +979,7 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
             false,
             move |_| {
                 Request::new(http::Method::PATCH, format!("/admin/accounts/{id}"))
-                    .header("authorization", &basic)
+                    .header("authorization", basic)
                     .json(&json!({"status": "active"}))
             },
         ));
@@ -1001,7 +990,7 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
             false,
             move |i| {
                 Request::post("/admin/api-clients")
-                    .header("authorization", &basic2)
+                    .header("authorization", basic2)
                     .json(&json!({"name": format!("k{i}")}))
             },
         ));
@@ -1012,7 +1001,7 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
             false,
             move |i| {
                 Request::delete(format!("/admin/api-clients/{}", api_clients[i]))
-                    .header("authorization", &basic2)
+                    .header("authorization", basic2)
             },
         ));
     }
@@ -1148,7 +1137,7 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
             true,
             move |i| {
                 Request::post("/api/pass/createNewUser")
-                    .header("x-access-token", &ap2)
+                    .header("x-access-token", ap2)
                     .json(&ap_body(i))
             },
         ));
@@ -1157,7 +1146,7 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
             "apiculus-sign-up-helper",
             "GET /api/pass/signUpHelper",
             false,
-            move |_| Request::get("/api/pass/signUpHelper").header("x-access-token", &ap2),
+            move |_| Request::get("/api/pass/signUpHelper").header("x-access-token", ap2),
         ));
         out.push(case(
             "apiculus-country-list",
@@ -1186,7 +1175,7 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
                     Request::put(format!(
                         "/api/v1/serv_{verb}UserAccount/{target}?manual=true"
                     ))
-                    .header("x-access-token", &ap2)
+                    .header("x-access-token", ap2)
                 },
             ));
         }
@@ -1200,7 +1189,7 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
                     "/api/v1/serv_terminateUserAccount/{}?manual=true",
                     accounts[i]
                 ))
-                .header("x-access-token", &ap2)
+                .header("x-access-token", ap2)
             },
         ));
     }
@@ -1247,7 +1236,7 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
             true,
             move |i| {
                 Request::post("/iam/users")
-                    .header("authorization", &gc2)
+                    .header("authorization", gc2)
                     .json(&seed_004(i))
             },
         ));
@@ -1268,7 +1257,7 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
         let (gc2, client) = (gc, g_client.clone());
         out.push(case("gcore-invite-user", "POST /iam/clients/invite_user", false, move |i| {
             Request::post("/iam/clients/invite_user")
-                .header("authorization", &gc2)
+                .header("authorization", gc2)
                 .json(&json!({"client_id": client.parse::<u64>().unwrap_or(0),
                     "email": format!("iv{i}@bench.test"), "user_role": {"id": 2, "name": "Users"}, "name": "Ivy"}))
         }));
@@ -1279,7 +1268,7 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
             false,
             move |i| {
                 Request::delete(format!("/iam/clients/{client}/client-users/{}", invited[i]))
-                    .header("authorization", &gc2)
+                    .header("authorization", gc2)
                     .header("accept", "*/*")
             },
         ));

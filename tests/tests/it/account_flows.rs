@@ -137,7 +137,18 @@ fn deliver() -> Request {
 async fn pass(host: &Host) -> Value {
     let r = host.send(deliver()).await;
     assert_eq!(r.status, 200, "{}", r.text());
+    LOGS.lock()
+        .unwrap()
+        .push(format!("{}{}", r.stdout, r.stderr));
     r.json()
+}
+
+/// Everything the delivering component wrote to its log, to check that no
+/// token or secret is in it.
+static LOGS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn logged(secret: &str) -> bool {
+    LOGS.lock().unwrap().iter().any(|l| l.contains(secret))
 }
 
 /// Sets the tenant's webhook to the receiver and returns its secret.
@@ -259,6 +270,7 @@ async fn an_invitation_is_delivered_signed_after_retries_and_accepted_once() {
             "no token in the store"
         );
     }
+    assert!(!logged(&token), "no token in the log");
 
     // Not signed in until accepted.
     let r = send_with_key(
@@ -312,6 +324,32 @@ async fn an_invitation_is_delivered_signed_after_retries_and_accepted_once() {
     )
     .await;
     assert_eq!(r.status, 422, "a spent invitation shows nothing");
+
+    // An invitation expires (7 days by default).
+    let mut body = new_org_body("late@example.com");
+    body["customer"]["user"]
+        .as_object_mut()
+        .unwrap()
+        .retain(|k, _| !k.starts_with("password"));
+    assert_eq!(host.send(post(&body)).await.status, 201);
+    assert_eq!(pass(&host).await["delivered"], 1);
+    let late = verified(receiver.seen().last().unwrap(), &secret)["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    host.clock.advance(Duration::from_secs(7 * 24 * 3600));
+    let r = host.send(accept_with(&key, &late, "long-enough-2")).await;
+    assert_eq!(
+        (r.status, r.json()["errors"]["invitation_token"].clone()),
+        (422, json!(["is invalid or has expired"]))
+    );
+}
+
+fn accept_with(key: &str, token: &str, password: &str) -> Request {
+    with_key(Request::put("/auth/invitation"), key).json(&json!({
+        "invitation_token": token, "password": password,
+        "password_confirmation": password,
+    }))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -361,6 +399,18 @@ async fn confirmation_and_reset_tokens_work_once_and_expire() {
     assert_eq!(r.status, 422);
     let r = host.send(confirm).await;
     assert_eq!(r.status, 401, "the application key names the tenant");
+    // A confirmation expires (3 days by default).
+    let r = host.send(post(&new_org_body("slow@example.com"))).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let slow = next_token("confirmation").await;
+    host.clock.advance(Duration::from_secs(3 * 24 * 3600));
+    let r = send_with_key(
+        &host,
+        &key,
+        Request::post("/auth/confirmation").json(&json!({"confirmation_token": slow})),
+    )
+    .await;
+    assert_eq!(r.status, 422, "an expired confirmation: {}", r.text());
 
     // Forgot password: one answer, whether or not the email exists.
     let forgot = |email: &str| {

@@ -45,9 +45,13 @@ fn parse(entry: &str) -> Result<Pattern, String> {
         return Err(bad("expected scheme://host[:port]"));
     }
     let rest = rest.strip_suffix('/').unwrap_or(rest);
-    let (host, port) = match rest.rsplit_once(':') {
-        Some((h, p)) => (h, Some(p)),
-        None => (rest, None),
+    // An IPv6 literal keeps its brackets; the port follows them.
+    let (host, port) = match rest.strip_prefix('[').and_then(|r| r.split_once(']')) {
+        Some((h, after)) => (h, after.strip_prefix(':')),
+        None => match rest.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (rest, None),
+        },
     };
     if host.is_empty() {
         return Err(bad("no host"));
@@ -76,9 +80,10 @@ fn parse(entry: &str) -> Result<Pattern, String> {
             (n, n)
         }
     };
+    // Host names are compared without regard to case, as DNS does.
     Ok(Pattern {
-        scheme: scheme.to_string(),
-        host: host.to_string(),
+        scheme: scheme.to_ascii_lowercase(),
+        host: host.to_ascii_lowercase(),
         ports,
     })
 }
@@ -107,6 +112,11 @@ pub fn allows(allowed: &[String], uri: &http::Uri) -> bool {
     let (Some(scheme), Some(host)) = (uri.scheme_str(), uri.host()) else {
         return false;
     };
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase();
+    let host = host.as_str();
     let Some(port) = uri.port_u16().or_else(|| default_port(scheme)) else {
         return false;
     };
@@ -266,6 +276,12 @@ mod tests {
         ));
         assert!(allowed(&["http://10.0.0.0/8:80"], "http://10.1.2.3/"));
         assert!(!allowed(&["http://10.0.0.0/8:80"], "http://11.1.2.3/"));
+        assert!(allowed(
+            &["https://Hooks.Example.com"],
+            "https://hooks.example.com/"
+        ));
+        assert!(allowed(&["http://[::1]:8080"], "http://[::1]:8080/x"));
+        assert!(!allowed(&["http://[::1]:8080"], "http://[::1]:8081/x"));
     }
 
     #[test]

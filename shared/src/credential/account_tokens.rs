@@ -40,7 +40,7 @@ use crate::{auth, outbox, secrets, users, validate};
 const RESETS_PER_WINDOW: i64 = 3;
 /// Forgot-password requests one client address may make per window (429
 /// beyond: it says nothing about any account).
-const RESET_REQUESTS_PER_ADDRESS: i64 = 20;
+const RESET_REQUESTS_PER_ADDRESS: i64 = 100;
 const RESET_WINDOW_MS: Millis = 15 * 60 * 1000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -366,15 +366,16 @@ pub fn reset_password(
 ) -> Result<User> {
     let (token, _, org) = check(env, config, tenant, Purpose::PasswordReset, presented)?;
     let hash = users::new_password_hash(env, tenant, password, confirmation, "password", params)?;
-    // The clock now, not the request's start: a sign-in or token mint that
-    // began before this commit (and so checked the old state) is stamped
-    // earlier and dies with the rest.
-    let ended_from = crate::time::millis(std::time::SystemTime::now()).max(env.now) + 1;
+    let started = env.now;
     commit(env, tenant, &token, &org, "user.password_reset", |u| {
         u.password_hash = Some(hash.clone());
         u.confirmed = true;
         u.invitation = None;
-        u.credentials_valid_from = u.credentials_valid_from.max(ended_from);
+        // The clock at this very attempt to commit, not the request's
+        // start: a sign-in or token mint that began before the commit (and
+        // so checked the old state) is stamped earlier and dies with the rest.
+        let now = crate::time::millis(std::time::SystemTime::now()).max(started);
+        u.credentials_valid_from = u.credentials_valid_from.max(now + 1);
     })
 }
 

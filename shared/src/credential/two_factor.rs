@@ -108,6 +108,12 @@ pub fn enable(
             enabled: false,
             last_step: 0,
             recovery: Vec::new(),
+            sms_phone: u
+                .profile
+                .mobile_phone
+                .clone()
+                .or_else(|| u.profile.phone.clone())
+                .filter(|p| !p.trim().is_empty()),
         });
         Ok(())
     })?;
@@ -380,25 +386,31 @@ fn live_pending(
 }
 
 /// The vendor's "Send SMS OTP": for a pending two-factor sign-in, queues a
-/// code to the user's mobile phone (else its phone) in the outbox; at most
-/// [`SMS_MAX_SENDS`] a sign-in, the newest code the only good one. The
-/// code is then sent as `otp_attempt`. Returns the phone, masked.
+/// code in the outbox to the phone enrolled with the second factor (the
+/// account's mobile phone, else its phone, when the factor was installed);
+/// at most [`SMS_MAX_SENDS`] a sign-in, the newest code the only good one.
+/// The code is then sent as `otp_attempt`. Returns the phone, masked.
 pub fn send_sms(env: &mut Env, config: &Config, tenant: &Tenant, state: &str) -> Result<String> {
     let (key, pending) = live_pending(env, config, tenant, state)?
         .ok_or_else(|| Error::Unauthenticated("unknown or expired otp_session_state".into()))?;
+    // The same checks the second step makes: a sign-in a reset ended, or an
+    // account disabled or without its factor since, gets nothing sent.
     let user = storage::read::<User>(env.kv, &keys::user(&tenant.id, pending.user))?
         .map(|r| r.data)
+        .filter(|u| {
+            required(u)
+                && u.status.may_authenticate()
+                && pending.created_at >= u.credentials_valid_from
+        })
         .ok_or_else(|| Error::Unauthenticated("unknown or expired otp_session_state".into()))?;
     let phone = user
-        .profile
-        .mobile_phone
-        .clone()
-        .or_else(|| user.profile.phone.clone())
-        .filter(|p| !p.trim().is_empty())
+        .two_factor
+        .as_ref()
+        .and_then(|tf| tf.sms_phone.clone())
         .ok_or_else(|| {
             Error::invalid(
                 "otp_session_state",
-                "the account has no phone to send a code to",
+                "no phone was enrolled with the second factor to send a code to",
             )
         })?;
     if env.kv.increment(&format!("{key}/sms-sent"), 1)? > SMS_MAX_SENDS {

@@ -344,6 +344,11 @@ pub struct TwoFactor {
     /// Keyed hashes (`secrets::seal`) of the unused recovery codes.
     #[serde(default)]
     pub recovery: Vec<String>,
+    /// Where SMS codes may go: the phone on the account when the factor was
+    /// installed (with the password), not whatever the profile says later,
+    /// so a stolen session cannot point the codes at its own phone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms_phone: Option<String>,
 }
 
 /// A plan a tenant sells; plans are configured by the operator, not by API.

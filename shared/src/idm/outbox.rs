@@ -443,12 +443,13 @@ pub fn deliver(
 }
 
 /// Whether a receiver's answer ends a message for good: a 2xx delivers it,
-/// and a 4xx other than 408 and 429 will not change on retry.
+/// a 410 says the endpoint is gone. Anything else is retried: a 401 or 404
+/// is as likely a receiver mid-deploy or a secret being rotated as a final
+/// refusal.
 fn final_status(code: u16) -> Option<Status> {
     match code {
         200..=299 => Some(Status::Delivered),
-        408 | 429 => None,
-        400..=499 => Some(Status::Failed),
+        410 => Some(Status::Failed),
         _ => None,
     }
 }
@@ -479,7 +480,12 @@ fn attempt(
     if !leased {
         return Ok(None);
     }
-    let (status, error, verdict) = if worth_sending(env, &tenant.id, &message)? {
+    // A message whose token cannot be read now is left to a later pass
+    // (its lease lapses), not allowed to stop this one.
+    let Ok(worth) = worth_sending(env, &tenant.id, &message) else {
+        return Ok(None);
+    };
+    let (status, error, verdict) = if worth {
         let request = outgoing(config, tenant, hook, secret, &message, now)?;
         match send(&request) {
             Ok(code) => (

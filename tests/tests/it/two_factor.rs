@@ -398,6 +398,31 @@ async fn a_code_sent_by_sms_signs_in_once() {
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
+    // A phone put on the profile later is not where codes go: a stolen
+    // session could point them at its own. It is enrolled by installing the
+    // factor again (with the password and a code from the app).
+    let r = host.send(sms(&state)).await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    host.clock.advance(Duration::from_secs(30));
+    let r = host
+        .send(
+            put("/v2/user/disable_2fa", &session)
+                .json(&json!({"otp_attempt": code_now(&host, &secret)})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = host
+        .send(put("/v2/user/enable_2fa", &session).json(&json!({"password": OPERATOR_PASSWORD})))
+        .await;
+    let secret = base32_decode(r.json()["secret"].as_str().unwrap());
+    let r = host
+        .send(
+            put("/v2/user/verify_2fa_installation", &session)
+                .json(&json!({"otp_attempt": code_now(&host, &secret)})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let state = state_of(&step_one(&host, &key).await);
 
     let r = host.send(sms(&state)).await;
     assert_eq!(r.status, 200, "{}", r.text());

@@ -15,4 +15,5 @@ if [ -z "${ONBOARD_BENCH_REDIS:-}" ] && command -v redis-server >/dev/null 2>&1;
   trap 'redis-cli -p '"$port"' shutdown nosave >/dev/null 2>&1 || true' EXIT
   export ONBOARD_BENCH_REDIS="redis://127.0.0.1:$port"
 fi
-cargo bench -p onboard-test-host --bench figures "$@"
+# The test profile: `cargo test --workspace` has built all of it already.
+cargo bench --profile dev -p onboard-test-host --bench figures "$@"

@@ -814,51 +814,20 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
     // The second factor, one user per request; the clock moves a step
     // between cases so each code is fresh.
     let tf = Arc::new(two_factor);
-    {
+    for action in [
+        "verify_2fa_installation",
+        "generate_recovery_codes",
+        "disable_2fa",
+    ] {
         let tf = tf.clone();
+        let path = format!("/v2/user/{action}");
         let mut c = case(
-            "v2-user-verify-2fa-installation",
-            "PUT /v2/user/verify_2fa_installation",
+            &format!("v2-user-{}", action.replace('_', "-")),
+            &format!("PUT {path}"),
             false,
             move |i| {
                 let (own, secret) = &tf[i];
-                Request::put("/v2/user/verify_2fa_installation")
-                    .header("authorization", own)
-                    .header("x-bench-secret", totp::base32(secret))
-            },
-        );
-        c.before = Some(Box::new(|host: &Host| {
-            host.clock.advance(Duration::from_secs(30))
-        }));
-        out.push(c);
-    }
-    {
-        let tf = tf.clone();
-        let mut c = case(
-            "v2-user-generate-recovery-codes",
-            "PUT /v2/user/generate_recovery_codes",
-            false,
-            move |i| {
-                let (own, secret) = &tf[i];
-                Request::put("/v2/user/generate_recovery_codes")
-                    .header("authorization", own)
-                    .header("x-bench-secret", totp::base32(secret))
-            },
-        );
-        c.before = Some(Box::new(|host: &Host| {
-            host.clock.advance(Duration::from_secs(30))
-        }));
-        out.push(c);
-    }
-    {
-        let tf = tf.clone();
-        let mut c = case(
-            "v2-user-disable-2fa",
-            "PUT /v2/user/disable_2fa",
-            false,
-            move |i| {
-                let (own, secret) = &tf[i];
-                Request::put("/v2/user/disable_2fa")
+                Request::put(path.clone())
                     .header("authorization", own)
                     .header("x-bench-secret", totp::base32(secret))
             },

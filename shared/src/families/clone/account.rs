@@ -8,11 +8,11 @@ use http::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 
 use super::organizations::allow;
-use super::session::{session_answer, sign_in_fields};
+use super::session::{open_and_answer, sign_in_fields};
 use super::{client_address, header_str, json_object, render_error, role_name};
 use crate::account_tokens::{self, Purpose};
 use crate::error::{Error, FieldErrors};
-use crate::identity::{self, Config, Family};
+use crate::identity::{self, Config};
 use crate::model::Tenant;
 use crate::storage::Env;
 use crate::time::format_millis;
@@ -132,17 +132,13 @@ pub fn invitation(req: &Request, env: &mut Env, config: &Config) -> Response {
             confirmation.as_deref(),
             config.hash_params,
         )?;
-        let signed =
-            identity::open_session(env, &tenant, user, &client_address(req), Family::Clone)?;
-        let body = session_answer(
-            config,
+        ok(open_and_answer(
             env,
-            (&signed.caller, &signed.user, &signed.organization),
-            &signed.sid,
-            identity::SESSION_TTL_MS,
-            Map::new(),
-        )?;
-        ok(body)
+            config,
+            &tenant,
+            user,
+            &client_address(req),
+        )?)
     })();
     result.unwrap_or_else(|e| render_error(&e))
 }

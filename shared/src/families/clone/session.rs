@@ -82,15 +82,7 @@ pub fn sign_in(req: &Request, env: &mut Env, config: &Config) -> Response {
             }
             Some(_) => return Err(Error::invalid("otp_session_state", "must be a string")),
         };
-        let signed = identity::open_session(env, &tenant, user, &address, Family::Clone)?;
-        let body = session_answer(
-            config,
-            env,
-            (&signed.caller, &signed.user, &signed.organization),
-            &signed.sid,
-            identity::SESSION_TTL_MS,
-            Map::new(),
-        )?;
+        let body = open_and_answer(env, config, &tenant, user, &address)?;
         Ok(web::json(StatusCode::OK, &body))
     })();
     result.unwrap_or_else(|e| render_error(&e))
@@ -120,7 +112,27 @@ pub fn sign_out(req: &Request, env: &mut Env, config: &Config) -> Response {
 }
 
 /// The sign-in answer for a session: the documented object, its token.
-pub(super) fn session_answer(
+/// Opens a Clone session for a user whose credentials were checked and
+/// answers the sign-in object.
+pub(super) fn open_and_answer(
+    env: &mut Env,
+    config: &Config,
+    tenant: &crate::model::Tenant,
+    user: crate::model::User,
+    address: &str,
+) -> Result<Value, Error> {
+    let signed = identity::open_session(env, tenant, user, address, Family::Clone)?;
+    session_answer(
+        config,
+        env,
+        (&signed.caller, &signed.user, &signed.organization),
+        &signed.sid,
+        identity::SESSION_TTL_MS,
+        Map::new(),
+    )
+}
+
+fn session_answer(
     config: &Config,
     env: &Env,
     (caller, user, organization): (

@@ -27,7 +27,9 @@ pub use credential::{
     account_tokens, api_tokens, auth, identity, impersonation, password, secrets, throttle, totp,
     two_factor,
 };
-pub use edge::{health, spin, web};
+#[cfg(feature = "spin")]
+pub use edge::spin;
+pub use edge::{health, web};
 pub use idm::{
     admin, aliases, audit, groups, invitations, listing, model, organizations, outbox, provision,
     reach, reference, subscriptions, time, users, validate,

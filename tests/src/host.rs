@@ -16,13 +16,14 @@ use anyhow::{Context as _, bail};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+#[cfg(feature = "conformance")]
 use crate::conformance::Conformance;
 use crate::kv::{KvCounts, KvEngine};
 use crate::manifest::{Manifest, expand_template};
@@ -42,13 +43,49 @@ pub fn wasm_profile() -> String {
     std::env::var("ONBOARD_WASM_PROFILE").unwrap_or_else(|_| "wasm-test".into())
 }
 
+/// The engine as `spin up` configures it: epoch interruption on (every store
+/// gets a practically endless deadline) and the pooling instance allocator
+/// with Spin's defaults for 1,000 instances, keeping 2 MiB of each linear
+/// memory resident between instances. Where the pool cannot reserve its
+/// address space, on-demand allocation, as Spin falls back to.
 fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     ENGINE.get_or_init(|| {
+        const MIB: usize = 1 << 20;
         let mut config = Config::new();
         config.wasm_component_model(true);
-        Engine::new(&config).expect("wasmtime engine")
+        config.epoch_interruption(true);
+        let instances = 1_000;
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(instances)
+            .total_memories(instances)
+            .total_tables(2 * instances)
+            .total_stacks(instances)
+            .total_core_instances(4 * instances)
+            .table_elements(100_000)
+            .max_component_instance_size(10 * MIB)
+            .max_core_instance_size(10 * MIB)
+            .max_core_instances_per_component(200)
+            .max_tables_per_component(64)
+            .max_memories_per_component(32)
+            .max_tables_per_module(2)
+            .max_memories_per_module(2)
+            .max_memory_size(4 << 30)
+            .linear_memory_keep_resident(2 * MIB)
+            .table_keep_resident(MIB / 2);
+        let mut pooled = config.clone();
+        pooled.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        Engine::new(&pooled)
+            .or_else(|_| Engine::new(&config))
+            .expect("wasmtime engine")
     })
+}
+
+/// A store for one request, with Spin's epoch deadline: "practically forever".
+fn new_store(state: State) -> Store<State> {
+    let mut store = Store::new(engine(), state);
+    store.set_epoch_deadline(u64::MAX / 2);
+    store
 }
 
 /// Builds the given packages for wasm32-wasip2 in the host's own target dir, once
@@ -507,6 +544,7 @@ pub struct Host {
     inflight: AtomicUsize,
     max_inflight: AtomicUsize,
     /// When set, every answer is checked against the OpenAPI document.
+    #[cfg(feature = "conformance")]
     conformance: OnceLock<Arc<Conformance>>,
     _dir: tempfile::TempDir,
 }
@@ -578,6 +616,7 @@ impl Host {
             defaults: Arc::new(defaults),
             inflight: AtomicUsize::new(0),
             max_inflight: AtomicUsize::new(0),
+            #[cfg(feature = "conformance")]
             conformance: OnceLock::new(),
             _dir: dir,
         }))
@@ -595,6 +634,7 @@ impl Host {
             defaults: self.defaults.clone(),
             inflight: AtomicUsize::new(0),
             max_inflight: AtomicUsize::new(0),
+            #[cfg(feature = "conformance")]
             conformance: self.conformance.clone(),
             _dir: tempfile::tempdir()?,
         }))
@@ -603,6 +643,7 @@ impl Host {
     /// From now on every answer whose status the document names for its
     /// operation must match the document's schema, or the request panics
     /// (failing the test that sent it).
+    #[cfg(feature = "conformance")]
     pub fn check_answers_against(&self, conformance: Arc<Conformance>) {
         let _ = self.conformance.set(conformance);
     }
@@ -616,12 +657,14 @@ impl Host {
     pub async fn send(&self, req: Request) -> Response {
         let now = self.inflight.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_inflight.fetch_max(now, Ordering::SeqCst);
+        #[cfg(feature = "conformance")]
         let checked = self.conformance.get().map(|c| {
             let path = req.path_and_query.split('?').next().unwrap_or_default();
             (c.clone(), req.method.to_string(), path.to_string())
         });
         let response = self.dispatch(req).await;
         self.inflight.fetch_sub(1, Ordering::SeqCst);
+        #[cfg(feature = "conformance")]
         if let Some((conformance, method, path)) = checked
             && let Some(problem) = conformance.violation(
                 &method,
@@ -747,7 +790,7 @@ impl Host {
         let pre = self.app.pre(component)?;
         let started = Instant::now();
         let (state, _, _) = self.instance_state(component);
-        let mut store = Store::new(engine(), state);
+        let mut store = new_store(state);
         let _proxy = pre.instantiate_async(&mut store).await?;
         Ok(started.elapsed())
     }
@@ -785,7 +828,7 @@ impl Host {
         let request = request.map(|body| Full::new(Bytes::from(body)));
 
         let (state, stdout, stderr) = self.instance_state(&matched.component);
-        let mut store = Store::new(engine(), state);
+        let mut store = new_store(state);
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let setup = (|| -> anyhow::Result<_> {
             let incoming = store

@@ -4,6 +4,7 @@
 //! run Onboard with Spin.
 
 mod bindings;
+#[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod host;
 pub mod kv;

@@ -538,7 +538,7 @@ fn route(
         }
         ["outbox", "deliver"] => {
             let caller = tenant_caller(req, env, config)?;
-            let pass = crate::outbox::deliver(env, config, &caller, &mut crate::spin::post)?;
+            let pass = crate::outbox::deliver(env, config, &caller, &mut crate::edge::post)?;
             ok(
                 json!({"attempted": pass.attempted, "delivered": pass.delivered,
                       "failed": pass.failed, "pending": pass.pending}),

@@ -2,8 +2,8 @@
 # Prints Onboard's figures (README, Performance): the per-route table on
 # SQLite and, when redis-server is installed, again on a local Redis; the
 # password-hashing split, +simd128, throughput, growth, instantiation, sizes.
-# Extra arguments go to cargo bench. ONBOARD_WASM_PROFILE=release measures
-# the shipping build (slower to build).
+# Extra arguments go to cargo bench. ONBOARD_WASM_PROFILE=wasm-test measures
+# the components `cargo test` built instead of the shipping build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rustup target add wasm32-wasip2 >/dev/null 2>&1 || true
@@ -15,5 +15,8 @@ if [ -z "${ONBOARD_BENCH_REDIS:-}" ] && command -v redis-server >/dev/null 2>&1;
   trap 'redis-cli -p '"$port"' shutdown nosave >/dev/null 2>&1 || true' EXIT
   export ONBOARD_BENCH_REDIS="redis://127.0.0.1:$port"
 fi
-# The test profile: `cargo test --workspace` has built all of it already.
-cargo bench --profile dev -p onboard-test-host --bench figures "$@"
+# The shipping build of the components (what `spin build` makes), measured by
+# the host that `cargo test --workspace` builds (the dev profile, its
+# dependencies optimised), without the OpenAPI conformance checks the tests add.
+export ONBOARD_WASM_PROFILE="${ONBOARD_WASM_PROFILE:-release}"
+cargo bench --profile dev -p onboard-test-host --no-default-features --bench figures "$@"

@@ -56,6 +56,13 @@ pub fn country(code: &str) -> Option<CountryInfo> {
     alpha2(code).map(|a| info(&a.to_country()))
 }
 
+/// Whether `code` is an ISO 3166-1 alpha-2 code (upper case). Cheaper than
+/// [`country`] in size: it does not link the country records, so a component
+/// that only validates codes stays small.
+pub fn is_country(code: &str) -> bool {
+    alpha2(code).is_some()
+}
+
 /// The subdivisions of a country, by code.
 pub fn subdivisions(code: &str) -> Vec<SubdivisionInfo> {
     let Some(a) = alpha2(code) else {
@@ -102,6 +109,7 @@ mod tests {
         );
         assert!(is_calling_code("91") && !is_calling_code("9999") && !is_calling_code("+91"));
         assert!(country("in").is_none() && country("XX").is_none() && country("IND").is_none());
+        assert!(is_country("IN") && !is_country("in") && !is_country("XX") && !is_country("IND"));
         assert!(countries().len() > 240);
     }
 }

@@ -191,7 +191,7 @@ fn create(
     let custom_id = opt_string(&body, "custom_id", &mut errors);
     let country = opt_string(&body, "country_code", &mut errors);
     if let Some(c) = &country
-        && reference::country(c).is_none()
+        && !reference::is_country(c)
     {
         errors.add("country_code", "Enter an ISO 3166-1 alpha-2 country code.");
     }

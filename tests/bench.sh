@@ -16,7 +16,8 @@ if [ -z "${ONBOARD_BENCH_REDIS:-}" ] && command -v redis-server >/dev/null 2>&1;
   export ONBOARD_BENCH_REDIS="redis://127.0.0.1:$port"
 fi
 # The shipping build of the components (what `spin build` makes), measured by
-# the host that `cargo test --workspace` builds (the dev profile, its
-# dependencies optimised), without the OpenAPI conformance checks the tests add.
+# the test host on the dev profile (its dependencies optimised, so wasmtime is
+# shared with `cargo test`), built without the OpenAPI conformance checks the
+# tests add: after `cargo test`, the host itself is rebuilt once.
 export ONBOARD_WASM_PROFILE="${ONBOARD_WASM_PROFILE:-release}"
 cargo bench --profile dev -p onboard-test-host --no-default-features --bench figures "$@"

@@ -10,7 +10,7 @@
 //! - [`families`]: each API family's dialect (parse its requests, render
 //!   its answers and errors), one module per family.
 //!
-//! Everything but [`edge::spin`] is plain Rust that runs natively in unit
+//! Everything but `edge::spin` (feature `spin`) is plain Rust that runs natively in unit
 //! tests and benchmarks. The modules are also re-exported at the root
 //! (`crate::storage`, `crate::users`...), so a path names the concept, not
 //! the folder.

@@ -6,7 +6,9 @@
 //! not failed.
 //!
 //! `bash tests/bench.sh` (README, Performance) runs it on the shipping build
-//! (`ONBOARD_WASM_PROFILE=release`) with a local Redis.
+//! (it sets `ONBOARD_WASM_PROFILE=release`) with a local Redis; `cargo bench`
+//! run directly measures the test build (`wasm-test`) unless told.
+//! `SPIN_WASMTIME_POOLING=0` measures on-demand instances, as it does in Spin.
 //! Environment: `ONBOARD_BENCH_REDIS=redis://127.0.0.1:6391` adds the table
 //! on Redis; `ONBOARD_BENCH_SIMD=0` skips the build without `simd128`;
 //! `ONBOARD_BENCH_USERS=1000,10000,100000` the growth tiers;
@@ -1741,8 +1743,13 @@ async fn main() {
         ))
     );
     println!(
-        "\nwasm profile: {}",
-        onboard_test_host::host::wasm_profile()
+        "\nwasm profile: {}; instances: {}",
+        onboard_test_host::host::wasm_profile(),
+        if onboard_test_host::host::pooling() {
+            "pooling allocator"
+        } else {
+            "on demand"
+        }
     );
 
     println!(

@@ -47,9 +47,10 @@ pub fn wasm_profile() -> String {
 /// gets a practically endless deadline) and the pooling instance allocator
 /// with Spin's defaults for 1,000 instances, keeping 2 MiB of each linear
 /// memory resident between instances. Where the pool cannot reserve its
-/// address space, on-demand allocation, as Spin falls back to.
-fn engine() -> &'static Engine {
-    static ENGINE: OnceLock<Engine> = OnceLock::new();
+/// address space, on-demand allocation, as Spin falls back to; Spin's
+/// `SPIN_WASMTIME_POOLING=0` asks for on-demand allocation outright.
+fn engine() -> &'static (Engine, bool) {
+    static ENGINE: OnceLock<(Engine, bool)> = OnceLock::new();
     ENGINE.get_or_init(|| {
         const MIB: usize = 1 << 20;
         let mut config = Config::new();
@@ -75,15 +76,24 @@ fn engine() -> &'static Engine {
             .table_keep_resident(MIB / 2);
         let mut pooled = config.clone();
         pooled.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        Engine::new(&pooled)
-            .or_else(|_| Engine::new(&config))
-            .expect("wasmtime engine")
+        if std::env::var("SPIN_WASMTIME_POOLING").as_deref() != Ok("0") {
+            match Engine::new(&pooled) {
+                Ok(engine) => return (engine, true),
+                Err(e) => eprintln!("test host: no pooling allocator ({e:#}); instances on demand"),
+            }
+        }
+        (Engine::new(&config).expect("wasmtime engine"), false)
     })
+}
+
+/// Whether instances come from the pooling allocator (else on demand).
+pub fn pooling() -> bool {
+    engine().1
 }
 
 /// A store for one request, with Spin's epoch deadline: "practically forever".
 fn new_store(state: State) -> Store<State> {
-    let mut store = Store::new(engine(), state);
+    let mut store = Store::new(&engine().0, state);
     store.set_epoch_deadline(u64::MAX / 2);
     store
 }
@@ -229,7 +239,7 @@ impl App {
                 (id.clone(), slot)
             })
             .collect();
-        let mut linker = Linker::new(engine());
+        let mut linker = Linker::new(&engine().0);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         crate::bindings::add_to_linker(&mut linker)?;
@@ -285,15 +295,15 @@ fn compile(linker: &Linker<State>, wasm: &Path) -> anyhow::Result<ProxyPre<State
     let bytes = std::fs::read(wasm).with_context(|| format!("reading {wasm:?}"))?;
     let mut hasher = std::hash::DefaultHasher::new();
     bytes.hash(&mut hasher);
-    engine().precompile_compatibility_hash().hash(&mut hasher);
+    engine().0.precompile_compatibility_hash().hash(&mut hasher);
     let cache_dir = workspace_root().join("target").join("wasm").join("cwasm");
     let cached = cache_dir.join(format!("{:016x}.cwasm", hasher.finish()));
     // SAFETY: the file was written by `Component::serialize` of this same engine
     // configuration (its hash is part of the name) and nothing else writes there.
-    let component = match unsafe { Component::deserialize_file(engine(), &cached) } {
+    let component = match unsafe { Component::deserialize_file(&engine().0, &cached) } {
         Ok(c) => c,
         Err(_) => {
-            let c = Component::new(engine(), &bytes)?;
+            let c = Component::new(&engine().0, &bytes)?;
             std::fs::create_dir_all(&cache_dir)?;
             let tmp = cached.with_extension(format!("tmp{}", std::process::id()));
             std::fs::write(&tmp, c.serialize()?)?;

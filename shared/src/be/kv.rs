@@ -1,5 +1,5 @@
 //! The key-value operations the core needs, over Spin's store in a component
-//! ([`crate::spin::SpinKv`]) or an in-memory map in native tests and benchmarks
+//! (`edge::spin::SpinKv`, feature `spin`) or an in-memory map in native tests and benchmarks
 //! ([`MemKv`]). Both keep Spin's semantics, including the awkward ones (see
 //! `shared/spin-facts.md`): a compare-and-swap on an absent key is an upsert,
 //! and a reported CAS failure may still have written.

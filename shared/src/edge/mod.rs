@@ -7,15 +7,13 @@ pub mod openapi;
 pub mod spin;
 pub mod web;
 
-/// Sends one webhook request and gives its status. Only a component can reach
-/// the network (through Spin's outbound HTTP, as `allowed_outbound_hosts`
-/// permits); a native build of the core has no outbound HTTP and says so.
-pub fn post(out: &crate::outbox::Outgoing) -> Result<u16, String> {
-    #[cfg(feature = "spin")]
-    return spin::post(out);
-    #[cfg(not(feature = "spin"))]
-    {
-        let _ = out;
-        Err("no outbound HTTP outside Spin".to_string())
-    }
+/// Sends one webhook request and gives its status: only a component reaches
+/// the network, through Spin's outbound HTTP.
+#[cfg(feature = "spin")]
+pub use spin::post;
+
+/// A native build of the core has no outbound HTTP, and says so.
+#[cfg(not(feature = "spin"))]
+pub fn post(_out: &crate::outbox::Outgoing) -> Result<u16, String> {
+    Err("no outbound HTTP outside Spin".to_string())
 }

@@ -1597,3 +1597,16 @@ pub fn text() -> String {
     out.push('\n');
     out
 }
+
+#[cfg(test)]
+mod tests {
+    /// What the component serves is what the route table builds; the
+    /// integration tests check the same through the wasm, this without a build.
+    #[test]
+    fn the_committed_document_is_current() {
+        assert!(
+            super::COMMITTED == super::text(),
+            "shared/openapi.json is stale: run `ONBOARD_UPDATE_OPENAPI=1 cargo test -p onboard-test-host --test it openapi` (twice: the components embed the file)"
+        );
+    }
+}

@@ -173,13 +173,40 @@ async fn ok(host: &Host, req: Request) -> Response {
     r
 }
 
-fn values(hash_params: &str, webhook_origin: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("admin_key", ADMIN_KEY.into()),
-        ("token_keys", TOKEN_KEYS.into()),
-        ("password_hash_params", hash_params.into()),
-        ("webhook_origin", webhook_origin.into()),
-    ]
+/// A host of the app with the bench's variables, on `kv` or a SQLite file.
+fn bench_host(
+    app: Arc<App>,
+    kv: Option<KvEngine>,
+    hash_params: &str,
+    webhook_origin: &str,
+) -> Arc<Host> {
+    let vals = [
+        ("admin_key", ADMIN_KEY),
+        ("token_keys", TOKEN_KEYS),
+        ("password_hash_params", hash_params),
+        ("webhook_origin", webhook_origin),
+    ];
+    match kv {
+        Some(kv) => Host::on_store(app, &vals, kv).expect("host"),
+        None => Host::new(app, &vals).expect("host"),
+    }
+}
+
+/// Creates tenant `id` (its operator `op@<id>.test`) and signs the
+/// operator in: the tenant's application key and the session header.
+async fn operator_tenant(host: &Host, id: &str) -> (String, String) {
+    let email = format!("op@{id}.test");
+    let r = ok(
+        host,
+        Request::post("/admin/tenants")
+            .header("authorization", format!("Bearer {ADMIN_KEY}"))
+            .json(&json!({"id": id, "name": id, "domains": [HOST],
+                "operator": {"email": email, "password": PASSWORD}})),
+    )
+    .await;
+    let key = s(&r.json()["application_key"]);
+    let session = clone_session(host, &key, &email, PASSWORD).await;
+    (key, session)
 }
 
 fn config(hash_params: &str) -> Config {
@@ -238,17 +265,9 @@ async fn clone_session(host: &Host, key: &str, email: &str, password: &str) -> S
 
 /// The tenant, its credentials and records, and one case per route.
 async fn cases(host: &Host, port: u16) -> Vec<Case> {
-    let r = ok(
-        host,
-        Request::post("/admin/tenants")
-            .header("authorization", format!("Bearer {ADMIN_KEY}"))
-            .json(&json!({"id": "bench", "name": "Bench", "domains": [HOST],
-                "operator": {"email": "op@bench.test", "password": PASSWORD}})),
-    )
-    .await;
     // The credentials live as long as the bench (closures copy them).
-    let key: &'static str = leak(s(&r.json()["application_key"]));
-    let session: &'static str = leak(clone_session(host, key, "op@bench.test", PASSWORD).await);
+    let (key, session) = operator_tenant(host, "bench").await;
+    let (key, session): (&'static str, &'static str) = (leak(key), leak(session));
     let r = ok(
         host,
         Request::put("/v2/user/generate_access_token").header("authorization", session),
@@ -1447,12 +1466,7 @@ fn print_table(provider: &str, rows: &[Row]) {
 
 async fn table(app: Arc<App>, kv: Option<KvEngine>, provider: &str) -> (Arc<Host>, Vec<Row>) {
     let port = webhook_receiver().await;
-    let vals = values("", &format!("http://127.0.0.1:{port}"));
-    let vals: Vec<(&str, &str)> = vals.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let host = match kv {
-        Some(kv) => Host::on_store(app, &vals, kv).expect("host"),
-        None => Host::new(app, &vals).expect("host"),
-    };
+    let host = bench_host(app, kv, "", &format!("http://127.0.0.1:{port}"));
     let started = Instant::now();
     let cases = cases(&host, port).await;
     eprintln!("bench: {provider}: setup {:.1?}", started.elapsed());
@@ -1482,9 +1496,12 @@ async fn table(app: Arc<App>, kv: Option<KvEngine>, provider: &str) -> (Arc<Host
 /// their time is everything but the hash.
 async fn hash_share(app: Arc<App>, prod: &[Row]) {
     let port = webhook_receiver().await;
-    let vals = values("m=8,t=1,p=1", &format!("http://127.0.0.1:{port}"));
-    let vals: Vec<(&str, &str)> = vals.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let host = Host::new(app, &vals).expect("host");
+    let host = bench_host(
+        app,
+        None,
+        "m=8,t=1,p=1",
+        &format!("http://127.0.0.1:{port}"),
+    );
     let cases = cases(&host, port).await;
     let config = config("m=8,t=1,p=1");
     println!("\n## Password hashing (argon2id m=19456,t=2,p=1 in production)\n");
@@ -1520,19 +1537,8 @@ async fn simd(prod: &[Row]) {
             return;
         }
     };
-    let vals = values("", "https://webhooks.invalid");
-    let vals: Vec<(&str, &str)> = vals.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let host = Host::new(app, &vals).expect("host");
-    let r = ok(
-        &host,
-        Request::post("/admin/tenants")
-            .header("authorization", format!("Bearer {ADMIN_KEY}"))
-            .json(&json!({"id": "bench", "name": "Bench", "domains": [HOST],
-                "operator": {"email": "op@bench.test", "password": PASSWORD}})),
-    )
-    .await;
-    let key = s(&r.json()["application_key"]);
-    let token = clone_session(&host, &key, "op@bench.test", PASSWORD).await;
+    let host = bench_host(app, None, "", "https://webhooks.invalid");
+    let (key, token) = operator_tenant(&host, "bench").await;
     let mut sign_in = Vec::new();
     let mut create = Vec::new();
     for i in 0..N {
@@ -1625,19 +1631,8 @@ async fn growth(app: Arc<App>) {
         "| users | create p50 ms | create kv | read by id p50 ms | read kv | list page of 50 p50 ms | list kv | seeded in |"
     );
     println!("|---|---|---|---|---|---|---|---|");
-    let vals = values("m=8,t=1,p=1", "https://webhooks.invalid");
-    let vals: Vec<(&str, &str)> = vals.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let host = Host::new(app, &vals).expect("host");
-    let r = ok(
-        &host,
-        Request::post("/admin/tenants")
-            .header("authorization", format!("Bearer {ADMIN_KEY}"))
-            .json(&json!({"id": "grow", "name": "Grow", "domains": [HOST],
-                "operator": {"email": "op@grow.test", "password": PASSWORD}})),
-    )
-    .await;
-    let key = s(&r.json()["application_key"]);
-    let auth = clone_session(&host, &key, "op@grow.test", PASSWORD).await;
+    let host = bench_host(app, None, "m=8,t=1,p=1", "https://webhooks.invalid");
+    let (_, auth) = operator_tenant(&host, "grow").await;
     let r = ok(
         &host,
         Request::post("/v2/organizations")

@@ -62,10 +62,10 @@ fn handler(component: &str) -> Option<Handler> {
         "v2-user-generate-access-token" => clone::generate_access_token,
         "v2-user-revoke-access-token" => clone::revoke_access_token,
         "v2-user-change-password" => clone::change_password,
-        "v2-user-enable-2fa" => clone::enable_2fa,
-        "v2-user-verify-2fa-installation" => clone::verify_2fa_installation,
+        "v2-user-enable-two-factor" => clone::enable_2fa,
+        "v2-user-verify-two-factor-installation" => clone::verify_2fa_installation,
         "v2-user-generate-recovery-codes" => clone::generate_recovery_codes,
-        "v2-user-disable-2fa" => clone::disable_2fa,
+        "v2-user-disable-two-factor" => clone::disable_2fa,
         "v2-impersonate" => clone::impersonate,
         "v2-confirmation" => clone::confirmation,
         "v2-invitation" => clone::invitation,
@@ -824,7 +824,7 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
     {
         let own = two_factor[2 * N + 2].0.clone();
         out.push(case(
-            "v2-user-enable-2fa",
+            "v2-user-enable-two-factor",
             "PUT /v2/user/enable_2fa",
             true,
             move |_| {

@@ -73,6 +73,9 @@ impl Manifest {
         if manifest.spin_manifest_version != 2 {
             bail!("{path:?}: only spin_manifest_version = 2 is supported");
         }
+        manifest
+            .check_ids()
+            .with_context(|| format!("parsing {path:?} (Spin refuses the whole manifest)"))?;
         for trigger in &manifest.trigger.http {
             if !manifest.component.contains_key(&trigger.component) {
                 bail!(
@@ -97,6 +100,89 @@ impl Manifest {
             .unwrap_or_else(|| PathBuf::from("."));
         Ok((manifest, dir))
     }
+}
+
+impl Manifest {
+    /// Spin deserialises every name in the manifest into an id type and refuses the
+    /// whole file on the first bad one, before building or serving anything; the
+    /// host refuses what `spin up` refuses, so a name Spin rejects fails every test.
+    fn check_ids(&self) -> anyhow::Result<()> {
+        for name in self.variables.keys() {
+            check_id(name, IdKind::LowerSnake).with_context(|| format!("variable {name:?}"))?;
+        }
+        for trigger in &self.trigger.http {
+            check_id(&trigger.component, IdKind::Kebab).with_context(|| {
+                format!("route {}: component {:?}", trigger.route, trigger.component)
+            })?;
+        }
+        for (id, component) in &self.component {
+            check_id(id, IdKind::Kebab).with_context(|| format!("component {id:?}"))?;
+            for name in component.variables.keys() {
+                check_id(name, IdKind::LowerSnake)
+                    .with_context(|| format!("component {id:?}: variable {name:?}"))?;
+            }
+            for store in &component.key_value_stores {
+                check_id(store, IdKind::KebabOrSnake)
+                    .with_context(|| format!("component {id:?}: key-value store {store:?}"))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The id types of Spin's manifest (`spin-serde`'s `KebabId`, `LowerSnakeId`, and
+/// store labels, which take either separator).
+#[derive(Clone, Copy, Debug)]
+pub enum IdKind {
+    Kebab,
+    LowerSnake,
+    KebabOrSnake,
+}
+
+/// Spin 4.1's id rule: words joined by one separator, each word non-empty, starting
+/// with an ASCII letter, then ASCII letters and digits, all lowercase or all
+/// UPPERCASE (lowercase only for snake ids of variables).
+pub fn check_id(id: &str, kind: IdKind) -> anyhow::Result<()> {
+    let (delim, lower) = match kind {
+        IdKind::Kebab => ('-', false),
+        IdKind::LowerSnake => ('_', true),
+        IdKind::KebabOrSnake if id.contains('_') => ('_', false),
+        IdKind::KebabOrSnake => ('-', false),
+    };
+    if id.is_empty() {
+        bail!("empty");
+    }
+    let wrong = if delim == '-' { '_' } else { '-' };
+    if id.contains(wrong) {
+        bail!("words must be separated with {delim:?}, not {wrong:?}");
+    }
+    for word in id.split(delim) {
+        let mut chars = word.chars();
+        let Some(first) = chars.next() else {
+            bail!("{delim:?}-separated words must not be empty");
+        };
+        if !first.is_ascii_alphabetic() {
+            bail!("{delim:?}-separated words must start with an ASCII letter; got {first:?}");
+        }
+        let upper = first.is_ascii_uppercase();
+        for ch in chars {
+            if ch.is_ascii_digit() {
+                continue;
+            }
+            if !ch.is_ascii_alphanumeric() {
+                bail!("{delim:?}-separated words may only contain alphanumeric ASCII; got {ch:?}");
+            }
+            if ch.is_ascii_uppercase() != upper {
+                bail!(
+                    "{delim:?}-separated words must be all lowercase or all UPPERCASE; got {word:?}"
+                );
+            }
+        }
+        if lower && upper {
+            bail!("lower-case identifiers must be all lowercase; got {id:?}");
+        }
+    }
+    Ok(())
 }
 
 impl Component {
@@ -149,4 +235,54 @@ pub fn expand_template(
     }
     out.push_str(rest);
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{IdKind, check_id};
+
+    #[test]
+    fn component_ids_follow_spins_kebab_rule() {
+        for good in [
+            "health",
+            "v2-user",
+            "v2-user-enable-two-factor",
+            "CC-USERS",
+            "a1-b2",
+        ] {
+            assert!(check_id(good, IdKind::Kebab).is_ok(), "{good}");
+        }
+        for (bad, why) in [
+            (
+                "v2-user-enable-2fa",
+                "must start with an ASCII letter; got '2'",
+            ),
+            ("2fa", "must start with an ASCII letter"),
+            ("enable_2fa", "separated with '-', not '_'"),
+            ("Foo", "all lowercase or all UPPERCASE"),
+            ("a--b", "must not be empty"),
+            ("-a", "must not be empty"),
+            ("a.b", "alphanumeric"),
+            ("", "empty"),
+        ] {
+            let err = check_id(bad, IdKind::Kebab).expect_err(bad).to_string();
+            assert!(err.contains(why), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn variable_names_are_lower_snake_ids() {
+        assert!(check_id("token_keys", IdKind::LowerSnake).is_ok());
+        assert!(check_id("TOKEN_KEYS", IdKind::LowerSnake).is_err());
+        assert!(check_id("token-keys", IdKind::LowerSnake).is_err());
+        assert!(check_id("default", IdKind::KebabOrSnake).is_ok());
+        assert!(check_id("my-store", IdKind::KebabOrSnake).is_ok());
+        assert!(check_id("my_store", IdKind::KebabOrSnake).is_ok());
+    }
+
+    #[test]
+    fn the_projects_manifest_passes_spins_rules() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../spin.toml");
+        super::Manifest::load(&path).expect("spin.toml as Spin parses it");
+    }
 }

@@ -21,6 +21,8 @@ pub mod edge;
 pub mod error;
 pub mod families;
 pub mod idm;
+#[cfg(test)]
+mod props;
 
 pub use be::{kv, storage};
 pub use credential::{

@@ -148,6 +148,11 @@ pub mod keys {
     pub fn user(t: &str, id: Uuid) -> String {
         format!("t/{t}/user/{id}")
     }
+    /// The claim on a user id: a caller-chosen id's while its create runs
+    /// and for ever after, and every purged user's, so no id is reused.
+    pub fn user_id(t: &str, id: Uuid) -> String {
+        format!("t/{t}/uid/{id}")
+    }
     pub fn email(t: &str, normalized: &str) -> String {
         format!("t/{t}/email/{}", super::sha256_hex(normalized.as_bytes()))
     }

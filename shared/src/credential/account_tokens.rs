@@ -141,12 +141,26 @@ pub fn issue(
     user: &User,
     id: Uuid,
 ) -> Result<AccountToken> {
+    issue_to(env, tenant, ttl, purpose, user, id, &user.email)
+}
+
+/// [`issue`], sent to `to`: the account's address, or for a pending email
+/// change the new one (whose confirmation is the only proof it is owned).
+pub fn issue_to(
+    env: &mut Env,
+    tenant: &str,
+    ttl: &TokenTtl,
+    purpose: Purpose,
+    user: &User,
+    id: Uuid,
+    to: &str,
+) -> Result<AccountToken> {
     let token = AccountToken {
         id,
         purpose,
         user: user.id,
         organization: user.organization_id,
-        email: validate::normalize_email(&user.email),
+        email: validate::normalize_email(to),
         created_at: env.now,
         expires_at: env.now + purpose.ttl_ms(ttl),
         used_at: None,
@@ -164,7 +178,7 @@ pub fn issue(
         env,
         tenant,
         purpose.as_str(),
-        &user.email,
+        to,
         id,
         user.id,
         user.organization_id,
@@ -236,15 +250,30 @@ pub fn check(
 /// Whether `user`, as it is now, still takes `token`: the guard of every
 /// flow, checked again inside the compare-and-swap that commits it.
 fn still_good(token: &AccountToken, u: &User) -> bool {
+    // A pending email change is confirmed only by the token sent to its
+    // new address, while that address is still the one pending.
+    let reconfirms = reconfirms(token, u);
     let purpose_holds = match token.purpose {
         Purpose::Invitation => u.invitation == Some(token.id),
-        Purpose::Confirmation => !u.confirmed,
+        Purpose::Confirmation => reconfirms || !u.confirmed,
         Purpose::PasswordReset => true,
+    };
+    let address = if reconfirms {
+        u.unconfirmed_email.as_deref().unwrap_or_default()
+    } else {
+        &u.email
     };
     purpose_holds
         && u.status.may_authenticate()
-        && validate::normalize_email(&u.email) == token.email
-        && token.created_at >= u.credentials_valid_from
+        && validate::normalize_email(address) == token.email
+        && token.created_at >= u.credentials_floor()
+}
+
+/// Whether `token` is the confirmation of `u`'s pending email change.
+pub fn reconfirms(token: &AccountToken, u: &User) -> bool {
+    token.purpose == Purpose::Confirmation
+        && u.reconfirmation == Some(token.id)
+        && u.unconfirmed_email.is_some()
 }
 
 /// Marks a used token spent; its guard already refuses it, so a failure
@@ -276,12 +305,47 @@ pub fn show(
     check(env, config, tenant, purpose, presented)
 }
 
-/// Confirms the email of the token's user.
+/// Confirms the email of the token's user: its address, or the pending
+/// change the token was sent for, which then takes effect (the new address
+/// is claimed, the old one given back).
 pub fn confirm(env: &mut Env, config: &Config, tenant: &str, presented: &str) -> Result<User> {
-    let (token, _, org) = check(env, config, tenant, Purpose::Confirmation, presented)?;
-    commit(env, tenant, &token, &org, "user.confirm", |u| {
-        u.confirmed = true;
-    })
+    let (token, user, org) = check(env, config, tenant, Purpose::Confirmation, presented)?;
+    if !reconfirms(&token, &user) {
+        return commit(env, tenant, &token, &org, "user.confirm", |u| {
+            u.confirmed = true;
+        });
+    }
+    let op = format!(
+        "user.email_confirm/{}/{}",
+        token.id,
+        env.new_uuid().simple()
+    );
+    let guard = |u: &User| {
+        if still_good(&token, u) && reconfirms(&token, u) {
+            Ok(())
+        } else {
+            Err(Purpose::Confirmation.invalid())
+        }
+    };
+    let user =
+        users::confirm_email_change(env, tenant, &user, &op, guard).map_err(|e| match e {
+            Error::NotFound(_) => Purpose::Confirmation.invalid(),
+            other => other,
+        })?;
+    mark_spent(env, tenant, &token);
+    storage::audit_action(
+        env,
+        &op,
+        tenant,
+        &storage::Actor {
+            kind: "user".into(),
+            id: user.id.to_string(),
+        },
+        "user.email_confirm",
+        vec![format!("user:{}", user.id)],
+        Some(&org),
+    )?;
+    Ok(user)
 }
 
 /// Accepts an invitation: sets the password (the tenant's policy), confirms
@@ -302,6 +366,75 @@ pub fn accept_invitation(
         u.confirmed = true;
         u.invitation = None;
     })
+}
+
+/// Resends per user and window, so a resend cannot flood an inbox.
+const RESENDS_PER_WINDOW: i64 = 5;
+
+/// Resends what a user is still waiting for, with a fresh token: its
+/// invitation (the new token replaces the old one, which dies) or, for an
+/// account whose email is unconfirmed, its confirmation. An administrator
+/// of a strictly narrower account in reach (403 otherwise, 404 outside the
+/// reach); 409 when nothing is pending; 429 past five a user a window.
+/// This also recovers a create whose message was never queued.
+pub fn resend(env: &mut Env, caller: &auth::Caller, user_id: Uuid) -> Result<Purpose> {
+    let (user, org) = users::get(env, caller, user_id)?;
+    caller.require(crate::model::Role::CustomerAdmin)?;
+    if caller.user == Some(user.id) || user.role <= caller.role {
+        return Err(Error::Forbidden(
+            "only an account narrower than your own".into(),
+        ));
+    }
+    if !user.status.may_authenticate() {
+        return Err(Error::Conflict("the account cannot sign in".into()));
+    }
+    let purpose = match (&user.invitation, user.confirmed) {
+        (Some(_), _) => Purpose::Invitation,
+        (None, false) => Purpose::Confirmation,
+        (None, true) => {
+            return Err(Error::Conflict(
+                "the account has no pending invitation or confirmation".into(),
+            ));
+        }
+    };
+    let window = env.now / RESET_WINDOW_MS;
+    let sent = env.kv.increment(
+        &format!("t/{}/resends/{}/{window}", caller.tenant, user.id),
+        1,
+    )?;
+    if sent > RESENDS_PER_WINDOW {
+        let left = (RESET_WINDOW_MS - env.now % RESET_WINDOW_MS) / 1000 + 1;
+        return Err(Error::RateLimited(left as u64));
+    }
+    let id = env.new_uuid();
+    let op = format!("resend/{}", id.simple());
+    let user = if purpose == Purpose::Invitation {
+        let pending = user.invitation;
+        storage::update::<User, _>(env, &keys::user(&caller.tenant, user.id), &op, |u| {
+            if u.invitation != pending || pending.is_none() {
+                return Err(Error::Conflict(
+                    "the invitation changed meanwhile; retry".into(),
+                ));
+            }
+            u.invitation = Some(id);
+            Ok(())
+        })?
+        .data
+    } else {
+        user
+    };
+    let ttl = storage::read::<Tenant>(env.kv, &crate::identity::gkeys::tenant(&caller.tenant))?
+        .map(|r| r.data.token_ttl)
+        .unwrap_or_default();
+    issue(env, &caller.tenant, &ttl, purpose, &user, id)?;
+    caller.audit(
+        env,
+        &op,
+        &format!("user.{}_resend", purpose.as_str()),
+        vec![format!("user:{}", user.id)],
+        Some(&org),
+    )?;
+    Ok(purpose)
 }
 
 /// Forgot password: queues a reset message when `email` names an account
@@ -371,6 +504,9 @@ pub fn reset_password(
         u.password_hash = Some(hash.clone());
         u.confirmed = true;
         u.invitation = None;
+        // Proof of the current address outranks a change nobody confirmed.
+        u.unconfirmed_email = None;
+        u.reconfirmation = None;
         // The clock at this very attempt to commit, not the request's
         // start: a sign-in or token mint that began before the commit (and
         // so checked the old state) is stamped earlier and dies with the rest.

@@ -114,6 +114,24 @@ pub fn has_live_tokens(
         .any(|c| c.live(env.now) && c.user == Some(user)))
 }
 
+/// Revokes every live token `user` holds in `org` (its user is purged: no
+/// credential outlives the record it names).
+pub fn revoke_all_of(env: &Env, tenant: &str, org: &Organization, user: uuid::Uuid) -> Result<()> {
+    let ids = storage::index_range_str(env.kv, tenant, &list(org), 1, 1000)?;
+    let keys: Vec<String> = ids
+        .iter()
+        .map(|(_, id)| gkeys::stored(tenant, id))
+        .collect();
+    for token in storage::read_many::<Credential>(env.kv, &keys)?
+        .into_iter()
+        .flatten()
+        .filter(|c| c.live(env.now) && c.user == Some(user))
+    {
+        identity::revoke_credential(env, tenant, &token.id)?;
+    }
+    Ok(())
+}
+
 /// One live token of the organization the caller sees, else 404.
 pub fn get(env: &Env, caller: &Caller, org: &Organization, n: u64) -> Result<Credential> {
     storage::read::<Credential>(env.kv, &gkeys::stored(&caller.tenant, &record_id(n)))?

@@ -38,6 +38,9 @@ pub struct Config {
     pub hash_params: HashParams,
     /// Tenant for requests whose host no tenant claims (`default_tenant`).
     pub default_tenant: Option<String>,
+    /// Forwarding proxies whose `Forwarded` / `X-Forwarded-For` name the
+    /// client (`trusted_proxies`; none by default).
+    pub trusted_proxies: crate::edge::proxy::TrustedProxies,
 }
 
 impl Config {
@@ -48,6 +51,9 @@ impl Config {
             token_keys: Keys::parse(&get("token_keys").unwrap_or_default()),
             hash_params: HashParams::parse(&get("password_hash_params").unwrap_or_default()),
             default_tenant: non_empty("default_tenant"),
+            trusted_proxies: crate::edge::proxy::TrustedProxies::parse(
+                &get("trusted_proxies").unwrap_or_default(),
+            ),
         }
     }
 }
@@ -402,7 +408,7 @@ pub(crate) fn caller_for(
 ) -> Result<(Caller, User, Organization)> {
     if !tenant.status.may_authenticate()
         || !user.status.may_authenticate()
-        || issued_at < user.credentials_valid_from
+        || issued_at < user.credentials_floor()
     {
         return Err(unauthenticated());
     }
@@ -637,9 +643,20 @@ pub fn check_password(
     let Some(user) = user.filter(|u| matches && u.invitation.is_none()) else {
         return Err(bad());
     };
+    // Gcore's `auth_types`: an account limited to single sign-on (or social
+    // logins) never signs in with a password, in any family. Said only once
+    // the password matched, so it tells nothing to a guesser.
+    if !user.auth_types.is_empty() && !user.auth_types.iter().any(|t| t == "password") {
+        return Err(Error::Unauthenticated(PASSWORD_SIGN_IN_OFF.into()));
+    }
     throttle::succeeded(env, &tenant.id, &normalized, address)?;
     Ok(user)
 }
+
+/// Why a matching password is refused: the account's `auth_types` leave
+/// password sign-in out (a family whose refusal has a fixed text says this
+/// instead).
+pub const PASSWORD_SIGN_IN_OFF: &str = "this account does not sign in with a password (auth_types)";
 
 /// Opens a session for `family` of a user whose credentials were checked.
 pub fn open_session(
@@ -928,6 +945,32 @@ fn client_of(env: &Env, tenant: &Tenant, credential: &Credential) -> Result<Call
     })
 }
 
+/// Where a pre-authentication request (a token issue) is going: the Host the
+/// tenant is served at, and the `X-Tenant` the family may send.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Destination<'a> {
+    pub host: Option<&'a str>,
+    pub x_tenant: Option<&'a str>,
+}
+
+/// A credential is accepted only where its own tenant is served, at issue time
+/// as at use time: the tenant of the Host (or the configured default on a host
+/// no tenant claims), and the tenant `X-Tenant` names when it is sent. Any
+/// other destination is the same 401 as a wrong secret, so a token endpoint
+/// never tells that a client exists in another tenant.
+pub fn check_issue_destination(
+    env: &Env,
+    config: &Config,
+    tenant: &str,
+    to: Destination<'_>,
+) -> Result<()> {
+    let served = sign_in_tenant(env, config, to.host).map_err(|_| unauthenticated())?;
+    if served != tenant {
+        return Err(unauthenticated());
+    }
+    check_destination(env, tenant, to.x_tenant, to.host).map_err(|_| unauthenticated())
+}
+
 /// OAuth 2.0 client credentials (RFC 6749 4.4): the client's caller and a
 /// CloudCockpit access token (JWT, `CLIENT_TOKEN_TTL_MS`). Any mismatch is
 /// the same 401, so nothing tells which part was wrong.
@@ -936,6 +979,7 @@ pub fn client_credentials(
     config: &Config,
     client_id: &str,
     secret: &str,
+    to: Destination<'_>,
 ) -> Result<(Caller, String)> {
     let id = Uuid::parse_str(client_id).map_err(|_| unauthenticated())?;
     let (tenant_id, credential) = lookup_credential(env, config, &client_lookup(id))?
@@ -948,6 +992,7 @@ pub fn client_credentials(
     if !matches {
         return Err(unauthenticated());
     }
+    check_issue_destination(env, config, &tenant_id, to)?;
     let tenant = storage::read::<Tenant>(env.kv, &gkeys::tenant(&tenant_id))?
         .map(|r| r.data)
         .ok_or_else(unauthenticated)?;

@@ -186,7 +186,7 @@ fn impersonator(env: &Env, tenant: &Tenant, imp: &Impersonation) -> Result<Optio
     Ok(
         storage::read::<User>(env.kv, &keys::user(&tenant.id, imp.user))?
             .map(|r| r.data)
-            .filter(|u| session.created_at >= u.credentials_valid_from),
+            .filter(|u| session.created_at >= u.credentials_floor()),
     )
 }
 

@@ -400,7 +400,7 @@ pub fn send_sms(env: &mut Env, config: &Config, tenant: &Tenant, state: &str) ->
         .filter(|u| {
             required(u)
                 && u.status.may_authenticate()
-                && pending.created_at >= u.credentials_valid_from
+                && pending.created_at >= u.credentials_floor()
         })
         .ok_or_else(|| Error::Unauthenticated("unknown or expired otp_session_state".into()))?;
     let phone = user
@@ -544,7 +544,7 @@ pub fn complete_sign_in(
     };
     // Good for one session, even when two requests race with two codes,
     // and not past a password reset since the first step.
-    if env.kv.increment(&used, 1)? != 1 || pending.created_at < user.credentials_valid_from {
+    if env.kv.increment(&used, 1)? != 1 || pending.created_at < user.credentials_floor() {
         return Err(unknown());
     }
     Ok(user)

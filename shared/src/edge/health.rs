@@ -22,6 +22,10 @@ pub fn handle(req: &Request, probe_store: impl FnOnce() -> Result<(), String>) -
         "store": store,
     });
     let mut response = web::json(status, &body);
+    if req.method() == Method::HEAD {
+        // RFC 9110 9.3.2: the headers GET would send, and no content.
+        response.body_mut().clear();
+    }
     response.headers_mut().insert(
         http::header::CACHE_CONTROL,
         http::HeaderValue::from_static("no-store"),
@@ -48,6 +52,16 @@ mod tests {
         let body: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
         assert_eq!(body["store"], "ok");
         assert_eq!(body["version"], crate::VERSION);
+    }
+
+    #[test]
+    fn head_has_the_headers_and_no_content() {
+        let mut req = get();
+        *req.method_mut() = Method::HEAD;
+        let r = handle(&req, || Ok(()));
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()["content-type"], "application/json");
+        assert!(r.body().is_empty());
     }
 
     #[test]

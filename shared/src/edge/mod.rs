@@ -3,6 +3,7 @@
 
 pub mod health;
 pub mod openapi;
+pub mod proxy;
 #[cfg(feature = "spin")]
 pub mod spin;
 pub mod web;

@@ -155,7 +155,12 @@ fn seed_002_schema() -> Option<Value> {
             "url": {"type": ["string", "null"]}, "title": {"type": ["string", "null"]},
             "address": {"type": ["string", "null"]}, "city": {"type": ["string", "null"]},
             "state": {"type": ["string", "null"]}, "country": {"type": ["string", "null"]},
-            "zipcode": {"type": ["string", "null"]}, "comment": {"type": ["string", "null"]}}}}),
+            "zipcode": {"type": ["string", "null"]}, "comment": {"type": ["string", "null"]},
+            "current_password": {"type": "string", "description":
+                "Your own password: changing your own email needs it."},
+            "skip_reconfirmation": {"type": "boolean", "description":
+                "Operators changing another account's email: take effect now instead of \
+                 pending until the new address confirms it."}}}}),
     )
 }
 
@@ -300,6 +305,10 @@ fn new_password(token: &str) -> Option<Value> {
 
 fn invitation_accept() -> Option<Value> {
     new_password("invitation_token")
+}
+
+fn invitation_resend() -> Option<Value> {
+    object(&["user_id"], json!({"user_id": uuid()}))
 }
 
 fn password_reset() -> Option<Value> {
@@ -518,7 +527,10 @@ fn cc_user_change() -> Option<Value> {
             "email": {"type": "string", "format": "email", "maxLength": 255},
             "role": {"type": "object", "additionalProperties": false},
             "groups": {"type": "array", "items": {"type": "object", "required": ["id"],
-                "properties": {"id": uuid(), "name": {"type": ["string", "null"]}}}}}),
+                "properties": {"id": uuid(), "name": {"type": ["string", "null"]}}}},
+            "skipReconfirmation": {"type": "boolean", "description":
+                "Operators: an email change takes effect now instead of pending until the \
+                 new address confirms it."}}),
     )
 }
 
@@ -538,7 +550,11 @@ fn gcore_user_change() -> Option<Value> {
         &[],
         json!({"auth_types": {"type": "array", "items": {"enum": ["password", "sso", "github", "google-oauth2"]}},
             "email": {"type": "string", "format": "email"}, "lang": {"enum": ["de", "en", "ru", "zh", "az"]},
-            "name": {"type": ["string", "null"]}, "phone": {"type": ["string", "null"]}}),
+            "name": {"type": ["string", "null"]}, "phone": {"type": ["string", "null"]},
+            "current_password": {"type": "string", "description":
+                "Your own password: changing your own email needs it."},
+            "skip_reconfirmation": {"type": "boolean", "description":
+                "Operators changing another account's email: take effect now."}}),
     )
 }
 
@@ -576,6 +592,14 @@ pub const OPERATIONS: &[Operation] = &[
         "/health",
         "service",
         "Health of the service and its store",
+        None,
+        [200, 503]
+    ),
+    op!(
+        "head",
+        "/health",
+        "service",
+        "Health of the service and its store, headers only",
         None,
         [200, 503]
     ),
@@ -737,6 +761,15 @@ pub const OPERATIONS: &[Operation] = &[
     ),
     op!(
         "post",
+        "/auth/invitation",
+        "clone",
+        "Resend a narrower account's pending invitation (or confirmation) with a fresh token",
+        Clone,
+        [200, 400, 401, 403, 404, 409, 415, 422, 429],
+        invitation_resend
+    ),
+    op!(
+        "post",
         "/auth/password",
         "clone",
         "Forgot password: the same answer whether or not the email has an account",
@@ -826,7 +859,7 @@ pub const OPERATIONS: &[Operation] = &[
         "clone",
         "Update the signed-in user",
         Clone,
-        [200, 400, 401, 409, 422],
+        [200, 400, 401, 409, 422, 429],
         seed_002
     ),
     op!(
@@ -1131,7 +1164,7 @@ pub const OPERATIONS: &[Operation] = &[
         "cloudcockpit",
         "Create a customer user (seed 001)",
         CloudCockpit,
-        [200, 201, 400, 401, 403, 404],
+        [200, 201, 400, 401, 403, 404, 409],
         seed_001
     ),
     op!(
@@ -1334,7 +1367,7 @@ pub const OPERATIONS: &[Operation] = &[
         "gcore",
         "Update a user",
         Gcore,
-        [200, 400, 401, 403, 404],
+        [200, 400, 401, 403, 404, 429],
         gcore_user_change
     ),
     op!(
@@ -1432,6 +1465,8 @@ fn response(op: &Operation, status: u16) -> Value {
     let error = error_schema(op.tag);
     let empty = EMPTY_SUCCESS.contains(&(op.method, op.path));
     match status {
+        // RFC 9110 9.3.2: a HEAD answer carries no content.
+        _ if op.method == "head" => json!({"description": "Headers only, no body"}),
         200 if op.path == "/v2/organizations/export" => json!({"description": "CSV (RFC 4180)",
             "content": {"text/csv; charset=utf-8": {"schema": {"type": "string"}}}}),
         200 | 201 if empty => json!({"description": "Success, no body"}),

@@ -152,7 +152,8 @@ pub async fn handle(
 ) -> web::Response {
     let config = crate::identity::Config::from_vars(variable);
     match read_request(req).await {
-        Ok(request) => with_env(render_error, |env| {
+        Ok(mut request) => with_env(render_error, |env| {
+            web::resolve_client(&mut request, &config.trusted_proxies);
             env.correlation = web::correlation_id(&request);
             handler(&request, env, &config)
         }),

@@ -123,6 +123,39 @@ pub fn header_str<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
+/// Puts the client a trusted forwarding proxy names in the request as its
+/// address (appended as the last `spin-client-addr`, the value
+/// [`client_address`] reads, so every throttle keys on the real client). A
+/// peer that is no trusted proxy stays the client, whatever it sends.
+pub fn resolve_client(req: &mut Request, trusted: &crate::edge::proxy::TrustedProxies) {
+    if trusted.is_empty() {
+        return;
+    }
+    let Some(peer) = spin_header(req, "spin-client-addr").and_then(parse_peer) else {
+        return;
+    };
+    let values = |name: &str| -> Vec<&str> {
+        req.headers()
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect()
+    };
+    let client = trusted.client(peer, &values("forwarded"), &values("x-forwarded-for"));
+    if client != peer
+        && let Ok(value) = http::HeaderValue::from_str(&client.to_string())
+    {
+        req.headers_mut().append("spin-client-addr", value);
+    }
+}
+
+fn parse_peer(raw: &str) -> Option<std::net::IpAddr> {
+    raw.parse::<std::net::SocketAddr>()
+        .map(|a| a.ip())
+        .or_else(|_| raw.parse())
+        .ok()
+}
+
 /// The client's address as Spin reports it (`spin-client-addr`), without port.
 pub fn client_address(req: &Request) -> String {
     let raw = spin_header(req, "spin-client-addr").unwrap_or("unknown");

@@ -525,7 +525,8 @@ fn route(
                                    "error": a.error})
                         })
                         .collect();
-                    json!({"seq": m.seq, "kind": m.kind, "to": m.to, "subject": m.subject,
+                    json!({"seq": m.seq, "kind": m.kind, "to": m.to, "new_email": m.new_email,
+                           "subject": m.subject,
                            "user_id": m.user, "organization_id": m.organization,
                            "created_at": crate::time::format_millis(m.created_at),
                            "status": m.status.as_str(), "attempts": attempts,

@@ -433,6 +433,8 @@ fn create_account_in(
             last_sign_in_at: None,
             last_sign_in_ip: None,
             two_factor: None,
+            unconfirmed_email: None,
+            reconfirmation: None,
             invitation: None,
             credentials_valid_from: 0,
             created_at: env.now,

@@ -3,10 +3,12 @@
 //! from per-tenant counters the first time a record is seen through such a
 //! family, so every record keeps one number forever.
 //!
-//! The number is taken with an atomic increment and written into the record
-//! by compare-and-swap only if it still has none; a racing assignment keeps
-//! the first number written and the other becomes a hole. `t/{t}/{kind}-number/{n}`
-//! maps a number back to its record.
+//! The number is taken with an atomic increment, its reverse index
+//! `t/{t}/{kind}-number/{n}` is written, and only then is the number written
+//! into the record by compare-and-swap, if it still has none: so a crash at
+//! any point leaves every number a record carries resolvable. A racing
+//! assignment keeps the first number written; the other's index entry is
+//! taken back (a crash in between leaves it naming the same record).
 
 use uuid::Uuid;
 
@@ -33,6 +35,8 @@ where
     S: Fn(&mut T, u64),
 {
     let fresh = storage::bump_count(env, tenant, &format!("{kind}-number"), 1)? as u64;
+    let index = index_key(tenant, kind, fresh);
+    env.kv.set(&index, id.to_string().as_bytes())?;
     let op = format!("{kind}-number/{fresh}");
     let record = storage::update::<T, _>(env, key, &op, |r| {
         if get(r).is_none() {
@@ -41,9 +45,9 @@ where
         Ok(())
     })?;
     let n = get(&record.data).unwrap_or(fresh);
-    if n == fresh {
-        env.kv
-            .set(&index_key(tenant, kind, n), id.to_string().as_bytes())?;
+    if n != fresh {
+        // Another request numbered the record first: this number is a hole.
+        let _ = env.kv.delete(&index);
     }
     Ok(n)
 }

@@ -288,6 +288,15 @@ pub struct User {
     pub account_code: Option<String>,
     /// As the client wrote it; uniqueness is on its lower-cased form.
     pub email: String,
+    /// An email change waiting to be confirmed from the new address (Devise's
+    /// reconfirmable `unconfirmed_email`): sign-in, resets and messages keep
+    /// using `email` until then, and nothing claims this address yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unconfirmed_email: Option<String>,
+    /// The confirmation token sent to `unconfirmed_email`: only it confirms
+    /// the change, and a newer change request replaces it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reconfirmation: Option<Uuid>,
     pub organization_id: Uuid,
     pub role: Role,
     #[serde(default)]
@@ -328,6 +337,16 @@ pub struct User {
 
 fn is_zero(n: &Millis) -> bool {
     *n == 0
+}
+
+impl User {
+    /// The earliest issue time a credential of this user may carry: nothing
+    /// issued before its last reset, nor before the account existed (so a
+    /// session or token of an earlier record under the same id, from before
+    /// ids were reserved for ever, never authenticates as this one).
+    pub fn credentials_floor(&self) -> Millis {
+        self.credentials_valid_from.max(self.created_at)
+    }
 }
 
 /// A user's second factor; nothing in it is usable if the store leaks

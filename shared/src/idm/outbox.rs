@@ -86,11 +86,17 @@ pub struct Attempt {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     pub seq: i64,
-    /// `invitation`, `confirmation`, `password_reset` or `sms_otp`.
+    /// `invitation`, `confirmation`, `password_reset`, `sms_otp` or
+    /// `email_changed`.
     pub kind: String,
     pub to: String,
-    /// The account token it carries.
+    /// The account token it carries; for a notice that carries none
+    /// (`email_changed`), an id derived from the change, so its webhook-id
+    /// is stable across retries.
     pub subject: Uuid,
+    /// `email_changed`: the address the account is moving to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_email: Option<String>,
     #[serde(default)]
     pub user: Option<Uuid>,
     pub organization: Uuid,
@@ -130,12 +136,23 @@ pub fn queue(
     user: Uuid,
     organization: Uuid,
 ) -> Result<Message> {
-    let seq = env.kv.increment(&counter(tenant), 1)?;
     let message = Message {
-        seq,
         kind: kind.to_string(),
         to: to.to_string(),
         subject,
+        ..pending(env, user, organization)
+    };
+    enqueue(env, tenant, message)
+}
+
+/// A message to be sent now, not yet numbered or addressed.
+fn pending(env: &Env, user: Uuid, organization: Uuid) -> Message {
+    Message {
+        seq: 0,
+        kind: String::new(),
+        to: String::new(),
+        subject: Uuid::nil(),
+        new_email: None,
         user: Some(user),
         organization,
         created_at: env.now,
@@ -144,15 +161,44 @@ pub fn queue(
         next_attempt_at: env.now,
         lease_until: 0,
         lease: None,
-    };
+    }
+}
+
+/// Numbers `message` and writes it in one write, whole.
+fn enqueue(env: &Env, tenant: &str, mut message: Message) -> Result<Message> {
+    message.seq = env.kv.increment(&counter(tenant), 1)?;
     storage::write(
         env.kv,
-        &key(tenant, seq),
-        &format!("outbox/{subject}"),
+        &key(tenant, message.seq),
+        &format!("outbox/{}", message.subject),
         &message,
     )?;
     Ok(message)
 }
+
+/// Tells the account's current address that its email is being changed to
+/// `new_email` (kind `email_changed`), so an owner whose session was stolen
+/// learns of it before the change can take effect. `op` is the change.
+pub fn queue_email_changed(
+    env: &Env,
+    tenant: &str,
+    user: &crate::model::User,
+    old_email: &str,
+    new_email: &str,
+    op: &str,
+) -> Result<Message> {
+    let message = Message {
+        kind: EMAIL_CHANGED.to_string(),
+        to: old_email.to_string(),
+        subject: storage::derived_uuid(op, "email_changed"),
+        new_email: Some(new_email.to_string()),
+        ..pending(env, user.id, user.organization_id)
+    };
+    enqueue(env, tenant, message)
+}
+
+/// The notice of an email change; it carries no token.
+pub const EMAIL_CHANGED: &str = "email_changed";
 
 fn operators_only(caller: &Caller) -> Result<()> {
     caller.require(Role::Operator)?;
@@ -186,7 +232,8 @@ pub fn list(
             let token =
                 (tenant.webhook.is_none() && m.status == Status::Pending && m.user.is_some())
                     .then(|| carried(config, &caller.tenant, &m))
-                    .transpose()?;
+                    .transpose()?
+                    .flatten();
             Ok((m, token))
         })
         .collect::<Result<_>>()?;
@@ -264,10 +311,11 @@ pub fn parse_secret(text: &str) -> Option<Vec<u8>> {
 }
 
 /// What message `m` carries: its account token, or for `sms_otp` the code.
-fn carried(config: &Config, tenant: &str, m: &Message) -> Result<String> {
+fn carried(config: &Config, tenant: &str, m: &Message) -> Result<Option<String>> {
     match m.kind.as_str() {
-        "sms_otp" => crate::two_factor::sms_code(config, tenant, m.subject),
-        _ => crate::account_tokens::wire_token(config, tenant, m.subject),
+        EMAIL_CHANGED => Ok(None),
+        "sms_otp" => crate::two_factor::sms_code(config, tenant, m.subject).map(Some),
+        _ => crate::account_tokens::wire_token(config, tenant, m.subject).map(Some),
     }
 }
 
@@ -280,6 +328,7 @@ fn worth_sending(env: &Env, tenant: &str, m: &Message) -> Result<bool> {
         return Ok(false);
     }
     Ok(match m.kind.as_str() {
+        EMAIL_CHANGED => true,
         "sms_otp" => m.created_at + crate::two_factor::SMS_TTL_MS > env.now,
         _ => crate::account_tokens::read(env, tenant, m.subject)?.is_some_and(|t| t.live(env.now)),
     })
@@ -306,6 +355,7 @@ fn outgoing(
             "kind": m.kind,
             "to": m.to,
             "token": token,
+            "new_email": m.new_email,
             "user_id": m.user,
             "organization_id": m.organization,
             "created_at": crate::time::format_millis(m.created_at),

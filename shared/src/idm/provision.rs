@@ -27,7 +27,8 @@ use crate::time::{Millis, add_months};
 const AUDIT: &str = "audit";
 /// The operation-record slot of an enterprise account's sequence number.
 const ACCOUNT: &str = "account";
-/// The operation-record mark of a caller-chosen user id reserved by it.
+/// The operation-record mark of a caller-chosen user id reserved by the
+/// counter that id claims replaced (read only, for runs that took one).
 const USER_ID: &str = "user-id";
 
 /// The enterprise account id of sequence number `n` (`API-E001`, growing
@@ -217,6 +218,29 @@ pub fn set_reference_data(
     Ok(record.data.reference)
 }
 
+/// The tenant's password policy applied to a create's password while the
+/// family is still collecting field errors, so one answer names every failing
+/// field (the policy needs the tenant's settings, which a parser has not read).
+/// An empty password is left to the family's own "required".
+pub fn password_errors(
+    kv: &dyn crate::kv::Kv,
+    tenant: &str,
+    family: Option<&str>,
+    password: &str,
+    field: &str,
+    errors: &mut FieldErrors,
+) -> Result<()> {
+    if password.is_empty() {
+        return Ok(());
+    }
+    let settings = load_settings(kv, tenant)?;
+    let policy = family.map_or(&settings.password, |f| settings.password_policy(f));
+    for problem in password::check(password, policy) {
+        errors.add(field, problem);
+    }
+    Ok(())
+}
+
 /// Business rules that need the tenant's settings but no other lookup.
 fn check_rules(input: &NewCustomer, settings: &Settings) -> Result<()> {
     let mut errors = FieldErrors::default();
@@ -387,33 +411,64 @@ fn begin(env: &Env, tenant: &str, op: &OpId, attempt: &str) -> Result<Operation>
     Ok(record.data)
 }
 
-/// Reserves a caller-chosen user id for this operation, for good: the first
-/// `increment` of its slot wins, and the operation records that it did, so
-/// its retries go on while any other request naming the id gets 422 on it
-/// (CloudCockpit: 400 on `Id`). Ids are never reused, even after a purge.
-fn reserve_user_id(
+/// Claims a caller-chosen user id for the run: pending while the create
+/// runs, committed with its email, given back when the create is refused or
+/// fails, so a refused request reserves nothing. A retry of the same run
+/// finds its own claim (`Ok(None)` once committed). Another run's claim, a
+/// purged user's, a live record under the id (derived ids are not claimed
+/// until their user is purged) or a reservation of the counter this claim
+/// replaced make the id taken (422 `user.id`; CloudCockpit's 400 on `Id`).
+fn claim_user_id(
     env: &Env,
     tenant: &str,
-    op: &OpId,
+    run: &str,
     operation: &Operation,
+    resuming: bool,
     id: Uuid,
-) -> Result<Operation> {
-    if operation.positions.iter().any(|(l, _)| l == USER_ID) {
-        return Ok(operation.clone());
+) -> Result<Option<(String, storage::Claim)>> {
+    let taken = || Error::invalid("user.id", "is already taken");
+    let key = keys::user_id(tenant, id);
+    let held = match storage::claim_for(env, &key, run, resuming, Some(id), None)? {
+        ClaimOutcome::Held(c) => c,
+        ClaimOutcome::Committed(_) => return Ok(None),
+        ClaimOutcome::Taken => return Err(taken()),
+        ClaimOutcome::Unsettled => {
+            return Err(Error::Unavailable(
+                "this id is being claimed by an unfinished request; retry later".into(),
+            ));
+        }
+    };
+    let reserved_before = !operation.positions.iter().any(|(l, _)| l == USER_ID)
+        && env.kv.increment(&format!("t/{tenant}/user-id/{id}"), 0)? > 0;
+    let someone_elses = storage::read::<User>(env.kv, &keys::user(tenant, id))?
+        .is_some_and(|r| !r.ops.iter().any(|o| o.starts_with(run)));
+    if reserved_before || someone_elses {
+        storage::release_claim(env, &key, &held)?;
+        return Err(taken());
     }
-    if env.kv.increment(&format!("t/{tenant}/user-id/{id}"), 1)? != 1 {
-        return Err(Error::invalid("user.id", "is already taken"));
-    }
-    let mark = format!("{}/user-id", op.id);
-    Ok(
-        storage::update::<Operation, _>(env, &keys::op(tenant, &op.id), &mark, |o| {
-            if !o.positions.iter().any(|(l, _)| l == USER_ID) {
-                o.positions.push((USER_ID.to_string(), 1));
+    Ok(Some((key, held)))
+}
+
+/// Reserves a purged user's id for ever (a committed claim no create can
+/// take), before its record goes. A caller-chosen id is reserved already; a
+/// claim still pending is a create racing for the id: 503, retry.
+pub(crate) fn reserve_purged_id(env: &Env, tenant: &str, id: Uuid, op: &str) -> Result<()> {
+    let key = keys::user_id(tenant, id);
+    match storage::claim_for(env, &key, op, false, Some(id), None)? {
+        ClaimOutcome::Held(c) => commit_claim(env, &key, &c, id),
+        ClaimOutcome::Committed(_) => Ok(()),
+        ClaimOutcome::Taken | ClaimOutcome::Unsettled => {
+            let settled = storage::read::<storage::Claim>(env.kv, &key)?
+                .is_some_and(|r| r.data.state == storage::ClaimState::Committed);
+            if settled {
+                Ok(())
+            } else {
+                Err(Error::Unavailable(
+                    "a create is claiming this id; retry shortly".into(),
+                ))
             }
-            Ok(())
-        })?
-        .data,
-    )
+        }
+    }
 }
 
 /// Gives the operation's lease back (best effort: it lapses anyway).
@@ -483,7 +538,13 @@ pub fn create_customer(
         Some(id) => Some(reachable_org(env, caller, id, "organization_id")?),
         None => None,
     };
-    let parent = match input.organization.as_ref().and_then(|o| o.parent) {
+    // A reseller's new customer sits under the reseller unless it names
+    // another organization in its reach: never outside the caller's reach.
+    let named_parent = input.organization.as_ref().and_then(|o| o.parent);
+    let default_parent = (caller.role == Role::ResellerAdmin && input.organization_id.is_none())
+        .then_some(caller.org)
+        .flatten();
+    let parent = match named_parent.or(default_parent) {
         Some(id) => Some(reachable_org(env, caller, id, "parent_organization")?),
         None => None,
     };
@@ -495,48 +556,50 @@ pub fn create_customer(
             .ok_or_else(|| Error::invalid("user.groups[0].id", "The group was not found."))?;
         crate::groups::assignable(env, tenant, home, &input.user.groups, "user.groups")?;
     }
-    // A caller-chosen id that another record holds is a clash, unless this
-    // very operation wrote it (a retry).
-    if let Some(id) = input.user.id
-        && prior.is_none()
-        && storage::read::<User>(env.kv, &keys::user(tenant, id))?.is_some()
-    {
-        return Err(Error::invalid("user.id", "is already taken"));
-    }
-
+    // Only after the lease: an identical request racing this one gets 409
+    // from `begin` (or the stored answer), never a clash with itself.
     let attempt = format!("{}/attempt/{}", op.id, env.new_uuid().simple());
-    let mut operation = begin(env, tenant, op, &attempt)?;
+    let operation = begin(env, tenant, op, &attempt)?;
     let resuming = prior.is_some();
-    if let Some(id) = input.user.id {
-        match reserve_user_id(env, tenant, op, &operation, id) {
-            Ok(updated) => operation = updated,
-            Err(e) => {
-                end_attempt(env, tenant, op, &attempt);
-                return Err(e);
-            }
-        }
-    }
     let run = operation.run.clone().unwrap_or_else(|| op.id.clone());
+    // A refused request leaves nothing: its id claim goes back, and an
+    // operation that wrote nothing is forgotten so the key is free again.
+    let refuse = |id_claim: &Option<(String, storage::Claim)>, e: Error| {
+        if let Some((key, claim)) = id_claim {
+            let _ = storage::release_claim(env, key, claim);
+        }
+        if operation.positions.is_empty() {
+            forget(env, tenant, op);
+        } else {
+            end_attempt(env, tenant, op, &attempt);
+        }
+        Err(e)
+    };
+    let id_claim = match input.user.id {
+        Some(id) => match claim_user_id(env, tenant, &run, &operation, resuming, id) {
+            Ok(c) => c,
+            Err(e) => return refuse(&None, e),
+        },
+        None => None,
+    };
     let user_id = input.user.id.unwrap_or_else(|| derived_uuid(&run, "user"));
     let claimed =
         crate::users::claim_email(env, tenant, &input.user.email, &run, resuming, user_id);
     let (email_key, outcome) = match claimed {
         Ok(c) => c,
-        Err(e) => {
-            end_attempt(env, tenant, op, &attempt);
-            return Err(e);
-        }
+        Err(e) => return refuse(&id_claim, e),
     };
     let held = match outcome {
         ClaimOutcome::Taken => {
-            if operation.positions.is_empty() {
-                forget(env, tenant, op);
-            } else {
-                end_attempt(env, tenant, op, &attempt);
-            }
-            return Err(Error::invalid("user.email", "has already been taken"));
+            return refuse(
+                &id_claim,
+                Error::invalid("user.email", "has already been taken"),
+            );
         }
         ClaimOutcome::Unsettled => {
+            if let Some((key, claim)) = &id_claim {
+                let _ = storage::release_claim(env, key, claim);
+            }
             end_attempt(env, tenant, op, &attempt);
             return Err(Error::Unavailable(
                 "this email is being claimed by an unfinished request; retry later".into(),
@@ -580,11 +643,23 @@ pub fn create_customer(
                 "the user this request created has changed meanwhile".into(),
             ));
         }
+        if let Some((key, claim)) = &id_claim {
+            commit_claim(env, key, claim, created.user.id)?;
+        }
         commit_claim(env, &email_key, &held, created.user.id)?;
         finish(env, caller, op, &created, input.organization_id.is_none())?;
         Ok(created)
     });
     if result.is_err() {
+        if let Some((key, claim)) = &id_claim {
+            // Pending or committed by this run: either way no record keeps it.
+            let now = storage::read::<storage::Claim>(env.kv, key)?.map(|r| r.data);
+            if let Some(c) =
+                now.filter(|c| c.owner == claim.owner && c.generation == claim.generation)
+            {
+                let _ = storage::release_claim(env, key, &c);
+            }
+        }
         let mut written = vec![keys::user(tenant, user_id)];
         if input.organization_id.is_none() {
             written.push(keys::org(tenant, derived_uuid(&run, "organization")));
@@ -770,6 +845,8 @@ fn write_customer(
         last_sign_in_ip: None,
         two_factor: None,
         // Without a password the user signs in only after accepting this.
+        unconfirmed_email: None,
+        reconfirmation: None,
         invitation: input
             .user
             .password

@@ -19,6 +19,36 @@ pub struct UserChange {
     pub groups: Option<Vec<Uuid>>,
     /// How the user may sign in (Gcore `auth_types`), replaced as a whole.
     pub auth_types: Option<Vec<String>>,
+    /// The signed-in user's own password, which changing its own email needs.
+    pub current_password: Option<String>,
+    /// An operator changing another account's email makes it take effect at
+    /// once instead of pending until the new address confirms it (Devise's
+    /// `skip_reconfirmation!`); anyone else asking is refused.
+    pub skip_reconfirmation: bool,
+}
+
+/// Who is changing an account's email, which decides what the change needs.
+#[derive(Clone, Copy, Debug)]
+enum Path<'a> {
+    /// The account itself, from this client address (its password checks
+    /// count against the sign-in throttle).
+    Own { address: &'a str },
+    /// An administrator changing an account in its reach.
+    Admin,
+}
+
+/// How an email change is carried out.
+enum EmailChange {
+    /// Nothing moves, or only the letters' case (no claim moves).
+    None,
+    /// An operator's `skip_reconfirmation`: the new address, claimed now.
+    Now {
+        key: String,
+        claim: storage::Claim,
+        email: String,
+    },
+    /// Pending until the token sent to the new address confirms it.
+    Pending { email: String, token: Uuid },
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -204,12 +234,17 @@ pub fn update(env: &mut Env, caller: &Caller, id: Uuid, change: &UserChange) -> 
             "cannot change an account with a wider role than your own".into(),
         ));
     }
-    apply(env, caller, current, &org, change)
+    apply(env, caller, current, &org, change, Path::Admin)
 }
 
 /// The signed-in user changes their own profile and email (not their
-/// organization).
-pub fn update_me(env: &mut Env, caller: &Caller, change: &UserChange) -> Result<User> {
+/// organization); `address` is the client's, for the password throttle.
+pub fn update_me(
+    env: &mut Env,
+    caller: &Caller,
+    change: &UserChange,
+    address: &str,
+) -> Result<User> {
     let id = caller
         .user
         .ok_or_else(|| Error::Forbidden("not a signed-in user".into()))?;
@@ -220,7 +255,59 @@ pub fn update_me(env: &mut Env, caller: &Caller, change: &UserChange) -> Result<
         ));
     }
     let (current, org) = reachable(env, caller, id)?;
-    apply(env, caller, current, &org, change)
+    apply(env, caller, current, &org, change, Path::Own { address })
+}
+
+/// What an email change needs before anything is written, the same for every
+/// family: never from an impersonated session; an administrator changes only
+/// accounts strictly narrower than itself (never a peer, never itself by the
+/// admin path); the account itself proves its password. Only an operator
+/// may make the change take effect without the new address confirming it.
+fn email_change_allowed(
+    env: &Env,
+    caller: &Caller,
+    current: &User,
+    change: &UserChange,
+    path: Path<'_>,
+) -> Result<()> {
+    crate::impersonation::refuse_impersonated(caller, "change an email")?;
+    match path {
+        Path::Admin => {
+            if caller.user == Some(current.id) || current.role <= caller.role {
+                return Err(Error::Forbidden(
+                    "only an account narrower than your own can have its email changed here; \
+                     change your own with your password"
+                        .into(),
+                ));
+            }
+            if change.skip_reconfirmation && caller.role != Role::Operator {
+                return Err(Error::Forbidden(
+                    "only an operator may skip the new address's confirmation".into(),
+                ));
+            }
+            Ok(())
+        }
+        Path::Own { address } => {
+            if change.skip_reconfirmation {
+                return Err(Error::Forbidden(
+                    "your own email change is confirmed from the new address".into(),
+                ));
+            }
+            let password = change
+                .current_password
+                .as_deref()
+                .filter(|p| !p.is_empty())
+                .ok_or_else(|| Error::invalid("user.current_password", "is required"))?;
+            check_own_password(
+                env,
+                &caller.tenant,
+                current,
+                password,
+                address,
+                "user.current_password",
+            )
+        }
+    }
 }
 
 fn apply(
@@ -229,6 +316,7 @@ fn apply(
     current: User,
     home: &Organization,
     change: &UserChange,
+    path: Path<'_>,
 ) -> Result<User> {
     let tenant = caller.tenant.clone();
     let id = current.id;
@@ -256,27 +344,58 @@ fn apply(
         .email
         .as_ref()
         .filter(|e| validate::normalize_email(e) != validate::normalize_email(&current.email));
-    let new_claim = match new_email {
-        None => None,
-        Some(email) => match claim_email(env, &tenant, email, &op, false, id)? {
-            (key, ClaimOutcome::Held(c)) => Some((key, c, email.clone())),
-            _ => return Err(Error::invalid("user.email", "has already been taken")),
-        },
+    let email_change = match new_email {
+        None => EmailChange::None,
+        Some(email) => {
+            email_change_allowed(env, caller, &current, change, path)?;
+            let taken = || Error::invalid("user.email", "has already been taken");
+            if change.skip_reconfirmation {
+                match claim_email(env, &tenant, email, &op, false, id)? {
+                    (key, ClaimOutcome::Held(claim)) => EmailChange::Now {
+                        key,
+                        claim,
+                        email: email.clone(),
+                    },
+                    _ => return Err(taken()),
+                }
+            } else {
+                // Nothing is claimed until the new address confirms; an
+                // address another account holds is refused now all the same.
+                if holder(env, &tenant, &validate::normalize_email(email))?.is_some() {
+                    return Err(taken());
+                }
+                EmailChange::Pending {
+                    email: email.clone(),
+                    token: storage::derived_uuid(&op, "reconfirmation"),
+                }
+            }
+        }
+    };
+    let new_claim = match &email_change {
+        EmailChange::Now { key, claim, email } => Some((key.clone(), claim.clone(), email.clone())),
+        _ => None,
     };
 
     let now = env.now;
     let mut moved_from = None;
     let updated = storage::update::<User, _>(env, &keys::user(&tenant, id), &op, |u| {
-        if let Some((_, _, email)) = &new_claim {
+        if !matches!(email_change, EmailChange::None)
+            && validate::normalize_email(&u.email) != validate::normalize_email(&current.email)
+        {
             // An email change applies only to the email it started from: of
             // two concurrent changes one wins, and the user never ends up
             // holding two claims.
-            if validate::normalize_email(&u.email) != validate::normalize_email(&current.email) {
-                return Err(Error::Conflict(
-                    "the user's email changed meanwhile; read it again and retry".into(),
-                ));
-            }
+            return Err(Error::Conflict(
+                "the user's email changed meanwhile; read it again and retry".into(),
+            ));
+        }
+        if let EmailChange::Now { email, .. } = &email_change {
             u.email = email.clone();
+            u.unconfirmed_email = None;
+            u.reconfirmation = None;
+        } else if let EmailChange::Pending { email, token } = &email_change {
+            u.unconfirmed_email = Some(email.clone());
+            u.reconfirmation = Some(*token);
         } else if let Some(email) = &change.email
             && validate::normalize_email(email) == validate::normalize_email(&u.email)
         {
@@ -324,6 +443,30 @@ fn apply(
     if let Some((key, c, _)) = &new_claim {
         move_email_claims(env, &tenant, id, key, c, &current.email)?;
     }
+    match &email_change {
+        EmailChange::None => {}
+        EmailChange::Now { email, .. } => {
+            crate::outbox::queue_email_changed(env, &tenant, &updated, &current.email, email, &op)?;
+        }
+        EmailChange::Pending { email, token } => {
+            crate::outbox::queue_email_changed(env, &tenant, &updated, &current.email, email, &op)?;
+            let ttl = storage::read::<crate::model::Tenant>(
+                env.kv,
+                &crate::identity::gkeys::tenant(&tenant),
+            )?
+            .map(|r| r.data.token_ttl)
+            .unwrap_or_default();
+            crate::account_tokens::issue_to(
+                env,
+                &tenant,
+                &ttl,
+                crate::account_tokens::Purpose::Confirmation,
+                &updated,
+                *token,
+                email,
+            )?;
+        }
+    }
     if let (Some(from), Some(to)) = (moved_from, &target_org) {
         moved(env, &tenant, id, from, to)?;
     }
@@ -337,6 +480,61 @@ fn apply(
         Some(target_org.as_ref().unwrap_or(home)),
     )?;
     Ok(updated)
+}
+
+/// A pending email change takes effect, confirmed from the new address:
+/// the address is claimed (422 if another account took it meanwhile), the
+/// record moves to it by compare-and-swap while `guard` still holds (the
+/// token is still the pending change's, the email still the one it left),
+/// and the claims follow the record.
+pub fn confirm_email_change(
+    env: &mut Env,
+    tenant: &str,
+    user: &User,
+    op: &str,
+    guard: impl Fn(&User) -> Result<()>,
+) -> Result<User> {
+    let id = user.id;
+    let email = user
+        .unconfirmed_email
+        .clone()
+        .ok_or_else(|| Error::invalid("confirmation_token", "is invalid or has expired"))?;
+    let (key, held) = match claim_email(env, tenant, &email, op, false, id)? {
+        (key, ClaimOutcome::Held(c)) => (key, c),
+        _ => return Err(Error::invalid("user.email", "has already been taken")),
+    };
+    let now = env.now;
+    let written = storage::update::<User, _>(env, &keys::user(tenant, id), op, |u| {
+        guard(u)?;
+        if validate::normalize_email(&u.email) != validate::normalize_email(&user.email) {
+            return Err(Error::Conflict("the user's email changed meanwhile".into()));
+        }
+        u.email = email.clone();
+        u.unconfirmed_email = None;
+        u.reconfirmation = None;
+        u.confirmed = true;
+        u.updated_at = now;
+        Ok(())
+    });
+    match written {
+        Ok(record) => {
+            move_email_claims(env, tenant, id, &key, &held, &user.email)?;
+            Ok(record.data)
+        }
+        Err(e) => {
+            // As in `apply`: an ambiguous failure may have landed the change.
+            match carries_email(env, tenant, id, &validate::normalize_email(&email)) {
+                Ok(true) => {
+                    let _ = move_email_claims(env, tenant, id, &key, &held, &user.email);
+                }
+                Ok(false) => {
+                    let _ = release_claim(env, &key, &held);
+                }
+                Err(_) => {}
+            }
+            Err(e)
+        }
+    }
 }
 
 /// Commits the new email's claim to user `id` and gives back its old email's.
@@ -664,9 +862,16 @@ pub fn delete(env: &mut Env, caller: &Caller, id: Uuid, purge: bool) -> Result<(
         {
             release_claim(env, &claim_key, &c.data)?;
         }
+        // The id is reserved for ever and every credential naming the user
+        // ends before the record goes (sessions die with the record).
+        crate::provision::reserve_purged_id(env, &tenant, id, &op)?;
         if let Some(token) = &user.access_token {
-            let _ = crate::identity::revoke_credential(env, &tenant, token);
+            match crate::identity::revoke_credential(env, &tenant, token) {
+                Ok(()) | Err(Error::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
         }
+        crate::api_tokens::revoke_all_of(env, &tenant, &org, id)?;
         env.kv.delete(&keys::user(&tenant, id))?;
     }
     storage::audit_action(

@@ -499,6 +499,60 @@ async fn confirmation_and_reset_tokens_work_once_and_expire() {
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
+    let r = host
+        .send(Request::get(format!("/v2/users/{user_id}")).header("authorization", operator_auth()))
+        .await;
+    assert_eq!(
+        r.json()["data"]["attributes"]["email"],
+        "pat@example.com",
+        "the change waits for the new address"
+    );
+    // The old address is told; the new one gets the confirmation.
+    let r = pass(&host).await;
+    assert_eq!(r["delivered"], 2, "{r}");
+    let seen = receiver.seen();
+    let sent: Vec<Value> = seen[seen.len() - 2..]
+        .iter()
+        .map(|d| verified(d, &secret))
+        .collect();
+    let notice = sent.iter().find(|d| d["kind"] == "email_changed").unwrap();
+    assert_eq!(
+        (
+            notice["to"].clone(),
+            notice["new_email"].clone(),
+            notice["token"].clone()
+        ),
+        (
+            json!("pat@example.com"),
+            json!("pat.new@example.com"),
+            Value::Null
+        )
+    );
+    let confirmation = sent.iter().find(|d| d["kind"] == "confirmation").unwrap();
+    assert_eq!(confirmation["to"], "pat.new@example.com");
+    let reconfirm = confirmation["token"].as_str().unwrap().to_string();
+    // Until it is confirmed: the old address signs in, the new one gets no reset.
+    sign_in(&host, &key, "pat@example.com", "brand-new-pass-2").await;
+    assert_eq!(host.send(forgot("pat.new@example.com")).await.status, 200);
+    assert_eq!(
+        pass(&host).await["attempted"],
+        0,
+        "no reset for an unproven address"
+    );
+    let show = Request::get(format!("/auth/confirmation?confirmation_token={reconfirm}"));
+    let r = send_with_key(&host, &key, show).await;
+    assert_eq!(
+        (r.json()["username"].clone(), r.json()["verified"].clone()),
+        (json!("pat.new@example.com"), json!(false))
+    );
+    let r = send_with_key(
+        &host,
+        &key,
+        Request::post("/auth/confirmation").json(&json!({"confirmation_token": reconfirm})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["username"], "pat.new@example.com");
     let r = host.send(reset(&sent_to_old, "brand-new-pass-4")).await;
     assert_eq!(r.status, 422, "a token sent to the old address died");
     sign_in(&host, &key, "pat.new@example.com", "brand-new-pass-2").await;

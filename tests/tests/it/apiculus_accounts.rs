@@ -290,14 +290,19 @@ async fn idempotent_replays_mismatches_and_ids_past_999() {
     reseller_code(&host, "CODE").await;
     let token = admin_token(&host).await;
     let keyed = |body: &Value, key: &str| create(&token, body).header("idempotency-key", key);
-    let r = host.send(keyed(&seed_fixed(), "acct-1")).await;
+    let first = host.send(keyed(&seed_fixed(), "acct-1")).await;
     assert_eq!(
-        (r.status, r.json()["replayed"].clone()),
+        (first.status, first.json()["replayed"].clone()),
         (200, json!(false))
     );
     let r = host.send(keyed(&seed_fixed(), "acct-1")).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["replayed"], true);
+    // The stored answer byte for byte, `replayed` aside (the same jobId too).
+    assert_eq!(
+        r.text().replace("\"replayed\":true", "\"replayed\":false"),
+        first.text()
+    );
     assert_eq!(
         r.json()["result"],
         json!({"id": "API-E001", "email": "usersample@gmail.com"})

@@ -347,6 +347,24 @@ async fn credentials_are_checked_first() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_weak_password_is_named_beside_the_other_bad_fields() {
+    let host = app_host();
+    let mut body = valid_body();
+    body["customer"]["user"]["password"] = json!("short");
+    body["customer"]["user"]["password_confirmation"] = json!("short");
+    body["customer"]["user"]["locale"] = json!("xx-YYY");
+    let r = host.send(post(&body)).await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(
+        fields(&r),
+        vec!["user.locale", "user.password"],
+        "{}",
+        r.text()
+    );
+    assert!(user_records(&host).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_invalid_field_is_named() {
     let host = app_host();
     let cases: Vec<(Value, &str)> = vec![

@@ -103,6 +103,12 @@ async fn seed_004_creates_an_active_user_and_client() {
             json!(id)
         )
     );
+    // `services: [{CDN, available: true}]`: CDN may be activated, nothing is yet.
+    assert_eq!(
+        o["serviceStatuses"],
+        json!({"CDN": {"status": "new", "enabled": false}})
+    );
+    assert_eq!(o["capabilities"], json!(["CDN"]));
     let stored = host
         .kv
         .dump("default")
@@ -148,10 +154,19 @@ async fn create_errors_are_gcore_shaped_and_never_5xx() {
     bad["services"] = json!([{"product_name": "MAIL", "available": true}]);
     bad["country_code"] = json!("ZZ");
     bad["email"] = json!("nope");
+    bad["password"] = json!("short");
     let r = host.send(create(&auth, &bad)).await;
     assert_eq!(r.status, 400, "{}", r.text());
     let e = errors(&r);
-    for field in ["lang", "user_type", "services", "country_code", "email"] {
+    // Every failing field at once, the tenant's password policy included.
+    for field in [
+        "lang",
+        "user_type",
+        "services",
+        "country_code",
+        "email",
+        "password",
+    ] {
         assert!(e.get(field).is_some(), "{field}: {e}");
     }
     let mut unknown = seed_body(seller);

@@ -11,7 +11,7 @@ use onboard_test_host::manifest::Manifest;
 
 use crate::support::app_host;
 
-const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
+const METHODS: [&str; 6] = ["get", "head", "post", "put", "patch", "delete"];
 
 /// Documented methods by path (OpenAPI `{name}` form).
 fn documented() -> BTreeMap<String, BTreeSet<String>> {
@@ -138,7 +138,7 @@ async fn every_bare_request_gets_a_documented_status_and_content_type() {
             .collect::<Vec<_>>()
             .join("/");
         let mut req = Request::new(op.method.to_uppercase().parse().unwrap(), &path);
-        if op.method != "get" && op.method != "delete" {
+        if !["get", "head", "delete"].contains(&op.method) {
             req = req.json(&serde_json::json!({}));
         }
         let r = host.send(req).await;

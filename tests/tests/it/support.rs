@@ -50,6 +50,7 @@ pub fn config() -> Config {
         token_keys: Keys::parse(TOKEN_KEYS),
         hash_params: HashParams::parse(HASH_PARAMS),
         default_tenant: None,
+        trusted_proxies: Default::default(),
     }
 }
 

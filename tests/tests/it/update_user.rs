@@ -160,7 +160,7 @@ async fn email_change_moves_the_claim() {
     let r = host
         .send(put(
             &location,
-            &json!({"user": {"email": "new@example.com"}}),
+            &json!({"user": {"email": "new@example.com", "skip_reconfirmation": true}}),
         ))
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
@@ -189,7 +189,7 @@ async fn concurrent_moves_to_one_email_let_exactly_one_win() {
             .store(2_000, std::sync::atomic::Ordering::Relaxed);
         let a = create(&host, &new_org_body("a@example.com")).await;
         let b = create(&host, &new_org_body("b@example.com")).await;
-        let target = json!({"user": {"email": "same@example.com"}});
+        let target = json!({"user": {"email": "same@example.com", "skip_reconfirmation": true}});
         let locations = [a, b];
         let responses = concurrently(&host, 2, |i| put(&locations[i], &target)).await;
         let mut statuses: Vec<u16> = responses.iter().map(|r| r.status).collect();

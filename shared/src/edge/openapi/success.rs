@@ -79,6 +79,11 @@ fn uuid_string_body() -> Value {
     uuid_t()
 }
 
+/// Gcore's service names (`services[].product_name`, `capabilities`).
+fn gcore_service() -> Value {
+    enum_t(&["CDN", "STORAGE", "STREAMING", "DNS", "DDOS", "CLOUD"])
+}
+
 fn lifecycle() -> Value {
     enum_t(&["active", "disabled", "restricted", "terminated", "deleted"])
 }
@@ -226,9 +231,10 @@ fn outbox_body() -> Value {
         &["messages"],
         json!({"messages": arr(obj(
             &["seq", "kind", "to", "subject", "user_id", "organization_id", "created_at",
-              "status", "attempts", "next_attempt_at", "token"],
-            json!({"seq": int_t(), "kind": {"enum": ["invitation", "confirmation", "password_reset", "sms_otp"]},
-                "to": str_t(), "subject": uuid_t(), "user_id": nuuid(),
+              "status", "attempts", "next_attempt_at", "token", "new_email"],
+            json!({"seq": int_t(), "kind": {"enum": ["invitation", "confirmation", "password_reset",
+                    "sms_otp", "email_changed"]},
+                "to": str_t(), "new_email": nstr(), "subject": uuid_t(), "user_id": nuuid(),
                 "organization_id": uuid_t(), "created_at": ts(),
                 "status": {"enum": ["pending", "delivered", "failed"]},
                 "attempts": arr(attempt), "next_attempt_at": {"oneOf": [ts(), {"type": "null"}]},
@@ -775,8 +781,14 @@ fn gcore_account_overview() -> Value {
         ],
         json!({"id": int_t(), "email": str_t(), "name": nstr(), "phone": nstr(),
             "status": str_t(), "companyName": str_t(), "website": str_t(),
-            "currentUser": int_t(), "capabilities": arr(str_t()),
-            "serviceStatuses": any_obj(), "paidFeatures": any_obj(), "freeFeatures": any_obj(),
+            "currentUser": int_t(), "capabilities": arr(gcore_service()),
+            "serviceStatuses": {"type": "object",
+                "propertyNames": gcore_service(),
+                "additionalProperties": obj(&["status", "enabled"], json!({
+                    "status": enum_t(&["new", "trial", "trialend", "active", "paused",
+                        "activating", "deleted"]),
+                    "enabled": bool_t()}))},
+            "paidFeatures": any_obj(), "freeFeatures": any_obj(),
             "entryBaseDomain": null_t(), "signup_process": null_t(), "deleted": bool_t(),
             "bill_type": str_t(), "custom_id": nstr(), "country_code": nstr(),
             "is_test": bool_t(), "has_active_admin": bool_t()}),
@@ -931,6 +943,11 @@ pub fn success_schema(method: &str, path: &str, status: u16) -> Option<Value> {
                 "organization": obj(&["uuid", "name"], json!({"uuid": uuid_t(), "name": str_t()}))}),
         ),
         ("put", "/auth/invitation", 200) => clone_sign_in(),
+        ("post", "/auth/invitation", 200) => obj(
+            &["status", "status_text", "message", "kind"],
+            json!({"status": int_t(), "status_text": str_t(), "message": str_t(),
+                "kind": enum_t(&["invitation", "confirmation"])}),
+        ),
         ("post", "/auth/sms_otp", 200) => obj(
             &["status", "status_text", "message", "phone"],
             json!({"status": int_t(), "status_text": str_t(), "message": str_t(), "phone": str_t()}),
@@ -1046,7 +1063,8 @@ mod tests {
         for op in super::super::OPERATIONS {
             for &s in op.statuses.iter().filter(|s| matches!(**s, 200 | 201)) {
                 let bodiless = super::super::EMPTY_SUCCESS.contains(&(op.method, op.path))
-                    || op.path == "/v2/organizations/export";
+                    || op.path == "/v2/organizations/export"
+                    || op.method == "head";
                 assert_eq!(
                     success_schema(op.method, op.path, s).is_some(),
                     !bodiless,

@@ -25,14 +25,17 @@ mod accounts;
 
 pub use accounts::{country_list, create_new_user, sign_up_helper, state_list};
 
-fn envelope(env: &mut Env, status: StatusCode, error: Value, result: Value) -> Value {
+/// Apiculus's job envelope. `job` is the answer's `jobId`: a fresh one per
+/// request, except where the request is an operation a replay must answer
+/// byte for byte (`replayed` aside), which derives it from the operation.
+fn envelope(job: Uuid, status: StatusCode, error: Value, result: Value) -> Value {
     let ok = status.is_success();
     json!({
         "httpStatus": status.as_u16(),
         "success": ok,
         "error": error,
         "sync": true,
-        "jobId": env.new_uuid(),
+        "jobId": job,
         "jobStatusCode": if ok { 1 } else { 0 },
         "cached": false,
         "replayed": false,
@@ -82,7 +85,7 @@ pub fn render_error(error: &Error) -> Response {
 }
 
 fn ok(env: &mut Env, result: Value) -> Response {
-    let body = envelope(env, StatusCode::OK, json!({}), result);
+    let body = envelope(env.new_uuid(), StatusCode::OK, json!({}), result);
     web::json(StatusCode::OK, &body)
 }
 

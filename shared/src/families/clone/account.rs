@@ -80,9 +80,14 @@ pub fn confirmation(req: &Request, env: &mut Env, config: &Config) -> Response {
         if req.method() == Method::GET {
             let (t, user, _) =
                 account_tokens::show(env, config, &tenant.id, Purpose::Confirmation, &token)?;
+            // A pending email change's token confirms the address it was sent to.
+            let (username, verified) = match &user.unconfirmed_email {
+                Some(pending) if account_tokens::reconfirms(&t, &user) => (pending, false),
+                _ => (&user.email, user.confirmed),
+            };
             return ok(json!({
                 "status": 200, "status_text": "OK",
-                "username": user.email, "verified": user.confirmed,
+                "username": username, "verified": verified,
                 "expires_at": format_millis(t.expires_at),
             }));
         }
@@ -100,9 +105,29 @@ pub fn confirmation(req: &Request, env: &mut Env, config: &Config) -> Response {
 /// invited where, until when). `PUT /auth/invitation` `{invitation_token,
 /// password, password_confirmation?}`: accepts it, which sets the password
 /// under the tenant's policy and signs the user in (the sign-in object).
+///
+/// `POST /auth/invitation` `{user_id}` (an administrator's session or access
+/// token, as Devise's invitable `POST` re-sends): a fresh invitation, or for
+/// an unconfirmed account a fresh confirmation, queued for a narrower
+/// account in reach whose first message was lost.
 pub fn invitation(req: &Request, env: &mut Env, config: &Config) -> Response {
     let result = (|| {
-        allow(req, &[Method::GET, Method::PUT])?;
+        allow(req, &[Method::GET, Method::POST, Method::PUT])?;
+        if req.method() == Method::POST {
+            let (caller, _, _) = super::authenticate(req, env, config)?;
+            let body = json_object(req)?;
+            let user_id = match body.get("user_id") {
+                Some(Value::String(s)) => uuid::Uuid::try_parse(s).ok(),
+                _ => None,
+            }
+            .ok_or_else(|| Error::invalid("user_id", "must be a user's uuid"))?;
+            let purpose = account_tokens::resend(env, &caller, user_id)?;
+            return ok(json!({
+                "status": 200, "status_text": "OK",
+                "message": format!("A new {} message is queued.", purpose.as_str()),
+                "kind": purpose.as_str(),
+            }));
+        }
         let tenant = tenant(req, env, config)?;
         let fields = sign_in_fields(req)?;
         if req.method() == Method::GET {

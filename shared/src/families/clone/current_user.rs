@@ -248,10 +248,7 @@ fn serve(
         ("GET", "/me") => ok(me_resource(&user, &org)),
         ("PUT", "/me") => {
             let change = parse_user_change(&json_object(req)?)?;
-            if change.email.is_some() {
-                refuse_impersonated(&caller, "change the email (the sign-in name)")?;
-            }
-            let updated = users::update_me(env, &caller, &change)?;
+            let updated = users::update_me(env, &caller, &change, &web::client_address(req))?;
             ok(me_resource(&updated, &org))
         }
         ("GET", "/organization") => {

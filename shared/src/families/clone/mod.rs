@@ -261,6 +261,14 @@ pub(crate) fn profile(f: &mut Fields) -> Profile {
 
 /// Parses and validates seed 000's body. Field paths are relative to `customer`.
 pub fn parse_create_customer(body: &Map<String, Value>) -> Result<NewCustomer, Error> {
+    let (input, errors) = parse_create_customer_fields(body);
+    errors.into_result()?;
+    Ok(input)
+}
+
+/// Seed 000's body with every field error found, so the caller can add the
+/// checks that need the tenant (the password policy) before answering.
+fn parse_create_customer_fields(body: &Map<String, Value>) -> (NewCustomer, FieldErrors) {
     let mut errors = FieldErrors::default();
     let empty = Map::new();
     let customer = match body.get("customer") {
@@ -348,14 +356,14 @@ pub fn parse_create_customer(body: &Map<String, Value>) -> Result<NewCustomer, E
 
     let plans = parse_plans(&mut f, "plans");
 
-    errors.into_result()?;
-    Ok(NewCustomer {
+    let input = NewCustomer {
         organization_id,
         organization,
         user,
         plans,
         ..NewCustomer::default()
-    })
+    };
+    (input, errors)
 }
 
 /// One plan request (`plan`, `partner`, `interval`, `start_date`,
@@ -441,7 +449,18 @@ pub fn create_customer(req: &Request, env: &mut Env, config: &Config) -> Respons
 fn create_customer_inner(req: &Request, env: &mut Env, config: &Config) -> Result<Response, Error> {
     let (caller, _, _) = authenticate(req, env, config)?;
     let body = json_object(req)?;
-    let input = parse_create_customer(&body)?;
+    let (input, mut errors) = parse_create_customer_fields(&body);
+    if let Some(password) = &input.user.password {
+        provision::password_errors(
+            env.kv,
+            &caller.tenant,
+            None,
+            password,
+            "user.password",
+            &mut errors,
+        )?;
+    }
+    errors.into_result()?;
     let fingerprint = crate::identity::fingerprint(config, &Value::Object(body).to_string());
     let op = match idempotency_key(req)? {
         Some(key) => OpId::keyed(&caller, &key, fingerprint),
@@ -531,6 +550,16 @@ pub fn parse_user_change(body: &Map<String, Value>) -> Result<UserChange, Error>
         zipcode: change_field(&mut f, "zipcode"),
         comment: change_field(&mut f, "comment"),
     };
+    // Kept as sent (a password is never trimmed).
+    let current_password = match user.get("current_password") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(p)) => Some(p.clone()),
+        Some(_) => {
+            f.errors.add("user.current_password", "must be a string");
+            None
+        }
+    };
+    let skip_reconfirmation = f.bool("skip_reconfirmation").unwrap_or(false);
     errors.into_result()?;
     Ok(UserChange {
         email,
@@ -538,6 +567,8 @@ pub fn parse_user_change(body: &Map<String, Value>) -> Result<UserChange, Error>
         profile,
         groups: None,
         auth_types: None,
+        current_password,
+        skip_reconfirmation,
     })
 }
 

@@ -216,7 +216,11 @@ pub fn token(req: &Request, env: &mut Env, config: &Config) -> Response {
             "client_id and client_secret are required",
         );
     };
-    match identity::client_credentials(env, config, &client_id, &secret) {
+    let to = identity::Destination {
+        host: header_str(req, "host"),
+        x_tenant: header_str(req, "x-tenant"),
+    };
+    match identity::client_credentials(env, config, &client_id, &secret, to) {
         Ok((_, token)) => {
             let mut response = web::json(
                 StatusCode::OK,

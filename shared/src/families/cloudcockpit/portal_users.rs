@@ -69,6 +69,9 @@ struct UserBody {
     last_name: Option<String>,
     email: Option<String>,
     groups: Option<Vec<Uuid>>,
+    /// `skipReconfirmation` (this service's addition): an operator's email
+    /// change takes effect without the new address confirming it.
+    skip_reconfirmation: bool,
 }
 
 fn parse_user(body: &Map<String, Value>, partial: bool) -> Result<UserBody, Error> {
@@ -154,6 +157,17 @@ fn parse_user(body: &Map<String, Value>, partial: bool) -> Result<UserBody, Erro
             None
         }
     };
+    let skip_reconfirmation = match body.get("skipReconfirmation") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            errors.add(
+                "skipReconfirmation",
+                "'skipReconfirmation' must be a boolean.",
+            );
+            false
+        }
+    };
     errors.into_result()?;
     Ok(UserBody {
         id,
@@ -161,6 +175,7 @@ fn parse_user(body: &Map<String, Value>, partial: bool) -> Result<UserBody, Erro
         last_name,
         email,
         groups,
+        skip_reconfirmation,
     })
 }
 
@@ -364,6 +379,8 @@ pub fn user(req: &Request, env: &mut Env, config: &Config) -> Response {
                 },
                 groups: parsed.groups,
                 auth_types: None,
+                current_password: None,
+                skip_reconfirmation: parsed.skip_reconfirmation,
             };
             users::update(env, caller, found.id, &change)?;
             Ok(web::empty(StatusCode::NO_CONTENT))

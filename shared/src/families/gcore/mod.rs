@@ -245,6 +245,12 @@ pub fn login(req: &Request, env: &mut Env, config: &Config) -> Response {
         Ok(web::json(StatusCode::OK, &tokens))
     })();
     result.unwrap_or_else(|e| match e {
+        Error::Unauthenticated(m) if m == identity::PASSWORD_SIGN_IN_OFF => web::json(
+            StatusCode::BAD_REQUEST,
+            &json!({"errors": {"errors": [
+                "This account signs in without a password: its auth_types do not include password."
+            ]}}),
+        ),
         Error::Unauthenticated(_) => web::json(
             StatusCode::BAD_REQUEST,
             &json!({"errors": {"errors": ["No active account found with the given credentials."]}}),
@@ -278,6 +284,12 @@ pub fn refresh(req: &Request, env: &mut Env, config: &Config) -> Response {
         if tenant.is_empty() || tenant.len() > 40 || sid.is_empty() || sid.len() > 64 {
             return Err(Error::Unauthenticated("invalid refresh token".into()));
         }
+        let to = identity::Destination {
+            host: header_str(req, "host"),
+            x_tenant: None,
+        };
+        identity::check_issue_destination(env, config, tenant, to)
+            .map_err(|_| Error::Unauthenticated("invalid refresh token".into()))?;
         let next = env.new_uuid().simple().to_string();
         let session = identity::rotate_refresh(env, tenant, sid, jti, &next)?;
         let (caller, user, org) =
@@ -315,8 +327,8 @@ pub fn account_overview(req: &Request, env: &mut Env, config: &Config) -> Respon
                 "companyName": org.company_name.clone().unwrap_or_else(|| org.name.clone()),
                 "website": org.details.get("website").cloned().unwrap_or_default(),
                 "currentUser": user_id,
-                "capabilities": [],
-                "serviceStatuses": {},
+                "capabilities": users::available_services(&org),
+                "serviceStatuses": users::service_statuses(&org),
                 "paidFeatures": {},
                 "freeFeatures": {},
                 "entryBaseDomain": null,

@@ -31,6 +31,26 @@ use crate::{aliases, api_tokens, invitations, organizations, reference, validate
 const LANGS: [&str; 5] = ["de", "en", "ru", "zh", "az"];
 /// Gcore's service names (`services[].product_name`).
 const SERVICES: [&str; 6] = ["CDN", "STORAGE", "STREAMING", "DNS", "DDOS", "CLOUD"];
+/// The services a client was made with `available: true` (stored as
+/// `service.<NAME>` = `"true"`), in Gcore's order: what it may activate.
+pub fn available_services(org: &Organization) -> Vec<&'static str> {
+    SERVICES
+        .into_iter()
+        .filter(|s| org.details.get(&format!("service.{s}")).map(String::as_str) == Some("true"))
+        .collect()
+}
+
+/// `serviceStatuses` of the account overview: a service available to the
+/// client and never activated is Gcore's `new`, not enabled; services marked
+/// unavailable or left to the default (no default exists here) are absent.
+pub fn service_statuses(org: &Organization) -> Value {
+    available_services(org)
+        .into_iter()
+        .map(|s| (s.to_string(), json!({"status": "new", "enabled": false})))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
 /// Gcore's `auth_types` values.
 const AUTH_TYPES: [&str; 4] = ["password", "sso", "github", "google-oauth2"];
 
@@ -245,6 +265,14 @@ fn create(
             None
         }
     };
+    provision::password_errors(
+        env.kv,
+        &caller.tenant,
+        None,
+        &password,
+        "password",
+        &mut errors,
+    )?;
     errors.into_result()?;
     // The client's seller: a reseller the caller reaches (by its integer id).
     let parent = match seller {
@@ -410,6 +438,23 @@ pub fn user(req: &Request, env: &mut Env, config: &Config) -> Response {
                 None
             }
         };
+        // Kept as sent (a password is never trimmed).
+        let current_password = match body.get("current_password") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(p)) => Some(p.clone()),
+            Some(_) => {
+                errors.add("current_password", "Not a valid string.");
+                None
+            }
+        };
+        let skip_reconfirmation = match body.get("skip_reconfirmation") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => {
+                errors.add("skip_reconfirmation", "Must be a valid boolean.");
+                false
+            }
+        };
         errors.into_result()?;
         let change = UserChange {
             email,
@@ -424,6 +469,8 @@ pub fn user(req: &Request, env: &mut Env, config: &Config) -> Response {
             },
             groups: None,
             auth_types,
+            current_password,
+            skip_reconfirmation,
         };
         let updated = if caller.user == Some(found.id) {
             if caller.role > found.role {
@@ -433,7 +480,7 @@ pub fn user(req: &Request, env: &mut Env, config: &Config) -> Response {
                         .into(),
                 ));
             }
-            users::update_me(env, &caller, &change)
+            users::update_me(env, &caller, &change, &web::client_address(req))
         } else {
             users::update(env, &caller, found.id, &change)
         }

@@ -1,0 +1,777 @@
+//! Regressions of the third hardening review: credentials accepted only on
+//! their own tenant's hosts, ids never reused, refusals that reserve
+//! nothing, replays that answer what was stored. Request in, status and body
+//! out, through the wasm components.
+
+use onboard_test_host::{Host, Request, Response};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::cloudcockpit_auth::{api_client, bearer, create as create_customer, customer_body};
+use crate::gcore_auth::{login, overview};
+use crate::organizations::{as_operator, customer, send};
+use crate::support::{DEFAULT_HOST, app_host, concurrently, seed_tenant};
+
+fn token_request(host_header: &str, id: &str, secret: &str) -> Request {
+    Request::post("/oauth2/token")
+        .header("host", host_header)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "grant_type=client_credentials&client_id={id}&client_secret={}",
+            secret.replace('-', "%2D")
+        ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_gets_a_token_only_on_its_own_tenants_host() {
+    let host = app_host();
+    seed_tenant(&host, "other", &["other.test"], "op@other.test");
+    let (id, secret) = api_client(&host, json!({"name": "billing"})).await;
+    let r = host.send(token_request("other.test", &id, &secret)).await;
+    assert_eq!(r.status, 401, "{}", r.text());
+    assert_eq!(r.json()["error"], "invalid_client");
+    // X-Tenant naming the other tenant is refused the same way.
+    let r = host
+        .send(token_request(DEFAULT_HOST, &id, &secret).header("x-tenant", "other.test"))
+        .await;
+    assert_eq!(r.status, 401, "{}", r.text());
+    // On a host no tenant claims (and no default tenant): no token either.
+    let r = host.send(token_request("nobody.test", &id, &secret)).await;
+    assert_eq!(r.status, 401, "{}", r.text());
+    let r = host.send(token_request(DEFAULT_HOST, &id, &secret)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gcore_refresh_token_works_only_on_its_own_tenants_host() {
+    let host = app_host();
+    seed_tenant(&host, "other", &["other.test"], "op@other.test");
+    let pair = login(
+        &host,
+        crate::support::OPERATOR_EMAIL,
+        crate::support::OPERATOR_PASSWORD,
+    )
+    .await;
+    let refresh = |h: &str| {
+        Request::post("/iam/auth/jwt/refresh")
+            .header("host", h)
+            .json(&json!({"refresh": pair["refresh"]}))
+    };
+    let r = host.send(refresh("other.test")).await;
+    assert_eq!(r.status, 401, "{}", r.text());
+    let r = host.send(refresh(DEFAULT_HOST)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+/// A CSP client's bearer and a customer of it.
+async fn csp_and_customer(host: &Host) -> (String, Uuid) {
+    let (id, secret) = api_client(host, json!({"name": "csp"})).await;
+    let auth = bearer(host, &id, &secret).await;
+    let r = host
+        .send(create_customer(&auth, &customer_body("Contoso")))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    (auth, r.json().as_str().unwrap().parse().unwrap())
+}
+
+fn portal_user(auth: &str, customer: Uuid, id: Uuid, email: &str) -> Request {
+    Request::post(format!("/v1/customer/{customer}/users"))
+        .header("authorization", auth)
+        .header("x-tenant", DEFAULT_HOST)
+        .json(
+            &json!({"id": id, "firstName": "Ana", "lastName": "Silva", "email": email,
+                      "role": {}, "groups": []}),
+        )
+}
+
+fn properties(r: &Response) -> Vec<String> {
+    r.json()["errors"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| e["propertyName"].as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identical_concurrent_creates_with_a_chosen_id_are_never_refused_on_it() {
+    let host = app_host();
+    let (auth, customer) = csp_and_customer(&host).await;
+    for round in 0..3 {
+        let id = Uuid::new_v4();
+        let email = format!("same{round}@example.com");
+        let answers = concurrently(&host, 10, |_| portal_user(&auth, customer, id, &email)).await;
+        let mut statuses: Vec<u16> = answers.iter().map(|r| r.status).collect();
+        statuses.sort();
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 201).count(),
+            1,
+            "round {round}: {statuses:?}"
+        );
+        assert!(
+            statuses.iter().all(|s| [200, 201, 409].contains(s)),
+            "round {round}: {statuses:?}"
+        );
+        for r in answers.iter().filter(|r| r.status == 200) {
+            assert_eq!(r.json(), json!(id));
+        }
+        // A retry once it is done gets the stored answer.
+        let r = host.send(portal_user(&auth, customer, id, &email)).await;
+        assert_eq!((r.status, r.json()), (200, json!(id)), "round {round}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_create_reserves_no_id() {
+    let host = app_host();
+    let (auth, customer) = csp_and_customer(&host).await;
+    let first = Uuid::new_v4();
+    let r = host
+        .send(portal_user(&auth, customer, first, "taken@example.com"))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    // The email is taken: refused, and the id it named stays free.
+    let id = Uuid::new_v4();
+    let r = host
+        .send(portal_user(&auth, customer, id, "taken@example.com"))
+        .await;
+    assert_eq!(
+        (r.status, properties(&r)),
+        (400, vec!["Email".to_string()]),
+        "{}",
+        r.text()
+    );
+    let r = host
+        .send(portal_user(&auth, customer, id, "fixed@example.com"))
+        .await;
+    assert_eq!((r.status, r.json()), (201, json!(id)), "{}", r.text());
+    // Another request naming a live user's id is refused on the id.
+    let r = host
+        .send(portal_user(&auth, customer, id, "third@example.com"))
+        .await;
+    assert_eq!(
+        (r.status, properties(&r)),
+        (400, vec!["Id".to_string()]),
+        "{}",
+        r.text()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purge_ends_every_credential_and_the_id_is_never_reused() {
+    let host = app_host();
+    let (auth, customer_org) = csp_and_customer(&host).await;
+    let email = "purged@example.com";
+    let user = customer(&host, email).await;
+    // The user's Gcore session and API token.
+    let pair = login(&host, email, "password123").await;
+    let session = format!("Bearer {}", pair["access"].as_str().unwrap());
+    let client = crate::gcore_auth::claims(pair["access"].as_str().unwrap())["client_id"]
+        .as_u64()
+        .unwrap();
+    let r = host
+        .send(
+            Request::post(format!("/iam/v2/clients/{client}/tokens"))
+                .header("authorization", &session)
+                .json(&json!({"name": "ci", "exp_date": null,
+                              "client_user": {"role": {"id": 1, "name": "Administrators"}}})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let api_key = format!("APIKey {}", r.json()["token"].as_str().unwrap());
+    assert_eq!(host.send(overview(&api_key)).await.status, 200);
+    assert_eq!(host.send(overview(&session)).await.status, 200);
+
+    let r = send(
+        &host,
+        as_operator(Request::delete(format!("/v2/users/{user}?purge=true"))),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(host.send(overview(&api_key)).await.status, 401);
+    assert_eq!(host.send(overview(&session)).await.status, 401);
+    // The token is revoked, not merely orphaned: its record says so.
+    let revoked = host
+        .kv
+        .dump("default")
+        .into_iter()
+        .filter_map(|(_, v)| serde_json::from_slice::<Value>(&v).ok())
+        .filter(|v| v["data"]["kind"] == "api_token" && v["data"]["user"] == json!(user))
+        .all(|v| v["data"]["revoked"] == true);
+    assert!(revoked);
+
+    // No create brings the id back, whatever email it names.
+    let r = host
+        .send(portal_user(&auth, customer_org, user, email))
+        .await;
+    assert_eq!(
+        (r.status, properties(&r)),
+        (400, vec!["Id".to_string()]),
+        "{}",
+        r.text()
+    );
+    let r = host
+        .send(portal_user(&auth, customer_org, user, "new@example.com"))
+        .await;
+    assert_eq!(
+        (r.status, properties(&r)),
+        (400, vec!["Id".to_string()]),
+        "{}",
+        r.text()
+    );
+    assert_eq!(host.send(overview(&api_key)).await.status, 401);
+}
+
+// ---------------------------------------------------------------- email changes
+
+fn as_operator_put(path: &str, user: Value) -> Request {
+    as_operator(Request::put(path)).json(&json!({ "user": user }))
+}
+
+/// The confirmation token the outbox holds for `to` (no webhook: operators see it).
+async fn confirmation_for(host: &Host, to: &str) -> Option<String> {
+    let r = send(host, as_operator(Request::get("/admin/outbox"))).await;
+    r.json()["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|m| m["kind"] == "confirmation" && m["to"] == to)
+        .and_then(|m| m["token"].as_str().map(str::to_string))
+}
+
+async fn email_changed_notices(host: &Host) -> Vec<Value> {
+    let r = send(host, as_operator(Request::get("/admin/outbox"))).await;
+    r.json()["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kind"] == "email_changed")
+        .cloned()
+        .collect()
+}
+
+/// The account's email in force, read back through the Clone family.
+async fn email_of(host: &Host, user: Uuid) -> String {
+    let r = send(host, as_operator(Request::get(format!("/v2/users/{user}")))).await;
+    r.json()["data"]["attributes"]["email"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn confirm(host: &Host, key: &str, token: &str) -> Response {
+    host.send(
+        Request::post("/auth/confirmation")
+            .header("x-api-key", key)
+            .json(&json!({"confirmation_token": token})),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changing_ones_own_email_needs_the_password_and_the_new_address() {
+    use crate::support::{OPERATOR_EMAIL, OPERATOR_PASSWORD, operator_auth};
+    let host = app_host();
+    let key = crate::identity::app_key(&host).await;
+    let me = |user: Value| {
+        Request::put("/v2/user/me")
+            .header("authorization", operator_auth())
+            .json(&json!({ "user": user }))
+    };
+    let r = host.send(me(json!({"email": "ops.new@example.com"}))).await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(
+        r.json()["errors"]["user.current_password"].is_array(),
+        "{}",
+        r.text()
+    );
+    let r = host
+        .send(me(
+            json!({"email": "ops.new@example.com", "current_password": "wrong-one"}),
+        ))
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(
+        r.json()["errors"]["user.current_password"].is_array(),
+        "{}",
+        r.text()
+    );
+    assert!(
+        email_changed_notices(&host).await.is_empty(),
+        "nothing happened"
+    );
+
+    let r = host
+        .send(me(
+            json!({"email": "ops.new@example.com", "current_password": OPERATOR_PASSWORD}),
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["data"]["attributes"]["email"], OPERATOR_EMAIL);
+    let notices = email_changed_notices(&host).await;
+    assert_eq!(notices.len(), 1);
+    assert_eq!(
+        (notices[0]["to"].clone(), notices[0]["new_email"].clone()),
+        (json!(OPERATOR_EMAIL), json!("ops.new@example.com"))
+    );
+    // Until confirmed, sign-in and resets stay on the confirmed address.
+    crate::support::sign_in(&host, &key, OPERATOR_EMAIL, OPERATOR_PASSWORD).await;
+    let r = host
+        .send(
+            Request::post("/auth/sign_in")
+                .header("x-api-key", &key)
+                .json(&json!({"username": "ops.new@example.com", "password": OPERATOR_PASSWORD})),
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    let token = confirmation_for(&host, "ops.new@example.com")
+        .await
+        .expect("a confirmation");
+    let r = confirm(&host, &key, &token).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["username"], "ops.new@example.com");
+    crate::support::sign_in(&host, &key, "ops.new@example.com", OPERATOR_PASSWORD).await;
+    // Good once.
+    assert_eq!(confirm(&host, &key, &token).await.status, 422);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_changes_only_a_narrower_accounts_email() {
+    use onboard_shared::admin::{self, NewAccount};
+    use onboard_shared::model::{Profile, Role};
+    let host = app_host();
+    let me = host.with_env(|env| {
+        onboard_shared::identity::account_by_email(env, "default", crate::support::OPERATOR_EMAIL)
+            .unwrap()
+            .unwrap()
+            .id
+    });
+    let peer = host.with_env(|env| {
+        admin::create_account(
+            env,
+            &crate::support::config(),
+            &crate::organizations::op(),
+            &NewAccount {
+                email: "peer@onboard.test".into(),
+                password: "account-password".into(),
+                role: Role::Operator,
+                organization_id: None,
+                profile: Profile::default(),
+            },
+        )
+        .unwrap()
+        .id
+    });
+    for (id, why) in [(peer, "a peer"), (me, "itself by the admin path")] {
+        let r = host
+            .send(as_operator_put(
+                &format!("/v2/users/{id}"),
+                json!({"email": "x@example.com"}),
+            ))
+            .await;
+        assert_eq!(r.status, 403, "{why}: {}", r.text());
+    }
+    // A narrower account: pending until confirmed, unless an operator says so.
+    let user = customer(&host, "narrow@example.com").await;
+    let r = host
+        .send(as_operator_put(
+            &format!("/v2/users/{user}"),
+            json!({"email": "n2@example.com"}),
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(email_of(&host, user).await, "narrow@example.com");
+    assert!(confirmation_for(&host, "n2@example.com").await.is_some());
+    let r = host
+        .send(as_operator_put(
+            &format!("/v2/users/{user}"),
+            json!({"email": "n3@example.com", "skip_reconfirmation": true}),
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(email_of(&host, user).await, "n3@example.com");
+    // The earlier pending change died with it.
+    let stale = confirmation_for(&host, "n2@example.com").await.unwrap();
+    let key = crate::identity::app_key(&host).await;
+    assert_eq!(confirm(&host, &key, &stale).await.status, 422);
+    assert_eq!(email_changed_notices(&host).await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_an_operator_skips_the_confirmation_and_no_impersonation_changes_an_email() {
+    let host = app_host();
+    let (_, admin_auth) = crate::organizations::reseller_with_admin(&host, "RS1");
+    let user = customer(&host, "skip@example.com").await;
+    // A user in the reseller admin's reach: one it creates.
+    let r = host
+        .send(
+            Request::post("/v2/users/create_customer")
+                .header("authorization", &admin_auth)
+                .json(&crate::create_customer::new_org_body("below@example.com")),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let below = r.header("location").unwrap().to_string();
+    let r = host
+        .send(
+            Request::put(&below)
+                .header("authorization", &admin_auth)
+                .json(&json!({"user": {"email": "b2@example.com", "skip_reconfirmation": true}})),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text());
+
+    // An operator impersonating the customer admin changes no email.
+    let key = crate::identity::app_key(&host).await;
+    let session = crate::support::sign_in(
+        &host,
+        &key,
+        crate::support::OPERATOR_EMAIL,
+        crate::support::OPERATOR_PASSWORD,
+    )
+    .await;
+    let r = host
+        .send(
+            Request::post(format!("/auth/impersonate?uuid={user}"))
+                .header("authorization", &session),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let acting = format!("Bearer {}", r.json()["token"].as_str().unwrap());
+    for path in [format!("/v2/users/{user}"), "/v2/user/me".to_string()] {
+        let r = host
+            .send(
+                Request::put(&path)
+                    .header("authorization", &acting)
+                    .json(&json!({"user": {"email": "stolen@example.com",
+                                           "current_password": "password123"}})),
+            )
+            .await;
+        assert_eq!(r.status, 403, "{path}: {}", r.text());
+    }
+    assert!(email_changed_notices(&host).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_family_changes_an_email_through_the_same_verb() {
+    let host = app_host();
+    // Gcore: the user's own PATCH needs its password and stays pending.
+    let email = "gc@example.com";
+    let user = customer(&host, email).await;
+    let pair = login(&host, email, "password123").await;
+    let session = format!("Bearer {}", pair["access"].as_str().unwrap());
+    let number = crate::gcore_auth::claims(pair["access"].as_str().unwrap())["user_id"]
+        .as_u64()
+        .unwrap();
+    let patch = |body: Value| {
+        Request::new(http::Method::PATCH, format!("/iam/users/{number}"))
+            .header("authorization", &session)
+            .json(&body)
+    };
+    let r = host.send(patch(json!({"email": "gc2@example.com"}))).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(
+        r.json()["errors"]["current_password"].is_array(),
+        "{}",
+        r.text()
+    );
+    let r = host
+        .send(patch(
+            json!({"email": "gc2@example.com", "current_password": "password123"}),
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["email"], email);
+    assert!(confirmation_for(&host, "gc2@example.com").await.is_some());
+
+    // CloudCockpit: the client's PATCH stays pending too.
+    let (auth, _) = csp_and_customer(&host).await;
+    let r = host
+        .send(
+            Request::new(http::Method::PATCH, "/v1/users/gc@example.com")
+                .header("authorization", &auth)
+                .header("x-tenant", DEFAULT_HOST)
+                .json(&json!({"email": "gc3@example.com"})),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert_eq!(email_of(&host, user).await, email);
+    assert!(confirmation_for(&host, "gc3@example.com").await.is_some());
+    // The newer request replaced the older: only its token confirms.
+    let key = crate::identity::app_key(&host).await;
+    let older = confirmation_for(&host, "gc2@example.com").await.unwrap();
+    assert_eq!(confirm(&host, &key, &older).await.status, 422);
+    let newer = confirmation_for(&host, "gc3@example.com").await.unwrap();
+    assert_eq!(confirm(&host, &key, &newer).await.status, 200);
+    assert_eq!(email_of(&host, user).await, "gc3@example.com");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_confirmation_finds_its_address_taken_meanwhile() {
+    let host = app_host();
+    let user = customer(&host, "first@example.com").await;
+    let r = host
+        .send(as_operator_put(
+            &format!("/v2/users/{user}"),
+            json!({"email": "wanted@example.com"}),
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let token = confirmation_for(&host, "wanted@example.com").await.unwrap();
+    // Someone else takes the address before the confirmation.
+    customer(&host, "wanted@example.com").await;
+    let key = crate::identity::app_key(&host).await;
+    let r = confirm(&host, &key, &token).await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(email_of(&host, user).await, "first@example.com");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sso_only_account_signs_in_with_a_password_in_no_family() {
+    let host = app_host();
+    let email = "sso@example.com";
+    customer(&host, email).await;
+    let pair = login(&host, email, "password123").await;
+    let number = crate::gcore_auth::claims(pair["access"].as_str().unwrap())["user_id"]
+        .as_u64()
+        .unwrap();
+    let r = host
+        .send(
+            Request::new(http::Method::PATCH, format!("/iam/users/{number}"))
+                .header(
+                    "authorization",
+                    format!("Bearer {}", pair["access"].as_str().unwrap()),
+                )
+                .json(&json!({"auth_types": ["sso"]})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let key = crate::identity::app_key(&host).await;
+    let by_username = json!({"username": email, "password": "password123"});
+    let by_email = json!({"email": email, "password": "password123"});
+    // Each family's refusal of a sign-in (Gcore's login refuses with 400).
+    let cases = [
+        (
+            "clone",
+            401,
+            Request::post("/auth/sign_in")
+                .header("x-api-key", &key)
+                .json(&by_username),
+        ),
+        (
+            "gcore",
+            400,
+            Request::post("/iam/auth/jwt/login").json(&by_username),
+        ),
+        (
+            "apiculus",
+            401,
+            Request::post("/auth/login").json(&by_email),
+        ),
+    ];
+    for (family, status, req) in cases {
+        let r = host.send(req).await;
+        assert_eq!(r.status, status, "{family}: {}", r.text());
+        assert!(r.text().contains("auth_types"), "{family}: {}", r.text());
+    }
+}
+
+// ---------------------------------------------------------------- proxies
+
+/// The app behind a load balancer at 127.0.0.1 (the test host's peer).
+fn host_behind_proxy(trusted: &str) -> std::sync::Arc<Host> {
+    let mut values = crate::support::APP_VALUES.to_vec();
+    values.push(("trusted_proxies", trusted));
+    crate::support::with_operator(crate::support::checked(
+        Host::new(onboard_test_host::App::main().expect("app"), &values).expect("app host"),
+    ))
+}
+
+/// Five wrong passwords for one account from `client`, then the sixth.
+async fn sixth_guess(host: &Host, key: &str, client: &str) -> u16 {
+    let guess = || {
+        Request::post("/auth/sign_in")
+            .header("x-api-key", key)
+            .header("x-forwarded-for", client)
+            .json(&json!({"username": crate::support::OPERATOR_EMAIL, "password": "wrong-guess"}))
+    };
+    for _ in 0..5 {
+        assert_eq!(host.send(guess()).await.status, 401);
+    }
+    host.send(guess()).await.status
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trusted_proxys_forwarded_client_is_the_one_throttled() {
+    // Trusted: each forwarded client is counted alone.
+    let host = host_behind_proxy("127.0.0.1, 10.0.0.0/8");
+    let key = crate::identity::app_key(&host).await;
+    assert_eq!(sixth_guess(&host, &key, "198.51.100.1").await, 429);
+    let other = Request::post("/auth/sign_in")
+        .header("x-api-key", &key)
+        .header("x-forwarded-for", "198.51.100.2, 10.1.1.1")
+        .json(&json!({"username": crate::support::OPERATOR_EMAIL,
+                      "password": crate::support::OPERATOR_PASSWORD}));
+    assert_eq!(
+        host.send(other).await.status,
+        200,
+        "another client is not locked out"
+    );
+
+    // Not trusted (the default): the header is the client's own word and
+    // changes nothing, so rotating it escapes nothing.
+    let host = app_host();
+    let key = crate::identity::app_key(&host).await;
+    assert_eq!(sixth_guess(&host, &key, "198.51.100.1").await, 429);
+    let rotated = Request::post("/auth/sign_in")
+        .header("x-api-key", &key)
+        .header("x-forwarded-for", "198.51.100.9")
+        .json(&json!({"username": crate::support::OPERATOR_EMAIL,
+                      "password": crate::support::OPERATOR_PASSWORD}));
+    assert_eq!(host.send(rotated).await.status, 429);
+}
+
+// ---------------------------------------------------------------- numbers
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_while_numbering_a_user_leaves_every_number_resolvable() {
+    use onboard_test_host::{FaultAction, FaultRule, Op};
+    let host = app_host();
+    let pair = login(
+        &host,
+        crate::support::OPERATOR_EMAIL,
+        crate::support::OPERATOR_PASSWORD,
+    )
+    .await;
+    let auth = format!("Bearer {}", pair["access"].as_str().unwrap());
+    let steps = [
+        ("the counter", Op::Increment, "/count/user-number"),
+        ("the index", Op::Set, "/user-number/"),
+        ("the record", Op::Swap, "/user/"),
+    ];
+    for (round, (step, op, key)) in steps.into_iter().enumerate() {
+        for action in [FaultAction::Crash, FaultAction::LoseReply] {
+            let email = format!("n{round}-{action:?}@example.com").to_lowercase();
+            let user = customer(&host, &email).await;
+            host.kv
+                .faults
+                .add_rule(
+                    FaultRule::new(action)
+                        .on(op)
+                        .key_contains(if key == "/user/" {
+                            format!("/user/{user}")
+                        } else {
+                            key.into()
+                        }),
+                );
+            // The first Gcore read numbers the user; it dies at `step`.
+            host.send(Request::get("/iam/users?limit=1000").header("authorization", &auth))
+                .await;
+            host.kv.faults.clear_rules();
+            let r = send(
+                &host,
+                Request::get("/iam/users?limit=1000").header("authorization", &auth),
+            )
+            .await;
+            assert_eq!(r.status, 200, "{step} {action:?}: {}", r.text());
+            for u in r.json()["results"].as_array().unwrap() {
+                let n = u["id"].as_u64().unwrap();
+                let one = host
+                    .send(Request::get(format!("/iam/users/{n}")).header("authorization", &auth))
+                    .await;
+                assert_eq!(
+                    (one.status, one.json()["email"].clone()),
+                    (200, u["email"].clone()),
+                    "{step} {action:?}: user {n}"
+                );
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- resend
+
+/// The invitation tokens the outbox holds for `to`, oldest first.
+async fn invitations_for(host: &Host, to: &str) -> Vec<String> {
+    let r = send(host, as_operator(Request::get("/admin/outbox"))).await;
+    let mut found: Vec<(i64, String)> = r.json()["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kind"] == "invitation" && m["to"] == to)
+        .filter_map(|m| Some((m["seq"].as_i64()?, m["token"].as_str()?.to_string())))
+        .collect();
+    found.sort();
+    found.into_iter().map(|(_, t)| t).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_resends_a_lost_invitation_with_a_fresh_token() {
+    let host = app_host();
+    let body = json!({"customer": {"organization": {"name": "Invited"},
+                                   "user": {"email": "invited@example.com"}}});
+    let r = send(&host, crate::create_customer::post(&body)).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let user: Uuid = r
+        .header("location")
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let first = invitations_for(&host, "invited@example.com").await;
+    assert_eq!(first.len(), 1);
+    let resend = || as_operator(Request::post("/auth/invitation")).json(&json!({"user_id": user}));
+    let r = send(&host, resend()).await;
+    assert_eq!(
+        (r.status, r.json()["kind"].clone()),
+        (200, json!("invitation")),
+        "{}",
+        r.text()
+    );
+    let both = invitations_for(&host, "invited@example.com").await;
+    assert_eq!(both.len(), 2);
+    let key = crate::identity::app_key(&host).await;
+    let check = |token: &str| {
+        Request::get(format!("/auth/invitation?invitation_token={token}")).header("x-api-key", &key)
+    };
+    assert_eq!(
+        host.send(check(&both[0])).await.status,
+        422,
+        "the old token died"
+    );
+    assert_eq!(host.send(check(&both[1])).await.status, 200);
+    // At most five a window.
+    for _ in 0..4 {
+        assert_eq!(send(&host, resend()).await.status, 200);
+    }
+    assert_eq!(send(&host, resend()).await.status, 429);
+    // Unconfirmed: its confirmation. Confirmed: nothing pending, 409.
+    // Unknown: 404.
+    let resend_to =
+        |id: Uuid| as_operator(Request::post("/auth/invitation")).json(&json!({"user_id": id}));
+    let unconfirmed = customer(&host, "unconfirmed@example.com").await;
+    let r = send(&host, resend_to(unconfirmed)).await;
+    assert_eq!(
+        (r.status, r.json()["kind"].clone()),
+        (200, json!("confirmation"))
+    );
+    let body = json!({"customer": {"organization": {"name": "Done"},
+        "user": {"email": "done@example.com", "password": "password123", "confirmed": true}}});
+    let r = send(&host, crate::create_customer::post(&body)).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let done: Uuid = r
+        .header("location")
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(send(&host, resend_to(done)).await.status, 409);
+    assert_eq!(send(&host, resend_to(Uuid::new_v4())).await.status, 404);
+}

@@ -44,7 +44,7 @@ start_spin() {
     > "$state/spin.log" 2>&1 &
   spin_pid=$!
   local t0=$SECONDS
-  for _ in $(seq 1 300); do
+  for _ in $(seq 1 1500); do
     if curl -sf "$base/health" > /dev/null; then
       echo "spin up answered /health after $((SECONDS - t0))s"
       return 0

@@ -213,7 +213,7 @@ impl App {
         let mut packages = Vec::new();
         for (id, c) in &manifest.component {
             let package = c.package().with_context(|| {
-                format!("component {id}: its build command names no `-p <package>`")
+                format!("component {id}: neither its build command nor its source names a package")
             })?;
             packages.push(package);
         }

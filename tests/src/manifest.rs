@@ -186,20 +186,26 @@ pub fn check_id(id: &str, kind: IdKind) -> anyhow::Result<()> {
 }
 
 impl Component {
-    /// The cargo package `spin build` compiles for this component (`-p <name>` in its
-    /// build command), so the host can build the same crates under its own profile.
+    /// The cargo package whose wasm this component runs: the `-p <name>` of
+    /// its own build command when it has one, else the package its `source`
+    /// file is named after (`target/.../v2_user.wasm` is package `v2-user`,
+    /// as cargo names a package's artifact), which is how one build command
+    /// for every component leaves them.
     pub fn package(&self) -> Option<String> {
-        let command = &self.build.as_ref()?.command;
-        let mut words = command.split_whitespace();
-        while let Some(word) = words.next() {
-            if word == "-p" || word == "--package" {
-                return words.next().map(str::to_string);
-            }
-            if let Some(name) = word.strip_prefix("--package=") {
-                return Some(name.to_string());
+        if let Some(command) = self.build.as_ref().map(|b| &b.command) {
+            let mut words = command.split_whitespace();
+            while let Some(word) = words.next() {
+                if word == "-p" || word == "--package" {
+                    return words.next().map(str::to_string);
+                }
+                if let Some(name) = word.strip_prefix("--package=") {
+                    return Some(name.to_string());
+                }
             }
         }
-        None
+        let file = self.source.rsplit('/').next()?;
+        let stem = file.strip_suffix(".wasm")?;
+        (!stem.is_empty()).then(|| stem.replace('_', "-"))
     }
 }
 
@@ -284,5 +290,47 @@ mod tests {
     fn the_projects_manifest_passes_spins_rules() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../spin.toml");
         super::Manifest::load(&path).expect("spin.toml as Spin parses it");
+    }
+
+    /// `spin build` runs one command, `cargo build` of the workspace's
+    /// default members (every crate under functions/): each component's
+    /// `source` must be what that writes, a package under functions/.
+    #[test]
+    fn the_one_build_command_writes_every_components_source() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let (manifest, _) = super::Manifest::load(&root.join("spin.toml")).unwrap();
+        let builds: Vec<_> = manifest
+            .component
+            .values()
+            .filter_map(|c| c.build.as_ref())
+            .collect();
+        assert_eq!(builds.len(), 1, "one build command for every component");
+        assert_eq!(
+            builds[0].command,
+            "cargo build --target wasm32-wasip2 --release"
+        );
+        let packages: Vec<String> = std::fs::read_dir(root.join("functions"))
+            .unwrap()
+            .flat_map(|family| std::fs::read_dir(family.unwrap().path()).unwrap())
+            .map(|crate_dir| {
+                crate_dir
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        for (id, c) in &manifest.component {
+            assert!(
+                c.source.starts_with("target/wasm32-wasip2/release/"),
+                "{id}: {}",
+                c.source
+            );
+            let package = c.package().unwrap();
+            assert!(
+                packages.contains(&package),
+                "{id}: no functions/*/{package}"
+            );
+        }
     }
 }

@@ -26,6 +26,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::be::expiry;
 use crate::error::{Error, Result};
 use crate::identity::Config;
 use crate::model::{Organization, Tenant, TokenTtl, User};
@@ -167,7 +168,9 @@ pub fn issue_to(
         queued: None,
     };
     let k = key(tenant, id);
-    storage::create_new(env, &k, &format!("account-token/{id}"), &token)?;
+    if storage::create_new(env, &k, &format!("account-token/{id}"), &token)? {
+        expiry::expire_at(env, tenant, token.expires_at, std::slice::from_ref(&k))?;
+    }
     let found = read(env, tenant, id)?.ok_or_else(|| {
         Error::Unavailable("an account token vanished as it was written; retry".into())
     })?;
@@ -398,10 +401,16 @@ pub fn resend(env: &mut Env, caller: &auth::Caller, user_id: Uuid) -> Result<Pur
         }
     };
     let window = env.now / RESET_WINDOW_MS;
-    let sent = env.kv.increment(
-        &format!("t/{}/resends/{}/{window}", caller.tenant, user.id),
-        1,
-    )?;
+    let counter = format!("t/{}/resends/{}/{window}", caller.tenant, user.id);
+    let sent = env.kv.increment(&counter, 1)?;
+    if sent == 1 {
+        expiry::expire_at(
+            env,
+            &caller.tenant,
+            (window + 1) * RESET_WINDOW_MS,
+            &[counter],
+        )?;
+    }
     if sent > RESENDS_PER_WINDOW {
         let left = (RESET_WINDOW_MS - env.now % RESET_WINDOW_MS) / 1000 + 1;
         return Err(Error::RateLimited(left as u64));
@@ -444,14 +453,16 @@ pub fn resend(env: &mut Env, caller: &auth::Caller, user_id: Uuid) -> Result<Pur
 pub fn forgot_password(env: &mut Env, tenant: &Tenant, email: &str, address: &str) -> Result<()> {
     let window = env.now / RESET_WINDOW_MS;
     let from = storage::sha256_hex(address.as_bytes());
-    let asked = env.kv.increment(
-        &format!(
-            "t/{}/reset-requests/address/{}/{window}",
-            tenant.id,
-            &from[..32]
-        ),
-        1,
-    )?;
+    let counter = format!(
+        "t/{}/reset-requests/address/{}/{window}",
+        tenant.id,
+        &from[..32]
+    );
+    let asked = env.kv.increment(&counter, 1)?;
+    let window_end = (window + 1) * RESET_WINDOW_MS;
+    if asked == 1 {
+        expiry::expire_at(env, &tenant.id, window_end, &[counter])?;
+    }
     if asked > RESET_REQUESTS_PER_ADDRESS {
         let left = (RESET_WINDOW_MS - env.now % RESET_WINDOW_MS) / 1000 + 1;
         return Err(Error::RateLimited(left as u64));
@@ -466,10 +477,11 @@ pub fn forgot_password(env: &mut Env, tenant: &Tenant, email: &str, address: &st
     if !user.status.may_authenticate() {
         return Ok(());
     }
-    let sent = env.kv.increment(
-        &format!("t/{}/reset-requests/{}/{window}", tenant.id, user.id),
-        1,
-    )?;
+    let counter = format!("t/{}/reset-requests/{}/{window}", tenant.id, user.id);
+    let sent = env.kv.increment(&counter, 1)?;
+    if sent == 1 {
+        expiry::expire_at(env, &tenant.id, window_end, &[counter])?;
+    }
     if sent > RESETS_PER_WINDOW {
         return Ok(());
     }

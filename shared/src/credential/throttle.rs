@@ -56,14 +56,20 @@ fn window(now: Millis) -> Millis {
 pub fn attempt(env: &Env, tenant: &str, account: &str, address: &str) -> Result<()> {
     let w = window(env.now);
     let mut over = false;
+    let mut new = Vec::new();
     for (base, limit) in counters(tenant, account, address) {
-        let n = env.kv.increment(&format!("{base}/{w}"), 1)?;
+        let key = format!("{base}/{w}");
+        let n = env.kv.increment(&key, 1)?;
         if n == 1 {
-            // First use in this window: the previous window's count is dead.
+            // First use in this window: the previous window's count is dead,
+            // and this one is once the window ends (for the sweep, when
+            // the counter is never used again).
             let _ = env.kv.delete(&format!("{base}/{}", w - 1));
+            new.push(key);
         }
         over |= n > limit;
     }
+    crate::be::expiry::expire_at(env, tenant, (w + 1) * WINDOW_MS, &new)?;
     if over {
         let retry_after = ((w + 1) * WINDOW_MS - env.now + 999) / 1000;
         return Err(Error::RateLimited(retry_after as u64));
@@ -88,6 +94,12 @@ pub fn second_factor_attempt(env: &Env, tenant: &str, account: &str, address: &s
         let _ = env
             .kv
             .delete(&second_factor_counter(tenant, account, w - 1));
+        crate::be::expiry::expire_at(
+            env,
+            tenant,
+            (w + 1) * WINDOW_MS,
+            &[second_factor_counter(tenant, account, w)],
+        )?;
     }
     if n > SECOND_FACTOR_PER_ACCOUNT {
         let retry_after = ((w + 1) * WINDOW_MS - env.now + 999) / 1000;

@@ -425,6 +425,7 @@ pub fn send_sms(env: &mut Env, config: &Config, tenant: &Tenant, state: &str) ->
     };
     let op = format!("sms-otp/{id}");
     storage::write(env.kv, &sms_key(&tenant.id, id), &op, &code)?;
+    crate::be::expiry::expire_at(env, &tenant.id, code.expires_at, &[sms_key(&tenant.id, id)])?;
     storage::write(env.kv, &format!("{key}/sms"), &op, &id)?;
     crate::outbox::queue(
         env,
@@ -494,6 +495,8 @@ pub fn start_sign_in(
     };
     let key = gkeys::otp_state(&tenant.id, kid, &hash);
     storage::write(env.kv, &key, &format!("otp-state/{hash}"), &pending)?;
+    let related = ["", "/used", "/sms", "/sms-sent"].map(|suffix| format!("{key}{suffix}"));
+    crate::be::expiry::expire_at(env, &tenant.id, pending.expires_at, &related)?;
     Ok(state)
 }
 

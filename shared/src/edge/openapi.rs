@@ -788,6 +788,14 @@ pub const OPERATIONS: &[Operation] = &[
     ),
     op!(
         "post",
+        "/admin/sweep",
+        "admin",
+        "Delete what has expired (counters, pending sign-ins, tokens, old messages)",
+        Admin,
+        [200]
+    ),
+    op!(
+        "post",
         "/auth/sms_otp",
         "clone",
         "Send SMS OTP: a code for a pending two-factor sign-in, to the user's phone",

@@ -369,6 +369,14 @@ pub fn outbox_deliver(req: &Request, env: &mut Env, config: &Config) -> Response
     dispatch(req, env, config, &["outbox", "deliver"])
 }
 
+/// Keys one sweep deletes at most; the answer's `more` says to call again.
+const SWEEP_LIMIT: usize = 5_000;
+
+/// `POST /admin/sweep` (operators): deletes what has expired.
+pub fn sweep(req: &Request, env: &mut Env, config: &Config) -> Response {
+    dispatch(req, env, config, &["sweep"])
+}
+
 /// One `/admin` endpoint, named by its path segments (each endpoint is its
 /// own component; this is their shared method check and routing).
 fn dispatch(req: &Request, env: &mut Env, config: &Config, segments: &[&str]) -> Response {
@@ -378,7 +386,7 @@ fn dispatch(req: &Request, env: &mut Env, config: &Config, segments: &[&str]) ->
         ["tenants", _] => &[Method::GET, Method::PATCH],
         ["reference-data"] => &[Method::GET, Method::PUT],
         ["outbox"] => &[Method::GET],
-        ["outbox", "deliver"] => &[Method::POST],
+        ["outbox", "deliver"] | ["sweep"] => &[Method::POST],
         ["accounts", _] => &[Method::PATCH],
         ["api-clients", _] => &[Method::DELETE],
         _ => return render_error(&Error::NotFound(format!("no endpoint /admin{path}"))),
@@ -544,6 +552,15 @@ fn route(
                 json!({"attempted": pass.attempted, "delivered": pass.delivered,
                       "failed": pass.failed, "pending": pass.pending}),
             )
+        }
+        ["sweep"] => {
+            let caller = tenant_caller(req, env, config)?;
+            caller.require(Role::Operator)?;
+            if caller.org.is_some() {
+                return Err(Error::Forbidden("operators only".into()));
+            }
+            let swept = crate::be::expiry::sweep(env, &caller.tenant, SWEEP_LIMIT)?;
+            ok(json!({"deleted": swept.deleted, "buckets": swept.buckets, "more": swept.more}))
         }
         ["reference-data"] => {
             let caller = tenant_caller(req, env, config)?;

@@ -49,9 +49,14 @@ pub const RETRY_DELAYS_MS: [Millis; 7] = [
 /// How long a pass holds a message it is sending (longer than a pass
 /// sends, [`PASS_BUDGET_MS`], plus one request's timeouts).
 const LEASE_MS: Millis = 60_000;
-/// Messages a pass reads at once, and sends at most.
+/// Messages a pass reads at once.
 const SCAN: i64 = 100;
-const SEND: usize = 20;
+/// Messages a pass sends at most (its time budget usually ends it first).
+pub const SEND: usize = 1_000;
+/// Messages waiting for a retry, at most; past it the oldest retry fails
+/// (`parked queue full`) rather than the record outgrowing the store's
+/// value limit.
+const PARKED_MAX: usize = 10_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -164,15 +169,17 @@ fn pending(env: &Env, user: Uuid, organization: Uuid) -> Message {
     }
 }
 
-/// Numbers `message` and writes it in one write, whole.
+/// How long a message is kept (its delivery log with it): a week past the
+/// end of its retries.
+pub const RETENTION_MS: Millis = 8 * 24 * 3_600_000;
+
+/// Numbers `message` and writes it in one write, whole; the sweep deletes
+/// it after [`RETENTION_MS`].
 fn enqueue(env: &Env, tenant: &str, mut message: Message) -> Result<Message> {
     message.seq = env.kv.increment(&counter(tenant), 1)?;
-    storage::write(
-        env.kv,
-        &key(tenant, message.seq),
-        &format!("outbox/{}", message.subject),
-        &message,
-    )?;
+    let k = key(tenant, message.seq);
+    storage::write(env.kv, &k, &format!("outbox/{}", message.subject), &message)?;
+    crate::be::expiry::expire_at(env, tenant, message.created_at + RETENTION_MS, &[k])?;
     Ok(message)
 }
 
@@ -378,11 +385,11 @@ fn outgoing(
     })
 }
 
-/// The cursor: every message at or below `done` is finished. `hole` is the
-/// first empty slot seen past it and when: a counter bumped by a request
-/// whose message is still being written looks the same as one whose request
-/// died, so a hole is passed over only once it has stayed empty for
-/// [`HOLE_GRACE_MS`].
+/// The cursor: every message at or below `done` is finished or parked.
+/// `hole` is the first empty slot seen past it and when: a counter bumped
+/// by a request whose message is still being written looks the same as one
+/// whose request died, so a hole is passed over only once it has stayed
+/// empty for [`HOLE_GRACE_MS`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct Cursor {
     done: i64,
@@ -390,19 +397,46 @@ struct Cursor {
     hole: Option<(i64, Millis)>,
 }
 
+/// Messages the cursor has passed that wait for a retry: `(seq, due,
+/// urgent)`. A message being retried never holds the cursor back, so one
+/// receiver refusing one message delays nothing else.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Parked {
+    waiting: Vec<(i64, Millis, bool)>,
+}
+
+fn parked_key(tenant: &str) -> String {
+    format!("t/{tenant}/outbox/parked")
+}
+
 const HOLE_GRACE_MS: Millis = 5 * 60 * 1000;
 /// How long a pass keeps sending; past it, the rest waits for the next
 /// pass (a lease outlives it, so no other pass sends what this one holds).
 const PASS_BUDGET_MS: Millis = 20_000;
 /// Messages a pass reads past its cursor at most.
-const SCAN_MAX: i64 = 1_000;
+const SCAN_MAX: i64 = 5_000;
 
 fn clock_now(env: &Env) -> Millis {
     crate::time::millis(std::time::SystemTime::now()).max(env.now)
 }
 
-/// One delivery pass over the caller's tenant (operators only): sends each
-/// due message past the cursor to the webhook and records the outcome.
+/// What became of one message in a pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outcome {
+    /// Delivered or failed: nothing more to do.
+    Finished,
+    /// Waits for a retry (attempted now and refused for the moment, or not
+    /// yet due): parked, so the cursor passes it.
+    Waiting(Millis),
+    /// Not reached: the pass ran out of time or sends, or another pass holds it.
+    Untouched,
+}
+
+/// One delivery pass over the caller's tenant (operators only). It sends,
+/// short-lived kinds first then oldest first, the parked messages now due
+/// and the new ones past the cursor, until [`SEND`] messages or
+/// [`PASS_BUDGET_MS`]; a message refused for the moment is parked with its
+/// retry time and the cursor moves past it.
 pub fn deliver(
     env: &mut Env,
     config: &Config,
@@ -423,60 +457,165 @@ pub fn deliver(
     let cursor = storage::read::<Cursor>(env.kv, &cursor_key(t))?
         .map(|r| r.data)
         .unwrap_or_default();
+    let parked = storage::read::<Parked>(env.kv, &parked_key(t))?
+        .map(|r| r.data)
+        .unwrap_or_default();
     let newest = env.kv.increment(&counter(t), 0)?;
+
+    // What is there: the due parked messages and the window past the cursor.
+    let due: Vec<i64> = parked
+        .waiting
+        .iter()
+        .filter(|(_, at, _)| *at <= env.now)
+        .map(|(seq, _, _)| *seq)
+        .collect();
+    let window: Vec<i64> = (cursor.done + 1..=newest.min(cursor.done + SCAN_MAX)).collect();
+    let mut messages: std::collections::BTreeMap<i64, Option<Message>> = Default::default();
+    for chunk in due
+        .chunks(SCAN as usize)
+        .chain(window.chunks(SCAN as usize))
+    {
+        let keys: Vec<String> = chunk.iter().map(|s| key(t, *s)).collect();
+        for (seq, m) in chunk
+            .iter()
+            .zip(storage::read_many::<Message>(env.kv, &keys)?)
+        {
+            messages.insert(*seq, m);
+        }
+    }
+
+    // Send, short-lived kinds first, then oldest first.
+    let mut order: Vec<(bool, i64)> = messages
+        .iter()
+        .filter_map(|(seq, m)| m.as_ref().map(|m| (m, *seq)))
+        .filter(|(m, _)| m.status == Status::Pending && m.next_attempt_at <= env.now)
+        .map(|(m, seq)| (!urgent(&m.kind), seq))
+        .collect();
+    order.sort();
     let started = clock_now(env);
     let mut pass = Pass::default();
-    let mut finished_below = cursor.done;
-    let mut first_hole = None;
-    let mut contiguous = true;
-    let mut from = cursor.done + 1;
-    while from <= newest.min(cursor.done + SCAN_MAX) {
-        let to = newest.min(from + SCAN - 1);
-        let seqs: Vec<i64> = (from..=to).collect();
-        let keys: Vec<String> = seqs.iter().map(|s| key(t, *s)).collect();
-        let found = storage::read_many::<Message>(env.kv, &keys)?;
-        for (seq, message) in seqs.iter().zip(found) {
-            let busy = pass.attempted >= SEND || clock_now(env) - started > PASS_BUDGET_MS;
-            let finished = match message {
-                None => {
-                    let since = match cursor.hole {
-                        Some((s, at)) if s == *seq => at,
-                        _ => env.now,
-                    };
-                    if contiguous && first_hole.is_none() {
-                        first_hole = Some((*seq, since));
-                    }
-                    env.now - since >= HOLE_GRACE_MS
-                }
-                Some(m) if m.status != Status::Pending => true,
-                Some(m) if busy || m.next_attempt_at > env.now => {
-                    pass.pending += 1;
-                    false
-                }
-                Some(m) => {
-                    let status = attempt(env, config, &tenant, &hook, &secret, m, send)?;
-                    match status {
-                        Some(Status::Delivered) => pass.delivered += 1,
-                        Some(Status::Failed) => pass.failed += 1,
-                        _ => pass.pending += 1,
-                    }
-                    pass.attempted += usize::from(status.is_some());
-                    status.is_some_and(|s| s != Status::Pending)
-                }
-            };
-            contiguous &= finished;
-            if contiguous {
-                finished_below = *seq;
-            }
-        }
-        if pass.attempted >= SEND {
+    let mut outcomes: std::collections::BTreeMap<i64, Outcome> = Default::default();
+    for (_, seq) in order {
+        if pass.attempted >= SEND || clock_now(env) - started > PASS_BUDGET_MS {
             break;
         }
-        from = to + 1;
+        let Some(Some(m)) = messages.get(&seq).cloned() else {
+            continue;
+        };
+        let outcome = match attempt(env, config, &tenant, &hook, &secret, m, send)? {
+            Some(done) => {
+                pass.attempted += 1;
+                match done.status {
+                    Status::Delivered => pass.delivered += 1,
+                    Status::Failed => pass.failed += 1,
+                    Status::Pending => {}
+                }
+                match done.status {
+                    Status::Pending => Outcome::Waiting(done.next_attempt_at),
+                    _ => Outcome::Finished,
+                }
+            }
+            None => Outcome::Untouched,
+        };
+        outcomes.insert(seq, outcome);
+    }
+
+    // The cursor passes what is finished or waits for a retry; it stops at
+    // the first message not reached and at a hole still within its grace.
+    let mut done = cursor.done;
+    let mut first_hole = None;
+    let mut newly_parked: Vec<(i64, Millis, bool)> = Vec::new();
+    for seq in &window {
+        let passed = match messages.get(seq).cloned().flatten() {
+            None => {
+                let since = match cursor.hole {
+                    Some((s, at)) if s == *seq => at,
+                    _ => env.now,
+                };
+                first_hole.get_or_insert((*seq, since));
+                env.now - since >= HOLE_GRACE_MS
+            }
+            Some(m) if m.status != Status::Pending => true,
+            Some(m) => match outcomes.get(seq).copied() {
+                Some(Outcome::Finished) => true,
+                Some(Outcome::Waiting(at)) => {
+                    newly_parked.push((*seq, at, urgent(&m.kind)));
+                    true
+                }
+                // Not due yet (attempted by an earlier pass that died
+                // before parking it): park it as it is.
+                None if m.next_attempt_at > env.now => {
+                    newly_parked.push((*seq, m.next_attempt_at, urgent(&m.kind)));
+                    true
+                }
+                _ => false,
+            },
+        };
+        if !passed {
+            break;
+        }
+        done = *seq;
+    }
+    // Still waiting: what was read and is not finished, and the parked
+    // messages not due yet (not read).
+    pass.pending = messages
+        .iter()
+        .filter(|(seq, m)| {
+            m.as_ref().is_some_and(|m| m.status == Status::Pending)
+                && outcomes.get(seq) != Some(&Outcome::Finished)
+        })
+        .count()
+        + parked
+            .waiting
+            .iter()
+            .filter(|(_, at, _)| *at > env.now)
+            .count();
+
+    // Parked first, then the cursor: a message the cursor passes is always
+    // findable (a crash in between leaves it in both, which is harmless).
+    let settled: Vec<(i64, Option<Millis>)> = outcomes
+        .iter()
+        .filter(|(seq, _)| due.contains(seq))
+        .filter_map(|(seq, o)| match o {
+            Outcome::Finished => Some((*seq, None)),
+            Outcome::Waiting(at) => Some((*seq, Some(*at))),
+            Outcome::Untouched => None,
+        })
+        .collect();
+    if !settled.is_empty() || !newly_parked.is_empty() {
+        storage::create_new(env, &parked_key(t), "outbox-parked", &Parked::default())?;
+        let op = format!("outbox-parked/{}", env.new_uuid().simple());
+        let mut overflow = Vec::new();
+        storage::update::<Parked, _>(env, &parked_key(t), &op, |p| {
+            for (seq, next) in &settled {
+                match next {
+                    None => p.waiting.retain(|(s, _, _)| s != seq),
+                    Some(at) => {
+                        for entry in p.waiting.iter_mut().filter(|(s, _, _)| s == seq) {
+                            entry.1 = *at;
+                        }
+                    }
+                }
+            }
+            for entry in &newly_parked {
+                if !p.waiting.iter().any(|(s, _, _)| *s == entry.0) {
+                    p.waiting.push(*entry);
+                }
+            }
+            overflow = if p.waiting.len() > PARKED_MAX {
+                p.waiting.drain(..p.waiting.len() - PARKED_MAX).collect()
+            } else {
+                Vec::new()
+            };
+            Ok(())
+        })?;
+        for (seq, _, _) in overflow {
+            give_up(env, t, seq, "parked queue full")?;
+        }
     }
     let next = Cursor {
-        done: finished_below,
-        hole: first_hole.filter(|(s, _)| *s > finished_below),
+        done,
+        hole: first_hole.filter(|(s, _)| *s > done),
     };
     if next != cursor {
         let op = format!("outbox-cursor/{}", env.new_uuid().simple());
@@ -492,21 +631,46 @@ pub fn deliver(
     Ok(pass)
 }
 
-/// Whether a receiver's answer ends a message for good: a 2xx delivers it,
-/// a 410 says the endpoint is gone. Anything else is retried: a 401 or 404
-/// is as likely a receiver mid-deploy or a secret being rotated as a final
-/// refusal.
+/// Whether a receiver's answer ends a message for good: a 2xx delivers it;
+/// a refusal that retrying cannot change (400, 401, 403, 404, 410, 422)
+/// fails it at once, its status logged. Anything else (408, 429, 5xx, no
+/// answer) is retried.
 fn final_status(code: u16) -> Option<Status> {
     match code {
         200..=299 => Some(Status::Delivered),
-        410 => Some(Status::Failed),
+        400 | 401 | 403 | 404 | 410 | 422 => Some(Status::Failed),
         _ => None,
     }
 }
 
-/// Leases, sends and records one message; `None` when another pass holds
-/// it or finished it meanwhile. A message not worth sending any more is
-/// failed without a request.
+/// Kinds whose content lapses within minutes (an SMS code lives 5): a pass
+/// sends them before anything else it has.
+fn urgent(kind: &str) -> bool {
+    kind == "sms_otp"
+}
+
+/// Fails a waiting message for good, logging why.
+fn give_up(env: &Env, tenant: &str, seq: i64, why: &str) -> Result<()> {
+    let op = format!("outbox-give-up/{seq}/{}", env.now);
+    let at = env.now;
+    storage::update_if::<Message, _>(env, &key(tenant, seq), &op, |m| {
+        if m.status != Status::Pending {
+            return Ok(false);
+        }
+        m.status = Status::Failed;
+        m.attempts.push(Attempt {
+            at,
+            status: None,
+            error: Some(why.to_string()),
+        });
+        Ok(true)
+    })
+    .map(drop)
+}
+
+/// Leases, sends and records one message, and returns it as recorded;
+/// `None` when another pass holds it or finished it meanwhile. A message not
+/// worth sending any more is failed without a request.
 fn attempt(
     env: &mut Env,
     config: &Config,
@@ -515,7 +679,7 @@ fn attempt(
     secret: &[u8],
     message: Message,
     send: &mut dyn FnMut(&Outgoing) -> Sent,
-) -> Result<Option<Status>> {
+) -> Result<Option<Message>> {
     let now = clock_now(env);
     let k = key(&tenant.id, message.seq);
     let lease = format!("outbox-lease/{}", env.new_uuid().simple());
@@ -573,7 +737,7 @@ fn attempt(
         }
         Ok(true)
     })?;
-    Ok(Some(record.data.status))
+    Ok(Some(record.data))
 }
 
 #[cfg(test)]
@@ -633,40 +797,57 @@ mod tests {
                 continue;
             }
             let id = Uuid::from_u128(seq as u128);
-            let token = AccountToken {
-                id,
-                purpose: Purpose::Invitation,
-                user: Uuid::from_u128(99),
-                organization: Uuid::from_u128(98),
-                email: "a@b.test".into(),
-                created_at: NOW,
-                expires_at: NOW + 60_000,
-                used_at: None,
-                queued: None,
-            };
-            storage::write(kv, &format!("t/t/account-token/{id}"), "setup", &token).unwrap();
-            queue(
-                &env,
-                "t",
-                "invitation",
-                "a@b.test",
-                id,
-                token.user,
-                token.organization,
-            )
-            .unwrap();
+            invite(&env, id);
             subjects.push(id);
         }
         subjects
     }
 
+    /// A live invitation token `id` of tenant `t` and its message.
+    fn invite(env: &Env, id: Uuid) -> Message {
+        let token = AccountToken {
+            id,
+            purpose: Purpose::Invitation,
+            user: Uuid::from_u128(99),
+            organization: Uuid::from_u128(98),
+            email: "a@b.test".into(),
+            created_at: NOW,
+            expires_at: NOW + 60_000,
+            used_at: None,
+            queued: None,
+        };
+        storage::write(env.kv, &format!("t/t/account-token/{id}"), "setup", &token).unwrap();
+        queue(
+            env,
+            "t",
+            "invitation",
+            "a@b.test",
+            id,
+            token.user,
+            token.organization,
+        )
+        .unwrap()
+    }
+
     fn pass_at(kv: &MemKv, now: Millis, answers: &mut Vec<Sent>, sent: &mut Vec<String>) -> Pass {
+        let (pass, order) = pass_with(kv, now, |_| answers.remove(0));
+        sent.extend(order);
+        pass
+    }
+
+    /// A pass at `now` whose receiver answers each webhook-id with `respond`;
+    /// the pass and the webhook-ids in the order sent.
+    fn pass_with(
+        kv: &MemKv,
+        now: Millis,
+        mut respond: impl FnMut(&str) -> Sent,
+    ) -> (Pass, Vec<String>) {
         // Fresh randomness per pass (op ids must differ between passes).
         let mut random = {
             let mut n = 0u64;
             move || {
                 n += 1;
-                let mut bytes = [0u8; 16];
+                let mut bytes = [1u8; 16];
                 bytes[..8].copy_from_slice(&now.to_le_bytes());
                 bytes[8..].copy_from_slice(&n.to_le_bytes());
                 bytes
@@ -686,18 +867,107 @@ mod tests {
                 id: "t".into(),
             },
         );
+        let mut order = Vec::new();
         let mut send = |o: &Outgoing| {
-            sent.push(
-                o.headers
-                    .iter()
-                    .find(|(k, _)| k == "webhook-id")
-                    .unwrap()
-                    .1
-                    .clone(),
-            );
-            answers.remove(0)
+            let id = o
+                .headers
+                .iter()
+                .find(|(k, _)| k == "webhook-id")
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default();
+            let answer = respond(&id);
+            order.push(id);
+            answer
         };
-        deliver(&mut env, &config(), &caller, &mut send).unwrap()
+        let pass = deliver(&mut env, &config(), &caller, &mut send).unwrap();
+        (pass, order)
+    }
+
+    fn parked(kv: &MemKv) -> Vec<i64> {
+        storage::read::<Parked>(kv, &parked_key("t"))
+            .unwrap()
+            .map(|r| r.data.waiting.iter().map(|(s, _, _)| *s).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn one_refused_message_delays_no_other() {
+        let kv = MemKv::new();
+        let subjects = setup(&kv, 1_500, &[]);
+        let stuck = format!("msg_{}", subjects[0].simple());
+        let answer = |code: u16| {
+            let stuck = stuck.clone();
+            move |id: &str| Ok(if id == stuck { code } else { 204 })
+        };
+        // A pass sends at most SEND; the stuck first message is parked and
+        // the cursor moves past it.
+        let (p, _) = pass_with(&kv, NOW, answer(503));
+        assert_eq!((p.attempted, p.delivered), (SEND, SEND - 1));
+        assert_eq!(p.pending, 1 + 1_500 - SEND);
+        assert_eq!(parked(&kv), vec![1]);
+        // The next pass sends the rest, while the stuck one waits its turn.
+        let (p, _) = pass_with(&kv, NOW + 1_000, answer(503));
+        assert_eq!(
+            (p.attempted, p.delivered, p.pending),
+            (1_500 - SEND, 1_500 - SEND, 1)
+        );
+        // New messages behind it go at once too.
+        let more = setup_more(&kv, 3);
+        let (p, sent) = pass_with(&kv, NOW + 2_000, answer(503));
+        assert_eq!((p.delivered, sent.len()), (3, 3));
+        assert!(!sent.contains(&stuck));
+        assert_eq!(more.len(), 3);
+        // When due it is retried; a refusal retrying cannot change (404)
+        // fails it at once, its status logged, and it leaves the parked set.
+        let (p, sent) = pass_with(&kv, NOW + 5_000, answer(404));
+        assert_eq!((p.failed, sent), (1, vec![stuck.clone()]));
+        let first = message(&kv, 1);
+        assert_eq!(first.status, Status::Failed);
+        assert_eq!(first.attempts.last().unwrap().status, Some(404));
+        assert!(parked(&kv).is_empty());
+        assert_eq!(pass_with(&kv, NOW + 6_000, answer(204)).0.attempted, 0);
+    }
+
+    #[test]
+    fn short_lived_codes_go_first() {
+        let kv = MemKv::new();
+        setup(&kv, 5, &[]);
+        let mut random = || [5u8; 16];
+        let env = Env {
+            kv: &kv,
+            now: NOW,
+            random: &mut random,
+            pause: &|_| {},
+            correlation: None,
+        };
+        let sms = queue(
+            &env,
+            "t",
+            "sms_otp",
+            "+15550100",
+            Uuid::from_u128(777),
+            Uuid::from_u128(99),
+            Uuid::from_u128(98),
+        )
+        .unwrap();
+        let (p, sent) = pass_with(&kv, NOW, |_| Ok(204));
+        assert_eq!(p.delivered, 6);
+        assert_eq!(sent[0], format!("msg_{}", sms.subject.simple()));
+    }
+
+    /// `n` more invitations after those `setup` wrote.
+    fn setup_more(kv: &MemKv, n: usize) -> Vec<i64> {
+        let mut random = || [6u8; 16];
+        let env = Env {
+            kv,
+            now: NOW,
+            random: &mut random,
+            pause: &|_| {},
+            correlation: None,
+        };
+        (0..n)
+            .map(|i| invite(&env, Uuid::from_u128(50_000 + i as u128)).seq)
+            .collect()
     }
 
     fn message(kv: &MemKv, seq: i64) -> Message {

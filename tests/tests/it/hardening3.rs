@@ -775,3 +775,56 @@ async fn an_administrator_resends_a_lost_invitation_with_a_fresh_token() {
     assert_eq!(send(&host, resend_to(done)).await.status, 409);
     assert_eq!(send(&host, resend_to(Uuid::new_v4())).await.status, 404);
 }
+
+// ---------------------------------------------------------------- sweep
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_returns_the_store_to_its_size() {
+    let host = app_host();
+    let key = crate::identity::app_key(&host).await;
+    let sweep = || {
+        Request::post("/admin/sweep")
+            .header(
+                "authorization",
+                format!("Bearer {}", crate::support::ADMIN_KEY),
+            )
+            .header("x-tenant", DEFAULT_HOST)
+    };
+    assert_eq!(send(&host, sweep()).await.status, 200);
+    let baseline = host.kv.dump("default").len();
+    // What only grew before: the forgot-password and failed sign-in
+    // counters of twenty client addresses.
+    for i in 0..20u8 {
+        let from: std::net::SocketAddr = format!("198.51.100.{i}:4000").parse().unwrap();
+        let r = host
+            .send(
+                Request::post("/auth/password")
+                    .header("x-api-key", &key)
+                    .json(&json!({"email": format!("nobody{i}@example.com")}))
+                    .from_addr(from),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let r = host
+            .send(
+                Request::post("/auth/sign_in")
+                    .header("x-api-key", &key)
+                    .json(&json!({"username": format!("nobody{i}@example.com"), "password": "x"}))
+                    .from_addr(from),
+            )
+            .await;
+        assert_eq!(r.status, 401);
+    }
+    let grown = host.kv.dump("default").len();
+    assert!(grown > baseline + 40, "{baseline} -> {grown}");
+    // Nothing has expired yet: the sweep keeps everything.
+    let r = send(&host, sweep()).await;
+    assert_eq!(r.json()["deleted"], 0, "{}", r.text());
+    assert_eq!(host.kv.dump("default").len(), grown);
+    // Three hours on, every counter's window is over and its hourly bucket
+    // swept: back to the baseline.
+    host.clock.advance(std::time::Duration::from_secs(3 * 3600));
+    let r = send(&host, sweep()).await;
+    assert_eq!(r.json()["more"], false, "{}", r.text());
+    assert_eq!(host.kv.dump("default").len(), baseline, "{}", r.text());
+}

@@ -913,6 +913,10 @@ pub fn success_schema(method: &str, path: &str, status: u16) -> Option<Value> {
         ("get" | "put", "/admin/reference-data", 200) => reference_data_body(),
         ("get", "/admin/outbox", 200) => outbox_body(),
         ("post", "/admin/outbox/deliver", 200) => delivery_pass(),
+        ("post", "/admin/sweep", 200) => obj(
+            &["deleted", "buckets", "more"],
+            json!({"deleted": int_t(), "buckets": int_t(), "more": bool_t()}),
+        ),
         ("get", "/auth/confirmation", 200) => obj(
             &[
                 "status",

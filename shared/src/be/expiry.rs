@@ -45,6 +45,9 @@ pub fn expire_at(env: &Env, tenant: &str, at: Millis, keys: &[String]) -> Result
 struct Cursor {
     /// Every bucket up to this one is swept.
     done: i64,
+    /// Entries of the next bucket already swept (a sweep stopped inside it).
+    #[serde(default)]
+    within: i64,
 }
 
 /// What one sweep did.
@@ -63,26 +66,35 @@ pub fn sweep(env: &Env, tenant: &str, limit: usize) -> Result<Swept> {
     let now_bucket = env.now.div_euclid(BUCKET_MS);
     let start = Cursor {
         done: now_bucket - HORIZON_BUCKETS,
+        within: 0,
     };
     storage::create_new(env, &cursor_key(tenant), "expiry-cursor", &start)?;
     let cursor = storage::read::<Cursor>(env.kv, &cursor_key(tenant))?
         .map(|r| r.data)
         .unwrap_or(start);
     let mut swept = Swept::default();
-    let mut done = cursor.done;
+    let mut at = cursor.clone();
     // Bucket `b` holds what dies before hour `b` begins; it is swept an hour
     // after that, so a replica whose clock runs a little behind never
-    // registers into a bucket already swept.
-    for bucket in cursor.done + 1..now_bucket {
-        if swept.deleted >= limit {
-            swept.more = true;
-            break;
-        }
+    // registers into a bucket already swept. The limit counts entries, and
+    // the cursor keeps the place inside a bucket, so however large one
+    // bucket grows, each sweep gets further.
+    'buckets: for bucket in cursor.done + 1..now_bucket {
         let l = list(bucket);
         let len = storage::index_len(env.kv, tenant, &l)?;
-        let mut from = 1;
+        let mut from = if bucket == cursor.done + 1 {
+            cursor.within + 1
+        } else {
+            1
+        };
         while from <= len {
-            let entries = storage::index_range_str(env.kv, tenant, &l, from, 100)?;
+            if swept.deleted >= limit {
+                swept.more = true;
+                break 'buckets;
+            }
+            let to = len.min(from + 99);
+            let entries =
+                storage::index_range_str(env.kv, tenant, &l, from, (to - from + 1) as usize)?;
             for (_, names) in &entries {
                 for key in names
                     .split('\n')
@@ -92,27 +104,32 @@ pub fn sweep(env: &Env, tenant: &str, limit: usize) -> Result<Swept> {
                     swept.deleted += 1;
                 }
             }
-            for pos in from..from + 100 {
-                if pos > len {
-                    break;
-                }
+            for pos in from..=to {
                 env.kv
                     .delete(&storage::keys::index_entry(tenant, &l, pos))?;
             }
-            from += 100;
+            at = Cursor {
+                done: bucket - 1,
+                within: to,
+            };
+            from = to + 1;
         }
         // Reading a counter creates it (as 0): it goes whatever it held.
         env.kv.delete(&storage::keys::index_counter(tenant, &l))?;
         swept.buckets += 1;
-        done = bucket;
+        at = Cursor {
+            done: bucket,
+            within: 0,
+        };
     }
-    if done > cursor.done {
-        let op = format!("expiry-cursor/{done}/{}", env.now);
+    if at != cursor {
+        let op = format!("expiry-cursor/{}/{}/{}", at.done, at.within, env.now);
         storage::update_if::<Cursor, _>(env, &cursor_key(tenant), &op, |c| {
-            if c.done >= done {
+            // Only ever forward: a slower sweep cannot move it back.
+            if (c.done, c.within) >= (at.done, at.within) {
                 return Ok(false);
             }
-            c.done = done;
+            *c = at.clone();
             Ok(true)
         })?;
     }
@@ -152,10 +169,28 @@ mod tests {
         let swept = sweep(&later, "t", 1_000).unwrap();
         assert_eq!((swept.deleted, swept.more), (30, false));
         assert_eq!(kv.dump().len(), baseline, "only the cursor is left");
+        // A bucket larger than one sweep's limit is swept in steps.
+        for i in 0..250 {
+            let k = format!("t/t/many/{i}");
+            kv.set(&k, b"x").unwrap();
+            expire_at(&later, "t", now + 5 * BUCKET_MS, &[k]).unwrap();
+        }
+        let step = env(&kv, now + 7 * BUCKET_MS);
+        let mut total = 0;
+        loop {
+            let s = sweep(&step, "t", 100).unwrap();
+            total += s.deleted;
+            if !s.more {
+                break;
+            }
+        }
+        assert_eq!(total, 250);
+        assert_eq!(kv.dump().len(), baseline);
         // Another tenant's keys are never deleted by this one's sweep.
         kv.set("t/u/x", b"x").unwrap();
-        expire_at(&later, "t", now + 4 * BUCKET_MS, &["t/u/x".into()]).unwrap();
-        let swept = sweep(&env(&kv, now + 8 * BUCKET_MS), "t", 1_000).unwrap();
+        expire_at(&later, "t", now + 8 * BUCKET_MS, &["t/u/x".into()]).unwrap();
+        let swept = sweep(&env(&kv, now + 11 * BUCKET_MS), "t", 1_000).unwrap();
+        assert_eq!(swept.buckets, 4);
         assert_eq!(swept.deleted, 0);
         assert!(kv.get("t/u/x").unwrap().is_some());
     }

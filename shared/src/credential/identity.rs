@@ -640,15 +640,19 @@ pub fn check_password(
     };
     // An invited user signs in only once it has accepted (and so chosen
     // its password), whatever password it may have been given meanwhile.
+    // Gcore's `auth_types`: an account limited to single sign-on (or social
+    // logins) never signs in with a password, in any family. Said whatever
+    // the password was (after the same hashing work), so the answer is no
+    // oracle for guessing it.
+    if user
+        .as_ref()
+        .is_some_and(|u| !u.auth_types.is_empty() && !u.auth_types.iter().any(|t| t == "password"))
+    {
+        return Err(Error::Unauthenticated(PASSWORD_SIGN_IN_OFF.into()));
+    }
     let Some(user) = user.filter(|u| matches && u.invitation.is_none()) else {
         return Err(bad());
     };
-    // Gcore's `auth_types`: an account limited to single sign-on (or social
-    // logins) never signs in with a password, in any family. Said only once
-    // the password matched, so it tells nothing to a guesser.
-    if !user.auth_types.is_empty() && !user.auth_types.iter().any(|t| t == "password") {
-        return Err(Error::Unauthenticated(PASSWORD_SIGN_IN_OFF.into()));
-    }
     throttle::succeeded(env, &tenant.id, &normalized, address)?;
     Ok(user)
 }

@@ -842,7 +842,7 @@ pub const OPERATIONS: &[Operation] = &[
         "clone",
         "Update a user (seed 002)",
         Clone,
-        [200, 400, 401, 403, 404, 409, 415, 422],
+        [200, 400, 401, 403, 404, 409, 415, 422, 429],
         seed_002
     ),
     op!(
@@ -1206,7 +1206,7 @@ pub const OPERATIONS: &[Operation] = &[
         "cloudcockpit",
         "Update a user",
         CloudCockpit,
-        [204, 400, 401, 403, 404],
+        [204, 400, 401, 403, 404, 429],
         cc_user_change
     ),
     op!(

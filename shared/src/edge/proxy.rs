@@ -2,9 +2,9 @@
 //! accepted the connection from (`spin-client-addr`); behind a load balancer
 //! that is the balancer, and every throttle keyed on it would count the whole
 //! tenant as one client. The operator names its proxies (`trusted_proxies`,
-//! off by default); only when the peer is one of them are its forwarding
-//! headers believed, read right to left past every trusted hop, so a client
-//! cannot pick its own address by sending the header itself.
+//! off by default); only when the peer is one of them is `X-Forwarded-For`
+//! believed, read right to left past every trusted hop, so a client cannot
+//! pick its own address by sending the header itself.
 
 use std::net::IpAddr;
 
@@ -76,36 +76,22 @@ impl TrustedProxies {
         self.0.iter().any(|b| b.contains(ip))
     }
 
-    /// The client address of a request from `peer` carrying these forwarding
-    /// headers (each `Forwarded` and `X-Forwarded-For` value, in the order
-    /// received): the peer itself unless it is trusted; then the nearest hop
-    /// that is not a trusted proxy, or the farthest one named if all are.
-    /// `Forwarded` (RFC 7239) wins over `X-Forwarded-For` when both are sent.
-    pub fn client(&self, peer: IpAddr, forwarded: &[&str], x_forwarded_for: &[&str]) -> IpAddr {
+    /// The client address of a request from `peer` carrying these
+    /// `X-Forwarded-For` values (in the order received): the peer itself
+    /// unless it is trusted; then the nearest hop that is not a trusted
+    /// proxy, or the farthest one named if all are. Only `X-Forwarded-For`
+    /// counts: it is the header every load balancer appends to, while many
+    /// pass a client's own `Forwarded` through untouched, which would let a
+    /// client name any address it likes.
+    pub fn client(&self, peer: IpAddr, x_forwarded_for: &[&str]) -> IpAddr {
         if !self.trusts(peer) {
             return peer;
         }
-        let hops: Vec<IpAddr> = if forwarded.is_empty() {
-            x_forwarded_for
-                .iter()
-                .flat_map(|v| v.split(','))
-                .filter_map(parse_hop)
-                .collect()
-        } else {
-            forwarded
-                .iter()
-                .flat_map(|v| v.split(','))
-                .filter_map(|element| {
-                    element.split(';').find_map(|pair| {
-                        let (name, value) = pair.split_once('=')?;
-                        name.trim()
-                            .eq_ignore_ascii_case("for")
-                            .then(|| parse_hop(value))
-                            .flatten()
-                    })
-                })
-                .collect()
-        };
+        let hops: Vec<IpAddr> = x_forwarded_for
+            .iter()
+            .flat_map(|v| v.split(','))
+            .filter_map(parse_hop)
+            .collect();
         let mut client = peer;
         for hop in hops.into_iter().rev() {
             client = hop;
@@ -164,36 +150,26 @@ mod tests {
     #[test]
     fn headers_count_only_from_a_trusted_peer() {
         let none = TrustedProxies::parse("");
-        assert_eq!(
-            none.client(ip("10.0.0.1"), &[], &["1.2.3.4"]),
-            ip("10.0.0.1")
-        );
+        assert_eq!(none.client(ip("10.0.0.1"), &["1.2.3.4"]), ip("10.0.0.1"));
         let lb = TrustedProxies::parse("10.0.0.0/8, 192.0.2.9");
         // From a stranger, a forged header means nothing.
         assert_eq!(
-            lb.client(ip("203.0.113.5"), &[], &["1.2.3.4"]),
+            lb.client(ip("203.0.113.5"), &["1.2.3.4"]),
             ip("203.0.113.5")
         );
         // Right to left past the trusted hops: the client cannot prepend.
         assert_eq!(
-            lb.client(ip("10.0.0.1"), &[], &["6.6.6.6, 1.2.3.4, 192.0.2.9"]),
+            lb.client(ip("10.0.0.1"), &["6.6.6.6, 1.2.3.4, 192.0.2.9"]),
             ip("1.2.3.4")
         );
         assert_eq!(
-            lb.client(
-                ip("10.0.0.1"),
-                &["for=6.6.6.6, for=\"[2001:db8::7]:99\";proto=https"],
-                &["9.9.9.9"]
-            ),
+            lb.client(ip("10.0.0.1"), &["6.6.6.6", "[2001:db8::7]:99"]),
             ip("2001:db8::7")
         );
         // No usable hop: the peer stays the client.
-        assert_eq!(lb.client(ip("10.0.0.1"), &[], &["unknown"]), ip("10.0.0.1"));
+        assert_eq!(lb.client(ip("10.0.0.1"), &["unknown"]), ip("10.0.0.1"));
         // Every hop trusted: the farthest one named.
-        assert_eq!(
-            lb.client(ip("10.0.0.1"), &[], &["10.0.0.2"]),
-            ip("10.0.0.2")
-        );
+        assert_eq!(lb.client(ip("10.0.0.1"), &["10.0.0.2"]), ip("10.0.0.2"));
     }
 
     #[test]

@@ -141,7 +141,7 @@ pub fn resolve_client(req: &mut Request, trusted: &crate::edge::proxy::TrustedPr
             .filter_map(|v| v.to_str().ok())
             .collect()
     };
-    let client = trusted.client(peer, &values("forwarded"), &values("x-forwarded-for"));
+    let client = trusted.client(peer, &values("x-forwarded-for"));
     if client != peer
         && let Ok(value) = http::HeaderValue::from_str(&client.to_string())
     {

@@ -339,13 +339,19 @@ fn is_zero(n: &Millis) -> bool {
     *n == 0
 }
 
+/// How far replicas' clocks may disagree for [`User::credentials_floor`].
+pub const CLOCK_SLACK_MS: Millis = 60_000;
+
 impl User {
     /// The earliest issue time a credential of this user may carry: nothing
     /// issued before its last reset, nor before the account existed (so a
     /// session or token of an earlier record under the same id, from before
     /// ids were reserved for ever, never authenticates as this one).
     pub fn credentials_floor(&self) -> Millis {
-        self.credentials_valid_from.max(self.created_at)
+        // A minute of slack for replicas whose clocks disagree a little: a
+        // session opened right after the account was made elsewhere lives.
+        self.credentials_valid_from
+            .max(self.created_at.saturating_sub(CLOCK_SLACK_MS))
     }
 }
 

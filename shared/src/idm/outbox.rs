@@ -55,7 +55,7 @@ const SCAN: i64 = 100;
 pub const SEND: usize = 1_000;
 /// Messages waiting for a retry, at most; past it the oldest retry fails
 /// (`parked queue full`) rather than the record outgrowing the store's
-/// value limit.
+/// value limit (a concurrent pass may overshoot it briefly).
 const PARKED_MAX: usize = 10_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -573,7 +573,7 @@ pub fn deliver(
 
     // Parked first, then the cursor: a message the cursor passes is always
     // findable (a crash in between leaves it in both, which is harmless).
-    let settled: Vec<(i64, Option<Millis>)> = outcomes
+    let mut settled: Vec<(i64, Option<Millis>)> = outcomes
         .iter()
         .filter(|(seq, _)| due.contains(seq))
         .filter_map(|(seq, o)| match o {
@@ -582,10 +582,33 @@ pub fn deliver(
             Outcome::Untouched => None,
         })
         .collect();
+    // A parked message another pass finished (or the sweep removed) leaves.
+    for seq in &due {
+        let live = matches!(messages.get(seq), Some(Some(m)) if m.status == Status::Pending);
+        if !live && !settled.iter().any(|(s, _)| s == seq) {
+            settled.push((*seq, None));
+        }
+    }
+    // Past the cap the oldest waiting messages fail, each marked failed
+    // before it leaves the set, so none is ever left pending and unlisted.
+    let staying = parked.waiting.len() + newly_parked.len()
+        - settled.iter().filter(|(_, next)| next.is_none()).count();
+    if staying > PARKED_MAX {
+        let oldest: Vec<i64> = parked
+            .waiting
+            .iter()
+            .map(|(seq, _, _)| *seq)
+            .filter(|seq| !settled.iter().any(|(s, _)| s == seq))
+            .take(staying - PARKED_MAX)
+            .collect();
+        for seq in oldest {
+            give_up(env, t, seq, "parked queue full")?;
+            settled.push((seq, None));
+        }
+    }
     if !settled.is_empty() || !newly_parked.is_empty() {
         storage::create_new(env, &parked_key(t), "outbox-parked", &Parked::default())?;
         let op = format!("outbox-parked/{}", env.new_uuid().simple());
-        let mut overflow = Vec::new();
         storage::update::<Parked, _>(env, &parked_key(t), &op, |p| {
             for (seq, next) in &settled {
                 match next {
@@ -602,16 +625,8 @@ pub fn deliver(
                     p.waiting.push(*entry);
                 }
             }
-            overflow = if p.waiting.len() > PARKED_MAX {
-                p.waiting.drain(..p.waiting.len() - PARKED_MAX).collect()
-            } else {
-                Vec::new()
-            };
             Ok(())
         })?;
-        for (seq, _, _) in overflow {
-            give_up(env, t, seq, "parked queue full")?;
-        }
     }
     let next = Cursor {
         done,

@@ -578,6 +578,11 @@ pub fn create_customer(
     let id_claim = match input.user.id {
         Some(id) => match claim_user_id(env, tenant, &run, &operation, resuming, id) {
             Ok(c) => c,
+            // Maybe this very operation's interrupted attempt: keep the key.
+            Err(e @ Error::Unavailable(_)) => {
+                end_attempt(env, tenant, op, &attempt);
+                return Err(e);
+            }
             Err(e) => return refuse(&None, e),
         },
         None => None,
@@ -651,15 +656,6 @@ pub fn create_customer(
         Ok(created)
     });
     if result.is_err() {
-        if let Some((key, claim)) = &id_claim {
-            // Pending or committed by this run: either way no record keeps it.
-            let now = storage::read::<storage::Claim>(env.kv, key)?.map(|r| r.data);
-            if let Some(c) =
-                now.filter(|c| c.owner == claim.owner && c.generation == claim.generation)
-            {
-                let _ = storage::release_claim(env, key, &c);
-            }
-        }
         let mut written = vec![keys::user(tenant, user_id)];
         if input.organization_id.is_none() {
             written.push(keys::org(tenant, derived_uuid(&run, "organization")));
@@ -671,6 +667,16 @@ pub fn create_customer(
             written.push(keys::audit_event(tenant, *seq));
         }
         crate::users::abandon_create(env, &email_key, &held, &run, &written);
+        // The id claim goes back once no record holds the id (the create
+        // was undone); a record that stayed keeps it, and a retry resumes.
+        if let Some((key, claim)) = &id_claim
+            && let Ok(None) = storage::read::<User>(env.kv, &keys::user(tenant, user_id))
+            && let Ok(Some(now)) = storage::read::<storage::Claim>(env.kv, key)
+            && now.data.owner == claim.owner
+            && now.data.generation == claim.generation
+        {
+            let _ = storage::release_claim(env, key, &now.data);
+        }
         end_attempt(env, tenant, op, &attempt);
     }
     // The user is committed: if its message cannot be queued the answer is

@@ -310,6 +310,25 @@ fn email_change_allowed(
     }
 }
 
+/// Email changes per account and 15 minutes: each one sends two messages
+/// (the notice and the confirmation), so none floods an inbox.
+const EMAIL_CHANGES_PER_WINDOW: i64 = 5;
+const EMAIL_CHANGE_WINDOW_MS: crate::time::Millis = 15 * 60 * 1000;
+
+fn email_change_budget(env: &Env, tenant: &str, id: Uuid) -> Result<()> {
+    let window = env.now / EMAIL_CHANGE_WINDOW_MS;
+    let counter = format!("t/{tenant}/email-changes/{id}/{window}");
+    let n = env.kv.increment(&counter, 1)?;
+    let end = (window + 1) * EMAIL_CHANGE_WINDOW_MS;
+    if n == 1 {
+        crate::be::expiry::expire_at(env, tenant, end, &[counter])?;
+    }
+    if n > EMAIL_CHANGES_PER_WINDOW {
+        return Err(Error::RateLimited(((end - env.now) / 1000 + 1) as u64));
+    }
+    Ok(())
+}
+
 fn apply(
     env: &mut Env,
     caller: &Caller,
@@ -348,6 +367,11 @@ fn apply(
         None => EmailChange::None,
         Some(email) => {
             email_change_allowed(env, caller, &current, change, path)?;
+            // Pending changes are counted (each mails two addresses); an
+            // operator's immediate change is not.
+            if !change.skip_reconfirmation {
+                email_change_budget(env, &tenant, id)?;
+            }
             let taken = || Error::invalid("user.email", "has already been taken");
             if change.skip_reconfirmation {
                 match claim_email(env, &tenant, email, &op, false, id)? {
@@ -856,14 +880,10 @@ pub fn delete(env: &mut Env, caller: &Caller, id: Uuid, purge: bool) -> Result<(
     let op = format!("del{}", env.new_uuid().simple());
     set_status(env, &tenant, id, &op, Lifecycle::Deleted)?;
     if purge {
-        let claim_key = keys::email(&tenant, &validate::normalize_email(&user.email));
-        if let Some(c) = storage::read::<storage::Claim>(env.kv, &claim_key)?
-            && c.data.target == Some(id)
-        {
-            release_claim(env, &claim_key, &c.data)?;
-        }
         // The id is reserved for ever and every credential naming the user
-        // ends before the record goes (sessions die with the record).
+        // ends first (sessions die with the record); the email is given
+        // back last, just before the record goes, so a failure on the way
+        // never leaves a record holding an email another account may claim.
         crate::provision::reserve_purged_id(env, &tenant, id, &op)?;
         if let Some(token) = &user.access_token {
             match crate::identity::revoke_credential(env, &tenant, token) {
@@ -872,6 +892,12 @@ pub fn delete(env: &mut Env, caller: &Caller, id: Uuid, purge: bool) -> Result<(
             }
         }
         crate::api_tokens::revoke_all_of(env, &tenant, &org, id)?;
+        let claim_key = keys::email(&tenant, &validate::normalize_email(&user.email));
+        if let Some(c) = storage::read::<storage::Claim>(env.kv, &claim_key)?
+            && c.data.target == Some(id)
+        {
+            release_claim(env, &claim_key, &c.data)?;
+        }
         env.kv.delete(&keys::user(&tenant, id))?;
     }
     storage::audit_action(

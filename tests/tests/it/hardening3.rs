@@ -577,6 +577,13 @@ async fn an_sso_only_account_signs_in_with_a_password_in_no_family() {
         assert_eq!(r.status, status, "{family}: {}", r.text());
         assert!(r.text().contains("auth_types"), "{family}: {}", r.text());
     }
+    // The same answer whatever the password: no oracle for guessing it.
+    let wrong = json!({"username": email, "password": "not-the-password"});
+    let r = host
+        .send(Request::post("/iam/auth/jwt/login").json(&wrong))
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("auth_types"), "{}", r.text());
 }
 
 // ---------------------------------------------------------------- proxies
@@ -827,4 +834,28 @@ async fn a_sweep_returns_the_store_to_its_size() {
     let r = send(&host, sweep()).await;
     assert_eq!(r.json()["more"], false, "{}", r.text());
     assert_eq!(host.kv.dump("default").len(), baseline, "{}", r.text());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_changes_are_counted_so_no_inbox_is_flooded() {
+    let host = app_host();
+    let user = customer(&host, "flood@example.com").await;
+    for i in 0..5 {
+        let r = host
+            .send(as_operator_put(
+                &format!("/v2/users/{user}"),
+                json!({"email": format!("f{i}@example.com")}),
+            ))
+            .await;
+        assert_eq!(r.status, 200, "{i}: {}", r.text());
+    }
+    let r = host
+        .send(as_operator_put(
+            &format!("/v2/users/{user}"),
+            json!({"email": "f5@example.com"}),
+        ))
+        .await;
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert!(r.header("retry-after").is_some());
+    assert_eq!(email_changed_notices(&host).await.len(), 5);
 }

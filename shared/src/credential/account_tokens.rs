@@ -335,20 +335,7 @@ pub fn confirm(env: &mut Env, config: &Config, tenant: &str, presented: &str) ->
             Error::NotFound(_) => Purpose::Confirmation.invalid(),
             other => other,
         })?;
-    mark_spent(env, tenant, &token);
-    storage::audit_action(
-        env,
-        &op,
-        tenant,
-        &storage::Actor {
-            kind: "user".into(),
-            id: user.id.to_string(),
-        },
-        "user.email_confirm",
-        vec![format!("user:{}", user.id)],
-        Some(&org),
-    )?;
-    Ok(user)
+    spent(env, tenant, &token, &org, &op, "user.email_confirm", user)
 }
 
 /// Accepts an invitation: sets the password (the tenant's policy), confirms
@@ -553,10 +540,24 @@ fn commit(
         other => other,
     })?
     .data;
+    spent(env, tenant, token, org, &op, action, user)
+}
+
+/// After a flow committed: marks the token spent and audits the change as
+/// the user it changed.
+fn spent(
+    env: &mut Env,
+    tenant: &str,
+    token: &AccountToken,
+    org: &Organization,
+    op: &str,
+    action: &str,
+    user: User,
+) -> Result<User> {
     mark_spent(env, tenant, token);
     storage::audit_action(
         env,
-        &op,
+        op,
         tenant,
         &storage::Actor {
             kind: "user".into(),

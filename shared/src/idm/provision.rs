@@ -438,8 +438,11 @@ fn claim_user_id(
             ));
         }
     };
+    // The counter that reserved ids before claims did: present means taken
+    // (only ever incremented from 0; read with `get`, which, unlike
+    // `increment(0)`, does not create the key for every id asked about).
     let reserved_before = !operation.positions.iter().any(|(l, _)| l == USER_ID)
-        && env.kv.increment(&format!("t/{tenant}/user-id/{id}"), 0)? > 0;
+        && env.kv.get(&format!("t/{tenant}/user-id/{id}"))?.is_some();
     let someone_elses = storage::read::<User>(env.kv, &keys::user(tenant, id))?
         .is_some_and(|r| !r.ops.iter().any(|o| o.starts_with(run)));
     if reserved_before || someone_elses {

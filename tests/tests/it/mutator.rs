@@ -19,7 +19,7 @@ use crate::support::{ADMIN_KEY, DEFAULT_HOST, OPERATOR_EMAIL, OPERATOR_PASSWORD}
 /// Mutations per operation with a body (and half as many for query-only ones).
 const PER_OPERATION: usize = 120;
 /// The whole run stops here, whatever is left.
-const BUDGET: Duration = Duration::from_secs(75);
+const BUDGET: Duration = Duration::from_secs(60);
 
 /// A credential of every family for the seeded tenant.
 struct Credentials {

@@ -39,7 +39,8 @@ pub fn seed_fixed() -> Value {
     serde_json::from_str(&SEED_BODY.replace('“', "\"")).unwrap()
 }
 
-async fn admin_token(host: &Host) -> String {
+/// An operator's Apiculus `x-access-token`.
+pub(crate) async fn admin_token(host: &Host) -> String {
     let r = host
         .send(
             Request::post("/auth/login")

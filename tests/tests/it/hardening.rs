@@ -33,7 +33,7 @@ fn change_email(id: Uuid, email: &str) -> Request {
         .json(&json!({"user": {"email": email, "skip_reconfirmation": true}}))
 }
 
-fn location_id(r: &Response) -> Uuid {
+pub(crate) fn location_id(r: &Response) -> Uuid {
     r.header("location")
         .unwrap()
         .rsplit('/')

@@ -722,14 +722,7 @@ async fn an_administrator_resends_a_lost_invitation_with_a_fresh_token() {
                                    "user": {"email": "invited@example.com"}}});
     let r = send(&host, crate::create_customer::post(&body)).await;
     assert_eq!(r.status, 201, "{}", r.text());
-    let user: Uuid = r
-        .header("location")
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let user = crate::hardening::location_id(&r);
     let first = invitations_for(&host, "invited@example.com").await;
     assert_eq!(first.len(), 1);
     let resend = || as_operator(Request::post("/auth/invitation")).json(&json!({"user_id": user}));
@@ -771,14 +764,7 @@ async fn an_administrator_resends_a_lost_invitation_with_a_fresh_token() {
         "user": {"email": "done@example.com", "password": "password123", "confirmed": true}}});
     let r = send(&host, crate::create_customer::post(&body)).await;
     assert_eq!(r.status, 201, "{}", r.text());
-    let done: Uuid = r
-        .header("location")
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let done = crate::hardening::location_id(&r);
     assert_eq!(send(&host, resend_to(done)).await.status, 409);
     assert_eq!(send(&host, resend_to(Uuid::new_v4())).await.status, 404);
 }

@@ -33,14 +33,7 @@ struct Credentials {
 async fn credentials(host: &Host) -> Credentials {
     let (id, secret) = crate::cloudcockpit_auth::api_client(host, json!({"name": "mutator"})).await;
     let cloud_cockpit = crate::cloudcockpit_auth::bearer(host, &id, &secret).await;
-    let r = host
-        .send(
-            Request::post("/auth/login")
-                .json(&json!({"email": OPERATOR_EMAIL, "password": OPERATOR_PASSWORD})),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    let apiculus = r.json()["result"]["token"].as_str().unwrap().to_string();
+    let apiculus = crate::apiculus_accounts::admin_token(host).await;
     let pair = crate::gcore_auth::login(host, OPERATOR_EMAIL, OPERATOR_PASSWORD).await;
     Credentials {
         clone: crate::support::operator_auth(),

@@ -120,6 +120,7 @@ fn user(email: String, first: Option<String>) -> User {
         two_factor: None,
         invitation: None,
         credentials_valid_from: 0,
+        moved_from: None,
         created_at: 1,
         updated_at: 2,
     }

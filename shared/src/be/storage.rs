@@ -362,7 +362,7 @@ where
 /// it. Every state written is distinct, so a swap reported failed after it
 /// landed (Redis) is recognised by re-reading exactly what was written.
 /// Returns the state written, or `None` when `next` left it.
-fn swap_state<T, F>(env: &Env, key: &str, op: &str, mut next: F) -> Result<Option<T>>
+pub fn swap_state<T, F>(env: &Env, key: &str, op: &str, mut next: F) -> Result<Option<T>>
 where
     T: Serialize + DeserializeOwned + PartialEq + Clone,
     F: FnMut(Option<&T>) -> Result<Option<T>>,

@@ -21,7 +21,9 @@
 //!
 //! Keys: `t/{t}/account-token/{id}`; the forgot-password limits
 //! `t/{t}/reset-requests/{user}/{window}` and
-//! `t/{t}/reset-requests/address/{hash}/{window}`.
+//! `t/{t}/reset-requests/address/{hash}/{window}`; the waiting requests
+//! `t/{t}/reset-requests/queue/{n}`, their counter `.../queue/n` and the
+//! resolved prefix `.../queue/cursor`.
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -433,10 +435,12 @@ pub fn resend(env: &mut Env, caller: &auth::Caller, user_id: Uuid) -> Result<Pur
     Ok(purpose)
 }
 
-/// Forgot password: queues a reset message when `email` names an account
-/// that may sign in, at most [`RESETS_PER_WINDOW`] a user a window. The
-/// caller answers the same whatever happened here; only an address asking
-/// too often is told (429), which says nothing about any account.
+/// Forgot password: records the request for the next operator pass
+/// ([`resolve_reset_requests`]) and answers. The request does the same
+/// key-value calls whether or not the email names an account (one counter,
+/// one record, its expiry), so its answer time tells nothing; the lookup
+/// happens later, out of the requester's sight. Only an address asking too
+/// often is told (429), which says nothing about any account.
 pub fn forgot_password(env: &mut Env, tenant: &Tenant, email: &str, address: &str) -> Result<()> {
     let window = env.now / RESET_WINDOW_MS;
     let from = storage::sha256_hex(address.as_bytes());
@@ -458,21 +462,100 @@ pub fn forgot_password(env: &mut Env, tenant: &Tenant, email: &str, address: &st
     if normalized.is_empty() || normalized.len() > 255 {
         return Ok(());
     }
-    let Some(user) = crate::identity::account_by_email(env, &tenant.id, &normalized)? else {
+    let n = env.kv.increment(&request_counter(&tenant.id), 1)?;
+    let k = request_key(&tenant.id, n);
+    let request = ResetRequest {
+        email: normalized,
+        at: env.now,
+    };
+    storage::write(env.kv, &k, &format!("reset-request/{n}"), &request)?;
+    expiry::expire_at(env, &tenant.id, env.now + RESET_REQUEST_TTL_MS, &[k])
+}
+
+/// A forgot-password request waiting for its lookup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct ResetRequest {
+    email: String,
+    at: Millis,
+}
+
+/// How long a request waits for a pass before it is dropped (and swept).
+const RESET_REQUEST_TTL_MS: Millis = RESET_WINDOW_MS;
+/// Requests one pass resolves at most.
+const RESOLVE_MAX: i64 = 1_000;
+
+fn request_counter(tenant: &str) -> String {
+    format!("t/{tenant}/reset-requests/queue/n")
+}
+
+fn request_key(tenant: &str, n: i64) -> String {
+    format!("t/{tenant}/reset-requests/queue/{n}")
+}
+
+fn request_cursor(tenant: &str) -> String {
+    format!("t/{tenant}/reset-requests/queue/cursor")
+}
+
+/// Turns waiting forgot-password requests into reset messages: each
+/// request's email is looked up and, when it names an account that may sign
+/// in and has had fewer than [`RESETS_PER_WINDOW`] resets this window, a
+/// reset token is issued and its message queued. Runs at the start of every
+/// outbox read and delivery pass, oldest first, at most
+/// [`RESOLVE_MAX`] a call. The token id derives from the request, so passes
+/// racing over one request issue one token. Returns how many were resolved.
+pub fn resolve_reset_requests(env: &mut Env, tenant: &Tenant) -> Result<usize> {
+    let t = tenant.id.as_str();
+    let newest = env.kv.increment(&request_counter(t), 0)?;
+    let done = storage::read::<i64>(env.kv, &request_cursor(t))?
+        .map(|r| r.data)
+        .unwrap_or(0);
+    if newest <= done {
+        return Ok(0);
+    }
+    let last = newest.min(done + RESOLVE_MAX);
+    let seqs: Vec<i64> = (done + 1..=last).collect();
+    let keys: Vec<String> = seqs.iter().map(|n| request_key(t, *n)).collect();
+    let requests = storage::read_many::<ResetRequest>(env.kv, &keys)?;
+    let mut resolved = 0;
+    for ((n, k), request) in seqs.iter().zip(&keys).zip(requests) {
+        // A number whose record never landed is skipped: its request got
+        // the same answer as every other, and nothing else waits on it.
+        if let Some(request) = request
+            && env.now - request.at < RESET_REQUEST_TTL_MS
+        {
+            reset_for(env, tenant, &request, *n)?;
+            resolved += 1;
+        }
+        let _ = env.kv.delete(k);
+    }
+    storage::swap_state::<i64, _>(
+        env,
+        &request_cursor(t),
+        &format!("reset-requests/cursor/{last}"),
+        |current| Ok((current.copied().unwrap_or(0) < last).then_some(last)),
+    )?;
+    Ok(resolved)
+}
+
+fn reset_for(env: &mut Env, tenant: &Tenant, request: &ResetRequest, n: i64) -> Result<()> {
+    let Some(user) = crate::identity::account_by_email(env, &tenant.id, &request.email)? else {
         return Ok(());
     };
     if !user.status.may_authenticate() {
         return Ok(());
     }
-    let counter = format!("t/{}/reset-requests/{}/{window}", tenant.id, user.id);
-    let sent = env.kv.increment(&counter, 1)?;
-    if sent == 1 {
-        expiry::expire_at(env, &tenant.id, window_end, &[counter])?;
+    let window = request.at / RESET_WINDOW_MS;
+    let id = storage::derived_uuid(&format!("reset-request/{}/{n}", tenant.id), "token");
+    if read(env, &tenant.id, id)?.is_none() {
+        let counter = format!("t/{}/reset-requests/{}/{window}", tenant.id, user.id);
+        let sent = env.kv.increment(&counter, 1)?;
+        if sent == 1 {
+            expiry::expire_at(env, &tenant.id, (window + 1) * RESET_WINDOW_MS, &[counter])?;
+        }
+        if sent > RESETS_PER_WINDOW {
+            return Ok(());
+        }
     }
-    if sent > RESETS_PER_WINDOW {
-        return Ok(());
-    }
-    let id = env.new_uuid();
     issue(
         env,
         &tenant.id,

@@ -644,7 +644,7 @@ pub const OPERATIONS: &[Operation] = &[
         "admin",
         "Create a reseller",
         Admin,
-        [201, 400, 401, 403, 404, 422],
+        [201, 400, 401, 403, 404, 409, 422],
         admin_reseller
     ),
     op!(
@@ -653,7 +653,7 @@ pub const OPERATIONS: &[Operation] = &[
         "admin",
         "Create an account",
         Admin,
-        [201, 400, 401, 403, 404, 422],
+        [201, 400, 401, 403, 404, 409, 422],
         admin_account
     ),
     op!(
@@ -995,7 +995,7 @@ pub const OPERATIONS: &[Operation] = &[
         "clone",
         "Create an organization",
         Clone,
-        [201, 400, 401, 403, 404, 422],
+        [201, 400, 401, 403, 404, 409, 422],
         organization
     ),
     op!(
@@ -1029,7 +1029,7 @@ pub const OPERATIONS: &[Operation] = &[
         "clone",
         "Move a user to an organization",
         Clone,
-        [200, 401, 403, 404, 422]
+        [200, 401, 403, 404, 409, 422, 503]
     ),
     op!(
         "get",
@@ -1129,7 +1129,7 @@ pub const OPERATIONS: &[Operation] = &[
         "cloudcockpit",
         "Create a customer",
         CloudCockpit,
-        [201, 400, 401, 403],
+        [201, 400, 401, 403, 409],
         cc_customer
     ),
     op!(
@@ -1189,7 +1189,7 @@ pub const OPERATIONS: &[Operation] = &[
         "cloudcockpit",
         "Create a reseller user",
         CloudCockpit,
-        [200, 201, 400, 401, 403, 404],
+        [200, 201, 400, 401, 403, 404, 409],
         seed_001
     ),
     op!(
@@ -1206,7 +1206,7 @@ pub const OPERATIONS: &[Operation] = &[
         "cloudcockpit",
         "Update a user",
         CloudCockpit,
-        [204, 400, 401, 403, 404, 429],
+        [204, 400, 401, 403, 404, 409, 429],
         cc_user_change
     ),
     op!(
@@ -1358,7 +1358,7 @@ pub const OPERATIONS: &[Operation] = &[
         "gcore",
         "Create a user and client (seed 004)",
         Gcore,
-        [201, 400, 401, 403],
+        [201, 400, 401, 403, 409],
         seed_004
     ),
     op!(
@@ -1375,7 +1375,7 @@ pub const OPERATIONS: &[Operation] = &[
         "gcore",
         "Update a user",
         Gcore,
-        [200, 400, 401, 403, 404, 429],
+        [200, 400, 401, 403, 404, 409, 429],
         gcore_user_change
     ),
     op!(
@@ -1392,7 +1392,7 @@ pub const OPERATIONS: &[Operation] = &[
         "gcore",
         "Invite a user",
         Gcore,
-        [200, 400, 401, 403, 404],
+        [200, 400, 401, 403, 404, 409],
         gcore_invite
     ),
     op!(

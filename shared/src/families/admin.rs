@@ -283,6 +283,23 @@ fn account_input(obj: &Map<String, Value>, prefix: &str) -> (NewAccount, FieldEr
     )
 }
 
+/// The tenant's own operators (not a reseller's administrators).
+fn tenant_operator(caller: &Caller) -> Result<(), Error> {
+    caller.require(Role::Operator)?;
+    if caller.org.is_some() {
+        return Err(Error::Forbidden("operators only".into()));
+    }
+    Ok(())
+}
+
+/// Forgot-password requests become reset messages when an operator reads
+/// or delivers the outbox (see `account_tokens::forgot_password`).
+fn resolve_reset_requests(env: &mut Env, caller: &Caller) -> Result<(), Error> {
+    tenant_operator(caller)?;
+    let tenant = crate::admin::get_tenant(env, &caller.tenant)?;
+    crate::account_tokens::resolve_reset_requests(env, &tenant).map(drop)
+}
+
 /// The operator-level caller: the platform admin acting in `X-Tenant`, or a
 /// Clone-family credential.
 fn tenant_caller(req: &Request, env: &Env, config: &Config) -> Result<Caller, Error> {
@@ -521,6 +538,7 @@ fn route(
         }
         ["outbox"] => {
             let caller = tenant_caller(req, env, config)?;
+            resolve_reset_requests(env, &caller)?;
             let messages = crate::outbox::list(env, config, &caller, 100)?;
             let list: Vec<Value> = messages
                 .into_iter()
@@ -547,6 +565,7 @@ fn route(
         }
         ["outbox", "deliver"] => {
             let caller = tenant_caller(req, env, config)?;
+            resolve_reset_requests(env, &caller)?;
             let pass = crate::outbox::deliver(env, config, &caller, &mut crate::edge::post)?;
             ok(
                 json!({"attempted": pass.attempted, "delivered": pass.delivered,
@@ -555,10 +574,7 @@ fn route(
         }
         ["sweep"] => {
             let caller = tenant_caller(req, env, config)?;
-            caller.require(Role::Operator)?;
-            if caller.org.is_some() {
-                return Err(Error::Forbidden("operators only".into()));
-            }
+            tenant_operator(&caller)?;
             let swept = crate::be::expiry::sweep(env, &caller.tenant, SWEEP_LIMIT)?;
             ok(json!({"deleted": swept.deleted, "buckets": swept.buckets, "more": swept.more}))
         }

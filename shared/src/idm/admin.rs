@@ -107,6 +107,7 @@ pub fn create_tenant(env: &mut Env, config: &Config, input: &NewTenant) -> Resul
             code: None,
             number: None,
             details: Default::default(),
+            closing: None,
             created_at: env.now,
             updated_at: env.now,
         };
@@ -437,11 +438,13 @@ fn create_account_in(
             reconfirmation: None,
             invitation: None,
             credentials_valid_from: 0,
+            moved_from: None,
             created_at: env.now,
             updated_at: env.now,
         };
         storage::write(env.kv, &keys::user(t, user.id), &op, &user)?;
         crate::reach::append(env, t, &crate::reach::user_lists(&org), user.id)?;
+        crate::organizations::admits(env, t, org.id)?;
         commit_claim(env, &email_key, &held, user.id)?;
         crate::reach::bump(env, t, &crate::reach::user_counts(&org), 1)?;
         Ok(user)

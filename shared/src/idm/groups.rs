@@ -3,15 +3,22 @@
 //! users of that organization's subtree. CloudCockpit's `groups` on a portal
 //! user name them by id.
 //!
-//! Keys: `t/{t}/group/{id}` (the record) and the index list `groups` with its
-//! kept count. Groups are few per tenant, so a list is one scan of the index
-//! (at most [`listing::SCAN_CAP`] groups), sorted by name.
+//! Keys: `t/{t}/group/{id}` (the record) and each organization's catalog
+//! `t/{t}/group-catalog/{org}`: its groups' names and ids, sorted by name,
+//! at most [`PER_ORGANIZATION`]. A list reads the catalogs of one chain of
+//! organizations in one call, so it costs the same however many groups the
+//! tenant holds, and every group of the chain is on some page.
+//!
+//! Groups defined before catalogs existed are in the tenant's index list
+//! `groups`; an organization's catalog is seeded from it the first time it
+//! is needed, so an upgraded store lists them too.
 
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::auth::Caller;
 use crate::error::{Error, FieldErrors, Result};
-use crate::listing::{self, ListQuery, Page, Row};
+use crate::listing::Page;
 use crate::model::{Group, Lifecycle, OrgKind, Organization, Role};
 use crate::storage::{self, Env, keys};
 
@@ -19,15 +26,51 @@ pub fn key(tenant: &str, id: Uuid) -> String {
     format!("t/{tenant}/group/{id}")
 }
 
-const LIST: &str = "groups";
+fn catalog_key(tenant: &str, org: Uuid) -> String {
+    format!("t/{tenant}/group-catalog/{org}")
+}
+
+/// The index list groups went into before catalogs (read, never written).
+const LEGACY_LIST: &str = "groups";
 
 /// Longest group name.
 pub const NAME_MAX: usize = 255;
 
+/// Groups one organization may define: its catalog is one record, read
+/// whole by every list of its subtree, so it stays small (about 150 KB at
+/// the longest names).
+pub const PER_ORGANIZATION: usize = 500;
+
+/// One group as lists show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub id: Uuid,
+    pub name: String,
+}
+
+/// An organization's groups, sorted by name (case-insensitive), then id.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Catalog {
+    pub entries: Vec<Entry>,
+}
+
+fn order(e: &Entry) -> (String, Uuid) {
+    (e.name.to_lowercase(), e.id)
+}
+
+impl Catalog {
+    fn insert(&mut self, entry: Entry) {
+        let key = order(&entry);
+        let at = self.entries.partition_point(|e| order(e) < key);
+        self.entries.insert(at, entry);
+    }
+}
+
 /// Defines a group in `organization_id` (default: the caller's own
 /// organization, or the tenant's root for an operator). Operators and
 /// reseller administrators only; the organization must be a reseller (or the
-/// root) in reach.
+/// root) in reach, with fewer than [`PER_ORGANIZATION`] groups (else 422 on
+/// `organizationId`).
 pub fn create(
     env: &mut Env,
     caller: &Caller,
@@ -45,8 +88,7 @@ pub fn create(
     let org_id = match (organization_id, caller.org) {
         (Some(id), _) => id,
         (None, Some(own)) => own,
-        (None, None) => crate::identity::active_tenant(env, &caller.tenant)?
-            .root_org
+        (None, None) => root(env, &caller.tenant)?
             .ok_or_else(|| Error::Unavailable("tenant has no root organization".into()))?,
     };
     let org = crate::organizations::get(env, caller, org_id)
@@ -64,9 +106,42 @@ pub fn create(
         role: Role::User,
     };
     let op = format!("group/{}", group.id);
+    // The record first: a catalog entry always names a record, and a failure
+    // before the entry lands leaves only a record no list shows.
     storage::write(env.kv, &key(&caller.tenant, group.id), &op, &group)?;
-    crate::reach::append(env, &caller.tenant, &[LIST.to_string()], group.id)?;
-    storage::bump_count(env, &caller.tenant, LIST, 1)?;
+    let seed = match read_catalogs(env, &caller.tenant, &[org.id])?.pop() {
+        Some(Some(_)) | None => Catalog::default(),
+        Some(None) => seeded(env, &caller.tenant, org.id)?,
+    };
+    let entry = Entry {
+        id: group.id,
+        name: group.name.clone(),
+    };
+    let added = storage::swap_state::<Catalog, _>(
+        env,
+        &catalog_key(&caller.tenant, org.id),
+        &op,
+        |current| {
+            let mut catalog = current.cloned().unwrap_or_else(|| seed.clone());
+            if catalog.entries.iter().any(|e| e.id == entry.id) {
+                return Ok(None);
+            }
+            if catalog.entries.len() >= PER_ORGANIZATION {
+                return Err(Error::invalid(
+                    "organizationId",
+                    format!(
+                        "the organization already defines {PER_ORGANIZATION} groups, the most it may"
+                    ),
+                ));
+            }
+            catalog.insert(entry.clone());
+            Ok(Some(catalog))
+        },
+    );
+    if let Err(e) = added {
+        let _ = env.kv.delete(&key(&caller.tenant, group.id));
+        return Err(e);
+    }
     caller.audit(
         env,
         &op,
@@ -77,67 +152,105 @@ pub fn create(
     Ok(group)
 }
 
-/// The groups the caller sees (defined in its subtree, or above it and so
-/// assignable to its users), sorted by name, one page of `per_page`.
-pub fn list(env: &Env, caller: &Caller, page: usize, per_page: usize) -> Result<Page<Group>> {
-    let query = ListQuery {
-        sort: Some(("name".into(), false)),
-        ..ListQuery::page(page, per_page)
-    };
-    let mut chain: Vec<Uuid> = Vec::new();
-    if let Some(own) = caller.org
-        && let Some(o) = storage::read::<Organization>(env.kv, &keys::org(&caller.tenant, own))?
-    {
-        chain = crate::reach::chain(&o.data);
-        if let Some(root) = crate::identity::active_tenant(env, &caller.tenant)?.root_org {
-            chain.push(root);
-        }
-    }
-    listing::run(
-        env.kv,
-        &caller.tenant,
-        LIST,
-        LIST,
-        &query,
-        |ids| {
-            let keys: Vec<String> = ids.iter().map(|id| key(&caller.tenant, *id)).collect();
-            let groups: Vec<Group> = storage::read_many::<Group>(env.kv, &keys)?
-                .into_iter()
-                .flatten()
-                .collect();
-            if caller.org.is_none() {
-                return Ok(groups);
+fn root(env: &Env, tenant: &str) -> Result<Option<Uuid>> {
+    Ok(crate::identity::active_tenant(env, tenant)?.root_org)
+}
+
+/// The catalogs of `orgs`, in order; `None` where none was ever written.
+fn read_catalogs(env: &Env, tenant: &str, orgs: &[Uuid]) -> Result<Vec<Option<Catalog>>> {
+    let keys: Vec<String> = orgs.iter().map(|o| catalog_key(tenant, *o)).collect();
+    storage::read_many::<Catalog>(env.kv, &keys)
+}
+
+/// `org`'s catalog as the legacy index list gives it: one scan of the list,
+/// paid once per organization (its catalog is written after).
+fn seeded(env: &Env, tenant: &str, org: Uuid) -> Result<Catalog> {
+    const CHUNK: usize = 100;
+    let len = storage::index_len(env.kv, tenant, LEGACY_LIST)?;
+    let mut catalog = Catalog::default();
+    let mut from = 1;
+    while from <= len {
+        let keys: Vec<String> = storage::index_range(env.kv, tenant, LEGACY_LIST, from, CHUNK)?
+            .into_iter()
+            .map(|(_, id)| key(tenant, id))
+            .collect();
+        for g in storage::read_many::<Group>(env.kv, &keys)?
+            .into_iter()
+            .flatten()
+        {
+            if g.organization_id == org && !catalog.entries.iter().any(|e| e.id == g.id) {
+                catalog.insert(Entry {
+                    id: g.id,
+                    name: g.name,
+                });
             }
-            // Above the caller (its chain), or defined within its reach: one
-            // read of the defining organizations.
-            let mut orgs: Vec<Uuid> = groups
-                .iter()
-                .map(|g| g.organization_id)
-                .filter(|o| !chain.contains(o))
-                .collect();
-            orgs.sort();
-            orgs.dedup();
-            let keys: Vec<String> = orgs.iter().map(|o| keys::org(&caller.tenant, *o)).collect();
-            let within: Vec<Uuid> = storage::read_many::<Organization>(env.kv, &keys)?
-                .into_iter()
-                .flatten()
-                .filter(|o| caller.reaches(o))
-                .map(|o| o.id)
-                .collect();
-            let out: Vec<Group> = groups
-                .into_iter()
-                .filter(|g| {
-                    chain.contains(&g.organization_id) || within.contains(&g.organization_id)
-                })
-                .collect();
-            Ok(out)
-        },
-        |g| Row {
-            columns: vec![("name", g.name.to_lowercase())],
-            date: 0,
-            item: g,
-        },
-    )
+        }
+        from += CHUNK as i64;
+    }
+    Ok(catalog)
+}
+
+/// The groups assignable to users of `organization_id` (an organization in
+/// the caller's reach; default the caller's own, or the tenant's root for an
+/// operator): those its chain defines, the tenant's root included, sorted
+/// by name, one page of `per_page`. A handful of key-value calls, whatever
+/// the page or the tenant's size.
+pub fn list(
+    env: &Env,
+    caller: &Caller,
+    organization_id: Option<Uuid>,
+    page: usize,
+    per_page: usize,
+) -> Result<Page<Entry>> {
+    let home = match (organization_id, caller.org) {
+        (Some(id), _) => Some(
+            crate::organizations::get(env, caller, id)
+                .map_err(|_| Error::invalid("organizationId", "is not an organization in reach"))?,
+        ),
+        (None, Some(own)) => {
+            storage::read::<Organization>(env.kv, &keys::org(&caller.tenant, own))?.map(|r| r.data)
+        }
+        (None, None) => None,
+    };
+    let mut orgs = home.as_ref().map(crate::reach::chain).unwrap_or_default();
+    if let Some(root) = root(env, &caller.tenant)?
+        && !orgs.contains(&root)
+    {
+        orgs.insert(0, root);
+    }
+    let mut entries = Vec::new();
+    for (org, catalog) in orgs.iter().zip(read_catalogs(env, &caller.tenant, &orgs)?) {
+        let catalog = match catalog {
+            Some(c) => c,
+            None => {
+                let seed = seeded(env, &caller.tenant, *org)?;
+                if !seed.entries.is_empty() {
+                    // Written once, so the scan is not paid again.
+                    storage::swap_state::<Catalog, _>(
+                        env,
+                        &catalog_key(&caller.tenant, *org),
+                        &format!("group-catalog/{org}/seed"),
+                        |current| Ok(current.is_none().then(|| seed.clone())),
+                    )?;
+                }
+                seed
+            }
+        };
+        entries.extend(catalog.entries);
+    }
+    entries.sort_by_key(order);
+    let total = entries.len();
+    let items = entries
+        .into_iter()
+        .skip(page.saturating_sub(1).saturating_mul(per_page))
+        .take(per_page)
+        .collect();
+    Ok(Page {
+        items,
+        total,
+        span: total,
+        truncated: false,
+    })
 }
 
 /// The groups `ids` for a user of `org`: each must exist and be defined in

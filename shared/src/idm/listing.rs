@@ -318,10 +318,14 @@ pub fn run<T>(
     if query.is_plain() {
         let skipped = i64::try_from(query.skipped()).unwrap_or(i64::MAX);
         let from = skipped.saturating_add(1);
+        // An id listed twice (a user moved away and back, a move retried)
+        // shows once.
+        let mut seen = std::collections::HashSet::new();
         let ids: Vec<uuid::Uuid> =
             crate::storage::index_range(kv, tenant, list, from, query.per_page)?
                 .into_iter()
                 .map(|(_, id)| id)
+                .filter(|id| seen.insert(*id))
                 .collect();
         let items = load(&ids)?;
         let total = crate::storage::read_count(kv, tenant, count)?.max(0) as usize;

@@ -185,8 +185,20 @@ pub struct Organization {
     /// Address and contact fields (`address`, `phone`, `contact_email`...).
     #[serde(default)]
     pub details: std::collections::BTreeMap<String, String>,
+    /// Set while a delete checks the organization is empty: a create or a
+    /// move that lands in it meanwhile undoes itself (see
+    /// `organizations::delete`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closing: Option<Closing>,
     pub created_at: Millis,
     pub updated_at: Millis,
+}
+
+/// A delete's fence on its organization.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Closing {
+    pub op: String,
+    pub at: Millis,
 }
 
 impl Organization {
@@ -331,6 +343,13 @@ pub struct User {
     /// reset sets it): one write ends them all, however many there are.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub credentials_valid_from: Millis,
+    /// The organization a move left, until the move is settled (the target
+    /// still admits members, counts moved) or undone: whoever reads the
+    /// user next finishes it (`users::settle_move`), so a move that died
+    /// half-way is repaired by its retry, and a delete of either
+    /// organization waits for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved_from: Option<Uuid>,
     pub created_at: Millis,
     pub updated_at: Millis,
 }

@@ -1,4 +1,15 @@
 //! Reading and changing one organization, for every family.
+//!
+//! # Deleting is a fence
+//! A delete first marks the organization `closing`, then reads its index
+//! slots for live members and children, then marks it deleted. Whatever
+//! joins it (a create, a move, a child organization) is listed first and
+//! re-reads the organization after: if it finds the mark (or the delete
+//! done) it undoes itself ([`admits`]). Either the joiner's re-read came
+//! before the mark, and so its record was listed before the delete's scan
+//! (which sees it and refuses), or after, and it leaves. So no live member
+//! appears after the delete's check. A mark older than [`FENCE_MS`] is a
+//! delete that died; it fences nothing.
 
 use std::collections::BTreeMap;
 
@@ -6,7 +17,7 @@ use uuid::Uuid;
 
 use crate::auth::Caller;
 use crate::error::{Error, Result};
-use crate::model::{Lifecycle, Organization, Role};
+use crate::model::{Closing, Lifecycle, Organization, Role, User};
 use crate::storage::{self, Env, keys};
 
 /// An organization the caller reaches, else 404.
@@ -370,14 +381,106 @@ fn any_listed<T: serde::de::DeserializeOwned>(
     Ok(false)
 }
 
-fn has_live_member(env: &Env, tenant: &str, org: Uuid) -> Result<bool> {
-    any_listed(
-        env,
-        tenant,
-        &format!("org/{org}/members"),
-        |id| keys::user(tenant, id),
-        |u: &crate::model::User| u.organization_id == org && u.status != Lifecycle::Deleted,
+/// How long a delete's `closing` mark fences its organization.
+pub const FENCE_MS: crate::time::Millis = storage::CLAIM_WINDOW_MS;
+
+/// Whether `org` is deleted or being deleted, re-read now.
+fn closed(env: &Env, tenant: &str, org: Uuid) -> Result<bool> {
+    Ok(
+        match storage::read::<Organization>(env.kv, &keys::org(tenant, org))? {
+            None => true,
+            Some(r) => {
+                r.data.status == Lifecycle::Deleted
+                    || r.data
+                        .closing
+                        .as_ref()
+                        .is_some_and(|c| env.now - c.at < FENCE_MS)
+            }
+        },
     )
+}
+
+/// What a create or move calls once its record is listed in `org`: an
+/// error (409, retry later) when a delete of `org` has begun, so the joiner
+/// undoes itself. See the module's fence.
+pub fn admits(env: &Env, tenant: &str, org: Uuid) -> Result<()> {
+    if closed(env, tenant, org)? {
+        return Err(Error::Conflict(
+            "the organization is being deleted; retry once it is settled".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Settles a user's half-done move (see [`User::moved_from`]): kept when
+/// its organization still admits members (the counts follow it), else
+/// undone. Returns the user as it is now.
+pub fn settle_move(env: &Env, tenant: &str, user: User) -> Result<User> {
+    let Some(from) = user.moved_from else {
+        return Ok(user);
+    };
+    let to = user.organization_id;
+    let keep = !closed(env, tenant, to)?;
+    // Its own op id (a number no other call gets), so of racing settlers
+    // only the one whose swap lands moves the counts.
+    let n = env.kv.increment(&format!("t/{tenant}/settle-seq"), 1)?;
+    let op = format!("settle-move/{}/{n}", user.id);
+    let (record, here) =
+        storage::update_if::<User, _>(env, &keys::user(tenant, user.id), &op, |u| {
+            if u.moved_from != Some(from) || u.organization_id != to {
+                return Ok(false);
+            }
+            u.moved_from = None;
+            if !keep {
+                u.organization_id = from;
+            }
+            Ok(true)
+        })?;
+    if here && keep {
+        let read = |id| -> Result<Option<Organization>> {
+            Ok(storage::read::<Organization>(env.kv, &keys::org(tenant, id))?.map(|r| r.data))
+        };
+        let old = read(from)?
+            .map(|o| crate::reach::user_counts(&o))
+            .unwrap_or_default();
+        let new = read(to)?
+            .map(|o| crate::reach::user_counts(&o))
+            .unwrap_or_default();
+        let gone: Vec<String> = old.iter().filter(|c| !new.contains(c)).cloned().collect();
+        let came: Vec<String> = new.iter().filter(|c| !old.contains(c)).cloned().collect();
+        crate::reach::bump(env, tenant, &gone, -1)?;
+        crate::reach::bump(env, tenant, &came, 1)?;
+    }
+    Ok(record.data)
+}
+
+/// Whether a live user belongs to `org`: one that is in it, or one whose
+/// move out of it is unsettled (settled here first, as it may come back).
+fn has_live_member(env: &Env, tenant: &str, org: Uuid) -> Result<bool> {
+    let list = format!("org/{org}/members");
+    let total = storage::index_len(env.kv, tenant, &list)?;
+    let mut from = 1;
+    while from <= total {
+        let keys: Vec<String> = storage::index_range(env.kv, tenant, &list, from, SLOT_PAGE)?
+            .into_iter()
+            .map(|(_, id)| keys::user(tenant, id))
+            .collect();
+        for user in storage::read_many::<User>(env.kv, &keys)?
+            .into_iter()
+            .flatten()
+        {
+            let user = if user.moved_from == Some(org) {
+                settle_move(env, tenant, user)?
+            } else {
+                user
+            };
+            if user.organization_id == org && user.status != Lifecycle::Deleted {
+                return Ok(true);
+            }
+        }
+        from += SLOT_PAGE as i64;
+    }
+    Ok(false)
 }
 
 fn has_live_child(env: &Env, tenant: &str, org: Uuid) -> Result<bool> {
@@ -400,25 +503,47 @@ pub fn delete(env: &mut Env, caller: &Caller, id: Uuid) -> Result<()> {
             "cannot delete your own organization".into(),
         ));
     }
-    let mut errors = crate::error::FieldErrors::default();
-    if has_live_member(env, &caller.tenant, id)? {
-        errors.add("organization", "still has users");
-    }
-    if has_live_child(env, &caller.tenant, id)? {
-        errors.add("organization", "still has child organizations");
-    }
-    errors.into_result()?;
     let op = format!("org-delete{}", env.new_uuid().simple());
     let now = env.now;
-    let (_, deleted_here) =
-        storage::update_if::<Organization, _>(env, &keys::org(&caller.tenant, id), &op, |o| {
-            if o.status == Lifecycle::Deleted {
-                return Ok(false);
-            }
-            o.status = Lifecycle::Deleted;
-            o.updated_at = now;
-            Ok(true)
-        })?;
+    let key = keys::org(&caller.tenant, id);
+    // The fence goes up before the check (see the module's doc).
+    storage::update::<Organization, _>(env, &key, &format!("{op}/fence"), |o| {
+        o.closing = Some(Closing {
+            op: op.clone(),
+            at: now,
+        });
+        Ok(())
+    })?;
+    let mut errors = crate::error::FieldErrors::default();
+    let checked = (|| {
+        if has_live_member(env, &caller.tenant, id)? {
+            errors.add("organization", "still has users");
+        }
+        if has_live_child(env, &caller.tenant, id)? {
+            errors.add("organization", "still has child organizations");
+        }
+        Ok::<_, Error>(())
+    })();
+    if checked.is_err() || !errors.is_empty() {
+        // Down again, unless a later delete has put up its own.
+        let _ = storage::update_if::<Organization, _>(env, &key, &format!("{op}/lift"), |o| {
+            Ok(o.closing.as_ref().is_some_and(|c| c.op == op) && {
+                o.closing = None;
+                true
+            })
+        });
+        checked?;
+        errors.into_result()?;
+    }
+    let (_, deleted_here) = storage::update_if::<Organization, _>(env, &key, &op, |o| {
+        o.closing = None;
+        if o.status == Lifecycle::Deleted {
+            return Ok(false);
+        }
+        o.status = Lifecycle::Deleted;
+        o.updated_at = now;
+        Ok(true)
+    })?;
     if deleted_here {
         crate::reach::bump(env, &caller.tenant, &crate::reach::org_counts(&org), -1)?;
     }

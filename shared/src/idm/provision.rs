@@ -641,6 +641,15 @@ pub fn create_customer(
         correlation_id,
     )
     .and_then(|created| {
+        // Listed now: a delete of the organization joined (or of the new
+        // one's parent) that began meanwhile makes the create undo itself.
+        let home = match input.organization_id {
+            Some(id) => Some(id),
+            None => created.organization.parent,
+        };
+        if let Some(home) = home {
+            crate::organizations::admits(env, tenant, home)?;
+        }
         // A resumed create whose user record changed meanwhile (its email
         // edited before the claim was committed) must not commit the claim
         // to a record that no longer carries the email.
@@ -804,6 +813,7 @@ fn write_customer(
                 code: None,
                 number: None,
                 details: spec.details.clone(),
+                closing: None,
                 created_at: now,
                 updated_at: now,
             };
@@ -862,6 +872,7 @@ fn write_customer(
             .is_none()
             .then(|| derived_uuid(run, "invitation")),
         credentials_valid_from: 0,
+        moved_from: None,
         created_at: now,
         updated_at: now,
     };
@@ -1038,12 +1049,20 @@ pub fn create_organization(
         code: None,
         number: None,
         details: Default::default(),
+        closing: None,
         created_at: env.now,
         updated_at: env.now,
     };
     let op = format!("org-create/{id}");
     storage::write(env.kv, &keys::org(tenant, id), &op, &org)?;
     reach::append(env, tenant, &reach::org_lists(&org), id)?;
+    if let Some(p) = parent
+        && let Err(e) = crate::organizations::admits(env, tenant, p.id)
+    {
+        // Listed in a parent being deleted: gone again, before any count.
+        let _ = env.kv.delete(&keys::org(tenant, id));
+        return Err(e);
+    }
     reach::bump(env, tenant, &reach::created_org_counts(&org), 1)?;
     Ok(org)
 }

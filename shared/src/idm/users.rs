@@ -216,6 +216,7 @@ fn reachable(env: &Env, caller: &Caller, id: Uuid) -> Result<(User, Organization
         .map(|r| r.data)
         .filter(|u| u.status != Lifecycle::Deleted)
         .ok_or_else(not_found)?;
+    let user = crate::organizations::settle_move(env, &caller.tenant, user)?;
     let organization = org(env, &caller.tenant, user.organization_id)?
         .filter(|o| caller.reaches(o))
         .ok_or_else(not_found)?;
@@ -401,7 +402,19 @@ fn apply(
     };
 
     let now = env.now;
-    let mut moved_from = None;
+    let moving = target_org
+        .as_ref()
+        .filter(|t| t.id != current.organization_id);
+    if let Some(to) = moving {
+        // Listed in the new organization before the record says so, so a
+        // delete of it that checks after the move sees the user.
+        let old_lists = reach::user_lists(home);
+        let new_lists: Vec<String> = reach::user_lists(to)
+            .into_iter()
+            .filter(|l| !old_lists.contains(l))
+            .collect();
+        reach::append(env, &tenant, &new_lists, id)?;
+    }
     let updated = storage::update::<User, _>(env, &keys::user(&tenant, id), &op, |u| {
         if !matches!(email_change, EmailChange::None)
             && validate::normalize_email(&u.email) != validate::normalize_email(&current.email)
@@ -426,12 +439,14 @@ fn apply(
             // The same address in another case: no claim moves.
             u.email = email.clone();
         }
-        moved_from = None;
-        if let Some(org) = change.organization_id
-            && org != u.organization_id
-        {
-            moved_from = Some(u.organization_id);
-            u.organization_id = org;
+        if let Some(to) = moving {
+            if u.organization_id != current.organization_id || u.moved_from.is_some() {
+                return Err(Error::Conflict(
+                    "the user moved meanwhile; read it again and retry".into(),
+                ));
+            }
+            u.moved_from = Some(u.organization_id);
+            u.organization_id = to.id;
         }
         change.profile.apply(&mut u.profile);
         if let Some(groups) = &change.groups {
@@ -491,8 +506,13 @@ fn apply(
             )?;
         }
     }
-    if let (Some(from), Some(to)) = (moved_from, &target_org) {
-        moved(env, &tenant, id, from, to)?;
+    let updated = crate::organizations::settle_move(env, &tenant, updated)?;
+    if let Some(to) = moving
+        && updated.organization_id != to.id
+    {
+        return Err(crate::organizations::admits(env, &tenant, to.id)
+            .err()
+            .unwrap_or_else(|| Error::Conflict("the user moved meanwhile".into())));
     }
     storage::audit_action(
         env,
@@ -579,33 +599,6 @@ fn move_email_claims(
         release_claim(env, &old_key, &found.data)?;
     }
     Ok(())
-}
-
-/// Lists and counts follow a user from organization `from` to `to`: the
-/// new organization's members and the subtree lists of the chain it did not
-/// share with the old one; counts move between the chains' differences.
-fn moved(env: &Env, tenant: &str, id: Uuid, from: Uuid, to: &Organization) -> Result<()> {
-    let old = org(env, tenant, from)?;
-    let old_lists = old.as_ref().map(reach::user_lists).unwrap_or_default();
-    let old_counts = old.as_ref().map(reach::user_counts).unwrap_or_default();
-    let new_lists: Vec<String> = reach::user_lists(to)
-        .into_iter()
-        .filter(|l| !old_lists.contains(l))
-        .collect();
-    reach::append(env, tenant, &new_lists, id)?;
-    let new_counts = reach::user_counts(to);
-    let gone: Vec<String> = old_counts
-        .iter()
-        .filter(|c| !new_counts.contains(c))
-        .cloned()
-        .collect();
-    let came: Vec<String> = new_counts
-        .iter()
-        .filter(|c| !old_counts.contains(c))
-        .cloned()
-        .collect();
-    reach::bump(env, tenant, &gone, -1)?;
-    reach::bump(env, tenant, &came, 1)
 }
 
 /// The signed-in user changes their password: the current one is required,

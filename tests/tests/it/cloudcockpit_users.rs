@@ -12,20 +12,20 @@ use crate::cloudcockpit_auth::{api_client, bearer, create as create_customer, cu
 use crate::support::{DEFAULT_HOST, app_host, operator_auth, seed_tenant};
 
 /// A `/v1` request with the documented headers.
-fn v1(method: http::Method, path: &str, auth: &str) -> Request {
+pub(crate) fn v1(method: http::Method, path: &str, auth: &str) -> Request {
     Request::new(method, path)
         .header("authorization", auth)
         .header("x-tenant", DEFAULT_HOST)
 }
 
 /// A CSP client's bearer.
-async fn csp(host: &Host) -> String {
+pub(crate) async fn csp(host: &Host) -> String {
     let (id, secret) = api_client(host, json!({"name": "csp"})).await;
     bearer(host, &id, &secret).await
 }
 
 /// A reseller (via /admin) and its client's bearer.
-async fn reseller(host: &Host, code: &str) -> (Uuid, String) {
+pub(crate) async fn reseller(host: &Host, code: &str) -> (Uuid, String) {
     let r = host
         .send(
             Request::post("/admin/resellers")
@@ -82,7 +82,7 @@ fn errors(r: &Response) -> Vec<(String, Vec<String>)> {
         .unwrap_or_default()
 }
 
-fn properties(r: &Response) -> Vec<String> {
+pub(crate) fn properties(r: &Response) -> Vec<String> {
     errors(r).into_iter().map(|(p, _)| p).collect()
 }
 

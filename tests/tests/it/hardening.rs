@@ -43,14 +43,14 @@ pub(crate) fn location_id(r: &Response) -> Uuid {
         .unwrap()
 }
 
-fn stored_user(host: &Host, id: Uuid) -> Option<User> {
+pub(crate) fn stored_user(host: &Host, id: Uuid) -> Option<User> {
     host.kv
         .get("default", &keys::user("default", id))
         .unwrap()
         .map(|v| serde_json::from_slice::<Record<User>>(&v).unwrap().data)
 }
 
-fn count(host: &Host, name: &str) -> i64 {
+pub(crate) fn count(host: &Host, name: &str) -> i64 {
     host.with_env(|env| storage::read_count(env.kv, "default", name).unwrap())
 }
 

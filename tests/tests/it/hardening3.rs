@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::cloudcockpit_auth::{api_client, bearer, create as create_customer, customer_body};
+use crate::cloudcockpit_users::{properties, v1};
 use crate::gcore_auth::{login, overview};
 use crate::organizations::{as_operator, customer, send};
 use crate::support::{DEFAULT_HOST, app_host, concurrently, seed_tenant};
@@ -82,17 +83,6 @@ fn portal_user(auth: &str, customer: Uuid, id: Uuid, email: &str) -> Request {
             &json!({"id": id, "firstName": "Ana", "lastName": "Silva", "email": email,
                       "role": {}, "groups": []}),
         )
-}
-
-fn properties(r: &Response) -> Vec<String> {
-    r.json()["errors"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|e| e["propertyName"].as_str().unwrap_or_default().to_string())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -771,6 +761,29 @@ async fn an_administrator_resends_a_lost_invitation_with_a_fresh_token() {
 
 // ---------------------------------------------------------------- sweep
 
+/// A forgot-password request and a failed sign-in from client address `i`.
+async fn forgotten_and_failed(host: &Host, key: &str, i: u8) {
+    let from: std::net::SocketAddr = format!("198.51.100.{i}:4000").parse().unwrap();
+    let r = host
+        .send(
+            Request::post("/auth/password")
+                .header("x-api-key", key)
+                .json(&json!({"email": format!("nobody{i}@example.com")}))
+                .from_addr(from),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = host
+        .send(
+            Request::post("/auth/sign_in")
+                .header("x-api-key", key)
+                .json(&json!({"username": format!("nobody{i}@example.com"), "password": "x"}))
+                .from_addr(from),
+        )
+        .await;
+    assert_eq!(r.status, 401);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sweep_returns_the_store_to_its_size() {
     let host = app_host();
@@ -783,30 +796,16 @@ async fn a_sweep_returns_the_store_to_its_size() {
             )
             .header("x-tenant", DEFAULT_HOST)
     };
+    // Keys a tenant makes once (the forgot-password queue's counter) are
+    // made before the baseline: a first request, past its expiry, swept.
+    forgotten_and_failed(&host, &key, 250).await;
+    host.clock.advance(std::time::Duration::from_secs(3 * 3600));
     assert_eq!(send(&host, sweep()).await.status, 200);
     let baseline = host.kv.dump("default").len();
     // What only grew before: the forgot-password and failed sign-in
     // counters of twenty client addresses.
     for i in 0..20u8 {
-        let from: std::net::SocketAddr = format!("198.51.100.{i}:4000").parse().unwrap();
-        let r = host
-            .send(
-                Request::post("/auth/password")
-                    .header("x-api-key", &key)
-                    .json(&json!({"email": format!("nobody{i}@example.com")}))
-                    .from_addr(from),
-            )
-            .await;
-        assert_eq!(r.status, 200, "{}", r.text());
-        let r = host
-            .send(
-                Request::post("/auth/sign_in")
-                    .header("x-api-key", &key)
-                    .json(&json!({"username": format!("nobody{i}@example.com"), "password": "x"}))
-                    .from_addr(from),
-            )
-            .await;
-        assert_eq!(r.status, 401);
+        forgotten_and_failed(&host, &key, i).await;
     }
     let grown = host.kv.dump("default").len();
     assert!(grown > baseline + 40, "{baseline} -> {grown}");
@@ -844,4 +843,401 @@ async fn email_changes_are_counted_so_no_inbox_is_flooded() {
     assert_eq!(r.status, 429, "{}", r.text());
     assert!(r.header("retry-after").is_some());
     assert_eq!(email_changed_notices(&host).await.len(), 5);
+}
+
+// ---------------------------------------------------------------- groups
+
+/// Defines a group `name` as `auth` (in `org`, or the caller's own).
+fn new_group(auth: &str, name: &str, org: Option<Uuid>) -> Request {
+    v1(http::Method::POST, "/v1/users/groups", auth)
+        .json(&json!({"name": name, "organizationId": org}))
+}
+
+/// Every group name a paged walk of G1 gives, and the cost of its first page.
+async fn group_names(host: &Host, auth: &str, query: &str) -> (Vec<String>, u64) {
+    let mut names = Vec::new();
+    let mut first_cost = 0;
+    for page in 1.. {
+        let r = send(
+            host,
+            v1(
+                http::Method::GET,
+                &format!("/v1/users/groups?pageSize=100&pageNumber={page}{query}"),
+                auth,
+            ),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        if page == 1 {
+            first_cost = r.kv.total();
+        }
+        let items = r.json()["items"].as_array().unwrap().clone();
+        if items.is_empty() {
+            break;
+        }
+        names.extend(
+            items
+                .iter()
+                .map(|g| g["name"].as_str().unwrap().to_string()),
+        );
+    }
+    (names, first_cost)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_group_is_listed_at_the_same_cost_and_an_organization_holds_a_bounded_number() {
+    let host = app_host();
+    let csp = crate::cloudcockpit_users::csp(&host).await;
+    let (north, north_auth) = crate::cloudcockpit_users::reseller(&host, "NORTH").await;
+    let (_, south_auth) = crate::cloudcockpit_users::reseller(&host, "SOUTH").await;
+    assert_eq!(
+        send(&host, new_group(&csp, "Everyone", None)).await.status,
+        201
+    );
+    assert_eq!(
+        send(&host, new_group(&north_auth, "North 000", None))
+            .await
+            .status,
+        201
+    );
+    let (names, cost_small) = group_names(&host, &north_auth, "").await;
+    assert_eq!(names, ["Everyone", "North 000"]);
+
+    // The south fills its organization to the bound; the last ones race.
+    let max = onboard_shared::groups::PER_ORGANIZATION;
+    for i in 0..max - 2 {
+        let r = send(
+            &host,
+            new_group(&south_auth, &format!("South {i:03}"), None),
+        )
+        .await;
+        assert_eq!(r.status, 201, "{i}: {}", r.text());
+    }
+    let racing = concurrently(&host, 4, |i| {
+        new_group(&south_auth, &format!("Late {i}"), None)
+    })
+    .await;
+    let mut statuses: Vec<u16> = racing.iter().map(|r| r.status).collect();
+    statuses.sort();
+    assert_eq!(statuses, [201, 201, 400, 400], "exactly the bound is kept");
+    let refused = racing.iter().find(|r| r.status == 400).unwrap();
+    assert_eq!(
+        properties(refused),
+        ["OrganizationId"],
+        "{}",
+        refused.text()
+    );
+
+    // The south sees its own and the root's, every one on some page, in
+    // name order (Everyone, Late x2, South 000...).
+    let (names, _) = group_names(&host, &south_auth, "").await;
+    assert_eq!(names.len(), max + 1);
+    let mut sorted = names.clone();
+    sorted.sort_by_key(|n| n.to_lowercase());
+    assert_eq!(names, sorted);
+    assert_eq!(names[0], "Everyone");
+    // The north's list costs what it did, whatever the south defined.
+    let (names, cost_big) = group_names(&host, &north_auth, "").await;
+    assert_eq!(names, ["Everyone", "North 000"]);
+    assert_eq!(cost_big, cost_small, "a list reads one chain's catalogs");
+    // An operator lists an organization's assignable groups by naming it.
+    let (names, _) = group_names(&host, &csp, &format!("&organizationId={north}")).await;
+    assert_eq!(names, ["Everyone", "North 000"]);
+    let (names, _) = group_names(&host, &csp, "").await;
+    assert_eq!(names, ["Everyone"]);
+    let r = send(
+        &host,
+        v1(
+            http::Method::GET,
+            "/v1/users/groups?organizationId=nope",
+            &csp,
+        ),
+    )
+    .await;
+    assert_eq!(
+        (r.status, properties(&r)),
+        (400, vec!["OrganizationId".to_string()])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_defined_before_catalogs_are_still_listed() {
+    use onboard_shared::model::{Group, Role};
+    use onboard_shared::storage;
+    let host = app_host();
+    let (north, north_auth) = crate::cloudcockpit_users::reseller(&host, "OLD").await;
+    // As the previous release stored a group: its record and the tenant's
+    // index list, no catalog.
+    let old = Uuid::new_v4();
+    host.with_env(|env| {
+        let group = Group {
+            id: old,
+            organization_id: north,
+            name: "Legacy".into(),
+            role: Role::User,
+        };
+        storage::write(
+            env.kv,
+            &onboard_shared::groups::key("default", old),
+            "legacy",
+            &group,
+        )
+        .unwrap();
+        let pos = storage::index_position(env, "default", "groups").unwrap();
+        storage::index_put(env, "default", "groups", pos, old).unwrap();
+    });
+    assert_eq!(
+        send(&host, new_group(&north_auth, "Newer", None))
+            .await
+            .status,
+        201
+    );
+    let (names, _) = group_names(&host, &north_auth, "").await;
+    assert_eq!(names, ["Legacy", "Newer"]);
+}
+
+// ---------------------------------------------------------------- forgot password
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forgot_password_does_the_same_work_for_known_and_unknown_emails() {
+    let host = app_host();
+    let key = crate::identity::app_key(&host).await;
+    customer(&host, "known@example.com").await;
+    let forgot = |email: &str, from: &str| {
+        Request::post("/auth/password")
+            .header("x-api-key", &key)
+            .json(&json!({"email": email}))
+            .from_addr(from.parse().unwrap())
+    };
+    let known = host
+        .send(forgot("known@example.com", "198.51.100.1:4000"))
+        .await;
+    let unknown = host
+        .send(forgot("nobody@example.com", "198.51.100.2:4000"))
+        .await;
+    assert_eq!((known.status, unknown.status), (200, 200));
+    assert_eq!(known.body, unknown.body);
+    assert_eq!(
+        known.kv, unknown.kv,
+        "the same key-value calls, kind by kind"
+    );
+    // The lookup happens when an operator reads the outbox: one reset, for
+    // the known address only.
+    let r = send(&host, as_operator(Request::get("/admin/outbox"))).await;
+    let resets: Vec<Value> = r.json()["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kind"] == "password_reset")
+        .cloned()
+        .collect();
+    assert_eq!(resets.len(), 1, "{resets:?}");
+    assert_eq!(resets[0]["to"], "known@example.com");
+    // Read again: resolved once, not again.
+    let r = send(&host, as_operator(Request::get("/admin/outbox"))).await;
+    let again = r.json()["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kind"] == "password_reset")
+        .count();
+    assert_eq!(again, 1);
+}
+
+// ---------------------------------------------------------------- moves and deletes
+
+fn move_to(user: Uuid, org: &str) -> Request {
+    as_operator(Request::put(format!(
+        "/v2/organizations/move?user_id={user}&organization_id={org}"
+    )))
+}
+
+async fn new_organization(host: &Host, name: &str) -> String {
+    let r = send(
+        host,
+        as_operator(Request::post("/v2/organizations"))
+            .json(&json!({"organization": {"name": name}})),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    r.json()["data"]["id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_move_that_dies_half_way_is_finished_by_its_retry() {
+    use onboard_test_host::{FaultAction, FaultRule, Op};
+    let host = app_host();
+    // Where it dies: listing the user in the destination, settling the
+    // move, moving the destination's count.
+    let steps = [
+        ("the list", "/members/n", true),
+        ("the settling", "/settle-seq", true),
+        // Past the record's settling a crash leaves the count one short
+        // (as a create's does); lists and deletes never read counts.
+        ("the count", "/users", false),
+    ];
+    for (round, (step, key, counted)) in steps.into_iter().enumerate() {
+        let user = customer(&host, &format!("mover{round}@example.com")).await;
+        let from = crate::hardening::stored_user(&host, user)
+            .unwrap()
+            .organization_id;
+        let to = new_organization(&host, &format!("Destination {round}")).await;
+        let key = if key == "/members/n" {
+            format!("org/{to}/members/n")
+        } else if key == "/users" {
+            format!("count/org/{to}/users")
+        } else {
+            key.to_string()
+        };
+        host.kv.faults.add_rule(
+            FaultRule::new(FaultAction::Crash)
+                .on(Op::Increment)
+                .key_contains(key),
+        );
+        let r = host.send(move_to(user, &to)).await;
+        assert_eq!(r.status, 500, "{step}: {}", r.text());
+        host.kv.faults.clear_rules();
+        // The retry finishes it.
+        let r = send(&host, move_to(user, &to)).await;
+        assert_eq!(r.status, 200, "{step}: {}", r.text());
+        let members = send(
+            &host,
+            as_operator(Request::get(format!("/v2/organizations/{to}"))),
+        )
+        .await;
+        assert_eq!(
+            members.json()["data"]["attributes"]["members"][0]["username"],
+            format!("mover{round}@example.com"),
+            "{step}"
+        );
+        if counted {
+            let count = |org: &str| crate::hardening::count(&host, &format!("org/{org}/users"));
+            assert_eq!((count(&from.to_string()), count(&to)), (0, 1), "{step}");
+        }
+        let r = send(
+            &host,
+            as_operator(Request::delete(format!("/v2/organizations/{to}"))),
+        )
+        .await;
+        assert_eq!(r.status, 422, "{step}: a live member: {}", r.text());
+        let r = send(
+            &host,
+            as_operator(Request::delete(format!("/v2/organizations/{from}"))),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{step}: the old one is empty: {}", r.text());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_joins_an_organization_while_its_delete_checks_it() {
+    use onboard_shared::model::{Closing, Organization};
+    use onboard_shared::storage::{self, keys};
+    let host = app_host();
+    let to = new_organization(&host, "Closing").await;
+    let org: Uuid = to.parse().unwrap();
+    let user = customer(&host, "outside@example.com").await;
+    let home = crate::hardening::stored_user(&host, user)
+        .unwrap()
+        .organization_id;
+    // A delete has put up its fence and is reading the members.
+    host.with_env(|env| {
+        let now = env.now;
+        storage::update::<Organization, _>(env, &keys::org("default", org), "fence", |o| {
+            o.closing = Some(Closing {
+                op: "org-delete-test".into(),
+                at: now,
+            });
+            Ok(())
+        })
+        .unwrap();
+    });
+    let join = || {
+        crate::create_customer::post(&json!({"customer": {"organization_id": org,
+            "user": {"email": "joiner@example.com", "password": "password123",
+                     "password_confirmation": "password123"}}}))
+    };
+    let r = send(&host, join()).await;
+    assert_eq!(r.status, 409, "{}", r.text());
+    let r = send(&host, move_to(user, &to)).await;
+    assert_eq!(r.status, 409, "{}", r.text());
+    let stored = crate::hardening::stored_user(&host, user).unwrap();
+    assert_eq!(
+        (stored.organization_id, stored.moved_from),
+        (home, None),
+        "undone"
+    );
+    // The delete finds it empty and completes.
+    let r = send(
+        &host,
+        as_operator(Request::delete(format!("/v2/organizations/{to}"))),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = send(&host, join()).await;
+    assert_eq!(r.status, 404, "{}", r.text());
+    // The refused join left nothing: its email is free.
+    customer(&host, "joiner@example.com").await;
+
+    // A delete that died leaves a fence that lapses; one that finds a member
+    // takes its fence down at once.
+    let other = new_organization(&host, "Busy").await;
+    let other_id: Uuid = other.parse().unwrap();
+    host.with_env(|env| {
+        let now = env.now;
+        storage::update::<Organization, _>(env, &keys::org("default", other_id), "fence", |o| {
+            o.closing = Some(Closing {
+                op: "died".into(),
+                at: now,
+            });
+            Ok(())
+        })
+        .unwrap();
+    });
+    assert_eq!(send(&host, move_to(user, &other)).await.status, 409);
+    host.clock.advance(std::time::Duration::from_millis(
+        onboard_shared::organizations::FENCE_MS as u64,
+    ));
+    assert_eq!(send(&host, move_to(user, &other)).await.status, 200);
+    let r = send(
+        &host,
+        as_operator(Request::delete(format!("/v2/organizations/{other}"))),
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    let r = send(
+        &host,
+        crate::create_customer::post(&json!({"customer": {"organization_id": other_id,
+            "user": {"email": "second@example.com"}}})),
+    )
+    .await;
+    assert_eq!(r.status, 201, "the fence is down again: {}", r.text());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delete_racing_creates_never_leaves_a_live_member() {
+    let host = app_host();
+    for round in 0..6 {
+        let to = new_organization(&host, &format!("Race {round}")).await;
+        let org: Uuid = to.parse().unwrap();
+        let answers = concurrently(&host, 4, |i| {
+            if i == 0 {
+                as_operator(Request::delete(format!("/v2/organizations/{to}")))
+            } else {
+                crate::create_customer::post(&json!({"customer": {"organization_id": org,
+                    "user": {"email": format!("r{round}-{i}@example.com")}}}))
+            }
+        })
+        .await;
+        let deleted = answers[0].status == 200;
+        let joined = answers[1..].iter().filter(|r| r.status == 201).count();
+        assert!(
+            !(deleted && joined > 0),
+            "round {round}: deleted with {joined} members joining: {:?}",
+            answers.iter().map(|r| r.status).collect::<Vec<_>>()
+        );
+        for r in &answers {
+            assert!(r.status < 500, "{} {}", r.status, r.text());
+        }
+    }
 }

@@ -407,7 +407,17 @@ pub fn query_parameters(method: &str, path: &str) -> Vec<Value> {
         ("patch" | "delete", "/v1/users/{email}") => vec![cc_reseller(
             "The user must be in this reseller's subtree (else 403)",
         )],
-        ("get", "/v1/users/groups") => cc_paging(),
+        ("get", "/v1/users/groups") => {
+            let mut params = cc_paging();
+            params.push(param(
+                "organizationId",
+                false,
+                uuid(),
+                "List the groups assignable in this organization (one in reach; \
+                 default the caller's own) rather than the caller's",
+            ));
+            params
+        }
 
         // Apiculus.
         ("get", "/api/v1/stateList") => vec![param(

@@ -388,7 +388,8 @@ pub fn user(req: &Request, env: &mut Env, config: &Config) -> Response {
     )
 }
 
-/// `GET /v1/users/groups` (G1): the groups the caller sees, sorted by name,
+/// `GET /v1/users/groups` (G1): the groups assignable in the caller's
+/// organization (or in `organizationId`, one in its reach), sorted by name,
 /// paged. `POST` (this service's addition, as groups must exist before users
 /// name them): `{name, organizationId?}` defines a group in the caller's
 /// organization (or the one named, in reach); 201 with its id as a JSON
@@ -422,7 +423,13 @@ pub fn groups(req: &Request, env: &mut Env, config: &Config) -> Response {
                 return Ok(web::json(StatusCode::CREATED, &json!(group.id)));
             }
             let (page, size) = paging(req)?;
-            let found = core_groups::list(env, caller, page, size)?;
+            let org = match query_value(req, "organizationId") {
+                None => None,
+                Some(v) => Some(Uuid::parse_str(v.trim()).map_err(|_| {
+                    Error::invalid("organizationId", "'organizationId' is not a valid GUID.")
+                })?),
+            };
+            let found = core_groups::list(env, caller, org, page, size)?;
             let items = found
                 .items
                 .iter()

@@ -45,7 +45,18 @@ pub trait Kv {
     /// if nothing changed meanwhile. Only safe on a key known to exist: on an
     /// absent key Spin's swap is an unconditional upsert.
     fn compare_and_swap(&self, key: &str, update: &mut CasUpdate) -> KvResult<CasOutcome>;
+    /// Swaps this request may still make. Spin keeps an instance's
+    /// compare-and-swaps in a table of [`SWAP_TABLE`] slots and never frees
+    /// the slot of one it swapped, so past that every swap fails: a request
+    /// that loops over records (a delivery pass) stops while it has some
+    /// left. Unbounded off Spin.
+    fn swaps_left(&self) -> usize {
+        usize::MAX
+    }
 }
+
+/// Slots in Spin's per-instance compare-and-swap table.
+pub const SWAP_TABLE: usize = 256;
 
 /// Reads `keys` through `batch` (the host's `get_many`), or with one `get`
 /// per key where the host cannot batch. Spin's Redis provider sends

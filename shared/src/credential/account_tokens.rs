@@ -469,7 +469,8 @@ pub fn forgot_password(env: &mut Env, tenant: &Tenant, email: &str, address: &st
         at: env.now,
     };
     storage::write(env.kv, &k, &format!("reset-request/{n}"), &request)?;
-    expiry::expire_at(env, &tenant.id, env.now + RESET_REQUEST_TTL_MS, &[k])
+    let claim = claim_key(&k);
+    expiry::expire_at(env, &tenant.id, env.now + RESET_REQUEST_TTL_MS, &[k, claim])
 }
 
 /// A forgot-password request waiting for its lookup.
@@ -480,9 +481,14 @@ struct ResetRequest {
 }
 
 /// How long a request waits for a pass before it is dropped (and swept).
-const RESET_REQUEST_TTL_MS: Millis = RESET_WINDOW_MS;
+const RESET_REQUEST_TTL_MS: Millis = 3_600_000;
 /// Requests one pass resolves at most.
 const RESOLVE_MAX: i64 = 1_000;
+/// Swaps one request's resolution may make (the token and its queued mark,
+/// each with room for retries).
+const RESOLVE_SWAPS: usize = 8;
+/// How long a numbered request may take to be written.
+const MISSING_GRACE_MS: Millis = 60_000;
 
 fn request_counter(tenant: &str) -> String {
     format!("t/{tenant}/reset-requests/queue/n")
@@ -490,6 +496,11 @@ fn request_counter(tenant: &str) -> String {
 
 fn request_key(tenant: &str, n: i64) -> String {
     format!("t/{tenant}/reset-requests/queue/{n}")
+}
+
+/// Counted by each pass that takes request `key`: the first resolves it.
+fn claim_key(key: &str) -> String {
+    format!("{key}/taken")
 }
 
 fn request_cursor(tenant: &str) -> String {
@@ -500,9 +511,11 @@ fn request_cursor(tenant: &str) -> String {
 /// request's email is looked up and, when it names an account that may sign
 /// in and has had fewer than [`RESETS_PER_WINDOW`] resets this window, a
 /// reset token is issued and its message queued. Runs at the start of every
-/// outbox read and delivery pass, oldest first, at most
-/// [`RESOLVE_MAX`] a call. The token id derives from the request, so passes
-/// racing over one request issue one token. Returns how many were resolved.
+/// outbox read and delivery pass, oldest first, at most [`RESOLVE_MAX`] a
+/// call and only while the request keeps half of its swaps for the pass.
+/// Each request is taken by the first pass to count its claim, so racing
+/// passes resolve it once; a request that fails is logged and dropped, never
+/// allowed to stop the passes behind it. Returns how many were resolved.
 pub fn resolve_reset_requests(env: &mut Env, tenant: &Tenant) -> Result<usize> {
     let t = tenant.id.as_str();
     let newest = env.kv.increment(&request_counter(t), 0)?;
@@ -517,23 +530,48 @@ pub fn resolve_reset_requests(env: &mut Env, tenant: &Tenant) -> Result<usize> {
     let keys: Vec<String> = seqs.iter().map(|n| request_key(t, *n)).collect();
     let requests = storage::read_many::<ResetRequest>(env.kv, &keys)?;
     let mut resolved = 0;
-    for ((n, k), request) in seqs.iter().zip(&keys).zip(requests) {
-        // A number whose record never landed is skipped: its request got
-        // the same answer as every other, and nothing else waits on it.
-        if let Some(request) = request
-            && env.now - request.at < RESET_REQUEST_TTL_MS
-        {
-            reset_for(env, tenant, &request, *n)?;
-            resolved += 1;
+    let mut reached = done;
+    for (i, ((n, k), request)) in seqs.iter().zip(&keys).zip(&requests).enumerate() {
+        if env.kv.swaps_left() < crate::kv::SWAP_TABLE / 2 + RESOLVE_SWAPS {
+            break;
         }
-        let _ = env.kv.delete(k);
+        match request {
+            // Numbered but not written: a request between its two calls, or
+            // one that died there. Passed once a later one is old enough
+            // that this one cannot still be on its way.
+            None => {
+                let dead = requests[i + 1..]
+                    .iter()
+                    .flatten()
+                    .any(|r| env.now - r.at >= MISSING_GRACE_MS);
+                if !dead {
+                    break;
+                }
+            }
+            Some(request) => {
+                if env.kv.increment(&claim_key(k), 1)? == 1
+                    && env.now - request.at < RESET_REQUEST_TTL_MS
+                {
+                    match reset_for(env, tenant, request, *n) {
+                        Ok(()) => resolved += 1,
+                        Err(e) => eprintln!("forgot-password request {n} dropped: {e:?}"),
+                    }
+                }
+                // The claim stays until the sweep: a slower pass that read
+                // the request before this delete still finds it taken.
+                let _ = env.kv.delete(k);
+            }
+        }
+        reached = *n;
     }
-    storage::swap_state::<i64, _>(
-        env,
-        &request_cursor(t),
-        &format!("reset-requests/cursor/{last}"),
-        |current| Ok((current.copied().unwrap_or(0) < last).then_some(last)),
-    )?;
+    if reached > done {
+        storage::swap_state::<i64, _>(
+            env,
+            &request_cursor(t),
+            &format!("reset-requests/cursor/{reached}"),
+            |current| Ok((current.copied().unwrap_or(0) < reached).then_some(reached)),
+        )?;
+    }
     Ok(resolved)
 }
 

@@ -67,6 +67,8 @@ pub struct SpinKv {
     bucket: store::Bucket,
     /// The host refused a batch read in this request (Redis does, always).
     batch_broken: std::cell::Cell<bool>,
+    /// Swaps made: each holds its table slot for the rest of the request.
+    swaps: std::cell::Cell<usize>,
 }
 
 impl SpinKv {
@@ -75,6 +77,7 @@ impl SpinKv {
             .map(|bucket| Self {
                 bucket,
                 batch_broken: std::cell::Cell::new(false),
+                swaps: std::cell::Cell::new(0),
             })
             .map_err(|e| KvError(format!("{e:?}")))
     }
@@ -107,11 +110,16 @@ impl Kv for SpinKv {
         let Some(next) = update(current.as_deref()) else {
             return Ok(CasOutcome::Skipped);
         };
+        self.swaps.set(self.swaps.get() + 1);
         match atomics::swap(cas, &next) {
             Ok(()) => Ok(CasOutcome::Swapped),
             Err(atomics::CasError::CasFailed(_)) => Ok(CasOutcome::Failed),
             Err(atomics::CasError::StoreError(e)) => Err(kv_err(e)),
         }
+    }
+    fn swaps_left(&self) -> usize {
+        // The CAS a swap opens next takes a slot too, freed when dropped.
+        crate::kv::SWAP_TABLE.saturating_sub(self.swaps.get() + 1)
     }
 }
 

@@ -10,8 +10,10 @@
 //! tenant holds, and every group of the chain is on some page.
 //!
 //! Groups defined before catalogs existed are in the tenant's index list
-//! `groups`; an organization's catalog is seeded from it the first time it
-//! is needed, so an upgraded store lists them too.
+//! `groups`, which older replicas may still append to during a rolling
+//! upgrade. A catalog records how far into that list it has looked
+//! (`legacy_seen`) and catches up whenever the list is longer: one counter
+//! read per list, and a scan of only what is new.
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -52,6 +54,9 @@ pub struct Entry {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Catalog {
     pub entries: Vec<Entry>,
+    /// Positions of the legacy list already merged in.
+    #[serde(default)]
+    pub legacy_seen: i64,
 }
 
 fn order(e: &Entry) -> (String, Uuid) {
@@ -60,9 +65,25 @@ fn order(e: &Entry) -> (String, Uuid) {
 
 impl Catalog {
     fn insert(&mut self, entry: Entry) {
+        if self.entries.iter().any(|e| e.id == entry.id) {
+            return;
+        }
         let key = order(&entry);
         let at = self.entries.partition_point(|e| order(e) < key);
         self.entries.insert(at, entry);
+    }
+
+    /// `current` (as stored now) with what `caught` found in the legacy
+    /// list merged in.
+    fn merged(current: Option<&Catalog>, caught: &Catalog) -> Catalog {
+        let mut out = current.cloned().unwrap_or_default();
+        if out.legacy_seen < caught.legacy_seen {
+            for e in &caught.entries {
+                out.insert(e.clone());
+            }
+            out.legacy_seen = caught.legacy_seen;
+        }
+        out
     }
 }
 
@@ -109,37 +130,40 @@ pub fn create(
     // The record first: a catalog entry always names a record, and a failure
     // before the entry lands leaves only a record no list shows.
     storage::write(env.kv, &key(&caller.tenant, group.id), &op, &group)?;
-    let seed = match read_catalogs(env, &caller.tenant, &[org.id])?.pop() {
-        Some(Some(_)) | None => Catalog::default(),
-        Some(None) => seeded(env, &caller.tenant, org.id)?,
-    };
+    let legacy = storage::index_len(env.kv, &caller.tenant, LEGACY_LIST)?;
+    let stored = read_catalogs(env, &caller.tenant, &[org.id])?
+        .pop()
+        .flatten();
+    let (caught, _) = caught_up(env, &caller.tenant, org.id, stored, legacy)?;
     let entry = Entry {
         id: group.id,
         name: group.name.clone(),
     };
-    let added = storage::swap_state::<Catalog, _>(
-        env,
-        &catalog_key(&caller.tenant, org.id),
-        &op,
-        |current| {
-            let mut catalog = current.cloned().unwrap_or_else(|| seed.clone());
-            if catalog.entries.iter().any(|e| e.id == entry.id) {
-                return Ok(None);
-            }
-            if catalog.entries.len() >= PER_ORGANIZATION {
-                return Err(Error::invalid(
-                    "organizationId",
-                    format!(
-                        "the organization already defines {PER_ORGANIZATION} groups, the most it may"
-                    ),
-                ));
-            }
-            catalog.insert(entry.clone());
-            Ok(Some(catalog))
-        },
-    );
+    let catalog_at = catalog_key(&caller.tenant, org.id);
+    let added = storage::swap_state::<Catalog, _>(env, &catalog_at, &op, |current| {
+        let mut catalog = Catalog::merged(current, &caught);
+        if catalog.entries.iter().any(|e| e.id == entry.id) {
+            return Ok(None);
+        }
+        if catalog.entries.len() >= PER_ORGANIZATION {
+            return Err(Error::invalid(
+                "organizationId",
+                format!(
+                    "the organization already defines {PER_ORGANIZATION} groups, the most it may"
+                ),
+            ));
+        }
+        catalog.insert(entry.clone());
+        Ok(Some(catalog))
+    });
     if let Err(e) = added {
-        let _ = env.kv.delete(&key(&caller.tenant, group.id));
+        // Undone only if its entry surely did not land (a swap reported
+        // failed may have): an entry always names a record.
+        if let Ok(Some(c)) = storage::read::<Catalog>(env.kv, &catalog_at)
+            && !c.data.entries.iter().any(|e| e.id == group.id)
+        {
+            let _ = env.kv.delete(&key(&caller.tenant, group.id));
+        }
         return Err(e);
     }
     caller.audit(
@@ -162,32 +186,42 @@ fn read_catalogs(env: &Env, tenant: &str, orgs: &[Uuid]) -> Result<Vec<Option<Ca
     storage::read_many::<Catalog>(env.kv, &keys)
 }
 
-/// `org`'s catalog as the legacy index list gives it: one scan of the list,
-/// paid once per organization (its catalog is written after).
-fn seeded(env: &Env, tenant: &str, org: Uuid) -> Result<Catalog> {
+/// `stored` (`None`: never written) with the legacy list's groups of
+/// `org` from where it last looked up to `legacy` merged in; true when that
+/// moved it (so it is worth writing back). Scans only the new positions.
+fn caught_up(
+    env: &Env,
+    tenant: &str,
+    org: Uuid,
+    stored: Option<Catalog>,
+    legacy: i64,
+) -> Result<(Catalog, bool)> {
     const CHUNK: usize = 100;
-    let len = storage::index_len(env.kv, tenant, LEGACY_LIST)?;
-    let mut catalog = Catalog::default();
-    let mut from = 1;
-    while from <= len {
-        let keys: Vec<String> = storage::index_range(env.kv, tenant, LEGACY_LIST, from, CHUNK)?
+    let mut catalog = stored.unwrap_or_default();
+    if catalog.legacy_seen >= legacy {
+        return Ok((catalog, false));
+    }
+    let mut from = catalog.legacy_seen + 1;
+    while from <= legacy {
+        let take = CHUNK.min((legacy - from + 1) as usize);
+        let keys: Vec<String> = storage::index_range(env.kv, tenant, LEGACY_LIST, from, take)?
             .into_iter()
             .map(|(_, id)| key(tenant, id))
             .collect();
         for g in storage::read_many::<Group>(env.kv, &keys)?
             .into_iter()
             .flatten()
+            .filter(|g| g.organization_id == org)
         {
-            if g.organization_id == org && !catalog.entries.iter().any(|e| e.id == g.id) {
-                catalog.insert(Entry {
-                    id: g.id,
-                    name: g.name,
-                });
-            }
+            catalog.insert(Entry {
+                id: g.id,
+                name: g.name,
+            });
         }
-        from += CHUNK as i64;
+        from += take as i64;
     }
-    Ok(catalog)
+    catalog.legacy_seen = legacy;
+    Ok((catalog, true))
 }
 
 /// The groups assignable to users of `organization_id` (an organization in
@@ -218,24 +252,22 @@ pub fn list(
     {
         orgs.insert(0, root);
     }
+    let legacy = storage::index_len(env.kv, &caller.tenant, LEGACY_LIST)?;
     let mut entries = Vec::new();
-    for (org, catalog) in orgs.iter().zip(read_catalogs(env, &caller.tenant, &orgs)?) {
-        let catalog = match catalog {
-            Some(c) => c,
-            None => {
-                let seed = seeded(env, &caller.tenant, *org)?;
-                if !seed.entries.is_empty() {
-                    // Written once, so the scan is not paid again.
-                    storage::swap_state::<Catalog, _>(
-                        env,
-                        &catalog_key(&caller.tenant, *org),
-                        &format!("group-catalog/{org}/seed"),
-                        |current| Ok(current.is_none().then(|| seed.clone())),
-                    )?;
-                }
-                seed
-            }
-        };
+    for (org, stored) in orgs.iter().zip(read_catalogs(env, &caller.tenant, &orgs)?) {
+        let (catalog, moved) = caught_up(env, &caller.tenant, *org, stored, legacy)?;
+        if moved {
+            // Written back (even empty), so the scan is not paid again.
+            storage::swap_state::<Catalog, _>(
+                env,
+                &catalog_key(&caller.tenant, *org),
+                &format!("group-catalog/{org}/legacy/{legacy}"),
+                |current| {
+                    let merged = Catalog::merged(current, &catalog);
+                    Ok((Some(&merged) != current).then_some(merged))
+                },
+            )?;
+        }
         entries.extend(catalog.entries);
     }
     entries.sort_by_key(order);

@@ -412,6 +412,23 @@ pub fn admits(env: &Env, tenant: &str, org: Uuid) -> Result<()> {
     Ok(())
 }
 
+/// Takes down the fence `op` put up (a delete's after finding members, a
+/// new organization's once its parent admits it); another's stays.
+pub fn lift_fence(env: &Env, tenant: &str, org: Uuid, op: &str) -> Result<()> {
+    storage::update_if::<Organization, _>(
+        env,
+        &keys::org(tenant, org),
+        &format!("{op}/lift"),
+        |o| {
+            Ok(o.closing.as_ref().is_some_and(|c| c.op == op) && {
+                o.closing = None;
+                true
+            })
+        },
+    )
+    .map(drop)
+}
+
 /// Settles a user's half-done move (see [`User::moved_from`]): kept when
 /// its organization still admits members (the counts follow it), else
 /// undone. Returns the user as it is now.
@@ -507,7 +524,14 @@ pub fn delete(env: &mut Env, caller: &Caller, id: Uuid) -> Result<()> {
     let now = env.now;
     let key = keys::org(&caller.tenant, id);
     // The fence goes up before the check (see the module's doc).
+    // One delete at a time: two could otherwise take each other's fence
+    // down (one lifts it finding a member the other no longer sees).
     storage::update::<Organization, _>(env, &key, &format!("{op}/fence"), |o| {
+        if o.closing.as_ref().is_some_and(|c| now - c.at < FENCE_MS) {
+            return Err(Error::Conflict(
+                "another delete of this organization is running; retry later".into(),
+            ));
+        }
         o.closing = Some(Closing {
             op: op.clone(),
             at: now,
@@ -525,21 +549,21 @@ pub fn delete(env: &mut Env, caller: &Caller, id: Uuid) -> Result<()> {
         Ok::<_, Error>(())
     })();
     if checked.is_err() || !errors.is_empty() {
-        // Down again, unless a later delete has put up its own.
-        let _ = storage::update_if::<Organization, _>(env, &key, &format!("{op}/lift"), |o| {
-            Ok(o.closing.as_ref().is_some_and(|c| c.op == op) && {
-                o.closing = None;
-                true
-            })
-        });
+        let _ = lift_fence(env, &caller.tenant, id, &op);
         checked?;
         errors.into_result()?;
     }
     let (_, deleted_here) = storage::update_if::<Organization, _>(env, &key, &op, |o| {
-        o.closing = None;
         if o.status == Lifecycle::Deleted {
             return Ok(false);
         }
+        // Only under this delete's own fence, up since before its check.
+        if o.closing.as_ref().is_none_or(|c| c.op != op) {
+            return Err(Error::Conflict(
+                "the organization changed while it was checked; retry".into(),
+            ));
+        }
+        o.closing = None;
         o.status = Lifecycle::Deleted;
         o.updated_at = now;
         Ok(true)

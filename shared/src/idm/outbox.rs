@@ -413,6 +413,12 @@ const HOLE_GRACE_MS: Millis = 5 * 60 * 1000;
 /// How long a pass keeps sending; past it, the rest waits for the next
 /// pass (a lease outlives it, so no other pass sends what this one holds).
 const PASS_BUDGET_MS: Millis = 20_000;
+/// Swaps one message's attempt makes (its lease and its result), with room
+/// for a retry of each: a pass sends while the request has that many left
+/// ([`crate::kv::Kv::swaps_left`]), past what it keeps for its own records.
+const ATTEMPT_SWAPS: usize = 4;
+/// Swaps a pass keeps for its parked set and its cursor.
+const FINISH_SWAPS: usize = 24;
 /// Messages a pass reads past its cursor at most.
 const SCAN_MAX: i64 = 5_000;
 
@@ -496,7 +502,10 @@ pub fn deliver(
     let mut pass = Pass::default();
     let mut outcomes: std::collections::BTreeMap<i64, Outcome> = Default::default();
     for (_, seq) in order {
-        if pass.attempted >= SEND || clock_now(env) - started > PASS_BUDGET_MS {
+        if pass.attempted >= SEND
+            || clock_now(env) - started > PASS_BUDGET_MS
+            || env.kv.swaps_left() < ATTEMPT_SWAPS + FINISH_SWAPS
+        {
             break;
         }
         let Some(Some(m)) = messages.get(&seq).cloned() else {
@@ -602,6 +611,9 @@ pub fn deliver(
             .take(staying - PARKED_MAX)
             .collect();
         for seq in oldest {
+            if env.kv.swaps_left() < FINISH_SWAPS {
+                break;
+            }
             give_up(env, t, seq, "parked queue full")?;
             settled.push((seq, None));
         }

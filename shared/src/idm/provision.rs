@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::auth::Caller;
 use crate::error::{Error, FieldErrors, Result};
 use crate::model::{
-    Interval, Lifecycle, OrgKind, Organization, Profile, Role, Settings, Subscription,
+    Closing, Interval, Lifecycle, OrgKind, Organization, Profile, Role, Settings, Subscription,
     SubscriptionStatus, User,
 };
 use crate::password::{self, HashParams};
@@ -650,6 +650,14 @@ pub fn create_customer(
         if let Some(home) = home {
             crate::organizations::admits(env, tenant, home)?;
         }
+        if input.organization_id.is_none() && created.organization.parent.is_some() {
+            crate::organizations::lift_fence(
+                env,
+                tenant,
+                created.organization.id,
+                &format!("{run}/organization"),
+            )?;
+        }
         // A resumed create whose user record changed meanwhile (its email
         // edited before the claim was committed) must not commit the claim
         // to a record that no longer carries the email.
@@ -813,7 +821,11 @@ fn write_customer(
                 code: None,
                 number: None,
                 details: spec.details.clone(),
-                closing: None,
+                // See `create_organization`: lifted once the parent admits it.
+                closing: parent.as_ref().map(|_| Closing {
+                    op: format!("{run}/organization"),
+                    at: now,
+                }),
                 created_at: now,
                 updated_at: now,
             };
@@ -1049,22 +1061,31 @@ pub fn create_organization(
         code: None,
         number: None,
         details: Default::default(),
-        closing: None,
+        // Fenced until its parent is known to admit it: nothing joins an
+        // organization that may yet be undone.
+        closing: parent.map(|_| Closing {
+            op: format!("org-create/{id}"),
+            at: env.now,
+        }),
         created_at: env.now,
         updated_at: env.now,
     };
     let op = format!("org-create/{id}");
     storage::write(env.kv, &keys::org(tenant, id), &op, &org)?;
     reach::append(env, tenant, &reach::org_lists(&org), id)?;
-    if let Some(p) = parent
-        && let Err(e) = crate::organizations::admits(env, tenant, p.id)
-    {
-        // Listed in a parent being deleted: gone again, before any count.
-        let _ = env.kv.delete(&keys::org(tenant, id));
-        return Err(e);
+    if let Some(p) = parent {
+        if let Err(e) = crate::organizations::admits(env, tenant, p.id) {
+            // Listed in a parent being deleted: gone again, before any count.
+            let _ = env.kv.delete(&keys::org(tenant, id));
+            return Err(e);
+        }
+        crate::organizations::lift_fence(env, tenant, id, &op)?;
     }
     reach::bump(env, tenant, &reach::created_org_counts(&org), 1)?;
-    Ok(org)
+    Ok(Organization {
+        closing: None,
+        ..org
+    })
 }
 
 #[cfg(test)]

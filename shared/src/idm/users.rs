@@ -216,6 +216,23 @@ fn reachable(env: &Env, caller: &Caller, id: Uuid) -> Result<(User, Organization
         .map(|r| r.data)
         .filter(|u| u.status != Lifecycle::Deleted)
         .ok_or_else(not_found)?;
+    if user.moved_from.is_none() {
+        let organization = org(env, &caller.tenant, user.organization_id)?
+            .filter(|o| caller.reaches(o))
+            .ok_or_else(not_found)?;
+        return Ok((user, organization));
+    }
+    // A move to settle, by a caller that reaches one of its ends only.
+    let ends = [Some(user.organization_id), user.moved_from];
+    let reached = ends.into_iter().flatten().any(|o| {
+        org(env, &caller.tenant, o)
+            .ok()
+            .flatten()
+            .is_some_and(|o| caller.reaches(&o))
+    });
+    if !reached {
+        return Err(not_found());
+    }
     let user = crate::organizations::settle_move(env, &caller.tenant, user)?;
     let organization = org(env, &caller.tenant, user.organization_id)?
         .filter(|o| caller.reaches(o))
@@ -402,61 +419,51 @@ fn apply(
     };
 
     let now = env.now;
-    let moving = target_org
+    // The move goes first, on its own: undone by a delete's fence, it
+    // leaves the other fields as they were.
+    let moved = match target_org
         .as_ref()
-        .filter(|t| t.id != current.organization_id);
-    if let Some(to) = moving {
-        // Listed in the new organization before the record says so, so a
-        // delete of it that checks after the move sees the user.
-        let old_lists = reach::user_lists(home);
-        let new_lists: Vec<String> = reach::user_lists(to)
-            .into_iter()
-            .filter(|l| !old_lists.contains(l))
-            .collect();
-        reach::append(env, &tenant, &new_lists, id)?;
-    }
-    let updated = storage::update::<User, _>(env, &keys::user(&tenant, id), &op, |u| {
-        if !matches!(email_change, EmailChange::None)
-            && validate::normalize_email(&u.email) != validate::normalize_email(&current.email)
-        {
-            // An email change applies only to the email it started from: of
-            // two concurrent changes one wins, and the user never ends up
-            // holding two claims.
-            return Err(Error::Conflict(
-                "the user's email changed meanwhile; read it again and retry".into(),
-            ));
-        }
-        if let EmailChange::Now { email, .. } = &email_change {
-            u.email = email.clone();
-            u.unconfirmed_email = None;
-            u.reconfirmation = None;
-        } else if let EmailChange::Pending { email, token } = &email_change {
-            u.unconfirmed_email = Some(email.clone());
-            u.reconfirmation = Some(*token);
-        } else if let Some(email) = &change.email
-            && validate::normalize_email(email) == validate::normalize_email(&u.email)
-        {
-            // The same address in another case: no claim moves.
-            u.email = email.clone();
-        }
-        if let Some(to) = moving {
-            if u.organization_id != current.organization_id || u.moved_from.is_some() {
+        .filter(|t| t.id != current.organization_id)
+    {
+        Some(to) => move_user(env, &tenant, &current, home, to, &op),
+        None => Ok(()),
+    };
+    let updated = moved.and_then(|()| {
+        storage::update::<User, _>(env, &keys::user(&tenant, id), &op, |u| {
+            if !matches!(email_change, EmailChange::None)
+                && validate::normalize_email(&u.email) != validate::normalize_email(&current.email)
+            {
+                // An email change applies only to the email it started from: of
+                // two concurrent changes one wins, and the user never ends up
+                // holding two claims.
                 return Err(Error::Conflict(
-                    "the user moved meanwhile; read it again and retry".into(),
+                    "the user's email changed meanwhile; read it again and retry".into(),
                 ));
             }
-            u.moved_from = Some(u.organization_id);
-            u.organization_id = to.id;
-        }
-        change.profile.apply(&mut u.profile);
-        if let Some(groups) = &change.groups {
-            u.groups = groups.clone();
-        }
-        if let Some(types) = &change.auth_types {
-            u.auth_types = types.clone();
-        }
-        u.updated_at = now;
-        Ok(())
+            if let EmailChange::Now { email, .. } = &email_change {
+                u.email = email.clone();
+                u.unconfirmed_email = None;
+                u.reconfirmation = None;
+            } else if let EmailChange::Pending { email, token } = &email_change {
+                u.unconfirmed_email = Some(email.clone());
+                u.reconfirmation = Some(*token);
+            } else if let Some(email) = &change.email
+                && validate::normalize_email(email) == validate::normalize_email(&u.email)
+            {
+                // The same address in another case: no claim moves.
+                u.email = email.clone();
+            }
+
+            change.profile.apply(&mut u.profile);
+            if let Some(groups) = &change.groups {
+                u.groups = groups.clone();
+            }
+            if let Some(types) = &change.auth_types {
+                u.auth_types = types.clone();
+            }
+            u.updated_at = now;
+            Ok(())
+        })
     });
     let updated = match updated {
         Ok(record) => record.data,
@@ -506,14 +513,7 @@ fn apply(
             )?;
         }
     }
-    let updated = crate::organizations::settle_move(env, &tenant, updated)?;
-    if let Some(to) = moving
-        && updated.organization_id != to.id
-    {
-        return Err(crate::organizations::admits(env, &tenant, to.id)
-            .err()
-            .unwrap_or_else(|| Error::Conflict("the user moved meanwhile".into())));
-    }
+
     storage::audit_action(
         env,
         &op,
@@ -524,6 +524,49 @@ fn apply(
         Some(target_org.as_ref().unwrap_or(home)),
     )?;
     Ok(updated)
+}
+
+/// Moves `user` from `home` to `to`: listed in the new organization first
+/// (so a delete of it that checks after the move sees the user), then the
+/// record swapped with a `moved_from` mark, then settled (see
+/// `organizations::settle_move`): kept, or undone with 409 when a delete of
+/// `to` began meanwhile.
+fn move_user(
+    env: &Env,
+    tenant: &str,
+    user: &User,
+    home: &Organization,
+    to: &Organization,
+    op: &str,
+) -> Result<()> {
+    let old_lists = reach::user_lists(home);
+    let new_lists: Vec<String> = reach::user_lists(to)
+        .into_iter()
+        .filter(|l| !old_lists.contains(l))
+        .collect();
+    reach::append(env, tenant, &new_lists, user.id)?;
+    let swapped = storage::update::<User, _>(
+        env,
+        &keys::user(tenant, user.id),
+        &format!("{op}/move"),
+        |u| {
+            if u.organization_id != user.organization_id || u.moved_from.is_some() {
+                return Err(Error::Conflict(
+                    "the user moved meanwhile; read it again and retry".into(),
+                ));
+            }
+            u.moved_from = Some(u.organization_id);
+            u.organization_id = to.id;
+            Ok(())
+        },
+    )?;
+    let settled = crate::organizations::settle_move(env, tenant, swapped.data)?;
+    if settled.organization_id != to.id {
+        return Err(crate::organizations::admits(env, tenant, to.id)
+            .err()
+            .unwrap_or_else(|| Error::Conflict("the user moved meanwhile".into())));
+    }
+    Ok(())
 }
 
 /// A pending email change takes effect, confirmed from the new address:

@@ -966,26 +966,28 @@ async fn groups_defined_before_catalogs_are_still_listed() {
     use onboard_shared::storage;
     let host = app_host();
     let (north, north_auth) = crate::cloudcockpit_users::reseller(&host, "OLD").await;
-    // As the previous release stored a group: its record and the tenant's
-    // index list, no catalog.
-    let old = Uuid::new_v4();
-    host.with_env(|env| {
+    // As the previous release stores a group (an older replica may, during
+    // a rolling upgrade): its record and the tenant's index list, no catalog.
+    let legacy = |name: &str| {
         let group = Group {
-            id: old,
+            id: Uuid::new_v4(),
             organization_id: north,
-            name: "Legacy".into(),
+            name: name.into(),
             role: Role::User,
         };
-        storage::write(
-            env.kv,
-            &onboard_shared::groups::key("default", old),
-            "legacy",
-            &group,
-        )
-        .unwrap();
-        let pos = storage::index_position(env, "default", "groups").unwrap();
-        storage::index_put(env, "default", "groups", pos, old).unwrap();
-    });
+        host.with_env(|env| {
+            storage::write(
+                env.kv,
+                &onboard_shared::groups::key("default", group.id),
+                "legacy",
+                &group,
+            )
+            .unwrap();
+            let pos = storage::index_position(env, "default", "groups").unwrap();
+            storage::index_put(env, "default", "groups", pos, group.id).unwrap();
+        });
+    };
+    legacy("Legacy");
     assert_eq!(
         send(&host, new_group(&north_auth, "Newer", None))
             .await
@@ -994,6 +996,10 @@ async fn groups_defined_before_catalogs_are_still_listed() {
     );
     let (names, _) = group_names(&host, &north_auth, "").await;
     assert_eq!(names, ["Legacy", "Newer"]);
+    // One more from an old replica, after the catalog exists.
+    legacy("Also legacy");
+    let (names, _) = group_names(&host, &north_auth, "").await;
+    assert_eq!(names, ["Also legacy", "Legacy", "Newer"]);
 }
 
 // ---------------------------------------------------------------- forgot password
@@ -1167,12 +1173,16 @@ async fn nothing_joins_an_organization_while_its_delete_checks_it() {
         (home, None),
         "undone"
     );
+    // One delete at a time: another waits for the first to settle (or, as
+    // this one never will, for its fence to lapse).
+    let delete = || as_operator(Request::delete(format!("/v2/organizations/{to}")));
+    let r = send(&host, delete()).await;
+    assert_eq!(r.status, 409, "{}", r.text());
+    host.clock.advance(std::time::Duration::from_millis(
+        onboard_shared::organizations::FENCE_MS as u64,
+    ));
     // The delete finds it empty and completes.
-    let r = send(
-        &host,
-        as_operator(Request::delete(format!("/v2/organizations/{to}"))),
-    )
-    .await;
+    let r = send(&host, delete()).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let r = send(&host, join()).await;
     assert_eq!(r.status, 404, "{}", r.text());

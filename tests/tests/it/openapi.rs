@@ -55,7 +55,7 @@ fn the_committed_document_is_what_the_table_builds() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == built,
-        "shared/openapi.json is stale: run `ONBOARD_UPDATE_OPENAPI=1 cargo test -p onboard-test-host --test it openapi` (twice: the components embed the file)"
+        "shared/openapi.json is stale: run `ONBOARD_UPDATE_OPENAPI=1 cargo test -p onboard-shared openapi`"
     );
     let doc: serde_json::Value = serde_json::from_str(&committed).unwrap();
     assert_eq!(doc["openapi"], "3.1.0");

@@ -6,11 +6,12 @@
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
+use crate::base::model::{Lifecycle, Profile, Role, User};
+use crate::base::{time, validate};
 use crate::be::kv::MemKv;
 use crate::be::storage;
 use crate::credential::secrets::{self, Keys};
-use crate::idm::model::{Lifecycle, Profile, Role, User};
-use crate::idm::{listing, time, validate};
+use crate::idm::listing;
 
 /// The field names of seeds 000 and 002 (and a stranger).
 const CLONE_KEYS: &[&str] = &[
@@ -229,7 +230,7 @@ proptest! {
         prop_assert!(secrets::verify_jwt(&keys, &tampered, "clone", "session", 0).is_err());
         let _ = Keys::parse(&garbage);
         let _ = crate::credential::password::HashParams::parse(&garbage);
-        let _ = crate::edge::proxy::TrustedProxies::parse(&garbage);
+        let _ = crate::credential::proxy::TrustedProxies::parse(&garbage);
     }
 
     /// The store's record codec: decode(encode(x)) == x.

@@ -18,11 +18,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use onboard_shared::edge::openapi;
-use onboard_shared::families::{admin, apiculus, clone, cloudcockpit, gcore};
-use onboard_shared::identity::Config;
-use onboard_shared::storage::Env;
-use onboard_shared::{health, totp, web};
+use onboard_shared::be::storage::Env;
+use onboard_shared::credential::identity::Config;
+use onboard_shared::families::openapi;
+use onboard_shared::families::{apiculus, clone, cloudcockpit, gcore, service};
+use onboard_shared::{credential::totp, edge::health, edge::web};
 use onboard_test_host::kv::KvEngine;
 use onboard_test_host::{App, Host, Request, Response, Variant};
 use serde_json::{Value, json};
@@ -100,16 +100,16 @@ fn handler(component: &str) -> Option<Handler> {
         "apiculus-enable-account" => apiculus::enable_account,
         "apiculus-restrict-account" => apiculus::restrict_account,
         "apiculus-terminate-account" => apiculus::terminate_account,
-        "admin-tenants" => admin::tenants,
-        "admin-tenant" => admin::tenant,
-        "admin-resellers" => admin::resellers,
-        "admin-accounts" => admin::accounts,
-        "admin-account" => admin::account,
-        "admin-api-clients" => admin::api_clients,
-        "admin-api-client" => admin::api_client,
-        "admin-reference-data" => admin::reference_data,
-        "admin-outbox" => admin::outbox,
-        "admin-outbox-deliver" => admin::outbox_deliver,
+        "admin-tenants" => service::tenants,
+        "admin-tenant" => service::tenant,
+        "admin-resellers" => service::resellers,
+        "admin-accounts" => service::accounts,
+        "admin-account" => service::account,
+        "admin-api-clients" => service::api_clients,
+        "admin-api-client" => service::api_client,
+        "admin-reference-data" => service::reference_data,
+        "admin-outbox" => service::outbox,
+        "admin-outbox-deliver" => service::outbox_deliver,
         // Natively the probe reads the same store (Spin's does one `exists`).
         "health" => {
             |req, env, _| health::handle(req, || env.kv.get("health").map(drop).map_err(|e| e.0))
@@ -371,7 +371,7 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
     let code_now = |host: &Host, secret: &[u8]| {
         totp::code(
             secret,
-            totp::step(onboard_shared::time::millis(host.clock.now())),
+            totp::step(onboard_shared::base::time::millis(host.clock.now())),
         )
     };
     // Pending two-factor sign-ins (for SMS codes): one user with a phone.
@@ -1312,7 +1312,7 @@ fn with_code(host: &Host, mut req: Request) -> Request {
     let secret = base32_decode(std::str::from_utf8(&secret).unwrap_or_default());
     let code = totp::code(
         &secret,
-        totp::step(onboard_shared::time::millis(host.clock.now())),
+        totp::step(onboard_shared::base::time::millis(host.clock.now())),
     );
     req.json(&json!({"otp_attempt": code}))
 }
@@ -1647,7 +1647,7 @@ async fn outbox_throughput(app: Arc<App>) {
     .await;
     let queued = Instant::now();
     host.with_env(|env| {
-        use onboard_shared::account_tokens::{AccountToken, Purpose};
+        use onboard_shared::idm::account_tokens::{AccountToken, Purpose};
         for i in 0..QUEUED {
             let id = uuid::Uuid::from_u128(0xb0b0_0000 + i as u128);
             let token = AccountToken {
@@ -1661,14 +1661,14 @@ async fn outbox_throughput(app: Arc<App>) {
                 used_at: None,
                 queued: None,
             };
-            onboard_shared::storage::write(
+            onboard_shared::be::storage::write(
                 env.kv,
                 &format!("t/ob/account-token/{id}"),
                 "bench",
                 &token,
             )
             .unwrap();
-            onboard_shared::outbox::queue(
+            onboard_shared::idm::outbox::queue(
                 env,
                 "ob",
                 "invitation",
@@ -1711,7 +1711,7 @@ async fn outbox_throughput(app: Arc<App>) {
          queueing them took {queue_time:.1?}",
         delivered as f64 / passes.max(1) as f64,
         delivered as f64 / took.as_secs_f64() * 60.0,
-        onboard_shared::outbox::SEND
+        onboard_shared::idm::outbox::SEND
     );
 }
 
@@ -1848,9 +1848,9 @@ async fn growth(app: Arc<App>) {
     .await;
     let org: uuid::Uuid = s(&r.json()["data"]["id"]).parse().unwrap();
     let config = config("m=8,t=1,p=1");
-    let operator = onboard_shared::auth::Caller::operator_of(
+    let operator = onboard_shared::credential::auth::Caller::operator_of(
         "grow",
-        onboard_shared::storage::Actor {
+        onboard_shared::be::storage::Actor {
             kind: "bench".into(),
             id: "seed".into(),
         },
@@ -1861,9 +1861,9 @@ async fn growth(app: Arc<App>) {
         let started = Instant::now();
         host.with_env(|env| {
             while seeded < tier {
-                let input = onboard_shared::provision::NewCustomer {
+                let input = onboard_shared::idm::provision::NewCustomer {
                     organization_id: Some(org),
-                    user: onboard_shared::provision::NewUser {
+                    user: onboard_shared::idm::provision::NewUser {
                         email: format!("u{seeded}@grow.test"),
                         confirmed: true,
                         password: Some(PASSWORD.into()),
@@ -1871,8 +1871,8 @@ async fn growth(app: Arc<App>) {
                     },
                     ..Default::default()
                 };
-                let op = onboard_shared::provision::OpId::fresh(env, format!("seed/{seeded}"));
-                let created = onboard_shared::provision::create_customer(
+                let op = onboard_shared::idm::provision::OpId::fresh(env, format!("seed/{seeded}"));
+                let created = onboard_shared::idm::provision::create_customer(
                     env,
                     &operator,
                     &input,
@@ -1939,7 +1939,7 @@ async fn main() {
     let app = App::main().expect("app");
     println!(
         "# Onboard figures ({})",
-        onboard_shared::time::format_millis(onboard_shared::time::millis(
+        onboard_shared::base::time::format_millis(onboard_shared::base::time::millis(
             std::time::SystemTime::now()
         ))
     );

@@ -2,8 +2,8 @@
 //! up state (organizations, thousands of users) natively through shared code,
 //! in the very table the components read.
 
-use onboard_shared::kv::{CasOutcome, CasUpdate, Kv, KvError, KvResult, get_many_or_each};
-use onboard_shared::storage::Env;
+use onboard_shared::be::kv::{CasOutcome, CasUpdate, Kv, KvError, KvResult, get_many_or_each};
+use onboard_shared::be::storage::Env;
 
 use crate::host::Host;
 use crate::kv::{KvEngine, KvError as EngineError};
@@ -59,7 +59,7 @@ impl Host {
         let pause = |_: std::time::Duration| {};
         let mut env = Env {
             kv: &self.kv,
-            now: onboard_shared::time::millis(self.clock.now()),
+            now: onboard_shared::base::time::millis(self.clock.now()),
             random: &mut random,
             pause: &pause,
             correlation: None,

@@ -12,9 +12,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::base::error::Result;
+use crate::base::time::Millis;
 use crate::be::storage::{self, Env};
-use crate::error::Result;
-use crate::time::Millis;
 
 /// One bucket an hour.
 const BUCKET_MS: Millis = 3_600_000;

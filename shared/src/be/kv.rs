@@ -34,6 +34,14 @@ pub enum CasOutcome {
 /// Computes a record's next value from its current one (`None`: write nothing).
 pub type CasUpdate<'a> = dyn FnMut(Option<&[u8]>) -> Option<Vec<u8>> + 'a;
 
+/// The store's own words never reach the client (they name hosts, ports
+/// and commands): the edge logs them as it meets them (`edge::spin`).
+impl From<KvError> for crate::base::error::Error {
+    fn from(_: KvError) -> Self {
+        crate::base::error::Error::Unavailable("the store is unavailable; retry the request".into())
+    }
+}
+
 pub trait Kv {
     fn get(&self, key: &str) -> KvResult<Option<Vec<u8>>>;
     fn get_many(&self, keys: &[String]) -> KvResult<Vec<Option<Vec<u8>>>>;

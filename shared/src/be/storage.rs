@@ -6,15 +6,15 @@
 //! | key | value |
 //! |---|---|
 //! | `g/domain/{host}` | [`Claim`] of a host name, labelled with its tenant |
-//! | `g/cred/{kid}/{keyed hash}` | [`CredentialRef`](crate::identity::CredentialRef) |
+//! | `g/cred/{kid}/{keyed hash}` | [`CredentialRef`](crate::credential::identity::CredentialRef) |
 //! | `t/{t}/claim` | [`Claim`] of the tenant id |
-//! | `t/{t}/tenant` | [`Tenant`](crate::model::Tenant) record |
-//! | `t/{t}/cred/{id}` | [`Credential`](crate::identity::Credential) (keyed hashes only) |
-//! | `t/{t}/session/{sid}` | [`Session`](crate::identity::Session) |
-//! | `t/{t}/throttle/{counter}/{window}` | sign-in attempt counter ([`crate::throttle`]) |
+//! | `t/{t}/tenant` | [`Tenant`](crate::base::model::Tenant) record |
+//! | `t/{t}/cred/{id}` | [`Credential`](crate::credential::identity::Credential) (keyed hashes only) |
+//! | `t/{t}/session/{sid}` | [`Session`](crate::credential::identity::Session) |
+//! | `t/{t}/throttle/{counter}/{window}` | sign-in attempt counter ([`crate::credential::throttle`]) |
 //! | `t/{t}/reseller-code/{sha256(code)}` | [`Claim`] of a reseller code |
 //! | `t/{t}/org-number/{n}` | the organization with integer id n |
-//! | `t/{t}/settings` | [`Settings`](crate::model::Settings) record |
+//! | `t/{t}/settings` | [`Settings`](crate::base::model::Settings) record |
 //! | `t/{t}/org/{uuid}` | organization record |
 //! | `t/{t}/org/{uuid}/subscription/{sub}` | an archived past subscription |
 //! | `t/{t}/user/{uuid}` | user record |
@@ -84,9 +84,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::error::{Error, Result};
-use crate::kv::{CasOutcome, Kv};
-use crate::time::Millis;
+use crate::base::error::{Error, Result};
+use crate::base::time::Millis;
+use crate::be::kv::{CasOutcome, Kv};
 
 /// Schema version written into every record.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -757,7 +757,7 @@ pub fn audit_action(
     actor: &Actor,
     action: &str,
     targets: Vec<String>,
-    scope: Option<&crate::model::Organization>,
+    scope: Option<&crate::base::model::Organization>,
 ) -> Result<()> {
     let seq = audit_position(env, tenant)?;
     write_audit(
@@ -772,7 +772,7 @@ pub fn audit_action(
             targets,
             outcome: "success".into(),
             correlation_id: env.correlation.clone(),
-            orgs: scope.map(crate::reach::chain).unwrap_or_default(),
+            orgs: scope.map(|o| o.chain()).unwrap_or_default(),
         },
     )
 }
@@ -790,7 +790,7 @@ pub fn write_audit(env: &Env, op: &str, event: &AuditEvent) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kv::MemKv;
+    use crate::be::kv::MemKv;
 
     fn env<'a>(kv: &'a MemKv, now: Millis, random: &'a mut dyn FnMut() -> [u8; 16]) -> Env<'a> {
         Env {

@@ -3,13 +3,13 @@
 //! Gcore client), with a role no wider than the issuer's and an optional
 //! expiry. Only a keyed hash of the token is stored; the token is shown once.
 
-use crate::auth::Caller;
-use crate::error::{Error, Result};
-use crate::identity::{self, Config, Credential, CredentialKind, gkeys};
-use crate::model::{Organization, Role};
-use crate::secrets;
-use crate::storage::{self, Env};
-use crate::time::Millis;
+use crate::base::error::{Error, Result};
+use crate::base::model::{Organization, Role};
+use crate::base::time::Millis;
+use crate::be::storage::{self, Env};
+use crate::credential::auth::Caller;
+use crate::credential::identity::{self, Config, Credential, CredentialKind, gkeys};
+use crate::credential::secrets;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewApiToken {

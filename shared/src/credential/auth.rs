@@ -1,12 +1,12 @@
-//! The authenticated caller and what it may reach; [`crate::identity`] makes
+//! The authenticated caller and what it may reach; [`crate::credential::identity`] makes
 //! one from each family's credential.
 
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::error::{Error, Result};
-use crate::model::Role;
-use crate::storage::Actor;
+use crate::base::error::{Error, Result};
+use crate::base::model::Role;
+use crate::be::storage::Actor;
 
 /// The authenticated caller of one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,13 +47,13 @@ impl Caller {
     /// so every state-changing request's event names who did it.
     pub fn audit(
         &self,
-        env: &crate::storage::Env,
+        env: &crate::be::storage::Env,
         op: &str,
         action: &str,
         targets: Vec<String>,
-        scope: Option<&crate::model::Organization>,
+        scope: Option<&crate::base::model::Organization>,
     ) -> Result<()> {
-        crate::storage::audit_action(env, op, &self.tenant, &self.actor, action, targets, scope)
+        crate::be::storage::audit_action(env, op, &self.tenant, &self.actor, action, targets, scope)
     }
 
     /// 403 unless the caller's role is at least `role`.
@@ -67,7 +67,7 @@ impl Caller {
         }
     }
     /// Whether the caller reaches an organization with these ancestors.
-    pub fn reaches(&self, org: &crate::model::Organization) -> bool {
+    pub fn reaches(&self, org: &crate::base::model::Organization) -> bool {
         self.org.is_none_or(|mine| org.within(mine))
     }
 }

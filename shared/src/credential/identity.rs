@@ -19,14 +19,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use crate::auth::Caller;
-use crate::error::{Error, Result};
-use crate::model::{Organization, Role, Tenant, User};
-use crate::password::{self, HashParams};
-use crate::secrets::{self, Keys};
-use crate::storage::{self, Actor, Claim, ClaimState, Env, keys};
-use crate::time::Millis;
-use crate::{throttle, validate};
+use crate::base::error::{Error, Result};
+use crate::base::model::{Organization, Role, Tenant, User};
+use crate::base::time::Millis;
+use crate::be::storage::{self, Actor, Claim, ClaimState, Env, keys};
+use crate::credential::auth::Caller;
+use crate::credential::password::{self, HashParams};
+use crate::credential::secrets::{self, Keys};
+use crate::{base::validate, credential::throttle};
 
 /// What components read from Spin variables.
 #[derive(Debug, Clone, Default)]
@@ -40,7 +40,7 @@ pub struct Config {
     pub default_tenant: Option<String>,
     /// Forwarding proxies whose `Forwarded` / `X-Forwarded-For` name the
     /// client (`trusted_proxies`; none by default).
-    pub trusted_proxies: crate::edge::proxy::TrustedProxies,
+    pub trusted_proxies: crate::credential::proxy::TrustedProxies,
 }
 
 impl Config {
@@ -51,7 +51,7 @@ impl Config {
             token_keys: Keys::parse(&get("token_keys").unwrap_or_default()),
             hash_params: HashParams::parse(&get("password_hash_params").unwrap_or_default()),
             default_tenant: non_empty("default_tenant"),
-            trusted_proxies: crate::edge::proxy::TrustedProxies::parse(
+            trusted_proxies: crate::credential::proxy::TrustedProxies::parse(
                 &get("trusted_proxies").unwrap_or_default(),
             ),
         }
@@ -197,7 +197,11 @@ pub fn platform_admin(config: &Config, authorization: Option<&str>) -> Result<()
     let presented = scheme_token(authorization, "bearer")
         .ok_or_else(|| Error::Unauthenticated("missing bearer credential".into()))?;
     match &config.admin_key {
-        Some(k) if crate::auth::constant_time_eq(presented.as_bytes(), k.as_bytes()) => Ok(()),
+        Some(k)
+            if crate::credential::auth::constant_time_eq(presented.as_bytes(), k.as_bytes()) =>
+        {
+            Ok(())
+        }
         _ => Err(Error::Unauthenticated("invalid credential".into())),
     }
 }
@@ -285,7 +289,7 @@ pub struct CredentialRef {
     pub id: String,
 }
 
-use crate::secrets::keys_missing;
+use crate::credential::secrets::keys_missing;
 
 /// Stores a credential: its record in the tenant first, then the global entry
 /// that makes it usable. `lookup` is what a client will present.
@@ -387,7 +391,7 @@ pub struct Session {
     pub refresh: Option<String>,
     /// Set when this session is an impersonation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub impersonation: Option<crate::impersonation::Impersonation>,
+    pub impersonation: Option<crate::credential::impersonation::Impersonation>,
 }
 
 fn unauthenticated() -> Error {
@@ -486,7 +490,7 @@ pub fn session_caller(
         None,
     )?;
     if let Some(imp) = &session.impersonation {
-        crate::impersonation::check_impersonator(env, &tenant, imp, &user)?;
+        crate::credential::impersonation::check_impersonator(env, &tenant, imp, &user)?;
         caller.impersonator = Some(imp.user);
     }
     Ok((caller, user, org))
@@ -541,13 +545,13 @@ pub fn stored_caller(
         // Within a client, an administrator's token acts as that client's
         // administrator at the widest.
         let widest = match within.kind {
-            crate::model::OrgKind::Platform => Role::Operator,
-            crate::model::OrgKind::Reseller => Role::ResellerAdmin,
-            crate::model::OrgKind::Customer => Role::CustomerAdmin,
+            crate::base::model::OrgKind::Platform => Role::Operator,
+            crate::base::model::OrgKind::Reseller => Role::ResellerAdmin,
+            crate::base::model::OrgKind::Customer => Role::CustomerAdmin,
         };
         caller.role = caller.role.max(widest);
         // The tenant's root client stands for the whole tenant.
-        caller.org = (within.kind != crate::model::OrgKind::Platform
+        caller.org = (within.kind != crate::base::model::OrgKind::Platform
             || caller.role != Role::Operator)
             .then_some(within.id);
         return Ok((caller, user, within));
@@ -606,7 +610,7 @@ pub fn sign_in(
     family: Family,
 ) -> Result<SignedIn> {
     let user = check_password(env, tenant, email, password, address)?;
-    if crate::two_factor::required(&user) {
+    if user.two_factor_required() {
         return Err(Error::Unauthenticated(
             "this account signs in with a second factor: use POST /auth/sign_in, or an API token"
                 .into(),
@@ -735,7 +739,7 @@ pub fn open_session(
 /// The user holding an email in a tenant, if any: the claim's target when
 /// its record still carries the email.
 pub fn account_by_email(env: &Env, tenant: &str, normalized: &str) -> Result<Option<User>> {
-    crate::users::holder(env, tenant, normalized)
+    holder(env, tenant, normalized)
 }
 
 /// What a session token says beyond its caller.
@@ -1044,4 +1048,26 @@ pub fn client_caller(env: &Env, config: &Config, token: &str) -> Result<Caller> 
         return Err(unauthenticated());
     }
     client_of(env, &tenant, &credential)
+}
+
+/// The user holding `normalized` in `tenant`: the committed claim's target,
+/// when that record still carries the email (a stale claim holds nothing).
+pub fn holder(env: &Env, tenant: &str, normalized: &str) -> Result<Option<User>> {
+    let claim =
+        storage::read::<storage::Claim>(env.kv, &keys::email(tenant, normalized))?.map(|r| r.data);
+    // A committed claim, or one left pending by a request that died after
+    // changing the record (past the window, the record decides).
+    let stale = |c: &storage::Claim| env.now - c.at >= storage::CLAIM_WINDOW_MS;
+    let Some(id) = claim
+        .filter(|c| {
+            c.state == storage::ClaimState::Committed
+                || (c.state == storage::ClaimState::Pending && stale(c))
+        })
+        .and_then(|c| c.target)
+    else {
+        return Ok(None);
+    };
+    Ok(storage::read::<User>(env.kv, &keys::user(tenant, id))?
+        .map(|r| r.data)
+        .filter(|u| validate::normalize_email(&u.email) == normalized))
 }

@@ -10,13 +10,13 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::auth::Caller;
-use crate::error::{Error, Result};
-use crate::identity::{self, Config, Family, Session, gkeys};
-use crate::model::{Organization, Tenant, User};
-use crate::storage::{self, Env, keys};
-use crate::time::Millis;
-use crate::{secrets, users};
+use crate::base::error::{Error, Result};
+use crate::base::model::{Organization, Tenant, User};
+use crate::base::time::Millis;
+use crate::be::storage::{self, Env, keys};
+use crate::credential::auth::Caller;
+use crate::credential::identity::{self, Config, Family, Session, gkeys};
+use crate::credential::secrets;
 
 /// How long an impersonated session lives (shorter than a sign-in).
 pub const TTL_MS: Millis = 60 * 60 * 1000;
@@ -52,12 +52,19 @@ pub fn refuse_impersonated(caller: &Caller, what: &str) -> Result<()> {
     }
 }
 
-use crate::secrets::keys_missing;
+use crate::credential::secrets::keys_missing;
 
 /// Starts impersonating `target` as `caller`: an administrator's own
 /// signed-in session (not an access token, not an impersonation), a target
-/// in its reach with a narrower role.
-pub fn start(env: &mut Env, config: &Config, caller: &Caller, target: Uuid) -> Result<Started> {
+/// in its reach with a narrower role. `find` reads the target as the caller
+/// may (the domain's read, which this layer sits below).
+pub fn start(
+    env: &mut Env,
+    config: &Config,
+    caller: &Caller,
+    target: Uuid,
+    find: impl FnOnce(&Env, &Caller, Uuid) -> Result<User>,
+) -> Result<Started> {
     refuse_impersonated(caller, "impersonate")?;
     let (Some(me), Some(own_sid)) = (caller.user, caller.session.clone()) else {
         return Err(Error::Forbidden(
@@ -67,7 +74,7 @@ pub fn start(env: &mut Env, config: &Config, caller: &Caller, target: Uuid) -> R
     if !caller.role.is_admin() {
         return Err(Error::Forbidden("only administrators impersonate".into()));
     }
-    let (user, _) = users::get(env, caller, target)?;
+    let user = find(env, caller, target)?;
     if user.id == me || user.role <= caller.role {
         return Err(Error::Forbidden(
             "only a user with a narrower role than yours can be impersonated".into(),

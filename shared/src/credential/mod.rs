@@ -3,13 +3,12 @@
 //! password hashing, keyed hashes and tokens ([`secrets`]), sign-in
 //! throttling, and the second factor ([`two_factor`] over [`totp`]).
 
-pub mod account_tokens;
 pub mod api_tokens;
 pub mod auth;
 pub mod identity;
 pub mod impersonation;
 pub mod password;
+pub mod proxy;
 pub mod secrets;
 pub mod throttle;
 pub mod totp;
-pub mod two_factor;

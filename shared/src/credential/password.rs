@@ -9,7 +9,7 @@
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 
-use crate::model::PasswordPolicy;
+use crate::base::model::PasswordPolicy;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HashParams {
@@ -140,7 +140,7 @@ mod tests {
         let clone = PasswordPolicy::default();
         assert!(check("password123", &clone).is_empty());
         assert_eq!(check("short", &clone).len(), 1);
-        let settings = crate::model::Settings::default();
+        let settings = crate::base::model::Settings::default();
         assert_eq!(settings.password_policy("clone"), &clone);
         let strict = settings.password_policy("apiculus");
         assert!(

@@ -17,8 +17,8 @@ use hmac::{Hmac, Mac};
 use serde_json::{Map, Value, json};
 use sha2::Sha256;
 
-use crate::auth::constant_time_eq;
-use crate::time::Millis;
+use crate::base::time::Millis;
+use crate::credential::auth::constant_time_eq;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -79,8 +79,8 @@ impl Keys {
 }
 
 /// What every credential operation answers without a usable `token_keys`.
-pub fn keys_missing() -> crate::error::Error {
-    crate::error::Error::Unavailable("token_keys is not configured".into())
+pub fn keys_missing() -> crate::base::error::Error {
+    crate::base::error::Error::Unavailable("token_keys is not configured".into())
 }
 
 /// HMAC-SHA256 of `data` under `secret`.

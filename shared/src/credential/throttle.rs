@@ -18,9 +18,9 @@
 //! addresses, and it lifts when the window ends. Counters of a past window
 //! are deleted when the same counter is next used.
 
-use crate::error::{Error, Result};
-use crate::storage::{Env, sha256_hex};
-use crate::time::Millis;
+use crate::base::error::{Error, Result};
+use crate::base::time::Millis;
+use crate::be::storage::{Env, sha256_hex};
 
 pub const WINDOW_MS: Millis = 15 * 60 * 1000;
 pub const PER_ACCOUNT_AND_ADDRESS: i64 = 5;
@@ -135,7 +135,7 @@ pub fn succeeded(env: &Env, tenant: &str, account: &str, address: &str) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kv::MemKv;
+    use crate::be::kv::MemKv;
 
     #[test]
     fn a_stranger_is_stopped_and_the_owner_is_not() {

@@ -7,7 +7,7 @@
 //! tokens it cannot be stored as a hash: it is encrypted (XChaCha20-Poly1305)
 //! under a key derived from the current `token_keys` pair, bound to its user.
 //! Recovery codes are single use and only ever checked, so they are stored
-//! as keyed hashes ([`crate::secrets::seal`]).
+//! as keyed hashes ([`crate::credential::secrets::seal`]).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -17,8 +17,8 @@ use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use sha2::Sha256;
 
-use crate::secrets::Keys;
-use crate::time::Millis;
+use crate::base::time::Millis;
+use crate::credential::secrets::Keys;
 
 /// Seconds per step.
 pub const STEP_SECONDS: u64 = 30;
@@ -68,7 +68,12 @@ pub fn accepted_step(secret: &[u8], attempt: &str, now: Millis, last_used: u64) 
     let now = step(now);
     (now.saturating_sub(SKEW)..=now + SKEW)
         .filter(|s| *s > last_used)
-        .find(|s| crate::auth::constant_time_eq(code(secret, *s).as_bytes(), attempt.as_bytes()))
+        .find(|s| {
+            crate::credential::auth::constant_time_eq(
+                code(secret, *s).as_bytes(),
+                attempt.as_bytes(),
+            )
+        })
 }
 
 /// RFC 4648 base32 without padding: how authenticator apps take a secret.

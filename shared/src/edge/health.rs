@@ -5,7 +5,7 @@
 use http::{Method, StatusCode};
 use serde_json::json;
 
-use crate::web::{self, Request, Response};
+use crate::edge::web::{self, Request, Response};
 
 /// Handles `/health`; `probe_store` tries one read against the store.
 pub fn handle(req: &Request, probe_store: impl FnOnce() -> Result<(), String>) -> Response {

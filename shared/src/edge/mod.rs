@@ -2,8 +2,6 @@
 //! the one module that touches the Spin SDK ([`spin`]), and `/health`.
 
 pub mod health;
-pub mod openapi;
-pub mod proxy;
 #[cfg(feature = "spin")]
 pub mod spin;
 pub mod web;
@@ -15,6 +13,6 @@ pub use spin::post;
 
 /// A native build of the core has no outbound HTTP, and says so.
 #[cfg(not(feature = "spin"))]
-pub fn post(_out: &crate::outbox::Outgoing) -> Result<u16, String> {
+pub fn post(_out: &crate::idm::outbox::Outgoing) -> Result<u16, String> {
     Err("no outbound HTTP outside Spin".to_string())
 }

@@ -6,11 +6,11 @@ use http::StatusCode;
 use spin_sdk::http::IncomingRequest;
 use spin_sdk::wit::wasi::keyvalue::{atomics, batch, store};
 
-use crate::error::Error;
-use crate::kv::{CasOutcome, CasUpdate, Kv, KvError, KvResult};
-use crate::storage::Env;
+use crate::base::error::Error;
+use crate::be::kv::{CasOutcome, CasUpdate, Kv, KvError, KvResult};
+use crate::be::storage::Env;
 
-use crate::web::{self, MAX_BODY_BYTES};
+use crate::edge::web::{self, MAX_BODY_BYTES};
 
 /// Reads Spin's request, refusing bodies over [`MAX_BODY_BYTES`] with 413 as soon
 /// as the limit is passed (the rest is never buffered). The refusal is a core
@@ -79,12 +79,16 @@ impl SpinKv {
                 batch_broken: std::cell::Cell::new(false),
                 swaps: std::cell::Cell::new(0),
             })
-            .map_err(|e| KvError(format!("{e:?}")))
+            .map_err(kv_err)
     }
 }
 
+/// Every store error is logged here, where it is met (Spin keeps the
+/// component's stderr); the client hears only that the store is unavailable.
 fn kv_err(e: store::Error) -> KvError {
-    KvError(format!("{e:?}"))
+    let e = KvError(format!("{e:?}"));
+    eprintln!("{e}");
+    e
 }
 
 impl Kv for SpinKv {
@@ -93,7 +97,7 @@ impl Kv for SpinKv {
     }
     fn get_many(&self, keys: &[String]) -> KvResult<Vec<Option<Vec<u8>>>> {
         let batch = |keys: &[String]| batch::get_many(&self.bucket, keys).map_err(kv_err);
-        crate::kv::get_many_or_each(keys, &self.batch_broken, batch, |k| self.get(k))
+        crate::be::kv::get_many_or_each(keys, &self.batch_broken, batch, |k| self.get(k))
     }
     fn set(&self, key: &str, value: &[u8]) -> KvResult<()> {
         self.bucket.set(key, value).map_err(kv_err)
@@ -119,7 +123,7 @@ impl Kv for SpinKv {
     }
     fn swaps_left(&self) -> usize {
         // The CAS a swap opens next takes a slot too, freed when dropped.
-        crate::kv::SWAP_TABLE.saturating_sub(self.swaps.get() + 1)
+        crate::be::kv::SWAP_TABLE.saturating_sub(self.swaps.get() + 1)
     }
 }
 
@@ -142,7 +146,7 @@ pub fn with_env(
     let pause = |d: std::time::Duration| std::thread::sleep(d);
     let mut env = Env {
         kv: &kv,
-        now: crate::time::millis(std::time::SystemTime::now()),
+        now: crate::base::time::millis(std::time::SystemTime::now()),
         random: &mut random,
         pause: &pause,
         correlation: None,
@@ -156,9 +160,9 @@ pub fn with_env(
 pub async fn handle(
     req: IncomingRequest,
     render_error: fn(&Error) -> web::Response,
-    handler: fn(&web::Request, &mut Env, &crate::identity::Config) -> web::Response,
+    handler: fn(&web::Request, &mut Env, &crate::credential::identity::Config) -> web::Response,
 ) -> web::Response {
-    let config = crate::identity::Config::from_vars(variable);
+    let config = crate::credential::identity::Config::from_vars(variable);
     match read_request(req).await {
         Ok(mut request) => with_env(render_error, |env| {
             web::resolve_client(&mut request, &config.trusted_proxies);
@@ -215,7 +219,7 @@ pub async fn serve_stream<S>(
     let pause = |d: std::time::Duration| std::thread::sleep(d);
     let mut env = Env {
         kv: &kv,
-        now: crate::time::millis(std::time::SystemTime::now()),
+        now: crate::base::time::millis(std::time::SystemTime::now()),
         random: &mut random,
         pause: &pause,
         correlation: web::correlation_id(&request),
@@ -243,7 +247,7 @@ pub async fn serve_stream<S>(
 /// `allowed_outbound_hosts` decides where it may go) and waits, at most
 /// 5 s to connect and 10 s for the answer, for its status. Errors are
 /// wasi-http error codes, never the URL or body.
-pub fn post(out: &crate::outbox::Outgoing) -> Result<u16, String> {
+pub fn post(out: &crate::idm::outbox::Outgoing) -> Result<u16, String> {
     use spin_sdk::wit::wasi::http0_2_0::{outgoing_handler, types};
     let uri: http::Uri = out
         .url

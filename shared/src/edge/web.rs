@@ -4,7 +4,7 @@
 
 use http::{HeaderValue, Method, StatusCode, header};
 
-use crate::error::Error;
+use crate::base::error::Error;
 
 /// Largest request body any endpoint reads; larger bodies get 413 before parsing.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -127,7 +127,7 @@ pub fn header_str<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
 /// address (appended as the last `spin-client-addr`, the value
 /// [`client_address`] reads, so every throttle keys on the real client). A
 /// peer that is no trusted proxy stays the client, whatever it sends.
-pub fn resolve_client(req: &mut Request, trusted: &crate::edge::proxy::TrustedProxies) {
+pub fn resolve_client(req: &mut Request, trusted: &crate::credential::proxy::TrustedProxies) {
     if trusted.is_empty() {
         return;
     }

@@ -1,8 +1,9 @@
 //! One module per API family: how it reads requests and renders the core's
 //! results and errors. The core never knows which family called it.
 
-pub mod admin;
 pub mod apiculus;
 pub mod clone;
 pub mod cloudcockpit;
 pub mod gcore;
+pub mod openapi;
+pub mod service;

@@ -4,15 +4,15 @@
 
 use uuid::Uuid;
 
-use crate::auth::Caller;
-use crate::error::{Error, FieldErrors, Result};
-use crate::identity::{self, Config, Credential, CredentialKind, gkeys};
-use crate::model::{Lifecycle, OrgKind, Organization, Profile, Role, Tenant, User};
-use crate::storage::{
+use crate::base::error::{Error, FieldErrors, Result};
+use crate::base::model::{Lifecycle, OrgKind, Organization, Profile, Role, Tenant, User};
+use crate::be::storage::{
     self, Actor, Claim, ClaimOutcome, Env, claim, commit_claim, commit_claim_label, derived_uuid,
     keys, release_claim,
 };
-use crate::{password, provision, secrets};
+use crate::credential::auth::Caller;
+use crate::credential::identity::{self, Config, Credential, CredentialKind, gkeys};
+use crate::{credential::password, credential::secrets, idm::provision};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewAccount {
@@ -61,7 +61,7 @@ fn platform() -> Actor {
 /// concurrent creates of one id or domain cannot both win.
 pub fn create_tenant(env: &mut Env, config: &Config, input: &NewTenant) -> Result<TenantCreated> {
     if config.token_keys.is_empty() {
-        return Err(crate::secrets::keys_missing());
+        return Err(crate::credential::secrets::keys_missing());
     }
     let op = format!("tenant/{}/{}", input.id, env.new_uuid().simple());
     let id_key = gkeys::tenant_claim(&input.id);
@@ -199,7 +199,7 @@ pub struct TenantChange {
     /// `Some(None)` removes the webhook; `Some(Some((url, secret)))` sets it,
     /// with a new random secret when none is given.
     pub webhook: Option<Option<(String, Option<Vec<u8>>)>>,
-    pub token_ttl: Option<crate::model::TokenTtl>,
+    pub token_ttl: Option<crate::base::model::TokenTtl>,
 }
 
 /// What an update shows once: a rotated application key, a generated
@@ -230,21 +230,21 @@ pub fn update_tenant(
                 None => {
                     let mut bytes = (env.random)().to_vec();
                     bytes.extend((env.random)());
-                    webhook_secret = Some(crate::outbox::secret_text(&bytes));
+                    webhook_secret = Some(crate::idm::outbox::secret_text(&bytes));
                     bytes
                 }
             };
             let mut nonce = [0u8; 24];
             nonce[..16].copy_from_slice(&(env.random)());
             nonce[16..].copy_from_slice(&(env.random)()[..8]);
-            let sealed = crate::totp::seal_secret(
+            let sealed = crate::credential::totp::seal_secret(
                 &config.token_keys,
-                &crate::outbox::webhook_owner(id),
+                &crate::idm::outbox::webhook_owner(id),
                 &secret,
                 nonce,
             )
-            .ok_or_else(crate::secrets::keys_missing)?;
-            Some(Some(crate::model::Webhook {
+            .ok_or_else(crate::credential::secrets::keys_missing)?;
+            Some(Some(crate::base::model::Webhook {
                 url: url.clone(),
                 sealed_secret: sealed,
             }))
@@ -407,7 +407,7 @@ fn create_account_in(
     let op = format!("acct{}", env.new_uuid().simple());
     let user_id = derived_uuid(&op, "user");
     let (email_key, held) =
-        match crate::users::claim_email(env, t, &input.email, &op, false, user_id)? {
+        match crate::idm::users::claim_email(env, t, &input.email, &op, false, user_id)? {
             (key, ClaimOutcome::Held(c)) => (key, c),
             _ => return Err(Error::invalid("email", "has already been taken")),
         };
@@ -443,16 +443,22 @@ fn create_account_in(
             updated_at: env.now,
         };
         storage::write(env.kv, &keys::user(t, user.id), &op, &user)?;
-        crate::reach::append(env, t, &crate::reach::user_lists(&org), user.id)?;
-        crate::organizations::admits(env, t, org.id)?;
+        crate::idm::reach::append(env, t, &crate::idm::reach::user_lists(&org), user.id)?;
+        crate::idm::organizations::admits(env, t, org.id)?;
         commit_claim(env, &email_key, &held, user.id)?;
-        crate::reach::bump(env, t, &crate::reach::user_counts(&org), 1)?;
+        crate::idm::reach::bump(env, t, &crate::idm::reach::user_counts(&org), 1)?;
         Ok(user)
     })();
     match result {
         Ok(user) => Ok((user, org)),
         Err(e) => {
-            crate::users::abandon_create(env, &email_key, &held, &op, &[keys::user(t, user_id)]);
+            crate::idm::users::abandon_create(
+                env,
+                &email_key,
+                &held,
+                &op,
+                &[keys::user(t, user_id)],
+            );
             Err(e)
         }
     }
@@ -590,8 +596,8 @@ pub fn create_api_client(
     };
     let client_id = env.new_uuid();
     let secret = secrets::random_secret(env.random);
-    let sealed =
-        secrets::seal(&config.token_keys, &secret).ok_or_else(crate::secrets::keys_missing)?;
+    let sealed = secrets::seal(&config.token_keys, &secret)
+        .ok_or_else(crate::credential::secrets::keys_missing)?;
     let credential = Credential {
         org,
         role: Some(role),
@@ -667,7 +673,7 @@ pub fn set_account_status(
         return Err(Error::Forbidden("cannot change this account".into()));
     }
     let op = format!("status{}", env.new_uuid().simple());
-    let updated = crate::users::set_status(env, &t, id, &op, status)?;
+    let updated = crate::idm::users::set_status(env, &t, id, &op, status)?;
     storage::audit_action(
         env,
         &op,

@@ -12,9 +12,9 @@
 
 use uuid::Uuid;
 
-use crate::error::Result;
-use crate::model::{Organization, User};
-use crate::storage::{self, Env, keys};
+use crate::base::error::Result;
+use crate::base::model::{Organization, User};
+use crate::be::storage::{self, Env, keys};
 
 fn index_key(tenant: &str, kind: &str, n: u64) -> String {
     format!("t/{tenant}/{kind}-number/{n}")

@@ -12,11 +12,11 @@
 //! event, at most [`listing::SCAN_CAP`] events (`truncated` says when more
 //! were left unread).
 
-use crate::auth::Caller;
-use crate::error::{Error, Result};
-use crate::listing::{self, ListQuery, Page, Row};
-use crate::model::Role;
-use crate::storage::{self, AuditEvent, Env, keys};
+use crate::base::error::{Error, Result};
+use crate::base::model::Role;
+use crate::be::storage::{self, AuditEvent, Env, keys};
+use crate::credential::auth::Caller;
+use crate::idm::listing::{self, ListQuery, Page, Row};
 
 /// Columns the audit list filters on (`q[<column>]=`, `*` wildcards).
 pub const COLUMNS: [&str; 4] = ["correlation_id", "actor", "target", "action"];

@@ -18,11 +18,11 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::auth::Caller;
-use crate::error::{Error, FieldErrors, Result};
-use crate::listing::Page;
-use crate::model::{Group, Lifecycle, OrgKind, Organization, Role};
-use crate::storage::{self, Env, keys};
+use crate::base::error::{Error, FieldErrors, Result};
+use crate::base::model::{Group, Lifecycle, OrgKind, Organization, Role};
+use crate::be::storage::{self, Env, keys};
+use crate::credential::auth::Caller;
+use crate::idm::listing::Page;
 
 pub fn key(tenant: &str, id: Uuid) -> String {
     format!("t/{tenant}/group/{id}")
@@ -112,7 +112,7 @@ pub fn create(
         (None, None) => root(env, &caller.tenant)?
             .ok_or_else(|| Error::Unavailable("tenant has no root organization".into()))?,
     };
-    let org = crate::organizations::get(env, caller, org_id)
+    let org = crate::idm::organizations::get(env, caller, org_id)
         .map_err(|_| Error::invalid("organizationId", "is not an organization in reach"))?;
     if org.kind == OrgKind::Customer {
         return Err(Error::invalid(
@@ -177,7 +177,7 @@ pub fn create(
 }
 
 fn root(env: &Env, tenant: &str) -> Result<Option<Uuid>> {
-    Ok(crate::identity::active_tenant(env, tenant)?.root_org)
+    Ok(crate::credential::identity::active_tenant(env, tenant)?.root_org)
 }
 
 /// The catalogs of `orgs`, in order; `None` where none was ever written.
@@ -238,7 +238,7 @@ pub fn list(
 ) -> Result<Page<Entry>> {
     let home = match (organization_id, caller.org) {
         (Some(id), _) => Some(
-            crate::organizations::get(env, caller, id)
+            crate::idm::organizations::get(env, caller, id)
                 .map_err(|_| Error::invalid("organizationId", "is not an organization in reach"))?,
         ),
         (None, Some(own)) => {
@@ -246,7 +246,10 @@ pub fn list(
         }
         (None, None) => None,
     };
-    let mut orgs = home.as_ref().map(crate::reach::chain).unwrap_or_default();
+    let mut orgs = home
+        .as_ref()
+        .map(crate::idm::reach::chain)
+        .unwrap_or_default();
     if let Some(root) = root(env, &caller.tenant)?
         && !orgs.contains(&root)
     {
@@ -299,8 +302,8 @@ pub fn assignable(
     let found = storage::read_many::<Group>(env.kv, &keys)?;
     // The tenant's root sits above every organization, also those made
     // directly by an operator (which have no ancestors).
-    let mut chain = crate::reach::chain(org);
-    if let Some(root) = crate::identity::active_tenant(env, tenant)?.root_org {
+    let mut chain = crate::idm::reach::chain(org);
+    if let Some(root) = crate::credential::identity::active_tenant(env, tenant)?.root_org {
         chain.push(root);
     }
     let mut errors = FieldErrors::default();

@@ -3,11 +3,11 @@
 //! (`account_tokens::accept_invitation`). Creating the user issues the
 //! invitation (`account_tokens::welcome`), whichever family asked.
 
-use crate::auth::Caller;
-use crate::error::{Error, Result};
-use crate::model::{Organization, Profile, Role, User};
-use crate::provision::{self, NewCustomer, NewUser, OpId};
-use crate::storage::Env;
+use crate::base::error::{Error, Result};
+use crate::base::model::{Organization, Profile, Role, User};
+use crate::be::storage::Env;
+use crate::credential::auth::Caller;
+use crate::idm::provision::{self, NewCustomer, NewUser, OpId};
 
 /// Invites `email` into `org` with `role` (an administrator of it, or a
 /// user): the user is created without a password and its invitation queued

@@ -17,8 +17,8 @@
 //! and `per_page` (default 10, at most 100). Unknown columns and malformed
 //! values are 422 naming the parameter.
 
-use crate::error::{FieldErrors, Result};
-use crate::time::{self, Millis};
+use crate::base::error::{FieldErrors, Result};
+use crate::base::time::{self, Millis};
 
 /// Entries a filtered or re-sorted list reads at most.
 pub const SCAN_CAP: usize = 5_000;
@@ -307,7 +307,7 @@ const CHUNK: usize = 100;
 /// gives an item's columns. A plain query reads one page of positions and
 /// the kept count `count`; any other scans up to [`SCAN_CAP`] entries.
 pub fn run<T>(
-    kv: &dyn crate::kv::Kv,
+    kv: &dyn crate::be::kv::Kv,
     tenant: &str,
     list: &str,
     count: &str,
@@ -322,15 +322,15 @@ pub fn run<T>(
         // shows once.
         let mut seen = std::collections::HashSet::new();
         let ids: Vec<uuid::Uuid> =
-            crate::storage::index_range(kv, tenant, list, from, query.per_page)?
+            crate::be::storage::index_range(kv, tenant, list, from, query.per_page)?
                 .into_iter()
                 .map(|(_, id)| id)
                 .filter(|id| seen.insert(*id))
                 .collect();
         let items = load(&ids)?;
-        let total = crate::storage::read_count(kv, tenant, count)?.max(0) as usize;
+        let total = crate::be::storage::read_count(kv, tenant, count)?.max(0) as usize;
         // Pages are cut from the index slots, so they count from its length.
-        let end = crate::storage::index_len(kv, tenant, list)?.max(0);
+        let end = crate::be::storage::index_len(kv, tenant, list)?.max(0);
         return Ok(Page {
             items,
             total,
@@ -338,7 +338,7 @@ pub fn run<T>(
             truncated: false,
         });
     }
-    let len = crate::storage::index_len(kv, tenant, list)?.max(0) as usize;
+    let len = crate::be::storage::index_len(kv, tenant, list)?.max(0) as usize;
     let mut seen = std::collections::HashSet::new();
     let mut rows = Vec::new();
     let end = len.min(SCAN_CAP);
@@ -346,7 +346,7 @@ pub fn run<T>(
     while from <= end {
         let take = CHUNK.min(end + 1 - from);
         let ids: Vec<uuid::Uuid> =
-            crate::storage::index_range(kv, tenant, list, from as i64, take)?
+            crate::be::storage::index_range(kv, tenant, list, from as i64, take)?
                 .into_iter()
                 .map(|(_, id)| id)
                 .filter(|id| seen.insert(*id))
@@ -366,7 +366,7 @@ pub fn run<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::Error;
+    use crate::base::error::Error;
 
     #[test]
     fn wildcards() {

@@ -3,19 +3,18 @@
 //! groups, invitations, administration), and what they are listed, counted,
 //! audited and validated by.
 
+pub mod account_tokens;
 pub mod admin;
 pub mod aliases;
 pub mod audit;
 pub mod groups;
 pub mod invitations;
 pub mod listing;
-pub mod model;
 pub mod organizations;
 pub mod outbox;
 pub mod provision;
 pub mod reach;
 pub mod reference;
 pub mod subscriptions;
-pub mod time;
+pub mod two_factor;
 pub mod users;
-pub mod validate;

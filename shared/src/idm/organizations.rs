@@ -15,10 +15,10 @@ use std::collections::BTreeMap;
 
 use uuid::Uuid;
 
-use crate::auth::Caller;
-use crate::error::{Error, Result};
-use crate::model::{Closing, Lifecycle, Organization, Role, User};
-use crate::storage::{self, Env, keys};
+use crate::base::error::{Error, Result};
+use crate::base::model::{Closing, Lifecycle, Organization, Role, User};
+use crate::be::storage::{self, Env, keys};
+use crate::credential::auth::Caller;
 
 /// An organization the caller reaches, else 404.
 pub fn get(env: &Env, caller: &Caller, id: Uuid) -> Result<Organization> {
@@ -103,11 +103,11 @@ pub fn visible(env: &Env, caller: &Caller, ids: &[Uuid]) -> Result<Vec<Organizat
         .collect())
 }
 
-fn kind_name(kind: crate::model::OrgKind) -> &'static str {
+fn kind_name(kind: crate::base::model::OrgKind) -> &'static str {
     match kind {
-        crate::model::OrgKind::Platform => "platform",
-        crate::model::OrgKind::Reseller => "reseller",
-        crate::model::OrgKind::Customer => "customer",
+        crate::base::model::OrgKind::Platform => "platform",
+        crate::base::model::OrgKind::Reseller => "reseller",
+        crate::base::model::OrgKind::Customer => "customer",
     }
 }
 
@@ -115,24 +115,24 @@ fn kind_name(kind: crate::model::OrgKind) -> &'static str {
 pub fn list(
     env: &Env,
     caller: &Caller,
-    query: &crate::listing::ListQuery,
-) -> Result<crate::listing::Page<Organization>> {
-    let (list, count) = crate::reach::orgs_of(caller);
-    crate::listing::run(
+    query: &crate::idm::listing::ListQuery,
+) -> Result<crate::idm::listing::Page<Organization>> {
+    let (list, count) = crate::idm::reach::orgs_of(caller);
+    crate::idm::listing::run(
         env.kv,
         &caller.tenant,
         &list,
         &count,
         query,
         |ids| visible(env, caller, ids),
-        |o| crate::listing::Row {
+        |o| crate::idm::listing::Row {
             columns: vec![
                 ("name", o.name.clone()),
                 ("company_name", o.company_name.clone().unwrap_or_default()),
                 ("description", o.description.clone().unwrap_or_default()),
                 ("kind", kind_name(o.kind).to_string()),
-                ("created_at", crate::time::format_millis(o.created_at)),
-                ("updated_at", crate::time::format_millis(o.updated_at)),
+                ("created_at", crate::base::time::format_millis(o.created_at)),
+                ("updated_at", crate::base::time::format_millis(o.updated_at)),
             ],
             date: o.created_at,
             item: o,
@@ -143,19 +143,19 @@ pub fn list(
 /// The customers the caller reaches, deleted ones too unless
 /// `include_deleted` is false, as `query` asks. Rows: `company_name`,
 /// `internal_identifier`, `live`; the plain total is the customer count,
-/// which counts deleted customers (see [`crate::reach::created_org_counts`]).
+/// which counts deleted customers (see [`crate::idm::reach::created_org_counts`]).
 pub fn customers(
     env: &Env,
     caller: &Caller,
-    query: &crate::listing::ListQuery,
+    query: &crate::idm::listing::ListQuery,
     include_deleted: bool,
-) -> Result<crate::listing::Page<Organization>> {
-    let (list, count) = crate::reach::customers_of(caller);
+) -> Result<crate::idm::listing::Page<Organization>> {
+    let (list, count) = crate::idm::reach::customers_of(caller);
     let mut query = query.clone();
     if !include_deleted {
         query.filters.push(("live".into(), "yes".into()));
     }
-    crate::listing::run(
+    crate::idm::listing::run(
         env.kv,
         &caller.tenant,
         &list,
@@ -169,10 +169,10 @@ pub fn customers(
             Ok(storage::read_many::<Organization>(env.kv, &keys)?
                 .into_iter()
                 .flatten()
-                .filter(|o| caller.reaches(o) && o.kind == crate::model::OrgKind::Customer)
+                .filter(|o| caller.reaches(o) && o.kind == crate::base::model::OrgKind::Customer)
                 .collect())
         },
-        |o| crate::listing::Row {
+        |o| crate::idm::listing::Row {
             columns: vec![
                 (
                     "company_name",
@@ -208,7 +208,7 @@ pub fn each_chunk(
     caller: &Caller,
     mut each: impl FnMut(Vec<Organization>) -> Result<()>,
 ) -> Result<()> {
-    let (list, _) = crate::reach::orgs_of(caller);
+    let (list, _) = crate::idm::reach::orgs_of(caller);
     let len = storage::index_len(env.kv, &caller.tenant, &list)?;
     let mut seen = std::collections::HashSet::new();
     let mut from = 1;
@@ -231,12 +231,12 @@ pub fn each_chunk(
 pub fn create(
     env: &mut Env,
     caller: &Caller,
-    spec: &crate::provision::NewOrg,
-    plans: &[crate::provision::PlanRequest],
+    spec: &crate::idm::provision::NewOrg,
+    plans: &[crate::idm::provision::PlanRequest],
 ) -> Result<Organization> {
     caller.require(Role::ResellerAdmin)?;
-    let settings = crate::provision::load_settings(env.kv, &caller.tenant)?;
-    let mut errors = crate::error::FieldErrors::default();
+    let settings = crate::idm::provision::load_settings(env.kv, &caller.tenant)?;
+    let mut errors = crate::base::error::FieldErrors::default();
     if spec.skip_default_subscription && plans.is_empty() {
         errors.add(
             "plans",
@@ -253,7 +253,7 @@ pub fn create(
         Some(id) => {
             let p = get(env, caller, id)
                 .map_err(|_| Error::NotFound(format!("parent_organization {id} not found")))?;
-            if p.kind != crate::model::OrgKind::Reseller {
+            if p.kind != crate::base::model::OrgKind::Reseller {
                 return Err(Error::invalid(
                     "organization.parent_organization",
                     "is not a reseller organization",
@@ -264,22 +264,22 @@ pub fn create(
         None => None,
     };
     let id = env.new_uuid();
-    crate::provision::create_organization(
+    crate::idm::provision::create_organization(
         env,
         &caller.tenant,
         id,
         &spec.name,
-        crate::model::OrgKind::Customer,
+        crate::base::model::OrgKind::Customer,
         parent.as_ref(),
     )?;
     let mut requested = Vec::new();
     if !spec.skip_default_subscription
         && let Some(default) = &settings.default_plan
     {
-        requested.push(crate::provision::PlanRequest {
+        requested.push(crate::idm::provision::PlanRequest {
             plan: default.clone(),
             partner: false,
-            interval: crate::model::Interval::None,
+            interval: crate::base::model::Interval::None,
             start: None,
             end: None,
         });
@@ -291,7 +291,7 @@ pub fn create(
         o.description = spec.description.clone();
         o.company_name = spec.company_name.clone();
         o.details = spec.details.clone();
-        crate::provision::subscribe(o, &requested, &settings, &op, now);
+        crate::idm::provision::subscribe(o, &requested, &settings, &op, now);
         Ok(())
     })?
     .data;
@@ -317,7 +317,7 @@ pub fn set_status(
 ) -> Result<Organization> {
     let org = get(env, caller, id)?;
     caller.require(Role::ResellerAdmin)?;
-    if caller.org == Some(id) || org.kind == crate::model::OrgKind::Platform {
+    if caller.org == Some(id) || org.kind == crate::base::model::OrgKind::Platform {
         return Err(Error::Forbidden(
             "an account is managed by the level above it".into(),
         ));
@@ -382,7 +382,7 @@ fn any_listed<T: serde::de::DeserializeOwned>(
 }
 
 /// How long a delete's `closing` mark fences its organization.
-pub const FENCE_MS: crate::time::Millis = storage::CLAIM_WINDOW_MS;
+pub const FENCE_MS: crate::base::time::Millis = storage::CLAIM_WINDOW_MS;
 
 /// Whether `org` is deleted or being deleted, re-read now.
 fn closed(env: &Env, tenant: &str, org: Uuid) -> Result<bool> {
@@ -458,15 +458,15 @@ pub fn settle_move(env: &Env, tenant: &str, user: User) -> Result<User> {
             Ok(storage::read::<Organization>(env.kv, &keys::org(tenant, id))?.map(|r| r.data))
         };
         let old = read(from)?
-            .map(|o| crate::reach::user_counts(&o))
+            .map(|o| crate::idm::reach::user_counts(&o))
             .unwrap_or_default();
         let new = read(to)?
-            .map(|o| crate::reach::user_counts(&o))
+            .map(|o| crate::idm::reach::user_counts(&o))
             .unwrap_or_default();
         let gone: Vec<String> = old.iter().filter(|c| !new.contains(c)).cloned().collect();
         let came: Vec<String> = new.iter().filter(|c| !old.contains(c)).cloned().collect();
-        crate::reach::bump(env, tenant, &gone, -1)?;
-        crate::reach::bump(env, tenant, &came, 1)?;
+        crate::idm::reach::bump(env, tenant, &gone, -1)?;
+        crate::idm::reach::bump(env, tenant, &came, 1)?;
     }
     Ok(record.data)
 }
@@ -515,7 +515,7 @@ fn has_live_child(env: &Env, tenant: &str, org: Uuid) -> Result<bool> {
 pub fn delete(env: &mut Env, caller: &Caller, id: Uuid) -> Result<()> {
     let org = get(env, caller, id)?;
     caller.require(Role::ResellerAdmin)?;
-    if caller.org == Some(id) || org.kind == crate::model::OrgKind::Platform {
+    if caller.org == Some(id) || org.kind == crate::base::model::OrgKind::Platform {
         return Err(Error::Forbidden(
             "cannot delete your own organization".into(),
         ));
@@ -538,7 +538,7 @@ pub fn delete(env: &mut Env, caller: &Caller, id: Uuid) -> Result<()> {
         });
         Ok(())
     })?;
-    let mut errors = crate::error::FieldErrors::default();
+    let mut errors = crate::base::error::FieldErrors::default();
     let checked = (|| {
         if has_live_member(env, &caller.tenant, id)? {
             errors.add("organization", "still has users");
@@ -569,7 +569,12 @@ pub fn delete(env: &mut Env, caller: &Caller, id: Uuid) -> Result<()> {
         Ok(true)
     })?;
     if deleted_here {
-        crate::reach::bump(env, &caller.tenant, &crate::reach::org_counts(&org), -1)?;
+        crate::idm::reach::bump(
+            env,
+            &caller.tenant,
+            &crate::idm::reach::org_counts(&org),
+            -1,
+        )?;
     }
     caller.audit(
         env,

@@ -27,12 +27,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::auth::Caller;
-use crate::error::{Error, Result};
-use crate::identity::Config;
-use crate::model::{Role, Tenant, Webhook};
-use crate::storage::{self, Env};
-use crate::time::Millis;
+use crate::base::error::{Error, Result};
+use crate::base::model::{Role, Tenant, Webhook};
+use crate::base::time::Millis;
+use crate::be::storage::{self, Env};
+use crate::credential::auth::Caller;
+use crate::credential::identity::Config;
 
 /// Delays before each retry (after attempts 1, 2, ...): the Standard
 /// Webhooks schedule. A message fails after `RETRY_DELAYS_MS.len() + 1`
@@ -189,7 +189,7 @@ fn enqueue(env: &Env, tenant: &str, mut message: Message) -> Result<Message> {
 pub fn queue_email_changed(
     env: &Env,
     tenant: &str,
-    user: &crate::model::User,
+    user: &crate::base::model::User,
     old_email: &str,
     new_email: &str,
     op: &str,
@@ -226,7 +226,7 @@ pub fn list(
     limit: usize,
 ) -> Result<Vec<(Message, Option<String>)>> {
     operators_only(caller)?;
-    let tenant = crate::admin::get_tenant(env, &caller.tenant)?;
+    let tenant = crate::idm::admin::get_tenant(env, &caller.tenant)?;
     let newest = env.kv.increment(&counter(&caller.tenant), 0)?;
     let keys: Vec<String> = (1.max(newest - limit as i64 + 1)..=newest)
         .rev()
@@ -279,7 +279,7 @@ pub struct Pass {
 }
 
 fn webhook_secret(config: &Config, tenant: &Tenant, hook: &Webhook) -> Result<Vec<u8>> {
-    crate::totp::open_secret(
+    crate::credential::totp::open_secret(
         &config.token_keys,
         &webhook_owner(&tenant.id),
         &hook.sealed_secret,
@@ -302,7 +302,7 @@ pub fn signature(secret: &[u8], id: &str, timestamp: i64, body: &[u8]) -> String
     signed.extend_from_slice(body);
     format!(
         "v1,{}",
-        STANDARD.encode(crate::secrets::mac(secret, &signed))
+        STANDARD.encode(crate::credential::secrets::mac(secret, &signed))
     )
 }
 
@@ -321,8 +321,8 @@ pub fn parse_secret(text: &str) -> Option<Vec<u8>> {
 fn carried(config: &Config, tenant: &str, m: &Message) -> Result<Option<String>> {
     match m.kind.as_str() {
         EMAIL_CHANGED => Ok(None),
-        "sms_otp" => crate::two_factor::sms_code(config, tenant, m.subject).map(Some),
-        _ => crate::account_tokens::wire_token(config, tenant, m.subject).map(Some),
+        "sms_otp" => crate::idm::two_factor::sms_code(config, tenant, m.subject).map(Some),
+        _ => crate::idm::account_tokens::wire_token(config, tenant, m.subject).map(Some),
     }
 }
 
@@ -336,8 +336,9 @@ fn worth_sending(env: &Env, tenant: &str, m: &Message) -> Result<bool> {
     }
     Ok(match m.kind.as_str() {
         EMAIL_CHANGED => true,
-        "sms_otp" => m.created_at + crate::two_factor::SMS_TTL_MS > env.now,
-        _ => crate::account_tokens::read(env, tenant, m.subject)?.is_some_and(|t| t.live(env.now)),
+        "sms_otp" => m.created_at + crate::idm::two_factor::SMS_TTL_MS > env.now,
+        _ => crate::idm::account_tokens::read(env, tenant, m.subject)?
+            .is_some_and(|t| t.live(env.now)),
     })
 }
 
@@ -355,7 +356,7 @@ fn outgoing(
     let id = format!("msg_{}", m.subject.simple());
     let body = json!({
         "type": format!("account.{}", m.kind),
-        "timestamp": crate::time::format_millis(now),
+        "timestamp": crate::base::time::format_millis(now),
         "data": {
             "tenant": tenant.id,
             "seq": m.seq,
@@ -365,7 +366,7 @@ fn outgoing(
             "new_email": m.new_email,
             "user_id": m.user,
             "organization_id": m.organization,
-            "created_at": crate::time::format_millis(m.created_at),
+            "created_at": crate::base::time::format_millis(m.created_at),
         }
     });
     let body = serde_json::to_vec(&body).map_err(|e| Error::Unavailable(e.to_string()))?;
@@ -415,7 +416,7 @@ const HOLE_GRACE_MS: Millis = 5 * 60 * 1000;
 const PASS_BUDGET_MS: Millis = 20_000;
 /// Swaps one message's attempt makes (its lease and its result), with room
 /// for a retry of each: a pass sends while the request has that many left
-/// ([`crate::kv::Kv::swaps_left`]), past what it keeps for its own records.
+/// ([`crate::be::kv::Kv::swaps_left`]), past what it keeps for its own records.
 const ATTEMPT_SWAPS: usize = 4;
 /// Swaps a pass keeps for its parked set and its cursor.
 const FINISH_SWAPS: usize = 24;
@@ -423,7 +424,7 @@ const FINISH_SWAPS: usize = 24;
 const SCAN_MAX: i64 = 5_000;
 
 fn clock_now(env: &Env) -> Millis {
-    crate::time::millis(std::time::SystemTime::now()).max(env.now)
+    crate::base::time::millis(std::time::SystemTime::now()).max(env.now)
 }
 
 /// What became of one message in a pass.
@@ -450,7 +451,7 @@ pub fn deliver(
     send: &mut dyn FnMut(&Outgoing) -> Sent,
 ) -> Result<Pass> {
     operators_only(caller)?;
-    let tenant = crate::admin::get_tenant(env, &caller.tenant)?;
+    let tenant = crate::idm::admin::get_tenant(env, &caller.tenant)?;
     let hook = tenant.webhook.clone().ok_or_else(|| {
         Error::invalid(
             "webhook",
@@ -770,9 +771,9 @@ fn attempt(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::account_tokens::{AccountToken, Purpose};
-    use crate::kv::{Kv as _, MemKv};
-    use crate::storage::Actor;
+    use crate::be::kv::{Kv as _, MemKv};
+    use crate::be::storage::Actor;
+    use crate::idm::account_tokens::{AccountToken, Purpose};
 
     const NOW: Millis = 1_800_000_000_000;
 
@@ -793,7 +794,7 @@ mod tests {
             pause: &|_| {},
             correlation: None,
         };
-        let sealed = crate::totp::seal_secret(
+        let sealed = crate::credential::totp::seal_secret(
             &config().token_keys,
             &webhook_owner("t"),
             &[1u8; 32],
@@ -814,7 +815,13 @@ mod tests {
             token_ttl: Default::default(),
             created_at: NOW,
         };
-        storage::write(kv, &crate::identity::gkeys::tenant("t"), "setup", &tenant).unwrap();
+        storage::write(
+            kv,
+            &crate::credential::identity::gkeys::tenant("t"),
+            "setup",
+            &tenant,
+        )
+        .unwrap();
         let mut subjects = Vec::new();
         let mut seq = 0;
         while (subjects.len() as i64) < n {

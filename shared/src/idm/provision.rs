@@ -10,18 +10,18 @@
 
 use uuid::Uuid;
 
-use crate::auth::Caller;
-use crate::error::{Error, FieldErrors, Result};
-use crate::model::{
+use crate::base::error::{Error, FieldErrors, Result};
+use crate::base::model::{
     Closing, Interval, Lifecycle, OrgKind, Organization, Profile, Role, Settings, Subscription,
     SubscriptionStatus, User,
 };
-use crate::password::{self, HashParams};
-use crate::reach;
-use crate::storage::{
+use crate::base::time::{Millis, add_months};
+use crate::be::storage::{
     self, AuditEvent, ClaimOutcome, Env, Operation, commit_claim, derived_uuid, keys,
 };
-use crate::time::{Millis, add_months};
+use crate::credential::auth::Caller;
+use crate::credential::password::{self, HashParams};
+use crate::idm::reach;
 
 /// The operation-record slot of a create's audit sequence number.
 const AUDIT: &str = "audit";
@@ -148,7 +148,7 @@ pub struct Created {
     pub replayed: bool,
 }
 
-pub fn load_settings(kv: &dyn crate::kv::Kv, tenant: &str) -> Result<Settings> {
+pub fn load_settings(kv: &dyn crate::be::kv::Kv, tenant: &str) -> Result<Settings> {
     Ok(storage::read::<Settings>(kv, &keys::settings(tenant))?
         .map(|r| r.data)
         .unwrap_or_default())
@@ -159,8 +159,8 @@ pub fn load_settings(kv: &dyn crate::kv::Kv, tenant: &str) -> Result<Settings> {
 pub fn set_reference_data(
     env: &mut Env,
     caller: &Caller,
-    data: &crate::model::ReferenceData,
-) -> Result<crate::model::ReferenceData> {
+    data: &crate::base::model::ReferenceData,
+) -> Result<crate::base::model::ReferenceData> {
     caller.require(Role::Operator)?;
     if caller.org.is_some() {
         return Err(Error::Forbidden(
@@ -223,7 +223,7 @@ pub fn set_reference_data(
 /// field (the policy needs the tenant's settings, which a parser has not read).
 /// An empty password is left to the family's own "required".
 pub fn password_errors(
-    kv: &dyn crate::kv::Kv,
+    kv: &dyn crate::be::kv::Kv,
     tenant: &str,
     family: Option<&str>,
     password: &str,
@@ -530,7 +530,7 @@ pub fn create_customer(
         if p.done {
             let created = stored_answer(env, tenant, op, p)?;
             let run = p.run.clone().unwrap_or_else(|| op.id.clone());
-            crate::account_tokens::welcome(env, tenant, &created.user, &run)?;
+            crate::idm::account_tokens::welcome(env, tenant, &created.user, &run)?;
             return Ok(created);
         }
     }
@@ -557,7 +557,7 @@ pub fn create_customer(
             .as_ref()
             .or(parent.as_ref())
             .ok_or_else(|| Error::invalid("user.groups[0].id", "The group was not found."))?;
-        crate::groups::assignable(env, tenant, home, &input.user.groups, "user.groups")?;
+        crate::idm::groups::assignable(env, tenant, home, &input.user.groups, "user.groups")?;
     }
     // Only after the lease: an identical request racing this one gets 409
     // from `begin` (or the stored answer), never a clash with itself.
@@ -592,7 +592,7 @@ pub fn create_customer(
     };
     let user_id = input.user.id.unwrap_or_else(|| derived_uuid(&run, "user"));
     let claimed =
-        crate::users::claim_email(env, tenant, &input.user.email, &run, resuming, user_id);
+        crate::idm::users::claim_email(env, tenant, &input.user.email, &run, resuming, user_id);
     let (email_key, outcome) = match claimed {
         Ok(c) => c,
         Err(e) => return refuse(&id_claim, e),
@@ -621,7 +621,7 @@ pub fn create_customer(
                 .unwrap_or(operation);
             let created = stored_answer(env, tenant, op, &operation)?;
             finish(env, caller, op, &created, input.organization_id.is_none())?;
-            crate::account_tokens::welcome(env, tenant, &created.user, &run)?;
+            crate::idm::account_tokens::welcome(env, tenant, &created.user, &run)?;
             return Ok(created);
         }
         ClaimOutcome::Held(c) => c,
@@ -648,10 +648,10 @@ pub fn create_customer(
             None => created.organization.parent,
         };
         if let Some(home) = home {
-            crate::organizations::admits(env, tenant, home)?;
+            crate::idm::organizations::admits(env, tenant, home)?;
         }
         if input.organization_id.is_none() && created.organization.parent.is_some() {
-            crate::organizations::lift_fence(
+            crate::idm::organizations::lift_fence(
                 env,
                 tenant,
                 created.organization.id,
@@ -661,8 +661,8 @@ pub fn create_customer(
         // A resumed create whose user record changed meanwhile (its email
         // edited before the claim was committed) must not commit the claim
         // to a record that no longer carries the email.
-        if crate::validate::normalize_email(&created.user.email)
-            != crate::validate::normalize_email(&input.user.email)
+        if crate::base::validate::normalize_email(&created.user.email)
+            != crate::base::validate::normalize_email(&input.user.email)
         {
             return Err(Error::Conflict(
                 "the user this request created has changed meanwhile".into(),
@@ -686,7 +686,7 @@ pub fn create_customer(
         {
             written.push(keys::audit_event(tenant, *seq));
         }
-        crate::users::abandon_create(env, &email_key, &held, &run, &written);
+        crate::idm::users::abandon_create(env, &email_key, &held, &run, &written);
         // The id claim goes back once no record holds the id (the create
         // was undone); a record that stayed keeps it, and a retry resumes.
         if let Some((key, claim)) = &id_claim
@@ -702,7 +702,7 @@ pub fn create_customer(
     // The user is committed: if its message cannot be queued the answer is
     // a 503, and the retry (same key) replays the create and queues it.
     if let Ok(created) = &result {
-        crate::account_tokens::welcome(env, tenant, &created.user, &run)?;
+        crate::idm::account_tokens::welcome(env, tenant, &created.user, &run)?;
     }
     result
 }
@@ -1074,12 +1074,12 @@ pub fn create_organization(
     storage::write(env.kv, &keys::org(tenant, id), &op, &org)?;
     reach::append(env, tenant, &reach::org_lists(&org), id)?;
     if let Some(p) = parent {
-        if let Err(e) = crate::organizations::admits(env, tenant, p.id) {
+        if let Err(e) = crate::idm::organizations::admits(env, tenant, p.id) {
             // Listed in a parent being deleted: gone again, before any count.
             let _ = env.kv.delete(&keys::org(tenant, id));
             return Err(e);
         }
-        crate::organizations::lift_fence(env, tenant, id, &op)?;
+        crate::idm::organizations::lift_fence(env, tenant, id, &op)?;
     }
     reach::bump(env, tenant, &reach::created_org_counts(&org), 1)?;
     Ok(Organization {
@@ -1091,7 +1091,7 @@ pub fn create_organization(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kv::MemKv;
+    use crate::be::kv::MemKv;
 
     fn input(email: &str) -> NewCustomer {
         NewCustomer {

@@ -11,14 +11,14 @@
 
 use uuid::Uuid;
 
-use crate::auth::Caller;
-use crate::error::{Error, Result};
-use crate::model::{OrgKind, Organization, Role};
-use crate::storage::{self, Env};
+use crate::base::error::{Error, Result};
+use crate::base::model::{OrgKind, Organization, Role};
+use crate::be::storage::{self, Env};
+use crate::credential::auth::Caller;
 
 /// The organization's chain: its ancestors (root first), then itself.
 pub fn chain(org: &Organization) -> Vec<Uuid> {
-    org.ancestors.iter().copied().chain([org.id]).collect()
+    org.chain()
 }
 
 /// The lists a user of `org` appears in.

@@ -4,13 +4,13 @@
 
 use uuid::Uuid;
 
-use crate::auth::Caller;
-use crate::error::{Error, Result};
-use crate::model::{Interval, Organization, Role, Subscription, SubscriptionStatus};
-use crate::organizations;
-use crate::provision::{self, PlanRequest};
-use crate::storage::{self, Env, keys};
-use crate::time::Millis;
+use crate::base::error::{Error, Result};
+use crate::base::model::{Interval, Organization, Role, Subscription, SubscriptionStatus};
+use crate::base::time::Millis;
+use crate::be::storage::{self, Env, keys};
+use crate::credential::auth::Caller;
+use crate::idm::organizations;
+use crate::idm::provision::{self, PlanRequest};
 
 /// Past (inactive or canceled) subscriptions kept in the organization record;
 /// older ones move to the history archive, so the record stays far below the

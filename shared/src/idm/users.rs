@@ -2,11 +2,12 @@
 
 use uuid::Uuid;
 
-use crate::auth::Caller;
-use crate::error::{Error, Result};
-use crate::model::{Lifecycle, Organization, Profile, Role, User};
-use crate::storage::{self, ClaimOutcome, Env, commit_claim, keys, release_claim};
-use crate::{reach, validate};
+use crate::base::error::{Error, Result};
+use crate::base::model::{Lifecycle, Organization, Profile, Role, User};
+use crate::be::storage::{self, ClaimOutcome, Env, commit_claim, keys, release_claim};
+use crate::credential::auth::Caller;
+use crate::credential::identity;
+use crate::{base::validate, idm::reach};
 
 /// A partial change: `None` leaves a field alone. For profile fields
 /// `Some(None)` clears the field (JSON `null`).
@@ -150,28 +151,6 @@ pub fn abandon_create(env: &Env, key: &str, held: &storage::Claim, run: &str, re
     let _ = release_claim(env, key, held);
 }
 
-/// The user holding `normalized` in `tenant`: the committed claim's target,
-/// when that record still carries the email (a stale claim holds nothing).
-pub fn holder(env: &Env, tenant: &str, normalized: &str) -> Result<Option<User>> {
-    let claim =
-        storage::read::<storage::Claim>(env.kv, &keys::email(tenant, normalized))?.map(|r| r.data);
-    // A committed claim, or one left pending by a request that died after
-    // changing the record (past the window, the record decides).
-    let stale = |c: &storage::Claim| env.now - c.at >= storage::CLAIM_WINDOW_MS;
-    let Some(id) = claim
-        .filter(|c| {
-            c.state == storage::ClaimState::Committed
-                || (c.state == storage::ClaimState::Pending && stale(c))
-        })
-        .and_then(|c| c.target)
-    else {
-        return Ok(None);
-    };
-    Ok(storage::read::<User>(env.kv, &keys::user(tenant, id))?
-        .map(|r| r.data)
-        .filter(|u| validate::normalize_email(&u.email) == normalized))
-}
-
 fn org(env: &Env, tenant: &str, id: Uuid) -> Result<Option<Organization>> {
     Ok(storage::read::<Organization>(env.kv, &keys::org(tenant, id))?.map(|r| r.data))
 }
@@ -198,15 +177,15 @@ pub fn check_own_password(
     field: &str,
 ) -> Result<()> {
     let account = validate::normalize_email(&user.email);
-    crate::throttle::attempt(env, tenant, &account, address)?;
+    crate::credential::throttle::attempt(env, tenant, &account, address)?;
     let matches = user
         .password_hash
         .as_deref()
-        .is_some_and(|h| crate::password::verify(password, h));
+        .is_some_and(|h| crate::credential::password::verify(password, h));
     if !matches {
         return Err(Error::invalid(field, "is invalid"));
     }
-    crate::throttle::succeeded(env, tenant, &account, address)
+    crate::credential::throttle::succeeded(env, tenant, &account, address)
 }
 
 /// A user in the caller's reach, else 404.
@@ -233,7 +212,7 @@ fn reachable(env: &Env, caller: &Caller, id: Uuid) -> Result<(User, Organization
     if !reached {
         return Err(not_found());
     }
-    let user = crate::organizations::settle_move(env, &caller.tenant, user)?;
+    let user = crate::idm::organizations::settle_move(env, &caller.tenant, user)?;
     let organization = org(env, &caller.tenant, user.organization_id)?
         .filter(|o| caller.reaches(o))
         .ok_or_else(not_found)?;
@@ -288,7 +267,7 @@ fn email_change_allowed(
     change: &UserChange,
     path: Path<'_>,
 ) -> Result<()> {
-    crate::impersonation::refuse_impersonated(caller, "change an email")?;
+    crate::credential::impersonation::refuse_impersonated(caller, "change an email")?;
     match path {
         Path::Admin => {
             if caller.user == Some(current.id) || current.role <= caller.role {
@@ -331,7 +310,7 @@ fn email_change_allowed(
 /// Email changes per account and 15 minutes: each one sends two messages
 /// (the notice and the confirmation), so none floods an inbox.
 const EMAIL_CHANGES_PER_WINDOW: i64 = 5;
-const EMAIL_CHANGE_WINDOW_MS: crate::time::Millis = 15 * 60 * 1000;
+const EMAIL_CHANGE_WINDOW_MS: crate::base::time::Millis = 15 * 60 * 1000;
 
 fn email_change_budget(env: &Env, tenant: &str, id: Uuid) -> Result<()> {
     let window = env.now / EMAIL_CHANGE_WINDOW_MS;
@@ -362,7 +341,8 @@ fn apply(
             let found = org(env, &tenant, target)?.filter(|o| {
                 caller.reaches(o)
                     && o.status != Lifecycle::Deleted
-                    && (o.kind != crate::model::OrgKind::Platform || current.role == Role::Operator)
+                    && (o.kind != crate::base::model::OrgKind::Platform
+                        || current.role == Role::Operator)
             });
             match found {
                 Some(o) => Some(o),
@@ -373,7 +353,7 @@ fn apply(
     };
     if let Some(groups) = &change.groups {
         let org = target_org.as_ref().unwrap_or(home);
-        crate::groups::assignable(env, &tenant, org, groups, "user.groups")?;
+        crate::idm::groups::assignable(env, &tenant, org, groups, "user.groups")?;
     }
     let op = format!("u{}", env.new_uuid().simple());
 
@@ -403,7 +383,7 @@ fn apply(
             } else {
                 // Nothing is claimed until the new address confirms; an
                 // address another account holds is refused now all the same.
-                if holder(env, &tenant, &validate::normalize_email(email))?.is_some() {
+                if identity::holder(env, &tenant, &validate::normalize_email(email))?.is_some() {
                     return Err(taken());
                 }
                 EmailChange::Pending {
@@ -492,21 +472,35 @@ fn apply(
     match &email_change {
         EmailChange::None => {}
         EmailChange::Now { email, .. } => {
-            crate::outbox::queue_email_changed(env, &tenant, &updated, &current.email, email, &op)?;
+            crate::idm::outbox::queue_email_changed(
+                env,
+                &tenant,
+                &updated,
+                &current.email,
+                email,
+                &op,
+            )?;
         }
         EmailChange::Pending { email, token } => {
-            crate::outbox::queue_email_changed(env, &tenant, &updated, &current.email, email, &op)?;
-            let ttl = storage::read::<crate::model::Tenant>(
+            crate::idm::outbox::queue_email_changed(
+                env,
+                &tenant,
+                &updated,
+                &current.email,
+                email,
+                &op,
+            )?;
+            let ttl = storage::read::<crate::base::model::Tenant>(
                 env.kv,
-                &crate::identity::gkeys::tenant(&tenant),
+                &crate::credential::identity::gkeys::tenant(&tenant),
             )?
             .map(|r| r.data.token_ttl)
             .unwrap_or_default();
-            crate::account_tokens::issue_to(
+            crate::idm::account_tokens::issue_to(
                 env,
                 &tenant,
                 &ttl,
-                crate::account_tokens::Purpose::Confirmation,
+                crate::idm::account_tokens::Purpose::Confirmation,
                 &updated,
                 *token,
                 email,
@@ -560,9 +554,9 @@ fn move_user(
             Ok(())
         },
     )?;
-    let settled = crate::organizations::settle_move(env, tenant, swapped.data)?;
+    let settled = crate::idm::organizations::settle_move(env, tenant, swapped.data)?;
     if settled.organization_id != to.id {
-        return Err(crate::organizations::admits(env, tenant, to.id)
+        return Err(crate::idm::organizations::admits(env, tenant, to.id)
             .err()
             .unwrap_or_else(|| Error::Conflict("the user moved meanwhile".into())));
     }
@@ -652,7 +646,7 @@ pub fn change_password(
     current_password: &str,
     new_password: &str,
     address: &str,
-    params: crate::password::HashParams,
+    params: crate::credential::password::HashParams,
 ) -> Result<()> {
     let id = caller
         .user
@@ -699,18 +693,22 @@ pub fn new_password_hash(
     password: &str,
     confirmation: Option<&str>,
     field: &str,
-    params: crate::password::HashParams,
+    params: crate::credential::password::HashParams,
 ) -> Result<String> {
-    let settings = crate::provision::load_settings(env.kv, tenant)?;
-    let mut errors = crate::error::FieldErrors::default();
-    for problem in crate::password::check(password, &settings.password) {
+    let settings = crate::idm::provision::load_settings(env.kv, tenant)?;
+    let mut errors = crate::base::error::FieldErrors::default();
+    for problem in crate::credential::password::check(password, &settings.password) {
         errors.add(field, problem);
     }
     if confirmation.is_some_and(|c| c != password) {
         errors.add(format!("{field}_confirmation"), "doesn't match password");
     }
     errors.into_result()?;
-    Ok(crate::password::hash(password, params, (env.random)()))
+    Ok(crate::credential::password::hash(
+        password,
+        params,
+        (env.random)(),
+    ))
 }
 
 /// Moves user `id` to `status` by compare-and-swap; terminated and deleted
@@ -796,12 +794,12 @@ fn visible(env: &Env, caller: &Caller, ids: &[Uuid]) -> Result<Vec<(User, Organi
         .collect())
 }
 
-/// The users the caller reaches, as `query` asks (see [`crate::listing`]).
+/// The users the caller reaches, as `query` asks (see [`crate::idm::listing`]).
 pub fn list(
     env: &Env,
     caller: &Caller,
-    query: &crate::listing::ListQuery,
-) -> Result<crate::listing::Page<(User, Organization)>> {
+    query: &crate::idm::listing::ListQuery,
+) -> Result<crate::idm::listing::Page<(User, Organization)>> {
     let (list, count) = reach::users_of(caller)?;
     list_from(env, caller, &list, &count, query, None)
 }
@@ -812,8 +810,8 @@ pub fn members(
     env: &Env,
     caller: &Caller,
     org: Uuid,
-    query: &crate::listing::ListQuery,
-) -> Result<crate::listing::Page<(User, Organization)>> {
+    query: &crate::idm::listing::ListQuery,
+) -> Result<crate::idm::listing::Page<(User, Organization)>> {
     reach::users_of(caller)?;
     let list = format!("org/{org}/members");
     list_from(env, caller, &list, &list, query, Some(org))
@@ -828,10 +826,10 @@ fn list_from(
     caller: &Caller,
     list: &str,
     count: &str,
-    query: &crate::listing::ListQuery,
+    query: &crate::idm::listing::ListQuery,
     only: Option<Uuid>,
-) -> Result<crate::listing::Page<(User, Organization)>> {
-    crate::listing::run(
+) -> Result<crate::idm::listing::Page<(User, Organization)>> {
+    crate::idm::listing::run(
         env.kv,
         &caller.tenant,
         list,
@@ -849,7 +847,7 @@ fn list_from(
             let first = p.first_name.clone().unwrap_or_default();
             let last = p.last_name.clone().unwrap_or_default();
             let name = format!("{first} {last}").trim().to_lowercase();
-            crate::listing::Row {
+            crate::idm::listing::Row {
                 columns: vec![
                     ("email", u.email.clone()),
                     ("first_name", first.clone()),
@@ -857,8 +855,8 @@ fn list_from(
                     ("role", u.role.as_str().to_string()),
                     ("status", u.status.as_str().to_string()),
                     ("organization_id", u.organization_id.to_string()),
-                    ("created_at", crate::time::format_millis(u.created_at)),
-                    ("updated_at", crate::time::format_millis(u.updated_at)),
+                    ("created_at", crate::base::time::format_millis(u.created_at)),
+                    ("updated_at", crate::base::time::format_millis(u.updated_at)),
                     ("search", format!("{name} {}", u.email.to_lowercase())),
                     ("name", name),
                     (
@@ -881,8 +879,8 @@ fn list_from(
 /// CloudCockpit addresses users).
 pub fn by_email(env: &Env, caller: &Caller, email: &str) -> Result<(User, Organization)> {
     let not_found = || Error::NotFound("The user was not found.".into());
-    let user =
-        holder(env, &caller.tenant, &validate::normalize_email(email))?.ok_or_else(not_found)?;
+    let user = identity::holder(env, &caller.tenant, &validate::normalize_email(email))?
+        .ok_or_else(not_found)?;
     reachable(env, caller, user.id).map_err(|_| not_found())
 }
 
@@ -920,14 +918,14 @@ pub fn delete(env: &mut Env, caller: &Caller, id: Uuid, purge: bool) -> Result<(
         // ends first (sessions die with the record); the email is given
         // back last, just before the record goes, so a failure on the way
         // never leaves a record holding an email another account may claim.
-        crate::provision::reserve_purged_id(env, &tenant, id, &op)?;
+        crate::idm::provision::reserve_purged_id(env, &tenant, id, &op)?;
         if let Some(token) = &user.access_token {
-            match crate::identity::revoke_credential(env, &tenant, token) {
+            match crate::credential::identity::revoke_credential(env, &tenant, token) {
                 Ok(()) | Err(Error::NotFound(_)) => {}
                 Err(e) => return Err(e),
             }
         }
-        crate::api_tokens::revoke_all_of(env, &tenant, &org, id)?;
+        crate::credential::api_tokens::revoke_all_of(env, &tenant, &org, id)?;
         let claim_key = keys::email(&tenant, &validate::normalize_email(&user.email));
         if let Some(c) = storage::read::<storage::Claim>(env.kv, &claim_key)?
             && c.data.target == Some(id)

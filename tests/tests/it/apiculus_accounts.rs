@@ -317,7 +317,7 @@ async fn idempotent_replays_mismatches_and_ids_past_999() {
     );
     // The sequence grows past 999 without losing its zero padding below.
     host.with_env(|env| {
-        onboard_shared::storage::bump_count(env, "default", "account-seq", 998).unwrap();
+        onboard_shared::be::storage::bump_count(env, "default", "account-seq", 998).unwrap();
     });
     let r = host.send(create(&token, &other)).await;
     assert_eq!(r.json()["result"]["id"], "API-E1000", "{}", r.text());

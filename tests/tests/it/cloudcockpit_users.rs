@@ -1,9 +1,9 @@
 //! The CloudCockpit `/v1` portal users (seed 001), groups and customers,
 //! through the wasm components: request in, status and body out.
 
-use onboard_shared::auth::Caller;
-use onboard_shared::provision::{self, NewCustomer, NewUser, OpId};
-use onboard_shared::storage::Actor;
+use onboard_shared::be::storage::Actor;
+use onboard_shared::credential::auth::Caller;
+use onboard_shared::idm::provision::{self, NewCustomer, NewUser, OpId};
 use onboard_test_host::{Host, Request, Response};
 use serde_json::{Value, json};
 use uuid::Uuid;

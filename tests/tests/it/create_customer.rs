@@ -3,9 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use onboard_shared::model::{OrgKind, Organization, SubscriptionStatus, User};
-use onboard_shared::storage::{self, Record, keys};
-use onboard_shared::{provision, time};
+use onboard_shared::base::model::{OrgKind, Organization, SubscriptionStatus, User};
+use onboard_shared::be::storage::{self, Record, keys};
+use onboard_shared::{base::time, idm::provision};
 use onboard_test_host::{FaultAction, FaultRule, Host, Op, Request};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -729,7 +729,7 @@ async fn key_value_calls_per_create_do_not_grow_with_the_tenant() {
 
 /// Creates `n` customers natively through the same shared code the component runs.
 fn seed_users(host: &Host, n: usize) {
-    use onboard_shared::auth::Caller;
+    use onboard_shared::credential::auth::Caller;
     use onboard_shared::families::clone::parse_create_customer;
     let caller = Caller::operator_of(
         "default",

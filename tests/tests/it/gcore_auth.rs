@@ -209,8 +209,8 @@ async fn api_tokens_are_issued_used_listed_expired_and_deleted() {
         assert_eq!(r.json()["id"], client);
     }
     // A token expiring in an hour works until then.
-    let soon = onboard_shared::time::format_millis(
-        onboard_shared::time::millis(host.clock.now()) + 3_600_000,
+    let soon = onboard_shared::base::time::format_millis(
+        onboard_shared::base::time::millis(host.clock.now()) + 3_600_000,
     );
     let r = host
         .send(create(json!({"name": "short", "exp_date": soon,

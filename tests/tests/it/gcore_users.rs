@@ -116,7 +116,7 @@ async fn seed_004_creates_an_active_user_and_client() {
         .filter(|(k, _)| k.starts_with("t/default/org/"))
         .filter_map(|(_, v)| {
             serde_json::from_slice::<
-                onboard_shared::storage::Record<onboard_shared::model::Organization>,
+                onboard_shared::be::storage::Record<onboard_shared::base::model::Organization>,
             >(&v)
             .ok()
         })

@@ -5,9 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use onboard_shared::identity;
-use onboard_shared::model::{Lifecycle, Organization, SubscriptionStatus, User};
-use onboard_shared::storage::{self, Claim, ClaimState, Record, keys};
+use onboard_shared::base::model::{Lifecycle, Organization, SubscriptionStatus, User};
+use onboard_shared::be::storage::{self, Claim, ClaimState, Record, keys};
+use onboard_shared::credential::identity;
 use onboard_test_host::{FaultAction, FaultRule, Host, Op, Request, Response};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -248,7 +248,7 @@ async fn a_create_that_died_after_committing_is_replayed_not_rewritten() {
     let r = send(&host, create()).await;
     assert_eq!(r.status, 409, "{}", r.text());
     host.clock.advance(Duration::from_millis(
-        onboard_shared::provision::LEASE_MS as u64 + 1000,
+        onboard_shared::idm::provision::LEASE_MS as u64 + 1000,
     ));
     let r = send(&host, create()).await;
     assert_eq!(r.status, 201, "{}", r.text());

@@ -330,14 +330,18 @@ async fn changing_ones_own_email_needs_the_password_and_the_new_address() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_administrator_changes_only_a_narrower_accounts_email() {
-    use onboard_shared::admin::{self, NewAccount};
-    use onboard_shared::model::{Profile, Role};
+    use onboard_shared::base::model::{Profile, Role};
+    use onboard_shared::idm::admin::{self, NewAccount};
     let host = app_host();
     let me = host.with_env(|env| {
-        onboard_shared::identity::account_by_email(env, "default", crate::support::OPERATOR_EMAIL)
-            .unwrap()
-            .unwrap()
-            .id
+        onboard_shared::credential::identity::account_by_email(
+            env,
+            "default",
+            crate::support::OPERATOR_EMAIL,
+        )
+        .unwrap()
+        .unwrap()
+        .id
     });
     let peer = host.with_env(|env| {
         admin::create_account(
@@ -904,7 +908,7 @@ async fn every_group_is_listed_at_the_same_cost_and_an_organization_holds_a_boun
     assert_eq!(names, ["Everyone", "North 000"]);
 
     // The south fills its organization to the bound; the last ones race.
-    let max = onboard_shared::groups::PER_ORGANIZATION;
+    let max = onboard_shared::idm::groups::PER_ORGANIZATION;
     for i in 0..max - 2 {
         let r = send(
             &host,
@@ -962,8 +966,8 @@ async fn every_group_is_listed_at_the_same_cost_and_an_organization_holds_a_boun
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn groups_defined_before_catalogs_are_still_listed() {
-    use onboard_shared::model::{Group, Role};
-    use onboard_shared::storage;
+    use onboard_shared::base::model::{Group, Role};
+    use onboard_shared::be::storage;
     let host = app_host();
     let (north, north_auth) = crate::cloudcockpit_users::reseller(&host, "OLD").await;
     // As the previous release stores a group (an older replica may, during
@@ -978,7 +982,7 @@ async fn groups_defined_before_catalogs_are_still_listed() {
         host.with_env(|env| {
             storage::write(
                 env.kv,
-                &onboard_shared::groups::key("default", group.id),
+                &onboard_shared::idm::groups::key("default", group.id),
                 "legacy",
                 &group,
             )
@@ -1137,8 +1141,8 @@ async fn a_move_that_dies_half_way_is_finished_by_its_retry() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_joins_an_organization_while_its_delete_checks_it() {
-    use onboard_shared::model::{Closing, Organization};
-    use onboard_shared::storage::{self, keys};
+    use onboard_shared::base::model::{Closing, Organization};
+    use onboard_shared::be::storage::{self, keys};
     let host = app_host();
     let to = new_organization(&host, "Closing").await;
     let org: Uuid = to.parse().unwrap();
@@ -1179,7 +1183,7 @@ async fn nothing_joins_an_organization_while_its_delete_checks_it() {
     let r = send(&host, delete()).await;
     assert_eq!(r.status, 409, "{}", r.text());
     host.clock.advance(std::time::Duration::from_millis(
-        onboard_shared::organizations::FENCE_MS as u64,
+        onboard_shared::idm::organizations::FENCE_MS as u64,
     ));
     // The delete finds it empty and completes.
     let r = send(&host, delete()).await;
@@ -1206,7 +1210,7 @@ async fn nothing_joins_an_organization_while_its_delete_checks_it() {
     });
     assert_eq!(send(&host, move_to(user, &other)).await.status, 409);
     host.clock.advance(std::time::Duration::from_millis(
-        onboard_shared::organizations::FENCE_MS as u64,
+        onboard_shared::idm::organizations::FENCE_MS as u64,
     ));
     assert_eq!(send(&host, move_to(user, &other)).await.status, 200);
     let r = send(

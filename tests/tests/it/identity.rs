@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use onboard_shared::secrets::{self, Keys};
+use onboard_shared::credential::secrets::{self, Keys};
 use onboard_test_host::{Host, Request, Response};
 use serde_json::{Value, json};
 

@@ -2,7 +2,7 @@
 //! acts as a narrower user, every request of it is audited with both
 //! identities, it cannot escalate, and the revert token ends it.
 
-use onboard_shared::storage::{AuditEvent, Record};
+use onboard_shared::be::storage::{AuditEvent, Record};
 use onboard_test_host::{Host, Request, Response};
 use serde_json::json;
 use uuid::Uuid;

@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use onboard_shared::edge::openapi::{self, Auth};
+use onboard_shared::families::openapi::{self, Auth};
 use onboard_test_host::{Host, Request};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

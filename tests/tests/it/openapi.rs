@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use onboard_shared::edge::openapi;
+use onboard_shared::families::openapi;
 use onboard_test_host::Request;
 use onboard_test_host::host::workspace_root;
 use onboard_test_host::manifest::Manifest;

@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use onboard_shared::admin::{self, NewAccount, NewReseller};
-use onboard_shared::auth::Caller;
-use onboard_shared::model::{Profile, Role};
-use onboard_shared::storage::Actor;
-use onboard_shared::{families, provision};
+use onboard_shared::base::model::{Profile, Role};
+use onboard_shared::be::storage::Actor;
+use onboard_shared::credential::auth::Caller;
+use onboard_shared::idm::admin::{self, NewAccount, NewReseller};
+use onboard_shared::{families, idm::provision};
 use onboard_test_host::{Host, Request, Response};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -177,7 +177,9 @@ async fn users_list_date_windows_follow_the_clock() {
     )
     .await;
     assert_eq!(emails(&r), vec!["new@example.com"]);
-    let today = onboard_shared::time::format_date(onboard_shared::time::millis(host.clock.now()));
+    let today = onboard_shared::base::time::format_date(onboard_shared::base::time::millis(
+        host.clock.now(),
+    ));
     let r = send(
         &host,
         as_operator(Request::get(format!(
@@ -231,9 +233,9 @@ async fn each_role_lists_only_its_reach() {
     // A plain user may not list users.
     let user = customer(&host, "plain@example.com").await;
     host.with_env(|env| {
-        onboard_shared::storage::update::<onboard_shared::model::User, _>(
+        onboard_shared::be::storage::update::<onboard_shared::base::model::User, _>(
             env,
-            &onboard_shared::storage::keys::user("default", user),
+            &onboard_shared::be::storage::keys::user("default", user),
             "demote",
             |u| {
                 u.role = Role::User;
@@ -509,7 +511,7 @@ async fn moves_check_both_ends() {
         .unwrap();
     let outside = customer(&host, "outside@example.com").await;
     let outside_org = host.with_env(|env| {
-        onboard_shared::users::get(env, &op(), outside)
+        onboard_shared::idm::users::get(env, &op(), outside)
             .unwrap()
             .1
             .id
@@ -789,7 +791,7 @@ async fn a_customer_admin_is_refused_what_its_role_may_not_do() {
     issue_access_token(&host, "default", admin_id, "oat_ca");
     let ca = "Basic oat_ca";
     let org = host.with_env(|env| {
-        onboard_shared::users::get(env, &op(), admin_id)
+        onboard_shared::idm::users::get(env, &op(), admin_id)
             .unwrap()
             .1
             .id

@@ -2,11 +2,11 @@
 //! each role × each endpoint × a target in its own organization (or reach)
 //! and one outside it, plus another tenant's credential.
 
-use onboard_shared::admin::{self, NewAccount, NewReseller};
-use onboard_shared::auth::Caller;
-use onboard_shared::model::{OrgKind, Organization, Profile, Role};
-use onboard_shared::provision;
-use onboard_shared::storage::Actor;
+use onboard_shared::base::model::{OrgKind, Organization, Profile, Role};
+use onboard_shared::be::storage::Actor;
+use onboard_shared::credential::auth::Caller;
+use onboard_shared::idm::admin::{self, NewAccount, NewReseller};
+use onboard_shared::idm::provision;
 use onboard_test_host::{Host, Request};
 use serde_json::json;
 use uuid::Uuid;
@@ -109,10 +109,14 @@ fn world(host: &Host) -> World {
 
 fn uuid_of_operator(host: &Host) -> Uuid {
     host.with_env(|env| {
-        onboard_shared::identity::account_by_email(env, "default", "operator@onboard.test")
-            .unwrap()
-            .unwrap()
-            .id
+        onboard_shared::credential::identity::account_by_email(
+            env,
+            "default",
+            "operator@onboard.test",
+        )
+        .unwrap()
+        .unwrap()
+        .id
     })
 }
 
@@ -237,8 +241,8 @@ async fn the_other_families_endpoints_follow_the_same_matrix() {
     let c2 = outsider_org(&host, outsider);
     let number = |org| {
         host.with_env(|env| {
-            let o = onboard_shared::organizations::get(env, &op_caller(), org).unwrap();
-            onboard_shared::aliases::org_number(env, "default", &o).unwrap()
+            let o = onboard_shared::idm::organizations::get(env, &op_caller(), org).unwrap();
+            onboard_shared::idm::aliases::org_number(env, "default", &o).unwrap()
         })
     };
     let (c1_number, c2_number) = (number(w.c1.id), number(c2));
@@ -302,7 +306,7 @@ fn op_caller() -> Caller {
 
 fn outsider_org(host: &Host, outsider: Uuid) -> Uuid {
     host.with_env(|env| {
-        onboard_shared::users::get(env, &op_caller(), outsider)
+        onboard_shared::idm::users::get(env, &op_caller(), outsider)
             .unwrap()
             .0
             .organization_id

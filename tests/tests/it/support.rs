@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use onboard_shared::admin::{self, NewAccount, NewTenant};
-use onboard_shared::identity::{self, Config, Credential, CredentialKind};
-use onboard_shared::model::{Profile, Role, User};
-use onboard_shared::password::HashParams;
-use onboard_shared::secrets::Keys;
-use onboard_shared::storage::{self, keys};
+use onboard_shared::base::model::{Profile, Role, User};
+use onboard_shared::be::storage::{self, keys};
+use onboard_shared::credential::identity::{self, Config, Credential, CredentialKind};
+use onboard_shared::credential::password::HashParams;
+use onboard_shared::credential::secrets::Keys;
+use onboard_shared::idm::admin::{self, NewAccount, NewTenant};
 use onboard_test_host::conformance::Conformance;
 use onboard_test_host::host::workspace_root;
 use onboard_test_host::{App, Host, Request, Response};

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use onboard_shared::totp;
+use onboard_shared::credential::totp;
 use onboard_test_host::{Host, Request, Response};
 use serde_json::{Value, json};
 
@@ -32,7 +32,7 @@ pub fn base32_decode(text: &str) -> Vec<u8> {
 
 /// The app's code now, by the host's clock.
 pub fn code_now(host: &Host, secret: &[u8]) -> String {
-    let now = onboard_shared::time::millis(host.clock.now());
+    let now = onboard_shared::base::time::millis(host.clock.now());
     totp::code(secret, totp::step(now))
 }
 
@@ -171,7 +171,7 @@ async fn enable_sign_in_with_otp_and_recovery_code_then_disable() {
     }
     // One step of clock skew either side is accepted (a step not used yet).
     host.clock.advance(Duration::from_secs(90));
-    let now = onboard_shared::time::millis(host.clock.now());
+    let now = onboard_shared::base::time::millis(host.clock.now());
     let behind = totp::code(&secret, totp::step(now) - 1);
     let r = step_two(&host, &key, &state, ("otp_attempt", &behind)).await;
     assert_eq!(r.status, 200, "a code one step behind: {}", r.text());

@@ -1,7 +1,7 @@
 //! `GET /api/v1/countryList` → [`onboard_shared::families::apiculus::country_list`].
 
 use onboard_shared::families::apiculus;
-use onboard_shared::{spin, web};
+use onboard_shared::{edge::spin, edge::web};
 use spin_sdk::http::IncomingRequest;
 use spin_sdk::http_component;
 

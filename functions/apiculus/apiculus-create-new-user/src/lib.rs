@@ -1,7 +1,7 @@
 //! `POST /api/pass/createNewUser` → [`onboard_shared::families::apiculus::create_new_user`].
 
 use onboard_shared::families::apiculus;
-use onboard_shared::{spin, web};
+use onboard_shared::{edge::spin, edge::web};
 use spin_sdk::http::IncomingRequest;
 use spin_sdk::http_component;
 

@@ -1,7 +1,7 @@
 //! `POST /auth/login` → [`onboard_shared::families::apiculus::login`].
 
 use onboard_shared::families::apiculus;
-use onboard_shared::{spin, web};
+use onboard_shared::{edge::spin, edge::web};
 use spin_sdk::http::IncomingRequest;
 use spin_sdk::http_component;
 

@@ -1,7 +1,7 @@
 //! `PUT /api/v1/serv_restrictUserAccount/{id}?manual=true` → [`onboard_shared::families::apiculus::restrict_account`].
 
 use onboard_shared::families::apiculus;
-use onboard_shared::{spin, web};
+use onboard_shared::{edge::spin, edge::web};
 use spin_sdk::http::IncomingRequest;
 use spin_sdk::http_component;
 

@@ -1,7 +1,7 @@
 //! `PATCH /v1/Customers/{customerId}/account-info` → [`onboard_shared::families::cloudcockpit::account_info`].
 
 use onboard_shared::families::cloudcockpit;
-use onboard_shared::{spin, web};
+use onboard_shared::{edge::spin, edge::web};
 use spin_sdk::http::IncomingRequest;
 use spin_sdk::http_component;
 

@@ -1,7 +1,7 @@
 //! `PATCH /v1/Customers/{customerId}/internal-identifier` → [`onboard_shared::families::cloudcockpit::internal_identifier`].
 
 use onboard_shared::families::cloudcockpit;
-use onboard_shared::{spin, web};
+use onboard_shared::{edge::spin, edge::web};
 use spin_sdk::http::IncomingRequest;
 use spin_sdk::http_component;
 

@@ -1,7 +1,7 @@
 //! `POST and GET /v1/customer/{customerId}/users` → [`onboard_shared::families::cloudcockpit::customer_users`].
 
 use onboard_shared::families::cloudcockpit;
-use onboard_shared::{spin, web};
+use onboard_shared::{edge::spin, edge::web};
 use spin_sdk::http::IncomingRequest;
 use spin_sdk::http_component;
 

@@ -1,7 +1,7 @@
 //! `GET` and `DELETE /v1/Customers/{customerId}` → [`onboard_shared::families::cloudcockpit::customer`].
 
 use onboard_shared::families::cloudcockpit;
-use onboard_shared::{spin, web};
+use onboard_shared::{edge::spin, edge::web};
 use spin_sdk::http::IncomingRequest;
 use spin_sdk::http_component;
 

@@ -1,7 +1,7 @@
 //! `POST /oauth2/token` → [`onboard_shared::families::cloudcockpit::token`].
 
 use onboard_shared::families::cloudcockpit;
-use onboard_shared::{spin, web};
+use onboard_shared::{edge::spin, edge::web};
 use spin_sdk::http::IncomingRequest;
 use spin_sdk::http_component;
 

@@ -1,7 +1,7 @@
 //! `POST /v1/reseller/{resellerId}/users` → [`onboard_shared::families::cloudcockpit::reseller_users`].
 
 use onboard_shared::families::cloudcockpit;
-use onboard_shared::{spin, web};
+use onboard_shared::{edge::spin, edge::web};
 use spin_sdk::http::IncomingRequest;
 use spin_sdk::http_component;
 

@@ -1,7 +1,7 @@
 //! `PATCH and DELETE /v1/users/{email}` → [`onboard_shared::families::cloudcockpit::user`].
 
 use onboard_shared::families::cloudcockpit;
-use onboard_shared::{spin, web};
+use onboard_shared::{edge::spin, edge::web};
 use spin_sdk::http::IncomingRequest;
 use spin_sdk::http_component;
 

@@ -1,7 +1,7 @@
 //! `DELETE /iam/clients/{clientId}/client-users/{userId}` → [`onboard_shared::families::gcore::client_user`].
 
 use onboard_shared::families::gcore;
-use onboard_shared::{spin, web};
+use onboard_shared::{edge::spin, edge::web};
 use spin_sdk::http::IncomingRequest;
 use spin_sdk::http_component;
 

@@ -1,7 +1,7 @@
 //! `GET /iam/clients/me` → [`onboard_shared::families::gcore::account_overview`].
 
 use onboard_shared::families::gcore;
-use onboard_shared::{spin, web};
+use onboard_shared::{edge::spin, edge::web};
 use spin_sdk::http::IncomingRequest;
 use spin_sdk::http_component;
 

@@ -1,11 +1,11 @@
-//! `POST /admin/outbox/deliver (operator admin)` → [`onboard_shared::families::admin::outbox_deliver`].
+//! `POST /admin/outbox/deliver (operator admin)` → [`onboard_shared::families::service::outbox_deliver`].
 
-use onboard_shared::families::admin;
-use onboard_shared::{spin, web};
+use onboard_shared::families::service;
+use onboard_shared::{edge::spin, edge::web};
 use spin_sdk::http::IncomingRequest;
 use spin_sdk::http_component;
 
 #[http_component]
 async fn handle(req: IncomingRequest) -> web::Response {
-    spin::handle(req, admin::render_error, admin::outbox_deliver).await
+    spin::handle(req, service::render_error, service::outbox_deliver).await
 }

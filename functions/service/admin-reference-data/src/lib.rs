@@ -1,11 +1,11 @@
-//! `GET and PUT /admin/reference-data` → [`onboard_shared::families::admin::reference_data`].
+//! `GET and PUT /admin/reference-data` → [`onboard_shared::families::service::reference_data`].
 
-use onboard_shared::families::admin;
-use onboard_shared::{spin, web};
+use onboard_shared::families::service;
+use onboard_shared::{edge::spin, edge::web};
 use spin_sdk::http::IncomingRequest;
 use spin_sdk::http_component;
 
 #[http_component]
 async fn handle(req: IncomingRequest) -> web::Response {
-    spin::handle(req, admin::render_error, admin::reference_data).await
+    spin::handle(req, service::render_error, service::reference_data).await
 }

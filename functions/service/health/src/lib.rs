@@ -1,6 +1,6 @@
-//! `GET /health` → [`onboard_shared::health::handle`].
+//! `GET /health` → [`onboard_shared::edge::health::handle`].
 
-use onboard_shared::{health, spin, web};
+use onboard_shared::{edge::health, edge::spin, edge::web};
 use spin_sdk::http::IncomingRequest;
 use spin_sdk::http_component;
 

@@ -1,6 +1,6 @@
-//! `/...` (every path no other route serves) → [`onboard_shared::web::no_such_endpoint`].
+//! `/...` (every path no other route serves) → [`onboard_shared::edge::web::no_such_endpoint`].
 
-use onboard_shared::{spin, web};
+use onboard_shared::{edge::spin, edge::web};
 use spin_sdk::http::IncomingRequest;
 use spin_sdk::http_component;
 

@@ -1,7 +1,7 @@
-//! `GET /openapi.json` → [`onboard_shared::edge::openapi::serve`].
+//! `GET /openapi.json` → [`onboard_shared::families::openapi::serve`].
 
-use onboard_shared::edge::openapi;
-use onboard_shared::{spin, web};
+use onboard_shared::families::openapi;
+use onboard_shared::{edge::spin, edge::web};
 use spin_sdk::http::IncomingRequest;
 use spin_sdk::http_component;
 

@@ -1,7 +1,7 @@
 //! `GET`, `PUT /v2/organizations/{id}/subscriptions/{sub_id}` → [`onboard_shared::families::clone::subscription`].
 
 use onboard_shared::families::clone;
-use onboard_shared::{spin, web};
+use onboard_shared::{edge::spin, edge::web};
 use spin_sdk::http::IncomingRequest;
 use spin_sdk::http_component;
 

@@ -1,7 +1,7 @@
 //! `POST /v2/organizations/{id}/unsubscribe` → [`onboard_shared::families::clone::unsubscribe`].
 
 use onboard_shared::families::clone;
-use onboard_shared::{spin, web};
+use onboard_shared::{edge::spin, edge::web};
 use spin_sdk::http::IncomingRequest;
 use spin_sdk::http_component;
 

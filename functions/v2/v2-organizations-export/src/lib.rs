@@ -2,7 +2,7 @@
 //! streamed chunk by chunk from [`onboard_shared::families::clone::export_organizations`].
 
 use onboard_shared::families::clone;
-use onboard_shared::{identity, spin};
+use onboard_shared::{credential::identity, edge::spin};
 use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 use spin_sdk::http_component;
 

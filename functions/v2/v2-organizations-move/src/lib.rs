@@ -1,7 +1,7 @@
 //! `PUT /v2/organizations/move` → [`onboard_shared::families::clone::move_user`].
 
 use onboard_shared::families::clone;
-use onboard_shared::{spin, web};
+use onboard_shared::{edge::spin, edge::web};
 use spin_sdk::http::IncomingRequest;
 use spin_sdk::http_component;
 

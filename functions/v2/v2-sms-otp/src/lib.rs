@@ -1,7 +1,7 @@
 //! `POST /auth/sms_otp (Clone Systems v2)` → [`onboard_shared::families::clone::sms_otp`].
 
 use onboard_shared::families::clone;
-use onboard_shared::{spin, web};
+use onboard_shared::{edge::spin, edge::web};
 use spin_sdk::http::IncomingRequest;
 use spin_sdk::http_component;
 

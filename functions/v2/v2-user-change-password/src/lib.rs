@@ -1,7 +1,7 @@
 //! `PUT /v2/user/change_password` → [`onboard_shared::families::clone::change_password`].
 
 use onboard_shared::families::clone;
-use onboard_shared::{spin, web};
+use onboard_shared::{edge::spin, edge::web};
 use spin_sdk::http::IncomingRequest;
 use spin_sdk::http_component;
 

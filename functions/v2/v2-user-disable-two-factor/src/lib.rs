@@ -1,7 +1,7 @@
 //! `PUT /v2/user/disable_2fa` → [`onboard_shared::families::clone::disable_2fa`].
 
 use onboard_shared::families::clone;
-use onboard_shared::{spin, web};
+use onboard_shared::{edge::spin, edge::web};
 use spin_sdk::http::IncomingRequest;
 use spin_sdk::http_component;
 

@@ -1,7 +1,7 @@
 //! `GET and PUT /v2/user/me` → [`onboard_shared::families::clone::me`].
 
 use onboard_shared::families::clone;
-use onboard_shared::{spin, web};
+use onboard_shared::{edge::spin, edge::web};
 use spin_sdk::http::IncomingRequest;
 use spin_sdk::http_component;
 

@@ -1,7 +1,7 @@
 //! `PUT /v2/user/verify_2fa_installation` → [`onboard_shared::families::clone::verify_2fa_installation`].
 
 use onboard_shared::families::clone;
-use onboard_shared::{spin, web};
+use onboard_shared::{edge::spin, edge::web};
 use spin_sdk::http::IncomingRequest;
 use spin_sdk::http_component;
 

@@ -1,7 +1,7 @@
 //! `GET /v2/users` → [`onboard_shared::families::clone::users`].
 
 use onboard_shared::families::clone;
-use onboard_shared::{spin, web};
+use onboard_shared::{edge::spin, edge::web};
 use spin_sdk::http::IncomingRequest;
 use spin_sdk::http_component;
 

@@ -15,13 +15,13 @@ use http::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 
 use super::{account_type, authenticate, envelope, render_error};
-use crate::error::{Error, FieldErrors};
-use crate::identity::Config;
-use crate::model::{OrgKind, Profile, ReferenceData, Role, Settings};
-use crate::provision::{self, NewCustomer, NewOrg, NewUser, OpId};
-use crate::storage::Env;
-use crate::web::{self, Request, Response, header_str};
-use crate::{admin, reference, validate};
+use crate::base::error::{Error, FieldErrors};
+use crate::base::model::{OrgKind, Profile, ReferenceData, Role, Settings};
+use crate::be::storage::Env;
+use crate::credential::identity::Config;
+use crate::edge::web::{self, Request, Response, header_str};
+use crate::idm::provision::{self, NewCustomer, NewOrg, NewUser, OpId};
+use crate::{base::validate, idm::admin, idm::reference};
 
 /// The longest value of the text fields.
 const TEXT_MAX: usize = 255;
@@ -158,7 +158,8 @@ fn parse(body: &Map<String, Value>, settings: &Settings) -> Result<NewAccount, E
         }
     };
     if let Some(pw) = &password {
-        for problem in crate::password::check(pw, settings.password_policy("apiculus")) {
+        for problem in crate::credential::password::check(pw, settings.password_policy("apiculus"))
+        {
             f.errors.add("password", problem);
         }
     }
@@ -380,7 +381,8 @@ pub fn create_new_user(req: &Request, env: &mut Env, config: &Config) -> Respons
         {
             org.parent = caller.org;
         }
-        let fingerprint = crate::identity::fingerprint(config, &Value::Object(body).to_string());
+        let fingerprint =
+            crate::credential::identity::fingerprint(config, &Value::Object(body).to_string());
         let op = match header_str(req, "idempotency-key").map(str::trim) {
             Some(k) if !k.is_empty() && k.len() <= 255 => OpId::keyed(&caller, k, fingerprint),
             Some(_) => {
@@ -402,7 +404,7 @@ pub fn create_new_user(req: &Request, env: &mut Env, config: &Config) -> Respons
         )
         .map_err(vendor_fields)?;
         let mut body = envelope(
-            crate::storage::derived_uuid(&op.id, "job"),
+            crate::be::storage::derived_uuid(&op.id, "job"),
             StatusCode::OK,
             json!({}),
             json!({"id": created.user.account_code, "email": created.user.email}),
@@ -497,7 +499,7 @@ pub fn state_list(req: &Request, _env: &mut Env, _config: &Config) -> Response {
 mod props {
     use proptest::prelude::*;
 
-    use crate::model::Settings;
+    use crate::base::model::Settings;
 
     /// The fields of seed 003 (and a stranger).
     const FIELDS: &[&str] = &[

@@ -13,13 +13,13 @@ use http::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use crate::auth::Caller;
-use crate::error::{Error, FieldErrors};
-use crate::identity::{self, Config, Family, TokenSpec};
-use crate::model::{Lifecycle, Organization, Role, User};
-use crate::storage::Env;
-use crate::web::{self, Request, Response, header_str};
-use crate::{admin, aliases, provision, time};
+use crate::base::error::{Error, FieldErrors};
+use crate::base::model::{Lifecycle, Organization, Role, User};
+use crate::be::storage::Env;
+use crate::credential::auth::Caller;
+use crate::credential::identity::{self, Config, Family, TokenSpec};
+use crate::edge::web::{self, Request, Response, header_str};
+use crate::{base::time, idm::admin, idm::aliases, idm::provision};
 
 mod accounts;
 
@@ -228,11 +228,12 @@ fn target(env: &Env, caller: &Caller, raw: &str) -> Result<Target, Error> {
     // its primary user, whose email the answer shows when it is there).
     let org = provision::account_organization(env, &caller.tenant, raw)?.ok_or_else(not_found)?;
     let email = match aliases::user_by_code(env, &caller.tenant, raw)? {
-        Some(id) => {
-            crate::storage::read::<User>(env.kv, &crate::storage::keys::user(&caller.tenant, id))?
-                .map(|r| r.data.email)
-                .unwrap_or_default()
-        }
+        Some(id) => crate::be::storage::read::<User>(
+            env.kv,
+            &crate::be::storage::keys::user(&caller.tenant, id),
+        )?
+        .map(|r| r.data.email)
+        .unwrap_or_default(),
         None => String::new(),
     };
     Ok(Target::Account { org, email })
@@ -277,16 +278,16 @@ fn lifecycle(req: &Request, env: &mut Env, config: &Config, status: Lifecycle) -
         };
         match target(env, &caller, &raw_id)? {
             Target::Account { org, email } => {
-                let current = crate::organizations::get(env, &caller, org)?;
+                let current = crate::idm::organizations::get(env, &caller, org)?;
                 enable_from(current.status)?;
-                let updated = crate::organizations::set_status(env, &caller, org, status)?;
+                let updated = crate::idm::organizations::set_status(env, &caller, org, status)?;
                 Ok(ok(
                     env,
                     json!({"id": raw_id, "email": email, "status": updated.status.as_str()}),
                 ))
             }
             Target::User(id) => {
-                let (user, _) = crate::users::get(env, &caller, id)?;
+                let (user, _) = crate::idm::users::get(env, &caller, id)?;
                 enable_from(user.status)?;
                 let user = admin::set_account_status(env, &caller, id, status)?;
                 Ok(ok(

@@ -10,13 +10,13 @@ use serde_json::{Map, Value, json};
 use super::organizations::allow;
 use super::session::{open_and_answer, sign_in_fields};
 use super::{client_address, header_str, json_object, render_error, role_name};
-use crate::account_tokens::{self, Purpose};
-use crate::error::{Error, FieldErrors};
-use crate::identity::{self, Config};
-use crate::model::Tenant;
-use crate::storage::Env;
-use crate::time::format_millis;
-use crate::web::{self, Request, Response};
+use crate::base::error::{Error, FieldErrors};
+use crate::base::model::Tenant;
+use crate::base::time::format_millis;
+use crate::be::storage::Env;
+use crate::credential::identity::{self, Config};
+use crate::edge::web::{self, Request, Response};
+use crate::idm::account_tokens::{self, Purpose};
 
 /// The tenant the application key names, served on this host.
 fn tenant(req: &Request, env: &Env, config: &Config) -> Result<Tenant, Error> {
@@ -224,7 +224,8 @@ pub fn sms_otp(req: &Request, env: &mut Env, config: &Config) -> Response {
             ["otp_session_state"],
             &["otp_session_state"],
         )?;
-        let phone = crate::two_factor::send_sms(env, config, &tenant, &state.unwrap_or_default())?;
+        let phone =
+            crate::idm::two_factor::send_sms(env, config, &tenant, &state.unwrap_or_default())?;
         ok(json!({
             "status": 200, "status_text": "OK",
             "message": "A code was sent by SMS; send it as otp_attempt.",

@@ -6,11 +6,11 @@ use http::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use super::{authenticate, list_body, render_error};
-use crate::error::Error;
-use crate::identity::Config;
-use crate::storage::{AuditEvent, Env};
-use crate::web::{self, Request, Response};
-use crate::{audit, time};
+use crate::base::error::Error;
+use crate::be::storage::{AuditEvent, Env};
+use crate::credential::identity::Config;
+use crate::edge::web::{self, Request, Response};
+use crate::{base::time, idm::audit};
 
 fn event_data(e: &AuditEvent) -> Value {
     json!({
@@ -39,7 +39,7 @@ pub fn audit_events(req: &Request, env: &mut Env, config: &Config) -> Response {
             return Err(Error::MethodNotAllowed(vec![Method::GET]));
         }
         let (caller, _, _) = authenticate(req, env, config)?;
-        let query = crate::listing::parse(req.uri().query(), &audit::COLUMNS, env.now)?;
+        let query = crate::idm::listing::parse(req.uri().query(), &audit::COLUMNS, env.now)?;
         let page = audit::list(env, &caller, &query)?;
         let data = page.items.iter().map(event_data).collect();
         Ok(web::json(StatusCode::OK, &list_body(&page, &query, data)))

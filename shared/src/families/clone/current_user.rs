@@ -6,15 +6,15 @@ use http::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 
 use super::{Fields, authenticate, json_object, parse_user_change, render_error, role_name};
-use crate::auth::Caller;
-use crate::error::{Error, FieldErrors};
-use crate::identity::{self, Config};
-use crate::impersonation::refuse_impersonated;
-use crate::model::{Organization, User};
-use crate::organizations::{self, OrgChange};
-use crate::storage::{self, Env};
-use crate::web::{self, Request, Response};
-use crate::{time, users};
+use crate::base::error::{Error, FieldErrors};
+use crate::base::model::{Organization, User};
+use crate::be::storage::{self, Env};
+use crate::credential::auth::Caller;
+use crate::credential::identity::{self, Config};
+use crate::credential::impersonation::refuse_impersonated;
+use crate::edge::web::{self, Request, Response};
+use crate::idm::organizations::{self, OrgChange};
+use crate::{base::time, idm::users};
 
 /// Permission codes of `GET /v2/user/permissions` and who holds them:
 /// administrators hold all; users hold all but `ADMIN_ACCESS` and the
@@ -59,7 +59,7 @@ fn me_resource(user: &User, org: &Organization) -> Value {
     let active_product = org
         .subscriptions
         .iter()
-        .find(|s| s.status == crate::model::SubscriptionStatus::Active)
+        .find(|s| s.status == crate::base::model::SubscriptionStatus::Active)
         .map(|s| s.product.clone());
     json!({ "data": {
         "id": user.id,
@@ -87,7 +87,7 @@ fn me_resource(user: &User, org: &Organization) -> Value {
 
 /// The vendor's `two_factor_authentication` block: TOTP is the one method.
 pub(super) fn two_factor_block(user: &User) -> Value {
-    let on = crate::two_factor::required(user);
+    let on = crate::idm::two_factor::required(user);
     json!({
         "enabled": on, "otp_sms_enabled": false, "otp_totp_enabled": on,
         "otp_phone": null, "otp_default_method": if on { json!("totp") } else { Value::Null }
@@ -109,7 +109,7 @@ pub(super) fn organization_resource(org: &Organization, members: &[User], can_ed
             "name": org.name,
             "description": org.description,
             "company_name": org.company_name,
-            "partner": org.kind == crate::model::OrgKind::Reseller,
+            "partner": org.kind == crate::base::model::OrgKind::Reseller,
             "creation_time": time::format_millis(org.created_at),
             "modification_time": time::format_millis(org.updated_at),
             "members": members,
@@ -133,7 +133,9 @@ pub(super) fn members(env: &Env, tenant: &str, org: &Organization) -> Result<Vec
     Ok(storage::read_many::<User>(env.kv, &keys)?
         .into_iter()
         .flatten()
-        .filter(|u| u.organization_id == org.id && u.status != crate::model::Lifecycle::Deleted)
+        .filter(|u| {
+            u.organization_id == org.id && u.status != crate::base::model::Lifecycle::Deleted
+        })
         .filter(|u| seen.insert(u.id))
         .collect())
 }
@@ -326,7 +328,7 @@ fn serve(
                 errors.add("user.password_confirmation", "doesn't match password");
             }
             errors.into_result()?;
-            let address = crate::web::client_address(req);
+            let address = crate::edge::web::client_address(req);
             users::change_password(env, &caller, &current, &new, &address, config.hash_params)?;
             ok(json!({}))
         }

@@ -20,18 +20,18 @@ use http::{HeaderValue, Method, StatusCode, header};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use crate::auth::Caller;
-use crate::error::{Error, FieldErrors};
-use crate::identity::{self, CredentialKind, Family};
-use crate::model::{Interval, Organization, Profile, Role, User};
-use crate::provision::{NewCustomer, NewOrg, NewUser, OpId, PlanRequest};
-use crate::storage::Env;
-use crate::users::{ProfileChange, UserChange};
-use crate::validate;
-use crate::web::{self, Request, Response};
-use crate::{provision, time, users};
+use crate::base::error::{Error, FieldErrors};
+use crate::base::model::{Interval, Organization, Profile, Role, User};
+use crate::base::validate;
+use crate::be::storage::Env;
+use crate::credential::auth::Caller;
+use crate::credential::identity::{self, CredentialKind, Family};
+use crate::edge::web::{self, Request, Response};
+use crate::idm::provision::{NewCustomer, NewOrg, NewUser, OpId, PlanRequest};
+use crate::idm::users::{ProfileChange, UserChange};
+use crate::{base::time, idm::provision, idm::users};
 
-pub use crate::identity::Config;
+pub use crate::credential::identity::Config;
 
 mod account;
 mod audit;
@@ -73,11 +73,16 @@ pub fn authenticate(
         ));
     };
     identity::check_destination(env, &found.0.tenant, None, header_str(req, "host"))?;
-    crate::impersonation::audit_request(env, &found.0, req.method().as_str(), req.uri().path())?;
+    crate::credential::impersonation::audit_request(
+        env,
+        &found.0,
+        req.method().as_str(),
+        req.uri().path(),
+    )?;
     Ok(found)
 }
 
-pub use crate::web::client_address;
+pub use crate::edge::web::client_address;
 
 fn status_text(status: u16) -> &'static str {
     match status {
@@ -121,7 +126,7 @@ pub fn render_error(error: &Error) -> Response {
     web::error_headers(response, error, Some("Bearer"))
 }
 
-pub use crate::web::json_object;
+pub use crate::edge::web::json_object;
 
 /// Reads typed fields of one JSON object, gathering every problem under its path.
 pub(crate) struct Fields<'a> {
@@ -432,7 +437,7 @@ fn idempotency_key(req: &Request) -> Result<Option<String>, Error> {
     Ok(Some(key.to_string()))
 }
 
-pub(crate) use crate::web::header_str;
+pub(crate) use crate::edge::web::header_str;
 
 /// `POST /v2/users/create_customer` (seed 000): 201, no body, `Location` naming
 /// the user.
@@ -461,7 +466,8 @@ fn create_customer_inner(req: &Request, env: &mut Env, config: &Config) -> Resul
         )?;
     }
     errors.into_result()?;
-    let fingerprint = crate::identity::fingerprint(config, &Value::Object(body).to_string());
+    let fingerprint =
+        crate::credential::identity::fingerprint(config, &Value::Object(body).to_string());
     let op = match idempotency_key(req)? {
         Some(key) => OpId::keyed(&caller, &key, fingerprint),
         None => OpId::fresh(env, fingerprint),
@@ -663,8 +669,8 @@ pub(crate) fn query_value(req: &Request, name: &str) -> Option<String> {
 
 /// A list in the family's envelope: `data`, plus `meta` with the paging.
 pub(crate) fn list_body<T>(
-    page: &crate::listing::Page<T>,
-    query: &crate::listing::ListQuery,
+    page: &crate::idm::listing::Page<T>,
+    query: &crate::idm::listing::ListQuery,
     data: Vec<Value>,
 ) -> Value {
     let pages = page.span.div_ceil(query.per_page);
@@ -687,7 +693,7 @@ pub fn users(req: &Request, env: &mut Env, config: &Config) -> Response {
             return Err(Error::MethodNotAllowed(vec![Method::GET]));
         }
         let (caller, _, _) = authenticate(req, env, config)?;
-        let query = crate::listing::parse(req.uri().query(), &users::LIST_COLUMNS, env.now)?;
+        let query = crate::idm::listing::parse(req.uri().query(), &users::LIST_COLUMNS, env.now)?;
         let page = users::list(env, &caller, &query)?;
         let data = page.items.iter().map(|(u, o)| user_data(u, o)).collect();
         Ok(web::json(StatusCode::OK, &list_body(&page, &query, data)))

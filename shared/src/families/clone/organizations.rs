@@ -11,17 +11,17 @@ use super::{
     Fields, authenticate, json_object, list_body, parse_plan, parse_plans, query_value,
     render_error,
 };
-use crate::auth::Caller;
-use crate::error::{Error, FieldErrors};
-use crate::identity::Config;
-use crate::model::{Interval, Organization, Subscription, SubscriptionStatus};
-use crate::organizations;
-use crate::provision::NewOrg;
-use crate::storage::{self, Env};
-use crate::subscriptions::{self, SubscriptionChange};
-use crate::users::{self, UserChange};
-use crate::web::{self, Request, Response};
-use crate::{listing, time};
+use crate::base::error::{Error, FieldErrors};
+use crate::base::model::{Interval, Organization, Subscription, SubscriptionStatus};
+use crate::be::storage::{self, Env};
+use crate::credential::auth::Caller;
+use crate::credential::identity::Config;
+use crate::edge::web::{self, Request, Response};
+use crate::idm::organizations;
+use crate::idm::provision::NewOrg;
+use crate::idm::subscriptions::{self, SubscriptionChange};
+use crate::idm::users::{self, UserChange};
+use crate::{base::time, idm::listing};
 
 pub(super) fn allow(req: &Request, methods: &[Method]) -> Result<(), Error> {
     if methods.contains(req.method()) {
@@ -45,7 +45,7 @@ fn resource(env: &Env, caller: &Caller, org: &Organization) -> Result<Value, Err
 /// seed 000's fields, `plans` inside it or beside it.
 fn parse_new_org(
     body: &Map<String, Value>,
-) -> Result<(NewOrg, Vec<crate::provision::PlanRequest>), Error> {
+) -> Result<(NewOrg, Vec<crate::idm::provision::PlanRequest>), Error> {
     let mut errors = FieldErrors::default();
     let empty = Map::new();
     let org = match body.get("organization") {
@@ -176,7 +176,7 @@ pub fn move_user(req: &Request, env: &mut Env, config: &Config) -> Response {
     result.unwrap_or_else(|e| render_error(&e))
 }
 
-fn subscription_data(s: &Subscription, settings: &crate::model::Settings) -> Value {
+fn subscription_data(s: &Subscription, settings: &crate::base::model::Settings) -> Value {
     let plan = settings.plan(&s.plan);
     json!({
         "id": s.id,
@@ -240,7 +240,7 @@ pub fn subscribe(req: &Request, env: &mut Env, config: &Config) -> Response {
         };
         errors.into_result()?;
         let created = subscriptions::subscribe(env, &caller, id, &request, features)?;
-        let settings = crate::provision::load_settings(env.kv, &caller.tenant)?;
+        let settings = crate::idm::provision::load_settings(env.kv, &caller.tenant)?;
         Ok(web::json(
             StatusCode::CREATED,
             &json!({"data": subscription_data(&created, &settings)}),
@@ -263,7 +263,7 @@ pub fn unsubscribe(req: &Request, env: &mut Env, config: &Config) -> Response {
             .filter(|p| !p.is_empty())
             .ok_or_else(|| Error::invalid("plan", "is required"))?;
         let canceled = subscriptions::unsubscribe(env, &caller, id, plan)?;
-        let settings = crate::provision::load_settings(env.kv, &caller.tenant)?;
+        let settings = crate::idm::provision::load_settings(env.kv, &caller.tenant)?;
         Ok(web::json(
             StatusCode::OK,
             &json!({"data": subscription_data(&canceled, &settings)}),
@@ -279,7 +279,7 @@ pub fn subscriptions(req: &Request, env: &mut Env, config: &Config) -> Response 
         let (caller, _, _) = authenticate(req, env, config)?;
         let org = organizations::get(env, &caller, org_id(req)?)?;
         let active = super::query_flag(req, "active")?;
-        let settings = crate::provision::load_settings(env.kv, &caller.tenant)?;
+        let settings = crate::idm::provision::load_settings(env.kv, &caller.tenant)?;
         let data: Vec<Value> = org
             .subscriptions
             .iter()
@@ -298,7 +298,7 @@ pub fn dependent_subscriptions(req: &Request, env: &mut Env, config: &Config) ->
         allow(req, &[Method::GET])?;
         let (caller, _, _) = authenticate(req, env, config)?;
         let found = subscriptions::dependent(env, &caller, org_id(req)?)?;
-        let settings = crate::provision::load_settings(env.kv, &caller.tenant)?;
+        let settings = crate::idm::provision::load_settings(env.kv, &caller.tenant)?;
         let data: Vec<Value> = found
             .iter()
             .map(|(org, s)| {
@@ -389,7 +389,7 @@ pub fn subscription(req: &Request, env: &mut Env, config: &Config) -> Response {
             .map_err(|_| Error::NotFound(format!("subscription {raw} not found")))?;
         if req.method() == Method::GET {
             let found = subscriptions::get(env, &caller, org, sub)?;
-            let settings = crate::provision::load_settings(env.kv, &caller.tenant)?;
+            let settings = crate::idm::provision::load_settings(env.kv, &caller.tenant)?;
             return Ok(web::json(
                 StatusCode::OK,
                 &json!({"data": subscription_data(&found, &settings)}),
@@ -436,9 +436,9 @@ pub fn csv_field(value: &str) -> String {
 
 fn csv_row(o: &Organization) -> String {
     let kind = match o.kind {
-        crate::model::OrgKind::Platform => "platform",
-        crate::model::OrgKind::Reseller => "reseller",
-        crate::model::OrgKind::Customer => "customer",
+        crate::base::model::OrgKind::Platform => "platform",
+        crate::base::model::OrgKind::Reseller => "reseller",
+        crate::base::model::OrgKind::Customer => "customer",
     };
     let fields = [
         o.id.to_string(),
@@ -470,7 +470,7 @@ pub fn start_export(
     let start = (|| {
         allow(req, &[Method::GET])?;
         let (caller, _, _) = authenticate(req, env, config)?;
-        let (list, _) = crate::reach::orgs_of(&caller);
+        let (list, _) = crate::idm::reach::orgs_of(&caller);
         let len = storage::index_len(env.kv, &caller.tenant, &list)?;
         Ok(Export {
             caller,
@@ -491,7 +491,7 @@ pub fn export_organizations(export: &mut Export, env: &mut Env) -> Option<Vec<u8
         return Some(format!("{}\r\n", CSV_COLUMNS.join(",")).into_bytes());
     }
     while export.next <= export.len {
-        let (list, _) = crate::reach::orgs_of(&export.caller);
+        let (list, _) = crate::idm::reach::orgs_of(&export.caller);
         let ids: Vec<Uuid> =
             storage::index_range(env.kv, &export.caller.tenant, &list, export.next, 100)
                 .ok()?

@@ -5,11 +5,11 @@ use serde_json::{Map, Value, json};
 
 use super::two_factor::second_factor;
 use super::{authenticate, client_address, header_str, json_object, render_error, role_name};
-use crate::error::{Error, FieldErrors};
-use crate::identity::{self, Config, Family};
-use crate::storage::Env;
-use crate::two_factor;
-use crate::web::{self, Request, Response};
+use crate::base::error::{Error, FieldErrors};
+use crate::be::storage::Env;
+use crate::credential::identity::{self, Config, Family};
+use crate::edge::web::{self, Request, Response};
+use crate::idm::two_factor;
 
 /// Sign-in fields from the JSON body or, as the vendor's generated curl
 /// sends them, from the query string.
@@ -117,8 +117,8 @@ pub fn sign_out(req: &Request, env: &mut Env, config: &Config) -> Response {
 pub(super) fn open_and_answer(
     env: &mut Env,
     config: &Config,
-    tenant: &crate::model::Tenant,
-    user: crate::model::User,
+    tenant: &crate::base::model::Tenant,
+    user: crate::base::model::User,
     address: &str,
 ) -> Result<Value, Error> {
     let signed = identity::open_session(env, tenant, user, address, Family::Clone)?;
@@ -136,12 +136,12 @@ fn session_answer(
     config: &Config,
     env: &Env,
     (caller, user, organization): (
-        &crate::auth::Caller,
-        &crate::model::User,
-        &crate::model::Organization,
+        &crate::credential::auth::Caller,
+        &crate::base::model::User,
+        &crate::base::model::Organization,
     ),
     sid: &str,
-    ttl: crate::time::Millis,
+    ttl: crate::base::time::Millis,
     extra: Map<String, Value>,
 ) -> Result<Value, Error> {
     let token = identity::session_token(
@@ -200,7 +200,13 @@ pub fn impersonate(req: &Request, env: &mut Env, config: &Config) -> Response {
                 .ok_or_else(|| {
                     Error::invalid("uuid", "is required: the id of the user to impersonate")
                 })?;
-            let started = crate::impersonation::start(env, config, &caller, target)?;
+            let started = crate::credential::impersonation::start(
+                env,
+                config,
+                &caller,
+                target,
+                |env, caller, id| crate::idm::users::get(env, caller, id).map(|(user, _)| user),
+            )?;
             let mut act = Map::new();
             act.insert("act".into(), json!({"sub": caller.actor.id}));
             let mut body = session_answer(
@@ -208,7 +214,7 @@ pub fn impersonate(req: &Request, env: &mut Env, config: &Config) -> Response {
                 env,
                 (&started.caller, &started.user, &started.organization),
                 &started.sid,
-                crate::impersonation::TTL_MS,
+                crate::credential::impersonation::TTL_MS,
                 act,
             )?;
             body["impersonator_revert_token"] = json!(started.revert_token);
@@ -227,7 +233,7 @@ pub fn impersonate(req: &Request, env: &mut Env, config: &Config) -> Response {
             _ => return Err(Error::invalid("impersonator_revert_token", "is required")),
         };
         let (original, user, organization, sid) =
-            crate::impersonation::stop(env, config, &caller, &revert)?;
+            crate::credential::impersonation::stop(env, config, &caller, &revert)?;
         let body = session_answer(
             config,
             env,

@@ -8,11 +8,11 @@ use serde_json::{Value, json};
 
 use super::current_user::two_factor_block;
 use super::{authenticate, json_object, render_error};
-use crate::error::{Error, FieldErrors};
-use crate::identity::Config;
-use crate::storage::Env;
-use crate::two_factor::{self, SecondFactor};
-use crate::web::{self, Request, Response, client_address};
+use crate::base::error::{Error, FieldErrors};
+use crate::be::storage::Env;
+use crate::credential::identity::Config;
+use crate::edge::web::{self, Request, Response, client_address};
+use crate::idm::two_factor::{self, SecondFactor};
 
 /// Runs `f` for a `PUT` by a signed-in user's own session (not an access
 /// token, not an impersonation).
@@ -20,14 +20,14 @@ fn own_put(
     req: &Request,
     env: &mut Env,
     config: &Config,
-    f: impl FnOnce(&crate::auth::Caller, &mut Env) -> Result<Value, Error>,
+    f: impl FnOnce(&crate::credential::auth::Caller, &mut Env) -> Result<Value, Error>,
 ) -> Response {
     let result = (|| {
         if req.method() != Method::PUT {
             return Err(Error::MethodNotAllowed(vec![Method::PUT]));
         }
         let (caller, _, _) = authenticate(req, env, config)?;
-        crate::impersonation::refuse_impersonated(&caller, "change the second factor")?;
+        crate::credential::impersonation::refuse_impersonated(&caller, "change the second factor")?;
         if caller.session.is_none() {
             return Err(Error::Forbidden(
                 "the second factor is managed from a signed-in session (Bearer), not an access token"

@@ -10,15 +10,15 @@ use super::{
     body_uuid, paged, paging, path_uuid, query_bool, query_uuid, query_value, related,
     reseller_context, scoped, serve_v1,
 };
-use crate::error::{Error, FieldErrors};
-use crate::identity::Config;
-use crate::listing::ListQuery;
-use crate::model::{Lifecycle, OrgKind, Organization, Role};
-use crate::organizations::{self, OrgChange};
-use crate::provision::NewOrg;
-use crate::storage::Env;
-use crate::validate;
-use crate::web::{self, Request, Response};
+use crate::base::error::{Error, FieldErrors};
+use crate::base::model::{Lifecycle, OrgKind, Organization, Role};
+use crate::base::validate;
+use crate::be::storage::Env;
+use crate::credential::identity::Config;
+use crate::edge::web::{self, Request, Response};
+use crate::idm::listing::ListQuery;
+use crate::idm::organizations::{self, OrgChange};
+use crate::idm::provision::NewOrg;
 
 /// The customer view of an organization.
 fn customer_json(org: &Organization) -> Value {
@@ -145,7 +145,11 @@ pub fn customers(req: &Request, env: &mut Env, config: &Config) -> Response {
     )
 }
 
-fn list(req: &Request, env: &mut Env, caller: &crate::auth::Caller) -> Result<Response, Error> {
+fn list(
+    req: &Request,
+    env: &mut Env,
+    caller: &crate::credential::auth::Caller,
+) -> Result<Response, Error> {
     let (page, size) = paging(req)?;
     let caller = scoped(env, caller, query_uuid(req, "resellerId")?)?;
     let include_deleted = query_bool(req, "includeDeleted", true)?;
@@ -207,7 +211,7 @@ fn list(req: &Request, env: &mut Env, caller: &crate::auth::Caller) -> Result<Re
 fn reachable_customer(
     req: &Request,
     env: &Env,
-    caller: &crate::auth::Caller,
+    caller: &crate::credential::auth::Caller,
 ) -> Result<Organization, Error> {
     let id = path_uuid(req, "customerId", "customer")?;
     let named = query_uuid(req, "resellerId")?;

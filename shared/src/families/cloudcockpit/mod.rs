@@ -22,12 +22,12 @@ use http::{HeaderValue, Method, StatusCode, header};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::auth::Caller;
-use crate::error::{Error, FieldErrors};
-use crate::identity::{self, Config};
-use crate::model::{OrgKind, Role};
-use crate::storage::Env;
-use crate::web::{self, Request, Response, header_str};
+use crate::base::error::{Error, FieldErrors};
+use crate::base::model::{OrgKind, Role};
+use crate::be::storage::Env;
+use crate::credential::auth::Caller;
+use crate::credential::identity::{self, Config};
+use crate::edge::web::{self, Request, Response, header_str};
 
 mod customers;
 mod portal_users;
@@ -354,7 +354,7 @@ fn paging(req: &Request) -> Result<(usize, usize), Error> {
 }
 
 /// The documented paged collection: `totalCount` rows, over `span` slots
-/// (see [`crate::listing::Page::span`]).
+/// (see [`crate::idm::listing::Page::span`]).
 fn paged(items: Vec<Value>, page: usize, size: usize, total: usize, span: usize) -> Value {
     let pages = span.max(total).div_ceil(size);
     json!({
@@ -381,7 +381,7 @@ fn named_reseller(env: &Env, caller: &Caller, named: Option<Uuid>) -> Result<Opt
     if caller.org == Some(n) {
         return Ok(Some(n));
     }
-    crate::organizations::get(env, caller, n)
+    crate::idm::organizations::get(env, caller, n)
         .ok()
         .filter(|o| o.kind == OrgKind::Reseller)
         .map(|o| Some(o.id))
@@ -407,7 +407,7 @@ fn related(
     env: &Env,
     caller: &Caller,
     named: Option<Uuid>,
-    org: &crate::model::Organization,
+    org: &crate::base::model::Organization,
 ) -> Result<(), Error> {
     match named_reseller(env, caller, named)? {
         Some(r) if org.parent != Some(r) => Err(Error::Forbidden(
@@ -423,7 +423,7 @@ fn related(
 fn scoped(env: &Env, caller: &Caller, named: Option<Uuid>) -> Result<Caller, Error> {
     match named_reseller(env, caller, named)? {
         Some(r) if caller.org != Some(r) => {
-            let org = crate::organizations::get(env, caller, r)
+            let org = crate::idm::organizations::get(env, caller, r)
                 .ok()
                 .filter(|o| o.kind == OrgKind::Reseller)
                 .ok_or_else(|| Error::Forbidden("no such reseller in reach".into()))?;

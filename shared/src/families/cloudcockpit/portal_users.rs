@@ -18,16 +18,16 @@ use super::{
     body_uuid, named_reseller, paged, paging, path_uuid, query_uuid, query_value, related,
     reseller_context, scoped, serve_v1,
 };
-use crate::auth::Caller;
-use crate::error::{Error, FieldErrors};
-use crate::identity::Config;
-use crate::listing::ListQuery;
-use crate::model::{Group, OrgKind, Organization, Profile, Role, User};
-use crate::provision::{self, NewCustomer, NewUser, OpId};
-use crate::storage::Env;
-use crate::users::{self, ProfileChange, UserChange};
-use crate::web::{self, Request, Response};
-use crate::{groups as core_groups, validate};
+use crate::base::error::{Error, FieldErrors};
+use crate::base::model::{Group, OrgKind, Organization, Profile, Role, User};
+use crate::be::storage::Env;
+use crate::credential::auth::Caller;
+use crate::credential::identity::Config;
+use crate::edge::web::{self, Request, Response};
+use crate::idm::listing::ListQuery;
+use crate::idm::provision::{self, NewCustomer, NewUser, OpId};
+use crate::idm::users::{self, ProfileChange, UserChange};
+use crate::{base::validate, idm::groups as core_groups};
 
 /// The vendor's role names for the core's roles.
 fn role_name(role: Role) -> &'static str {
@@ -207,7 +207,7 @@ fn create_in(
         },
         ..NewCustomer::default()
     };
-    let fingerprint = crate::identity::fingerprint(
+    let fingerprint = crate::credential::identity::fingerprint(
         config,
         &format!("{}/{}", org.id, Value::Object(body.clone())),
     );
@@ -238,7 +238,7 @@ pub fn customer_users(req: &Request, env: &mut Env, config: &Config) -> Response
             let id = path_uuid(req, "customerId", "customer")?;
             let named = query_uuid(req, "resellerId")?;
             let not_found = || Error::NotFound("The customer was not found.".into());
-            let org = crate::organizations::get(env, caller, id).map_err(|_| not_found())?;
+            let org = crate::idm::organizations::get(env, caller, id).map_err(|_| not_found())?;
             if org.kind != OrgKind::Customer {
                 return Err(not_found());
             }
@@ -248,7 +248,7 @@ pub fn customer_users(req: &Request, env: &mut Env, config: &Config) -> Response
             }
             let query = ListQuery {
                 sort: Some(("name".into(), false)),
-                ..ListQuery::page(1, crate::listing::SCAN_CAP)
+                ..ListQuery::page(1, crate::idm::listing::SCAN_CAP)
             };
             let found = users::members(env, caller, org.id, &query)?;
             let list: Vec<User> = found.items.into_iter().map(|(u, _)| u).collect();
@@ -265,7 +265,7 @@ pub fn reseller_users(req: &Request, env: &mut Env, config: &Config) -> Response
         let id = path_uuid(req, "resellerId", "reseller")?;
         reseller_context(env, caller, Some(id))?;
         let not_found = || Error::NotFound("The reseller was not found.".into());
-        let org = crate::organizations::get(env, caller, id).map_err(|_| not_found())?;
+        let org = crate::idm::organizations::get(env, caller, id).map_err(|_| not_found())?;
         if org.kind != OrgKind::Reseller {
             return Err(not_found());
         }

@@ -17,14 +17,14 @@
 use http::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 
-use crate::api_tokens::{self, NewApiToken};
-use crate::auth::Caller;
-use crate::error::{Error, FieldErrors};
-use crate::identity::{self, Config, Credential, CredentialKind, Family, TokenSpec};
-use crate::model::{Organization, Role, User};
-use crate::storage::Env;
-use crate::web::{self, Request, Response, header_str};
-use crate::{aliases, organizations, storage, time};
+use crate::base::error::{Error, FieldErrors};
+use crate::base::model::{Organization, Role, User};
+use crate::be::storage::Env;
+use crate::credential::api_tokens::{self, NewApiToken};
+use crate::credential::auth::Caller;
+use crate::credential::identity::{self, Config, Credential, CredentialKind, Family, TokenSpec};
+use crate::edge::web::{self, Request, Response, header_str};
+use crate::{base::time, be::storage, idm::aliases, idm::organizations};
 
 mod users;
 
@@ -268,7 +268,7 @@ pub fn refresh(req: &Request, env: &mut Env, config: &Config) -> Response {
         let mut errors = FieldErrors::default();
         let token = text_field(&body, "refresh", &mut errors);
         errors.into_result()?;
-        let claims = crate::secrets::verify_jwt(
+        let claims = crate::credential::secrets::verify_jwt(
             &config.token_keys,
             &token,
             Family::Gcore.audience(),
@@ -294,7 +294,7 @@ pub fn refresh(req: &Request, env: &mut Env, config: &Config) -> Response {
         let session = identity::rotate_refresh(env, tenant, sid, jti, &next)?;
         let (caller, user, org) =
             identity::session_user(env, tenant, user, sid, session.created_at)?;
-        crate::storage::audit_action(
+        crate::be::storage::audit_action(
             env,
             &format!("refresh/{next}"),
             tenant,

@@ -16,16 +16,19 @@ use http::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 
 use super::{authenticate, group, render_error, user_type};
-use crate::auth::Caller;
-use crate::error::{Error, FieldErrors};
-use crate::identity::Config;
-use crate::listing::ListQuery;
-use crate::model::{Lifecycle, OrgKind, Organization, Profile, Role, User};
-use crate::provision::{self, NewCustomer, NewOrg, NewUser, OpId};
-use crate::storage::{self, Env};
-use crate::users::{self, ProfileChange, UserChange};
-use crate::web::{self, Request, Response};
-use crate::{aliases, api_tokens, invitations, organizations, reference, validate};
+use crate::base::error::{Error, FieldErrors};
+use crate::base::model::{Lifecycle, OrgKind, Organization, Profile, Role, User};
+use crate::be::storage::{self, Env};
+use crate::credential::auth::Caller;
+use crate::credential::identity::Config;
+use crate::edge::web::{self, Request, Response};
+use crate::idm::listing::ListQuery;
+use crate::idm::provision::{self, NewCustomer, NewOrg, NewUser, OpId};
+use crate::idm::users::{self, ProfileChange, UserChange};
+use crate::{
+    base::validate, credential::api_tokens, idm::aliases, idm::invitations, idm::organizations,
+    idm::reference,
+};
 
 /// Gcore's `lang` values.
 const LANGS: [&str; 5] = ["de", "en", "ru", "zh", "az"];
@@ -321,7 +324,8 @@ fn create(
         },
         ..NewCustomer::default()
     };
-    let fingerprint = crate::identity::fingerprint(config, &Value::Object(body).to_string());
+    let fingerprint =
+        crate::credential::identity::fingerprint(config, &Value::Object(body).to_string());
     let op = OpId::fresh(env, fingerprint);
     let created = provision::create_customer(env, caller, &input, &op, config.hash_params, None)
         .map_err(vendor_fields)?;
@@ -568,7 +572,9 @@ pub fn invite_user(req: &Request, env: &mut Env, config: &Config) -> Response {
         let org = organizations::get(env, &caller, org_id).map_err(|_| not_found())?;
         // Someone already holding the email: this client's or another's.
         let normalized = validate::normalize_email(&email);
-        if let Some(existing) = users::holder(env, &caller.tenant, &normalized)? {
+        if let Some(existing) =
+            crate::credential::identity::holder(env, &caller.tenant, &normalized)?
+        {
             let message = if existing.organization_id == org.id {
                 let n = aliases::user_number(env, &caller.tenant, &existing)?;
                 format!("User {n} has already been invited to client {client_id}")

@@ -3,7 +3,7 @@
 //! the host with what a real Spin does. Never part of the app's spin.toml.
 
 use http::StatusCode;
-use onboard_shared::web;
+use onboard_shared::edge::web;
 use serde_json::{Value, json};
 use spin_sdk::http::IncomingRequest;
 use spin_sdk::http_component;
@@ -157,5 +157,5 @@ fn wasi_open(label: &str) -> String {
 
 #[http_component]
 async fn handle(req: IncomingRequest) -> web::Response {
-    onboard_shared::spin::serve(req, handle_probe).await
+    onboard_shared::edge::spin::serve(req, handle_probe).await
 }

@@ -4,7 +4,7 @@
 //! operation documents (so a generated value never draws an undocumented
 //! answer).
 //!
-//! Sources: `crate::listing::parse` (Clone lists), `families::clone::{
+//! Sources: `crate::idm::listing::parse` (Clone lists), `families::clone::{
 //! query_flag, query_value}`, `families::clone::session`, `families::clone::
 //! current_user` (permissions), `families::cloudcockpit::{paging, query_uuid,
 //! query_bool}` and its customers / portal_users handlers,
@@ -23,14 +23,14 @@ fn uuid() -> Value {
     json!({"type": "string", "format": "uuid"})
 }
 
-/// A `YYYY-MM-DD` date or an ISO-8601 date-time (`crate::time::parse_iso8601`).
+/// A `YYYY-MM-DD` date or an ISO-8601 date-time (`crate::base::time::parse_iso8601`).
 fn date_or_date_time() -> Value {
     json!({"type": "string", "anyOf": [{"format": "date"}, {"format": "date-time"}]})
 }
 
 // ---------------------------------------------------------------- Clone ---
 
-/// The Clone list query (`crate::listing::parse`) over `columns`: `q[<col>]`
+/// The Clone list query (`crate::idm::listing::parse`) over `columns`: `q[<col>]`
 /// filters, `sort_by`, the date window and page / per_page. Every malformed
 /// value is 422 naming the parameter; unknown parameters are ignored.
 fn clone_list(columns: &[&str]) -> Vec<Value> {
@@ -54,8 +54,8 @@ fn clone_list(columns: &[&str]) -> Vec<Value> {
         param(
             "per_page",
             false,
-            json!({"type": "integer", "minimum": 1, "maximum": crate::listing::MAX_PER_PAGE,
-                   "default": crate::listing::DEFAULT_PER_PAGE}),
+            json!({"type": "integer", "minimum": 1, "maximum": crate::idm::listing::MAX_PER_PAGE,
+                   "default": crate::idm::listing::DEFAULT_PER_PAGE}),
             "Rows per page",
         ),
         param(
@@ -352,7 +352,7 @@ pub fn query_parameters(method: &str, path: &str) -> Vec<Value> {
             json!({"type": "string", "minLength": 1}),
             "The reset token (required, here or in the body)",
         )],
-        ("get", "/v2/users") => clone_list(&crate::users::LIST_COLUMNS),
+        ("get", "/v2/users") => clone_list(&crate::idm::users::LIST_COLUMNS),
         ("delete", "/v2/users/{id}") => vec![param(
             "purge",
             false,
@@ -373,7 +373,7 @@ pub fn query_parameters(method: &str, path: &str) -> Vec<Value> {
             json!({"type": "string", "minLength": 1, "maxLength": 128}),
             "The revert token, when the body has none (the body wins)",
         )],
-        ("get", "/v2/organizations") => clone_list(&crate::organizations::LIST_COLUMNS),
+        ("get", "/v2/organizations") => clone_list(&crate::idm::organizations::LIST_COLUMNS),
         ("put", "/v2/organizations/move") => vec![
             param("user_id", true, uuid(), "The user to move"),
             param(
@@ -391,7 +391,7 @@ pub fn query_parameters(method: &str, path: &str) -> Vec<Value> {
             json!({"type": "boolean", "default": false}),
             "Only active subscriptions",
         )],
-        ("get", "/v2/audit/events") => clone_list(&crate::audit::COLUMNS),
+        ("get", "/v2/audit/events") => clone_list(&crate::idm::audit::COLUMNS),
 
         // CloudCockpit v1.
         ("get", "/v1/Customers") => cc_customers(),
@@ -479,9 +479,12 @@ mod query_parameter_tests {
     #[test]
     fn the_relative_range_pattern_matches_what_the_code_takes() {
         // Every value the pattern admits parses (listing::relative_range).
-        let now = crate::time::parse_iso8601("2024-05-10T12:00:00Z").unwrap();
+        let now = crate::base::time::parse_iso8601("2024-05-10T12:00:00Z").unwrap();
         for ok in ["1s", "10d", "99999y", "3M", "1q1970", "4q9999", "12M2024"] {
-            assert!(crate::listing::relative_range(ok, now).is_some(), "{ok}");
+            assert!(
+                crate::idm::listing::relative_range(ok, now).is_some(),
+                "{ok}"
+            );
         }
     }
 }

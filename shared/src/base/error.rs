@@ -1,8 +1,6 @@
 //! The one error type of the core. Each API family renders it in its own
 //! documented shape, in one place per family (`families/<family>.rs`).
 
-use crate::kv::KvError;
-
 /// One failing input field: its path as the family names it (`plans[0].start_date`)
 /// and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,14 +106,14 @@ impl Error {
     }
 }
 
-impl From<KvError> for Error {
-    /// The store's own words go to the component's log (Spin keeps its
-    /// stderr), never to the client: they name hosts, ports and commands.
-    fn from(e: KvError) -> Self {
-        eprintln!("{e}");
-        Error::Unavailable("the store is unavailable; retry the request".into())
+/// `<status> <message>`: what logs and `?` in tests print.
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.status(), self.message())
     }
 }
+
+impl std::error::Error for Error {}
 
 impl From<FieldErrors> for Error {
     fn from(e: FieldErrors) -> Self {

@@ -12,13 +12,13 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::auth::Caller;
-use crate::error::{Error, Result};
-use crate::identity::{Config, gkeys};
-use crate::model::{Tenant, TwoFactor, User};
-use crate::storage::{self, Env, keys};
-use crate::time::Millis;
-use crate::{secrets, throttle, totp, users};
+use crate::base::error::{Error, Result};
+use crate::base::model::{Tenant, TwoFactor, User};
+use crate::base::time::Millis;
+use crate::be::storage::{self, Env, keys};
+use crate::credential::auth::Caller;
+use crate::credential::identity::{Config, gkeys};
+use crate::{credential::secrets, credential::throttle, credential::totp, idm::users};
 
 /// How long the first step's `otp_session_state` waits for the second.
 pub const PENDING_TTL_MS: Millis = 5 * 60 * 1000;
@@ -29,7 +29,7 @@ const ISSUER: &str = "Onboard";
 
 /// Whether `user` signs in with a second factor.
 pub fn required(user: &User) -> bool {
-    user.two_factor.as_ref().is_some_and(|t| t.enabled)
+    user.two_factor_required()
 }
 
 /// What a client offers as its second factor.
@@ -49,7 +49,7 @@ pub struct Installation {
     pub otpauth_uri: String,
 }
 
-use crate::secrets::keys_missing;
+use crate::credential::secrets::keys_missing;
 
 fn own_id(caller: &Caller) -> Result<Uuid> {
     caller
@@ -427,7 +427,7 @@ pub fn send_sms(env: &mut Env, config: &Config, tenant: &Tenant, state: &str) ->
     storage::write(env.kv, &sms_key(&tenant.id, id), &op, &code)?;
     crate::be::expiry::expire_at(env, &tenant.id, code.expires_at, &[sms_key(&tenant.id, id)])?;
     storage::write(env.kv, &format!("{key}/sms"), &op, &id)?;
-    crate::outbox::queue(
+    crate::idm::outbox::queue(
         env,
         &tenant.id,
         "sms_otp",
@@ -465,7 +465,10 @@ fn sms_match(
     let matches = secrets::keyed_hashes(&config.token_keys, &format!("sms-otp/{}/{id}", tenant.id))
         .iter()
         .any(|(_, mac)| {
-            crate::auth::constant_time_eq(sms_digits(mac).as_bytes(), attempt.trim().as_bytes())
+            crate::credential::auth::constant_time_eq(
+                sms_digits(mac).as_bytes(),
+                attempt.trim().as_bytes(),
+            )
         });
     if !matches {
         return Ok(None);

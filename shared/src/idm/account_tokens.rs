@@ -7,7 +7,7 @@
 //! to deliver it. A token is checked against every configured key (a
 //! rotation leaves outstanding tokens good while the old key is listed), is
 //! bound to its tenant, purpose, user and the email it was sent to, and
-//! expires after its tenant's [`TokenTtl`](crate::model::TokenTtl); a
+//! expires after its tenant's [`TokenTtl`](crate::base::model::TokenTtl); a
 //! password reset kills every token issued before it. Any failure
 //! (unknown, forged, spent, expired, another purpose, the email changed) is
 //! one answer: 422 on the token's field, so no answer tells which.
@@ -28,15 +28,15 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::base::error::{Error, Result};
+use crate::base::model::{Organization, Tenant, TokenTtl, User};
+use crate::base::time::Millis;
 use crate::be::expiry;
-use crate::error::{Error, Result};
-use crate::identity::Config;
-use crate::model::{Organization, Tenant, TokenTtl, User};
-use crate::password::HashParams;
-use crate::secrets::keys_missing;
-use crate::storage::{self, Env, keys};
-use crate::time::Millis;
-use crate::{auth, outbox, secrets, users, validate};
+use crate::be::storage::{self, Env, keys};
+use crate::credential::identity::Config;
+use crate::credential::password::HashParams;
+use crate::credential::secrets::keys_missing;
+use crate::{base::validate, credential::auth, credential::secrets, idm::outbox, idm::users};
 
 /// Reset messages one user can be sent per window; more requests get the
 /// same answer and send nothing.
@@ -211,9 +211,12 @@ pub fn welcome(env: &mut Env, tenant_id: &str, user: &User, op: &str) -> Result<
     let id = user
         .invitation
         .unwrap_or_else(|| storage::derived_uuid(op, "confirmation"));
-    let ttl = storage::read::<Tenant>(env.kv, &crate::identity::gkeys::tenant(tenant_id))?
-        .map(|r| r.data.token_ttl)
-        .unwrap_or_default();
+    let ttl = storage::read::<Tenant>(
+        env.kv,
+        &crate::credential::identity::gkeys::tenant(tenant_id),
+    )?
+    .map(|r| r.data.token_ttl)
+    .unwrap_or_default();
     issue(env, tenant_id, &ttl, purpose, user, id).map(drop)
 }
 
@@ -371,7 +374,7 @@ const RESENDS_PER_WINDOW: i64 = 5;
 /// This also recovers a create whose message was never queued.
 pub fn resend(env: &mut Env, caller: &auth::Caller, user_id: Uuid) -> Result<Purpose> {
     let (user, org) = users::get(env, caller, user_id)?;
-    caller.require(crate::model::Role::CustomerAdmin)?;
+    caller.require(crate::base::model::Role::CustomerAdmin)?;
     if caller.user == Some(user.id) || user.role <= caller.role {
         return Err(Error::Forbidden(
             "only an account narrower than your own".into(),
@@ -421,9 +424,12 @@ pub fn resend(env: &mut Env, caller: &auth::Caller, user_id: Uuid) -> Result<Pur
     } else {
         user
     };
-    let ttl = storage::read::<Tenant>(env.kv, &crate::identity::gkeys::tenant(&caller.tenant))?
-        .map(|r| r.data.token_ttl)
-        .unwrap_or_default();
+    let ttl = storage::read::<Tenant>(
+        env.kv,
+        &crate::credential::identity::gkeys::tenant(&caller.tenant),
+    )?
+    .map(|r| r.data.token_ttl)
+    .unwrap_or_default();
     issue(env, &caller.tenant, &ttl, purpose, &user, id)?;
     caller.audit(
         env,
@@ -532,7 +538,7 @@ pub fn resolve_reset_requests(env: &mut Env, tenant: &Tenant) -> Result<usize> {
     let mut resolved = 0;
     let mut reached = done;
     for (i, ((n, k), request)) in seqs.iter().zip(&keys).zip(&requests).enumerate() {
-        if env.kv.swaps_left() < crate::kv::SWAP_TABLE / 2 + RESOLVE_SWAPS {
+        if env.kv.swaps_left() < crate::be::kv::SWAP_TABLE / 2 + RESOLVE_SWAPS {
             break;
         }
         match request {
@@ -576,7 +582,9 @@ pub fn resolve_reset_requests(env: &mut Env, tenant: &Tenant) -> Result<usize> {
 }
 
 fn reset_for(env: &mut Env, tenant: &Tenant, request: &ResetRequest, n: i64) -> Result<()> {
-    let Some(user) = crate::identity::account_by_email(env, &tenant.id, &request.email)? else {
+    let Some(user) =
+        crate::credential::identity::account_by_email(env, &tenant.id, &request.email)?
+    else {
         return Ok(());
     };
     if !user.status.may_authenticate() {
@@ -630,7 +638,7 @@ pub fn reset_password(
         // The clock at this very attempt to commit, not the request's
         // start: a sign-in or token mint that began before the commit (and
         // so checked the old state) is stamped earlier and dies with the rest.
-        let now = crate::time::millis(std::time::SystemTime::now()).max(started);
+        let now = crate::base::time::millis(std::time::SystemTime::now()).max(started);
         u.credentials_valid_from = u.credentials_valid_from.max(now + 1);
     })
 }

@@ -17,14 +17,14 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::clone::{self, header_str};
-use crate::admin::{self, NewAccount, NewReseller, NewTenant, TenantChange};
-use crate::auth::Caller;
-use crate::error::{Error, FieldErrors};
-use crate::identity::{self, Config};
-use crate::model::{Lifecycle, Organization, Profile, Role, Tenant, User};
-use crate::storage::{Actor, Env};
-use crate::validate;
-use crate::web::{self, Request, Response};
+use crate::base::error::{Error, FieldErrors};
+use crate::base::model::{Lifecycle, Organization, Profile, Role, Tenant, User};
+use crate::base::validate;
+use crate::be::storage::{Actor, Env};
+use crate::credential::auth::Caller;
+use crate::credential::identity::{self, Config};
+use crate::edge::web::{self, Request, Response};
+use crate::idm::admin::{self, NewAccount, NewReseller, NewTenant, TenantChange};
 
 /// Renders any core error as problem details.
 pub fn render_error(error: &Error) -> Response {
@@ -62,7 +62,7 @@ fn tenant_json(t: &Tenant) -> Value {
             "invitation_minutes": t.token_ttl.invitation_minutes,
             "reset_minutes": t.token_ttl.reset_minutes,
         },
-        "created_at": crate::time::format_millis(t.created_at),
+        "created_at": crate::base::time::format_millis(t.created_at),
     })
 }
 
@@ -187,7 +187,7 @@ impl<'a> Body<'a> {
         };
         let secret = match hook.get("secret") {
             None | Some(Value::Null) => None,
-            Some(v) => match v.as_str().and_then(crate::outbox::parse_secret) {
+            Some(v) => match v.as_str().and_then(crate::idm::outbox::parse_secret) {
                 Some(bytes) => Some(bytes),
                 None => {
                     self.errors.add(
@@ -201,7 +201,7 @@ impl<'a> Body<'a> {
         Some(Some((url, secret)))
     }
     /// Token lifetimes in minutes; a field left out takes its default.
-    fn token_ttl(&mut self, name: &str) -> Option<crate::model::TokenTtl> {
+    fn token_ttl(&mut self, name: &str) -> Option<crate::base::model::TokenTtl> {
         let o = match self.obj.get(name)? {
             Value::Object(o) => o,
             _ => {
@@ -209,7 +209,7 @@ impl<'a> Body<'a> {
                 return None;
             }
         };
-        let mut ttl = crate::model::TokenTtl::default();
+        let mut ttl = crate::base::model::TokenTtl::default();
         for (field, slot) in [
             ("confirmation_minutes", &mut ttl.confirmation_minutes),
             ("invitation_minutes", &mut ttl.invitation_minutes),
@@ -296,8 +296,8 @@ fn tenant_operator(caller: &Caller) -> Result<(), Error> {
 /// or delivers the outbox (see `account_tokens::forgot_password`).
 fn resolve_reset_requests(env: &mut Env, caller: &Caller) -> Result<(), Error> {
     tenant_operator(caller)?;
-    let tenant = crate::admin::get_tenant(env, &caller.tenant)?;
-    crate::account_tokens::resolve_reset_requests(env, &tenant).map(drop)
+    let tenant = crate::idm::admin::get_tenant(env, &caller.tenant)?;
+    crate::idm::account_tokens::resolve_reset_requests(env, &tenant).map(drop)
 }
 
 /// The operator-level caller: the platform admin acting in `X-Tenant`, or a
@@ -305,10 +305,9 @@ fn resolve_reset_requests(env: &mut Env, caller: &Caller) -> Result<(), Error> {
 fn tenant_caller(req: &Request, env: &Env, config: &Config) -> Result<Caller, Error> {
     let authorization = header_str(req, "authorization");
     if let Some(token) = identity::scheme_token(authorization, "bearer")
-        && config
-            .admin_key
-            .as_deref()
-            .is_some_and(|k| crate::auth::constant_time_eq(token.as_bytes(), k.as_bytes()))
+        && config.admin_key.as_deref().is_some_and(|k| {
+            crate::credential::auth::constant_time_eq(token.as_bytes(), k.as_bytes())
+        })
     {
         let named = header_str(req, "x-tenant")
             .ok_or_else(|| Error::invalid("X-Tenant", "is required with the admin key"))?;
@@ -539,7 +538,7 @@ fn route(
         ["outbox"] => {
             let caller = tenant_caller(req, env, config)?;
             resolve_reset_requests(env, &caller)?;
-            let messages = crate::outbox::list(env, config, &caller, 100)?;
+            let messages = crate::idm::outbox::list(env, config, &caller, 100)?;
             let list: Vec<Value> = messages
                 .into_iter()
                 .map(|(m, token)| {
@@ -547,17 +546,17 @@ fn route(
                         .attempts
                         .iter()
                         .map(|a| {
-                            json!({"at": crate::time::format_millis(a.at), "status": a.status,
+                            json!({"at": crate::base::time::format_millis(a.at), "status": a.status,
                                    "error": a.error})
                         })
                         .collect();
                     json!({"seq": m.seq, "kind": m.kind, "to": m.to, "new_email": m.new_email,
                            "subject": m.subject,
                            "user_id": m.user, "organization_id": m.organization,
-                           "created_at": crate::time::format_millis(m.created_at),
+                           "created_at": crate::base::time::format_millis(m.created_at),
                            "status": m.status.as_str(), "attempts": attempts,
-                           "next_attempt_at": (m.status == crate::outbox::Status::Pending)
-                               .then(|| crate::time::format_millis(m.next_attempt_at)),
+                           "next_attempt_at": (m.status == crate::idm::outbox::Status::Pending)
+                               .then(|| crate::base::time::format_millis(m.next_attempt_at)),
                            "token": token})
                 })
                 .collect();
@@ -566,7 +565,7 @@ fn route(
         ["outbox", "deliver"] => {
             let caller = tenant_caller(req, env, config)?;
             resolve_reset_requests(env, &caller)?;
-            let pass = crate::outbox::deliver(env, config, &caller, &mut crate::edge::post)?;
+            let pass = crate::idm::outbox::deliver(env, config, &caller, &mut crate::edge::post)?;
             ok(
                 json!({"attempted": pass.attempted, "delivered": pass.delivered,
                       "failed": pass.failed, "pending": pass.pending}),
@@ -582,13 +581,14 @@ fn route(
             let caller = tenant_caller(req, env, config)?;
             caller.require(Role::Operator)?;
             if req.method() == Method::GET {
-                let settings = crate::provision::load_settings(env.kv, &caller.tenant)?;
+                let settings = crate::idm::provision::load_settings(env.kv, &caller.tenant)?;
                 return ok(json!(settings.reference));
             }
             let obj = web::json_object(req)?;
-            let data: crate::model::ReferenceData = serde_json::from_value(Value::Object(obj))
-                .map_err(|e| Error::invalid("body", format!("is not reference data: {e}")))?;
-            ok(json!(crate::provision::set_reference_data(
+            let data: crate::base::model::ReferenceData =
+                serde_json::from_value(Value::Object(obj))
+                    .map_err(|e| Error::invalid("body", format!("is not reference data: {e}")))?;
+            ok(json!(crate::idm::provision::set_reference_data(
                 env, &caller, &data
             )?))
         }

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::time::Millis;
+use crate::base::time::Millis;
 
 /// One white-label platform instance; every other record lives under one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -202,6 +202,12 @@ pub struct Closing {
 }
 
 impl Organization {
+    /// Its ancestors (root first), then itself: the organizations whose
+    /// administrators reach it.
+    pub fn chain(&self) -> Vec<Uuid> {
+        self.ancestors.iter().copied().chain([self.id]).collect()
+    }
+
     /// Whether a caller whose organization is `org` reaches this one.
     pub fn within(&self, org: Uuid) -> bool {
         self.id == org || self.ancestors.contains(&org)
@@ -332,7 +338,7 @@ pub struct User {
     pub last_sign_in_at: Option<Millis>,
     #[serde(default)]
     pub last_sign_in_ip: Option<String>,
-    /// The second factor, once installed (`credential::two_factor`).
+    /// The second factor, once installed (`idm::two_factor`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub two_factor: Option<TwoFactor>,
     /// The invitation the user has yet to accept; until then it cannot sign
@@ -362,6 +368,12 @@ fn is_zero(n: &Millis) -> bool {
 pub const CLOCK_SLACK_MS: Millis = 60_000;
 
 impl User {
+    /// Whether the user signs in with a second factor (installed and
+    /// verified).
+    pub fn two_factor_required(&self) -> bool {
+        self.two_factor.as_ref().is_some_and(|t| t.enabled)
+    }
+
     /// The earliest issue time a credential of this user may carry: nothing
     /// issued before its last reset, nor before the account existed (so a
     /// session or token of an earlier record under the same id, from before

@@ -1622,11 +1622,11 @@ pub fn document() -> Value {
 pub const COMMITTED: &str = include_str!("../../openapi.json");
 
 /// `GET /openapi.json`: the document (no store, no credential).
-pub fn serve(req: &crate::web::Request) -> crate::web::Response {
+pub fn serve(req: &crate::edge::web::Request) -> crate::edge::web::Response {
     if req.method() != http::Method::GET {
-        return crate::web::method_not_allowed(&[http::Method::GET]);
+        return crate::edge::web::method_not_allowed(&[http::Method::GET]);
     }
-    crate::web::respond(
+    crate::edge::web::respond(
         http::StatusCode::OK,
         "application/json",
         COMMITTED.as_bytes().to_vec(),

@@ -57,6 +57,10 @@ impl HashParams {
 }
 
 /// The argon2id PHC string of `password` with a 16-byte random salt.
+#[allow(
+    clippy::expect_used,
+    reason = "a 16-byte salt always encodes, and `HashParams` only holds parameters argon2 accepted when they were parsed"
+)]
 pub fn hash(password: &str, params: HashParams, salt: [u8; 16]) -> String {
     let salt = SaltString::encode_b64(&salt).expect("16 bytes is a valid salt");
     params

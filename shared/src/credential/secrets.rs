@@ -85,6 +85,7 @@ pub fn keys_missing() -> crate::base::error::Error {
 
 /// HMAC-SHA256 of `data` under `secret`.
 pub fn mac(secret: &[u8], data: &[u8]) -> Vec<u8> {
+    #[allow(clippy::expect_used, reason = "HMAC takes a key of any length")]
     let mut m = HmacSha256::new_from_slice(secret).expect("HMAC takes any key length");
     m.update(data);
     m.finalize().into_bytes().to_vec()

@@ -31,6 +31,7 @@ pub const RECOVERY_CODES: usize = 10;
 
 /// RFC 4226 HOTP of `counter` with `digits` digits.
 pub fn hotp(secret: &[u8], counter: u64, digits: u32) -> u32 {
+    #[allow(clippy::expect_used, reason = "HMAC takes a key of any length")]
     let mut mac = <Hmac<Sha1> as Mac>::new_from_slice(secret).expect("HMAC takes any key length");
     mac.update(&counter.to_be_bytes());
     let digest = mac.finalize().into_bytes();
@@ -108,6 +109,7 @@ pub fn otpauth_uri(issuer: &str, account: &str, secret: &[u8]) -> String {
 }
 
 fn seal_key(secret: &[u8]) -> chacha20poly1305::Key {
+    #[allow(clippy::expect_used, reason = "HMAC takes a key of any length")]
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes any key length");
     mac.update(b"onboard/totp-secret");
     mac.finalize().into_bytes()

@@ -419,232 +419,274 @@ fn route(
     config: &Config,
     segments: &[&str],
 ) -> Result<Response, Error> {
-    let created = |v: Value| Ok(web::json(StatusCode::CREATED, &v));
-    let ok = |v: Value| Ok(web::json(StatusCode::OK, &v));
     match segments {
-        ["tenants"] => {
-            identity::platform_admin(config, header_str(req, "authorization"))?;
-            let obj = web::json_object(req)?;
-            let mut b = Body {
-                obj: &obj,
-                prefix: "",
-                errors: FieldErrors::default(),
-            };
-            let id = b.string("id", true).unwrap_or_default();
-            if !id.is_empty() && !admin::valid_tenant_id(&id) {
-                b.errors
-                    .add("id", "must be 1 to 40 characters of a-z, 0-9 and -");
-            }
-            let name = b.string("name", true).unwrap_or_default();
-            let domains = b.domains("domains");
-            let mut errors = b.errors;
-            let empty = Map::new();
-            let operator = match obj.get("operator") {
-                Some(Value::Object(o)) => o,
-                _ => {
-                    errors.add("operator", "is required");
-                    &empty
-                }
-            };
-            let (mut account, account_errors) = account_input(operator, "operator.");
-            account.role = Role::Operator;
-            errors.0.extend(account_errors.0);
-            errors.into_result()?;
-            let done = admin::create_tenant(
-                env,
-                config,
-                &NewTenant {
-                    id,
-                    name,
-                    domains,
-                    operator: account,
-                },
-            )?;
-            let mut v = tenant_json(&done.tenant);
-            v["application_key"] = json!(done.application_key);
-            v["operator"] = account_json(&done.operator);
-            created(v)
-        }
-        ["tenants", id] => {
-            identity::platform_admin(config, header_str(req, "authorization"))?;
-            if req.method() == Method::GET {
-                return ok(tenant_json(&admin::get_tenant(env, id)?));
-            }
-            let obj = web::json_object(req)?;
-            let mut b = Body {
-                obj: &obj,
-                prefix: "",
-                errors: FieldErrors::default(),
-            };
-            let status = b.string("status", false).and_then(|s| {
-                let parsed = Lifecycle::parse(&s)
-                    .filter(|l| matches!(l, Lifecycle::Active | Lifecycle::Disabled));
-                if parsed.is_none() {
-                    b.errors.add("status", "must be active or disabled");
-                }
-                parsed
-            });
-            let change = TenantChange {
-                name: b.string("name", false),
-                status,
-                add_domains: b.domains("add_domains"),
-                remove_domains: b.domains("remove_domains"),
-                rotate_application_key: b.bool("rotate_application_key"),
-                webhook: b.webhook("webhook"),
-                token_ttl: b.token_ttl("token_ttl"),
-            };
-            b.errors.into_result()?;
-            let done = admin::update_tenant(env, config, id, &change)?;
-            let mut v = tenant_json(&done.tenant);
-            if let Some(k) = done.application_key {
-                v["application_key"] = json!(k);
-            }
-            if let Some(secret) = done.webhook_secret {
-                v["webhook"]["secret"] = json!(secret);
-            }
-            ok(v)
-        }
-        ["resellers"] => {
-            let caller = tenant_caller(req, env, config)?;
-            let obj = web::json_object(req)?;
-            let mut b = Body {
-                obj: &obj,
-                prefix: "",
-                errors: FieldErrors::default(),
-            };
-            let name = b.string("name", true).unwrap_or_default();
-            let code = b.string("code", true).unwrap_or_default();
-            if code.len() > 64 {
-                b.errors
-                    .add("code", "is too long (maximum is 64 characters)");
-            }
-            let parent = b.uuid("parent_id");
-            b.errors.into_result()?;
-            let org = admin::create_reseller(env, &caller, &NewReseller { name, code, parent })?;
-            created(reseller_json(&org))
-        }
-        ["accounts"] => {
-            let caller = tenant_caller(req, env, config)?;
-            let obj = web::json_object(req)?;
-            let (account, mut errors) = account_input(&obj, "");
-            if !obj.contains_key("role") {
-                errors.add("role", "is required");
-            }
-            errors.into_result()?;
-            created(account_json(&admin::create_account(
-                env, config, &caller, &account,
-            )?))
-        }
-        ["outbox"] => {
-            let caller = tenant_caller(req, env, config)?;
-            resolve_reset_requests(env, &caller)?;
-            let messages = crate::idm::outbox::list(env, config, &caller, 100)?;
-            let list: Vec<Value> = messages
-                .into_iter()
-                .map(|(m, token)| {
-                    let attempts: Vec<Value> = m
-                        .attempts
-                        .iter()
-                        .map(|a| {
-                            json!({"at": crate::base::time::format_millis(a.at), "status": a.status,
-                                   "error": a.error})
-                        })
-                        .collect();
-                    json!({"seq": m.seq, "kind": m.kind, "to": m.to, "new_email": m.new_email,
-                           "subject": m.subject,
-                           "user_id": m.user, "organization_id": m.organization,
-                           "created_at": crate::base::time::format_millis(m.created_at),
-                           "status": m.status.as_str(), "attempts": attempts,
-                           "next_attempt_at": (m.status == crate::idm::outbox::Status::Pending)
-                               .then(|| crate::base::time::format_millis(m.next_attempt_at)),
-                           "token": token})
-                })
-                .collect();
-            ok(json!({"messages": list}))
-        }
-        ["outbox", "deliver"] => {
-            let caller = tenant_caller(req, env, config)?;
-            resolve_reset_requests(env, &caller)?;
-            let pass = crate::idm::outbox::deliver(env, config, &caller, &mut crate::edge::post)?;
-            ok(
-                json!({"attempted": pass.attempted, "delivered": pass.delivered,
-                      "failed": pass.failed, "pending": pass.pending}),
-            )
-        }
-        ["sweep"] => {
-            let caller = tenant_caller(req, env, config)?;
-            tenant_operator(&caller)?;
-            let swept = crate::be::expiry::sweep(env, &caller.tenant, SWEEP_LIMIT)?;
-            ok(json!({"deleted": swept.deleted, "buckets": swept.buckets, "more": swept.more}))
-        }
-        ["reference-data"] => {
-            let caller = tenant_caller(req, env, config)?;
-            caller.require(Role::Operator)?;
-            if req.method() == Method::GET {
-                let settings = crate::idm::provision::load_settings(env.kv, &caller.tenant)?;
-                return ok(json!(settings.reference));
-            }
-            let obj = web::json_object(req)?;
-            let data: crate::base::model::ReferenceData =
-                serde_json::from_value(Value::Object(obj))
-                    .map_err(|e| Error::invalid("body", format!("is not reference data: {e}")))?;
-            ok(json!(crate::idm::provision::set_reference_data(
-                env, &caller, &data
-            )?))
-        }
-        ["accounts", id] => {
-            let caller = tenant_caller(req, env, config)?;
-            let id = Uuid::parse_str(id)
-                .map_err(|_| Error::NotFound(format!("account {id} not found")))?;
-            let obj = web::json_object(req)?;
-            let mut b = Body {
-                obj: &obj,
-                prefix: "",
-                errors: FieldErrors::default(),
-            };
-            let status = b.string("status", true).and_then(|s| {
-                let parsed = Lifecycle::parse(&s);
-                if parsed.is_none() {
-                    b.errors.add(
-                        "status",
-                        "must be one of active, disabled, restricted, terminated, deleted",
-                    );
-                }
-                parsed
-            });
-            b.errors.into_result()?;
-            let status = status.ok_or_else(|| Error::invalid("status", "is required"))?;
-            ok(account_json(&admin::set_account_status(
-                env, &caller, id, status,
-            )?))
-        }
-        ["api-clients"] => {
-            let caller = tenant_caller(req, env, config)?;
-            let obj = web::json_object(req)?;
-            let mut b = Body {
-                obj: &obj,
-                prefix: "",
-                errors: FieldErrors::default(),
-            };
-            let name = b.string("name", true).unwrap_or_default();
-            let org = b.uuid("organization_id");
-            b.errors.into_result()?;
-            let client = admin::create_api_client(env, config, &caller, &name, org)?;
-            created(json!({
-                "client_id": client.client_id,
-                "client_secret": client.client_secret,
-                "name": client.name,
-                "role": if client.role == Role::Operator { "csp" } else { "reseller" },
-                "organization_id": client.organization_id,
-            }))
-        }
-        ["api-clients", id] => {
-            let caller = tenant_caller(req, env, config)?;
-            let id = Uuid::parse_str(id)
-                .map_err(|_| Error::NotFound(format!("API client {id} not found")))?;
-            admin::revoke_api_client(env, &caller, id)?;
-            Ok(web::empty(StatusCode::NO_CONTENT))
-        }
+        ["tenants"] => on_tenants(req, env, config),
+        ["tenants", id] => on_tenant(req, env, config, id),
+        ["resellers"] => on_resellers(req, env, config),
+        ["accounts"] => on_accounts(req, env, config),
+        ["outbox"] => on_outbox(req, env, config),
+        ["outbox", "deliver"] => on_outbox_deliver(req, env, config),
+        ["sweep"] => on_sweep(req, env, config),
+        ["reference-data"] => on_reference_data(req, env, config),
+        ["accounts", id] => on_account(req, env, config, id),
+        ["api-clients"] => on_api_clients(req, env, config),
+        ["api-clients", id] => on_api_client(req, env, config, id),
         _ => Err(Error::NotFound("no such endpoint".into())),
     }
+}
+
+fn created(v: Value) -> Result<Response, Error> {
+    Ok(web::json(StatusCode::CREATED, &v))
+}
+
+fn ok(v: Value) -> Result<Response, Error> {
+    Ok(web::json(StatusCode::OK, &v))
+}
+
+/// `POST /admin/tenants` (platform admin key): a tenant and its first operator.
+fn on_tenants(req: &Request, env: &mut Env, config: &Config) -> Result<Response, Error> {
+    identity::platform_admin(config, header_str(req, "authorization"))?;
+    let obj = web::json_object(req)?;
+    let mut b = Body {
+        obj: &obj,
+        prefix: "",
+        errors: FieldErrors::default(),
+    };
+    let id = b.string("id", true).unwrap_or_default();
+    if !id.is_empty() && !admin::valid_tenant_id(&id) {
+        b.errors
+            .add("id", "must be 1 to 40 characters of a-z, 0-9 and -");
+    }
+    let name = b.string("name", true).unwrap_or_default();
+    let domains = b.domains("domains");
+    let mut errors = b.errors;
+    let empty = Map::new();
+    let operator = match obj.get("operator") {
+        Some(Value::Object(o)) => o,
+        _ => {
+            errors.add("operator", "is required");
+            &empty
+        }
+    };
+    let (mut account, account_errors) = account_input(operator, "operator.");
+    account.role = Role::Operator;
+    errors.0.extend(account_errors.0);
+    errors.into_result()?;
+    let done = admin::create_tenant(
+        env,
+        config,
+        &NewTenant {
+            id,
+            name,
+            domains,
+            operator: account,
+        },
+    )?;
+    let mut v = tenant_json(&done.tenant);
+    v["application_key"] = json!(done.application_key);
+    v["operator"] = account_json(&done.operator);
+    created(v)
+}
+
+/// `GET` and `PATCH /admin/tenants/{id}` (platform admin key).
+fn on_tenant(req: &Request, env: &mut Env, config: &Config, id: &str) -> Result<Response, Error> {
+    identity::platform_admin(config, header_str(req, "authorization"))?;
+    if req.method() == Method::GET {
+        return ok(tenant_json(&admin::get_tenant(env, id)?));
+    }
+    let obj = web::json_object(req)?;
+    let mut b = Body {
+        obj: &obj,
+        prefix: "",
+        errors: FieldErrors::default(),
+    };
+    let status = b.string("status", false).and_then(|s| {
+        let parsed =
+            Lifecycle::parse(&s).filter(|l| matches!(l, Lifecycle::Active | Lifecycle::Disabled));
+        if parsed.is_none() {
+            b.errors.add("status", "must be active or disabled");
+        }
+        parsed
+    });
+    let change = TenantChange {
+        name: b.string("name", false),
+        status,
+        add_domains: b.domains("add_domains"),
+        remove_domains: b.domains("remove_domains"),
+        rotate_application_key: b.bool("rotate_application_key"),
+        webhook: b.webhook("webhook"),
+        token_ttl: b.token_ttl("token_ttl"),
+    };
+    b.errors.into_result()?;
+    let done = admin::update_tenant(env, config, id, &change)?;
+    let mut v = tenant_json(&done.tenant);
+    if let Some(k) = done.application_key {
+        v["application_key"] = json!(k);
+    }
+    if let Some(secret) = done.webhook_secret {
+        v["webhook"]["secret"] = json!(secret);
+    }
+    ok(v)
+}
+
+/// `POST /admin/resellers`: a reseller organization with its code.
+fn on_resellers(req: &Request, env: &mut Env, config: &Config) -> Result<Response, Error> {
+    let caller = tenant_caller(req, env, config)?;
+    let obj = web::json_object(req)?;
+    let mut b = Body {
+        obj: &obj,
+        prefix: "",
+        errors: FieldErrors::default(),
+    };
+    let name = b.string("name", true).unwrap_or_default();
+    let code = b.string("code", true).unwrap_or_default();
+    if code.len() > 64 {
+        b.errors
+            .add("code", "is too long (maximum is 64 characters)");
+    }
+    let parent = b.uuid("parent_id");
+    b.errors.into_result()?;
+    let org = admin::create_reseller(env, &caller, &NewReseller { name, code, parent })?;
+    created(reseller_json(&org))
+}
+
+/// `POST /admin/accounts`: an operator or administrator account.
+fn on_accounts(req: &Request, env: &mut Env, config: &Config) -> Result<Response, Error> {
+    let caller = tenant_caller(req, env, config)?;
+    let obj = web::json_object(req)?;
+    let (account, mut errors) = account_input(&obj, "");
+    if !obj.contains_key("role") {
+        errors.add("role", "is required");
+    }
+    errors.into_result()?;
+    created(account_json(&admin::create_account(
+        env, config, &caller, &account,
+    )?))
+}
+
+/// `GET /admin/outbox`: the newest messages, once waiting forgot-password requests are resolved.
+fn on_outbox(req: &Request, env: &mut Env, config: &Config) -> Result<Response, Error> {
+    let caller = tenant_caller(req, env, config)?;
+    resolve_reset_requests(env, &caller)?;
+    let messages = crate::idm::outbox::list(env, config, &caller, 100)?;
+    let list: Vec<Value> = messages
+        .into_iter()
+        .map(|(m, token)| {
+            let attempts: Vec<Value> = m
+                .attempts
+                .iter()
+                .map(|a| {
+                    json!({"at": crate::base::time::format_millis(a.at), "status": a.status,
+                           "error": a.error})
+                })
+                .collect();
+            json!({"seq": m.seq, "kind": m.kind, "to": m.to, "new_email": m.new_email,
+                   "subject": m.subject,
+                   "user_id": m.user, "organization_id": m.organization,
+                   "created_at": crate::base::time::format_millis(m.created_at),
+                   "status": m.status.as_str(), "attempts": attempts,
+                   "next_attempt_at": (m.status == crate::idm::outbox::Status::Pending)
+                       .then(|| crate::base::time::format_millis(m.next_attempt_at)),
+                   "token": token})
+        })
+        .collect();
+    ok(json!({"messages": list}))
+}
+
+/// `POST /admin/outbox/deliver`: one delivery pass, after resolving waiting forgot-password requests.
+fn on_outbox_deliver(req: &Request, env: &mut Env, config: &Config) -> Result<Response, Error> {
+    let caller = tenant_caller(req, env, config)?;
+    resolve_reset_requests(env, &caller)?;
+    let pass = crate::idm::outbox::deliver(env, config, &caller, &mut crate::edge::post)?;
+    ok(
+        json!({"attempted": pass.attempted, "delivered": pass.delivered,
+              "failed": pass.failed, "pending": pass.pending}),
+    )
+}
+
+/// `POST /admin/sweep`: deletes what has expired.
+fn on_sweep(req: &Request, env: &mut Env, config: &Config) -> Result<Response, Error> {
+    let caller = tenant_caller(req, env, config)?;
+    tenant_operator(&caller)?;
+    let swept = crate::be::expiry::sweep(env, &caller.tenant, SWEEP_LIMIT)?;
+    ok(json!({"deleted": swept.deleted, "buckets": swept.buckets, "more": swept.more}))
+}
+
+/// `GET` and `PUT /admin/reference-data`: the tenant's countries, states and plans.
+fn on_reference_data(req: &Request, env: &mut Env, config: &Config) -> Result<Response, Error> {
+    let caller = tenant_caller(req, env, config)?;
+    caller.require(Role::Operator)?;
+    if req.method() == Method::GET {
+        let settings = crate::idm::provision::load_settings(env.kv, &caller.tenant)?;
+        return ok(json!(settings.reference));
+    }
+    let obj = web::json_object(req)?;
+    let data: crate::base::model::ReferenceData = serde_json::from_value(Value::Object(obj))
+        .map_err(|e| Error::invalid("body", format!("is not reference data: {e}")))?;
+    ok(json!(crate::idm::provision::set_reference_data(
+        env, &caller, &data
+    )?))
+}
+
+/// `PATCH /admin/accounts/{id}`: moves an account through its lifecycle.
+fn on_account(req: &Request, env: &mut Env, config: &Config, id: &str) -> Result<Response, Error> {
+    let caller = tenant_caller(req, env, config)?;
+    let id = Uuid::parse_str(id).map_err(|_| Error::NotFound(format!("account {id} not found")))?;
+    let obj = web::json_object(req)?;
+    let mut b = Body {
+        obj: &obj,
+        prefix: "",
+        errors: FieldErrors::default(),
+    };
+    let status = b.string("status", true).and_then(|s| {
+        let parsed = Lifecycle::parse(&s);
+        if parsed.is_none() {
+            b.errors.add(
+                "status",
+                "must be one of active, disabled, restricted, terminated, deleted",
+            );
+        }
+        parsed
+    });
+    b.errors.into_result()?;
+    let status = status.ok_or_else(|| Error::invalid("status", "is required"))?;
+    ok(account_json(&admin::set_account_status(
+        env, &caller, id, status,
+    )?))
+}
+
+/// `POST /admin/api-clients`: a client id and secret for CloudCockpit and Gcore.
+fn on_api_clients(req: &Request, env: &mut Env, config: &Config) -> Result<Response, Error> {
+    let caller = tenant_caller(req, env, config)?;
+    let obj = web::json_object(req)?;
+    let mut b = Body {
+        obj: &obj,
+        prefix: "",
+        errors: FieldErrors::default(),
+    };
+    let name = b.string("name", true).unwrap_or_default();
+    let org = b.uuid("organization_id");
+    b.errors.into_result()?;
+    let client = admin::create_api_client(env, config, &caller, &name, org)?;
+    created(json!({
+        "client_id": client.client_id,
+        "client_secret": client.client_secret,
+        "name": client.name,
+        "role": if client.role == Role::Operator { "csp" } else { "reseller" },
+        "organization_id": client.organization_id,
+    }))
+}
+
+/// `DELETE /admin/api-clients/{id}`: revokes a client.
+fn on_api_client(
+    req: &Request,
+    env: &mut Env,
+    config: &Config,
+    id: &str,
+) -> Result<Response, Error> {
+    let caller = tenant_caller(req, env, config)?;
+    let id =
+        Uuid::parse_str(id).map_err(|_| Error::NotFound(format!("API client {id} not found")))?;
+    admin::revoke_api_client(env, &caller, id)?;
+    Ok(web::empty(StatusCode::NO_CONTENT))
 }

@@ -537,28 +537,7 @@ pub fn create_customer(
     let settings = load_settings(env.kv, tenant)?;
     check_rules(input, &settings)?;
 
-    let existing = match input.organization_id {
-        Some(id) => Some(reachable_org(env, caller, id, "organization_id")?),
-        None => None,
-    };
-    // A reseller's new customer sits under the reseller unless it names
-    // another organization in its reach: never outside the caller's reach.
-    let named_parent = input.organization.as_ref().and_then(|o| o.parent);
-    let default_parent = (caller.role == Role::ResellerAdmin && input.organization_id.is_none())
-        .then_some(caller.org)
-        .flatten();
-    let parent = match named_parent.or(default_parent) {
-        Some(id) => Some(reachable_org(env, caller, id, "parent_organization")?),
-        None => None,
-    };
-    if !input.user.groups.is_empty() {
-        // A new organization has no groups yet: its user may join its parent's.
-        let home = existing
-            .as_ref()
-            .or(parent.as_ref())
-            .ok_or_else(|| Error::invalid("user.groups[0].id", "The group was not found."))?;
-        crate::idm::groups::assignable(env, tenant, home, &input.user.groups, "user.groups")?;
-    }
+    let (existing, parent) = placement(env, caller, input)?;
     // Only after the lease: an identical request racing this one gets 409
     // from `begin` (or the stored answer), never a clash with itself.
     let attempt = format!("{}/attempt/{}", op.id, env.new_uuid().simple());
@@ -629,74 +608,28 @@ pub fn create_customer(
 
     let result = write_customer(
         env,
-        caller,
-        input,
-        op,
-        &run,
-        &operation,
-        &settings,
+        &Run {
+            caller,
+            input,
+            op,
+            run: &run,
+            operation: &operation,
+            settings: &settings,
+            hash_params,
+            correlation_id,
+        },
         existing,
         parent,
-        hash_params,
-        correlation_id,
     )
     .and_then(|created| {
-        // Listed now: a delete of the organization joined (or of the new
-        // one's parent) that began meanwhile makes the create undo itself.
-        let home = match input.organization_id {
-            Some(id) => Some(id),
-            None => created.organization.parent,
-        };
-        if let Some(home) = home {
-            crate::idm::organizations::admits(env, tenant, home)?;
-        }
-        if input.organization_id.is_none() && created.organization.parent.is_some() {
-            crate::idm::organizations::lift_fence(
-                env,
-                tenant,
-                created.organization.id,
-                &format!("{run}/organization"),
-            )?;
-        }
-        // A resumed create whose user record changed meanwhile (its email
-        // edited before the claim was committed) must not commit the claim
-        // to a record that no longer carries the email.
-        if crate::base::validate::normalize_email(&created.user.email)
-            != crate::base::validate::normalize_email(&input.user.email)
-        {
-            return Err(Error::Conflict(
-                "the user this request created has changed meanwhile".into(),
-            ));
-        }
-        if let Some((key, claim)) = &id_claim {
-            commit_claim(env, key, claim, created.user.id)?;
-        }
-        commit_claim(env, &email_key, &held, created.user.id)?;
-        finish(env, caller, op, &created, input.organization_id.is_none())?;
-        Ok(created)
+        commit_created(
+            env, caller, input, op, &run, created, &id_claim, &email_key, &held,
+        )
     });
     if result.is_err() {
-        let mut written = vec![keys::user(tenant, user_id)];
-        if input.organization_id.is_none() {
-            written.push(keys::org(tenant, derived_uuid(&run, "organization")));
-        }
-        // Its audit event too: no event may tell of a create that did not happen.
-        if let Ok(Some(o)) = storage::read::<Operation>(env.kv, &keys::op(tenant, &op.id))
-            && let Some((_, seq)) = o.data.positions.iter().find(|(l, _)| l == AUDIT)
-        {
-            written.push(keys::audit_event(tenant, *seq));
-        }
-        crate::idm::users::abandon_create(env, &email_key, &held, &run, &written);
-        // The id claim goes back once no record holds the id (the create
-        // was undone); a record that stayed keeps it, and a retry resumes.
-        if let Some((key, claim)) = &id_claim
-            && let Ok(None) = storage::read::<User>(env.kv, &keys::user(tenant, user_id))
-            && let Ok(Some(now)) = storage::read::<storage::Claim>(env.kv, key)
-            && now.data.owner == claim.owner
-            && now.data.generation == claim.generation
-        {
-            let _ = storage::release_claim(env, key, &now.data);
-        }
+        undo_create(
+            env, tenant, input, &run, op, user_id, &id_claim, &email_key, &held,
+        );
         end_attempt(env, tenant, op, &attempt);
     }
     // The user is committed: if its message cannot be queued the answer is
@@ -705,6 +638,129 @@ pub fn create_customer(
         crate::idm::account_tokens::welcome(env, tenant, &created.user, &run)?;
     }
     result
+}
+
+/// Where the new user goes: the organization it joins (in reach, live), or
+/// the new organization's parent (a reseller's own unless it names another
+/// in its reach); the groups it names must be assignable there.
+fn placement(
+    env: &Env,
+    caller: &Caller,
+    input: &NewCustomer,
+) -> Result<(Option<Organization>, Option<Organization>)> {
+    let tenant = caller.tenant.as_str();
+    let existing = match input.organization_id {
+        Some(id) => Some(reachable_org(env, caller, id, "organization_id")?),
+        None => None,
+    };
+    // A reseller's new customer sits under the reseller unless it names
+    // another organization in its reach: never outside the caller's reach.
+    let named_parent = input.organization.as_ref().and_then(|o| o.parent);
+    let default_parent = (caller.role == Role::ResellerAdmin && input.organization_id.is_none())
+        .then_some(caller.org)
+        .flatten();
+    let parent = match named_parent.or(default_parent) {
+        Some(id) => Some(reachable_org(env, caller, id, "parent_organization")?),
+        None => None,
+    };
+    if !input.user.groups.is_empty() {
+        // A new organization has no groups yet: its user may join its parent's.
+        let home = existing
+            .as_ref()
+            .or(parent.as_ref())
+            .ok_or_else(|| Error::invalid("user.groups[0].id", "The group was not found."))?;
+        crate::idm::groups::assignable(env, tenant, home, &input.user.groups, "user.groups")?;
+    }
+    Ok((existing, parent))
+}
+
+/// A written create becomes final: the organization joined (or the new
+/// one's parent) still admits members, the new organization's own fence
+/// comes down, the claims commit and the operation is counted.
+#[allow(clippy::too_many_arguments)]
+fn commit_created(
+    env: &mut Env,
+    caller: &Caller,
+    input: &NewCustomer,
+    op: &OpId,
+    run: &str,
+    created: Created,
+    id_claim: &Option<(String, storage::Claim)>,
+    email_key: &str,
+    held: &storage::Claim,
+) -> Result<Created> {
+    let tenant = caller.tenant.as_str();
+    // Listed now: a delete of the organization joined (or of the new
+    // one's parent) that began meanwhile makes the create undo itself.
+    let home = match input.organization_id {
+        Some(id) => Some(id),
+        None => created.organization.parent,
+    };
+    if let Some(home) = home {
+        crate::idm::organizations::admits(env, tenant, home)?;
+    }
+    if input.organization_id.is_none() && created.organization.parent.is_some() {
+        crate::idm::organizations::lift_fence(
+            env,
+            tenant,
+            created.organization.id,
+            &format!("{run}/organization"),
+        )?;
+    }
+    // A resumed create whose user record changed meanwhile (its email
+    // edited before the claim was committed) must not commit the claim
+    // to a record that no longer carries the email.
+    if crate::base::validate::normalize_email(&created.user.email)
+        != crate::base::validate::normalize_email(&input.user.email)
+    {
+        return Err(Error::Conflict(
+            "the user this request created has changed meanwhile".into(),
+        ));
+    }
+    if let Some((key, claim)) = id_claim {
+        commit_claim(env, key, claim, created.user.id)?;
+    }
+    commit_claim(env, email_key, held, created.user.id)?;
+    finish(env, caller, op, &created, input.organization_id.is_none())?;
+    Ok(created)
+}
+
+/// Undoes a create that failed after it wrote: its records, its audit
+/// event and its email claim go, and its id claim once no record holds the
+/// id (a record that stayed keeps it, and a retry resumes).
+#[allow(clippy::too_many_arguments)]
+fn undo_create(
+    env: &Env,
+    tenant: &str,
+    input: &NewCustomer,
+    run: &str,
+    op: &OpId,
+    user_id: Uuid,
+    id_claim: &Option<(String, storage::Claim)>,
+    email_key: &str,
+    held: &storage::Claim,
+) {
+    let mut written = vec![keys::user(tenant, user_id)];
+    if input.organization_id.is_none() {
+        written.push(keys::org(tenant, derived_uuid(run, "organization")));
+    }
+    // Its audit event too: no event may tell of a create that did not happen.
+    if let Ok(Some(o)) = storage::read::<Operation>(env.kv, &keys::op(tenant, &op.id))
+        && let Some((_, seq)) = o.data.positions.iter().find(|(l, _)| l == AUDIT)
+    {
+        written.push(keys::audit_event(tenant, *seq));
+    }
+    crate::idm::users::abandon_create(env, email_key, held, run, &written);
+    // The id claim goes back once no record holds the id (the create
+    // was undone); a record that stayed keeps it, and a retry resumes.
+    if let Some((key, claim)) = id_claim
+        && let Ok(None) = storage::read::<User>(env.kv, &keys::user(tenant, user_id))
+        && let Ok(Some(now)) = storage::read::<storage::Claim>(env.kv, key)
+        && now.data.owner == claim.owner
+        && now.data.generation == claim.generation
+    {
+        let _ = storage::release_claim(env, key, &now.data);
+    }
 }
 
 /// The answer an operation stored before it became visible. Records written
@@ -734,25 +790,59 @@ fn stored_answer(env: &Env, tenant: &str, op: &OpId, operation: &Operation) -> R
     })
 }
 
-#[allow(clippy::too_many_arguments)]
-fn write_customer(
-    env: &mut Env,
-    caller: &Caller,
-    input: &NewCustomer,
-    op: &OpId,
-    run: &str,
-    operation: &Operation,
-    settings: &Settings,
-    existing: Option<Organization>,
-    parent: Option<Organization>,
+/// One run of a create: its request, its operation and what it writes with.
+struct Run<'a> {
+    caller: &'a Caller,
+    input: &'a NewCustomer,
+    op: &'a OpId,
+    run: &'a str,
+    operation: &'a Operation,
+    settings: &'a Settings,
     hash_params: HashParams,
     correlation_id: Option<String>,
+}
+
+/// Writes a create's records, each step resumable by a retry of the same
+/// operation: the account number, the organization (or the subscriptions
+/// of the one joined), the user, the index positions and stored answer,
+/// then the audit event and the index entries that make it visible.
+fn write_customer(
+    env: &mut Env,
+    w: &Run,
+    existing: Option<Organization>,
+    parent: Option<Organization>,
 ) -> Result<Created> {
-    let tenant = caller.tenant.as_str();
-    let now = operation.started;
-    // An enterprise account's number is taken once per operation and kept in
-    // its record, so a retry names the account the same.
-    let account = if input.enterprise {
+    let account = enterprise_account(env, w)?;
+    let (organization, new_org) = write_organization(env, w, existing, parent, account.as_deref())?;
+    let user = write_user(env, w, &organization, new_org, account)?;
+    // Index lists this create appears in; positions are kept in the operation
+    // record so a retry reuses them instead of appending twice.
+    let mut lists: Vec<(String, Uuid)> = reach::user_lists(&organization)
+        .into_iter()
+        .map(|l| (l, user.id))
+        .collect();
+    if new_org {
+        lists.extend(
+            reach::org_lists(&organization)
+                .into_iter()
+                .map(|l| (l, organization.id)),
+        );
+    }
+    let positions = reserve_positions(env, w, &user, &organization, &lists)?;
+    publish(env, w, &user, &organization, new_org, &lists, &positions)?;
+    Ok(Created {
+        user,
+        organization,
+        replayed: false,
+    })
+}
+
+/// An enterprise account's code: its number is taken once per operation and
+/// kept in its record, so a retry names the account the same.
+fn enterprise_account(env: &Env, w: &Run) -> Result<Option<String>> {
+    let (input, operation, settings, op, run) = (w.input, w.operation, w.settings, w.op, w.run);
+    let tenant = w.caller.tenant.as_str();
+    Ok(if input.enterprise {
         let n = match operation.positions.iter().find(|(l, _)| l == ACCOUNT) {
             Some((_, n)) => *n,
             None => {
@@ -779,14 +869,22 @@ fn write_customer(
         Some(account_code(&settings.account_code_prefix, n))
     } else {
         None
-    };
-    let password_hash = input
-        .user
-        .password
-        .as_deref()
-        .map(|pw| password::hash(pw, hash_params, (env.random)()));
+    })
+}
 
-    let (organization, new_org) = match existing {
+/// The new organization (its default and requested plans subscribed), or
+/// the one joined with the requested plans added. True when new.
+fn write_organization(
+    env: &Env,
+    w: &Run,
+    existing: Option<Organization>,
+    parent: Option<Organization>,
+    account: Option<&str>,
+) -> Result<(Organization, bool)> {
+    let (input, settings, run) = (w.input, w.settings, w.run);
+    let tenant = w.caller.tenant.as_str();
+    let now = w.operation.started;
+    Ok(match existing {
         Some(org) => {
             let org = if input.plans.is_empty() {
                 org
@@ -829,8 +927,8 @@ fn write_customer(
                 created_at: now,
                 updated_at: now,
             };
-            if let Some(code) = &account {
-                org.details.insert("account_id".into(), code.clone());
+            if let Some(code) = account {
+                org.details.insert("account_id".into(), code.to_string());
             }
             let mut plans = Vec::new();
             if !spec.skip_default_subscription
@@ -849,12 +947,31 @@ fn write_customer(
             let org = storage::create(env, &keys::org(tenant, org.id), run, &org)?.data;
             (org, true)
         }
-    };
+    })
+}
+
+/// The user record, never overwriting one this operation did not write (a
+/// caller-chosen id already taken).
+fn write_user(
+    env: &mut Env,
+    w: &Run,
+    organization: &Organization,
+    new_org: bool,
+    account: Option<String>,
+) -> Result<User> {
+    let (input, run) = (w.input, w.run);
+    let tenant = w.caller.tenant.as_str();
+    let now = w.operation.started;
+    let password_hash = input
+        .user
+        .password
+        .as_deref()
+        .map(|pw| password::hash(pw, w.hash_params, (env.random)()));
 
     let user = User {
         id: input.user.id.unwrap_or_else(|| derived_uuid(run, "user")),
         number: None,
-        account_code: account.clone(),
+        account_code: account,
         email: input.user.email.clone(),
         organization_id: organization.id,
         role: match (new_org, input.user.role) {
@@ -893,23 +1010,22 @@ fn write_customer(
         // A record this operation did not write holds the (caller-chosen) id.
         return Err(Error::invalid("user.id", "is already taken"));
     }
-    let user = record.data;
+    Ok(record.data)
+}
 
-    // Index lists this create appears in; positions are kept in the operation
-    // record so a retry reuses them instead of appending twice.
-    let mut lists: Vec<(String, Uuid)> = reach::user_lists(&organization)
-        .into_iter()
-        .map(|l| (l, user.id))
-        .collect();
-    if new_org {
-        lists.extend(
-            reach::org_lists(&organization)
-                .into_iter()
-                .map(|l| (l, organization.id)),
-        );
-    }
-    // Positions and the answer go into the operation record by
-    // compare-and-swap, so a concurrent retry's progress is never undone.
+/// Index positions for `lists` and the audit event, and the answer a replay
+/// gives, kept in the operation record by compare-and-swap (so a concurrent
+/// retry's progress is never undone). Returns every position the operation
+/// holds.
+fn reserve_positions(
+    env: &Env,
+    w: &Run,
+    user: &User,
+    organization: &Organization,
+    lists: &[(String, Uuid)],
+) -> Result<Vec<(String, i64)>> {
+    let (operation, op, run) = (w.operation, w.op, w.run);
+    let tenant = w.caller.tenant.as_str();
     let mut wanted: Vec<String> = lists.iter().map(|(l, _)| l.clone()).collect();
     wanted.push(AUDIT.to_string());
     let mut positions = operation.positions.clone();
@@ -947,6 +1063,23 @@ fn write_customer(
         )?;
         positions = record.data.positions;
     }
+    Ok(positions)
+}
+
+/// The audit event, then the index entries and account-code keys that make
+/// the customer visible: a visible customer always has its event.
+fn publish(
+    env: &Env,
+    w: &Run,
+    user: &User,
+    organization: &Organization,
+    new_org: bool,
+    lists: &[(String, Uuid)],
+    positions: &[(String, i64)],
+) -> Result<()> {
+    let (caller, run) = (w.caller, w.run);
+    let tenant = caller.tenant.as_str();
+    let now = w.operation.started;
     let position = |name: &str| {
         positions
             .iter()
@@ -975,11 +1108,11 @@ fn write_customer(
                 format!("user:{}", user.id),
             ],
             outcome: "success".into(),
-            correlation_id: correlation_id.clone().or_else(|| env.correlation.clone()),
-            orgs: reach::chain(&organization),
+            correlation_id: w.correlation_id.clone().or_else(|| env.correlation.clone()),
+            orgs: reach::chain(organization),
         },
     )?;
-    for (list, id) in &lists {
+    for (list, id) in lists {
         storage::index_put(env, tenant, list, position(list), *id)?;
     }
     if let Some(code) = &user.account_code {
@@ -990,11 +1123,7 @@ fn write_customer(
             organization.id.to_string().as_bytes(),
         )?;
     }
-    Ok(Created {
-        user,
-        organization,
-        replayed: false,
-    })
+    Ok(())
 }
 
 /// The operation marked done and counted, then the counts: only the request

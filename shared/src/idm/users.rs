@@ -336,63 +336,14 @@ fn apply(
 ) -> Result<User> {
     let tenant = caller.tenant.clone();
     let id = current.id;
-    let target_org = match change.organization_id {
-        Some(target) => {
-            let found = org(env, &tenant, target)?.filter(|o| {
-                caller.reaches(o)
-                    && o.status != Lifecycle::Deleted
-                    && (o.kind != crate::base::model::OrgKind::Platform
-                        || current.role == Role::Operator)
-            });
-            match found {
-                Some(o) => Some(o),
-                None => return Err(Error::invalid("user.organization_id", "does not exist")),
-            }
-        }
-        None => None,
-    };
+    let target_org = target_of(env, caller, &current, change)?;
     if let Some(groups) = &change.groups {
         let org = target_org.as_ref().unwrap_or(home);
         crate::idm::groups::assignable(env, &tenant, org, groups, "user.groups")?;
     }
     let op = format!("u{}", env.new_uuid().simple());
 
-    let new_email = change
-        .email
-        .as_ref()
-        .filter(|e| validate::normalize_email(e) != validate::normalize_email(&current.email));
-    let email_change = match new_email {
-        None => EmailChange::None,
-        Some(email) => {
-            email_change_allowed(env, caller, &current, change, path)?;
-            // Pending changes are counted (each mails two addresses); an
-            // operator's immediate change is not.
-            if !change.skip_reconfirmation {
-                email_change_budget(env, &tenant, id)?;
-            }
-            let taken = || Error::invalid("user.email", "has already been taken");
-            if change.skip_reconfirmation {
-                match claim_email(env, &tenant, email, &op, false, id)? {
-                    (key, ClaimOutcome::Held(claim)) => EmailChange::Now {
-                        key,
-                        claim,
-                        email: email.clone(),
-                    },
-                    _ => return Err(taken()),
-                }
-            } else {
-                // Nothing is claimed until the new address confirms; an
-                // address another account holds is refused now all the same.
-                if identity::holder(env, &tenant, &validate::normalize_email(email))?.is_some() {
-                    return Err(taken());
-                }
-                EmailChange::Pending {
-                    email: email.clone(),
-                    token: storage::derived_uuid(&op, "reconfirmation"),
-                }
-            }
-        }
-    };
+    let email_change = plan_email_change(env, caller, &current, change, path, &op)?;
     let new_claim = match &email_change {
         EmailChange::Now { key, claim, email } => Some((key.clone(), claim.clone(), email.clone())),
         _ => None,
@@ -410,58 +361,13 @@ fn apply(
     };
     let updated = moved.and_then(|()| {
         storage::update::<User, _>(env, &keys::user(&tenant, id), &op, |u| {
-            if !matches!(email_change, EmailChange::None)
-                && validate::normalize_email(&u.email) != validate::normalize_email(&current.email)
-            {
-                // An email change applies only to the email it started from: of
-                // two concurrent changes one wins, and the user never ends up
-                // holding two claims.
-                return Err(Error::Conflict(
-                    "the user's email changed meanwhile; read it again and retry".into(),
-                ));
-            }
-            if let EmailChange::Now { email, .. } = &email_change {
-                u.email = email.clone();
-                u.unconfirmed_email = None;
-                u.reconfirmation = None;
-            } else if let EmailChange::Pending { email, token } = &email_change {
-                u.unconfirmed_email = Some(email.clone());
-                u.reconfirmation = Some(*token);
-            } else if let Some(email) = &change.email
-                && validate::normalize_email(email) == validate::normalize_email(&u.email)
-            {
-                // The same address in another case: no claim moves.
-                u.email = email.clone();
-            }
-
-            change.profile.apply(&mut u.profile);
-            if let Some(groups) = &change.groups {
-                u.groups = groups.clone();
-            }
-            if let Some(types) = &change.auth_types {
-                u.auth_types = types.clone();
-            }
-            u.updated_at = now;
-            Ok(())
+            apply_fields(u, &current, change, &email_change, now)
         })
     });
     let updated = match updated {
         Ok(record) => record.data,
         Err(e) => {
-            if let Some((key, c, email)) = &new_claim {
-                // An ambiguous failure may have landed the change: the
-                // record then holds the new email, so the claims follow it.
-                let normalized = validate::normalize_email(email);
-                match carries_email(env, &tenant, id, &normalized) {
-                    Ok(true) => {
-                        let _ = move_email_claims(env, &tenant, id, key, c, &current.email);
-                    }
-                    Ok(false) => {
-                        let _ = release_claim(env, key, c);
-                    }
-                    Err(_) => {}
-                }
-            }
+            settle_failed_claim(env, &tenant, &current, new_claim.as_ref());
             return Err(e);
         }
     };
@@ -469,44 +375,7 @@ fn apply(
     if let Some((key, c, _)) = &new_claim {
         move_email_claims(env, &tenant, id, key, c, &current.email)?;
     }
-    match &email_change {
-        EmailChange::None => {}
-        EmailChange::Now { email, .. } => {
-            crate::idm::outbox::queue_email_changed(
-                env,
-                &tenant,
-                &updated,
-                &current.email,
-                email,
-                &op,
-            )?;
-        }
-        EmailChange::Pending { email, token } => {
-            crate::idm::outbox::queue_email_changed(
-                env,
-                &tenant,
-                &updated,
-                &current.email,
-                email,
-                &op,
-            )?;
-            let ttl = storage::read::<crate::base::model::Tenant>(
-                env.kv,
-                &crate::credential::identity::gkeys::tenant(&tenant),
-            )?
-            .map(|r| r.data.token_ttl)
-            .unwrap_or_default();
-            crate::idm::account_tokens::issue_to(
-                env,
-                &tenant,
-                &ttl,
-                crate::idm::account_tokens::Purpose::Confirmation,
-                &updated,
-                *token,
-                email,
-            )?;
-        }
-    }
+    announce_email_change(env, &tenant, &updated, &current.email, &email_change, &op)?;
 
     storage::audit_action(
         env,
@@ -518,6 +387,191 @@ fn apply(
         Some(target_org.as_ref().unwrap_or(home)),
     )?;
     Ok(updated)
+}
+
+/// The organization a change moves the user to: in the caller's reach, not
+/// deleted, and the tenant's root only for an operator's account.
+fn target_of(
+    env: &Env,
+    caller: &Caller,
+    current: &User,
+    change: &UserChange,
+) -> Result<Option<Organization>> {
+    let tenant = caller.tenant.as_str();
+    Ok(match change.organization_id {
+        Some(target) => {
+            let found = org(env, tenant, target)?.filter(|o| {
+                caller.reaches(o)
+                    && o.status != Lifecycle::Deleted
+                    && (o.kind != crate::base::model::OrgKind::Platform
+                        || current.role == Role::Operator)
+            });
+            match found {
+                Some(o) => Some(o),
+                None => return Err(Error::invalid("user.organization_id", "does not exist")),
+            }
+        }
+        None => None,
+    })
+}
+
+/// How a change's new email is carried out, every check of it first (the
+/// caller may; the budget; the address is free): claimed now for an
+/// operator's `skip_reconfirmation`, else pending until confirmed.
+fn plan_email_change(
+    env: &Env,
+    caller: &Caller,
+    current: &User,
+    change: &UserChange,
+    path: Path<'_>,
+    op: &str,
+) -> Result<EmailChange> {
+    let tenant = caller.tenant.as_str();
+    let id = current.id;
+    let new_email = change
+        .email
+        .as_ref()
+        .filter(|e| validate::normalize_email(e) != validate::normalize_email(&current.email));
+    Ok(match new_email {
+        None => EmailChange::None,
+        Some(email) => {
+            email_change_allowed(env, caller, current, change, path)?;
+            // Pending changes are counted (each mails two addresses); an
+            // operator's immediate change is not.
+            if !change.skip_reconfirmation {
+                email_change_budget(env, tenant, id)?;
+            }
+            let taken = || Error::invalid("user.email", "has already been taken");
+            if change.skip_reconfirmation {
+                match claim_email(env, tenant, email, op, false, id)? {
+                    (key, ClaimOutcome::Held(claim)) => EmailChange::Now {
+                        key,
+                        claim,
+                        email: email.clone(),
+                    },
+                    _ => return Err(taken()),
+                }
+            } else {
+                // Nothing is claimed until the new address confirms; an
+                // address another account holds is refused now all the same.
+                if identity::holder(env, tenant, &validate::normalize_email(email))?.is_some() {
+                    return Err(taken());
+                }
+                EmailChange::Pending {
+                    email: email.clone(),
+                    token: storage::derived_uuid(op, "reconfirmation"),
+                }
+            }
+        }
+    })
+}
+
+/// A change's fields onto the record, in the compare-and-swap: an email
+/// change applies only to the email it started from (of two concurrent
+/// changes one wins, and the user never holds two claims).
+fn apply_fields(
+    u: &mut User,
+    current: &User,
+    change: &UserChange,
+    email_change: &EmailChange,
+    now: crate::base::time::Millis,
+) -> Result<()> {
+    if !matches!(email_change, EmailChange::None)
+        && validate::normalize_email(&u.email) != validate::normalize_email(&current.email)
+    {
+        // An email change applies only to the email it started from: of
+        // two concurrent changes one wins, and the user never ends up
+        // holding two claims.
+        return Err(Error::Conflict(
+            "the user's email changed meanwhile; read it again and retry".into(),
+        ));
+    }
+    if let EmailChange::Now { email, .. } = email_change {
+        u.email = email.clone();
+        u.unconfirmed_email = None;
+        u.reconfirmation = None;
+    } else if let EmailChange::Pending { email, token } = email_change {
+        u.unconfirmed_email = Some(email.clone());
+        u.reconfirmation = Some(*token);
+    } else if let Some(email) = &change.email
+        && validate::normalize_email(email) == validate::normalize_email(&u.email)
+    {
+        // The same address in another case: no claim moves.
+        u.email = email.clone();
+    }
+
+    change.profile.apply(&mut u.profile);
+    if let Some(groups) = &change.groups {
+        u.groups = groups.clone();
+    }
+    if let Some(types) = &change.auth_types {
+        u.auth_types = types.clone();
+    }
+    u.updated_at = now;
+    Ok(())
+}
+
+/// After a failed change, a new address claimed for it follows the record:
+/// an ambiguous failure may have landed the change, and the record then
+/// holds the new email; else the claim goes back.
+fn settle_failed_claim(
+    env: &Env,
+    tenant: &str,
+    current: &User,
+    new_claim: Option<&(String, storage::Claim, String)>,
+) {
+    let id = current.id;
+    if let Some((key, c, email)) = new_claim {
+        // An ambiguous failure may have landed the change: the
+        // record then holds the new email, so the claims follow it.
+        let normalized = validate::normalize_email(email);
+        match carries_email(env, tenant, id, &normalized) {
+            Ok(true) => {
+                let _ = move_email_claims(env, tenant, id, key, c, &current.email);
+            }
+            Ok(false) => {
+                let _ = release_claim(env, key, c);
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+/// The messages an email change sends: the notice to the current address,
+/// and for a pending change the confirmation to the new one.
+fn announce_email_change(
+    env: &mut Env,
+    tenant: &str,
+    updated: &User,
+    from: &str,
+    email_change: &EmailChange,
+    op: &str,
+) -> Result<()> {
+    match email_change {
+        EmailChange::None => {}
+        EmailChange::Now { email, .. } => {
+            crate::idm::outbox::queue_email_changed(env, tenant, updated, from, email, op)?;
+        }
+        EmailChange::Pending { email, token } => {
+            crate::idm::outbox::queue_email_changed(env, tenant, updated, from, email, op)?;
+            let ttl = storage::read::<crate::base::model::Tenant>(
+                env.kv,
+                &crate::credential::identity::gkeys::tenant(tenant),
+            )?
+            .map(|r| r.data.token_ttl)
+            .unwrap_or_default();
+            crate::idm::account_tokens::issue_to(
+                env,
+                tenant,
+                &ttl,
+                crate::idm::account_tokens::Purpose::Confirmation,
+                updated,
+                *token,
+                email,
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// Moves `user` from `home` to `to`: listed in the new organization first

@@ -469,103 +469,11 @@ pub fn deliver(
         .unwrap_or_default();
     let newest = env.kv.increment(&counter(t), 0)?;
 
-    // What is there: the due parked messages and the window past the cursor.
-    let due: Vec<i64> = parked
-        .waiting
-        .iter()
-        .filter(|(_, at, _)| *at <= env.now)
-        .map(|(seq, _, _)| *seq)
-        .collect();
-    let window: Vec<i64> = (cursor.done + 1..=newest.min(cursor.done + SCAN_MAX)).collect();
-    let mut messages: std::collections::BTreeMap<i64, Option<Message>> = Default::default();
-    for chunk in due
-        .chunks(SCAN as usize)
-        .chain(window.chunks(SCAN as usize))
-    {
-        let keys: Vec<String> = chunk.iter().map(|s| key(t, *s)).collect();
-        for (seq, m) in chunk
-            .iter()
-            .zip(storage::read_many::<Message>(env.kv, &keys)?)
-        {
-            messages.insert(*seq, m);
-        }
-    }
+    let (due, window, messages) = read_window(env, t, &cursor, &parked, newest)?;
 
-    // Send, short-lived kinds first, then oldest first.
-    let mut order: Vec<(bool, i64)> = messages
-        .iter()
-        .filter_map(|(seq, m)| m.as_ref().map(|m| (m, *seq)))
-        .filter(|(m, _)| m.status == Status::Pending && m.next_attempt_at <= env.now)
-        .map(|(m, seq)| (!urgent(&m.kind), seq))
-        .collect();
-    order.sort();
-    let started = clock_now(env);
-    let mut pass = Pass::default();
-    let mut outcomes: std::collections::BTreeMap<i64, Outcome> = Default::default();
-    for (_, seq) in order {
-        if pass.attempted >= SEND
-            || clock_now(env) - started > PASS_BUDGET_MS
-            || env.kv.swaps_left() < ATTEMPT_SWAPS + FINISH_SWAPS
-        {
-            break;
-        }
-        let Some(Some(m)) = messages.get(&seq).cloned() else {
-            continue;
-        };
-        let outcome = match attempt(env, config, &tenant, &hook, &secret, m, send)? {
-            Some(done) => {
-                pass.attempted += 1;
-                match done.status {
-                    Status::Delivered => pass.delivered += 1,
-                    Status::Failed => pass.failed += 1,
-                    Status::Pending => {}
-                }
-                match done.status {
-                    Status::Pending => Outcome::Waiting(done.next_attempt_at),
-                    _ => Outcome::Finished,
-                }
-            }
-            None => Outcome::Untouched,
-        };
-        outcomes.insert(seq, outcome);
-    }
+    let (mut pass, outcomes) = send_due(env, config, &tenant, &hook, &secret, &messages, send)?;
 
-    // The cursor passes what is finished or waits for a retry; it stops at
-    // the first message not reached and at a hole still within its grace.
-    let mut done = cursor.done;
-    let mut first_hole = None;
-    let mut newly_parked: Vec<(i64, Millis, bool)> = Vec::new();
-    for seq in &window {
-        let passed = match messages.get(seq).cloned().flatten() {
-            None => {
-                let since = match cursor.hole {
-                    Some((s, at)) if s == *seq => at,
-                    _ => env.now,
-                };
-                first_hole.get_or_insert((*seq, since));
-                env.now - since >= HOLE_GRACE_MS
-            }
-            Some(m) if m.status != Status::Pending => true,
-            Some(m) => match outcomes.get(seq).copied() {
-                Some(Outcome::Finished) => true,
-                Some(Outcome::Waiting(at)) => {
-                    newly_parked.push((*seq, at, urgent(&m.kind)));
-                    true
-                }
-                // Not due yet (attempted by an earlier pass that died
-                // before parking it): park it as it is.
-                None if m.next_attempt_at > env.now => {
-                    newly_parked.push((*seq, m.next_attempt_at, urgent(&m.kind)));
-                    true
-                }
-                _ => false,
-            },
-        };
-        if !passed {
-            break;
-        }
-        done = *seq;
-    }
+    let (done, first_hole, newly_parked) = advance(&cursor, &window, &messages, &outcomes, env.now);
     // Still waiting: what was read and is not finished, and the parked
     // messages not due yet (not read).
     pass.pending = messages
@@ -583,6 +491,172 @@ pub fn deliver(
 
     // Parked first, then the cursor: a message the cursor passes is always
     // findable (a crash in between leaves it in both, which is harmless).
+    record_parked(env, t, &parked, &due, &messages, &outcomes, &newly_parked)?;
+    let next = Cursor {
+        done,
+        hole: first_hole.filter(|(s, _)| *s > done),
+    };
+    if next != cursor {
+        let op = format!("outbox-cursor/{}", env.new_uuid().simple());
+        storage::update_if::<Cursor, _>(env, &cursor_key(t), &op, |c| {
+            // Only ever forward: a slower pass cannot move it back.
+            if c.done > next.done {
+                return Ok(false);
+            }
+            *c = next.clone();
+            Ok(true)
+        })?;
+    }
+    Ok(pass)
+}
+
+type Read = std::collections::BTreeMap<i64, Option<Message>>;
+type Outcomes = std::collections::BTreeMap<i64, Outcome>;
+
+/// What a pass looks at: the parked messages now due, the window past the
+/// cursor, and every one of them read.
+fn read_window(
+    env: &Env,
+    t: &str,
+    cursor: &Cursor,
+    parked: &Parked,
+    newest: i64,
+) -> Result<(Vec<i64>, Vec<i64>, Read)> {
+    // What is there: the due parked messages and the window past the cursor.
+    let due: Vec<i64> = parked
+        .waiting
+        .iter()
+        .filter(|(_, at, _)| *at <= env.now)
+        .map(|(seq, _, _)| *seq)
+        .collect();
+    let window: Vec<i64> = (cursor.done + 1..=newest.min(cursor.done + SCAN_MAX)).collect();
+    let mut messages: Read = Default::default();
+    for chunk in due
+        .chunks(SCAN as usize)
+        .chain(window.chunks(SCAN as usize))
+    {
+        let keys: Vec<String> = chunk.iter().map(|s| key(t, *s)).collect();
+        for (seq, m) in chunk
+            .iter()
+            .zip(storage::read_many::<Message>(env.kv, &keys)?)
+        {
+            messages.insert(*seq, m);
+        }
+    }
+    Ok((due, window, messages))
+}
+
+/// Sends what is due, short-lived kinds first, then oldest first, while the
+/// pass has sends, time and compare-and-swap slots left.
+fn send_due(
+    env: &mut Env,
+    config: &Config,
+    tenant: &Tenant,
+    hook: &Webhook,
+    secret: &[u8],
+    messages: &Read,
+    send: &mut dyn FnMut(&Outgoing) -> Sent,
+) -> Result<(Pass, Outcomes)> {
+    let mut order: Vec<(bool, i64)> = messages
+        .iter()
+        .filter_map(|(seq, m)| m.as_ref().map(|m| (m, *seq)))
+        .filter(|(m, _)| m.status == Status::Pending && m.next_attempt_at <= env.now)
+        .map(|(m, seq)| (!urgent(&m.kind), seq))
+        .collect();
+    order.sort();
+    let started = clock_now(env);
+    let mut pass = Pass::default();
+    let mut outcomes: Outcomes = Default::default();
+    for (_, seq) in order {
+        if pass.attempted >= SEND
+            || clock_now(env) - started > PASS_BUDGET_MS
+            || env.kv.swaps_left() < ATTEMPT_SWAPS + FINISH_SWAPS
+        {
+            break;
+        }
+        let Some(Some(m)) = messages.get(&seq).cloned() else {
+            continue;
+        };
+        let outcome = match attempt(env, config, tenant, hook, secret, m, send)? {
+            Some(done) => {
+                pass.attempted += 1;
+                match done.status {
+                    Status::Delivered => pass.delivered += 1,
+                    Status::Failed => pass.failed += 1,
+                    Status::Pending => {}
+                }
+                match done.status {
+                    Status::Pending => Outcome::Waiting(done.next_attempt_at),
+                    _ => Outcome::Finished,
+                }
+            }
+            None => Outcome::Untouched,
+        };
+        outcomes.insert(seq, outcome);
+    }
+    Ok((pass, outcomes))
+}
+
+/// Where the cursor can go: past what is finished or waits for a retry
+/// (parked), stopping at the first message not reached and at a hole still
+/// within its grace. Returns the new end, the first hole and what to park.
+#[allow(clippy::type_complexity)]
+fn advance(
+    cursor: &Cursor,
+    window: &[i64],
+    messages: &Read,
+    outcomes: &Outcomes,
+    now: Millis,
+) -> (i64, Option<(i64, Millis)>, Vec<(i64, Millis, bool)>) {
+    let mut done = cursor.done;
+    let mut first_hole = None;
+    let mut newly_parked: Vec<(i64, Millis, bool)> = Vec::new();
+    for seq in window {
+        let passed = match messages.get(seq).cloned().flatten() {
+            None => {
+                let since = match cursor.hole {
+                    Some((s, at)) if s == *seq => at,
+                    _ => now,
+                };
+                first_hole.get_or_insert((*seq, since));
+                now - since >= HOLE_GRACE_MS
+            }
+            Some(m) if m.status != Status::Pending => true,
+            Some(m) => match outcomes.get(seq).copied() {
+                Some(Outcome::Finished) => true,
+                Some(Outcome::Waiting(at)) => {
+                    newly_parked.push((*seq, at, urgent(&m.kind)));
+                    true
+                }
+                // Not due yet (attempted by an earlier pass that died
+                // before parking it): park it as it is.
+                None if m.next_attempt_at > now => {
+                    newly_parked.push((*seq, m.next_attempt_at, urgent(&m.kind)));
+                    true
+                }
+                _ => false,
+            },
+        };
+        if !passed {
+            break;
+        }
+        done = *seq;
+    }
+    (done, first_hole, newly_parked)
+}
+
+/// The parked set after a pass: what it finished leaves, what waits gets
+/// its retry time, what it parked joins; past [`PARKED_MAX`] the oldest
+/// fail, each marked failed before it leaves, so none is pending unlisted.
+fn record_parked(
+    env: &mut Env,
+    t: &str,
+    parked: &Parked,
+    due: &[i64],
+    messages: &Read,
+    outcomes: &Outcomes,
+    newly_parked: &[(i64, Millis, bool)],
+) -> Result<()> {
     let mut settled: Vec<(i64, Option<Millis>)> = outcomes
         .iter()
         .filter(|(seq, _)| due.contains(seq))
@@ -593,7 +667,7 @@ pub fn deliver(
         })
         .collect();
     // A parked message another pass finished (or the sweep removed) leaves.
-    for seq in &due {
+    for seq in due {
         let live = matches!(messages.get(seq), Some(Some(m)) if m.status == Status::Pending);
         if !live && !settled.iter().any(|(s, _)| s == seq) {
             settled.push((*seq, None));
@@ -633,7 +707,7 @@ pub fn deliver(
                     }
                 }
             }
-            for entry in &newly_parked {
+            for entry in newly_parked {
                 if !p.waiting.iter().any(|(s, _, _)| *s == entry.0) {
                     p.waiting.push(*entry);
                 }
@@ -641,22 +715,7 @@ pub fn deliver(
             Ok(())
         })?;
     }
-    let next = Cursor {
-        done,
-        hole: first_hole.filter(|(s, _)| *s > done),
-    };
-    if next != cursor {
-        let op = format!("outbox-cursor/{}", env.new_uuid().simple());
-        storage::update_if::<Cursor, _>(env, &cursor_key(t), &op, |c| {
-            // Only ever forward: a slower pass cannot move it back.
-            if c.done > next.done {
-                return Ok(false);
-            }
-            *c = next.clone();
-            Ok(true)
-        })?;
-    }
-    Ok(pass)
+    Ok(())
 }
 
 /// Whether a receiver's answer ends a message for good: a 2xx delivers it;

@@ -108,6 +108,142 @@ fn parse(body: &Map<String, Value>, settings: &Settings) -> Result<NewAccount, E
         body,
         errors: FieldErrors::default(),
     };
+    let Contact {
+        fname,
+        lname,
+        organization,
+        email,
+        country_code,
+        mobile,
+    } = contact_fields(&mut f, reference);
+    let password = match body.get("password") {
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        _ => {
+            f.errors.add("password", "is required");
+            None
+        }
+    };
+    if let Some(pw) = &password {
+        for problem in crate::credential::password::check(pw, settings.password_policy("apiculus"))
+        {
+            f.errors.add("password", problem);
+        }
+    }
+    let region = f.text("acsRegion", false, TEXT_MAX);
+    if let Some(v) = &region {
+        f.check(
+            "acsRegion",
+            reference.regions.iter().any(|r| r == v),
+            "is not one of the regions signUpHelper lists",
+        );
+    }
+    let Place {
+        address,
+        city,
+        country,
+        state,
+        zipcode,
+    } = place_fields(&mut f);
+    let currency = f.text("currency", true, 3);
+    if let Some(v) = &currency {
+        f.check(
+            "currency",
+            reference.currencies.iter().any(|c| c == v),
+            "is not a supported currency",
+        );
+    }
+    let category = f.text("tax_category", true, TEXT_MAX);
+    if let Some(v) = &category {
+        f.check(
+            "tax_category",
+            reference.tax_categories.iter().any(|c| c.value == *v),
+            "is not a tax category signUpHelper lists",
+        );
+    }
+    let taxes = tax_fields(&mut f, reference);
+    let (credit_period, credit_limit) = credit_fields(&mut f);
+    let reseller_code = match body.get("resellerCode") {
+        Some(Value::String(s)) => s.trim().to_string(),
+        _ => {
+            f.errors.add("resellerCode", "is required");
+            String::new()
+        }
+    };
+    f.errors.into_result()?;
+
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    let details = account_details(
+        &[
+            ("address", text(&address)),
+            ("city", text(&city)),
+            ("state", text(&state)),
+            ("country", text(&country)),
+            ("zipcode", text(&zipcode)),
+            ("currency", text(&currency)),
+            ("tax_category", text(&category)),
+            ("acsRegion", text(&region)),
+            ("countryCode", text(&country_code)),
+            ("mobileNumber", text(&mobile)),
+            (
+                "credit_period",
+                credit_period.map(|p| p.to_string()).unwrap_or_default(),
+            ),
+            (
+                "credit_limit",
+                credit_limit.map(|l| l.to_string()).unwrap_or_default(),
+            ),
+            ("resellerCode", reseller_code.clone()),
+        ],
+        taxes,
+    );
+    let dial = text(&country_code);
+    let dial = dial.strip_prefix('+').unwrap_or(&dial).to_string();
+    let name = text(&organization);
+    Ok(NewAccount {
+        input: NewCustomer {
+            organization: Some(NewOrg {
+                name: name.clone(),
+                company_name: Some(name),
+                details,
+                ..NewOrg::default()
+            }),
+            user: NewUser {
+                email: text(&email),
+                profile: Profile {
+                    first_name: fname,
+                    last_name: lname,
+                    mobile_phone: Some(format!("+{dial}{}", text(&mobile))),
+                    address,
+                    city,
+                    state,
+                    country,
+                    zipcode,
+                    ..Profile::default()
+                },
+                confirmed: true,
+                password,
+                ..NewUser::default()
+            },
+            enterprise: true,
+            password_family: Some("apiculus".into()),
+            ..NewCustomer::default()
+        },
+        reseller_code,
+    })
+}
+
+/// Who the account is: names (letters only), organization, email and a
+/// mobile number of the tenant's length behind a known calling code.
+struct Contact {
+    fname: Option<String>,
+    lname: Option<String>,
+    organization: Option<String>,
+    email: Option<String>,
+    country_code: Option<String>,
+    mobile: Option<String>,
+}
+
+fn contact_fields(f: &mut Fields, reference: &ReferenceData) -> Contact {
     let fname = f.text("fname", true, TEXT_MAX);
     if let Some(v) = &fname {
         f.check("fname", letters(v), "only alphabets allowed");
@@ -150,27 +286,27 @@ fn parse(body: &Map<String, Value>, settings: &Settings) -> Result<NewAccount, E
             &format!("must be exactly {n} digits"),
         );
     }
-    let password = match body.get("password") {
-        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
-        _ => {
-            f.errors.add("password", "is required");
-            None
-        }
-    };
-    if let Some(pw) = &password {
-        for problem in crate::credential::password::check(pw, settings.password_policy("apiculus"))
-        {
-            f.errors.add("password", problem);
-        }
+    Contact {
+        fname,
+        lname,
+        organization,
+        email,
+        country_code,
+        mobile,
     }
-    let region = f.text("acsRegion", false, TEXT_MAX);
-    if let Some(v) = &region {
-        f.check(
-            "acsRegion",
-            reference.regions.iter().any(|r| r == v),
-            "is not one of the regions signUpHelper lists",
-        );
-    }
+}
+
+/// Where the account is: its address, and a country and state stateList
+/// lists (the state by code or name).
+struct Place {
+    address: Option<String>,
+    city: Option<String>,
+    country: Option<String>,
+    state: Option<String>,
+    zipcode: Option<String>,
+}
+
+fn place_fields(f: &mut Fields) -> Place {
     let address = f.text("address", true, TEXT_MAX);
     let city = f.text("city", true, TEXT_MAX);
     let country = f.text("country", true, 2);
@@ -192,22 +328,35 @@ fn parse(body: &Map<String, Value>, settings: &Settings) -> Result<NewAccount, E
     if let Some(v) = &zipcode {
         f.check("zipcode", digits(v), "only numbers allowed");
     }
-    let currency = f.text("currency", true, 3);
-    if let Some(v) = &currency {
+    Place {
+        address,
+        city,
+        country,
+        state,
+        zipcode,
+    }
+}
+
+/// `credit_period` (whole days, 1 to 30) and `credit_limit` (0 or more).
+fn credit_fields(f: &mut Fields) -> (Option<f64>, Option<f64>) {
+    let credit_period = f.number("credit_period");
+    if let Some(p) = credit_period {
         f.check(
-            "currency",
-            reference.currencies.iter().any(|c| c == v),
-            "is not a supported currency",
+            "credit_period",
+            p.fract() == 0.0 && (1.0..=30.0).contains(&p),
+            "must be a whole number between 1 and 30",
         );
     }
-    let category = f.text("tax_category", true, TEXT_MAX);
-    if let Some(v) = &category {
-        f.check(
-            "tax_category",
-            reference.tax_categories.iter().any(|c| c.value == *v),
-            "is not a tax category signUpHelper lists",
-        );
+    let credit_limit = f.number("credit_limit");
+    if let Some(l) = credit_limit {
+        f.check("credit_limit", l >= 0.0, "must be 0 or more");
     }
+    (credit_period, credit_limit)
+}
+
+/// `tax_type1..3` and `taxation_id1..3`: each type one signUpHelper lists,
+/// each id by its type's rules. Returns `(n, type, id)` of the ones given.
+fn tax_fields(f: &mut Fields, reference: &ReferenceData) -> Vec<(u8, String, String)> {
     let mut taxes = Vec::new();
     for n in 1..=3 {
         let type_field = format!("tax_type{n}");
@@ -245,91 +394,28 @@ fn parse(body: &Map<String, Value>, settings: &Settings) -> Result<NewAccount, E
         }
         taxes.push((n, kind, id.unwrap_or_default()));
     }
-    let credit_period = f.number("credit_period");
-    if let Some(p) = credit_period {
-        f.check(
-            "credit_period",
-            p.fract() == 0.0 && (1.0..=30.0).contains(&p),
-            "must be a whole number between 1 and 30",
-        );
-    }
-    let credit_limit = f.number("credit_limit");
-    if let Some(l) = credit_limit {
-        f.check("credit_limit", l >= 0.0, "must be 0 or more");
-    }
-    let reseller_code = match body.get("resellerCode") {
-        Some(Value::String(s)) => s.trim().to_string(),
-        _ => {
-            f.errors.add("resellerCode", "is required");
-            String::new()
-        }
-    };
-    f.errors.into_result()?;
+    taxes
+}
 
-    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+/// The organization's details: the non-empty `fields`, then each tax pair.
+fn account_details(
+    fields: &[(&str, String)],
+    taxes: Vec<(u8, String, String)>,
+) -> BTreeMap<String, String> {
     let mut details = BTreeMap::new();
     let mut put = |k: &str, v: String| {
         if !v.is_empty() {
             details.insert(k.to_string(), v);
         }
     };
-    put("address", text(&address));
-    put("city", text(&city));
-    put("state", text(&state));
-    put("country", text(&country));
-    put("zipcode", text(&zipcode));
-    put("currency", text(&currency));
-    put("tax_category", text(&category));
-    put("acsRegion", text(&region));
-    put("countryCode", text(&country_code));
-    put("mobileNumber", text(&mobile));
-    put(
-        "credit_period",
-        credit_period.map(|p| p.to_string()).unwrap_or_default(),
-    );
-    put(
-        "credit_limit",
-        credit_limit.map(|l| l.to_string()).unwrap_or_default(),
-    );
-    put("resellerCode", reseller_code.clone());
+    for (k, v) in fields {
+        put(k, v.clone());
+    }
     for (n, kind, id) in taxes {
         put(&format!("tax_type{n}"), kind);
         put(&format!("taxation_id{n}"), id);
     }
-    let dial = text(&country_code);
-    let dial = dial.strip_prefix('+').unwrap_or(&dial).to_string();
-    let name = text(&organization);
-    Ok(NewAccount {
-        input: NewCustomer {
-            organization: Some(NewOrg {
-                name: name.clone(),
-                company_name: Some(name),
-                details,
-                ..NewOrg::default()
-            }),
-            user: NewUser {
-                email: text(&email),
-                profile: Profile {
-                    first_name: fname,
-                    last_name: lname,
-                    mobile_phone: Some(format!("+{dial}{}", text(&mobile))),
-                    address,
-                    city,
-                    state,
-                    country,
-                    zipcode,
-                    ..Profile::default()
-                },
-                confirmed: true,
-                password,
-                ..NewUser::default()
-            },
-            enterprise: true,
-            password_family: Some("apiculus".into()),
-            ..NewCustomer::default()
-        },
-        reseller_code,
-    })
+    details
 }
 
 /// The core's field names in this family's (`user.email` → `email`).

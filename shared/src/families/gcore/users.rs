@@ -226,48 +226,8 @@ fn create(
             false
         }
     };
-    let mut services = BTreeMap::new();
-    match body.get("services") {
-        None | Some(Value::Null) => {}
-        Some(Value::Array(items)) => {
-            for (i, item) in items.iter().enumerate() {
-                let product = item.get("product_name").and_then(Value::as_str);
-                match product.filter(|p| SERVICES.contains(p)) {
-                    Some(p) => {
-                        let available = match item.get("available") {
-                            None | Some(Value::Null) => "inherit",
-                            Some(Value::Bool(true)) => "true",
-                            Some(Value::Bool(false)) => "false",
-                            Some(_) => {
-                                errors.add(
-                                    format!("services.{i}.available"),
-                                    "Must be a valid boolean.",
-                                );
-                                "inherit"
-                            }
-                        };
-                        services.insert(format!("service.{p}"), available.to_string());
-                    }
-                    None => errors.add(format!("services.{i}.product_name"), "Not a valid choice."),
-                }
-            }
-        }
-        Some(_) => errors.add("services", "Expected a list of items."),
-    }
-    let seller = match body.get("seller") {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => match n.as_u64() {
-            Some(n) => Some(n),
-            None => {
-                errors.add("seller", "A valid integer is required.");
-                None
-            }
-        },
-        Some(_) => {
-            errors.add("seller", "A valid integer is required.");
-            None
-        }
-    };
+    let services = services_field(&body, &mut errors);
+    let seller = seller_field(&body, &mut errors);
     provision::password_errors(
         env.kv,
         &caller.tenant,
@@ -277,20 +237,7 @@ fn create(
         &mut errors,
     )?;
     errors.into_result()?;
-    // The client's seller: a reseller the caller reaches (by its integer id).
-    let parent = match seller {
-        Some(n) => {
-            let bad = || Error::invalid("seller", "Seller not found.");
-            let id = aliases::org_by_number(env, &caller.tenant, n)?.ok_or_else(bad)?;
-            let org = organizations::get(env, caller, id).map_err(|_| bad())?;
-            if org.kind != OrgKind::Reseller {
-                return Err(bad());
-            }
-            Some(org.id)
-        }
-        None if caller.role == Role::ResellerAdmin => caller.org,
-        None => None,
-    };
+    let parent = seller_org(env, caller, seller)?;
     let mut details = services;
     let mut put = |k: &str, v: Option<String>| {
         if let Some(v) = v {
@@ -337,6 +284,80 @@ fn create(
         true,
     )?;
     Ok(web::json(StatusCode::CREATED, &body))
+}
+
+/// `services`: `{product_name, available?}` items, each a product Gcore
+/// lists, kept as `service.<product>` details (`true`, `false`, `inherit`).
+fn services_field(body: &Map<String, Value>, errors: &mut FieldErrors) -> BTreeMap<String, String> {
+    let mut services = BTreeMap::new();
+    match body.get("services") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                let product = item.get("product_name").and_then(Value::as_str);
+                match product.filter(|p| SERVICES.contains(p)) {
+                    Some(p) => {
+                        let available = match item.get("available") {
+                            None | Some(Value::Null) => "inherit",
+                            Some(Value::Bool(true)) => "true",
+                            Some(Value::Bool(false)) => "false",
+                            Some(_) => {
+                                errors.add(
+                                    format!("services.{i}.available"),
+                                    "Must be a valid boolean.",
+                                );
+                                "inherit"
+                            }
+                        };
+                        services.insert(format!("service.{p}"), available.to_string());
+                    }
+                    None => errors.add(format!("services.{i}.product_name"), "Not a valid choice."),
+                }
+            }
+        }
+        Some(_) => errors.add("services", "Expected a list of items."),
+    }
+    services
+}
+
+/// `seller`: a reseller's integer id, if given.
+fn seller_field(body: &Map<String, Value>, errors: &mut FieldErrors) -> Option<u64> {
+    match body.get("seller") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => match n.as_u64() {
+            Some(n) => Some(n),
+            None => {
+                errors.add("seller", "A valid integer is required.");
+                None
+            }
+        },
+        Some(_) => {
+            errors.add("seller", "A valid integer is required.");
+            None
+        }
+    }
+}
+
+/// The client's seller: a reseller the caller reaches (by its integer id),
+/// or for a reseller's own credential, itself.
+fn seller_org(
+    env: &Env,
+    caller: &Caller,
+    seller: Option<u64>,
+) -> Result<Option<uuid::Uuid>, Error> {
+    Ok(match seller {
+        Some(n) => {
+            let bad = || Error::invalid("seller", "Seller not found.");
+            let id = aliases::org_by_number(env, &caller.tenant, n)?.ok_or_else(bad)?;
+            let org = organizations::get(env, caller, id).map_err(|_| bad())?;
+            if org.kind != OrgKind::Reseller {
+                return Err(bad());
+            }
+            Some(org.id)
+        }
+        None if caller.role == Role::ResellerAdmin => caller.org,
+        None => None,
+    })
 }
 
 fn query_number(req: &Request, name: &str, default: usize, max: usize) -> Result<usize, Error> {

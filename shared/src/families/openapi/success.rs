@@ -899,7 +899,18 @@ fn gcore_api_token(with_token: bool) -> Value {
 /// (as written in `OPERATIONS`) and status; `None` for bodiless successes
 /// (`EMPTY_SUCCESS`, 202, 204), the CSV export, and anything unknown.
 pub fn success_schema(method: &str, path: &str, status: u16) -> Option<Value> {
-    let schema = match (method, path, status) {
+    // Bodiless successes (EMPTY_SUCCESS, 202, 204) and the CSV export are in
+    // none of these.
+    service_success(method, path, status)
+        .or_else(|| clone_success(method, path, status))
+        .or_else(|| cloudcockpit_success(method, path, status))
+        .or_else(|| apiculus_success(method, path, status))
+        .or_else(|| gcore_success(method, path, status))
+}
+
+/// The service's own routes: health, the document, `/admin` and the account flows.
+fn service_success(method: &str, path: &str, status: u16) -> Option<Value> {
+    Some(match (method, path, status) {
         // Service.
         ("get", "/health", 200) => health(),
         ("get", "/openapi.json", 200) => openapi_document(),
@@ -957,6 +968,13 @@ pub fn success_schema(method: &str, path: &str, status: u16) -> Option<Value> {
             json!({"status": int_t(), "status_text": str_t(), "message": str_t(), "phone": str_t()}),
         ),
         ("post" | "put", "/auth/password", 200) => clone_status_message(),
+        _ => return None,
+    })
+}
+
+/// Clone Systems v2.
+fn clone_success(method: &str, path: &str, status: u16) -> Option<Value> {
+    Some(match (method, path, status) {
         // Clone Systems v2.
         ("post", "/auth/sign_in", 200) => {
             json!({"oneOf": [clone_sign_in(), clone_sign_in_step_one()]})
@@ -1014,6 +1032,13 @@ pub fn success_schema(method: &str, path: &str, status: u16) -> Option<Value> {
         }
         ("get", "/v2/audit/events", 200) => clone_list(clone_audit_event()),
         ("get", "/v2/audit/events/{id}", 200) => clone_data(clone_audit_event()),
+        _ => return None,
+    })
+}
+
+/// CloudCockpit v1.
+fn cloudcockpit_success(method: &str, path: &str, status: u16) -> Option<Value> {
+    Some(match (method, path, status) {
         // CloudCockpit v1.
         ("post", "/oauth2/token", 200) => cc_oauth_token(),
         ("get", "/v1/Customers", 200) => cc_paged(cc_customer_view()),
@@ -1026,6 +1051,13 @@ pub fn success_schema(method: &str, path: &str, status: u16) -> Option<Value> {
         ("get", "/v1", 200) => cc_paged(cc_user_view()),
         ("get", "/v1/users/groups", 200) => cc_paged(cc_group_view()),
         ("post", "/v1/users/groups", 201) => uuid_string_body(),
+        _ => return None,
+    })
+}
+
+/// Apiculus.
+fn apiculus_success(method: &str, path: &str, status: u16) -> Option<Value> {
+    Some(match (method, path, status) {
         // Apiculus.
         ("post", "/auth/login", 200) => apiculus_login(),
         ("post", "/auth/logout", 200) => apiculus_envelope(any_obj()),
@@ -1041,6 +1073,13 @@ pub fn success_schema(method: &str, path: &str, status: u16) -> Option<Value> {
             | "/api/v1/serv_terminateUserAccount/{id}",
             200,
         ) => apiculus_account_status(),
+        _ => return None,
+    })
+}
+
+/// Gcore IAM.
+fn gcore_success(method: &str, path: &str, status: u16) -> Option<Value> {
+    Some(match (method, path, status) {
         // Gcore IAM.
         ("post", "/iam/auth/jwt/login" | "/iam/auth/jwt/refresh", 200) => gcore_jwt_pair(),
         ("get", "/iam/clients/me", 200) => gcore_account_overview(),
@@ -1052,10 +1091,8 @@ pub fn success_schema(method: &str, path: &str, status: u16) -> Option<Value> {
         ("get", "/iam/v2/clients/{clientId}/tokens", 200) => arr(gcore_api_token(false)),
         ("post", "/iam/v2/clients/{clientId}/tokens", 200) => gcore_api_token(true),
         ("get", "/iam/v2/clients/{clientId}/tokens/{tokenId}", 200) => gcore_api_token(false),
-        // Bodiless (EMPTY_SUCCESS, 202, 204) and the CSV export.
         _ => return None,
-    };
-    Some(schema)
+    })
 }
 
 #[cfg(test)]

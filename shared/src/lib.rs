@@ -32,6 +32,8 @@ pub mod idm;
 mod layers;
 #[cfg(test)]
 mod props;
+#[cfg(test)]
+mod testing;
 
 /// The version every component reports (the workspace version).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1071,3 +1071,51 @@ pub fn holder(env: &Env, tenant: &str, normalized: &str) -> Result<Option<User>>
         .map(|r| r.data)
         .filter(|u| validate::normalize_email(&u.email) == normalized))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{OPERATOR, PASSWORD, TENANT, World};
+
+    #[test]
+    fn a_sign_in_needs_the_password_and_the_email_names_its_holder() {
+        let world = World::new();
+        let created = world.tenant();
+        world.at(2_000, |env| {
+            let wrong = sign_in(
+                env,
+                &created.tenant,
+                OPERATOR,
+                "nope",
+                "192.0.2.1",
+                Family::Clone,
+            );
+            assert!(matches!(wrong, Err(Error::Unauthenticated(_))), "{wrong:?}");
+            let unknown = sign_in(
+                env,
+                &created.tenant,
+                "who@t.test",
+                PASSWORD,
+                "192.0.2.1",
+                Family::Clone,
+            );
+            assert!(
+                matches!(unknown, Err(Error::Unauthenticated(_))),
+                "{unknown:?}"
+            );
+            let signed = sign_in(
+                env,
+                &created.tenant,
+                "OP@T.TEST",
+                PASSWORD,
+                "192.0.2.1",
+                Family::Clone,
+            )
+            .expect("the operator signs in, whatever the email's case");
+            assert_eq!(signed.caller.user, Some(created.operator.id));
+            let found = holder(env, TENANT, OPERATOR).expect("a read");
+            assert_eq!(found.map(|u| u.id), Some(created.operator.id));
+            assert!(holder(env, TENANT, "who@t.test").expect("a read").is_none());
+        });
+    }
+}

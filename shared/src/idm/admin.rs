@@ -685,3 +685,49 @@ pub fn set_account_status(
     )?;
     Ok(updated)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{TENANT, World, config};
+
+    #[test]
+    fn a_tenant_id_is_taken_once_and_a_rotated_key_replaces_the_old() {
+        let world = World::new();
+        let created = world.tenant();
+        world.at(2_000, |env| {
+            let again = create_tenant(
+                env,
+                &config(),
+                &NewTenant {
+                    id: TENANT.into(),
+                    name: "Again".into(),
+                    domains: vec!["other.test".into()],
+                    operator: NewAccount {
+                        email: "op@other.test".into(),
+                        password: "operator-password-2".into(),
+                        role: Role::Operator,
+                        organization_id: None,
+                        profile: Default::default(),
+                    },
+                },
+            );
+            assert!(
+                matches!(again, Err(Error::Invalid(ref e)) if e.fields() == ["id"]),
+                "{again:?}"
+            );
+            let change = TenantChange {
+                name: None,
+                status: None,
+                add_domains: Vec::new(),
+                remove_domains: Vec::new(),
+                rotate_application_key: true,
+                webhook: None,
+                token_ttl: None,
+            };
+            let rotated = update_tenant(env, &config(), TENANT, &change).expect("an update");
+            let key = rotated.application_key.expect("a new key, shown once");
+            assert_ne!(key, created.application_key);
+        });
+    }
+}

@@ -555,3 +555,66 @@ pub fn complete_sign_in(
     }
     Ok(user)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credential::identity::{self, Family};
+    use crate::credential::totp;
+    use crate::testing::{OPERATOR, PASSWORD, World, base32_decode, config};
+
+    #[test]
+    fn a_second_factor_is_in_force_once_verified_and_gone_once_disabled() {
+        let world = World::new();
+        let created = world.tenant();
+        let now = 1_800_000_000_000;
+        let signed = world.at(now, |env| {
+            identity::sign_in(
+                env,
+                &created.tenant,
+                OPERATOR,
+                PASSWORD,
+                "192.0.2.1",
+                Family::Clone,
+            )
+            .expect("a sign-in")
+        });
+        let installed = world.at(now, |env| {
+            let wrong = enable(env, &config(), &signed.caller, "nope", "192.0.2.1");
+            assert!(matches!(wrong, Err(Error::Invalid(_))), "{wrong:?}");
+            enable(env, &config(), &signed.caller, PASSWORD, "192.0.2.1").expect("installed")
+        });
+        let secret = base32_decode(&installed.secret);
+        let code_at = |t: i64| totp::code(&secret, (t / 1000 / 30) as u64);
+        world.at(now, |env| {
+            let user =
+                verify_installation(env, &config(), &signed.caller, &code_at(now), "192.0.2.1")
+                    .expect("verified");
+            assert!(user.two_factor_required());
+            let password_only = identity::sign_in(
+                env,
+                &created.tenant,
+                OPERATOR,
+                PASSWORD,
+                "192.0.2.1",
+                Family::Clone,
+            );
+            assert!(
+                matches!(password_only, Err(Error::Unauthenticated(_))),
+                "{password_only:?}"
+            );
+        });
+        let later = now + 60_000;
+        world.at(later, |env| {
+            let user = disable(
+                env,
+                &config(),
+                &signed.caller,
+                &SecondFactor::Otp(code_at(later)),
+                "192.0.2.1",
+            )
+            .expect("disabled");
+            assert!(!user.two_factor_required());
+        });
+    }
+}

@@ -998,3 +998,108 @@ pub fn delete(env: &mut Env, caller: &Caller, id: Uuid, purge: bool) -> Result<(
         Some(&org),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::base::model::{Closing, OrgKind};
+    use crate::be::storage::read_count;
+    use crate::idm::provision::{self, NewCustomer, NewOrg, NewUser, OpId};
+    use crate::testing::{TENANT, World, operator};
+
+    /// A customer (its own new organization) with user `email`.
+    fn customer(env: &mut Env, email: &str) -> User {
+        let input = NewCustomer {
+            organization: Some(NewOrg {
+                name: "Acme".into(),
+                ..NewOrg::default()
+            }),
+            user: NewUser {
+                email: email.into(),
+                confirmed: true,
+                ..NewUser::default()
+            },
+            ..NewCustomer::default()
+        };
+        let op = OpId::fresh(env, email.into());
+        provision::create_customer(env, &operator(), &input, &op, Default::default(), None)
+            .expect("a customer")
+            .user
+    }
+
+    #[test]
+    fn an_administrators_email_change_waits_for_the_new_address() {
+        let world = World::new();
+        world.tenant();
+        world.at(2_000, |env| {
+            let user = customer(env, "ana@example.com");
+            let change = UserChange {
+                email: Some("ana.new@example.com".into()),
+                ..UserChange::default()
+            };
+            let changed = update(env, &operator(), user.id, &change).expect("an update");
+            assert_eq!(
+                changed.email, "ana@example.com",
+                "sign-in keeps the old one"
+            );
+            assert_eq!(
+                changed.unconfirmed_email.as_deref(),
+                Some("ana.new@example.com")
+            );
+            assert!(changed.reconfirmation.is_some());
+            // The old address still names the account; the new one nothing yet.
+            assert!(
+                identity::holder(env, TENANT, "ana.new@example.com")
+                    .unwrap()
+                    .is_none()
+            );
+        });
+    }
+
+    #[test]
+    fn a_move_carries_the_counts_and_a_closing_organization_refuses_it() {
+        let world = World::new();
+        world.tenant();
+        world.at(2_000, |env| {
+            let user = customer(env, "mover@example.com");
+            let from = user.organization_id;
+            let to = provision::create_organization(
+                env,
+                TENANT,
+                Uuid::from_u128(7),
+                "Destination",
+                OrgKind::Customer,
+                None,
+            )
+            .unwrap();
+            let move_to = |org: Uuid| UserChange {
+                organization_id: Some(org),
+                ..UserChange::default()
+            };
+            let moved = update(env, &operator(), user.id, &move_to(to.id)).expect("a move");
+            assert_eq!((moved.organization_id, moved.moved_from), (to.id, None));
+            let count = |env: &Env, org: Uuid| {
+                read_count(env.kv, TENANT, &format!("org/{org}/users")).unwrap()
+            };
+            assert_eq!((count(env, from), count(env, to.id)), (0, 1));
+            // A delete of `from` has begun: moving back undoes itself.
+            let now = env.now;
+            storage::update::<Organization, _>(env, &keys::org(TENANT, from), "fence", |o| {
+                o.closing = Some(Closing {
+                    op: "delete".into(),
+                    at: now,
+                });
+                Ok(())
+            })
+            .unwrap();
+            let refused = update(env, &operator(), user.id, &move_to(from));
+            assert!(matches!(refused, Err(Error::Conflict(_))), "{refused:?}");
+            let stored = storage::read::<User>(env.kv, &keys::user(TENANT, user.id))
+                .unwrap()
+                .unwrap()
+                .data;
+            assert_eq!((stored.organization_id, stored.moved_from), (to.id, None));
+            assert_eq!((count(env, from), count(env, to.id)), (0, 1));
+        });
+    }
+}

@@ -17,9 +17,9 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::clone::{self, header_str};
+use super::fields::Fields;
 use crate::base::error::{Error, FieldErrors};
 use crate::base::model::{Lifecycle, Organization, Profile, Role, Tenant, User};
-use crate::base::validate;
 use crate::be::storage::{Actor, Env};
 use crate::credential::auth::Caller;
 use crate::credential::identity::{self, Config};
@@ -87,83 +87,8 @@ fn reseller_json(o: &Organization) -> Value {
     json!({"id": o.id, "number": o.number, "code": o.code, "name": o.name, "parent_id": o.parent})
 }
 
-/// Field readers for this API's flat bodies.
-struct Body<'a> {
-    obj: &'a Map<String, Value>,
-    prefix: &'a str,
-    errors: FieldErrors,
-}
-
-impl<'a> Body<'a> {
-    fn path(&self, name: &str) -> String {
-        format!("{}{name}", self.prefix)
-    }
-    fn string(&mut self, name: &str, required: bool) -> Option<String> {
-        match self.obj.get(name) {
-            Some(Value::String(s)) if !s.trim().is_empty() => {
-                if let Err(m) = validate::max_len(s) {
-                    self.errors.add(self.path(name), m);
-                }
-                Some(s.clone())
-            }
-            None | Some(Value::Null) | Some(Value::String(_)) => {
-                if required {
-                    self.errors.add(self.path(name), "is required");
-                }
-                None
-            }
-            Some(_) => {
-                self.errors.add(self.path(name), "must be a string");
-                None
-            }
-        }
-    }
-    fn uuid(&mut self, name: &str) -> Option<Uuid> {
-        let raw = self.string(name, false)?;
-        Uuid::parse_str(&raw)
-            .map_err(|_| self.errors.add(self.path(name), "is not a valid UUID"))
-            .ok()
-    }
-    fn strings(&mut self, name: &str) -> Vec<String> {
-        match self.obj.get(name) {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(items)) => items
-                .iter()
-                .enumerate()
-                .filter_map(|(i, v)| match v.as_str() {
-                    Some(s) => Some(s.to_string()),
-                    None => {
-                        self.errors
-                            .add(format!("{}[{i}]", self.path(name)), "must be a string");
-                        None
-                    }
-                })
-                .collect(),
-            Some(_) => {
-                self.errors.add(self.path(name), "must be an array");
-                Vec::new()
-            }
-        }
-    }
-    fn bool(&mut self, name: &str) -> bool {
-        match self.obj.get(name) {
-            None | Some(Value::Null) => false,
-            Some(Value::Bool(b)) => *b,
-            Some(_) => {
-                self.errors.add(self.path(name), "must be true or false");
-                false
-            }
-        }
-    }
-    fn email(&mut self, name: &str) -> String {
-        let email = self.string(name, true).unwrap_or_default();
-        if !email.is_empty()
-            && let Err(m) = validate::email(&email)
-        {
-            self.errors.add(self.path(name), m);
-        }
-        email
-    }
+/// The readers only this API needs, on the shared field reader.
+impl Fields<'_> {
     /// `{"url", "secret"?}` to set the webhook, `null` to remove it.
     fn webhook(&mut self, name: &str) -> Option<Option<(String, Option<Vec<u8>>)>> {
         let hook = match self.obj.get(name)? {
@@ -248,14 +173,11 @@ impl<'a> Body<'a> {
 }
 
 fn account_input(obj: &Map<String, Value>, prefix: &str) -> (NewAccount, FieldErrors) {
-    let mut b = Body {
-        obj,
-        prefix,
-        errors: FieldErrors::default(),
-    };
+    let mut errors = FieldErrors::default();
+    let mut b = Fields::under(obj, prefix, &mut errors);
     let email = b.email("email");
-    let password = b.string("password", true).unwrap_or_default();
-    let role = match b.string("role", false) {
+    let password = b.present("password").unwrap_or_default();
+    let role = match b.optional("role") {
         None => Role::Operator,
         Some(r) => Role::parse(&r).unwrap_or_else(|| {
             b.errors.add(
@@ -267,8 +189,8 @@ fn account_input(obj: &Map<String, Value>, prefix: &str) -> (NewAccount, FieldEr
     };
     let organization_id = b.uuid("organization_id");
     let profile = Profile {
-        first_name: b.string("first_name", false),
-        last_name: b.string("last_name", false),
+        first_name: b.optional("first_name"),
+        last_name: b.optional("last_name"),
         ..Profile::default()
     };
     (
@@ -279,7 +201,7 @@ fn account_input(obj: &Map<String, Value>, prefix: &str) -> (NewAccount, FieldEr
             organization_id,
             profile,
         },
-        b.errors,
+        errors,
     )
 }
 
@@ -447,19 +369,15 @@ fn ok(v: Value) -> Result<Response, Error> {
 fn on_tenants(req: &Request, env: &mut Env, config: &Config) -> Result<Response, Error> {
     identity::platform_admin(config, header_str(req, "authorization"))?;
     let obj = web::json_object(req)?;
-    let mut b = Body {
-        obj: &obj,
-        prefix: "",
-        errors: FieldErrors::default(),
-    };
-    let id = b.string("id", true).unwrap_or_default();
+    let mut errors = FieldErrors::default();
+    let mut b = Fields::new(&obj, &mut errors);
+    let id = b.present("id").unwrap_or_default();
     if !id.is_empty() && !admin::valid_tenant_id(&id) {
         b.errors
             .add("id", "must be 1 to 40 characters of a-z, 0-9 and -");
     }
-    let name = b.string("name", true).unwrap_or_default();
+    let name = b.present("name").unwrap_or_default();
     let domains = b.domains("domains");
-    let mut errors = b.errors;
     let empty = Map::new();
     let operator = match obj.get("operator") {
         Some(Value::Object(o)) => o,
@@ -468,7 +386,7 @@ fn on_tenants(req: &Request, env: &mut Env, config: &Config) -> Result<Response,
             &empty
         }
     };
-    let (mut account, account_errors) = account_input(operator, "operator.");
+    let (mut account, account_errors) = account_input(operator, "operator");
     account.role = Role::Operator;
     errors.0.extend(account_errors.0);
     errors.into_result()?;
@@ -495,12 +413,9 @@ fn on_tenant(req: &Request, env: &mut Env, config: &Config, id: &str) -> Result<
         return ok(tenant_json(&admin::get_tenant(env, id)?));
     }
     let obj = web::json_object(req)?;
-    let mut b = Body {
-        obj: &obj,
-        prefix: "",
-        errors: FieldErrors::default(),
-    };
-    let status = b.string("status", false).and_then(|s| {
+    let mut errors = FieldErrors::default();
+    let mut b = Fields::new(&obj, &mut errors);
+    let status = b.optional("status").and_then(|s| {
         let parsed =
             Lifecycle::parse(&s).filter(|l| matches!(l, Lifecycle::Active | Lifecycle::Disabled));
         if parsed.is_none() {
@@ -509,15 +424,15 @@ fn on_tenant(req: &Request, env: &mut Env, config: &Config, id: &str) -> Result<
         parsed
     });
     let change = TenantChange {
-        name: b.string("name", false),
+        name: b.optional("name"),
         status,
         add_domains: b.domains("add_domains"),
         remove_domains: b.domains("remove_domains"),
-        rotate_application_key: b.bool("rotate_application_key"),
+        rotate_application_key: b.flag("rotate_application_key"),
         webhook: b.webhook("webhook"),
         token_ttl: b.token_ttl("token_ttl"),
     };
-    b.errors.into_result()?;
+    errors.into_result()?;
     let done = admin::update_tenant(env, config, id, &change)?;
     let mut v = tenant_json(&done.tenant);
     if let Some(k) = done.application_key {
@@ -533,19 +448,16 @@ fn on_tenant(req: &Request, env: &mut Env, config: &Config, id: &str) -> Result<
 fn on_resellers(req: &Request, env: &mut Env, config: &Config) -> Result<Response, Error> {
     let caller = tenant_caller(req, env, config)?;
     let obj = web::json_object(req)?;
-    let mut b = Body {
-        obj: &obj,
-        prefix: "",
-        errors: FieldErrors::default(),
-    };
-    let name = b.string("name", true).unwrap_or_default();
-    let code = b.string("code", true).unwrap_or_default();
+    let mut errors = FieldErrors::default();
+    let mut b = Fields::new(&obj, &mut errors);
+    let name = b.present("name").unwrap_or_default();
+    let code = b.present("code").unwrap_or_default();
     if code.len() > 64 {
         b.errors
             .add("code", "is too long (maximum is 64 characters)");
     }
     let parent = b.uuid("parent_id");
-    b.errors.into_result()?;
+    errors.into_result()?;
     let org = admin::create_reseller(env, &caller, &NewReseller { name, code, parent })?;
     created(reseller_json(&org))
 }
@@ -633,12 +545,9 @@ fn on_account(req: &Request, env: &mut Env, config: &Config, id: &str) -> Result
     let caller = tenant_caller(req, env, config)?;
     let id = Uuid::parse_str(id).map_err(|_| Error::NotFound(format!("account {id} not found")))?;
     let obj = web::json_object(req)?;
-    let mut b = Body {
-        obj: &obj,
-        prefix: "",
-        errors: FieldErrors::default(),
-    };
-    let status = b.string("status", true).and_then(|s| {
+    let mut errors = FieldErrors::default();
+    let mut b = Fields::new(&obj, &mut errors);
+    let status = b.present("status").and_then(|s| {
         let parsed = Lifecycle::parse(&s);
         if parsed.is_none() {
             b.errors.add(
@@ -648,7 +557,7 @@ fn on_account(req: &Request, env: &mut Env, config: &Config, id: &str) -> Result
         }
         parsed
     });
-    b.errors.into_result()?;
+    errors.into_result()?;
     let status = status.ok_or_else(|| Error::invalid("status", "is required"))?;
     ok(account_json(&admin::set_account_status(
         env, &caller, id, status,
@@ -659,14 +568,11 @@ fn on_account(req: &Request, env: &mut Env, config: &Config, id: &str) -> Result
 fn on_api_clients(req: &Request, env: &mut Env, config: &Config) -> Result<Response, Error> {
     let caller = tenant_caller(req, env, config)?;
     let obj = web::json_object(req)?;
-    let mut b = Body {
-        obj: &obj,
-        prefix: "",
-        errors: FieldErrors::default(),
-    };
-    let name = b.string("name", true).unwrap_or_default();
+    let mut errors = FieldErrors::default();
+    let mut b = Fields::new(&obj, &mut errors);
+    let name = b.present("name").unwrap_or_default();
     let org = b.uuid("organization_id");
-    b.errors.into_result()?;
+    errors.into_result()?;
     let client = admin::create_api_client(env, config, &caller, &name, org)?;
     created(json!({
         "client_id": client.client_id,

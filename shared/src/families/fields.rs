@@ -144,6 +144,14 @@ impl<'a> Fields<'a> {
         self.string(name).filter(|s| !s.trim().is_empty())
     }
 
+    /// A uuid; blank or absent is `None`.
+    pub(crate) fn optional_uuid(&mut self, name: &str) -> Option<Uuid> {
+        let raw = self.optional(name)?;
+        Uuid::parse_str(&raw)
+            .map_err(|_| self.errors.add(self.path(name), "is not a valid UUID"))
+            .ok()
+    }
+
     /// A JSON boolean, false when absent (strings are refused).
     pub(crate) fn flag(&mut self, name: &str) -> bool {
         match self.obj.get(name) {

@@ -87,6 +87,9 @@ fn reseller_json(o: &Organization) -> Value {
     json!({"id": o.id, "number": o.number, "code": o.code, "name": o.name, "parent_id": o.parent})
 }
 
+/// Domains one tenant create or update may name.
+const DOMAINS_PER_REQUEST: usize = 20;
+
 /// The readers only this API needs, on the shared field reader.
 impl Fields<'_> {
     /// `{"url", "secret"?}` to set the webhook, `null` to remove it.
@@ -155,6 +158,15 @@ impl Fields<'_> {
     }
     fn domains(&mut self, name: &str) -> Vec<String> {
         let raw = self.strings(name);
+        // Each domain is claimed by compare-and-swap, and a request has a
+        // few hundred of those in Spin.
+        if raw.len() > DOMAINS_PER_REQUEST {
+            self.errors.add(
+                self.path(name),
+                format!("at most {DOMAINS_PER_REQUEST} domains a request"),
+            );
+            return Vec::new();
+        }
         let mut out = Vec::new();
         for (i, d) in raw.iter().enumerate() {
             match identity::normalize_host(d) {
@@ -187,7 +199,7 @@ fn account_input(obj: &Map<String, Value>, prefix: &str) -> (NewAccount, FieldEr
             Role::User
         }),
     };
-    let organization_id = b.uuid("organization_id");
+    let organization_id = b.optional_uuid("organization_id");
     let profile = Profile {
         first_name: b.optional("first_name"),
         last_name: b.optional("last_name"),
@@ -456,7 +468,7 @@ fn on_resellers(req: &Request, env: &mut Env, config: &Config) -> Result<Respons
         b.errors
             .add("code", "is too long (maximum is 64 characters)");
     }
-    let parent = b.uuid("parent_id");
+    let parent = b.optional_uuid("parent_id");
     errors.into_result()?;
     let org = admin::create_reseller(env, &caller, &NewReseller { name, code, parent })?;
     created(reseller_json(&org))
@@ -571,7 +583,7 @@ fn on_api_clients(req: &Request, env: &mut Env, config: &Config) -> Result<Respo
     let mut errors = FieldErrors::default();
     let mut b = Fields::new(&obj, &mut errors);
     let name = b.present("name").unwrap_or_default();
-    let org = b.uuid("organization_id");
+    let org = b.optional_uuid("organization_id");
     errors.into_result()?;
     let client = admin::create_api_client(env, config, &caller, &name, org)?;
     created(json!({

@@ -475,8 +475,13 @@ pub fn forgot_password(env: &mut Env, tenant: &Tenant, email: &str, address: &st
         at: env.now,
     };
     storage::write(env.kv, &k, &format!("reset-request/{n}"), &request)?;
-    let claim = claim_key(&k);
-    expiry::expire_at(env, &tenant.id, env.now + RESET_REQUEST_TTL_MS, &[k, claim])
+    let (claim, lease) = (claim_key(&k), lease_key(&k));
+    expiry::expire_at(
+        env,
+        &tenant.id,
+        env.now + RESET_REQUEST_TTL_MS,
+        &[k, claim, lease],
+    )
 }
 
 /// A forgot-password request waiting for its lookup.
@@ -507,6 +512,36 @@ fn request_key(tenant: &str, n: i64) -> String {
 /// Counted by each pass that takes request `key`: the first resolves it.
 fn claim_key(key: &str) -> String {
     format!("{key}/taken")
+}
+
+/// When the pass resolving request `key` took it.
+fn lease_key(key: &str) -> String {
+    format!("{key}/lease")
+}
+
+/// How long a pass holds a request it took before another may take over.
+const REQUEST_LEASE_MS: Millis = 60_000;
+
+/// Takes request `key` for this pass: `Some(true)` for the first pass to
+/// count its claim, `Some(false)` for one taking over from a pass whose
+/// lease lapsed (it died, or failed), `None` while another holds it. The
+/// resolution itself is idempotent (its token id derives from the
+/// request), so a takeover only ever finishes what the first began.
+fn take(env: &Env, key: &str) -> Result<Option<bool>> {
+    let first = env.kv.increment(&claim_key(key), 1)? == 1;
+    if !first {
+        let held_since = env
+            .kv
+            .get(&lease_key(key))?
+            .and_then(|v| String::from_utf8(v).ok())
+            .and_then(|v| v.parse::<Millis>().ok());
+        if held_since.is_some_and(|at| env.now - at < REQUEST_LEASE_MS) {
+            return Ok(None);
+        }
+    }
+    env.kv
+        .set(&lease_key(key), env.now.to_string().as_bytes())?;
+    Ok(Some(first))
 }
 
 fn request_cursor(tenant: &str) -> String {
@@ -555,16 +590,18 @@ pub fn resolve_reset_requests(env: &mut Env, tenant: &Tenant) -> Result<usize> {
                 }
             }
             Some(request) => {
-                if env.kv.increment(&claim_key(k), 1)? == 1
-                    && env.now - request.at < RESET_REQUEST_TTL_MS
-                {
-                    match reset_for(env, tenant, request, *n) {
-                        Ok(()) => resolved += 1,
-                        Err(e) => eprintln!("forgot-password request {n} dropped: {e:?}"),
+                if env.now - request.at < RESET_REQUEST_TTL_MS {
+                    let Some(first) = take(env, k)? else {
+                        // Another pass is on it now: not past it.
+                        break;
+                    };
+                    if let Err(e) = reset_for(env, tenant, request, *n, first) {
+                        // Left for a later pass, once this one's lease lapses.
+                        eprintln!("forgot-password request {n} not resolved yet: {e:?}");
+                        break;
                     }
+                    resolved += 1;
                 }
-                // The claim stays until the sweep: a slower pass that read
-                // the request before this delete still finds it taken.
                 let _ = env.kv.delete(k);
             }
         }
@@ -581,7 +618,15 @@ pub fn resolve_reset_requests(env: &mut Env, tenant: &Tenant) -> Result<usize> {
     Ok(resolved)
 }
 
-fn reset_for(env: &mut Env, tenant: &Tenant, request: &ResetRequest, n: i64) -> Result<()> {
+/// Resolves one request; `count` when this pass is the first to take it
+/// (only the first counts it against the user's resets this window).
+fn reset_for(
+    env: &mut Env,
+    tenant: &Tenant,
+    request: &ResetRequest,
+    n: i64,
+    count: bool,
+) -> Result<()> {
     let Some(user) =
         crate::credential::identity::account_by_email(env, &tenant.id, &request.email)?
     else {
@@ -592,7 +637,7 @@ fn reset_for(env: &mut Env, tenant: &Tenant, request: &ResetRequest, n: i64) -> 
     }
     let window = request.at / RESET_WINDOW_MS;
     let id = storage::derived_uuid(&format!("reset-request/{}/{n}", tenant.id), "token");
-    if read(env, &tenant.id, id)?.is_none() {
+    if count && read(env, &tenant.id, id)?.is_none() {
         let counter = format!("t/{}/reset-requests/{}/{window}", tenant.id, user.id);
         let sent = env.kv.increment(&counter, 1)?;
         if sent == 1 {

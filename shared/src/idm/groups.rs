@@ -140,6 +140,7 @@ pub fn create(
         name: group.name.clone(),
     };
     let catalog_at = catalog_key(&caller.tenant, org.id);
+    ensure_catalog(env, &catalog_at)?;
     let added = storage::swap_state::<Catalog, _>(env, &catalog_at, &op, |current| {
         let mut catalog = Catalog::merged(current, &caught);
         if catalog.entries.iter().any(|e| e.id == entry.id) {
@@ -176,6 +177,27 @@ pub fn create(
     Ok(group)
 }
 
+/// Makes sure the catalog at `key` exists before any compare-and-swap on it:
+/// on an absent key Spin's swap is an unconditional upsert, so two first
+/// writes would both land. The first writer is the one whose increment
+/// counts 1; the others wait for its record (or, if it died, write the
+/// empty catalog themselves).
+fn ensure_catalog(env: &Env, key: &str) -> Result<()> {
+    if storage::read::<Catalog>(env.kv, key)?.is_some() {
+        return Ok(());
+    }
+    if env.kv.increment(&format!("{key}/made"), 1)? == 1 {
+        return storage::write(env.kv, key, "group-catalog/made", &Catalog::default());
+    }
+    for attempt in 0..6u32 {
+        (env.pause)(std::time::Duration::from_millis(2 << attempt));
+        if storage::read::<Catalog>(env.kv, key)?.is_some() {
+            return Ok(());
+        }
+    }
+    storage::create_new(env, key, "group-catalog/made", &Catalog::default()).map(drop)
+}
+
 fn root(env: &Env, tenant: &str) -> Result<Option<Uuid>> {
     Ok(crate::credential::identity::active_tenant(env, tenant)?.root_org)
 }
@@ -202,10 +224,19 @@ fn caught_up(
         return Ok((catalog, false));
     }
     let mut from = catalog.legacy_seen + 1;
-    while from <= legacy {
+    // Seen up to the first slot not written yet: an older replica numbers a
+    // slot, then writes it, so a later look finds what is still on its way.
+    let mut seen = legacy;
+    while from <= legacy && seen == legacy {
         let take = CHUNK.min((legacy - from + 1) as usize);
-        let keys: Vec<String> = storage::index_range(env.kv, tenant, LEGACY_LIST, from, take)?
+        let slots = storage::index_range(env.kv, tenant, LEGACY_LIST, from, take)?;
+        if let Some(hole) = (from..from + take as i64).find(|p| !slots.iter().any(|(q, _)| q == p))
+        {
+            seen = hole - 1;
+        }
+        let keys: Vec<String> = slots
             .into_iter()
+            .filter(|(p, _)| *p <= seen)
             .map(|(_, id)| key(tenant, id))
             .collect();
         for g in storage::read_many::<Group>(env.kv, &keys)?
@@ -220,8 +251,9 @@ fn caught_up(
         }
         from += take as i64;
     }
-    catalog.legacy_seen = legacy;
-    Ok((catalog, true))
+    let moved = seen > catalog.legacy_seen;
+    catalog.legacy_seen = seen;
+    Ok((catalog, moved))
 }
 
 /// The groups assignable to users of `organization_id` (an organization in
@@ -261,6 +293,7 @@ pub fn list(
         let (catalog, moved) = caught_up(env, &caller.tenant, *org, stored, legacy)?;
         if moved {
             // Written back (even empty), so the scan is not paid again.
+            ensure_catalog(env, &catalog_key(&caller.tenant, *org))?;
             storage::swap_state::<Catalog, _>(
                 env,
                 &catalog_key(&caller.tenant, *org),

@@ -699,14 +699,6 @@ fn commit_created(
     if let Some(home) = home {
         crate::idm::organizations::admits(env, tenant, home)?;
     }
-    if input.organization_id.is_none() && created.organization.parent.is_some() {
-        crate::idm::organizations::lift_fence(
-            env,
-            tenant,
-            created.organization.id,
-            &format!("{run}/organization"),
-        )?;
-    }
     // A resumed create whose user record changed meanwhile (its email
     // edited before the claim was committed) must not commit the claim
     // to a record that no longer carries the email.
@@ -721,6 +713,15 @@ fn commit_created(
         commit_claim(env, key, claim, created.user.id)?;
     }
     commit_claim(env, email_key, held, created.user.id)?;
+    // Last: until the claims commit, the create may still be undone.
+    if input.organization_id.is_none() && created.organization.parent.is_some() {
+        crate::idm::organizations::lift_fence(
+            env,
+            tenant,
+            created.organization.id,
+            &format!("{run}/organization"),
+        )?;
+    }
     finish(env, caller, op, &created, input.organization_id.is_none())?;
     Ok(created)
 }
@@ -920,9 +921,11 @@ fn write_organization(
                 number: None,
                 details: spec.details.clone(),
                 // See `create_organization`: lifted once the parent admits it.
+                // Stamped now (not at the operation's start), so a late
+                // retry's fence still holds.
                 closing: parent.as_ref().map(|_| Closing {
                     op: format!("{run}/organization"),
-                    at: now,
+                    at: env.now,
                 }),
                 created_at: now,
                 updated_at: now,

@@ -139,7 +139,12 @@ pub fn abandon_create(env: &Env, key: &str, held: &storage::Claim, run: &str, re
     for record in records {
         match storage::read::<serde_json::Value>(env.kv, record) {
             Ok(None) => {}
-            Ok(Some(r)) if r.ops == [run] => {
+            // Written by this run alone (its own later steps included).
+            Ok(Some(r))
+                if r.ops
+                    .iter()
+                    .all(|o| o == run || o.starts_with(&format!("{run}/"))) =>
+            {
                 if env.kv.delete(record).is_err() {
                     return;
                 }
@@ -356,7 +361,15 @@ fn apply(
         .as_ref()
         .filter(|t| t.id != current.organization_id)
     {
-        Some(to) => move_user(env, &tenant, &current, home, to, &op),
+        Some(to) => move_user(
+            env,
+            &tenant,
+            &current,
+            home,
+            to,
+            change.groups.as_ref(),
+            &op,
+        ),
         None => Ok(()),
     };
     let updated = moved.and_then(|()| {
@@ -585,6 +598,7 @@ fn move_user(
     user: &User,
     home: &Organization,
     to: &Organization,
+    groups: Option<&Vec<Uuid>>,
     op: &str,
 ) -> Result<()> {
     let old_lists = reach::user_lists(home);
@@ -605,6 +619,10 @@ fn move_user(
             }
             u.moved_from = Some(u.organization_id);
             u.organization_id = to.id;
+            // Checked against `to`'s chain: they travel with the user.
+            if let Some(groups) = groups {
+                u.groups = groups.clone();
+            }
             Ok(())
         },
     )?;

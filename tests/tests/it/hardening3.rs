@@ -944,6 +944,20 @@ async fn every_group_is_listed_at_the_same_cost_and_an_organization_holds_a_boun
     let (names, cost_big) = group_names(&host, &north_auth, "").await;
     assert_eq!(names, ["Everyone", "North 000"]);
     assert_eq!(cost_big, cost_small, "a list reads one chain's catalogs");
+    // A fresh organization's first groups, all at once: none is lost (an
+    // absent catalog is made once, never raced by two first writes).
+    let (_, east_auth) = crate::cloudcockpit_users::reseller(&host, "EAST").await;
+    let first = concurrently(&host, 4, |i| {
+        new_group(&east_auth, &format!("East {i}"), None)
+    })
+    .await;
+    assert!(
+        first.iter().all(|r| r.status == 201),
+        "{:?}",
+        first.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    let (names, _) = group_names(&host, &east_auth, "").await;
+    assert_eq!(names, ["East 0", "East 1", "East 2", "East 3", "Everyone"]);
     // An operator lists an organization's assignable groups by naming it.
     let (names, _) = group_names(&host, &csp, &format!("&organizationId={north}")).await;
     assert_eq!(names, ["Everyone", "North 000"]);
@@ -1254,4 +1268,29 @@ async fn a_delete_racing_creates_never_leaves_a_live_member() {
             assert!(r.status < 500, "{} {}", r.status, r.text());
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_names_a_bounded_number_of_domains_a_request() {
+    let host = app_host();
+    let domains: Vec<String> = (0..21).map(|i| format!("d{i}.example.com")).collect();
+    let r = host
+        .send(
+            Request::post("/admin/tenants")
+                .header("authorization", format!("Bearer {}", crate::support::ADMIN_KEY))
+                .json(&json!({"id": "many", "name": "Many", "domains": domains,
+                    "operator": {"email": "op@many.example.com", "password": "operator-password-1"}})),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(r.json()["errors"]["domains"].is_array(), "{}", r.text());
+    let r = host
+        .send(
+            Request::post("/admin/tenants")
+                .header("authorization", format!("Bearer {}", crate::support::ADMIN_KEY))
+                .json(&json!({"id": "many", "name": "Many", "domains": &domains[..20],
+                    "operator": {"email": "op@many.example.com", "password": "operator-password-1"}})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
 }

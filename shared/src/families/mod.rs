@@ -7,4 +7,5 @@ pub mod cloudcockpit;
 pub(crate) mod fields;
 pub mod gcore;
 pub mod openapi;
+pub mod scim;
 pub mod service;

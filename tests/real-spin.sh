@@ -43,10 +43,11 @@ start_spin() {
     spin up --listen "127.0.0.1:$port" --state-dir "$state" "$@" \
     > "$state/spin.log" 2>&1 &
   spin_pid=$!
-  local t0=$SECONDS
+  local t0
+  t0=$(date +%s%N)
   for _ in $(seq 1 1500); do
     if curl -sf "$base/health" > /dev/null; then
-      echo "spin up answered /health after $((SECONDS - t0))s"
+      echo "spin up answered /health after $((($(date +%s%N) - t0) / 1000000)) ms"
       return 0
     fi
     if ! kill -0 "$spin_pid" 2>/dev/null; then
@@ -69,6 +70,7 @@ run_suites() {
   echo "== real spin ($label): quick start and Gcore SDK"
   fresh_redis
   start_spin "$@"
+  python3 tests/clients/first_request.py "$base"
   python3 tests/clients/quickstart.py "$base" "$admin_key"
   python3 tests/clients/gcore_sdk.py "$base" "ops@acme.example" "a-long-password"
   stop_spin

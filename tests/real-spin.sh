@@ -33,6 +33,16 @@ if [ "${ONBOARD_SKIP_SPIN_BUILD:-}" != 1 ]; then
   echo "spin build took $((SECONDS - t0))s"
 fi
 
+# Milliseconds since the epoch (bash 5's clock; whole seconds elsewhere).
+now_ms() {
+  if [ -n "${EPOCHREALTIME:-}" ]; then
+    local t=${EPOCHREALTIME/[.,]/}
+    echo $((t / 1000))
+  else
+    echo $(($(date +%s) * 1000))
+  fi
+}
+
 # Starts `spin up` on a state directory of its own (a fresh SQLite store) with
 # the given extra arguments, and waits for /health.
 start_spin() {
@@ -44,10 +54,10 @@ start_spin() {
     > "$state/spin.log" 2>&1 &
   spin_pid=$!
   local t0
-  t0=$(date +%s%N)
+  t0=$(now_ms)
   for _ in $(seq 1 1500); do
     if curl -sf "$base/health" > /dev/null; then
-      echo "spin up answered /health after $((($(date +%s%N) - t0) / 1000000)) ms"
+      echo "spin up answered /health after $(($(now_ms) - t0)) ms"
       return 0
     fi
     if ! kill -0 "$spin_pid" 2>/dev/null; then
@@ -70,7 +80,8 @@ run_suites() {
   echo "== real spin ($label): quick start and Gcore SDK"
   fresh_redis
   start_spin "$@"
-  python3 tests/clients/first_request.py "$base"
+  # A figure, not a check: its failure is reported and the run goes on.
+  python3 tests/clients/first_request.py "$base" || echo "first_request.py failed (figure only)"
   python3 tests/clients/quickstart.py "$base" "$admin_key"
   python3 tests/clients/gcore_sdk.py "$base" "ops@acme.example" "a-long-password"
   stop_spin

@@ -6,7 +6,7 @@
 //! The tables are the `keshvar` crate's, written once as tab-separated text
 //! under `shared/data/` and compiled in as strings: keshvar builds its
 //! records in code, which cost each component that linked it ~870 KB of
-//! wasm; the text is 9 KB (countries) and 150 KB (subdivisions), and only a
+//! wasm; the text is 6 KB (countries) and 147 KB (subdivisions), and only a
 //! component that reads a table links it. A test checks the files against
 //! keshvar, so they are never hand-typed.
 

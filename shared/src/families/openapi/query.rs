@@ -423,7 +423,7 @@ pub fn query_parameters(method: &str, path: &str) -> Vec<Value> {
         ("get", "/api/v1/stateList") => vec![param(
             "code",
             true,
-            // reference::alpha2: two upper-case letters; unknown: 404.
+            // reference::country: two upper-case letters; unknown: 404.
             json!({"type": "string", "pattern": "^[A-Z]{2}$"}),
             "The country's objectId (ISO 3166-1 alpha-2, upper case)",
         )],

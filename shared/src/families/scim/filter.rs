@@ -9,6 +9,8 @@
 
 use serde_json::Value;
 
+use crate::base::time::parse_iso8601;
+
 /// `[urn:...:]name[.sub]`, names lower-cased (they match case-insensitively).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttrPath {
@@ -56,6 +58,10 @@ pub struct PatchPath {
 /// Why a filter or path did not parse, in words for the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyntaxError(pub String);
+
+/// The core schemas' URN prefix: a path it qualifies names the resource's
+/// own attribute (an extension's URN names the extension's object).
+pub const CORE_URN: &str = "urn:ietf:params:scim:schemas:core:";
 
 /// Longest filter read: a filter is a query parameter, and nesting is
 /// recursion.
@@ -389,37 +395,63 @@ pub type CaseExact = fn(&AttrPath) -> bool;
 /// comparison the attribute's type does not support (`gt` on a boolean)
 /// matches nothing.
 pub fn matches(filter: &Filter, resource: &Value, case_exact: CaseExact) -> bool {
+    eval(filter, resource, case_exact, None)
+}
+
+/// `parent` is the multi-valued attribute a value filter's paths are
+/// inside, so `members[value eq "..."]` asks `case_exact` about
+/// `members.value`, not `value`.
+fn eval(
+    filter: &Filter,
+    resource: &Value,
+    case_exact: CaseExact,
+    parent: Option<&AttrPath>,
+) -> bool {
+    let full = |path: &AttrPath| match parent {
+        Some(p) => AttrPath {
+            urn: p.urn.clone(),
+            name: p.name.clone(),
+            sub: Some(path.name.clone()),
+        },
+        None => path.clone(),
+    };
     match filter {
-        Filter::And(a, b) => matches(a, resource, case_exact) && matches(b, resource, case_exact),
-        Filter::Or(a, b) => matches(a, resource, case_exact) || matches(b, resource, case_exact),
-        Filter::Not(f) => !matches(f, resource, case_exact),
-        // A complex attribute is present when it holds anything, whatever
-        // its `value`.
-        Filter::Present(path) if path.sub.is_none() => {
-            elements(resource, path).iter().any(|v| present(v))
+        Filter::And(a, b) => {
+            eval(a, resource, case_exact, parent) && eval(b, resource, case_exact, parent)
         }
-        Filter::Present(path) => values(resource, path).iter().any(|v| present(v)),
-        // `eq null` is "has no value" (absent attributes have none to compare).
-        Filter::Compare(path, op, Value::Null) => {
-            let has = values(resource, path).iter().any(|v| present(v));
-            match op {
-                Op::Eq => !has,
-                Op::Ne => has,
-                _ => false,
-            }
+        Filter::Or(a, b) => {
+            eval(a, resource, case_exact, parent) || eval(b, resource, case_exact, parent)
         }
+        Filter::Not(f) => !eval(f, resource, case_exact, parent),
+        Filter::Present(path) => has_value(resource, path),
+        // `eq null` is "has no value", as `pr` would say.
+        Filter::Compare(path, op, Value::Null) => match op {
+            Op::Eq => !has_value(resource, path),
+            Op::Ne => has_value(resource, path),
+            _ => false,
+        },
         Filter::Compare(path, op, want) => {
-            let exact = case_exact(path);
+            let exact = case_exact(&full(path));
             values(resource, path)
                 .iter()
                 .any(|v| compare(v, *op, want, exact))
         }
         Filter::Values(path, inner, tail) => elements(resource, path).iter().any(|element| {
-            matches(inner, element, case_exact)
+            eval(inner, element, case_exact, Some(path))
                 && tail
                     .as_ref()
-                    .is_none_or(|t| matches(t, element, case_exact))
+                    .is_none_or(|t| eval(t, element, case_exact, Some(path)))
         }),
+    }
+}
+
+/// Whether the attribute holds anything: a complex one whatever its
+/// `value`, a sub-attribute or simple one a non-empty value.
+fn has_value(resource: &Value, path: &AttrPath) -> bool {
+    if path.sub.is_none() {
+        elements(resource, path).iter().any(|v| present(v))
+    } else {
+        values(resource, path).iter().any(|v| present(v))
     }
 }
 
@@ -447,18 +479,8 @@ pub fn member<'a>(object: &'a Value, name: &str) -> Option<&'a Value> {
 fn scope<'a>(resource: &'a Value, path: &AttrPath) -> Option<&'a Value> {
     match &path.urn {
         None => Some(resource),
-        Some(urn) => match member(resource, urn) {
-            Some(extension) => Some(extension),
-            // The core schema's own URN names the resource itself.
-            None => {
-                let core = member(resource, "schemas")?
-                    .as_array()?
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .any(|s| s.eq_ignore_ascii_case(urn));
-                core.then_some(resource)
-            }
-        },
+        Some(urn) if urn.starts_with(CORE_URN) => Some(resource),
+        Some(urn) => member(resource, urn),
     }
 }
 
@@ -498,6 +520,14 @@ fn compare(have: &Value, op: Op, want: &Value, exact: bool) -> bool {
         }
     };
     let order = match (have, want) {
+        (Value::String(h), Value::String(w))
+            if !matches!(op, Op::Co | Op::Sw | Op::Ew)
+                && let (Some(h), Some(w)) = (parse_iso8601(h), parse_iso8601(w)) =>
+        {
+            // Two instants (`meta.lastModified gt "..."`): compared as times,
+            // whatever their precision or offset.
+            h.cmp(&w)
+        }
         (Value::String(h), Value::String(w)) => {
             let (h, w) = (fold(h), fold(w));
             match op {
@@ -538,7 +568,10 @@ mod tests {
     use serde_json::json;
 
     fn exact(path: &AttrPath) -> bool {
-        path.sub.is_none() && matches!(path.name.as_str(), "id" | "externalid")
+        match path.sub.as_deref() {
+            None => matches!(path.name.as_str(), "id" | "externalid"),
+            Some(sub) => path.name == "members" && sub == "value",
+        }
     }
 
     fn user() -> Value {
@@ -550,7 +583,7 @@ mod tests {
             "active": true,
             "emails": [{"value": "bjensen@example.com", "type": "work", "primary": true},
                        {"value": "babs@jensen.org", "type": "home"}],
-            "meta": {"lastModified": "2011-05-13T04:42:34Z"},
+            "meta": {"lastModified": "2011-05-13T04:42:34Z", "created": "2011-05-13T04:42:34.500Z"},
             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"employeeNumber": "701984"}
         })
     }
@@ -593,6 +626,21 @@ mod tests {
             r#"urn:ietf:params:scim:schemas:core:2.0:User:userName sw "b""#
         ));
         assert!(hit(r#"title eq null"#) && !hit(r#"userName eq null"#));
+        assert!(!hit("name eq null") && hit("name ne null"));
+        // Times compare as instants: 04:42:34.5 is after 04:42:34.
+        assert!(hit(r#"meta.created gt "2011-05-13T04:42:34Z""#));
+        assert!(hit(r#"meta.created lt "2011-05-13T06:42:35+02:00""#));
+        assert!(!hit(
+            r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:userName pr"#
+        ));
+    }
+
+    #[test]
+    fn value_filters_ask_about_the_sub_attribute_in_its_parent() {
+        let group = json!({"members": [{"value": "abc", "display": "Ann"}]});
+        let hit = |f: &str| matches(&parse(f).unwrap(), &group, exact);
+        assert!(hit(r#"members[value eq "abc"]"#) && !hit(r#"members[value eq "ABC"]"#));
+        assert!(hit(r#"members[display eq "ANN"]"#));
     }
 
     #[test]

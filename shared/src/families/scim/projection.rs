@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 
 use serde_json::{Map, Value};
 
-use crate::families::scim::filter::{self, AttrPath, SyntaxError};
+use crate::families::scim::filter::{self, AttrPath, CORE_URN as CORE, SyntaxError};
 
 /// Attributes returned whatever the request asks (RFC 7643 §7, `returned:
 /// always`).
@@ -26,10 +26,6 @@ pub fn parse_list(text: &str) -> Result<Vec<AttrPath>, SyntaxError> {
         })
         .collect()
 }
-
-/// The core schemas' URN prefix: a path qualified by one names the
-/// resource's own attribute.
-const CORE: &str = "urn:ietf:params:scim:schemas:core:";
 
 /// Whether `key` (a member of the resource: an extension's URN or a name)
 /// is what `path` names at this level.
@@ -84,26 +80,18 @@ pub fn project(resource: &Value, attributes: &[AttrPath], excluded: &[AttrPath])
                 );
                 continue;
             }
-            if wanted.iter().any(|p| p.sub.is_none()) {
-                out.insert(key.clone(), value.clone());
-            } else {
-                let subs: Vec<AttrPath> = wanted
-                    .iter()
-                    .filter_map(|p| p.sub.clone())
-                    .map(|name| AttrPath {
-                        urn: None,
-                        name,
-                        sub: None,
-                    })
-                    .collect();
-                out.insert(key.clone(), project_members(value, &subs));
+            let one = Value::Object(Map::from_iter([(key.clone(), value.clone())]));
+            let paths: Vec<AttrPath> = wanted.into_iter().map(unqualified).collect();
+            if let Value::Object(mut cut) = project_members(&one, &paths) {
+                out.append(&mut cut);
             }
         }
         return Value::Object(out);
     }
     let mut out = object.clone();
     for path in excluded {
-        if ALWAYS.iter().any(|a| a.eq_ignore_ascii_case(&path.name)) && path.urn.is_none() {
+        let core = path.urn.as_ref().is_none_or(|u| u.starts_with(CORE));
+        if core && ALWAYS.iter().any(|a| a.eq_ignore_ascii_case(&path.name)) {
             continue;
         }
         let keys: Vec<String> = out.keys().filter(|k| names(path, k)).cloned().collect();
@@ -114,19 +102,12 @@ pub fn project(resource: &Value, attributes: &[AttrPath], excluded: &[AttrPath])
                 if let Some(ext) = out.get_mut(&key) {
                     remove_member(ext, &unqualified(path));
                 }
-            } else if let Some(sub) = &path.sub {
-                if let Some(value) = out.get_mut(&key) {
-                    remove_member(
-                        value,
-                        &AttrPath {
-                            urn: None,
-                            name: sub.clone(),
-                            sub: None,
-                        },
-                    );
+            } else if let Some(value) = out.get_mut(&key) {
+                if let Some(sub) = &path.sub {
+                    remove_member(value, &plain(sub.clone()));
+                } else {
+                    out.remove(&key);
                 }
-            } else {
-                out.remove(&key);
             }
         }
     }
@@ -143,7 +124,8 @@ fn unqualified(path: &AttrPath) -> AttrPath {
 }
 
 /// The members of an object (or of each element of an array of objects)
-/// that `paths` name.
+/// that `paths` name: a member whole when a path names it alone, else cut to
+/// the sub-attributes the paths name.
 fn project_members(value: &Value, paths: &[AttrPath]) -> Value {
     match value {
         Value::Array(items) => {
@@ -151,18 +133,47 @@ fn project_members(value: &Value, paths: &[AttrPath]) -> Value {
         }
         Value::Object(o) => Value::Object(
             o.iter()
-                .filter(|(k, _)| paths.iter().any(|p| names(p, k)))
-                .map(|(k, v)| (k.clone(), v.clone()))
+                .filter_map(|(k, v)| {
+                    let wanted: Vec<&AttrPath> = paths.iter().filter(|p| names(p, k)).collect();
+                    if wanted.is_empty() {
+                        return None;
+                    }
+                    if wanted.iter().any(|p| p.sub.is_none()) {
+                        return Some((k.clone(), v.clone()));
+                    }
+                    let subs: Vec<AttrPath> = wanted
+                        .iter()
+                        .filter_map(|p| p.sub.clone())
+                        .map(plain)
+                        .collect();
+                    Some((k.clone(), project_members(v, &subs)))
+                })
                 .collect(),
         ),
         other => other.clone(),
     }
 }
 
+fn plain(name: String) -> AttrPath {
+    AttrPath {
+        urn: None,
+        name,
+        sub: None,
+    }
+}
+
+/// Removes the member `path` names (or, with a sub-attribute, that
+/// sub-attribute of it) from an object or each element of an array.
 fn remove_member(value: &mut Value, path: &AttrPath) {
     match value {
         Value::Array(items) => items.iter_mut().for_each(|i| remove_member(i, path)),
-        Value::Object(o) => o.retain(|k, _| !names(path, k)),
+        Value::Object(o) => match &path.sub {
+            None => o.retain(|k, _| !names(path, k)),
+            Some(sub) => o
+                .iter_mut()
+                .filter(|(k, _)| names(path, k))
+                .for_each(|(_, v)| remove_member(v, &plain(sub.clone()))),
+        },
         _ => {}
     }
 }
@@ -171,7 +182,8 @@ fn remove_member(value: &mut Value, path: &AttrPath) {
 /// primary (else first) element's `value` (RFC 7644 §3.4.2.3).
 fn sort_key<'a>(resource: &'a Value, path: &AttrPath) -> Option<&'a Value> {
     let scope = match &path.urn {
-        Some(urn) => filter::member(resource, urn).unwrap_or(resource),
+        Some(urn) if urn.starts_with(CORE) => resource,
+        Some(urn) => filter::member(resource, urn)?,
         None => resource,
     };
     let v = filter::member(scope, &path.name)?;
@@ -182,10 +194,23 @@ fn sort_key<'a>(resource: &'a Value, path: &AttrPath) -> Option<&'a Value> {
             .or_else(|| items.first())?,
         other => other,
     };
-    match &path.sub {
+    let key = match &path.sub {
         Some(sub) => filter::member(v, sub),
         None if v.is_object() => filter::member(v, "value"),
         None => Some(v),
+    };
+    key.filter(|k| !k.is_null())
+}
+
+/// Values of different types order by type, so the order is total.
+fn rank(v: &Value) -> u8 {
+    match v {
+        Value::Null => 0,
+        Value::Bool(_) => 1,
+        Value::Number(_) => 2,
+        Value::String(_) => 3,
+        Value::Array(_) => 4,
+        Value::Object(_) => 5,
     }
 }
 
@@ -199,12 +224,12 @@ fn order(a: Option<&Value>, b: Option<&Value>, case_exact: bool) -> Ordering {
             x.to_lowercase().cmp(&y.to_lowercase())
         }
         (Some(Value::String(x)), Some(Value::String(y))) => x.cmp(y),
-        (Some(Value::Number(x)), Some(Value::Number(y))) => x
-            .as_f64()
-            .partial_cmp(&y.as_f64())
-            .unwrap_or(Ordering::Equal),
+        (Some(Value::Number(x)), Some(Value::Number(y))) => {
+            let (x, y) = (x.as_f64().unwrap_or(0.0), y.as_f64().unwrap_or(0.0));
+            x.total_cmp(&y)
+        }
         (Some(Value::Bool(x)), Some(Value::Bool(y))) => x.cmp(y),
-        _ => Ordering::Equal,
+        (Some(x), Some(y)) => rank(x).cmp(&rank(y)),
     }
 }
 
@@ -242,7 +267,8 @@ mod tests {
             "name": {"givenName": "Ann", "familyName": "Lee"},
             "emails": [{"value": "a@example.com", "type": "work", "primary": true}],
             "meta": {"resourceType": "User"},
-            ENTERPRISE: {"department": "Ops", "employeeNumber": "7"}
+            ENTERPRISE: {"department": "Ops", "employeeNumber": "7",
+                         "manager": {"value": "9", "displayName": "Bo"}}
         })
     }
 
@@ -286,9 +312,17 @@ mod tests {
             &[],
             &parse_list(&format!("{ENTERPRISE}:employeeNumber")).unwrap(),
         );
-        assert_eq!(out[ENTERPRISE], json!({"department": "Ops"}));
+        assert_eq!(out[ENTERPRISE].get("employeeNumber"), None);
+        assert_eq!(out[ENTERPRISE]["department"], "Ops");
         let out = project(&user(), &[], &parse_list(ENTERPRISE).unwrap());
         assert!(out.get(ENTERPRISE).is_none());
+        let id = parse_list("urn:ietf:params:scim:schemas:core:2.0:User:id").unwrap();
+        assert_eq!(project(&user(), &[], &id)["id"], "1");
+        let manager = format!("{ENTERPRISE}:manager.displayName");
+        let out = project(&user(), &[], &parse_list(&manager).unwrap());
+        assert_eq!(out[ENTERPRISE]["manager"], json!({"value": "9"}));
+        let out = project(&user(), &parse_list(&manager).unwrap(), &[]);
+        assert_eq!(out[ENTERPRISE], json!({"manager": {"displayName": "Bo"}}));
     }
 
     #[test]
@@ -298,14 +332,17 @@ mod tests {
             json!({"id": "2"}),
             json!({"id": "3", "userName": "A"}),
             json!({"id": "4", "userName": "c"}),
+            json!({"id": "5", "userName": null}),
+            json!({"id": "6", "userName": 7}),
+            json!({"id": "7", "userName": true}),
         ];
         let by = parse_list("userName").unwrap().remove(0);
         sort(&mut all, &by, false, |_| false);
         let ids: Vec<&str> = all.iter().map(|r| r["id"].as_str().unwrap()).collect();
-        assert_eq!(ids, ["3", "1", "4", "2"]);
+        assert_eq!(ids, ["7", "6", "3", "1", "4", "2", "5"]);
         sort(&mut all, &by, true, |_| false);
         let ids: Vec<&str> = all.iter().map(|r| r["id"].as_str().unwrap()).collect();
-        assert_eq!(ids, ["4", "1", "3", "2"]);
+        assert_eq!(ids, ["4", "1", "3", "6", "7", "2", "5"]);
     }
 
     #[test]

@@ -180,38 +180,35 @@ impl Parser<'_> {
 
     fn or(&mut self) -> Result<Filter, SyntaxError> {
         self.nest()?;
-        let mut left = self.and()?;
-        loop {
-            let save = self.at;
-            self.space();
-            if self.at > save && self.keyword("or") {
-                self.require_space()?;
-                let right = self.and()?;
-                left = Filter::Or(Box::new(left), Box::new(right));
-            } else {
-                self.at = save;
-                break;
-            }
-        }
+        let f = self.chain("or", Self::and, Filter::Or)?;
         self.depth -= 1;
-        Ok(left)
+        Ok(f)
     }
 
     fn and(&mut self) -> Result<Filter, SyntaxError> {
-        let mut left = self.unary()?;
+        self.chain("and", Self::unary, Filter::And)
+    }
+
+    /// `operand (SP word SP operand)*`, joined to the left.
+    fn chain(
+        &mut self,
+        word: &str,
+        operand: fn(&mut Self) -> Result<Filter, SyntaxError>,
+        join: fn(Box<Filter>, Box<Filter>) -> Filter,
+    ) -> Result<Filter, SyntaxError> {
+        let mut left = operand(self)?;
         loop {
             let save = self.at;
             self.space();
-            if self.at > save && self.keyword("and") {
+            if self.at > save && self.keyword(word) {
                 self.require_space()?;
-                let right = self.unary()?;
-                left = Filter::And(Box::new(left), Box::new(right));
+                let right = operand(self)?;
+                left = join(Box::new(left), Box::new(right));
             } else {
                 self.at = save;
-                break;
+                return Ok(left);
             }
         }
-        Ok(left)
     }
 
     fn require_space(&mut self) -> Result<(), SyntaxError> {

@@ -4,9 +4,21 @@
 # password-hashing split, +simd128, throughput, growth, instantiation, sizes.
 # Extra arguments go to cargo bench. ONBOARD_WASM_PROFILE=wasm-test measures
 # the components `cargo test` built instead of the shipping build.
+#
+# `bash tests/bench.sh --quick` (what CI runs after `cargo test --workspace`)
+# reuses that run's builds (the test host with its default features, the
+# `wasm-test` components) and prints the sizes, the compile time and the
+# per-route table with 2 requests a row: it shows the command works, and
+# fails only if it breaks, never on a timing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rustup target add wasm32-wasip2 >/dev/null 2>&1 || true
+if [ "${1:-}" = "--quick" ]; then
+  shift
+  export ONBOARD_BENCH_QUICK=1
+  export ONBOARD_WASM_PROFILE="${ONBOARD_WASM_PROFILE:-wasm-test}"
+  exec cargo bench --profile dev -p onboard-test-host --bench figures "$@"
+fi
 if [ -z "${ONBOARD_BENCH_REDIS:-}" ] && command -v redis-server >/dev/null 2>&1; then
   port=6393
   dir=$(mktemp -d)

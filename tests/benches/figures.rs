@@ -27,8 +27,17 @@ use onboard_test_host::kv::KvEngine;
 use onboard_test_host::{App, Host, Request, Response, Variant};
 use serde_json::{Value, json};
 
-/// Requests per case and mode (wasm, native).
-const N: usize = 20;
+/// Requests per case and mode (wasm, native): 20, or 2 in the quick mode.
+fn n() -> usize {
+    if quick() { 2 } else { 20 }
+}
+
+/// `ONBOARD_BENCH_QUICK=1` (`tests/bench.sh --quick`, what CI runs): the
+/// sizes, compile time and the per-route table on SQLite with 2 requests a
+/// row, to show the command works; its timings are not figures.
+fn quick() -> bool {
+    std::env::var_os("ONBOARD_BENCH_QUICK").is_some()
+}
 const ADMIN_KEY: &str = "bench-admin-key";
 const TOKEN_KEYS: &str = "b1:bench-token-key-0123456789";
 const PASSWORD: &str = "bench-password-1";
@@ -132,7 +141,7 @@ fn handler(component: &str) -> Option<Handler> {
 }
 
 /// One row of the table: a route and how to make its `i`-th request
-/// (requests `0..N` go through wasm, `N..2N` natively; one-shot requests
+/// (requests `0..n()` go through wasm, `n()..2 * n()` natively; one-shot requests
 /// get a target each).
 struct Case {
     component: String,
@@ -321,7 +330,7 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
     let event = s(&r.json()["data"][0]["id"]);
     // Organizations to subscribe and unsubscribe once each.
     let mut fresh_orgs = Vec::new();
-    for i in 0..2 * N {
+    for i in 0..2 * n() {
         let r = ok(
             host,
             op(Request::post("/v2/organizations")).json(
@@ -334,14 +343,14 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
     // Sessions to end, accounts with access tokens to revoke, users for the
     // second factor.
     let mut sessions = Vec::new();
-    for _ in 0..2 * N {
+    for _ in 0..2 * n() {
         sessions.push(clone_session(host, key, "op@bench.test", PASSWORD).await);
     }
     let mut revocable = Vec::new();
     let mut two_factor = Vec::new();
-    // 2N users for the one-shot second-factor rows, and three more for the
+    // 2 * n() users for the one-shot second-factor rows, and three more for the
     // repeatable ones (their own access token, password, installation).
-    for i in 0..2 * N + 3 {
+    for i in 0..2 * n() + 3 {
         let email = format!("holder{i}@bench.test");
         ok(
             host,
@@ -401,7 +410,7 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
     )
     .await;
     let mut states = Vec::new();
-    for _ in 0..2 * N {
+    for _ in 0..2 * n() {
         let r = ok(
             host,
             Request::post("/auth/sign_in")
@@ -490,7 +499,7 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
     )
     .await;
     let mut api_clients = Vec::new();
-    for i in 0..2 * N {
+    for i in 0..2 * n() {
         let r = ok(
             host,
             op(Request::post("/admin/api-clients")).json(&json!({"name": format!("c{i}")})),
@@ -517,7 +526,7 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
             "taxation_id3": "", "credit_period": 2, "credit_limit": 1000, "resellerCode": "CODE"})
     };
     let mut ap_accounts = Vec::new();
-    for i in 0..2 * N + 1 {
+    for i in 0..2 * n() + 1 {
         let r = ok(
             host,
             Request::post("/api/pass/createNewUser")
@@ -528,7 +537,7 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
         ap_accounts.push(s(&r.json()["result"]["id"]));
     }
     let mut ap_sessions = Vec::new();
-    for _ in 0..2 * N {
+    for _ in 0..2 * n() {
         let r = ok(
             host,
             Request::post("/auth/login")
@@ -542,7 +551,7 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
     let pair = gcore_login(host).await;
     let gc: &'static str = leak(format!("Bearer {}", s(&pair["access"])));
     let mut refreshes = Vec::new();
-    for _ in 0..2 * N {
+    for _ in 0..2 * n() {
         refreshes.push(s(&gcore_login(host).await["refresh"]));
     }
     let seed_004 = move |i: usize| {
@@ -577,7 +586,7 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
     .await;
     let g_token = s(&r.json()["id"]);
     let mut invited = Vec::new();
-    for i in 0..2 * N {
+    for i in 0..2 * n() {
         let r = ok(
             host,
             Request::post("/iam/clients/invite_user")
@@ -794,7 +803,7 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
         basic,
     ));
     {
-        let own = two_factor[2 * N].0.clone();
+        let own = two_factor[2 * n()].0.clone();
         out.push(case(
             "v2-user-generate-access-token",
             "PUT /v2/user/generate_access_token",
@@ -814,7 +823,7 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
         ));
     }
     {
-        let own = two_factor[2 * N + 1].0.clone();
+        let own = two_factor[2 * n() + 1].0.clone();
         out.push(case("v2-user-change-password", "PUT /v2/user/change_password", true, move |i| {
             let (from, to) = if i % 2 == 0 { (PASSWORD, "bench-password-2") } else { ("bench-password-2", PASSWORD) };
             Request::put("/v2/user/change_password")
@@ -823,7 +832,7 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
         }));
     }
     {
-        let own = two_factor[2 * N + 2].0.clone();
+        let own = two_factor[2 * n() + 2].0.clone();
         out.push(case(
             "v2-user-enable-two-factor",
             "PUT /v2/user/enable_2fa",
@@ -1159,7 +1168,7 @@ async fn cases(host: &Host, port: u16) -> Vec<Case> {
             ("apiculus-disable-account", "disable"),
             ("apiculus-enable-account", "enable"),
         ] {
-            let (ap2, target) = (ap, accounts[2 * N].clone());
+            let (ap2, target) = (ap, accounts[2 * n()].clone());
             out.push(case(
                 component,
                 &format!("PUT /api/v1/serv_{verb}UserAccount/{{id}}?manual=true"),
@@ -1353,7 +1362,7 @@ async fn run_case(host: &Host, config: &Config, case: &Case) -> Row {
     let mut wasm = Vec::new();
     let mut failures = Vec::new();
     let mut kv = 0;
-    for i in 0..N {
+    for i in 0..n() {
         let req = with_code(host, (case.make)(i));
         let t = Instant::now();
         let r = host.send(req).await;
@@ -1373,7 +1382,7 @@ async fn run_case(host: &Host, config: &Config, case: &Case) -> Row {
     let native = match handler(&case.component) {
         Some(h) => {
             let mut times = Vec::new();
-            for i in N..2 * N {
+            for i in n()..2 * n() {
                 let req = with_code(host, (case.make)(i));
                 let Some((_, mut request)) = host.native_request(&req) else {
                     break;
@@ -1406,7 +1415,10 @@ async fn run_case(host: &Host, config: &Config, case: &Case) -> Row {
 }
 
 fn print_table(provider: &str, rows: &[Row]) {
-    println!("\n## Per route ({provider}; {N} requests each through wasm and natively)\n");
+    println!(
+        "\n## Per route ({provider}; {} requests each through wasm and natively)\n",
+        n()
+    );
     println!(
         "| component | request | wasm p50 ms | wasm p99 ms | native p50 ms | wasm/native | kv calls | targets |"
     );
@@ -1542,7 +1554,7 @@ async fn simd(prod: &[Row]) {
     let (key, token) = operator_tenant(&host, "bench").await;
     let mut sign_in = Vec::new();
     let mut create = Vec::new();
-    for i in 0..N {
+    for i in 0..n() {
         let t = Instant::now();
         clone_session(&host, &key, "op@bench.test", PASSWORD).await;
         sign_in.push(t.elapsed());
@@ -1888,7 +1900,7 @@ async fn growth(app: Arc<App>) {
         let seed_time = started.elapsed();
         let mut create = Vec::new();
         let mut create_kv = 0;
-        for i in 0..N {
+        for i in 0..n() {
             let t = Instant::now();
             let r = ok(
                 &host,
@@ -1908,7 +1920,7 @@ async fn growth(app: Arc<App>) {
             async move {
                 let mut times = Vec::new();
                 let mut kv = 0;
-                for _ in 0..N {
+                for _ in 0..n() {
                     let t = Instant::now();
                     let r = ok(
                         &host,
@@ -2003,7 +2015,11 @@ async fn main() {
 
     // `ONBOARD_BENCH_ONLY=outbox,sweep` prints only those sections (besides
     // the sizes): table, throughput, hash, simd, growth, outbox, sweep, redis.
-    let only = std::env::var("ONBOARD_BENCH_ONLY").ok();
+    let only = if quick() {
+        Some("table".to_string())
+    } else {
+        std::env::var("ONBOARD_BENCH_ONLY").ok()
+    };
     let want = |section: &str| {
         only.as_deref()
             .is_none_or(|o| o.split(',').any(|s| s.trim() == section))
@@ -2014,12 +2030,15 @@ async fn main() {
         rows = table_rows;
         progress("SQLite table");
 
-        println!("\n## Instantiation alone (compiled component, new instance), p50 of {N}\n");
+        println!(
+            "\n## Instantiation alone (compiled component, new instance), p50 of {}\n",
+            n()
+        );
         println!("| component | instantiate ms |");
         println!("|---|---|");
         for component in host.app.manifest.component.keys() {
             let mut times = Vec::new();
-            for _ in 0..N {
+            for _ in 0..n() {
                 times.push(host.instantiate(component).await.expect("instantiate"));
             }
             println!("| {component} | {} |", ms(percentile(&mut times, 0.5)));

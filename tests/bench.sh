@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Prints Onboard's figures (README, Performance): the per-route table on
 # SQLite and, when redis-server is installed, again on a local Redis; the
-# password-hashing split, +simd128, throughput, growth, instantiation, sizes.
+# password-hashing split, +simd128, throughput, growth, instantiation, sizes;
+# and, with spin and wrk installed, requests per second under a real Spin
+# against a floor component (tests/wrk.sh).
 # Extra arguments go to cargo bench. ONBOARD_WASM_PROFILE=wasm-test measures
 # the components `cargo test` built instead of the shipping build.
 #
@@ -33,3 +35,11 @@ fi
 # tests add: after `cargo test`, the host itself is rebuilt once.
 export ONBOARD_WASM_PROFILE="${ONBOARD_WASM_PROFILE:-release}"
 cargo bench --profile dev -p onboard-test-host --no-default-features --bench figures "$@"
+# Under a real Spin: the reads' requests per second against the floor
+# component (tests/wrk.sh, which runs `spin build`: a no-op when the
+# manifest's components are up to date), when spin and wrk are installed.
+if command -v spin > /dev/null && command -v wrk > /dev/null; then
+  bash tests/wrk.sh
+else
+  echo "(spin or wrk not installed: no requests-per-second table)"
+fi

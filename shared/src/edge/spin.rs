@@ -7,7 +7,7 @@ use spin_sdk::http::IncomingRequest;
 use spin_sdk::wit::wasi::keyvalue::{atomics, batch, store};
 
 use crate::base::error::Error;
-use crate::be::kv::{CasOutcome, CasUpdate, Kv, KvError, KvResult};
+use crate::be::kv::{CasOutcome, CasUpdate, Kv, KvError, KvResult, ReadAhead};
 use crate::be::storage::Env;
 
 use crate::edge::web::{self, MAX_BODY_BYTES};
@@ -138,7 +138,7 @@ pub fn with_env(
     render_error: fn(&Error) -> web::Response,
     f: impl FnOnce(&mut Env) -> web::Response,
 ) -> web::Response {
-    let kv = match SpinKv::open_default() {
+    let kv = match SpinKv::open_default().map(ReadAhead::new) {
         Ok(kv) => kv,
         Err(e) => return render_error(&Error::from(e)),
     };
@@ -211,7 +211,7 @@ pub async fn serve_stream<S>(
         Ok(r) => r,
         Err(e) => return send_whole(out, render_error(&e)).await,
     };
-    let kv = match SpinKv::open_default() {
+    let kv = match SpinKv::open_default().map(ReadAhead::new) {
         Ok(kv) => kv,
         Err(e) => return send_whole(out, render_error(&Error::from(e))).await,
     };

@@ -7,7 +7,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use onboard_shared::credential::secrets::{self, Keys};
-use onboard_test_host::{Host, Request, Response};
+use onboard_test_host::{Host, Op, Request, Response};
 use serde_json::{Value, json};
 
 use crate::support::{
@@ -137,6 +137,52 @@ async fn platform_admin_creates_a_tenant_whose_operator_signs_in() {
         .send(Request::get("/admin/tenants").header("authorization", format!("Bearer {ADMIN_KEY}")))
         .await;
     assert_eq!((r.status, r.header("allow")), (405, Some("POST")));
+}
+
+/// A session's read of what it needs is one call to the store: the
+/// tenant, the user and the session, and, read ahead in the same batch, the
+/// tenant serving the host and the organization the token names (the
+/// user's at sign-in). Where the provider cannot batch (Redis), each is one
+/// `get`, and none is read twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_read_is_one_batch_of_what_it_needs() {
+    let host = bare_app_host();
+    let r = host
+        .send(admin(
+            "/admin/tenants",
+            &tenant_body("batch", "portal.batch.test", "op@batch.test"),
+        ))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let key = r.json()["application_key"].as_str().unwrap().to_string();
+    let r = host
+        .send(
+            Request::post("/auth/sign_in")
+                .header("host", "portal.batch.test")
+                .header("x-api-key", &key)
+                .json(&json!({"username": "op@batch.test", "password": OPERATOR_PASSWORD})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let auth = format!("Bearer {}", r.json()["token"].as_str().unwrap());
+    let r = host
+        .send(me(&auth).header("host", "portal.batch.test"))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["data"]["attributes"]["email"], "op@batch.test");
+    if std::env::var_os(onboard_test_host::kv::TEST_KV_VAR).is_some() {
+        // One refused batch, then one get a key.
+        assert_eq!(r.kv.get(Op::Get), 5, "{:?}", r.kv);
+    } else {
+        assert_eq!(r.kv.total(), 1, "{:?}", r.kv);
+        assert_eq!(r.kv.get(Op::GetMany), 1, "{:?}", r.kv);
+    }
+    // The host's tenant, read ahead, still refuses another tenant's host.
+    crate::support::seed_tenant(&host, "other", &["portal.other.test"], "op@other.test");
+    let r = host
+        .send(me(&auth).header("host", "portal.other.test"))
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -109,7 +109,13 @@ pub fn authenticate(
         .map(str::trim)
         .filter(|t| !t.is_empty() && t.len() <= 4096)
         .ok_or_else(|| Error::Unauthenticated("missing x-access-token".into()))?;
-    let found = identity::session_caller(env, config, Family::Apiculus, token)?;
+    let found = identity::session_caller(
+        env,
+        config,
+        Family::Apiculus,
+        token,
+        header_str(req, "host"),
+    )?;
     identity::check_destination(env, &found.0.tenant, None, header_str(req, "host"))?;
     Ok(found)
 }
@@ -164,6 +170,7 @@ pub fn login(req: &Request, env: &mut Env, config: &Config) -> Response {
                 sid: &signed.sid,
                 jti: &signed.sid,
                 ttl: identity::SESSION_TTL_MS,
+                org: Some(signed.user.organization_id),
             },
             env.now,
             Map::new(),

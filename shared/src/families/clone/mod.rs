@@ -64,7 +64,7 @@ pub fn authenticate(
 ) -> Result<(Caller, User, Organization), Error> {
     let authorization = header_str(req, "authorization");
     let found = if let Some(token) = identity::scheme_token(authorization, "bearer") {
-        identity::session_caller(env, config, Family::Clone, token)?
+        identity::session_caller(env, config, Family::Clone, token, header_str(req, "host"))?
     } else if let Some(token) = identity::scheme_token(authorization, "basic") {
         identity::stored_caller(env, config, CredentialKind::AccessToken, token)?
     } else {

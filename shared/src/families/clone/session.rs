@@ -153,6 +153,7 @@ fn session_answer(
             sid,
             jti: sid,
             ttl,
+            org: Some(user.organization_id),
         },
         env.now,
         extra,

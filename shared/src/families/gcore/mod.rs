@@ -85,7 +85,7 @@ pub fn authenticate(
     let found = if let Some(token) = identity::scheme_token(authorization, "apikey") {
         identity::stored_caller(env, config, CredentialKind::ApiToken, token)?
     } else if let Some(token) = identity::scheme_token(authorization, "bearer") {
-        identity::session_caller(env, config, Family::Gcore, token)?
+        identity::session_caller(env, config, Family::Gcore, token, header_str(req, "host"))?
     } else {
         return Err(Error::Unauthenticated("missing credential".into()));
     };
@@ -182,6 +182,7 @@ fn pair(
             sid,
             jti: refresh_jti,
             ttl: identity::GCORE_REFRESH_TTL_MS,
+            org: Some(user.organization_id),
         },
         env.now,
         claims.clone(),
@@ -197,6 +198,7 @@ fn pair(
             sid,
             jti: &access_jti,
             ttl: identity::GCORE_ACCESS_TTL_MS,
+            org: Some(user.organization_id),
         },
         env.now,
         claims,

@@ -15,6 +15,9 @@ cd "$(dirname "$0")/.."
 seconds=${ONBOARD_WRK_SECONDS:-8}
 port=${ONBOARD_WRK_PORT:-3931}
 base="http://127.0.0.1:$port"
+# The floor answers every path: the app is served on a port of its own, so
+# a floor left running can never pass for it.
+app_port=$((port + 1))
 admin_key="wrk-admin-key-0123456789"
 for tool in spin wrk; do
   command -v "$tool" > /dev/null || { echo "tests/wrk.sh needs $tool on PATH" >&2; exit 1; }
@@ -35,18 +38,24 @@ if [ "${ONBOARD_SKIP_SPIN_BUILD:-}" != 1 ]; then
 fi
 cargo build --quiet --target wasm32-wasip2 --release -p floor
 
-# Serves a manifest on a fresh state directory and waits for `probe`.
+# Serves a manifest on `port` from a fresh state directory and waits for
+# `probe` to answer 2xx from it.
 serve() {
-  local manifest=$1 probe=$2 state
+  local manifest=$1 port=$2 probe=$3 state
   state=$(mktemp -d "$work/state.XXXX")
+  if curl -s -o /dev/null "http://127.0.0.1:$port/"; then
+    echo "port $port is taken: set ONBOARD_WRK_PORT" >&2
+    return 1
+  fi
   SPIN_VARIABLE_ADMIN_KEY=$admin_key \
   SPIN_VARIABLE_TOKEN_KEYS="k1:wrk-token-key-0123456789abcdef" \
     spin up -f "$manifest" --listen "127.0.0.1:$port" --state-dir "$state" \
     > "$state/spin.log" 2>&1 &
   spin_pid=$!
+  base="http://127.0.0.1:$port"
   for _ in $(seq 1 1500); do
-    curl -s -o /dev/null "$base$probe" && return 0
     kill -0 "$spin_pid" 2> /dev/null || { cat "$state/spin.log"; return 1; }
+    curl -sf -o /dev/null "$base$probe" && return 0
     sleep 0.2
   done
   echo "spin up did not answer" >&2
@@ -59,22 +68,24 @@ rate() {
   local path=$1
   shift
   local out
-  out=$(wrk -t 2 -c 32 -d "${seconds}s" "$@" "$base$path")
+  out=$(wrk -t 2 -c 32 -d "${seconds}s" "$@" "$base$path") || { echo "wrk-failed"; return 0; }
   if grep -q "Non-2xx" <<< "$out"; then
     echo "non-2xx"
+  elif grep -q "Socket errors" <<< "$out"; then
+    echo "socket-errors"
   else
     awk '/Requests\/sec/ {print $2}' <<< "$out"
   fi
 }
 
-serve tests/floor.toml /
+serve tests/floor.toml "$port" /
 floor=$(rate /)
 stop_spin
 
-serve spin.toml /health
+serve spin.toml "$app_port" /health
 # A tenant on this host, its operator signed in (a Clone session), and a
 # customer with ten users to read and list.
-read -r token user < <(python3 - "$base" "$admin_key" <<'PY'
+seed=$(python3 - "$base" "$admin_key" <<'PY'
 import sys
 import httpx
 
@@ -98,6 +109,8 @@ for i in range(10):
 print(auth["Authorization"].split()[1], user)
 PY
 )
+read -r token user <<< "$seed"
+[ -n "${user:-}" ] || { echo "seeding the app failed" >&2; exit 1; }
 auth="Authorization: Bearer $token"
 health=$(rate /health)
 me=$(rate /v2/user/me -H "$auth")

@@ -57,8 +57,11 @@ impl Host {
             bytes
         };
         let pause = |_: std::time::Duration| {};
+        // As a component's store is (`edge::spin`), so native and wasm
+        // requests make the same calls.
+        let kv = onboard_shared::be::kv::ReadAhead::new(&self.kv);
         let mut env = Env {
-            kv: &self.kv,
+            kv: &kv,
             now: onboard_shared::base::time::millis(self.clock.now()),
             random: &mut random,
             pause: &pause,

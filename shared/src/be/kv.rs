@@ -71,6 +71,9 @@ pub trait Kv {
         let _ = later;
         self.get_many(now)
     }
+    /// Drops whatever was read ahead and not yet used: past the point it
+    /// was read for (authentication), every read goes to the store.
+    fn end_read_ahead(&self) {}
 }
 
 /// Slots in Spin's per-instance compare-and-swap table.
@@ -96,9 +99,12 @@ pub fn get_many_or_each(
     match batch(keys) {
         // The host answers (key, value) pairs in any order.
         Ok(found) => {
-            let mut by_key: std::collections::HashMap<String, Option<Vec<u8>>> =
+            let by_key: std::collections::HashMap<String, Option<Vec<u8>>> =
                 found.into_iter().collect();
-            Ok(keys.iter().map(|k| by_key.remove(k).flatten()).collect())
+            Ok(keys
+                .iter()
+                .map(|k| by_key.get(k).cloned().flatten())
+                .collect())
         }
         Err(_) => {
             broken.set(true);
@@ -191,13 +197,13 @@ impl Kv for MemKv {
 /// for the next `get` of its key (what a component's store is wrapped in).
 /// A kept value is one read as part of an earlier batch: handed out once, so
 /// a read after it goes to the store, and dropped by any write to its key.
-pub struct ReadAhead<K> {
-    inner: K,
+pub struct ReadAhead<'a, K: ?Sized> {
+    inner: &'a K,
     kept: RefCell<std::collections::HashMap<String, Option<Vec<u8>>>>,
 }
 
-impl<K: Kv> ReadAhead<K> {
-    pub fn new(inner: K) -> Self {
+impl<'a, K: Kv + ?Sized> ReadAhead<'a, K> {
+    pub fn new(inner: &'a K) -> Self {
         Self {
             inner,
             kept: RefCell::default(),
@@ -209,7 +215,7 @@ impl<K: Kv> ReadAhead<K> {
     }
 }
 
-impl<K: Kv> Kv for ReadAhead<K> {
+impl<K: Kv + ?Sized> Kv for ReadAhead<'_, K> {
     fn get(&self, key: &str) -> KvResult<Option<Vec<u8>>> {
         if let Some(value) = self.kept.borrow_mut().remove(key) {
             return Ok(value);
@@ -247,6 +253,9 @@ impl<K: Kv> Kv for ReadAhead<K> {
     }
     fn swaps_left(&self) -> usize {
         self.inner.swaps_left()
+    }
+    fn end_read_ahead(&self) {
+        self.kept.borrow_mut().clear();
     }
 }
 
@@ -303,7 +312,8 @@ mod tests {
 
     #[test]
     fn values_read_ahead_serve_one_get_and_die_on_a_write() {
-        let kv = ReadAhead::new(MemKv::default());
+        let mem = MemKv::default();
+        let kv = ReadAhead::new(&mem);
         for k in ["a", "b", "c"] {
             kv.set(k, k.as_bytes()).unwrap();
         }
@@ -312,12 +322,12 @@ mod tests {
             .get_many_ahead(&keys(&["a"]), &keys(&["b", "c", "gone"]))
             .unwrap();
         assert_eq!(now, vec![Some(b"a".to_vec())]);
-        let calls = kv.inner.calls();
+        let calls = mem.calls();
         // Kept: served without a call, once.
         assert_eq!(kv.get("b").unwrap(), Some(b"b".to_vec()));
         assert_eq!(kv.get("gone").unwrap(), None);
-        assert_eq!(kv.inner.calls(), calls);
-        kv.inner.set("b", b"b2").unwrap();
+        assert_eq!(mem.calls(), calls);
+        mem.set("b", b"b2").unwrap();
         assert_eq!(
             kv.get("b").unwrap(),
             Some(b"b2".to_vec()),
@@ -329,5 +339,12 @@ mod tests {
         let _ = kv.get_many_ahead(&keys(&["a"]), &keys(&["c"])).unwrap();
         kv.delete("c").unwrap();
         assert_eq!(kv.get("c").unwrap(), None);
+        // Past authentication nothing read ahead is served.
+        let _ = kv
+            .get_many_ahead(&keys(&["a"]), &keys(&["a", "b"]))
+            .unwrap();
+        kv.end_read_ahead();
+        mem.set("b", b"b3").unwrap();
+        assert_eq!(kv.get("b").unwrap(), Some(b"b3".to_vec()));
     }
 }

@@ -175,6 +175,8 @@ pub fn check_destination(
     {
         return Err(elsewhere());
     }
+    // The end of authentication: nothing read ahead for it outlives it.
+    env.kv.end_read_ahead();
     Ok(())
 }
 

@@ -138,10 +138,11 @@ pub fn with_env(
     render_error: fn(&Error) -> web::Response,
     f: impl FnOnce(&mut Env) -> web::Response,
 ) -> web::Response {
-    let kv = match SpinKv::open_default().map(ReadAhead::new) {
+    let store = match SpinKv::open_default() {
         Ok(kv) => kv,
         Err(e) => return render_error(&Error::from(e)),
     };
+    let kv = ReadAhead::new(&store);
     let mut random = || *uuid::Uuid::new_v4().as_bytes();
     let pause = |d: std::time::Duration| std::thread::sleep(d);
     let mut env = Env {
@@ -211,10 +212,11 @@ pub async fn serve_stream<S>(
         Ok(r) => r,
         Err(e) => return send_whole(out, render_error(&e)).await,
     };
-    let kv = match SpinKv::open_default().map(ReadAhead::new) {
+    let store = match SpinKv::open_default() {
         Ok(kv) => kv,
         Err(e) => return send_whole(out, render_error(&Error::from(e))).await,
     };
+    let kv = ReadAhead::new(&store);
     let mut random = || *uuid::Uuid::new_v4().as_bytes();
     let pause = |d: std::time::Duration| std::thread::sleep(d);
     let mut env = Env {

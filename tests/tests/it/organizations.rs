@@ -855,3 +855,56 @@ async fn a_customer_admin_is_refused_what_its_role_may_not_do() {
         assert_eq!(r.status, want, "{path}: {}", r.text());
     }
 }
+
+/// A token names the organization its user was in at sign-in, and the
+/// session's read fetches it ahead. After a move the token still acts in the
+/// user's organization as its record says now: the stale one read ahead is
+/// never used (one more call to the store, on SQLite two in all).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_from_before_a_move_acts_in_the_new_organization() {
+    let host = app_host();
+    let key = crate::identity::app_key(&host).await;
+    let user = customer(&host, "mover@example.com").await;
+    let r = send(
+        &host,
+        as_operator(Request::post("/v2/organizations"))
+            .json(&json!({"organization": {"name": "Target", "company_name": "Target Inc"}})),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let target = r.json()["data"]["id"].as_str().unwrap().to_string();
+    let auth = crate::support::sign_in(&host, &key, "mover@example.com", "password123").await;
+    let current = |auth: String| {
+        let host = host.clone();
+        async move {
+            send(
+                &host,
+                Request::get("/v2/user/organization").header("authorization", auth),
+            )
+            .await
+        }
+    };
+    let before = current(auth.clone()).await;
+    assert_eq!(before.status, 200, "{}", before.text());
+    assert_ne!(before.json()["data"]["id"], target.as_str());
+    let r = send(
+        &host,
+        as_operator(Request::put(format!(
+            "/v2/organizations/move?user_id={user}&organization_id={target}"
+        ))),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let after = current(auth).await;
+    assert_eq!(after.status, 200, "{}", after.text());
+    assert_eq!(after.json()["data"]["id"], target.as_str());
+    if std::env::var_os(onboard_test_host::kv::TEST_KV_VAR).is_none() {
+        assert_eq!(
+            before.kv.total() + 1,
+            after.kv.total(),
+            "{:?} {:?}",
+            before.kv,
+            after.kv
+        );
+    }
+}

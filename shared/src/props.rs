@@ -110,6 +110,7 @@ fn user(email: String, first: Option<String>) -> User {
             first_name: first,
             ..Profile::default()
         },
+        directory: Default::default(),
         confirmed: false,
         status: Lifecycle::Active,
         password_hash: None,

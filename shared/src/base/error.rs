@@ -51,6 +51,9 @@ pub enum Error {
     MethodNotAllowed(Vec<http::Method>),
     /// 409: the record changed under a request that depended on it.
     Conflict(String),
+    /// 412: the record is no longer the version the client named
+    /// (`If-Match`); nothing was changed.
+    PreconditionFailed(String),
     /// 413: body over the limit.
     TooLarge,
     /// 415: not a content type the endpoint reads.
@@ -73,6 +76,7 @@ impl Error {
             Error::NotFound(_) => 404,
             Error::MethodNotAllowed(_) => 405,
             Error::Conflict(_) => 409,
+            Error::PreconditionFailed(_) => 412,
             Error::TooLarge => 413,
             Error::UnsupportedMediaType(_) => 415,
             Error::Invalid(_) => 422,
@@ -89,6 +93,7 @@ impl Error {
             | Error::Forbidden(m)
             | Error::NotFound(m)
             | Error::Conflict(m)
+            | Error::PreconditionFailed(m)
             | Error::UnsupportedMediaType(m)
             | Error::Unavailable(m) => m.clone(),
             Error::MethodNotAllowed(_) => "method not allowed".into(),

@@ -295,6 +295,35 @@ pub struct Profile {
     pub comment: Option<String>,
 }
 
+/// What an organization's identity provider says of a user beyond the
+/// profile every family shares (SCIM's `externalId`, `displayName`,
+/// `name.formatted` and enterprise extension): kept on the core's user so
+/// that a user pushed by an identity provider reads back as it was pushed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Directory {
+    /// The provider's own id for the user (RFC 7643 `externalId`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub formatted_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub employee_number: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    /// The enterprise extension's `organization` (a company name, not the
+    /// core's organization).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company: Option<String>,
+}
+
+impl Directory {
+    pub fn is_empty(&self) -> bool {
+        *self == Directory::default()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
     pub id: Uuid,
@@ -320,6 +349,9 @@ pub struct User {
     #[serde(default)]
     pub groups: Vec<Uuid>,
     pub profile: Profile,
+    /// Identity-provider attributes (SCIM), empty for most users.
+    #[serde(default, skip_serializing_if = "Directory::is_empty")]
+    pub directory: Directory,
     pub confirmed: bool,
     #[serde(default)]
     pub status: Lifecycle,

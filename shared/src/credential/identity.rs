@@ -232,6 +232,9 @@ pub enum CredentialKind {
     ApiToken,
     /// CloudCockpit OAuth client (indexed by client id; secret sealed).
     OauthClient,
+    /// SCIM connection (`Authorization: Bearer <token>` on `/scim/v2`): an
+    /// identity provider provisioning one customer organization.
+    ScimConnection,
 }
 
 /// A credential kept in its tenant, found through its [`CredentialRef`].

@@ -9,6 +9,7 @@ pub mod identity;
 pub mod impersonation;
 pub mod password;
 pub mod proxy;
+pub mod scim_connections;
 pub mod secrets;
 pub mod throttle;
 pub mod totp;

@@ -31,6 +31,8 @@ pub enum Auth {
     Apiculus,
     /// Gcore: `Authorization: APIKey <token>` or `Bearer <access JWT>`.
     Gcore,
+    /// SCIM: `Authorization: Bearer <token>` of a SCIM connection.
+    Scim,
 }
 
 /// One operation: method, path (OpenAPI form), family tag, summary, auth,
@@ -359,6 +361,73 @@ fn admin_api_client() -> Option<Value> {
     )
 }
 
+fn admin_scim_connection() -> Option<Value> {
+    object(
+        &["name", "organization_id"],
+        json!({"name": string(), "organization_id": uuid()}),
+    )
+}
+
+/// A SCIM string attribute: text up to 255 characters, or null to clear it.
+fn scim_text() -> Value {
+    json!({"type": ["string", "null"], "maxLength": 255})
+}
+
+/// A SCIM User as POST and PUT read it (attribute names match in any case;
+/// `id`, `meta` and `groups` are read-only and ignored).
+fn scim_user() -> Option<Value> {
+    let enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    with_example(
+        object(
+            &["schemas", "userName"],
+            json!({
+                "schemas": {"type": "array", "items": {"type": "string", "enum": [
+                    "urn:ietf:params:scim:schemas:core:2.0:User", enterprise]}, "minItems": 1},
+                "userName": {"type": "string", "format": "email", "maxLength": 255,
+                    "description": "The user's email, unique in the tenant (case-insensitive)"},
+                "externalId": scim_text(),
+                "name": {"type": ["object", "null"], "properties": {"givenName": scim_text(),
+                    "familyName": scim_text(), "formatted": scim_text()}, "additionalProperties": false},
+                "displayName": scim_text(), "title": scim_text(),
+                "locale": scim_text(), "timezone": scim_text(),
+                "active": {"type": ["boolean", "string"], "description": "true, false, or the strings \"True\"/\"False\""},
+                "emails": {"type": ["array", "null"], "items": {"type": "object", "properties": {
+                    "value": {"type": "string", "description": "Equal to userName"},
+                    "type": {"type": "string"}, "primary": {"type": ["boolean", "string"]}, "display": {"type": "string"}}}},
+                "phoneNumbers": {"type": ["array", "null"], "items": {"type": "object", "properties": {
+                    "value": scim_text(), "type": {"type": "string", "enum": ["work", "mobile"]},
+                    "primary": {"type": ["boolean", "string"]}, "display": {"type": "string"}}}},
+                "password": {"type": "string", "description": "POST only: the user's first password (else an invitation is sent)"},
+                enterprise: {"type": ["object", "null"], "properties": {"employeeNumber": scim_text(),
+                    "department": scim_text(), "organization": scim_text()}, "additionalProperties": false},
+            }),
+        ),
+        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ana@example.com",
+               "externalId": "00u1a2b3", "name": {"givenName": "Ana", "familyName": "Lima"},
+               "emails": [{"value": "ana@example.com", "type": "work", "primary": true}], "active": true}),
+    )
+}
+
+/// A SCIM PatchOp (RFC 7644 §3.5.2).
+fn scim_patch() -> Option<Value> {
+    with_example(
+        object(
+            &["schemas", "Operations"],
+            json!({
+                "schemas": {"type": "array", "items": {"type": "string",
+                    "enum": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"]}, "minItems": 1},
+                "Operations": {"type": "array", "minItems": 1, "maxItems": 1000, "items": {
+                    "type": "object", "required": ["op"], "properties": {
+                        "op": {"type": "string", "description": "add, remove or replace (any case)"},
+                        "path": {"type": "string", "description": "An attribute path, e.g. emails[type eq \"work\"].value"},
+                        "value": {}}}},
+            }),
+        ),
+        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+               "Operations": [{"op": "replace", "path": "active", "value": false}]}),
+    )
+}
+
 fn reference_data() -> Option<Value> {
     object(
         &[],
@@ -679,6 +748,39 @@ pub const OPERATIONS: &[Operation] = &[
         "/admin/api-clients/{id}",
         "admin",
         "Revoke an API client",
+        Admin,
+        [204, 401, 403, 404]
+    ),
+    op!(
+        "post",
+        "/admin/scim-connections",
+        "admin",
+        "Create a SCIM connection for a customer organization (its token is shown once)",
+        Admin,
+        [201, 400, 401, 403, 404, 422],
+        admin_scim_connection
+    ),
+    op!(
+        "get",
+        "/admin/scim-connections",
+        "admin",
+        "A customer organization's live SCIM connections (organization_id), without their tokens",
+        Admin,
+        [200, 401, 403, 404, 422]
+    ),
+    op!(
+        "get",
+        "/admin/scim-connections/{id}",
+        "admin",
+        "One SCIM connection, without its token",
+        Admin,
+        [200, 401, 403, 404]
+    ),
+    op!(
+        "delete",
+        "/admin/scim-connections/{id}",
+        "admin",
+        "Revoke a SCIM connection",
         Admin,
         [204, 401, 403, 404]
     ),
@@ -1428,6 +1530,97 @@ pub const OPERATIONS: &[Operation] = &[
         Gcore,
         [204, 401, 403, 404]
     ),
+    op!(
+        "get",
+        "/scim/v2/Users",
+        "scim",
+        "List and filter the organization's users (filter, startIndex, count, sortBy, attributes)",
+        Scim,
+        [200, 400]
+    ),
+    op!(
+        "post",
+        "/scim/v2/Users",
+        "scim",
+        "Create a user in the connection's organization",
+        Scim,
+        [201, 400, 409],
+        scim_user
+    ),
+    op!(
+        "get",
+        "/scim/v2/Users/{id}",
+        "scim",
+        "One user (If-None-Match: 304)",
+        Scim,
+        [200, 304, 400, 404]
+    ),
+    op!(
+        "put",
+        "/scim/v2/Users/{id}",
+        "scim",
+        "Replace a user's attributes (If-Match: 412 when stale)",
+        Scim,
+        [200, 400, 404, 409, 412, 429],
+        scim_user
+    ),
+    op!(
+        "patch",
+        "/scim/v2/Users/{id}",
+        "scim",
+        "Patch a user (RFC 7644 3.5.2; If-Match: 412 when stale)",
+        Scim,
+        [200, 400, 404, 409, 412, 429],
+        scim_patch
+    ),
+    op!(
+        "delete",
+        "/scim/v2/Users/{id}",
+        "scim",
+        "Delete a user (the core's soft delete; If-Match: 412 when stale)",
+        Scim,
+        [204, 404, 412]
+    ),
+    op!(
+        "get",
+        "/scim/v2/ServiceProviderConfig",
+        "scim",
+        "What this SCIM service supports",
+        Scim,
+        [200]
+    ),
+    op!(
+        "get",
+        "/scim/v2/ResourceTypes",
+        "scim",
+        "The resource types",
+        Scim,
+        [200]
+    ),
+    op!(
+        "get",
+        "/scim/v2/ResourceTypes/{id}",
+        "scim",
+        "One resource type",
+        Scim,
+        [200, 404]
+    ),
+    op!(
+        "get",
+        "/scim/v2/Schemas",
+        "scim",
+        "The schemas, with exactly the attributes kept",
+        Scim,
+        [200]
+    ),
+    op!(
+        "get",
+        "/scim/v2/Schemas/{id}",
+        "scim",
+        "One schema, by URN",
+        Scim,
+        [200, 404]
+    ),
 ];
 
 /// The error schema of a family, by tag.
@@ -1437,6 +1630,7 @@ fn error_schema(tag: &str) -> &'static str {
         "cloudcockpit" => "CloudCockpitError",
         "apiculus" => "ApiculusEnvelope",
         "gcore" => "GcoreError",
+        "scim" => "ScimError",
         _ => "CloneError",
     }
 }
@@ -1450,6 +1644,7 @@ fn security(auth: Auth) -> Value {
         Auth::CloudCockpit => json!([{"cloudCockpitOAuth": [], "xTenant": []}]),
         Auth::Apiculus => json!([{"apiculusToken": []}]),
         Auth::Gcore => json!([{"gcoreApiKey": []}, {"gcoreBearer": []}]),
+        Auth::Scim => json!([{"scimBearer": []}]),
     }
 }
 
@@ -1469,8 +1664,18 @@ const EMPTY_SUCCESS: [(&str, &str); 3] = [
     ("delete", "/iam/clients/{clientId}/client-users/{userId}"),
 ];
 
+/// The media type of an operation's JSON bodies.
+fn json_media(op: &Operation) -> &'static str {
+    if op.tag == "scim" {
+        "application/scim+json"
+    } else {
+        "application/json"
+    }
+}
+
 fn response(op: &Operation, status: u16) -> Value {
     let error = error_schema(op.tag);
+    let json_media = json_media(op);
     let empty = EMPTY_SUCCESS.contains(&(op.method, op.path));
     match status {
         // RFC 9110 9.3.2: a HEAD answer carries no content.
@@ -1480,7 +1685,7 @@ fn response(op: &Operation, status: u16) -> Value {
         200 | 201 if empty => json!({"description": "Success, no body"}),
         200 | 201 => {
             let schema = success::success_schema(op.method, op.path, status).unwrap_or(json!({}));
-            json!({"description": "Success", "content": {"application/json": {"schema": schema}}})
+            json!({"description": "Success", "content": {json_media: {"schema": schema}}})
         }
         // The health answer says what is down.
         503 if op.path == "/health" => json!({"description": "Store unavailable",
@@ -1489,12 +1694,15 @@ fn response(op: &Operation, status: u16) -> Value {
         400 | 401 if op.path == "/oauth2/token" => json!({"description": "OAuth error",
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OAuthError"}}}}),
         202 | 204 => json!({"description": "Accepted, no body"}),
+        304 => {
+            json!({"description": "Not modified (If-None-Match names the current version), no body"})
+        }
         401 | 403 if op.tag == "cloudcockpit" => json!({"description": "No body, as documented"}),
         _ => {
             let media = if op.tag == "admin" {
                 "application/problem+json"
             } else {
-                "application/json"
+                json_media
             };
             json!({"description": "Error", "content": {media: {
                 "schema": {"$ref": format!("#/components/schemas/{error}")}}}})
@@ -1562,7 +1770,7 @@ pub fn document() -> Value {
         });
         if let Some(schema) = (op.body)() {
             operation["requestBody"] =
-                json!({"required": true, "content": {"application/json": {"schema": schema}}});
+                json!({"required": true, "content": {json_media(op): {"schema": schema}}});
         }
         let entry = paths
             .entry(op.path.to_string())
@@ -1574,7 +1782,7 @@ pub fn document() -> Value {
         "info": {
             "title": "Onboard",
             "version": crate::VERSION,
-            "description": "Multi-tenant customer and user provisioning: one core, four API families (Clone Systems v2, CloudCockpit v1, Apiculus, Gcore IAM) and this service's administration API."
+            "description": "Multi-tenant customer and user provisioning: one core, four API families (Clone Systems v2, CloudCockpit v1, Apiculus, Gcore IAM), SCIM 2.0 for identity providers, and this service's administration API."
         },
         "paths": paths,
         "components": {
@@ -1587,7 +1795,8 @@ pub fn document() -> Value {
                 "xTenant": {"type": "apiKey", "in": "header", "name": "X-Tenant"},
                 "apiculusToken": {"type": "apiKey", "in": "header", "name": "x-access-token"},
                 "gcoreApiKey": {"type": "apiKey", "in": "header", "name": "Authorization", "description": "APIKey <id>_<secret>"},
-                "gcoreBearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+                "gcoreBearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                "scimBearer": {"type": "http", "scheme": "bearer", "description": "A SCIM connection's token (scim_...), from POST /admin/scim-connections"}
             },
             "schemas": {
                 "CloneError": {"type": "object", "required": ["status", "status_text", "message"], "properties": {
@@ -1607,6 +1816,14 @@ pub fn document() -> Value {
                     "sync": {"type": "boolean"}, "jobId": {"type": "string"}, "jobStatusCode": {"type": "integer"},
                     "cached": {"type": "boolean"}, "replayed": {"type": "boolean"}, "result": {"type": "object"}}},
                 "GcoreError": {"type": ["object", "array"]},
+                "ScimError": {"type": "object", "required": ["schemas", "status"], "properties": {
+                    "schemas": {"type": "array", "items": {"type": "string",
+                        "enum": ["urn:ietf:params:scim:api:messages:2.0:Error"]}},
+                    "status": {"type": "string", "pattern": "^[1-5][0-9][0-9]$"},
+                    "scimType": {"type": "string", "enum": ["invalidFilter", "tooMany", "uniqueness",
+                        "mutability", "invalidSyntax", "invalidPath", "noTarget", "invalidValue",
+                        "invalidVers", "sensitive"]},
+                    "detail": {"type": "string"}}},
                 "OAuthError": {"type": "object", "required": ["error"], "properties": {
                     "error": {"type": "string", "enum": ["invalid_request", "invalid_client",
                         "unsupported_grant_type"]},

@@ -304,6 +304,17 @@ pub fn api_client(req: &Request, env: &mut Env, config: &Config) -> Response {
     dispatch(req, env, config, &["api-clients", &id])
 }
 
+/// `POST`, `GET /admin/scim-connections`.
+pub fn scim_connections(req: &Request, env: &mut Env, config: &Config) -> Response {
+    dispatch(req, env, config, &["scim-connections"])
+}
+
+/// `GET`, `DELETE /admin/scim-connections/{id}`.
+pub fn scim_connection(req: &Request, env: &mut Env, config: &Config) -> Response {
+    let id = web::path_param(req, "id").unwrap_or_default().to_string();
+    dispatch(req, env, config, &["scim-connections", &id])
+}
+
 /// `GET`, `PUT /admin/reference-data`.
 pub fn reference_data(req: &Request, env: &mut Env, config: &Config) -> Response {
     dispatch(req, env, config, &["reference-data"])
@@ -339,6 +350,8 @@ fn dispatch(req: &Request, env: &mut Env, config: &Config, segments: &[&str]) ->
         ["outbox", "deliver"] | ["sweep"] => &[Method::POST],
         ["accounts", _] => &[Method::PATCH],
         ["api-clients", _] => &[Method::DELETE],
+        ["scim-connections"] => &[Method::GET, Method::POST],
+        ["scim-connections", _] => &[Method::GET, Method::DELETE],
         _ => return render_error(&Error::NotFound(format!("no endpoint /admin{path}"))),
     };
     if !allowed.contains(req.method()) {
@@ -365,6 +378,8 @@ fn route(
         ["accounts", id] => on_account(req, env, config, id),
         ["api-clients"] => on_api_clients(req, env, config),
         ["api-clients", id] => on_api_client(req, env, config, id),
+        ["scim-connections"] => on_scim_connections(req, env, config),
+        ["scim-connections", id] => on_scim_connection(req, env, config, id),
         _ => Err(Error::NotFound("no such endpoint".into())),
     }
 }
@@ -606,5 +621,65 @@ fn on_api_client(
     let id =
         Uuid::parse_str(id).map_err(|_| Error::NotFound(format!("API client {id} not found")))?;
     admin::revoke_api_client(env, &caller, id)?;
+    Ok(web::empty(StatusCode::NO_CONTENT))
+}
+
+fn scim_connection_json(c: &identity::Credential) -> Value {
+    json!({
+        "id": c.id,
+        "name": c.name,
+        "organization_id": c.org,
+        "created_at": crate::base::time::format_millis(c.created_at),
+    })
+}
+
+/// `POST /admin/scim-connections` `{organization_id, name}`: a connection
+/// for a customer organization, with its token (shown once); `GET
+/// ?organization_id=`: the organization's live connections, without.
+fn on_scim_connections(req: &Request, env: &mut Env, config: &Config) -> Result<Response, Error> {
+    let caller = tenant_caller(req, env, config)?;
+    if req.method() == Method::GET {
+        let named = clone::query_value(req, "organization_id")
+            .ok_or_else(|| Error::invalid("organization_id", "is required"))?;
+        let id = Uuid::parse_str(&named)
+            .map_err(|_| Error::invalid("organization_id", "is not a valid id"))?;
+        let org = crate::idm::organizations::get(env, &caller, id)?;
+        let list = crate::credential::scim_connections::list_live(env, &caller, &org)?;
+        return ok(json!({"data": list.iter().map(scim_connection_json).collect::<Vec<_>>()}));
+    }
+    let obj = web::json_object(req)?;
+    let mut errors = FieldErrors::default();
+    let mut b = Fields::new(&obj, &mut errors);
+    let name = b.present("name").unwrap_or_default();
+    let org = b
+        .required("organization_id")
+        .and_then(|_| b.uuid("organization_id"));
+    if let Err(m) = crate::base::validate::max_len(&name) {
+        errors.add("name", m);
+    }
+    errors.into_result()?;
+    let org = org.ok_or_else(|| Error::invalid("organization_id", "is required"))?;
+    let org = crate::idm::organizations::get(env, &caller, org)?;
+    let (connection, token) =
+        crate::credential::scim_connections::create(env, config, &caller, &org, &name)?;
+    let mut body = scim_connection_json(&connection);
+    body["token"] = json!(token);
+    body["base_url"] = json!(crate::families::scim::BASE_PATH);
+    created(body)
+}
+
+/// `GET`, `DELETE /admin/scim-connections/{id}`.
+fn on_scim_connection(
+    req: &Request,
+    env: &mut Env,
+    config: &Config,
+    id: &str,
+) -> Result<Response, Error> {
+    let caller = tenant_caller(req, env, config)?;
+    if req.method() == Method::GET {
+        let (connection, _) = crate::credential::scim_connections::get(env, &caller, id)?;
+        return ok(scim_connection_json(&connection));
+    }
+    crate::credential::scim_connections::revoke(env, &caller, id)?;
     Ok(web::empty(StatusCode::NO_CONTENT))
 }

@@ -421,6 +421,7 @@ fn create_account_in(
             role: input.role,
             groups: Vec::new(),
             profile: input.profile.clone(),
+            directory: Default::default(),
             confirmed: true,
             status: Lifecycle::Active,
             password_hash: Some(password::hash(

@@ -7,6 +7,7 @@ pub mod account_tokens;
 pub mod admin;
 pub mod aliases;
 pub mod audit;
+pub mod external_ids;
 pub mod groups;
 pub mod invitations;
 pub mod listing;

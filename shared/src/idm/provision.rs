@@ -83,6 +83,10 @@ pub struct NewUser {
     /// The role of a user joining an existing organization: `CustomerAdmin`
     /// in a customer organization, else a plain user (the default).
     pub role: Option<Role>,
+    /// Identity-provider attributes (SCIM).
+    pub directory: crate::base::model::Directory,
+    /// Created disabled (an identity provider's `active: false`).
+    pub disabled: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -986,8 +990,13 @@ fn write_user(
         },
         groups: input.user.groups.clone(),
         profile: input.user.profile.clone(),
+        directory: input.user.directory.clone(),
         confirmed: input.user.confirmed,
-        status: Lifecycle::Active,
+        status: if input.user.disabled {
+            Lifecycle::Disabled
+        } else {
+            Lifecycle::Active
+        },
         password_hash,
         access_token: None,
         auth_types: Vec::new(),

@@ -3,7 +3,7 @@
 use uuid::Uuid;
 
 use crate::base::error::{Error, Result};
-use crate::base::model::{Lifecycle, Organization, Profile, Role, User};
+use crate::base::model::{Directory, Lifecycle, Organization, Profile, Role, User};
 use crate::be::storage::{self, ClaimOutcome, Env, commit_claim, keys, release_claim};
 use crate::credential::auth::Caller;
 use crate::credential::identity;
@@ -26,6 +26,49 @@ pub struct UserChange {
     /// once instead of pending until the new address confirms it (Devise's
     /// `skip_reconfirmation!`); anyone else asking is refused.
     pub skip_reconfirmation: bool,
+    /// Identity-provider attributes; `Some(None)` clears one.
+    pub directory: DirectoryChange,
+    /// `Active` or `Disabled` (an identity provider's `active`), applied in
+    /// the same compare-and-swap as the fields.
+    pub status: Option<Lifecycle>,
+    /// The change applies only to this version of the record ([`version`]):
+    /// any other is 412 and nothing changes (`If-Match`).
+    pub if_version: Option<String>,
+}
+
+/// A partial change of [`Directory`]: `None` leaves a field alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DirectoryChange {
+    pub external_id: Option<Option<String>>,
+    pub display_name: Option<Option<String>>,
+    pub formatted_name: Option<Option<String>>,
+    pub employee_number: Option<Option<String>>,
+    pub department: Option<Option<String>>,
+    pub company: Option<Option<String>>,
+}
+
+impl DirectoryChange {
+    fn apply(&self, d: &mut Directory) {
+        let set = |field: &mut Option<String>, change: &Option<Option<String>>| {
+            if let Some(value) = change {
+                *field = value.clone();
+            }
+        };
+        set(&mut d.external_id, &self.external_id);
+        set(&mut d.display_name, &self.display_name);
+        set(&mut d.formatted_name, &self.formatted_name);
+        set(&mut d.employee_number, &self.employee_number);
+        set(&mut d.department, &self.department);
+        set(&mut d.company, &self.company);
+    }
+}
+
+/// A user's version as clients see it (SCIM `meta.version`, an ETag): a
+/// digest of the record's content, so it changes with every change that
+/// shows and can be checked inside the compare-and-swap that makes one.
+pub fn version(user: &User) -> String {
+    let bytes = serde_json::to_vec(user).unwrap_or_default();
+    storage::sha256_hex(&bytes)[..20].to_string()
 }
 
 /// Who is changing an account's email, which decides what the change needs.
@@ -489,6 +532,11 @@ fn apply_fields(
     email_change: &EmailChange,
     now: crate::base::time::Millis,
 ) -> Result<()> {
+    if change.if_version.as_ref().is_some_and(|v| *v != version(u)) {
+        return Err(Error::PreconditionFailed(
+            "the user changed since the version in If-Match".into(),
+        ));
+    }
     if !matches!(email_change, EmailChange::None)
         && validate::normalize_email(&u.email) != validate::normalize_email(&current.email)
     {
@@ -514,6 +562,29 @@ fn apply_fields(
     }
 
     change.profile.apply(&mut u.profile);
+    change.directory.apply(&mut u.directory);
+    if let Some(status) = change.status
+        && status != u.status
+    {
+        // Only between the two states an administrator toggles: the
+        // others are final or have their own verbs (delete, terminate).
+        let toggled = matches!(status, Lifecycle::Active | Lifecycle::Disabled);
+        let from = matches!(
+            u.status,
+            Lifecycle::Active | Lifecycle::Disabled | Lifecycle::Restricted
+        );
+        if !toggled || !from {
+            return Err(Error::invalid(
+                "status",
+                format!(
+                    "a {} account cannot become {}",
+                    u.status.as_str(),
+                    status.as_str()
+                ),
+            ));
+        }
+        u.status = status;
+    }
     if let Some(groups) = &change.groups {
         u.groups = groups.clone();
     }
@@ -887,6 +958,37 @@ pub fn members(
     reach::users_of(caller)?;
     let list = format!("org/{org}/members");
     list_from(env, caller, &list, &list, query, Some(org))
+}
+
+/// The live users among the slots `from..from + count` (1-based) of
+/// organization `org`'s members index, and how many slots the index has:
+/// O(count) key-value calls whatever the organization's size. A slot whose
+/// user was deleted or moved away is empty, so a page may hold fewer.
+pub fn member_slots(
+    env: &Env,
+    caller: &Caller,
+    org: Uuid,
+    from: i64,
+    count: usize,
+) -> Result<(Vec<User>, i64)> {
+    reach::users_of(caller)?;
+    let list = format!("org/{org}/members");
+    let slots = storage::index_len(env.kv, &caller.tenant, &list)?;
+    if count == 0 || from > slots {
+        return Ok((Vec::new(), slots));
+    }
+    let mut seen = std::collections::HashSet::new();
+    let ids: Vec<Uuid> = storage::index_range(env.kv, &caller.tenant, &list, from, count)?
+        .into_iter()
+        .map(|(_, id)| id)
+        .filter(|id| seen.insert(*id))
+        .collect();
+    let users = visible(env, caller, &ids)?
+        .into_iter()
+        .map(|(u, _)| u)
+        .filter(|u| u.organization_id == org)
+        .collect();
+    Ok((users, slots))
 }
 
 /// A user list from index `list` (kept count `count`); `only` keeps the

@@ -29,6 +29,7 @@ mod openapi;
 mod organizations;
 mod permissions;
 mod scale_out;
+mod scim;
 mod support;
 mod two_factor;
 mod update_user;

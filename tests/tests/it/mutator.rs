@@ -28,6 +28,7 @@ struct Credentials {
     apiculus: String,
     gcore: String,
     app_key: String,
+    scim: String,
 }
 
 async fn credentials(host: &Host) -> Credentials {
@@ -41,6 +42,10 @@ async fn credentials(host: &Host) -> Credentials {
         apiculus,
         gcore: format!("Bearer {}", pair["access"].as_str().unwrap()),
         app_key: crate::identity::app_key(host).await,
+        scim: {
+            let org = crate::scim::customer(host, "Mutator Co", "mutator-admin@example.com").await;
+            crate::scim::connect(host, org).await.1
+        },
     }
 }
 
@@ -57,6 +62,7 @@ fn authorize(req: Request, auth: Auth, c: &Credentials) -> Request {
             .header("x-tenant", DEFAULT_HOST),
         Auth::Apiculus => req.header("x-access-token", &c.apiculus),
         Auth::Gcore => req.header("authorization", &c.gcore),
+        Auth::Scim => req.header("authorization", &c.scim),
     }
 }
 

@@ -473,6 +473,7 @@ pub fn parse_user_change(body: &Map<String, Value>) -> Result<UserChange, Error>
         auth_types: None,
         current_password,
         skip_reconfirmation,
+        ..UserChange::default()
     })
 }
 

@@ -381,6 +381,7 @@ pub fn user(req: &Request, env: &mut Env, config: &Config) -> Response {
                 auth_types: None,
                 current_password: None,
                 skip_reconfirmation: parsed.skip_reconfirmation,
+                ..UserChange::default()
             };
             users::update(env, caller, found.id, &change)?;
             Ok(web::empty(StatusCode::NO_CONTENT))

@@ -496,6 +496,7 @@ pub fn user(req: &Request, env: &mut Env, config: &Config) -> Response {
             auth_types,
             current_password,
             skip_reconfirmation,
+            ..UserChange::default()
         };
         let updated = if caller.user == Some(found.id) {
             if caller.role > found.role {

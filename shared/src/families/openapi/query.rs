@@ -315,6 +315,63 @@ fn gcore_token_filters() -> Vec<Value> {
 
 /// The query parameters of `method` (any case) `path` (the OpenAPI path of
 /// [`OPERATIONS`]); empty for an operation that ignores its query string.
+/// `attributes` and `excludedAttributes` (RFC 7644 §3.4.2.5), on every read.
+fn scim_projection() -> Vec<Value> {
+    let list = json!({"type": "string", "maxLength": 4096});
+    vec![
+        param(
+            "attributes",
+            false,
+            list.clone(),
+            "Comma-separated attribute paths to return (and id, schemas)",
+        ),
+        param(
+            "excludedAttributes",
+            false,
+            list,
+            "Comma-separated attribute paths to leave out",
+        ),
+    ]
+}
+
+/// A SCIM list's parameters (RFC 7644 §3.4.2).
+fn scim_list() -> Vec<Value> {
+    let mut out = vec![
+        param(
+            "filter",
+            false,
+            json!({"type": "string", "maxLength": 4096}),
+            "A filter (RFC 7644 3.4.2.2), e.g. userName eq \"ana@example.com\"",
+        ),
+        param(
+            "startIndex",
+            false,
+            json!({"type": "integer"}),
+            "1-based index of the first result (below 1 reads as 1)",
+        ),
+        param(
+            "count",
+            false,
+            json!({"type": "integer"}),
+            "Results per page, at most 200 (default 100; negative reads as 0)",
+        ),
+        param(
+            "sortBy",
+            false,
+            json!({"type": "string", "maxLength": 4096}),
+            "An attribute path to sort by",
+        ),
+        param(
+            "sortOrder",
+            false,
+            json!({"type": "string", "enum": ["ascending", "descending"]}),
+            "Sort order",
+        ),
+    ];
+    out.extend(scim_projection());
+    out
+}
+
 pub fn query_parameters(method: &str, path: &str) -> Vec<Value> {
     let method = method.to_ascii_lowercase();
     match (method.as_str(), path) {
@@ -353,6 +410,11 @@ pub fn query_parameters(method: &str, path: &str) -> Vec<Value> {
             "The reset token (required, here or in the body)",
         )],
         ("get", "/v2/users") => clone_list(&crate::idm::users::LIST_COLUMNS),
+        // SCIM.
+        ("get", "/scim/v2/Users") => scim_list(),
+        ("get" | "put" | "patch" | "post", "/scim/v2/Users/{id}" | "/scim/v2/Users") => {
+            scim_projection()
+        }
         ("delete", "/v2/users/{id}") => vec![param(
             "purge",
             false,

@@ -906,6 +906,90 @@ pub fn success_schema(method: &str, path: &str, status: u16) -> Option<Value> {
         .or_else(|| cloudcockpit_success(method, path, status))
         .or_else(|| apiculus_success(method, path, status))
         .or_else(|| gcore_success(method, path, status))
+        .or_else(|| scim_success(method, path, status))
+}
+
+fn scim_connection_body(with_token: bool) -> Value {
+    let mut required = vec!["id", "name", "organization_id", "created_at"];
+    let mut props = json!({"id": str_t(), "name": str_t(), "organization_id": uuid_t(),
+        "created_at": ts()});
+    if with_token {
+        required.extend(["token", "base_url"]);
+        props["token"] = json!({"type": "string", "pattern": "^scim_"});
+        props["base_url"] = str_t();
+    }
+    obj(&required, props)
+}
+
+/// A SCIM resource: `schemas` and `id` always, `meta` on Users.
+fn scim_resource(required: &[&str]) -> Value {
+    let mut all = vec!["schemas"];
+    all.extend_from_slice(required);
+    obj(&all, json!({"schemas": arr(str_t()), "id": str_t()}))
+}
+
+fn scim_user_resource() -> Value {
+    obj(
+        &["schemas", "id", "userName", "active", "emails", "meta"],
+        json!({
+            "schemas": arr(str_t()), "id": uuid_t(), "externalId": str_t(),
+            "userName": str_t(), "displayName": str_t(), "title": str_t(),
+            "locale": str_t(), "timezone": str_t(), "active": bool_t(),
+            "name": obj(&[], json!({"givenName": str_t(), "familyName": str_t(), "formatted": str_t()})),
+            "emails": arr(obj(&["value"], json!({"value": str_t(), "type": str_t(), "primary": bool_t()}))),
+            "phoneNumbers": arr(obj(&["value", "type"], json!({"value": str_t(), "type": enum_t(&["work", "mobile"])}))),
+            "groups": arr(obj(&["value"], json!({"value": uuid_t(), "display": str_t(), "$ref": str_t(), "type": str_t()}))),
+            "meta": obj(&["resourceType", "created", "lastModified", "location", "version"],
+                json!({"resourceType": enum_t(&["User"]), "created": ts(), "lastModified": ts(),
+                       "location": str_t(), "version": str_t()})),
+        }),
+    )
+}
+
+fn scim_list(item: Value) -> Value {
+    obj(
+        &[
+            "schemas",
+            "totalResults",
+            "startIndex",
+            "itemsPerPage",
+            "Resources",
+        ],
+        json!({"schemas": arr(str_t()), "totalResults": int_t(), "startIndex": int_t(),
+               "itemsPerPage": int_t(), "Resources": arr(item)}),
+    )
+}
+
+/// SCIM 2.0 (RFC 7643 / 7644). `attributes` and `excludedAttributes` may
+/// leave out any attribute but `schemas` and `id`, so a User in a list is
+/// only held to those.
+fn scim_success(method: &str, path: &str, status: u16) -> Option<Value> {
+    Some(match (method, path, status) {
+        ("get", "/scim/v2/Users", 200) => scim_list(scim_resource(&["id"])),
+        ("post", "/scim/v2/Users", 201) | ("get" | "put" | "patch", "/scim/v2/Users/{id}", 200) => {
+            scim_user_resource()
+        }
+        ("get", "/scim/v2/ServiceProviderConfig", 200) => obj(
+            &[
+                "schemas",
+                "patch",
+                "bulk",
+                "filter",
+                "changePassword",
+                "sort",
+                "etag",
+                "authenticationSchemes",
+            ],
+            json!({"schemas": arr(str_t())}),
+        ),
+        ("get", "/scim/v2/ResourceTypes" | "/scim/v2/Schemas", 200) => {
+            scim_list(scim_resource(&["id"]))
+        }
+        ("get", "/scim/v2/ResourceTypes/{id}" | "/scim/v2/Schemas/{id}", 200) => {
+            scim_resource(&["id"])
+        }
+        _ => return None,
+    })
 }
 
 /// The service's own routes: health, the document, `/admin` and the account flows.
@@ -921,6 +1005,11 @@ fn service_success(method: &str, path: &str, status: u16) -> Option<Value> {
         ("post", "/admin/accounts", 201) => admin_account_body(),
         ("patch", "/admin/accounts/{id}", 200) => admin_account_body(),
         ("post", "/admin/api-clients", 201) => api_client_body(),
+        ("post", "/admin/scim-connections", 201) => scim_connection_body(true),
+        ("get", "/admin/scim-connections", 200) => {
+            obj(&["data"], json!({"data": arr(scim_connection_body(false))}))
+        }
+        ("get", "/admin/scim-connections/{id}", 200) => scim_connection_body(false),
         ("get" | "put", "/admin/reference-data", 200) => reference_data_body(),
         ("get", "/admin/outbox", 200) => outbox_body(),
         ("post", "/admin/outbox/deliver", 200) => delivery_pass(),

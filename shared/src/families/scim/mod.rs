@@ -1,7 +1,169 @@
 //! SCIM 2.0 (RFC 7643 / 7644): the dialect identity providers speak to keep
 //! a customer's users and groups in sync, over the same core as the four
 //! vendor families.
+//!
+//! # Authentication
+//! `Authorization: Bearer <token>` of a SCIM connection
+//! (`/admin/scim-connections`), on the tenant's own host. The token acts as
+//! its customer organization's administrator and reaches nothing outside it.
+//!
+//! # Answers
+//! `application/scim+json`; errors in the SCIM error schema ([`error`]).
 
+pub mod discovery;
 pub mod error;
 pub mod filter;
+pub mod patch;
 pub mod projection;
+pub mod users;
+
+use http::{HeaderValue, Method, StatusCode, header};
+use serde_json::{Map, Value};
+
+use crate::base::error::Error;
+use crate::be::storage::Env;
+use crate::credential::auth::Caller;
+use crate::credential::identity::{self, Config};
+use crate::edge::web::{self, Request, Response};
+use crate::families::scim::error::{CONTENT_TYPE, ScimError, ScimType, render};
+
+/// Where the protocol's resources live on a tenant's host.
+pub const BASE_PATH: &str = "/scim/v2";
+
+/// The connection's caller; 401 without a live token for this host.
+fn authenticate(req: &Request, env: &Env, config: &Config) -> Result<Caller, ScimError> {
+    let token = identity::scheme_token(web::header_str(req, "authorization"), "bearer")
+        .ok_or_else(|| {
+            Error::Unauthenticated("a SCIM connection's bearer token is required".into())
+        })?;
+    Ok(crate::credential::scim_connections::caller(
+        env,
+        config,
+        token,
+        web::header_str(req, "host"),
+    )?)
+}
+
+/// One SCIM endpoint: the method check (405 with `Allow`), the connection's
+/// caller, then `handler`; every error in the SCIM shape.
+pub fn serve(
+    req: &Request,
+    env: &mut Env,
+    config: &Config,
+    allowed: &[Method],
+    handler: impl FnOnce(&Caller, &mut Env) -> Result<Response, ScimError>,
+) -> Response {
+    if !allowed.contains(req.method()) {
+        return render(&ScimError::from(Error::MethodNotAllowed(allowed.to_vec())));
+    }
+    authenticate(req, env, config)
+        .and_then(|caller| handler(&caller, env))
+        .unwrap_or_else(|e| render(&e))
+}
+
+/// A resource or list answer, with the resource's `ETag` when it has one.
+pub fn respond(status: StatusCode, body: &Value, etag: Option<&str>) -> Response {
+    let mut response = web::respond(
+        status,
+        CONTENT_TYPE,
+        serde_json::to_vec(body).unwrap_or_default(),
+    );
+    if let Some(tag) = etag.and_then(|t| HeaderValue::from_str(&weak_etag(t)).ok()) {
+        response.headers_mut().insert(header::ETAG, tag);
+    }
+    response
+}
+
+/// `W/"<version>"`: a version is a digest of the record's content, so it
+/// promises equivalence, not byte-identical answers (RFC 7232 §2.1).
+pub fn weak_etag(version: &str) -> String {
+    format!("W/\"{version}\"")
+}
+
+/// 304 for a `GET` whose `If-None-Match` names the current version.
+pub fn not_modified(req: &Request, version: &str) -> Option<Response> {
+    let sent = web::header_str(req, "if-none-match")?;
+    let hit = entity_tags(sent).iter().any(|t| t == "*" || t == version);
+    hit.then(|| {
+        let mut r = web::empty(StatusCode::NOT_MODIFIED);
+        if let Ok(v) = HeaderValue::from_str(&weak_etag(version)) {
+            r.headers_mut().insert(header::ETAG, v);
+        }
+        r
+    })
+}
+
+/// The versions an `If-Match` or `If-None-Match` lists (`*` stays `*`);
+/// weak and strong forms compare alike.
+fn entity_tags(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            let t = t.strip_prefix("W/").unwrap_or(t);
+            t.trim_matches('"').to_string()
+        })
+        .collect()
+}
+
+/// What `If-Match` requires of a change to a resource now at `current`:
+/// `Ok(None)` when it requires nothing (absent, or `*`), `Ok(Some(v))` to
+/// check inside the write, 412 when no listed version is the current one.
+pub fn if_match(req: &Request, current: &str) -> Result<Option<String>, ScimError> {
+    let Some(sent) = web::header_str(req, "if-match") else {
+        return Ok(None);
+    };
+    let tags = entity_tags(sent);
+    if tags.iter().any(|t| t == "*") {
+        return Ok(None);
+    }
+    if tags.iter().any(|t| t == current) {
+        return Ok(Some(current.to_string()));
+    }
+    Err(ScimError::stale_version())
+}
+
+/// The JSON object a request carries (`application/scim+json` or
+/// `application/json`), in SCIM's error shape.
+pub fn body(req: &Request) -> Result<Map<String, Value>, ScimError> {
+    web::json_object(req).map_err(|e| match e {
+        Error::Invalid(_) => ScimError::bad(ScimType::InvalidSyntax, "the body is a JSON object"),
+        other => ScimError::from(other),
+    })
+}
+
+/// `scheme://host` the client addressed, for `meta.location`: the scheme
+/// Spin saw and the `Host` the client sent (the tenant's domain).
+pub fn origin(req: &Request) -> String {
+    let scheme = web::spin_header(req, "spin-full-url")
+        .and_then(|u| u.split_once("://"))
+        .map(|(s, _)| s)
+        .filter(|s| *s == "http" || *s == "https")
+        .unwrap_or("https");
+    match web::header_str(req, "host").and_then(identity::normalize_host) {
+        Some(host) => {
+            let port = web::header_str(req, "host")
+                .and_then(|h| h.rsplit_once(':'))
+                .map(|(_, p)| p)
+                .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+            match port {
+                Some(p) => format!("{scheme}://{host}:{p}"),
+                None => format!("{scheme}://{host}"),
+            }
+        }
+        None => String::new(),
+    }
+}
+
+/// A query string's parameters, decoded (`+` is a space).
+pub fn query_params(req: &Request) -> Vec<(String, String)> {
+    req.uri()
+        .query()
+        .map(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
+}

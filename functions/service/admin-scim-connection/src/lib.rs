@@ -1,0 +1,11 @@
+//! `GET, DELETE /admin/scim-connections/{id}` → [`onboard_shared::families::service::scim_connection`].
+
+use onboard_shared::families::service;
+use onboard_shared::{edge::spin, edge::web};
+use spin_sdk::http::IncomingRequest;
+use spin_sdk::http_component;
+
+#[http_component]
+async fn handle(req: IncomingRequest) -> web::Response {
+    spin::handle(req, service::render_error, service::scim_connection).await
+}

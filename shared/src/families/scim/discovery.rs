@@ -1,0 +1,185 @@
+//! Discovery (RFC 7644 §4): `ServiceProviderConfig`, `ResourceTypes` and
+//! `Schemas`, saying exactly what this service supports: the attributes it
+//! keeps (and no other), PATCH, filters with their maximum, ETags and sort;
+//! no password change, no bulk.
+
+use http::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::base::error::Error;
+use crate::be::storage::Env;
+use crate::credential::identity::Config;
+use crate::edge::web::{Request, Response};
+use crate::families::scim::error::ScimError;
+use crate::families::scim::users::{ENTERPRISE_URN, LIST_URN, MAX_RESULTS, USER_URN};
+use crate::families::scim::{self as scim};
+
+const CONFIG_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
+const RESOURCE_TYPE_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
+const SCHEMA_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
+
+/// One attribute's definition (RFC 7643 §7).
+fn attr(name: &str, kind: &str, description: &str) -> Value {
+    json!({
+        "name": name, "type": kind, "multiValued": false, "description": description,
+        "required": false, "caseExact": false, "mutability": "readWrite",
+        "returned": "default", "uniqueness": "none",
+    })
+}
+
+fn with(mut a: Value, changes: Value) -> Value {
+    if let (Some(a), Some(c)) = (a.as_object_mut(), changes.as_object()) {
+        for (k, v) in c {
+            a.insert(k.clone(), v.clone());
+        }
+    }
+    a
+}
+
+fn string(name: &str, description: &str) -> Value {
+    attr(name, "string", description)
+}
+
+fn user_schema() -> Value {
+    json!({
+        "schemas": [SCHEMA_URN],
+        "id": USER_URN, "name": "User", "description": "A user of the connection's organization",
+        "attributes": [
+            with(string("userName", "The user's email: unique in the tenant, case-insensitive; a change is confirmed from the new address"),
+                 json!({"required": true, "uniqueness": "server"})),
+            with(string("externalId", "The identity provider's id for the user"), json!({"caseExact": true})),
+            with(attr("name", "complex", "The user's name"), json!({"subAttributes": [
+                string("givenName", "Given name"), string("familyName", "Family name"),
+                string("formatted", "The full name as displayed")]})),
+            string("displayName", "The name displayed"),
+            string("title", "Job title"),
+            string("locale", "Language and region, e.g. en-US"),
+            string("timezone", "IANA time zone, e.g. Europe/Paris"),
+            attr("active", "boolean", "false: disabled (cannot sign in), not deleted"),
+            with(attr("emails", "complex", "The user's one email, equal to userName"), json!({
+                "multiValued": true, "subAttributes": [
+                    string("value", "The address"),
+                    with(string("type", "work"), json!({"canonicalValues": ["work"]})),
+                    attr("primary", "boolean", "Always true")]})),
+            with(attr("phoneNumbers", "complex", "A work and a mobile number"), json!({
+                "multiValued": true, "subAttributes": [
+                    string("value", "The number"),
+                    with(string("type", "work or mobile"), json!({"canonicalValues": ["work", "mobile"]})),
+                    attr("primary", "boolean", "Accepted, not kept")]})),
+            with(attr("groups", "complex", "The groups the user belongs to"), json!({
+                "multiValued": true, "mutability": "readOnly", "subAttributes": [
+                    with(string("value", "The group's id"), json!({"mutability": "readOnly", "caseExact": true})),
+                    with(attr("$ref", "reference", "The group's URI"), json!({"mutability": "readOnly", "referenceTypes": ["Group"]})),
+                    with(string("display", "The group's name"), json!({"mutability": "readOnly"})),
+                    with(string("type", "direct"), json!({"mutability": "readOnly"}))]})),
+            with(string("password", "The user's first password, on create only; else the user is invited"),
+                 json!({"mutability": "writeOnly", "returned": "never"})),
+        ],
+        "meta": {"resourceType": "Schema", "location": format!("{}/Schemas/{USER_URN}", scim::BASE_PATH)},
+    })
+}
+
+fn enterprise_schema() -> Value {
+    json!({
+        "schemas": [SCHEMA_URN],
+        "id": ENTERPRISE_URN, "name": "EnterpriseUser", "description": "Enterprise user",
+        "attributes": [
+            string("employeeNumber", "Employee number"),
+            string("department", "Department"),
+            string("organization", "The company's name (not the customer organization)"),
+        ],
+        "meta": {"resourceType": "Schema", "location": format!("{}/Schemas/{ENTERPRISE_URN}", scim::BASE_PATH)},
+    })
+}
+
+fn schemas() -> Vec<Value> {
+    vec![user_schema(), enterprise_schema()]
+}
+
+fn resource_types() -> Vec<Value> {
+    vec![json!({
+        "schemas": [RESOURCE_TYPE_URN],
+        "id": "User", "name": "User", "endpoint": "/Users",
+        "description": "Users of the connection's customer organization",
+        "schema": USER_URN,
+        "schemaExtensions": [{"schema": ENTERPRISE_URN, "required": false}],
+        "meta": {"resourceType": "ResourceType", "location": format!("{}/ResourceTypes/User", scim::BASE_PATH)},
+    })]
+}
+
+fn service_provider_config() -> Value {
+    json!({
+        "schemas": [CONFIG_URN],
+        "documentationUri": "https://datatracker.ietf.org/doc/html/rfc7644",
+        "patch": {"supported": true},
+        "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+        "filter": {"supported": true, "maxResults": MAX_RESULTS},
+        "changePassword": {"supported": false},
+        "sort": {"supported": true},
+        "etag": {"supported": true},
+        "authenticationSchemes": [{
+            "type": "oauthbearertoken", "name": "SCIM connection token",
+            "description": "Authorization: Bearer <token> of a connection made under /admin/scim-connections",
+            "primary": true,
+        }],
+        "meta": {"resourceType": "ServiceProviderConfig",
+                 "location": format!("{}/ServiceProviderConfig", scim::BASE_PATH)},
+    })
+}
+
+fn list(resources: Vec<Value>) -> Value {
+    json!({
+        "schemas": [LIST_URN],
+        "totalResults": resources.len(),
+        "startIndex": 1,
+        "itemsPerPage": resources.len(),
+        "Resources": resources,
+    })
+}
+
+fn one_of(req: &Request, all: Vec<Value>) -> Result<Response, ScimError> {
+    let id = crate::edge::web::path_param(req, "id").unwrap_or_default();
+    all.into_iter()
+        .find(|r| r["id"].as_str().is_some_and(|i| i.eq_ignore_ascii_case(id)))
+        .map(|r| scim::respond(StatusCode::OK, &r, None))
+        .ok_or_else(|| Error::NotFound(format!("{id} not found")).into())
+}
+
+/// `GET /scim/v2/ServiceProviderConfig`.
+pub fn config(req: &Request, env: &mut Env, config: &Config) -> Response {
+    scim::serve(req, env, config, &[Method::GET], |_, _| {
+        Ok(scim::respond(
+            StatusCode::OK,
+            &service_provider_config(),
+            None,
+        ))
+    })
+}
+
+/// `GET /scim/v2/ResourceTypes`.
+pub fn resource_type_list(req: &Request, env: &mut Env, config: &Config) -> Response {
+    scim::serve(req, env, config, &[Method::GET], |_, _| {
+        Ok(scim::respond(StatusCode::OK, &list(resource_types()), None))
+    })
+}
+
+/// `GET /scim/v2/ResourceTypes/{id}`.
+pub fn resource_type(req: &Request, env: &mut Env, config: &Config) -> Response {
+    scim::serve(req, env, config, &[Method::GET], |_, _| {
+        one_of(req, resource_types())
+    })
+}
+
+/// `GET /scim/v2/Schemas`.
+pub fn schema_list(req: &Request, env: &mut Env, config: &Config) -> Response {
+    scim::serve(req, env, config, &[Method::GET], |_, _| {
+        Ok(scim::respond(StatusCode::OK, &list(schemas()), None))
+    })
+}
+
+/// `GET /scim/v2/Schemas/{id}`.
+pub fn schema(req: &Request, env: &mut Env, config: &Config) -> Response {
+    scim::serve(req, env, config, &[Method::GET], |_, _| {
+        one_of(req, schemas())
+    })
+}

@@ -1,0 +1,934 @@
+//! SCIM Users (RFC 7643 §4.1 and the enterprise extension §4.3): the core's
+//! users of the connection's organization, read and changed through the
+//! same verbs the four families use.
+//!
+//! # Attributes
+//! `userName` is the user's email (the claim every family signs in with,
+//! unique per tenant, case-insensitive); `emails` is that one address.
+//! `name.givenName`/`familyName`, `title`, `locale`, `timezone` and
+//! `phoneNumbers` (`work`, `mobile`) are the profile every family shows;
+//! `externalId`, `displayName`, `name.formatted` and the enterprise
+//! extension's `employeeNumber`, `department` and `organization` are kept
+//! beside it. `active: false` is the core's disabled; DELETE is its delete.
+//! Any other attribute is refused (400 `invalidValue`, `invalidPath` in a
+//! PATCH), so what a provider pushes always reads back as it was pushed.
+//!
+//! A `userName` change is an email change, and so announced to both
+//! addresses and pending until the new one confirms it: until then the
+//! user and `userName` keep the old address.
+
+use http::{Method, StatusCode, header};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use crate::base::error::Error;
+use crate::base::model::{Directory, Group, Lifecycle, Profile, User};
+use crate::base::validate;
+use crate::be::storage::Env;
+use crate::credential::auth::Caller;
+use crate::credential::identity::{self, Config};
+use crate::edge::web::{self, Request, Response};
+use crate::families::scim::error::{ScimError, ScimType};
+use crate::families::scim::filter::{self, AttrPath, Filter, Op};
+use crate::families::scim::{self as scim, patch, projection};
+use crate::idm::users::{self, DirectoryChange, ProfileChange, UserChange};
+use crate::idm::{external_ids, groups, provision};
+
+pub const USER_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub const ENTERPRISE_URN: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+pub const LIST_URN: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+
+/// Resources one list page holds at most (`count` is capped to it).
+pub const MAX_RESULTS: usize = 200;
+/// Resources a page holds when `count` is absent.
+pub const DEFAULT_COUNT: usize = 100;
+/// Users a filter or sort other than `userName eq` / `externalId eq` reads
+/// at most; beyond it the request is 400 `tooMany`.
+pub const SCAN_CAP: usize = crate::idm::listing::SCAN_CAP;
+
+/// Attributes compared case-sensitively (RFC 7643 `caseExact`).
+pub fn case_exact(path: &AttrPath) -> bool {
+    matches!(
+        (path.name.as_str(), path.sub.as_deref()),
+        ("id" | "externalid", None) | ("meta", Some("version")) | ("groups", Some("value"))
+    )
+}
+
+/// The SCIM representation of a user. `groups` are the user's groups (for
+/// their names); `origin` is `scheme://host` for `meta.location`.
+pub fn resource(u: &User, groups: &[Group], origin: &str) -> Value {
+    let p = &u.profile;
+    let d = &u.directory;
+    let mut r = Map::new();
+    let mut schemas = vec![json!(USER_URN)];
+    let put = |map: &mut Map<String, Value>, k: &str, v: &Option<String>| {
+        if let Some(v) = v {
+            map.insert(k.into(), json!(v));
+        }
+    };
+    r.insert("id".into(), json!(u.id));
+    put(&mut r, "externalId", &d.external_id);
+    r.insert("userName".into(), json!(u.email));
+    let mut name = Map::new();
+    put(&mut name, "givenName", &p.first_name);
+    put(&mut name, "familyName", &p.last_name);
+    put(&mut name, "formatted", &d.formatted_name);
+    if !name.is_empty() {
+        r.insert("name".into(), Value::Object(name));
+    }
+    put(&mut r, "displayName", &d.display_name);
+    put(&mut r, "title", &p.title);
+    put(&mut r, "locale", &p.locale);
+    put(&mut r, "timezone", &p.timezone);
+    r.insert("active".into(), json!(u.status.may_authenticate()));
+    r.insert(
+        "emails".into(),
+        json!([{"value": u.email, "type": "work", "primary": true}]),
+    );
+    let phones: Vec<Value> = [("work", &p.phone), ("mobile", &p.mobile_phone)]
+        .into_iter()
+        .filter_map(|(t, v)| v.as_ref().map(|v| json!({"value": v, "type": t})))
+        .collect();
+    if !phones.is_empty() {
+        r.insert("phoneNumbers".into(), Value::Array(phones));
+    }
+    let member_of: Vec<Value> = u
+        .groups
+        .iter()
+        .filter_map(|id| groups.iter().find(|g| g.id == *id))
+        .map(|g| {
+            json!({"value": g.id, "display": g.name, "type": "direct",
+                   "$ref": format!("{origin}{}/Groups/{}", scim::BASE_PATH, g.id)})
+        })
+        .collect();
+    if !member_of.is_empty() {
+        r.insert("groups".into(), Value::Array(member_of));
+    }
+    let mut enterprise = Map::new();
+    put(&mut enterprise, "employeeNumber", &d.employee_number);
+    put(&mut enterprise, "department", &d.department);
+    put(&mut enterprise, "organization", &d.company);
+    if !enterprise.is_empty() {
+        schemas.push(json!(ENTERPRISE_URN));
+        r.insert(ENTERPRISE_URN.into(), Value::Object(enterprise));
+    }
+    r.insert("schemas".into(), Value::Array(schemas));
+    r.insert(
+        "meta".into(),
+        json!({
+            "resourceType": "User",
+            "created": crate::base::time::format_millis(u.created_at),
+            "lastModified": crate::base::time::format_millis(u.updated_at),
+            "location": format!("{origin}{}/Users/{}", scim::BASE_PATH, u.id),
+            "version": scim::weak_etag(&users::version(u)),
+        }),
+    );
+    Value::Object(r)
+}
+
+/// What a request wants a user to be: every attribute this dialect keeps.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct State {
+    user_name: String,
+    external_id: Option<String>,
+    given_name: Option<String>,
+    family_name: Option<String>,
+    formatted: Option<String>,
+    display_name: Option<String>,
+    title: Option<String>,
+    locale: Option<String>,
+    timezone: Option<String>,
+    phone: Option<String>,
+    mobile: Option<String>,
+    active: bool,
+    employee_number: Option<String>,
+    department: Option<String>,
+    company: Option<String>,
+}
+
+/// Why a body is read, which decides what it may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// POST: `password` is accepted (the user's first one).
+    Create,
+    /// PUT.
+    Replace,
+    /// A PATCH's result: unknown attributes are the path's fault.
+    Patch,
+}
+
+impl State {
+    fn of(u: &User) -> Self {
+        let (p, d) = (&u.profile, &u.directory);
+        State {
+            user_name: u.email.clone(),
+            external_id: d.external_id.clone(),
+            given_name: p.first_name.clone(),
+            family_name: p.last_name.clone(),
+            formatted: d.formatted_name.clone(),
+            display_name: d.display_name.clone(),
+            title: p.title.clone(),
+            locale: p.locale.clone(),
+            timezone: p.timezone.clone(),
+            phone: p.phone.clone(),
+            mobile: p.mobile_phone.clone(),
+            active: u.status.may_authenticate(),
+            employee_number: d.employee_number.clone(),
+            department: d.department.clone(),
+            company: d.company.clone(),
+        }
+    }
+}
+
+fn invalid(detail: impl Into<String>) -> ScimError {
+    ScimError::bad(ScimType::InvalidValue, detail)
+}
+
+/// A string attribute (`null` clears it), at most 255 characters.
+fn text(v: &Value, name: &str) -> Result<Option<String>, ScimError> {
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) if s.is_empty() => Ok(None),
+        Value::String(s) => validate::max_len(s)
+            .map(|()| Some(s.clone()))
+            .map_err(|m| invalid(format!("{name} {m}"))),
+        _ => Err(invalid(format!("{name} is a string"))),
+    }
+}
+
+/// A boolean, also as the strings Entra ID sends (`"False"`).
+fn boolean(v: &Value, name: &str) -> Result<bool, ScimError> {
+    match v {
+        Value::Bool(b) => Ok(*b),
+        Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(true),
+        Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(false),
+        _ => Err(invalid(format!("{name} is a boolean"))),
+    }
+}
+
+fn object<'a>(v: &'a Value, name: &str) -> Result<Option<&'a Map<String, Value>>, ScimError> {
+    match v {
+        Value::Null => Ok(None),
+        Value::Object(o) => Ok(Some(o)),
+        _ => Err(invalid(format!("{name} is an object"))),
+    }
+}
+
+fn array<'a>(v: &'a Value, name: &str) -> Result<&'a [Value], ScimError> {
+    match v {
+        Value::Null => Ok(&[]),
+        Value::Array(a) => Ok(a),
+        _ => Err(invalid(format!("{name} is an array"))),
+    }
+}
+
+/// Reads a body (or a patched representation) into the state it asks for,
+/// with the password a create may carry. Attribute names match
+/// case-insensitively; read-only ones (`id`, `meta`, `groups`) are ignored.
+fn read_state(obj: &Map<String, Value>, mode: Mode) -> Result<(State, Option<String>), ScimError> {
+    let unknown = |name: &str| {
+        let t = if mode == Mode::Patch {
+            ScimType::InvalidPath
+        } else {
+            ScimType::InvalidValue
+        };
+        ScimError::bad(
+            t,
+            format!("{name} is not an attribute of this service's User"),
+        )
+    };
+    let mut s = State {
+        active: true,
+        ..State::default()
+    };
+    let mut password = None;
+    let mut user_name = None;
+    let mut emails: &[Value] = &[];
+    let mut schemas_named = false;
+    for (key, value) in obj {
+        match key.to_ascii_lowercase().as_str() {
+            "schemas" => {
+                for urn in array(value, "schemas")? {
+                    let urn = urn.as_str().unwrap_or_default();
+                    if urn.eq_ignore_ascii_case(USER_URN) {
+                        schemas_named = true;
+                    } else if !urn.eq_ignore_ascii_case(ENTERPRISE_URN) {
+                        return Err(invalid(format!("{urn:?} is not a schema of User")));
+                    }
+                }
+            }
+            "id" | "meta" | "groups" => {}
+            "username" => user_name = text(value, "userName")?,
+            "externalid" => s.external_id = text(value, "externalId")?,
+            "displayname" => s.display_name = text(value, "displayName")?,
+            "title" => s.title = text(value, "title")?,
+            "locale" => {
+                s.locale = text(value, "locale")?;
+                if let Some(l) = &s.locale {
+                    validate::locale(l).map_err(|m| invalid(format!("locale {m}")))?;
+                }
+            }
+            "timezone" => {
+                s.timezone = text(value, "timezone")?;
+                if let Some(z) = &s.timezone {
+                    validate::timezone(z).map_err(|m| invalid(format!("timezone {m}")))?;
+                }
+            }
+            "active" => s.active = value.is_null() || boolean(value, "active")?,
+            "password" if mode == Mode::Create => match value {
+                Value::String(p) => password = Some(p.clone()),
+                _ => return Err(invalid("password is a string")),
+            },
+            "password" => {
+                return Err(ScimError::bad(
+                    ScimType::Mutability,
+                    "a password is changed by its user (changePassword is not supported)",
+                ));
+            }
+            "name" => {
+                for (k, v) in object(value, "name")?.into_iter().flatten() {
+                    match k.to_ascii_lowercase().as_str() {
+                        "givenname" => s.given_name = text(v, "name.givenName")?,
+                        "familyname" => s.family_name = text(v, "name.familyName")?,
+                        "formatted" => s.formatted = text(v, "name.formatted")?,
+                        _ => return Err(unknown(&format!("name.{k}"))),
+                    }
+                }
+            }
+            "emails" => emails = array(value, "emails")?,
+            "phonenumbers" => {
+                for phone in array(value, "phoneNumbers")? {
+                    let Some(p) = phone.as_object() else {
+                        return Err(invalid("a phone number is an object"));
+                    };
+                    let mut kind = "work".to_string();
+                    let mut number = None;
+                    for (k, v) in p {
+                        match k.to_ascii_lowercase().as_str() {
+                            "value" => number = text(v, "phoneNumbers.value")?,
+                            "type" => {
+                                kind = text(v, "phoneNumbers.type")?
+                                    .unwrap_or_else(|| "work".into())
+                                    .to_ascii_lowercase()
+                            }
+                            "primary" => {
+                                boolean(v, "phoneNumbers.primary")?;
+                            }
+                            "display" => {}
+                            _ => return Err(unknown(&format!("phoneNumbers.{k}"))),
+                        }
+                    }
+                    match kind.as_str() {
+                        "work" => s.phone = number,
+                        "mobile" => s.mobile = number,
+                        other => {
+                            return Err(invalid(format!(
+                                "phoneNumbers of type {other:?} are not kept (work, mobile)"
+                            )));
+                        }
+                    }
+                }
+            }
+            k if k.eq_ignore_ascii_case(ENTERPRISE_URN) => {
+                for (k, v) in object(value, ENTERPRISE_URN)?.into_iter().flatten() {
+                    match k.to_ascii_lowercase().as_str() {
+                        "employeenumber" => s.employee_number = text(v, "employeeNumber")?,
+                        "department" => s.department = text(v, "department")?,
+                        "organization" => s.company = text(v, "organization")?,
+                        _ => return Err(unknown(&format!("{ENTERPRISE_URN}:{k}"))),
+                    }
+                }
+            }
+            _ => return Err(unknown(key)),
+        }
+    }
+    if mode != Mode::Patch && !schemas_named {
+        return Err(invalid(format!("schemas must name {USER_URN}")));
+    }
+    s.user_name = user_name.ok_or_else(|| invalid("userName is required"))?;
+    validate::email(&s.user_name)
+        .map_err(|m| invalid(format!("userName {m} (it is the user's email)")))?;
+    for email in emails {
+        let value = match email {
+            Value::Object(o) => o
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("value"))
+                .map(|(_, v)| v),
+            _ => return Err(invalid("an email is an object")),
+        };
+        let same = value.and_then(Value::as_str).is_some_and(|v| {
+            validate::normalize_email(v) == validate::normalize_email(&s.user_name)
+        });
+        if !same {
+            return Err(invalid(
+                "emails holds one address, the userName (a user has one email)",
+            ));
+        }
+    }
+    Ok((s, password))
+}
+
+/// The change that takes `current` to `want`, field by field: only what
+/// differs is written, so concurrent changes of different attributes all
+/// persist.
+fn change(user: &User, current: &State, want: &State) -> UserChange {
+    let diff = |a: &Option<String>, b: &Option<String>| (a != b).then(|| b.clone());
+    let pending = user.unconfirmed_email.as_deref().is_some_and(|p| {
+        validate::normalize_email(p) == validate::normalize_email(&want.user_name)
+    });
+    UserChange {
+        email: (current.user_name != want.user_name && !pending).then(|| want.user_name.clone()),
+        profile: ProfileChange {
+            first_name: diff(&current.given_name, &want.given_name),
+            last_name: diff(&current.family_name, &want.family_name),
+            title: diff(&current.title, &want.title),
+            locale: diff(&current.locale, &want.locale),
+            timezone: diff(&current.timezone, &want.timezone),
+            phone: diff(&current.phone, &want.phone),
+            mobile_phone: diff(&current.mobile, &want.mobile),
+            ..ProfileChange::default()
+        },
+        directory: DirectoryChange {
+            external_id: diff(&current.external_id, &want.external_id),
+            display_name: diff(&current.display_name, &want.display_name),
+            formatted_name: diff(&current.formatted, &want.formatted),
+            employee_number: diff(&current.employee_number, &want.employee_number),
+            department: diff(&current.department, &want.department),
+            company: diff(&current.company, &want.company),
+        },
+        status: (current.active != want.active).then_some(if want.active {
+            Lifecycle::Active
+        } else {
+            Lifecycle::Disabled
+        }),
+        ..UserChange::default()
+    }
+}
+
+/// The connection's organization (a SCIM caller always has one).
+fn home(caller: &Caller) -> Result<Uuid, ScimError> {
+    caller
+        .org
+        .ok_or_else(|| Error::Forbidden("not a SCIM connection".into()).into())
+}
+
+/// The users' representations, their groups read in one batch.
+fn resources(
+    env: &Env,
+    caller: &Caller,
+    list: &[User],
+    origin: &str,
+) -> Result<Vec<Value>, ScimError> {
+    let mut ids: Vec<Uuid> = list.iter().flat_map(|u| u.groups.iter().copied()).collect();
+    ids.sort();
+    ids.dedup();
+    let found = if ids.is_empty() {
+        Vec::new()
+    } else {
+        groups::by_ids(env, &caller.tenant, &ids)?
+    };
+    Ok(list.iter().map(|u| resource(u, &found, origin)).collect())
+}
+
+fn one(env: &Env, caller: &Caller, user: &User, origin: &str) -> Result<Value, ScimError> {
+    Ok(resources(env, caller, std::slice::from_ref(user), origin)?
+        .pop()
+        .unwrap_or(Value::Null))
+}
+
+/// A user of the connection's organization, else 404.
+fn find(env: &Env, caller: &Caller, raw: &str) -> Result<User, ScimError> {
+    let not_found = || ScimError::from(Error::NotFound(format!("User {raw} not found")));
+    let id = Uuid::parse_str(raw).map_err(|_| not_found())?;
+    match users::get(env, caller, id) {
+        Ok((u, _)) => Ok(u),
+        Err(Error::NotFound(_)) => Err(not_found()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The answer with one user: its representation as `attributes` and
+/// `excludedAttributes` ask, and its `ETag`.
+fn answer(
+    req: &Request,
+    env: &Env,
+    caller: &Caller,
+    user: &User,
+    status: StatusCode,
+) -> Result<Response, ScimError> {
+    let (attributes, excluded) = projection_params(req)?;
+    let origin = scim::origin(req);
+    let body = projection::project(&one(env, caller, user, &origin)?, &attributes, &excluded);
+    let mut r = scim::respond(status, &body, Some(&users::version(user)));
+    if status == StatusCode::CREATED
+        && let Ok(v) =
+            http::HeaderValue::from_str(&format!("{origin}{}/Users/{}", scim::BASE_PATH, user.id))
+    {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(r)
+}
+
+fn projection_params(req: &Request) -> Result<(Vec<AttrPath>, Vec<AttrPath>), ScimError> {
+    let mut attributes = Vec::new();
+    let mut excluded = Vec::new();
+    for (k, v) in scim::query_params(req) {
+        let list =
+            || projection::parse_list(&v).map_err(|e| ScimError::bad(ScimType::InvalidPath, e.0));
+        if k.eq_ignore_ascii_case("attributes") {
+            attributes.extend(list()?);
+        } else if k.eq_ignore_ascii_case("excludedAttributes") {
+            excluded.extend(list()?);
+        }
+    }
+    Ok((attributes, excluded))
+}
+
+/// A taken `userName` is SCIM's 409 `uniqueness`; other refusals keep
+/// their own status.
+fn taken_is_uniqueness(e: Error) -> ScimError {
+    let taken = matches!(&e, Error::Invalid(f) if f.0.iter().any(|x| x.message.contains("already been taken")));
+    if taken {
+        ScimError::new(
+            409,
+            Some(ScimType::Uniqueness),
+            "userName is already taken in this tenant",
+        )
+    } else {
+        e.into()
+    }
+}
+
+/// `GET /scim/v2/Users` (list and filter) and `POST` (create).
+pub fn users(req: &Request, env: &mut Env, config: &Config) -> Response {
+    scim::serve(
+        req,
+        env,
+        config,
+        &[Method::GET, Method::POST],
+        |caller, env| {
+            if req.method() == Method::POST {
+                create(req, env, config, caller)
+            } else {
+                list(req, env, caller)
+            }
+        },
+    )
+}
+
+/// `GET`, `PUT`, `PATCH`, `DELETE /scim/v2/Users/{id}`.
+pub fn user(req: &Request, env: &mut Env, config: &Config) -> Response {
+    let id = web::path_param(req, "id").unwrap_or_default().to_string();
+    scim::serve(
+        req,
+        env,
+        config,
+        &[Method::GET, Method::PUT, Method::PATCH, Method::DELETE],
+        |caller, env| {
+            let current = find(env, caller, &id)?;
+            let version = users::version(&current);
+            match *req.method() {
+                Method::GET => match scim::not_modified(req, &version) {
+                    Some(r) => Ok(r),
+                    None => answer(req, env, caller, &current, StatusCode::OK),
+                },
+                Method::DELETE => {
+                    scim::if_match(req, &version)?;
+                    users::delete(env, caller, current.id, false)?;
+                    Ok(web::empty(StatusCode::NO_CONTENT))
+                }
+                _ => {
+                    let want = if req.method() == Method::PUT {
+                        read_state(&scim::body(req)?, Mode::Replace)?.0
+                    } else {
+                        patched(req, env, caller, &current)?
+                    };
+                    let mut change = change(&current, &State::of(&current), &want);
+                    change.if_version = scim::if_match(req, &version)?;
+                    replace(req, env, caller, current, change)
+                }
+            }
+        },
+    )
+}
+
+/// What a PATCH makes of the user: its operations applied to the current
+/// representation, read back like a PUT body. Read-only attributes refuse.
+fn patched(req: &Request, env: &Env, caller: &Caller, current: &User) -> Result<State, ScimError> {
+    let ops = patch::parse(&scim::body(req)?)?;
+    for op in &ops {
+        let names_read_only = op.path.as_ref().is_some_and(|p| {
+            p.attr
+                .urn
+                .as_deref()
+                .is_none_or(|u| u.starts_with(filter::CORE_URN))
+                && matches!(p.attr.name.as_str(), "id" | "meta" | "groups" | "schemas")
+        });
+        if names_read_only {
+            return Err(ScimError::bad(
+                ScimType::Mutability,
+                "id, meta, groups and schemas are read-only",
+            ));
+        }
+    }
+    let mut representation = one(env, caller, current, "")?;
+    if let Some(o) = representation.as_object_mut() {
+        o.remove("meta");
+        o.remove("groups");
+        // emails follow userName: a patch of either is judged by it.
+        o.remove("emails");
+    }
+    patch::apply(&mut representation, &ops, &[ENTERPRISE_URN], case_exact)?;
+    let Value::Object(patched) = representation else {
+        return Err(invalid("the patched user is not an object"));
+    };
+    Ok(read_state(&patched, Mode::Patch)?.0)
+}
+
+/// Writes `change` (nothing when it is empty) and answers the user as
+/// stored.
+fn replace(
+    req: &Request,
+    env: &mut Env,
+    caller: &Caller,
+    current: User,
+    change: UserChange,
+) -> Result<Response, ScimError> {
+    let nothing = UserChange {
+        if_version: change.if_version.clone(),
+        ..UserChange::default()
+    };
+    if change == nothing {
+        return answer(req, env, caller, &current, StatusCode::OK);
+    }
+    if let Some(Some(ext)) = &change.directory.external_id {
+        external_ids::note(
+            env,
+            &caller.tenant,
+            current.organization_id,
+            ext,
+            current.id,
+        )?;
+    }
+    let updated = users::update(env, caller, current.id, &change).map_err(taken_is_uniqueness)?;
+    answer(req, env, caller, &updated, StatusCode::OK)
+}
+
+/// `POST /scim/v2/Users`: 201 with the user, `Location` and `ETag`; 409
+/// `uniqueness` when the userName is taken.
+fn create(
+    req: &Request,
+    env: &mut Env,
+    config: &Config,
+    caller: &Caller,
+) -> Result<Response, ScimError> {
+    let body = scim::body(req)?;
+    let (want, password) = read_state(&body, Mode::Create)?;
+    let org = home(caller)?;
+    if identity::holder(
+        env,
+        &caller.tenant,
+        &validate::normalize_email(&want.user_name),
+    )?
+    .is_some()
+    {
+        return Err(taken_is_uniqueness(Error::invalid(
+            "userName",
+            "has already been taken",
+        )));
+    }
+    let id = env.new_uuid();
+    if let Some(ext) = &want.external_id {
+        external_ids::note(env, &caller.tenant, org, ext, id)?;
+    }
+    let input = provision::NewCustomer {
+        organization_id: Some(org),
+        user: provision::NewUser {
+            id: Some(id),
+            email: want.user_name.clone(),
+            profile: Profile {
+                first_name: want.given_name.clone(),
+                last_name: want.family_name.clone(),
+                title: want.title.clone(),
+                locale: want.locale.clone(),
+                timezone: want.timezone.clone(),
+                phone: want.phone.clone(),
+                mobile_phone: want.mobile.clone(),
+                ..Profile::default()
+            },
+            directory: Directory {
+                external_id: want.external_id.clone(),
+                display_name: want.display_name.clone(),
+                formatted_name: want.formatted.clone(),
+                employee_number: want.employee_number.clone(),
+                department: want.department.clone(),
+                company: want.company.clone(),
+            },
+            password,
+            disabled: !want.active,
+            ..provision::NewUser::default()
+        },
+        ..provision::NewCustomer::default()
+    };
+    let fingerprint = identity::fingerprint(config, &Value::Object(body).to_string());
+    let op = provision::OpId::fresh(env, fingerprint);
+    let correlation = env.correlation.clone();
+    let created =
+        provision::create_customer(env, caller, &input, &op, config.hash_params, correlation)
+            .map_err(taken_is_uniqueness)?;
+    answer(req, env, caller, &created.user, StatusCode::CREATED)
+}
+
+/// A list request's parameters (RFC 7644 §3.4.2).
+struct ListParams {
+    filter: Option<Filter>,
+    start: usize,
+    count: usize,
+    sort_by: Option<AttrPath>,
+    descending: bool,
+}
+
+fn list_params(req: &Request) -> Result<ListParams, ScimError> {
+    let mut p = ListParams {
+        filter: None,
+        start: 1,
+        count: DEFAULT_COUNT,
+        sort_by: None,
+        descending: false,
+    };
+    // Out-of-range numbers are read as the RFC says (§3.4.2.4): below 1 is
+    // 1, a negative count is 0, above the maximum is the maximum.
+    let number = |v: &str, name: &str| {
+        v.trim()
+            .parse::<i64>()
+            .map_err(|_| invalid(format!("{name} is an integer")))
+    };
+    for (k, v) in scim::query_params(req) {
+        match k.to_ascii_lowercase().as_str() {
+            "filter" => {
+                p.filter = Some(
+                    filter::parse(&v).map_err(|e| ScimError::bad(ScimType::InvalidFilter, e.0))?,
+                )
+            }
+            "startindex" => p.start = number(&v, "startIndex")?.max(1) as usize,
+            "count" => p.count = number(&v, "count")?.clamp(0, MAX_RESULTS as i64) as usize,
+            "sortby" => {
+                let path = filter::parse_path(&v)
+                    .map_err(|e| ScimError::bad(ScimType::InvalidPath, e.0))?;
+                if path.filter.is_some() {
+                    return Err(ScimError::bad(
+                        ScimType::InvalidPath,
+                        "sortBy is an attribute path",
+                    ));
+                }
+                p.sort_by = Some(path.attr);
+            }
+            "sortorder" => {
+                p.descending = match v.to_ascii_lowercase().as_str() {
+                    "ascending" => false,
+                    "descending" => true,
+                    _ => return Err(invalid("sortOrder is ascending or descending")),
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(p)
+}
+
+/// The value a filter requires of `name` by one `eq` at its top (alone or
+/// in an `and`), which an index answers.
+fn required_eq<'f>(f: &'f Filter, name: &str) -> Option<&'f str> {
+    match f {
+        Filter::Compare(path, Op::Eq, Value::String(v))
+            if path.name == name
+                && path.sub.is_none()
+                && path
+                    .urn
+                    .as_deref()
+                    .is_none_or(|u| u.starts_with(filter::CORE_URN)) =>
+        {
+            Some(v)
+        }
+        Filter::And(a, b) => required_eq(a, name).or_else(|| required_eq(b, name)),
+        _ => None,
+    }
+}
+
+/// `GET /scim/v2/Users`. `userName eq` and `externalId eq` read an index
+/// (O(1) key-value calls); no filter and no sort reads one page of the
+/// organization's member slots (O(count)); any other filter or sort scans
+/// the organization, up to [`SCAN_CAP`] users.
+fn list(req: &Request, env: &Env, caller: &Caller) -> Result<Response, ScimError> {
+    let p = list_params(req)?;
+    let (attributes, excluded) = projection_params(req)?;
+    let org = home(caller)?;
+    let origin = scim::origin(req);
+    let indexed = p.filter.as_ref().and_then(|f| {
+        required_eq(f, "username")
+            .map(|v| (true, v))
+            .or_else(|| required_eq(f, "externalid").map(|v| (false, v)))
+    });
+    let (mut page, total) = match (&p.filter, indexed, &p.sort_by) {
+        (_, Some((by_name, value)), _) => {
+            let found: Vec<User> = if by_name {
+                identity::holder(env, &caller.tenant, &validate::normalize_email(value))?
+                    .into_iter()
+                    .filter(|u| u.organization_id == org && u.status != Lifecycle::Deleted)
+                    .collect()
+            } else {
+                external_ids::lookup(env, &caller.tenant, org, value)?
+            };
+            select(resources(env, caller, &found, &origin)?, &p)
+        }
+        (None, None, None) => {
+            let (found, slots) = users::member_slots(env, caller, org, p.start as i64, p.count)?;
+            (
+                resources(env, caller, &found, &origin)?,
+                slots.max(0) as usize,
+            )
+        }
+        _ => {
+            let mut found = Vec::new();
+            let mut from = 1i64;
+            loop {
+                let (chunk, slots) = users::member_slots(env, caller, org, from, 100)?;
+                found.extend(chunk);
+                from += 100;
+                if from > slots {
+                    break;
+                }
+                if from as usize > SCAN_CAP {
+                    return Err(ScimError::bad(
+                        ScimType::TooMany,
+                        format!(
+                            "this filter or sort reads more than {SCAN_CAP} users; filter by userName or externalId"
+                        ),
+                    ));
+                }
+            }
+            select(resources(env, caller, &found, &origin)?, &p)
+        }
+    };
+    for r in &mut page {
+        *r = projection::project(r, &attributes, &excluded);
+    }
+    let body = json!({
+        "schemas": [LIST_URN],
+        "totalResults": total,
+        "startIndex": p.start,
+        "itemsPerPage": page.len(),
+        "Resources": page,
+    });
+    Ok(scim::respond(StatusCode::OK, &body, None))
+}
+
+/// Filters, sorts and pages representations; returns the page and the
+/// number that matched.
+fn select(mut all: Vec<Value>, p: &ListParams) -> (Vec<Value>, usize) {
+    if let Some(f) = &p.filter {
+        all.retain(|r| filter::matches(f, r, case_exact));
+    }
+    if let Some(by) = &p.sort_by {
+        projection::sort(&mut all, by, p.descending, case_exact);
+    }
+    let total = all.len();
+    let page = all.into_iter().skip(p.start - 1).take(p.count).collect();
+    (page, total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn a_body_reads_into_the_attributes_kept() {
+        let (s, password) = read_state(
+            &body(
+                json!({"schemas": [USER_URN, ENTERPRISE_URN], "userName": "ana@x.test",
+                "NAME": {"givenName": "Ana", "familyName": "Lima"}, "active": "False",
+                "emails": [{"value": "Ana@X.test", "type": "work", "primary": true}],
+                "phoneNumbers": [{"value": "+1 555", "type": "mobile"}],
+                "id": "ignored", "meta": {"x": 1},
+                ENTERPRISE_URN: {"department": "Ops"}, "password": "pw"}),
+            ),
+            Mode::Create,
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                s.user_name.as_str(),
+                s.given_name.as_deref(),
+                s.active,
+                s.mobile.as_deref()
+            ),
+            ("ana@x.test", Some("Ana"), false, Some("+1 555"))
+        );
+        assert_eq!(
+            (s.department.as_deref(), password.as_deref()),
+            (Some("Ops"), Some("pw"))
+        );
+    }
+
+    #[test]
+    fn what_is_not_kept_is_refused_with_its_scim_type() {
+        let kind = |v: Value, mode| read_state(&body(v), mode).unwrap_err().scim_type;
+        let base = |extra: Value| {
+            let mut b = json!({"schemas": [USER_URN], "userName": "a@x.test"});
+            for (k, v) in extra.as_object().unwrap() {
+                b[k] = v.clone();
+            }
+            b
+        };
+        assert_eq!(
+            kind(base(json!({"nickName": "x"})), Mode::Create),
+            Some(ScimType::InvalidValue)
+        );
+        assert_eq!(
+            kind(base(json!({"nickName": "x"})), Mode::Patch),
+            Some(ScimType::InvalidPath)
+        );
+        assert_eq!(
+            kind(base(json!({"password": "x"})), Mode::Replace),
+            Some(ScimType::Mutability)
+        );
+        assert_eq!(
+            kind(base(json!({"active": 3})), Mode::Create),
+            Some(ScimType::InvalidValue)
+        );
+        assert_eq!(
+            kind(base(json!({"userName": "not-an-email"})), Mode::Create),
+            Some(ScimType::InvalidValue)
+        );
+        assert_eq!(
+            kind(
+                base(json!({"emails": [{"value": "b@x.test"}]})),
+                Mode::Create
+            ),
+            Some(ScimType::InvalidValue)
+        );
+        assert_eq!(
+            kind(
+                json!({"schemas": ["urn:x"], "userName": "a@x.test"}),
+                Mode::Create
+            ),
+            Some(ScimType::InvalidValue)
+        );
+        assert_eq!(
+            kind(json!({"userName": "a@x.test"}), Mode::Create),
+            Some(ScimType::InvalidValue)
+        );
+    }
+
+    #[test]
+    fn an_indexed_equality_is_found_under_an_and() {
+        let f = filter::parse(r#"active eq true and userName eq "A@x.test""#).unwrap();
+        assert_eq!(required_eq(&f, "username"), Some("A@x.test"));
+        let f = filter::parse(r#"userName eq "a" or active eq true"#).unwrap();
+        assert_eq!(required_eq(&f, "username"), None);
+    }
+}

@@ -27,6 +27,7 @@ run --include-tag cloudcockpit -H "Authorization: Bearer $(get cc)" -H "X-Tenant
   --exclude-path /oauth2/token || status=1
 run --include-tag apiculus -H "x-access-token: $(get apiculus)" --exclude-path /auth/logout || status=1
 run --include-tag gcore -H "Authorization: Bearer $(get gcore)" || status=1
+run --include-tag scim -H "Authorization: Bearer $(get scim)" || status=1
 run --include-tag admin --include-tag service -H "Authorization: Bearer $admin_key" -H "X-Tenant: st" \
   || status=1
 exit $status

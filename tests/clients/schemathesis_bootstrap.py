@@ -2,7 +2,8 @@
 
 Usage: schemathesis_bootstrap.py BASE_URL ADMIN_KEY. Prints a JSON object:
 clone (a Basic access token), cc (a CloudCockpit bearer), apiculus (an
-x-access-token), gcore (a Gcore access JWT).
+x-access-token), gcore (a Gcore access JWT), scim (a SCIM connection's
+token for a customer organization).
 """
 
 import json
@@ -34,4 +35,14 @@ apiculus = r.json()["result"]["token"]
 r = httpx.post(f"{base}/iam/auth/jwt/login", json={"username": "op@st.test", "password": "operator-password-1"})
 assert r.status_code == 200, r.text
 gcore = r.json()["access"]
-print(json.dumps({"clone": basic, "cc": cc, "apiculus": apiculus, "gcore": gcore}))
+r = httpx.post(f"{base}/v2/users/create_customer", headers={"Authorization": f"Basic {basic}"},
+    json={"customer": {"organization": {"name": "SCIM Co"}, "user": {"email": "admin@scim.st.test"}}})
+assert r.status_code == 201, r.text
+user = r.headers["location"].rsplit("/", 1)[-1]
+r = httpx.get(f"{base}/v2/users/{user}", headers={"Authorization": f"Basic {basic}"})
+org = r.json()["data"]["attributes"]["organization"]["id"]
+r = httpx.post(f"{base}/admin/scim-connections", headers={"Authorization": f"Basic {basic}"},
+    json={"organization_id": org, "name": "schemathesis"})
+assert r.status_code == 201, r.text
+scim = r.json()["token"]
+print(json.dumps({"clone": basic, "cc": cc, "apiculus": apiculus, "gcore": gcore, "scim": scim}))

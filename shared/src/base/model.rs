@@ -72,6 +72,14 @@ pub struct Group {
     pub name: String,
     /// The role membership grants.
     pub role: Role,
+    /// The identity provider's id for the group (SCIM `externalId`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// Zero for groups made before these were kept.
+    #[serde(default)]
+    pub created_at: Millis,
+    #[serde(default)]
+    pub updated_at: Millis,
 }
 
 /// Whether an organization resells (a partner) or is an end customer.
@@ -316,6 +324,10 @@ pub struct Directory {
     /// core's organization).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub company: Option<String>,
+    /// The provider disabled the account (`active: false`), so the provider
+    /// may enable it again; one an administrator disabled it may not.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub provider_disabled: bool,
 }
 
 impl Directory {

@@ -2,12 +2,14 @@
 //! provisions one customer organization with. Made by an administrator who
 //! reaches the organization, shown once, stored as a keyed hash, listed
 //! without its secret, revocable. The token acts as that organization's
-//! administrator and nothing wider: it can never reach outside it.
+//! administrator and nothing wider: it can never reach outside it. One made
+//! by a user lives only while that user is still an administrator over the
+//! organization: a demoted or removed admin's connections stop with it.
 
 use uuid::Uuid;
 
 use crate::base::error::{Error, Result};
-use crate::base::model::{OrgKind, Organization, Role, Tenant};
+use crate::base::model::{OrgKind, Organization, Role, Tenant, User};
 use crate::be::storage::{self, Actor, Env, keys};
 use crate::credential::auth::Caller;
 use crate::credential::identity::{self, Config, Credential, CredentialKind, gkeys};
@@ -22,6 +24,12 @@ pub const MAX_PER_ORGANIZATION: i64 = 100;
 
 fn list(org: Uuid) -> String {
     format!("org/{org}/scim-connections")
+}
+
+fn decode<T: serde::de::DeserializeOwned>(bytes: Option<Vec<u8>>) -> Option<T> {
+    serde_json::from_slice::<storage::Record<T>>(&bytes?)
+        .ok()
+        .map(|r| r.data)
 }
 
 fn unauthenticated() -> Error {
@@ -59,6 +67,7 @@ pub fn create(
     let id = format!("scim-{}", env.new_uuid().simple());
     let token = format!("{TOKEN_PREFIX}{}", secrets::random_secret(env.random));
     let credential = Credential {
+        user: caller.user,
         org: Some(org.id),
         role: Some(Role::CustomerAdmin),
         ..Credential::new(id, CredentialKind::ScimConnection, name, env.now)
@@ -141,21 +150,27 @@ pub fn caller(env: &Env, config: &Config, token: &str, host: Option<&str>) -> Re
         .filter(|(_, c)| c.kind == CredentialKind::ScimConnection)
         .ok_or_else(unauthenticated)?;
     let org_id = credential.org.ok_or_else(unauthenticated)?;
-    let found = env
-        .kv
-        .get_many(&[gkeys::tenant(&tenant_id), keys::org(&tenant_id, org_id)])?;
-    let mut found = found.into_iter().map(|b| b.unwrap_or_default());
-    let tenant =
-        serde_json::from_slice::<storage::Record<Tenant>>(&found.next().unwrap_or_default())
-            .map(|r| r.data)
-            .ok()
-            .filter(|t| t.status.may_authenticate())
-            .ok_or_else(unauthenticated)?;
-    serde_json::from_slice::<storage::Record<Organization>>(&found.next().unwrap_or_default())
-        .map(|r| r.data)
-        .ok()
+    let mut wanted = vec![gkeys::tenant(&tenant_id), keys::org(&tenant_id, org_id)];
+    if let Some(creator) = credential.user {
+        wanted.push(keys::user(&tenant_id, creator));
+    }
+    let mut found = env.kv.get_many(&wanted)?.into_iter();
+    let tenant = decode::<Tenant>(found.next().flatten())
+        .filter(|t| t.status.may_authenticate())
+        .ok_or_else(unauthenticated)?;
+    let org = decode::<Organization>(found.next().flatten())
         .filter(|o| o.status.may_authenticate())
         .ok_or_else(unauthenticated)?;
+    if credential.user.is_some() {
+        let still_over = decode::<User>(found.next().flatten()).is_some_and(|u| {
+            u.status.may_authenticate()
+                && u.role <= Role::CustomerAdmin
+                && (u.role == Role::Operator || org.within(u.organization_id))
+        });
+        if !still_over {
+            return Err(unauthenticated());
+        }
+    }
     identity::check_destination(env, &tenant.id, None, host)?;
     Ok(Caller {
         tenant: tenant.id,

@@ -9,3 +9,14 @@ pub mod gcore;
 pub mod openapi;
 pub mod scim;
 pub mod service;
+
+/// The answer for a path no route serves: in SCIM's error shape under
+/// `/scim/` (its clients read nothing else), else the service's own.
+pub fn not_found(req: &crate::edge::web::Request) -> crate::edge::web::Response {
+    if req.uri().path().starts_with(scim::BASE_PATH) {
+        return scim::error::render_error(&crate::base::error::Error::NotFound(
+            "no such SCIM endpoint".into(),
+        ));
+    }
+    crate::edge::web::no_such_endpoint()
+}

@@ -408,6 +408,29 @@ fn scim_user() -> Option<Value> {
     )
 }
 
+/// A SCIM Group as POST and PUT read it.
+fn scim_group() -> Option<Value> {
+    with_example(
+        object(
+            &["schemas", "displayName"],
+            json!({
+                "schemas": {"type": "array", "items": {"type": "string", "enum": [
+                    "urn:ietf:params:scim:schemas:core:2.0:Group"]}, "minItems": 1},
+                "displayName": {"type": "string", "minLength": 1, "maxLength": 255,
+                    "description": "Unique in the organization (case-insensitive)"},
+                "externalId": scim_text(),
+                "members": {"type": ["array", "null"], "maxItems": 1000, "items": {"type": "object",
+                    "required": ["value"], "properties": {
+                        "value": {"type": "string", "format": "uuid", "description": "A User's id"},
+                        "type": {"type": "string", "enum": ["User"]},
+                        "$ref": {"type": "string"}, "display": {"type": "string"}}}},
+            }),
+        ),
+        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Engineering",
+               "members": []}),
+    )
+}
+
 /// A SCIM PatchOp (RFC 7644 §3.5.2).
 fn scim_patch() -> Option<Value> {
     with_example(
@@ -1578,6 +1601,57 @@ pub const OPERATIONS: &[Operation] = &[
         "/scim/v2/Users/{id}",
         "scim",
         "Delete a user (the core's soft delete; If-Match: 412 when stale)",
+        Scim,
+        [204, 404, 412]
+    ),
+    op!(
+        "get",
+        "/scim/v2/Groups",
+        "scim",
+        "List and filter the organization's groups (filter, startIndex, count, sortBy, attributes)",
+        Scim,
+        [200, 400]
+    ),
+    op!(
+        "post",
+        "/scim/v2/Groups",
+        "scim",
+        "Create a group in the connection's organization, with its members",
+        Scim,
+        [201, 400, 409],
+        scim_group
+    ),
+    op!(
+        "get",
+        "/scim/v2/Groups/{id}",
+        "scim",
+        "One group and its members (If-None-Match: 304)",
+        Scim,
+        [200, 304, 400, 404]
+    ),
+    op!(
+        "put",
+        "/scim/v2/Groups/{id}",
+        "scim",
+        "Replace a group's name and members (If-Match: 412 when stale)",
+        Scim,
+        [200, 400, 404, 409, 412],
+        scim_group
+    ),
+    op!(
+        "patch",
+        "/scim/v2/Groups/{id}",
+        "scim",
+        "Patch a group: members add, remove, replace (If-Match: 412 when stale)",
+        Scim,
+        [200, 400, 404, 409, 412],
+        scim_patch
+    ),
+    op!(
+        "delete",
+        "/scim/v2/Groups/{id}",
+        "scim",
+        "Delete a group (its members leave it)",
         Scim,
         [204, 404, 412]
     ),

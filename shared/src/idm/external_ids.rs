@@ -12,8 +12,8 @@ use crate::base::error::Result;
 use crate::base::model::{Lifecycle, User};
 use crate::be::storage::{self, Env, keys};
 
-/// Users one entry remembers (an id handed from user to user); the oldest
-/// go first.
+/// Users one entry remembers; past it, the oldest that does not hold the id
+/// goes.
 const KEPT: usize = 16;
 
 fn key(tenant: &str, org: Uuid, external_id: &str) -> String {
@@ -24,16 +24,44 @@ fn key(tenant: &str, org: Uuid, external_id: &str) -> String {
 }
 
 /// Notes that `user` carries (or is about to carry) `external_id` in `org`.
+/// Entries whose user no longer carries it (a create that failed, an id
+/// handed on) go first, so a live holder is never pushed out by them.
 pub fn note(env: &Env, tenant: &str, org: Uuid, external_id: &str, user: Uuid) -> Result<()> {
+    let at = key(tenant, org, external_id);
+    let listed = storage::read::<Vec<Uuid>>(env.kv, &at)?
+        .map(|r| r.data)
+        .unwrap_or_default();
+    if listed.contains(&user) {
+        return Ok(());
+    }
+    let keys: Vec<String> = listed.iter().map(|id| keys::user(tenant, *id)).collect();
+    let found = storage::read_many::<User>(env.kv, &keys)?;
+    // Holders carry the id; a user not written yet may be a create on its
+    // way; the rest were handed the id and gave it up.
+    let holders: Vec<Uuid> = found
+        .iter()
+        .flatten()
+        .filter(|u| u.directory.external_id.as_deref() == Some(external_id))
+        .map(|u| u.id)
+        .collect();
+    let stale: Vec<Uuid> = found
+        .iter()
+        .flatten()
+        .map(|u| u.id)
+        .filter(|id| !holders.contains(id))
+        .collect();
     let op = format!("ext/{user}");
-    storage::swap_state::<Vec<Uuid>, _>(env, &key(tenant, org, external_id), &op, |current| {
+    storage::swap_state::<Vec<Uuid>, _>(env, &at, &op, |current| {
         let mut ids = current.cloned().unwrap_or_default();
         if ids.contains(&user) {
             return Ok(None);
         }
+        ids.retain(|id| !stale.contains(id));
         ids.push(user);
-        if ids.len() > KEPT {
-            ids.remove(0);
+        if ids.len() > KEPT
+            && let Some(at) = ids.iter().position(|id| !holders.contains(id))
+        {
+            ids.remove(at);
         }
         Ok(Some(ids))
     })?;

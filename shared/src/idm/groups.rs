@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::base::error::{Error, FieldErrors, Result};
-use crate::base::model::{Group, Lifecycle, OrgKind, Organization, Role};
+use crate::base::model::{Group, Lifecycle, OrgKind, Organization, Role, User};
 use crate::be::storage::{self, Env, keys};
 use crate::credential::auth::Caller;
 use crate::idm::listing::Page;
@@ -125,6 +125,9 @@ pub fn create(
         organization_id: org.id,
         name: name.to_string(),
         role: Role::User,
+        external_id: None,
+        created_at: env.now,
+        updated_at: env.now,
     };
     let op = format!("group/{}", group.id);
     // The record first: a catalog entry always names a record, and a failure
@@ -139,12 +142,45 @@ pub fn create(
         id: group.id,
         name: group.name.clone(),
     };
-    let catalog_at = catalog_key(&caller.tenant, org.id);
+    add_entry(env, &caller.tenant, org.id, &entry, &caught, false, &op)?;
+    caller.audit(
+        env,
+        &op,
+        "group.create",
+        vec![format!("group:{}", group.id)],
+        Some(&org),
+    )?;
+    Ok(group)
+}
+
+/// Puts `entry` in `org`'s catalog (with `caught`'s legacy groups merged
+/// in), at most [`PER_ORGANIZATION`] of them; `unique` refuses a name the
+/// organization already gives another group (case-insensitive, 409). A
+/// failure deletes the group's record unless its entry landed anyway: an
+/// entry always names a record.
+fn add_entry(
+    env: &Env,
+    tenant: &str,
+    org: Uuid,
+    entry: &Entry,
+    caught: &Catalog,
+    unique: bool,
+    op: &str,
+) -> Result<()> {
+    let catalog_at = catalog_key(tenant, org);
     ensure_catalog(env, &catalog_at)?;
-    let added = storage::swap_state::<Catalog, _>(env, &catalog_at, &op, |current| {
-        let mut catalog = Catalog::merged(current, &caught);
+    let added = storage::swap_state::<Catalog, _>(env, &catalog_at, op, |current| {
+        let mut catalog = Catalog::merged(current, caught);
         if catalog.entries.iter().any(|e| e.id == entry.id) {
             return Ok(None);
+        }
+        if unique
+            && catalog
+                .entries
+                .iter()
+                .any(|e| same_name(&e.name, &entry.name))
+        {
+            return Err(taken(&entry.name));
         }
         if catalog.entries.len() >= PER_ORGANIZATION {
             return Err(Error::invalid(
@@ -158,14 +194,105 @@ pub fn create(
         Ok(Some(catalog))
     });
     if let Err(e) = added {
-        // Undone only if its entry surely did not land (a swap reported
-        // failed may have): an entry always names a record.
         if let Ok(Some(c)) = storage::read::<Catalog>(env.kv, &catalog_at)
-            && !c.data.entries.iter().any(|e| e.id == group.id)
+            && !c.data.entries.iter().any(|e| e.id == entry.id)
         {
-            let _ = env.kv.delete(&key(&caller.tenant, group.id));
+            let _ = env.kv.delete(&key(tenant, entry.id));
         }
         return Err(e);
+    }
+    Ok(())
+}
+
+fn same_name(a: &str, b: &str) -> bool {
+    a.to_lowercase() == b.to_lowercase()
+}
+
+fn taken(name: &str) -> Error {
+    Error::Conflict(format!(
+        "a group named {name:?} already exists in this organization"
+    ))
+}
+
+fn check_name(name: &str) -> Result<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > NAME_MAX {
+        return Err(Error::invalid(
+            "name",
+            format!("must be 1 to {NAME_MAX} characters"),
+        ));
+    }
+    Ok(name.to_string())
+}
+
+/// The group `id`, when the caller reaches the organization defining it;
+/// else 404.
+pub fn get(env: &Env, caller: &Caller, id: Uuid) -> Result<Group> {
+    let not_found = || Error::NotFound(format!("group {id} not found"));
+    let group = storage::read::<Group>(env.kv, &key(&caller.tenant, id))?
+        .map(|r| r.data)
+        .ok_or_else(not_found)?;
+    storage::read::<Organization>(env.kv, &keys::org(&caller.tenant, group.organization_id))?
+        .map(|r| r.data)
+        .filter(|o| caller.reaches(o) && o.status != Lifecycle::Deleted)
+        .ok_or_else(not_found)?;
+    Ok(group)
+}
+
+/// The groups `org` itself defines, sorted by name: one catalog read and
+/// one batch of records (a catalog holds at most [`PER_ORGANIZATION`]).
+pub fn defined_in(env: &Env, tenant: &str, org: Uuid) -> Result<Vec<Group>> {
+    let Some(catalog) = read_catalogs(env, tenant, &[org])?.pop().flatten() else {
+        return Ok(Vec::new());
+    };
+    let ids: Vec<Uuid> = catalog.entries.iter().map(|e| e.id).collect();
+    Ok(by_ids(env, tenant, &ids)?
+        .into_iter()
+        .filter(|g| g.organization_id == org)
+        .collect())
+}
+
+/// Defines a group in a customer's own organization for its users (what a
+/// customer's identity provider pushes over SCIM): administrators of the
+/// organization and above; the name unique in the organization
+/// (case-insensitive, 409). `members` (users of the organization, checked
+/// by the caller) join it in the same request.
+pub fn define(
+    env: &mut Env,
+    caller: &Caller,
+    org: Uuid,
+    name: &str,
+    external_id: Option<String>,
+    members: &[Uuid],
+) -> Result<Group> {
+    caller.require(Role::CustomerAdmin)?;
+    let org = crate::idm::organizations::get(env, caller, org)?;
+    let group = Group {
+        id: env.new_uuid(),
+        organization_id: org.id,
+        name: check_name(name)?,
+        role: Role::User,
+        external_id,
+        created_at: env.now,
+        updated_at: env.now,
+    };
+    let op = format!("group/{}", group.id);
+    storage::write(env.kv, &key(&caller.tenant, group.id), &op, &group)?;
+    let entry = Entry {
+        id: group.id,
+        name: group.name.clone(),
+    };
+    add_entry(
+        env,
+        &caller.tenant,
+        org.id,
+        &entry,
+        &Catalog::default(),
+        true,
+        &op,
+    )?;
+    for user in members {
+        set_member(env, &caller.tenant, group.id, *user, true, &op)?;
     }
     caller.audit(
         env,
@@ -175,6 +302,190 @@ pub fn create(
         Some(&org),
     )?;
     Ok(group)
+}
+
+/// A change to a group: `None` leaves a field alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupChange {
+    pub name: Option<String>,
+    pub external_id: Option<Option<String>>,
+    /// Users (of the group's organization, checked by the caller) to add.
+    pub join: Vec<Uuid>,
+    pub leave: Vec<Uuid>,
+}
+
+/// Renames a group (its catalog entry first: the name stays unique), sets
+/// its external id, and moves members in and out; one audit event.
+pub fn change(
+    env: &mut Env,
+    caller: &Caller,
+    group: &Group,
+    change: &GroupChange,
+) -> Result<Group> {
+    caller.require(Role::CustomerAdmin)?;
+    let org = crate::idm::organizations::get(env, caller, group.organization_id)?;
+    let op = format!("group-change{}", env.new_uuid().simple());
+    if let Some(name) = &change.name {
+        let name = check_name(name)?;
+        let catalog_at = catalog_key(&caller.tenant, org.id);
+        ensure_catalog(env, &catalog_at)?;
+        storage::swap_state::<Catalog, _>(env, &catalog_at, &op, |current| {
+            let mut catalog = current.cloned().unwrap_or_default();
+            if catalog
+                .entries
+                .iter()
+                .any(|e| e.id != group.id && same_name(&e.name, &name))
+            {
+                return Err(taken(&name));
+            }
+            catalog.entries.retain(|e| e.id != group.id);
+            catalog.insert(Entry {
+                id: group.id,
+                name: name.clone(),
+            });
+            Ok((Some(&catalog) != current).then_some(catalog))
+        })?;
+    }
+    let now = env.now;
+    let updated = storage::update::<Group, _>(env, &key(&caller.tenant, group.id), &op, |g| {
+        if let Some(name) = &change.name {
+            g.name = name.trim().to_string();
+        }
+        if let Some(external) = &change.external_id {
+            g.external_id = external.clone();
+        }
+        g.updated_at = now;
+        Ok(())
+    })?
+    .data;
+    for user in &change.join {
+        set_member(env, &caller.tenant, group.id, *user, true, &op)?;
+    }
+    for user in &change.leave {
+        set_member(env, &caller.tenant, group.id, *user, false, &op)?;
+    }
+    caller.audit(
+        env,
+        &op,
+        "group.update",
+        vec![format!("group:{}", group.id)],
+        Some(&org),
+    )?;
+    Ok(updated)
+}
+
+/// Deletes a group: out of its organization's catalog first (no list shows
+/// it and no user can be given it), then out of every member's record, then
+/// the record. A retry after a failure finishes what is left.
+pub fn delete(env: &mut Env, caller: &Caller, group: &Group) -> Result<()> {
+    caller.require(Role::CustomerAdmin)?;
+    let org = crate::idm::organizations::get(env, caller, group.organization_id)?;
+    let op = format!("group-delete/{}", group.id);
+    let catalog_at = catalog_key(&caller.tenant, org.id);
+    ensure_catalog(env, &catalog_at)?;
+    storage::swap_state::<Catalog, _>(env, &catalog_at, &op, |current| {
+        let mut catalog = current.cloned().unwrap_or_default();
+        catalog.entries.retain(|e| e.id != group.id);
+        Ok((Some(&catalog) != current).then_some(catalog))
+    })?;
+    for user in members(env, &caller.tenant, group)? {
+        set_member(env, &caller.tenant, group.id, user.id, false, &op)?;
+    }
+    env.kv.delete(&key(&caller.tenant, group.id))?;
+    caller.audit(
+        env,
+        &op,
+        "group.delete",
+        vec![format!("group:{}", group.id)],
+        Some(&org),
+    )
+}
+
+fn members_list(group: Uuid) -> String {
+    format!("group/{group}/members")
+}
+
+/// Members a group lists at most.
+pub const MAX_MEMBERS: usize = 10_000;
+
+/// Notes `user` in the member index of each of `groups` it is joining
+/// (before the record names them: the index never misses a member).
+pub fn note_members(env: &Env, tenant: &str, user: Uuid, groups: &[Uuid]) -> Result<()> {
+    for group in groups {
+        let pos = storage::index_position(env, tenant, &members_list(*group))?;
+        storage::index_put(env, tenant, &members_list(*group), pos, user)?;
+    }
+    Ok(())
+}
+
+/// Puts `user` in or out of `group` on the user's record, by
+/// compare-and-swap (so concurrent changes of one user's groups all
+/// persist). A joining user is noted in the group's member index first, so
+/// the index never misses a member; readers check each record. True when
+/// this call changed the record.
+pub fn set_member(
+    env: &Env,
+    tenant: &str,
+    group: Uuid,
+    user: Uuid,
+    member: bool,
+    op: &str,
+) -> Result<bool> {
+    let key_of_user = keys::user(tenant, user);
+    let Some(current) = storage::read::<User>(env.kv, &key_of_user)?.map(|r| r.data) else {
+        return Ok(false);
+    };
+    if current.groups.contains(&group) == member {
+        return Ok(false);
+    }
+    if member {
+        note_members(env, tenant, user, &[group])?;
+    }
+    let now = env.now;
+    let (_, changed) =
+        storage::update_if::<User, _>(env, &key_of_user, &format!("{op}/{user}"), |u| {
+            if u.groups.contains(&group) == member {
+                return Ok(false);
+            }
+            if member {
+                u.groups.push(group);
+            } else {
+                u.groups.retain(|g| *g != group);
+            }
+            u.updated_at = now;
+            Ok(true)
+        })?;
+    Ok(changed)
+}
+
+/// The live users whose record names `group` and who belong to its
+/// organization, in the order they joined (at most [`MAX_MEMBERS`]).
+pub fn members(env: &Env, tenant: &str, group: &Group) -> Result<Vec<User>> {
+    let list = members_list(group.id);
+    let slots = storage::index_len(env.kv, tenant, &list)?;
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    let mut from = 1;
+    while from <= slots && out.len() < MAX_MEMBERS {
+        let ids: Vec<Uuid> = storage::index_range(env.kv, tenant, &list, from, 100)?
+            .into_iter()
+            .map(|(_, id)| id)
+            .filter(|id| seen.insert(*id))
+            .collect();
+        from += 100;
+        let keys: Vec<String> = ids.iter().map(|id| keys::user(tenant, *id)).collect();
+        out.extend(
+            storage::read_many::<User>(env.kv, &keys)?
+                .into_iter()
+                .flatten()
+                .filter(|u| {
+                    u.groups.contains(&group.id)
+                        && u.organization_id == group.organization_id
+                        && u.status != Lifecycle::Deleted
+                }),
+        );
+    }
+    Ok(out)
 }
 
 /// Makes sure the catalog at `key` exists before any compare-and-swap on it:

@@ -1017,6 +1017,7 @@ fn write_user(
         created_at: now,
         updated_at: now,
     };
+    crate::idm::groups::note_members(env, tenant, user.id, &user.groups)?;
     let record = storage::create(env, &keys::user(tenant, user.id), run, &user)?;
     if record.ops.first().map(String::as_str) != Some(run) {
         // A record this operation did not write holds the (caller-chosen) id.

@@ -28,7 +28,9 @@ pub struct UserChange {
     pub skip_reconfirmation: bool,
     /// Identity-provider attributes; `Some(None)` clears one.
     pub directory: DirectoryChange,
-    /// `Active` or `Disabled` (an identity provider's `active`), applied in
+    /// An identity provider's `active`: `Disabled` disables an active
+    /// account, `Active` enables only an account the provider disabled (one
+    /// an administrator disabled, restricted or ended stays so). Applied in
     /// the same compare-and-swap as the fields.
     pub status: Option<Lifecycle>,
     /// The change applies only to this version of the record ([`version`]):
@@ -49,11 +51,6 @@ pub struct DirectoryChange {
 
 impl DirectoryChange {
     fn apply(&self, d: &mut Directory) {
-        let set = |field: &mut Option<String>, change: &Option<Option<String>>| {
-            if let Some(value) = change {
-                *field = value.clone();
-            }
-        };
         set(&mut d.external_id, &self.external_id);
         set(&mut d.display_name, &self.display_name);
         set(&mut d.formatted_name, &self.formatted_name);
@@ -64,11 +61,22 @@ impl DirectoryChange {
 }
 
 /// A user's version as clients see it (SCIM `meta.version`, an ETag): a
-/// digest of the record's content, so it changes with every change that
-/// shows and can be checked inside the compare-and-swap that makes one.
+/// digest of what the families show of it (never its credentials, nor its
+/// sign-in counters, which change without a change of the user), so it
+/// changes with every change that shows and can be checked inside the
+/// compare-and-swap that makes one.
 pub fn version(user: &User) -> String {
-    let bytes = serde_json::to_vec(user).unwrap_or_default();
-    storage::sha256_hex(&bytes)[..20].to_string()
+    let shown = serde_json::json!([
+        user.email,
+        user.unconfirmed_email,
+        user.organization_id,
+        user.role,
+        user.groups,
+        user.profile,
+        user.directory,
+        user.status,
+    ]);
+    storage::sha256_hex(shown.to_string().as_bytes())[..20].to_string()
 }
 
 /// Who is changing an account's email, which decides what the change needs.
@@ -113,13 +121,15 @@ pub struct ProfileChange {
     pub comment: Option<Option<String>>,
 }
 
+/// One field of a partial change: `None` leaves it, `Some(v)` sets it.
+fn set(field: &mut Option<String>, change: &Option<Option<String>>) {
+    if let Some(value) = change {
+        *field = value.clone();
+    }
+}
+
 impl ProfileChange {
     fn apply(&self, p: &mut Profile) {
-        let set = |field: &mut Option<String>, change: &Option<Option<String>>| {
-            if let Some(value) = change {
-                *field = value.clone();
-            }
-        };
         set(&mut p.first_name, &self.first_name);
         set(&mut p.last_name, &self.last_name);
         set(&mut p.locale, &self.locale);
@@ -388,6 +398,12 @@ fn apply(
     if let Some(groups) = &change.groups {
         let org = target_org.as_ref().unwrap_or(home);
         crate::idm::groups::assignable(env, &tenant, org, groups, "user.groups")?;
+        let joining: Vec<Uuid> = groups
+            .iter()
+            .filter(|g| !current.groups.contains(g))
+            .copied()
+            .collect();
+        crate::idm::groups::note_members(env, &tenant, id, &joining)?;
     }
     let op = format!("u{}", env.new_uuid().simple());
 
@@ -566,24 +582,22 @@ fn apply_fields(
     if let Some(status) = change.status
         && status != u.status
     {
-        // Only between the two states an administrator toggles: the
-        // others are final or have their own verbs (delete, terminate).
-        let toggled = matches!(status, Lifecycle::Active | Lifecycle::Disabled);
-        let from = matches!(
-            u.status,
-            Lifecycle::Active | Lifecycle::Disabled | Lifecycle::Restricted
-        );
-        if !toggled || !from {
-            return Err(Error::invalid(
-                "status",
-                format!(
-                    "a {} account cannot become {}",
-                    u.status.as_str(),
-                    status.as_str()
-                ),
-            ));
+        match (u.status, status) {
+            (Lifecycle::Active, Lifecycle::Disabled) => {
+                u.status = Lifecycle::Disabled;
+                u.directory.provider_disabled = true;
+            }
+            (Lifecycle::Disabled, Lifecycle::Active) if u.directory.provider_disabled => {
+                u.status = Lifecycle::Active;
+                u.directory.provider_disabled = false;
+            }
+            (from, _) => {
+                return Err(Error::Forbidden(format!(
+                    "a {} account is its administrators' to change",
+                    from.as_str()
+                )));
+            }
         }
-        u.status = status;
     }
     if let Some(groups) = &change.groups {
         u.groups = groups.clone();
@@ -858,9 +872,27 @@ pub fn new_password_hash(
 /// are final (422). The counts follow only when THIS request's swap moved the
 /// user in or out of the live states, so concurrent deletes count once.
 pub fn set_status(env: &Env, tenant: &str, id: Uuid, op: &str, status: Lifecycle) -> Result<User> {
+    set_status_at(env, tenant, id, op, status, None)
+}
+
+/// [`set_status`] of the record only at `if_version` ([`version`]), when
+/// given: any other is 412 and nothing changes.
+fn set_status_at(
+    env: &Env,
+    tenant: &str,
+    id: Uuid,
+    op: &str,
+    status: Lifecycle,
+    if_version: Option<&str>,
+) -> Result<User> {
     let now = env.now;
     let mut was = None;
     let (record, changed) = storage::update_if::<User, _>(env, &keys::user(tenant, id), op, |u| {
+        if if_version.is_some_and(|v| v != version(u)) {
+            return Err(Error::PreconditionFailed(
+                "the user changed since the version in If-Match".into(),
+            ));
+        }
         if u.status == status {
             return Ok(false);
         }
@@ -1064,6 +1096,19 @@ pub fn by_email(env: &Env, caller: &Caller, email: &str) -> Result<(User, Organi
 /// releases the email. Administrators only (403), never themselves or a
 /// wider role; out of reach is 404.
 pub fn delete(env: &mut Env, caller: &Caller, id: Uuid, purge: bool) -> Result<()> {
+    delete_at(env, caller, id, purge, None)
+}
+
+/// [`delete`] of the user only at `if_version` ([`version`]), checked in
+/// the compare-and-swap that marks it deleted: any other is 412 and
+/// nothing changes.
+pub fn delete_at(
+    env: &mut Env,
+    caller: &Caller,
+    id: Uuid,
+    purge: bool,
+    if_version: Option<&str>,
+) -> Result<()> {
     let tenant = caller.tenant.clone();
     let (user, org) = match reachable(env, caller, id) {
         Ok(found) => found,
@@ -1086,7 +1131,7 @@ pub fn delete(env: &mut Env, caller: &Caller, id: Uuid, purge: bool) -> Result<(
         return Err(Error::Forbidden("cannot delete this account".into()));
     }
     let op = format!("del{}", env.new_uuid().simple());
-    set_status(env, &tenant, id, &op, Lifecycle::Deleted)?;
+    set_status_at(env, &tenant, id, &op, Lifecycle::Deleted, if_version)?;
     if purge {
         // The id is reserved for ever and every credential naming the user
         // ends first (sessions die with the record); the email is given

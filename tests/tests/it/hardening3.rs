@@ -992,6 +992,9 @@ async fn groups_defined_before_catalogs_are_still_listed() {
             organization_id: north,
             name: name.into(),
             role: Role::User,
+            external_id: None,
+            created_at: 0,
+            updated_at: 0,
         };
         host.with_env(|env| {
             storage::write(

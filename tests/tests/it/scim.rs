@@ -210,9 +210,11 @@ async fn a_user_is_created_read_replaced_patched_and_deleted() {
         .await;
     assert_eq!((r.status, r.body.len()), (304, 0));
 
-    // PUT replaces: what it leaves out is cleared.
+    // PUT replaces what it names (a complex attribute whole, null and []
+    // clear) and keeps what it leaves out: the record is every family's.
     let mut body = user_body("ana@acme.test");
     body["name"] = json!({"givenName": "Anabela"});
+    body["title"] = Value::Null;
     body.as_object_mut().unwrap().remove("phoneNumbers");
     let r = host
         .send(with_body(
@@ -222,8 +224,17 @@ async fn a_user_is_created_read_replaced_patched_and_deleted() {
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["name"], json!({"givenName": "Anabela"}));
-    assert!(r.json().get("phoneNumbers").is_none());
+    assert_eq!(r.json()["phoneNumbers"][0]["type"], "mobile");
     assert_ne!(r.header("etag"), Some(etag.as_str()));
+    body["phoneNumbers"] = json!([]);
+    let r = host
+        .send(with_body(
+            scim("PUT", &format!("/scim/v2/Users/{id}"), &auth),
+            &body,
+        ))
+        .await;
+    assert!(r.json().get("phoneNumbers").is_none(), "{}", r.text());
+    let etag = r.header("etag").unwrap().to_string();
 
     // Entra ID: a capitalised op and a string boolean.
     let r = host
@@ -450,6 +461,42 @@ async fn a_token_never_reaches_outside_its_organization() {
         ))
         .await;
     assert_eq!(r.status, 403, "{}", r.text());
+    // Nor to disable or delete.
+    let r = host
+        .send(with_body(
+            scim("PATCH", &format!("/scim/v2/Users/{admin}"), &acme_auth),
+            &patch(json!([{"op": "replace", "path": "active", "value": false}])),
+        ))
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    let r = host
+        .send(scim(
+            "DELETE",
+            &format!("/scim/v2/Users/{admin}"),
+            &acme_auth,
+        ))
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    // A user an operator disabled stays disabled whatever the provider says.
+    let ana = create(&host, &acme_auth, "ana@acme.test").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = host
+        .send(
+            Request::new(http::Method::PATCH, format!("/admin/accounts/{ana}"))
+                .header("authorization", operator_auth())
+                .json(&json!({"status": "disabled"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = host
+        .send(with_body(
+            scim("PATCH", &format!("/scim/v2/Users/{ana}"), &acme_auth),
+            &patch(json!([{"op": "replace", "path": "active", "value": true}])),
+        ))
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text());
     // A token is good only on its tenant's host.
     crate::support::seed_tenant(&host, "other", &["portal.other.test"], "op@other.test");
     let r = host
@@ -612,6 +659,22 @@ async fn bad_input_is_a_scim_error_and_changes_nothing() {
         assert_eq!(r.status, status, "{what}: {}", r.text());
         assert_eq!(scim_type(&r), kind, "{what}: {}", r.text());
     }
+    // A bad `attributes` is refused before anything is written.
+    let r = host
+        .send(with_body(
+            scim("POST", "/scim/v2/Users?attributes=emails[", &auth),
+            &user_body("new@acme.test"),
+        ))
+        .await;
+    assert_eq!((r.status, scim_type(&r)), (400, json!("invalidPath")));
+    let r = host
+        .send(scim(
+            "GET",
+            "/scim/v2/Users?filter=userName+eq+%22new@acme.test%22",
+            &auth,
+        ))
+        .await;
+    assert_eq!(r.json()["totalResults"], 0);
     // A method the path does not answer.
     let r = host.send(scim("DELETE", "/scim/v2/Users", &auth)).await;
     assert_eq!((r.status, r.header("allow")), (405, Some("GET, POST")));
@@ -937,4 +1000,51 @@ async fn scim_and_the_families_share_one_record() {
     assert_eq!(r.status, 200, "{}", r.text());
     let c = clone_user(&host, &oscar_id).await.json();
     assert_eq!(c["data"]["attributes"]["last_name"], "Two");
+}
+
+/// A connection a customer's admin made lives only while that admin is
+/// still one: disabling the admin ends the connection's token too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_ends_with_its_makers_reach() {
+    let host = app_host();
+    let org = customer(&host, "Acme", "admin@acme.test").await;
+    let r = host
+        .send(
+            Request::post("/admin/accounts")
+                .header("authorization", operator_auth())
+                .json(
+                    &json!({"email": "boss@acme.test", "password": "Boss-password-123",
+                              "role": "customer_admin", "organization_id": org}),
+                ),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let boss = r.json()["id"].as_str().unwrap().to_string();
+    let key = crate::identity::app_key(&host).await;
+    let session = crate::support::sign_in(&host, &key, "boss@acme.test", "Boss-password-123").await;
+    let r = host
+        .send(
+            Request::post("/admin/scim-connections")
+                .header("authorization", &session)
+                .json(&json!({"organization_id": org, "name": "Entra"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let auth = format!("Bearer {}", r.json()["token"].as_str().unwrap());
+    assert_eq!(
+        host.send(scim("GET", "/scim/v2/Users", &auth)).await.status,
+        200
+    );
+    let r = host
+        .send(
+            Request::new(http::Method::PATCH, format!("/admin/accounts/{boss}"))
+                .header("authorization", operator_auth())
+                .json(&json!({"status": "disabled"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        host.send(scim("GET", "/scim/v2/Users", &auth)).await.status,
+        401
+    );
 }

@@ -1,10 +1,10 @@
-//! `/...` (every path no other route serves) → [`onboard_shared::edge::web::no_such_endpoint`].
+//! `/...` (every path no other route serves) → [`onboard_shared::families::not_found`].
 
-use onboard_shared::{edge::spin, edge::web};
+use onboard_shared::{edge::spin, edge::web, families};
 use spin_sdk::http::IncomingRequest;
 use spin_sdk::http_component;
 
 #[http_component]
 async fn handle(req: IncomingRequest) -> web::Response {
-    spin::serve(req, |_| web::no_such_endpoint()).await
+    spin::serve(req, |r| families::not_found(&r)).await
 }

@@ -411,10 +411,11 @@ pub fn query_parameters(method: &str, path: &str) -> Vec<Value> {
         )],
         ("get", "/v2/users") => clone_list(&crate::idm::users::LIST_COLUMNS),
         // SCIM.
-        ("get", "/scim/v2/Users") => scim_list(),
-        ("get" | "put" | "patch" | "post", "/scim/v2/Users/{id}" | "/scim/v2/Users") => {
-            scim_projection()
-        }
+        ("get", "/scim/v2/Users" | "/scim/v2/Groups") => scim_list(),
+        (
+            "get" | "put" | "patch" | "post",
+            "/scim/v2/Users/{id}" | "/scim/v2/Users" | "/scim/v2/Groups/{id}" | "/scim/v2/Groups",
+        ) => scim_projection(),
         ("delete", "/v2/users/{id}") => vec![param(
             "purge",
             false,

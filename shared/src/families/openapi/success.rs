@@ -946,6 +946,20 @@ fn scim_user_resource() -> Value {
     )
 }
 
+fn scim_group_resource() -> Value {
+    obj(
+        &["schemas", "id", "displayName", "meta"],
+        json!({
+            "schemas": arr(str_t()), "id": uuid_t(), "externalId": str_t(), "displayName": str_t(),
+            "members": arr(obj(&["value"], json!({"value": uuid_t(), "display": str_t(),
+                "$ref": str_t(), "type": enum_t(&["User"])}))),
+            "meta": obj(&["resourceType", "created", "lastModified", "location"],
+                json!({"resourceType": enum_t(&["Group"]), "created": ts(), "lastModified": ts(),
+                       "location": str_t(), "version": str_t()})),
+        }),
+    )
+}
+
 fn scim_list(item: Value) -> Value {
     obj(
         &[
@@ -969,6 +983,9 @@ fn scim_success(method: &str, path: &str, status: u16) -> Option<Value> {
         ("post", "/scim/v2/Users", 201) | ("get" | "put" | "patch", "/scim/v2/Users/{id}", 200) => {
             scim_user_resource()
         }
+        ("get", "/scim/v2/Groups", 200) => scim_list(scim_resource(&["id"])),
+        ("post", "/scim/v2/Groups", 201)
+        | ("get" | "put" | "patch", "/scim/v2/Groups/{id}", 200) => scim_group_resource(),
         ("get", "/scim/v2/ServiceProviderConfig", 200) => obj(
             &[
                 "schemas",

@@ -1,7 +1,8 @@
 //! Discovery (RFC 7644 §4): `ServiceProviderConfig`, `ResourceTypes` and
 //! `Schemas`, saying exactly what this service supports: the attributes it
 //! keeps (and no other), PATCH, filters with their maximum, ETags and sort;
-//! no password change, no bulk.
+//! no password change, no bulk. The schemas include the three this service
+//! describes itself with (RFC 7643 §5 to §7).
 
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -11,7 +12,8 @@ use crate::be::storage::Env;
 use crate::credential::identity::Config;
 use crate::edge::web::{Request, Response};
 use crate::families::scim::error::ScimError;
-use crate::families::scim::users::{ENTERPRISE_URN, LIST_URN, MAX_RESULTS, USER_URN};
+use crate::families::scim::groups::GROUP_URN;
+use crate::families::scim::users::{ENTERPRISE_URN, LIST_URN, USER_URN};
 use crate::families::scim::{self as scim};
 
 const CONFIG_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
@@ -53,8 +55,10 @@ fn user_schema() -> Value {
                 string("formatted", "The full name as displayed")]})),
             string("displayName", "The name displayed"),
             string("title", "Job title"),
-            string("locale", "Language and region, e.g. en-US"),
-            string("timezone", "IANA time zone, e.g. Europe/Paris"),
+            with(string("locale", "An ISO 639-1 language, optionally with an ISO 3166 region (any, not only these)"),
+                 json!({"canonicalValues": ["en-US", "en-GB", "fr-FR", "de-DE", "pt-PT", "es-ES"]})),
+            with(string("timezone", "An IANA time zone (any, not only these)"),
+                 json!({"canonicalValues": ["UTC", "Europe/Lisbon", "Europe/Paris", "America/New_York", "Asia/Tokyo"]})),
             attr("active", "boolean", "false: disabled (cannot sign in), not deleted"),
             with(attr("emails", "complex", "The user's one email, equal to userName"), json!({
                 "multiValued": true, "subAttributes": [
@@ -92,19 +96,101 @@ fn enterprise_schema() -> Value {
     })
 }
 
+fn group_schema() -> Value {
+    json!({
+        "schemas": [SCHEMA_URN],
+        "id": GROUP_URN, "name": "Group", "description": "A group of the connection's organization",
+        "attributes": [
+            with(string("displayName", "Unique in the organization, case-insensitive"),
+                 json!({"required": true, "uniqueness": "server"})),
+            with(string("externalId", "The identity provider's id for the group"), json!({"caseExact": true})),
+            with(attr("members", "complex", "Users of the organization"), json!({
+                "multiValued": true, "subAttributes": [
+                    with(string("value", "The user's id"), json!({"mutability": "immutable", "caseExact": true})),
+                    with(attr("$ref", "reference", "The user's URI"), json!({"mutability": "immutable", "referenceTypes": ["User"]})),
+                    with(string("display", "The user's userName"), json!({"mutability": "readOnly"})),
+                    with(string("type", "User"), json!({"mutability": "immutable", "canonicalValues": ["User"]}))]})),
+        ],
+        "meta": {"resourceType": "Schema", "location": format!("{}/Schemas/{GROUP_URN}", scim::BASE_PATH)},
+    })
+}
+
+/// A schema this service describes itself with (RFC 7643 §5 to §7), named
+/// with its main attributes, read-only.
+fn meta_schema(id: &str, name: &str, attributes: &[(&str, &str)]) -> Value {
+    let attributes: Vec<Value> = attributes
+        .iter()
+        .map(|(n, kind)| with(attr(n, kind, n), json!({"mutability": "readOnly"})))
+        .collect();
+    json!({
+        "schemas": [SCHEMA_URN], "id": id, "name": name, "description": name,
+        "attributes": attributes,
+        "meta": {"resourceType": "Schema", "location": format!("{}/Schemas/{id}", scim::BASE_PATH)},
+    })
+}
+
 fn schemas() -> Vec<Value> {
-    vec![user_schema(), enterprise_schema()]
+    vec![
+        user_schema(),
+        enterprise_schema(),
+        group_schema(),
+        meta_schema(
+            CONFIG_URN,
+            "ServiceProviderConfig",
+            &[
+                ("documentationUri", "reference"),
+                ("patch", "complex"),
+                ("bulk", "complex"),
+                ("filter", "complex"),
+                ("changePassword", "complex"),
+                ("sort", "complex"),
+                ("etag", "complex"),
+                ("authenticationSchemes", "complex"),
+            ],
+        ),
+        meta_schema(
+            RESOURCE_TYPE_URN,
+            "ResourceType",
+            &[
+                ("id", "string"),
+                ("name", "string"),
+                ("description", "string"),
+                ("endpoint", "reference"),
+                ("schema", "reference"),
+                ("schemaExtensions", "complex"),
+            ],
+        ),
+        meta_schema(
+            SCHEMA_URN,
+            "Schema",
+            &[
+                ("id", "string"),
+                ("name", "string"),
+                ("description", "string"),
+                ("attributes", "complex"),
+            ],
+        ),
+    ]
 }
 
 fn resource_types() -> Vec<Value> {
-    vec![json!({
-        "schemas": [RESOURCE_TYPE_URN],
-        "id": "User", "name": "User", "endpoint": "/Users",
-        "description": "Users of the connection's customer organization",
-        "schema": USER_URN,
-        "schemaExtensions": [{"schema": ENTERPRISE_URN, "required": false}],
-        "meta": {"resourceType": "ResourceType", "location": format!("{}/ResourceTypes/User", scim::BASE_PATH)},
-    })]
+    vec![
+        json!({
+            "schemas": [RESOURCE_TYPE_URN],
+            "id": "User", "name": "User", "endpoint": "/Users",
+            "description": "Users of the connection's customer organization",
+            "schema": USER_URN,
+            "schemaExtensions": [{"schema": ENTERPRISE_URN, "required": false}],
+            "meta": {"resourceType": "ResourceType", "location": format!("{}/ResourceTypes/User", scim::BASE_PATH)},
+        }),
+        json!({
+            "schemas": [RESOURCE_TYPE_URN],
+            "id": "Group", "name": "Group", "endpoint": "/Groups",
+            "description": "Groups of the connection's customer organization",
+            "schema": GROUP_URN,
+            "meta": {"resourceType": "ResourceType", "location": format!("{}/ResourceTypes/Group", scim::BASE_PATH)},
+        }),
+    ]
 }
 
 fn service_provider_config() -> Value {
@@ -113,7 +199,7 @@ fn service_provider_config() -> Value {
         "documentationUri": "https://datatracker.ietf.org/doc/html/rfc7644",
         "patch": {"supported": true},
         "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
-        "filter": {"supported": true, "maxResults": MAX_RESULTS},
+        "filter": {"supported": true, "maxResults": scim::MAX_RESULTS},
         "changePassword": {"supported": false},
         "sort": {"supported": true},
         "etag": {"supported": true},

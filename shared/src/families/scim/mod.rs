@@ -13,6 +13,7 @@
 pub mod discovery;
 pub mod error;
 pub mod filter;
+pub mod groups;
 pub mod patch;
 pub mod projection;
 pub mod users;
@@ -26,9 +27,15 @@ use crate::credential::auth::Caller;
 use crate::credential::identity::{self, Config};
 use crate::edge::web::{self, Request, Response};
 use crate::families::scim::error::{CONTENT_TYPE, ScimError, ScimType, render};
+use crate::families::scim::filter::{AttrPath, CaseExact, Filter};
 
 /// Where the protocol's resources live on a tenant's host.
 pub const BASE_PATH: &str = "/scim/v2";
+
+/// Resources one list page holds at most (`count` is capped to it).
+pub const MAX_RESULTS: usize = 200;
+/// Resources a page holds when `count` is absent.
+pub const DEFAULT_COUNT: usize = 100;
 
 /// The connection's caller; 401 without a live token for this host.
 fn authenticate(req: &Request, env: &Env, config: &Config) -> Result<Caller, ScimError> {
@@ -166,4 +173,100 @@ pub fn query_params(req: &Request) -> Vec<(String, String)> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// `attributes` and `excludedAttributes` (RFC 7644 §3.4.2.5), read before
+/// anything is written so a bad one changes nothing.
+pub fn projection_params(req: &Request) -> Result<(Vec<AttrPath>, Vec<AttrPath>), ScimError> {
+    let mut attributes = Vec::new();
+    let mut excluded = Vec::new();
+    for (k, v) in query_params(req) {
+        let list =
+            || projection::parse_list(&v).map_err(|e| ScimError::bad(ScimType::InvalidPath, e.0));
+        if k.eq_ignore_ascii_case("attributes") {
+            attributes.extend(list()?);
+        } else if k.eq_ignore_ascii_case("excludedAttributes") {
+            excluded.extend(list()?);
+        }
+    }
+    Ok((attributes, excluded))
+}
+
+/// A list request's parameters (RFC 7644 §3.4.2).
+pub struct ListParams {
+    pub filter: Option<Filter>,
+    /// 1-based.
+    pub start: usize,
+    pub count: usize,
+    pub sort_by: Option<AttrPath>,
+    pub descending: bool,
+}
+
+pub fn list_params(req: &Request) -> Result<ListParams, ScimError> {
+    let mut p = ListParams {
+        filter: None,
+        start: 1,
+        count: DEFAULT_COUNT,
+        sort_by: None,
+        descending: false,
+    };
+    let invalid = |m: &str| ScimError::bad(ScimType::InvalidValue, m);
+    // Out-of-range numbers are read as the RFC says (§3.4.2.4): below 1 is
+    // 1, a negative count is 0, above the maximum is the maximum.
+    let number = |v: &str, name: &str| {
+        v.trim()
+            .parse::<i64>()
+            .map_err(|_| invalid(&format!("{name} is an integer")))
+    };
+    for (k, v) in query_params(req) {
+        match k.to_ascii_lowercase().as_str() {
+            "filter" => {
+                p.filter = Some(
+                    filter::parse(&v).map_err(|e| ScimError::bad(ScimType::InvalidFilter, e.0))?,
+                )
+            }
+            "startindex" => {
+                p.start = number(&v, "startIndex")?.clamp(1, i64::from(u32::MAX)) as usize
+            }
+            "count" => p.count = number(&v, "count")?.clamp(0, MAX_RESULTS as i64) as usize,
+            "sortby" => {
+                let path = filter::parse_path(&v)
+                    .map_err(|e| ScimError::bad(ScimType::InvalidPath, e.0))?;
+                if path.filter.is_some() {
+                    return Err(ScimError::bad(
+                        ScimType::InvalidPath,
+                        "sortBy is an attribute path",
+                    ));
+                }
+                p.sort_by = Some(path.attr);
+            }
+            "sortorder" => {
+                p.descending = match v.to_ascii_lowercase().as_str() {
+                    "ascending" => false,
+                    "descending" => true,
+                    _ => return Err(invalid("sortOrder is ascending or descending")),
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(p)
+}
+
+/// Filters, sorts and pages representations; returns the page and the
+/// number that matched.
+pub fn select(mut all: Vec<Value>, p: &ListParams, case_exact: CaseExact) -> (Vec<Value>, usize) {
+    if let Some(f) = &p.filter {
+        all.retain(|r| filter::matches(f, r, case_exact));
+    }
+    if let Some(by) = &p.sort_by {
+        projection::sort(&mut all, by, p.descending, case_exact);
+    }
+    let total = all.len();
+    let page = all
+        .into_iter()
+        .skip(p.start.saturating_sub(1))
+        .take(p.count)
+        .collect();
+    (page, total)
 }

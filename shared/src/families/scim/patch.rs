@@ -270,8 +270,9 @@ fn set(
 }
 
 /// Sets one attribute: `add` appends to a multi-valued one (skipping values
-/// it already holds) and merges into a complex one; `replace` and any
-/// single value overwrite.
+/// it already holds); `add` and `replace` of a complex one set the
+/// sub-attributes given and leave the others (RFC 7644 §3.5.2.1, §3.5.2.3);
+/// anything else overwrites.
 fn merge_into(obj: &mut Map<String, Value>, key: String, value: &Value, kind: Kind) {
     match (kind, obj.get_mut(&key), value) {
         (Kind::Add, Some(Value::Array(have)), Value::Array(more)) => {
@@ -286,7 +287,7 @@ fn merge_into(obj: &mut Map<String, Value>, key: String, value: &Value, kind: Ki
                 have.push(single.clone());
             }
         }
-        (Kind::Add, Some(Value::Object(have)), Value::Object(more)) => {
+        (_, Some(Value::Object(have)), Value::Object(more)) => {
             for (k, v) in more {
                 let k = key_of(have, k).unwrap_or_else(|| k.clone());
                 have.insert(k, v.clone());
@@ -501,6 +502,7 @@ mod tests {
     #[test]
     fn value_filters_pick_make_and_remove_elements() {
         let user = json!({"emails": [{"type": "work", "value": "a@x.test"}],
+                          "name": {"givenName": "A", "familyName": "B"},
                           "members": [{"value": "1"}, {"value": "2"}]});
         let r = patched(
             user,
@@ -509,6 +511,7 @@ mod tests {
                 {"op": "add", "path": "phoneNumbers[type eq \"mobile\"].value", "value": "+1"},
                 {"op": "remove", "path": "members[value eq \"1\"]"},
                 {"op": "add", "path": "members", "value": [{"value": "2"}, {"value": "3"}]},
+                {"op": "replace", "path": "name", "value": {"familyName": "C"}},
                 {"op": "remove", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"}
             ])),
         )
@@ -516,6 +519,7 @@ mod tests {
         assert_eq!(
             r,
             json!({"emails": [{"type": "work", "value": "b@x.test"}],
+                   "name": {"givenName": "A", "familyName": "C"},
                    "members": [{"value": "2"}, {"value": "3"}],
                    "phonenumbers": [{"type": "mobile", "value": "+1"}]})
         );

@@ -22,7 +22,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use crate::base::error::Error;
-use crate::base::model::{Directory, Group, Lifecycle, Profile, User};
+use crate::base::model::{Directory, Group, Lifecycle, Profile, Role, User};
 use crate::base::validate;
 use crate::be::storage::Env;
 use crate::credential::auth::Caller;
@@ -38,10 +38,6 @@ pub const USER_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const ENTERPRISE_URN: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 pub const LIST_URN: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 
-/// Resources one list page holds at most (`count` is capped to it).
-pub const MAX_RESULTS: usize = 200;
-/// Resources a page holds when `count` is absent.
-pub const DEFAULT_COUNT: usize = 100;
 /// Users a filter or sort other than `userName eq` / `externalId eq` reads
 /// at most; beyond it the request is 400 `tooMany`.
 pub const SCAN_CAP: usize = crate::idm::listing::SCAN_CAP;
@@ -222,10 +218,17 @@ fn array<'a>(v: &'a Value, name: &str) -> Result<&'a [Value], ScimError> {
     }
 }
 
-/// Reads a body (or a patched representation) into the state it asks for,
-/// with the password a create may carry. Attribute names match
-/// case-insensitively; read-only ones (`id`, `meta`, `groups`) are ignored.
-fn read_state(obj: &Map<String, Value>, mode: Mode) -> Result<(State, Option<String>), ScimError> {
+/// Reads a body (or a patched representation) over `base` into the state
+/// it asks for, with the password a create may carry. An attribute the body
+/// leaves out keeps `base`'s value; a complex one it names (`name`,
+/// `phoneNumbers`, the enterprise extension) is replaced whole. Attribute
+/// names match case-insensitively; read-only ones (`id`, `meta`, `groups`)
+/// are ignored.
+fn read_state(
+    obj: &Map<String, Value>,
+    mode: Mode,
+    base: State,
+) -> Result<(State, Option<String>), ScimError> {
     let unknown = |name: &str| {
         let t = if mode == Mode::Patch {
             ScimType::InvalidPath
@@ -237,10 +240,7 @@ fn read_state(obj: &Map<String, Value>, mode: Mode) -> Result<(State, Option<Str
             format!("{name} is not an attribute of this service's User"),
         )
     };
-    let mut s = State {
-        active: true,
-        ..State::default()
-    };
+    let mut s = base;
     let mut password = None;
     let mut user_name = None;
     let mut emails: &[Value] = &[];
@@ -274,7 +274,8 @@ fn read_state(obj: &Map<String, Value>, mode: Mode) -> Result<(State, Option<Str
                     validate::timezone(z).map_err(|m| invalid(format!("timezone {m}")))?;
                 }
             }
-            "active" => s.active = value.is_null() || boolean(value, "active")?,
+            "active" if value.is_null() => {}
+            "active" => s.active = boolean(value, "active")?,
             "password" if mode == Mode::Create => match value {
                 Value::String(p) => password = Some(p.clone()),
                 _ => return Err(invalid("password is a string")),
@@ -286,6 +287,7 @@ fn read_state(obj: &Map<String, Value>, mode: Mode) -> Result<(State, Option<Str
                 ));
             }
             "name" => {
+                (s.given_name, s.family_name, s.formatted) = (None, None, None);
                 for (k, v) in object(value, "name")?.into_iter().flatten() {
                     match k.to_ascii_lowercase().as_str() {
                         "givenname" => s.given_name = text(v, "name.givenName")?,
@@ -297,6 +299,7 @@ fn read_state(obj: &Map<String, Value>, mode: Mode) -> Result<(State, Option<Str
             }
             "emails" => emails = array(value, "emails")?,
             "phonenumbers" => {
+                (s.phone, s.mobile) = (None, None);
                 for phone in array(value, "phoneNumbers")? {
                     let Some(p) = phone.as_object() else {
                         return Err(invalid("a phone number is an object"));
@@ -330,6 +333,7 @@ fn read_state(obj: &Map<String, Value>, mode: Mode) -> Result<(State, Option<Str
                 }
             }
             k if k.eq_ignore_ascii_case(ENTERPRISE_URN) => {
+                (s.employee_number, s.department, s.company) = (None, None, None);
                 for (k, v) in object(value, ENTERPRISE_URN)?.into_iter().flatten() {
                     match k.to_ascii_lowercase().as_str() {
                         "employeenumber" => s.employee_number = text(v, "employeeNumber")?,
@@ -440,9 +444,11 @@ fn one(env: &Env, caller: &Caller, user: &User, origin: &str) -> Result<Value, S
 fn find(env: &Env, caller: &Caller, raw: &str) -> Result<User, ScimError> {
     let not_found = || ScimError::from(Error::NotFound(format!("User {raw} not found")));
     let id = Uuid::parse_str(raw).map_err(|_| not_found())?;
+    // Pinned to the connection's organization itself: `reaches` would also
+    // let it into organizations placed under it.
     match users::get(env, caller, id) {
-        Ok((u, _)) => Ok(u),
-        Err(Error::NotFound(_)) => Err(not_found()),
+        Ok((u, _)) if Some(u.organization_id) == caller.org => Ok(u),
+        Ok(_) | Err(Error::NotFound(_)) => Err(not_found()),
         Err(e) => Err(e.into()),
     }
 }
@@ -456,7 +462,7 @@ fn answer(
     user: &User,
     status: StatusCode,
 ) -> Result<Response, ScimError> {
-    let (attributes, excluded) = projection_params(req)?;
+    let (attributes, excluded) = scim::projection_params(req)?;
     let origin = scim::origin(req);
     let body = projection::project(&one(env, caller, user, &origin)?, &attributes, &excluded);
     let mut r = scim::respond(status, &body, Some(&users::version(user)));
@@ -467,21 +473,6 @@ fn answer(
         r.headers_mut().insert(header::LOCATION, v);
     }
     Ok(r)
-}
-
-fn projection_params(req: &Request) -> Result<(Vec<AttrPath>, Vec<AttrPath>), ScimError> {
-    let mut attributes = Vec::new();
-    let mut excluded = Vec::new();
-    for (k, v) in scim::query_params(req) {
-        let list =
-            || projection::parse_list(&v).map_err(|e| ScimError::bad(ScimType::InvalidPath, e.0));
-        if k.eq_ignore_ascii_case("attributes") {
-            attributes.extend(list()?);
-        } else if k.eq_ignore_ascii_case("excludedAttributes") {
-            excluded.extend(list()?);
-        }
-    }
-    Ok((attributes, excluded))
 }
 
 /// A taken `userName` is SCIM's 409 `uniqueness`; other refusals keep
@@ -507,6 +498,7 @@ pub fn users(req: &Request, env: &mut Env, config: &Config) -> Response {
         config,
         &[Method::GET, Method::POST],
         |caller, env| {
+            scim::projection_params(req)?;
             if req.method() == Method::POST {
                 create(req, env, config, caller)
             } else {
@@ -525,26 +517,43 @@ pub fn user(req: &Request, env: &mut Env, config: &Config) -> Response {
         config,
         &[Method::GET, Method::PUT, Method::PATCH, Method::DELETE],
         |caller, env| {
+            scim::projection_params(req)?;
             let current = find(env, caller, &id)?;
             let version = users::version(&current);
+            // The organization's administrators are the connection's peers:
+            // it may read them and keep their profile, never disable or
+            // delete them.
+            let peer = current.role != Role::User;
+            let refuse_peer = || {
+                ScimError::from(Error::Forbidden(
+                    "an administrator of the organization is not the connection's to disable or delete"
+                        .into(),
+                ))
+            };
             match *req.method() {
                 Method::GET => match scim::not_modified(req, &version) {
                     Some(r) => Ok(r),
                     None => answer(req, env, caller, &current, StatusCode::OK),
                 },
                 Method::DELETE => {
-                    scim::if_match(req, &version)?;
-                    users::delete(env, caller, current.id, false)?;
+                    let at = scim::if_match(req, &version)?;
+                    if peer {
+                        return Err(refuse_peer());
+                    }
+                    users::delete_at(env, caller, current.id, false, at.as_deref())?;
                     Ok(web::empty(StatusCode::NO_CONTENT))
                 }
                 _ => {
                     let want = if req.method() == Method::PUT {
-                        read_state(&scim::body(req)?, Mode::Replace)?.0
+                        read_state(&scim::body(req)?, Mode::Replace, State::of(&current))?.0
                     } else {
                         patched(req, env, caller, &current)?
                     };
                     let mut change = change(&current, &State::of(&current), &want);
                     change.if_version = scim::if_match(req, &version)?;
+                    if peer && change.status.is_some() {
+                        return Err(refuse_peer());
+                    }
                     replace(req, env, caller, current, change)
                 }
             }
@@ -582,7 +591,13 @@ fn patched(req: &Request, env: &Env, caller: &Caller, current: &User) -> Result<
     let Value::Object(patched) = representation else {
         return Err(invalid("the patched user is not an object"));
     };
-    Ok(read_state(&patched, Mode::Patch)?.0)
+    // What the representation no longer holds is cleared, but for
+    // `active`: a boolean without a value keeps the one it has.
+    let base = State {
+        active: current.status.may_authenticate(),
+        ..State::default()
+    };
+    Ok(read_state(&patched, Mode::Patch, base)?.0)
 }
 
 /// Writes `change` (nothing when it is empty) and answers the user as
@@ -623,7 +638,11 @@ fn create(
     caller: &Caller,
 ) -> Result<Response, ScimError> {
     let body = scim::body(req)?;
-    let (want, password) = read_state(&body, Mode::Create)?;
+    let created = State {
+        active: true,
+        ..State::default()
+    };
+    let (want, password) = read_state(&body, Mode::Create, created)?;
     let org = home(caller)?;
     if identity::holder(
         env,
@@ -663,6 +682,7 @@ fn create(
                 employee_number: want.employee_number.clone(),
                 department: want.department.clone(),
                 company: want.company.clone(),
+                provider_disabled: !want.active,
             },
             password,
             disabled: !want.active,
@@ -677,63 +697,6 @@ fn create(
         provision::create_customer(env, caller, &input, &op, config.hash_params, correlation)
             .map_err(taken_is_uniqueness)?;
     answer(req, env, caller, &created.user, StatusCode::CREATED)
-}
-
-/// A list request's parameters (RFC 7644 §3.4.2).
-struct ListParams {
-    filter: Option<Filter>,
-    start: usize,
-    count: usize,
-    sort_by: Option<AttrPath>,
-    descending: bool,
-}
-
-fn list_params(req: &Request) -> Result<ListParams, ScimError> {
-    let mut p = ListParams {
-        filter: None,
-        start: 1,
-        count: DEFAULT_COUNT,
-        sort_by: None,
-        descending: false,
-    };
-    // Out-of-range numbers are read as the RFC says (§3.4.2.4): below 1 is
-    // 1, a negative count is 0, above the maximum is the maximum.
-    let number = |v: &str, name: &str| {
-        v.trim()
-            .parse::<i64>()
-            .map_err(|_| invalid(format!("{name} is an integer")))
-    };
-    for (k, v) in scim::query_params(req) {
-        match k.to_ascii_lowercase().as_str() {
-            "filter" => {
-                p.filter = Some(
-                    filter::parse(&v).map_err(|e| ScimError::bad(ScimType::InvalidFilter, e.0))?,
-                )
-            }
-            "startindex" => p.start = number(&v, "startIndex")?.max(1) as usize,
-            "count" => p.count = number(&v, "count")?.clamp(0, MAX_RESULTS as i64) as usize,
-            "sortby" => {
-                let path = filter::parse_path(&v)
-                    .map_err(|e| ScimError::bad(ScimType::InvalidPath, e.0))?;
-                if path.filter.is_some() {
-                    return Err(ScimError::bad(
-                        ScimType::InvalidPath,
-                        "sortBy is an attribute path",
-                    ));
-                }
-                p.sort_by = Some(path.attr);
-            }
-            "sortorder" => {
-                p.descending = match v.to_ascii_lowercase().as_str() {
-                    "ascending" => false,
-                    "descending" => true,
-                    _ => return Err(invalid("sortOrder is ascending or descending")),
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok(p)
 }
 
 /// The value a filter requires of `name` by one `eq` at its top (alone or
@@ -760,8 +723,8 @@ fn required_eq<'f>(f: &'f Filter, name: &str) -> Option<&'f str> {
 /// organization's member slots (O(count)); any other filter or sort scans
 /// the organization, up to [`SCAN_CAP`] users.
 fn list(req: &Request, env: &Env, caller: &Caller) -> Result<Response, ScimError> {
-    let p = list_params(req)?;
-    let (attributes, excluded) = projection_params(req)?;
+    let p = scim::list_params(req)?;
+    let (attributes, excluded) = scim::projection_params(req)?;
     let org = home(caller)?;
     let origin = scim::origin(req);
     let indexed = p.filter.as_ref().and_then(|f| {
@@ -772,14 +735,19 @@ fn list(req: &Request, env: &Env, caller: &Caller) -> Result<Response, ScimError
     let (mut page, total) = match (&p.filter, indexed, &p.sort_by) {
         (_, Some((by_name, value)), _) => {
             let found: Vec<User> = if by_name {
-                identity::holder(env, &caller.tenant, &validate::normalize_email(value))?
-                    .into_iter()
-                    .filter(|u| u.organization_id == org && u.status != Lifecycle::Deleted)
-                    .collect()
+                // A value that is no email names no user (and no store key).
+                if validate::email(value.trim()).is_err() {
+                    Vec::new()
+                } else {
+                    identity::holder(env, &caller.tenant, &validate::normalize_email(value))?
+                        .into_iter()
+                        .filter(|u| u.organization_id == org && u.status != Lifecycle::Deleted)
+                        .collect()
+                }
             } else {
                 external_ids::lookup(env, &caller.tenant, org, value)?
             };
-            select(resources(env, caller, &found, &origin)?, &p)
+            scim::select(resources(env, caller, &found, &origin)?, &p, case_exact)
         }
         (None, None, None) => {
             let (found, slots) = users::member_slots(env, caller, org, p.start as i64, p.count)?;
@@ -789,11 +757,13 @@ fn list(req: &Request, env: &Env, caller: &Caller) -> Result<Response, ScimError
             )
         }
         _ => {
-            let mut found = Vec::new();
+            let mut found: Vec<User> = Vec::new();
+            let mut seen = std::collections::HashSet::new();
             let mut from = 1i64;
             loop {
                 let (chunk, slots) = users::member_slots(env, caller, org, from, 100)?;
-                found.extend(chunk);
+                // A user who moved away and back is in two slots.
+                found.extend(chunk.into_iter().filter(|u| seen.insert(u.id)));
                 from += 100;
                 if from > slots {
                     break;
@@ -807,7 +777,7 @@ fn list(req: &Request, env: &Env, caller: &Caller) -> Result<Response, ScimError
                     ));
                 }
             }
-            select(resources(env, caller, &found, &origin)?, &p)
+            scim::select(resources(env, caller, &found, &origin)?, &p, case_exact)
         }
     };
     for r in &mut page {
@@ -821,20 +791,6 @@ fn list(req: &Request, env: &Env, caller: &Caller) -> Result<Response, ScimError
         "Resources": page,
     });
     Ok(scim::respond(StatusCode::OK, &body, None))
-}
-
-/// Filters, sorts and pages representations; returns the page and the
-/// number that matched.
-fn select(mut all: Vec<Value>, p: &ListParams) -> (Vec<Value>, usize) {
-    if let Some(f) = &p.filter {
-        all.retain(|r| filter::matches(f, r, case_exact));
-    }
-    if let Some(by) = &p.sort_by {
-        projection::sort(&mut all, by, p.descending, case_exact);
-    }
-    let total = all.len();
-    let page = all.into_iter().skip(p.start - 1).take(p.count).collect();
-    (page, total)
 }
 
 #[cfg(test)]
@@ -857,6 +813,7 @@ mod tests {
                 ENTERPRISE_URN: {"department": "Ops"}, "password": "pw"}),
             ),
             Mode::Create,
+            State::default(),
         )
         .unwrap();
         assert_eq!(
@@ -876,7 +833,11 @@ mod tests {
 
     #[test]
     fn what_is_not_kept_is_refused_with_its_scim_type() {
-        let kind = |v: Value, mode| read_state(&body(v), mode).unwrap_err().scim_type;
+        let kind = |v: Value, mode| {
+            read_state(&body(v), mode, State::default())
+                .unwrap_err()
+                .scim_type
+        };
         let base = |extra: Value| {
             let mut b = json!({"schemas": [USER_URN], "userName": "a@x.test"});
             for (k, v) in extra.as_object().unwrap() {
@@ -922,6 +883,29 @@ mod tests {
             kind(json!({"userName": "a@x.test"}), Mode::Create),
             Some(ScimType::InvalidValue)
         );
+    }
+
+    #[test]
+    fn a_put_keeps_what_it_leaves_out_and_replaces_what_it_names() {
+        let mut base = State {
+            user_name: "a@x.test".into(),
+            given_name: Some("A".into()),
+            family_name: Some("B".into()),
+            phone: Some("+1".into()),
+            timezone: Some("UTC".into()),
+            active: false,
+            ..State::default()
+        };
+        let (s, _) = read_state(
+            &body(json!({"schemas": [USER_URN], "userName": "a@x.test",
+                         "name": {"givenName": "C"}, "active": null})),
+            Mode::Replace,
+            base.clone(),
+        )
+        .unwrap();
+        base.given_name = Some("C".into());
+        base.family_name = None;
+        assert_eq!(s, base);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs schemathesis against a served app (a real `spin up`, see
-# tests/real-spin.sh), once per API family with that family's credential.
+# tests/real-spin.sh), once per API family with that family's credential, and
+# scim2-tester (tests/clients/scim_conformance.py) on the SCIM routes.
 # Operations that would end the run's own credential (sign-out, revoke,
 # password change, logout) are left out. Bounded: 10 examples an operation.
 #
@@ -27,6 +28,9 @@ run --include-tag cloudcockpit -H "Authorization: Bearer $(get cc)" -H "X-Tenant
   --exclude-path /oauth2/token || status=1
 run --include-tag apiculus -H "x-access-token: $(get apiculus)" --exclude-path /auth/logout || status=1
 run --include-tag gcore -H "Authorization: Bearer $(get gcore)" || status=1
+# SCIM: a real client's conformance suite first (scim2-tester), then the fuzzing.
+echo "== scim2-tester"
+python3 tests/clients/scim_conformance.py "$base" "$(get scim)" || status=1
 run --include-tag scim -H "Authorization: Bearer $(get scim)" || status=1
 run --include-tag admin --include-tag service -H "Authorization: Bearer $admin_key" -H "X-Tenant: st" \
   || status=1

@@ -318,6 +318,10 @@ pub struct Directory {
     pub formatted_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub employee_number: Option<String>,
+    /// Which of the profile's numbers the provider marks primary (`work`,
+    /// `mobile`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_phone: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub department: Option<String>,
     /// The enterprise extension's `organization` (a company name, not the

@@ -45,6 +45,7 @@ pub struct DirectoryChange {
     pub display_name: Option<Option<String>>,
     pub formatted_name: Option<Option<String>>,
     pub employee_number: Option<Option<String>>,
+    pub primary_phone: Option<Option<String>>,
     pub department: Option<Option<String>>,
     pub company: Option<Option<String>>,
 }
@@ -55,6 +56,7 @@ impl DirectoryChange {
         set(&mut d.display_name, &self.display_name);
         set(&mut d.formatted_name, &self.formatted_name);
         set(&mut d.employee_number, &self.employee_number);
+        set(&mut d.primary_phone, &self.primary_phone);
         set(&mut d.department, &self.department);
         set(&mut d.company, &self.company);
     }

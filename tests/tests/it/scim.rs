@@ -76,7 +76,7 @@ fn user_body(email: &str) -> Value {
     json!({"schemas": [USER, ENTERPRISE], "userName": email, "externalId": format!("ext-{email}"),
            "name": {"givenName": "Ana", "familyName": "Lima"}, "displayName": "Ana Lima",
            "emails": [{"value": email, "type": "work", "primary": true}],
-           "phoneNumbers": [{"value": "+351 900", "type": "mobile"}],
+           "phoneNumbers": [{"value": "+351 900", "type": "mobile", "primary": true}],
            "active": true, ENTERPRISE: {"department": "Ops", "employeeNumber": "42"}})
 }
 
@@ -187,7 +187,7 @@ async fn a_user_is_created_read_replaced_patched_and_deleted() {
     assert_eq!(created[ENTERPRISE]["department"], "Ops");
     assert_eq!(
         created["phoneNumbers"],
-        json!([{"value": "+351 900", "type": "mobile"}])
+        json!([{"value": "+351 900", "type": "mobile", "primary": true}])
     );
     assert_eq!(created["active"], true);
 
@@ -916,7 +916,7 @@ async fn entra_id_provisions_and_patches() {
     assert_eq!(u["displayName"], "Test User 2");
     assert_eq!(
         u["phoneNumbers"],
-        json!([{"value": "+1 555 0100", "type": "work"}])
+        json!([{"value": "+1 555 0100", "type": "work", "primary": false}])
     );
     assert_eq!(u[ENTERPRISE]["department"], "Sales");
     assert_eq!(u["name"]["givenName"], "Given2");
@@ -960,7 +960,7 @@ async fn scim_and_the_families_share_one_record() {
     assert_eq!(u["name"]["givenName"], "Changed");
     assert_eq!(
         u["phoneNumbers"],
-        json!([{"value": "+1 222", "type": "work"}, {"value": "+351 900", "type": "mobile"}])
+        json!([{"value": "+1 222", "type": "work", "primary": false}, {"value": "+351 900", "type": "mobile", "primary": true}])
     );
     // The directory attributes survive a family's update.
     assert_eq!(u["externalId"], "ext-ana@acme.test");

@@ -313,11 +313,9 @@ fn gcore_token_filters() -> Vec<Value> {
 
 // ----------------------------------------------------------- the table ---
 
-/// The query parameters of `method` (any case) `path` (the OpenAPI path of
-/// [`OPERATIONS`]); empty for an operation that ignores its query string.
 /// `attributes` and `excludedAttributes` (RFC 7644 §3.4.2.5), on every read.
 fn scim_projection() -> Vec<Value> {
-    let list = json!({"type": "string", "maxLength": 4096});
+    let list = json!({"type": "string", "maxLength": 255});
     vec![
         param(
             "attributes",
@@ -340,7 +338,7 @@ fn scim_list() -> Vec<Value> {
         param(
             "filter",
             false,
-            json!({"type": "string", "maxLength": 4096}),
+            json!({"type": "string", "maxLength": 1024}),
             "A filter (RFC 7644 3.4.2.2), e.g. userName eq \"ana@example.com\"",
         ),
         param(
@@ -358,7 +356,7 @@ fn scim_list() -> Vec<Value> {
         param(
             "sortBy",
             false,
-            json!({"type": "string", "maxLength": 4096}),
+            json!({"type": "string", "maxLength": 255}),
             "An attribute path to sort by",
         ),
         param(
@@ -372,6 +370,8 @@ fn scim_list() -> Vec<Value> {
     out
 }
 
+/// The query parameters of `method` (any case) `path` (the OpenAPI path of
+/// [`OPERATIONS`]); empty for an operation that ignores its query string.
 pub fn query_parameters(method: &str, path: &str) -> Vec<Value> {
     let method = method.to_ascii_lowercase();
     match (method.as_str(), path) {

@@ -928,9 +928,10 @@ fn scim_resource(required: &[&str]) -> Value {
     obj(&all, json!({"schemas": arr(str_t()), "id": str_t()}))
 }
 
+/// `attributes` may leave out all but `schemas` and `id`.
 fn scim_user_resource() -> Value {
     obj(
-        &["schemas", "id", "userName", "active", "emails", "meta"],
+        &["schemas", "id"],
         json!({
             "schemas": arr(str_t()), "id": uuid_t(), "externalId": str_t(),
             "userName": str_t(), "displayName": str_t(), "title": str_t(),
@@ -948,7 +949,7 @@ fn scim_user_resource() -> Value {
 
 fn scim_group_resource() -> Value {
     obj(
-        &["schemas", "id", "displayName", "meta"],
+        &["schemas", "id"],
         json!({
             "schemas": arr(str_t()), "id": uuid_t(), "externalId": str_t(), "displayName": str_t(),
             "members": arr(obj(&["value"], json!({"value": uuid_t(), "display": str_t(),

@@ -76,8 +76,6 @@ fn user_schema() -> Value {
                     with(attr("$ref", "reference", "The group's URI"), json!({"mutability": "readOnly", "referenceTypes": ["Group"]})),
                     with(string("display", "The group's name"), json!({"mutability": "readOnly"})),
                     with(string("type", "direct"), json!({"mutability": "readOnly"}))]})),
-            with(string("password", "The user's first password, on create only; else the user is invited"),
-                 json!({"mutability": "writeOnly", "returned": "never"})),
         ],
         "meta": {"resourceType": "Schema", "location": format!("{}/Schemas/{USER_URN}", scim::BASE_PATH)},
     })
@@ -108,7 +106,6 @@ fn group_schema() -> Value {
                 "multiValued": true, "subAttributes": [
                     with(string("value", "The user's id"), json!({"mutability": "immutable", "caseExact": true})),
                     with(attr("$ref", "reference", "The user's URI"), json!({"mutability": "immutable", "referenceTypes": ["User"]})),
-                    with(string("display", "The user's userName"), json!({"mutability": "readOnly"})),
                     with(string("type", "User"), json!({"mutability": "immutable", "canonicalValues": ["User"]}))]})),
         ],
         "meta": {"resourceType": "Schema", "location": format!("{}/Schemas/{GROUP_URN}", scim::BASE_PATH)},

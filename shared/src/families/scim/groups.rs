@@ -73,7 +73,7 @@ fn resource(g: &Group, members: Option<&[User]>, origin: &str) -> Value {
         let list: Vec<Value> = members
             .iter()
             .map(|u| {
-                json!({"value": u.id, "display": u.email, "type": "User",
+                json!({"value": u.id, "type": "User",
                        "$ref": format!("{origin}{}/Users/{}", scim::BASE_PATH, u.id)})
             })
             .collect();

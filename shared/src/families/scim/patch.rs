@@ -185,7 +185,7 @@ pub fn apply(
                         let Value::Object(inner) = value else {
                             return Err(bad(ScimType::InvalidValue, format!("{urn} is an object")));
                         };
-                        for (sub, v) in inner {
+                        for (sub, v) in inner.iter().filter(|(k, _)| !is_schemas(k)) {
                             let path = extension_path(urn, sub)?;
                             set(obj, &path, v, op.kind, extensions, case_exact)?;
                         }
@@ -202,6 +202,12 @@ pub fn apply(
         }
     }
     Ok(())
+}
+
+/// The `schemas` member some clients put in an extension's object: it
+/// names the extension again, no attribute.
+fn is_schemas(key: &str) -> bool {
+    key.eq_ignore_ascii_case("schemas")
 }
 
 fn extension_path(urn: &str, sub: &str) -> Result<PatchPath, ScimError> {
@@ -221,7 +227,7 @@ fn set(
         let Value::Object(inner) = value else {
             return Err(bad(ScimType::InvalidValue, format!("{urn} is an object")));
         };
-        for (sub, v) in inner {
+        for (sub, v) in inner.iter().filter(|(k, _)| !is_schemas(k)) {
             set(
                 resource,
                 &extension_path(urn, sub)?,

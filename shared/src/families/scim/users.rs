@@ -83,7 +83,11 @@ pub fn resource(u: &User, groups: &[Group], origin: &str) -> Value {
     );
     let phones: Vec<Value> = [("work", &p.phone), ("mobile", &p.mobile_phone)]
         .into_iter()
-        .filter_map(|(t, v)| v.as_ref().map(|v| json!({"value": v, "type": t})))
+        .filter_map(|(t, v)| {
+            let primary = d.primary_phone.as_deref() == Some(t);
+            v.as_ref()
+                .map(|v| json!({"value": v, "type": t, "primary": primary}))
+        })
         .collect();
     if !phones.is_empty() {
         r.insert("phoneNumbers".into(), Value::Array(phones));
@@ -138,6 +142,7 @@ struct State {
     mobile: Option<String>,
     active: bool,
     employee_number: Option<String>,
+    primary_phone: Option<String>,
     department: Option<String>,
     company: Option<String>,
 }
@@ -170,6 +175,7 @@ impl State {
             mobile: p.mobile_phone.clone(),
             active: u.status.may_authenticate(),
             employee_number: d.employee_number.clone(),
+            primary_phone: d.primary_phone.clone(),
             department: d.department.clone(),
             company: d.company.clone(),
         }
@@ -299,13 +305,14 @@ fn read_state(
             }
             "emails" => emails = array(value, "emails")?,
             "phonenumbers" => {
-                (s.phone, s.mobile) = (None, None);
+                (s.phone, s.mobile, s.primary_phone) = (None, None, None);
                 for phone in array(value, "phoneNumbers")? {
                     let Some(p) = phone.as_object() else {
                         return Err(invalid("a phone number is an object"));
                     };
                     let mut kind = "work".to_string();
                     let mut number = None;
+                    let mut primary = false;
                     for (k, v) in p {
                         match k.to_ascii_lowercase().as_str() {
                             "value" => number = text(v, "phoneNumbers.value")?,
@@ -314,12 +321,13 @@ fn read_state(
                                     .unwrap_or_else(|| "work".into())
                                     .to_ascii_lowercase()
                             }
-                            "primary" => {
-                                boolean(v, "phoneNumbers.primary")?;
-                            }
+                            "primary" => primary = boolean(v, "phoneNumbers.primary")?,
                             "display" => {}
                             _ => return Err(unknown(&format!("phoneNumbers.{k}"))),
                         }
+                    }
+                    if primary && matches!(kind.as_str(), "work" | "mobile") {
+                        s.primary_phone = Some(kind.clone());
                     }
                     match kind.as_str() {
                         "work" => s.phone = number,
@@ -336,6 +344,8 @@ fn read_state(
                 (s.employee_number, s.department, s.company) = (None, None, None);
                 for (k, v) in object(value, ENTERPRISE_URN)?.into_iter().flatten() {
                     match k.to_ascii_lowercase().as_str() {
+                        // What some clients put in an extension's object.
+                        "schemas" => {}
                         "employeenumber" => s.employee_number = text(v, "employeeNumber")?,
                         "department" => s.department = text(v, "department")?,
                         "organization" => s.company = text(v, "organization")?,
@@ -397,6 +407,7 @@ fn change(user: &User, current: &State, want: &State) -> UserChange {
             display_name: diff(&current.display_name, &want.display_name),
             formatted_name: diff(&current.formatted, &want.formatted),
             employee_number: diff(&current.employee_number, &want.employee_number),
+            primary_phone: diff(&current.primary_phone, &want.primary_phone),
             department: diff(&current.department, &want.department),
             company: diff(&current.company, &want.company),
         },
@@ -680,6 +691,7 @@ fn create(
                 display_name: want.display_name.clone(),
                 formatted_name: want.formatted.clone(),
                 employee_number: want.employee_number.clone(),
+                primary_phone: want.primary_phone.clone(),
                 department: want.department.clone(),
                 company: want.company.clone(),
                 provider_disabled: !want.active,

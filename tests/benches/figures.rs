@@ -1846,9 +1846,9 @@ async fn growth(app: Arc<App>) {
         .unwrap_or_else(|| vec![1_000, 10_000, 100_000]);
     println!("\n## Growth: one tenant holding n users (argon2id m=8,t=1)\n");
     println!(
-        "| users | create p50 ms | create kv | read by id p50 ms | read kv | list page of 50 p50 ms | list kv | seeded in |"
+        "| users | create p50 ms | create kv | read by id p50 ms | read kv | list page of 50 p50 ms | list kv | SCIM userName eq p50 ms | kv | SCIM create p50 ms | kv | seeded in |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     let host = bench_host(app, None, "m=8,t=1,p=1", "https://webhooks.invalid");
     let (_, auth) = operator_tenant(&host, "grow").await;
     let r = ok(
@@ -1859,6 +1859,16 @@ async fn growth(app: Arc<App>) {
     )
     .await;
     let org: uuid::Uuid = s(&r.json()["data"]["id"]).parse().unwrap();
+    // A SCIM connection for that organization: what an identity provider
+    // sends before each create (`userName eq`), and the create.
+    let r = ok(
+        &host,
+        Request::post("/admin/scim-connections")
+            .header("authorization", &auth)
+            .json(&json!({"organization_id": org, "name": "bench"})),
+    )
+    .await;
+    let scim = format!("Bearer {}", s(&r.json()["token"]));
     let config = config("m=8,t=1,p=1");
     let operator = onboard_shared::credential::auth::Caller::operator_of(
         "grow",
@@ -1914,9 +1924,8 @@ async fn growth(app: Arc<App>) {
             create.push(t.elapsed());
             create_kv = r.kv.total();
         }
-        let timed = |path: String| {
+        let timed = |path: String, auth: String| {
             let host = host.clone();
-            let auth = auth.clone();
             async move {
                 let mut times = Vec::new();
                 let mut kv = 0;
@@ -1933,13 +1942,38 @@ async fn growth(app: Arc<App>) {
                 (percentile(&mut times, 0.5), kv)
             }
         };
-        let (read, read_kv) = timed(format!("/v2/users/{last_user}")).await;
-        let (list, list_kv) = timed("/v2/users?per_page=50".into()).await;
+        let (read, read_kv) = timed(format!("/v2/users/{last_user}"), auth.clone()).await;
+        let (list, list_kv) = timed("/v2/users?per_page=50".into(), auth.clone()).await;
+        let (by_name, by_name_kv) = timed(
+            format!(
+                "/scim/v2/Users?filter=userName%20eq%20%22u{}%40grow.test%22",
+                tier / 2
+            ),
+            scim.clone(),
+        )
+        .await;
+        let mut scim_create = Vec::new();
+        let mut scim_create_kv = 0;
+        for i in 0..n() {
+            let t = Instant::now();
+            let r = ok(
+                &host,
+                Request::post("/scim/v2/Users")
+                    .header("authorization", &scim)
+                    .json(&json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                        "userName": format!("scim{tier}-{i}@grow.test"), "externalId": format!("e{tier}-{i}")})),
+            )
+            .await;
+            scim_create.push(t.elapsed());
+            scim_create_kv = r.kv.total();
+        }
         println!(
-            "| {tier} | {} | {create_kv} | {} | {read_kv} | {} | {list_kv} | {:.1?} |",
+            "| {tier} | {} | {create_kv} | {} | {read_kv} | {} | {list_kv} | {} | {by_name_kv} | {} | {scim_create_kv} | {:.1?} |",
             ms(percentile(&mut create, 0.5)),
             ms(read),
             ms(list),
+            ms(by_name),
+            ms(percentile(&mut scim_create, 0.5)),
             seed_time
         );
     }

@@ -15,8 +15,7 @@ use crate::credential::auth::Caller;
 use crate::credential::identity::Config;
 use crate::edge::web::{self, Request, Response};
 use crate::families::scim::error::{ScimError, ScimType};
-use crate::families::scim::filter::{self, AttrPath, Filter, Op};
-use crate::families::scim::users::LIST_URN;
+use crate::families::scim::filter::{self, AttrPath};
 use crate::families::scim::{self as scim, patch, projection};
 use crate::idm::groups::{self, GroupChange};
 
@@ -399,19 +398,6 @@ fn patched(req: &Request, current: &Group, members: &[User]) -> Result<State, Sc
     read_state(&patched, true)
 }
 
-/// The value a filter requires of `name` by one `eq` at its top.
-fn required_eq<'f>(f: &'f Filter, name: &str) -> Option<&'f str> {
-    match f {
-        Filter::Compare(path, Op::Eq, Value::String(v))
-            if path.name == name && path.sub.is_none() =>
-        {
-            Some(v)
-        }
-        Filter::And(a, b) => required_eq(a, name).or_else(|| required_eq(b, name)),
-        _ => None,
-    }
-}
-
 /// `GET /scim/v2/Groups`: the organization's groups (at most
 /// [`groups::PER_ORGANIZATION`], so one catalog read), filtered, sorted and
 /// paged; members are read only for the groups of the page, and only when
@@ -425,7 +411,7 @@ fn list(req: &Request, env: &Env, caller: &Caller) -> Result<Response, ScimError
     if let Some(name) = params
         .filter
         .as_ref()
-        .and_then(|f| required_eq(f, "displayname"))
+        .and_then(|f| scim::required_eq(f, "displayname"))
     {
         all.retain(|g| g.name.eq_ignore_ascii_case(name));
     }
@@ -445,12 +431,5 @@ fn list(req: &Request, env: &Env, caller: &Caller) -> Result<Response, ScimError
     for r in &mut page {
         *r = projection::project(r, &attributes, &excluded);
     }
-    let body = json!({
-        "schemas": [LIST_URN],
-        "totalResults": total,
-        "startIndex": params.start,
-        "itemsPerPage": page.len(),
-        "Resources": page,
-    });
-    Ok(scim::respond(StatusCode::OK, &body, None))
+    Ok(scim::list_response(page, total, params.start))
 }

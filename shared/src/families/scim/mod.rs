@@ -270,3 +270,34 @@ pub fn select(mut all: Vec<Value>, p: &ListParams, case_exact: CaseExact) -> (Ve
         .collect();
     (page, total)
 }
+
+/// The value a filter requires of the core attribute `name` (lower case)
+/// by one `eq` at its top, alone or in an `and`: what an index answers.
+pub fn required_eq<'f>(f: &'f Filter, name: &str) -> Option<&'f str> {
+    match f {
+        Filter::Compare(path, filter::Op::Eq, Value::String(v))
+            if path.name == name
+                && path.sub.is_none()
+                && path
+                    .urn
+                    .as_deref()
+                    .is_none_or(|u| u.starts_with(filter::CORE_URN)) =>
+        {
+            Some(v)
+        }
+        Filter::And(a, b) => required_eq(a, name).or_else(|| required_eq(b, name)),
+        _ => None,
+    }
+}
+
+/// A `ListResponse` (RFC 7644 §3.4.2) of one page.
+pub fn list_response(page: Vec<Value>, total: usize, start: usize) -> Response {
+    let body = serde_json::json!({
+        "schemas": [users::LIST_URN],
+        "totalResults": total,
+        "startIndex": start,
+        "itemsPerPage": page.len(),
+        "Resources": page,
+    });
+    respond(StatusCode::OK, &body, None)
+}

@@ -29,7 +29,7 @@ use crate::credential::auth::Caller;
 use crate::credential::identity::{self, Config};
 use crate::edge::web::{self, Request, Response};
 use crate::families::scim::error::{ScimError, ScimType};
-use crate::families::scim::filter::{self, AttrPath, Filter, Op};
+use crate::families::scim::filter::{self, AttrPath};
 use crate::families::scim::{self as scim, patch, projection};
 use crate::idm::users::{self, DirectoryChange, ProfileChange, UserChange};
 use crate::idm::{external_ids, groups, provision};
@@ -711,25 +711,6 @@ fn create(
     answer(req, env, caller, &created.user, StatusCode::CREATED)
 }
 
-/// The value a filter requires of `name` by one `eq` at its top (alone or
-/// in an `and`), which an index answers.
-fn required_eq<'f>(f: &'f Filter, name: &str) -> Option<&'f str> {
-    match f {
-        Filter::Compare(path, Op::Eq, Value::String(v))
-            if path.name == name
-                && path.sub.is_none()
-                && path
-                    .urn
-                    .as_deref()
-                    .is_none_or(|u| u.starts_with(filter::CORE_URN)) =>
-        {
-            Some(v)
-        }
-        Filter::And(a, b) => required_eq(a, name).or_else(|| required_eq(b, name)),
-        _ => None,
-    }
-}
-
 /// `GET /scim/v2/Users`. `userName eq` and `externalId eq` read an index
 /// (O(1) key-value calls); no filter and no sort reads one page of the
 /// organization's member slots (O(count)); any other filter or sort scans
@@ -740,9 +721,9 @@ fn list(req: &Request, env: &Env, caller: &Caller) -> Result<Response, ScimError
     let org = home(caller)?;
     let origin = scim::origin(req);
     let indexed = p.filter.as_ref().and_then(|f| {
-        required_eq(f, "username")
+        scim::required_eq(f, "username")
             .map(|v| (true, v))
-            .or_else(|| required_eq(f, "externalid").map(|v| (false, v)))
+            .or_else(|| scim::required_eq(f, "externalid").map(|v| (false, v)))
     });
     let (mut page, total) = match (&p.filter, indexed, &p.sort_by) {
         (_, Some((by_name, value)), _) => {
@@ -795,14 +776,7 @@ fn list(req: &Request, env: &Env, caller: &Caller) -> Result<Response, ScimError
     for r in &mut page {
         *r = projection::project(r, &attributes, &excluded);
     }
-    let body = json!({
-        "schemas": [LIST_URN],
-        "totalResults": total,
-        "startIndex": p.start,
-        "itemsPerPage": page.len(),
-        "Resources": page,
-    });
-    Ok(scim::respond(StatusCode::OK, &body, None))
+    Ok(scim::list_response(page, total, p.start))
 }
 
 #[cfg(test)]
@@ -923,8 +897,8 @@ mod tests {
     #[test]
     fn an_indexed_equality_is_found_under_an_and() {
         let f = filter::parse(r#"active eq true and userName eq "A@x.test""#).unwrap();
-        assert_eq!(required_eq(&f, "username"), Some("A@x.test"));
+        assert_eq!(scim::required_eq(&f, "username"), Some("A@x.test"));
         let f = filter::parse(r#"userName eq "a" or active eq true"#).unwrap();
-        assert_eq!(required_eq(&f, "username"), None);
+        assert_eq!(scim::required_eq(&f, "username"), None);
     }
 }

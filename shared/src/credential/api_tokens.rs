@@ -83,16 +83,12 @@ fn visible(caller: &Caller, c: &Credential) -> bool {
 
 /// The organization's live tokens the caller sees, oldest first (up to 1,000).
 pub fn list_tokens(env: &Env, caller: &Caller, org: &Organization) -> Result<Vec<Credential>> {
-    let ids = storage::index_range_str(env.kv, &caller.tenant, &list(org), 1, 1000)?;
-    let keys: Vec<String> = ids
-        .iter()
-        .map(|(_, id)| gkeys::stored(&caller.tenant, id))
-        .collect();
-    Ok(storage::read_many::<Credential>(env.kv, &keys)?
-        .into_iter()
-        .flatten()
-        .filter(|c| c.live(env.now) && c.org == Some(org.id) && visible(caller, c))
-        .collect())
+    Ok(
+        identity::listed_credentials(env, &caller.tenant, &list(org), 1000)?
+            .into_iter()
+            .filter(|c| c.live(env.now) && c.org == Some(org.id) && visible(caller, c))
+            .collect(),
+    )
 }
 
 /// Whether `user` holds a live token of `org` (a user with tokens is not
@@ -103,28 +99,16 @@ pub fn has_live_tokens(
     org: &Organization,
     user: uuid::Uuid,
 ) -> Result<bool> {
-    let ids = storage::index_range_str(env.kv, tenant, &list(org), 1, 1000)?;
-    let keys: Vec<String> = ids
-        .iter()
-        .map(|(_, id)| gkeys::stored(tenant, id))
-        .collect();
-    Ok(storage::read_many::<Credential>(env.kv, &keys)?
+    Ok(identity::listed_credentials(env, tenant, &list(org), 1000)?
         .into_iter()
-        .flatten()
         .any(|c| c.live(env.now) && c.user == Some(user)))
 }
 
 /// Revokes every live token `user` holds in `org` (its user is purged: no
 /// credential outlives the record it names).
 pub fn revoke_all_of(env: &Env, tenant: &str, org: &Organization, user: uuid::Uuid) -> Result<()> {
-    let ids = storage::index_range_str(env.kv, tenant, &list(org), 1, 1000)?;
-    let keys: Vec<String> = ids
-        .iter()
-        .map(|(_, id)| gkeys::stored(tenant, id))
-        .collect();
-    for token in storage::read_many::<Credential>(env.kv, &keys)?
+    for token in identity::listed_credentials(env, tenant, &list(org), 1000)?
         .into_iter()
-        .flatten()
         .filter(|c| c.live(env.now) && c.user == Some(user))
     {
         identity::revoke_credential(env, tenant, &token.id)?;

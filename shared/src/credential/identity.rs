@@ -368,6 +368,26 @@ pub fn lookup_credential(
     }
 }
 
+/// The credentials index list `list` of `tenant` names, in its first
+/// `limit` slots (absent records skipped): what a list of API tokens or
+/// SCIM connections reads.
+pub fn listed_credentials(
+    env: &Env,
+    tenant: &str,
+    list: &str,
+    limit: usize,
+) -> Result<Vec<Credential>> {
+    let ids = storage::index_range_str(env.kv, tenant, list, 1, limit)?;
+    let keys: Vec<String> = ids
+        .iter()
+        .map(|(_, id)| gkeys::stored(tenant, id))
+        .collect();
+    Ok(storage::read_many::<Credential>(env.kv, &keys)?
+        .into_iter()
+        .flatten()
+        .collect())
+}
+
 /// Revokes a stored credential: the record says so at once (checked on every
 /// use) and the global entry goes.
 pub fn revoke_credential(env: &Env, tenant: &str, id: &str) -> Result<()> {

@@ -87,24 +87,15 @@ pub fn create(
 /// The organization's live connections, oldest first.
 pub fn list_live(env: &Env, caller: &Caller, org: &Organization) -> Result<Vec<Credential>> {
     may_manage(caller, org)?;
-    let ids = storage::index_range_str(
-        env.kv,
-        &caller.tenant,
-        &list(org.id),
-        1,
-        MAX_PER_ORGANIZATION as usize + 1,
-    )?;
-    let keys: Vec<String> = ids
-        .iter()
-        .map(|(_, id)| gkeys::stored(&caller.tenant, id))
-        .collect();
-    Ok(storage::read_many::<Credential>(env.kv, &keys)?
-        .into_iter()
-        .flatten()
-        .filter(|c| {
-            c.kind == CredentialKind::ScimConnection && c.live(env.now) && c.org == Some(org.id)
-        })
-        .collect())
+    let limit = MAX_PER_ORGANIZATION as usize + 1;
+    Ok(
+        identity::listed_credentials(env, &caller.tenant, &list(org.id), limit)?
+            .into_iter()
+            .filter(|c| {
+                c.kind == CredentialKind::ScimConnection && c.live(env.now) && c.org == Some(org.id)
+            })
+            .collect(),
+    )
 }
 
 /// A live connection by id, with the organization it provisions, when the

@@ -4,7 +4,7 @@
 //! `members` are the organization's users whose record names the group, so
 //! a membership made here is the one every family sees.
 
-use http::{Method, StatusCode, header};
+use http::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -224,23 +224,15 @@ fn answer(
     caller: &Caller,
     g: &Group,
     status: StatusCode,
+    members: Option<Vec<User>>,
 ) -> Result<Response, ScimError> {
-    let (attributes, excluded) = scim::projection_params(req)?;
-    let members = groups::members(env, &caller.tenant, g)?;
-    let origin = scim::origin(req);
-    let body = projection::project(
-        &resource(g, Some(&members), &origin),
-        &attributes,
-        &excluded,
-    );
-    let mut r = scim::respond(status, &body, Some(&version(g, &members)));
-    if status == StatusCode::CREATED
-        && let Ok(v) =
-            http::HeaderValue::from_str(&format!("{origin}{}/Groups/{}", scim::BASE_PATH, g.id))
-    {
-        r.headers_mut().insert(header::LOCATION, v);
-    }
-    Ok(r)
+    // Read again after a change; a read passes what it already has.
+    let members = match members {
+        Some(m) => m,
+        None => groups::members(env, &caller.tenant, g)?,
+    };
+    let representation = resource(g, Some(&members), &scim::origin(req));
+    scim::resource_answer(req, status, &representation, &version(g, &members))
 }
 
 /// A taken `displayName` is 409 `uniqueness`.
@@ -298,7 +290,7 @@ fn create(req: &Request, env: &mut Env, caller: &Caller) -> Result<Response, Sci
         &want.members,
     )
     .map_err(conflict_is_uniqueness)?;
-    answer(req, env, caller, &group, StatusCode::CREATED)
+    answer(req, env, caller, &group, StatusCode::CREATED, None)
 }
 
 /// `GET`, `PUT`, `PATCH`, `DELETE /scim/v2/Groups/{id}`.
@@ -316,7 +308,7 @@ pub fn group_endpoint(req: &Request, env: &mut Env, config: &Config) -> Response
             match *req.method() {
                 Method::GET => match scim::not_modified(req, &version) {
                     Some(r) => Ok(r),
-                    None => answer(req, env, caller, &current, StatusCode::OK),
+                    None => answer(req, env, caller, &current, StatusCode::OK, Some(members)),
                 },
                 Method::DELETE => {
                     scim::if_match(req, &version)?;
@@ -361,7 +353,7 @@ pub fn group_endpoint(req: &Request, env: &mut Env, config: &Config) -> Response
                         groups::change(env, caller, &current, &change)
                             .map_err(conflict_is_uniqueness)?
                     };
-                    answer(req, env, caller, &updated, StatusCode::OK)
+                    answer(req, env, caller, &updated, StatusCode::OK, None)
                 }
             }
         },

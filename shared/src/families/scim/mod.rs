@@ -301,3 +301,24 @@ pub fn list_response(page: Vec<Value>, total: usize, start: usize) -> Response {
     });
     respond(StatusCode::OK, &body, None)
 }
+
+/// One resource's answer: `representation` cut to what `attributes` and
+/// `excludedAttributes` ask, its `ETag`, and for a create its `Location`
+/// (`meta.location`).
+pub fn resource_answer(
+    req: &Request,
+    status: StatusCode,
+    representation: &Value,
+    version: &str,
+) -> Result<Response, ScimError> {
+    let (attributes, excluded) = projection_params(req)?;
+    let body = projection::project(representation, &attributes, &excluded);
+    let mut r = respond(status, &body, Some(version));
+    if status == StatusCode::CREATED
+        && let Some(location) = representation["meta"]["location"].as_str()
+        && let Ok(v) = HeaderValue::from_str(location)
+    {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(r)
+}

@@ -17,7 +17,7 @@
 //! addresses and pending until the new one confirms it: until then the
 //! user and `userName` keep the old address.
 
-use http::{Method, StatusCode, header};
+use http::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -473,17 +473,8 @@ fn answer(
     user: &User,
     status: StatusCode,
 ) -> Result<Response, ScimError> {
-    let (attributes, excluded) = scim::projection_params(req)?;
-    let origin = scim::origin(req);
-    let body = projection::project(&one(env, caller, user, &origin)?, &attributes, &excluded);
-    let mut r = scim::respond(status, &body, Some(&users::version(user)));
-    if status == StatusCode::CREATED
-        && let Ok(v) =
-            http::HeaderValue::from_str(&format!("{origin}{}/Users/{}", scim::BASE_PATH, user.id))
-    {
-        r.headers_mut().insert(header::LOCATION, v);
-    }
-    Ok(r)
+    let representation = one(env, caller, user, &scim::origin(req))?;
+    scim::resource_answer(req, status, &representation, &users::version(user))
 }
 
 /// A taken `userName` is SCIM's 409 `uniqueness`; other refusals keep

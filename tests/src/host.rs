@@ -100,11 +100,17 @@ fn new_store(state: State) -> Store<State> {
 
 /// Builds the given packages for wasm32-wasip2 in the host's own target dir, once
 /// per process and package set (cargo makes repeat builds no-ops).
+/// `ONBOARD_WASM_TARGET_DIR=target` with `ONBOARD_WASM_PROFILE=release` builds
+/// exactly what `spin build` builds, so CI compiles the components once for
+/// both (its own target dir by default, so a local `spin build` and a test run
+/// never wait on each other's lock).
 fn build_packages(packages: &[String], variant: &Variant) -> anyhow::Result<PathBuf> {
     static BUILT: Mutex<Vec<(Vec<String>, String)>> = Mutex::new(Vec::new());
     let root = workspace_root();
     let target_dir = match variant.rustflags {
-        None => root.join("target").join("wasm"),
+        None => std::env::var_os("ONBOARD_WASM_TARGET_DIR")
+            .map(|d| root.join(d))
+            .unwrap_or_else(|| root.join("target").join("wasm")),
         Some(_) => root.join("target").join(format!("wasm-{}", variant.name)),
     };
     let out = target_dir.join("wasm32-wasip2").join(wasm_profile());

@@ -260,6 +260,10 @@ pub struct Credential {
     /// A second secret, sealed (an OAuth client's secret).
     #[serde(default)]
     pub sealed_secret: Option<String>,
+    /// A SCIM connection that may set its users' `roles` (make them the
+    /// organization's administrators): off unless its maker turned it on.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub assigns_roles: bool,
 }
 
 impl Credential {
@@ -280,6 +284,7 @@ impl Credential {
             last_used: None,
             index: String::new(),
             sealed_secret: None,
+            assigns_roles: false,
         }
     }
     pub fn live(&self, now: Millis) -> bool {

@@ -49,12 +49,14 @@ fn may_manage(caller: &Caller, org: &Organization) -> Result<()> {
 
 /// Makes a connection for `org` (a customer organization in the caller's
 /// reach); returns it with the clear token, which is never shown again.
+/// `assigns_roles` lets it make users the organization's administrators.
 pub fn create(
     env: &mut Env,
     config: &Config,
     caller: &Caller,
     org: &Organization,
     name: &str,
+    assigns_roles: bool,
 ) -> Result<(Credential, String)> {
     may_manage(caller, org)?;
     let slot = storage::index_position(env, &caller.tenant, &list(org.id))?;
@@ -70,6 +72,7 @@ pub fn create(
         user: caller.user,
         org: Some(org.id),
         role: Some(Role::CustomerAdmin),
+        assigns_roles,
         ..Credential::new(id, CredentialKind::ScimConnection, name, env.now)
     };
     let credential = identity::issue_credential(env, config, &caller.tenant, credential, &token)?;
@@ -127,6 +130,18 @@ pub fn revoke(env: &Env, caller: &Caller, id: &str) -> Result<()> {
         "scim_connection.revoke",
         vec![format!("scim_connection:{}", credential.id)],
         Some(&org),
+    )
+}
+
+/// Whether the calling connection may set its users' `roles`. Read only
+/// when a request would change a role, or tells what `roles` accepts.
+pub fn assigns_roles(env: &Env, caller: &Caller) -> Result<bool> {
+    let Some(id) = caller.credential.as_deref() else {
+        return Ok(false);
+    };
+    Ok(
+        storage::read::<Credential>(env.kv, &gkeys::stored(&caller.tenant, id))?
+            .is_some_and(|r| r.data.kind == CredentialKind::ScimConnection && r.data.assigns_roles),
     )
 }
 

@@ -357,14 +357,18 @@ fn admin_account_status() -> Option<Value> {
 fn admin_api_client() -> Option<Value> {
     object(
         &["name"],
-        json!({"name": string(), "organization_id": uuid()}),
+        json!({"name": string(), "organization_id": uuid(),
+               "assigns_roles": {"type": "boolean", "default": false,
+                   "description": "Whether the connection may set its users' roles (make them customer_admin)"}}),
     )
 }
 
 fn admin_scim_connection() -> Option<Value> {
     object(
         &["name", "organization_id"],
-        json!({"name": string(), "organization_id": uuid()}),
+        json!({"name": string(), "organization_id": uuid(),
+               "assigns_roles": {"type": "boolean", "default": false,
+                   "description": "Whether the connection may set its users' roles (make them customer_admin)"}}),
     )
 }
 
@@ -397,6 +401,11 @@ fn scim_user() -> Option<Value> {
                 "phoneNumbers": {"type": ["array", "null"], "items": {"type": "object", "properties": {
                     "value": scim_text(), "type": {"type": "string", "enum": ["work", "mobile"]},
                     "primary": {"type": ["boolean", "string"]}, "display": {"type": "string"}}}},
+                "roles": {"type": ["array", "null"], "description": "Only for a connection that assigns roles: the widest value given is the user's role",
+                    "items": {"type": "object", "properties": {
+                        "value": {"type": "string", "enum": ["user", "customer_admin"]},
+                        "primary": {"type": ["boolean", "string"]}, "type": {"type": "string"},
+                        "display": {"type": "string"}}}},
                 "password": {"type": "string", "description": "POST only: the user's first password (else an invitation is sent)"},
                 enterprise: {"type": ["object", "null"], "properties": {"employeeNumber": scim_text(),
                     "department": scim_text(), "organization": scim_text()}, "additionalProperties": false},

@@ -629,12 +629,13 @@ fn scim_connection_json(c: &identity::Credential) -> Value {
         "id": c.id,
         "name": c.name,
         "organization_id": c.org,
+        "assigns_roles": c.assigns_roles,
         "created_at": crate::base::time::format_millis(c.created_at),
     })
 }
 
-/// `POST /admin/scim-connections` `{organization_id, name}`: a connection
-/// for a customer organization, with its token (shown once); `GET
+/// `POST /admin/scim-connections` `{organization_id, name, assigns_roles?}`:
+/// a connection for a customer organization, with its token (shown once); `GET
 /// ?organization_id=`: the organization's live connections, without.
 fn on_scim_connections(req: &Request, env: &mut Env, config: &Config) -> Result<Response, Error> {
     let caller = tenant_caller(req, env, config)?;
@@ -654,14 +655,21 @@ fn on_scim_connections(req: &Request, env: &mut Env, config: &Config) -> Result<
     let org = b
         .required("organization_id")
         .and_then(|_| b.uuid("organization_id"));
+    let assigns_roles = b.flag("assigns_roles");
     if let Err(m) = crate::base::validate::max_len(&name) {
         errors.add("name", m);
     }
     errors.into_result()?;
     let org = org.ok_or_else(|| Error::invalid("organization_id", "is required"))?;
     let org = crate::idm::organizations::get(env, &caller, org)?;
-    let (connection, token) =
-        crate::credential::scim_connections::create(env, config, &caller, &org, &name)?;
+    let (connection, token) = crate::credential::scim_connections::create(
+        env,
+        config,
+        &caller,
+        &org,
+        &name,
+        assigns_roles,
+    )?;
     let mut body = scim_connection_json(&connection);
     body["token"] = json!(token);
     body["base_url"] = json!(crate::families::scim::BASE_PATH);

@@ -341,6 +341,17 @@ fn reachable_org(env: &Env, caller: &Caller, id: Uuid, field: &str) -> Result<Or
         .ok_or_else(|| Error::NotFound(format!("{field} {id} not found")))
 }
 
+/// Whether a user of an organization of this kind can hold the role: each
+/// administrator role belongs to its own kind of organization.
+pub fn role_fits(role: Role, kind: OrgKind) -> bool {
+    match role {
+        Role::Operator => kind == OrgKind::Platform,
+        Role::ResellerAdmin => kind == OrgKind::Reseller,
+        Role::CustomerAdmin => kind == OrgKind::Customer,
+        Role::User => kind != OrgKind::Platform,
+    }
+}
+
 /// Creates an account (a user with a role and a password) in the caller's
 /// tenant. The caller may only create roles no wider than its own, in
 /// organizations it reaches.
@@ -386,13 +397,7 @@ fn create_account_in(
         (_, None) => return Err(Error::invalid("organization_id", "is required")),
     };
     let org = reachable_org(env, caller, org_id, "organization_id")?;
-    let fits = match input.role {
-        Role::Operator => org.kind == OrgKind::Platform,
-        Role::ResellerAdmin => org.kind == OrgKind::Reseller,
-        Role::CustomerAdmin => org.kind == OrgKind::Customer,
-        Role::User => org.kind != OrgKind::Platform,
-    };
-    if !fits {
+    if !role_fits(input.role, org.kind) {
         return Err(Error::invalid(
             "organization_id",
             "is not an organization this role can belong to",

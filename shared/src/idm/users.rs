@@ -33,6 +33,10 @@ pub struct UserChange {
     /// an administrator disabled, restricted or ended stays so). Applied in
     /// the same compare-and-swap as the fields.
     pub status: Option<Lifecycle>,
+    /// A new role: from an administrator, never wider than the caller's
+    /// own, one the organization's users can hold (SCIM `roles`, where the
+    /// connection assigns them).
+    pub role: Option<Role>,
     /// The change applies only to this version of the record ([`version`]):
     /// any other is 412 and nothing changes (`If-Match`).
     pub if_version: Option<String>,
@@ -407,6 +411,16 @@ fn apply(
             .collect();
         crate::idm::groups::note_members(env, &tenant, id, &joining)?;
     }
+    let role_change = change.role.filter(|r| *r != current.role);
+    if let Some(role) = role_change {
+        role_change_allowed(
+            caller,
+            &current,
+            role,
+            target_org.as_ref().unwrap_or(home),
+            path,
+        )?;
+    }
     let op = format!("u{}", env.new_uuid().simple());
 
     let email_change = plan_email_change(env, caller, &current, change, path, &op)?;
@@ -456,11 +470,45 @@ fn apply(
         &op,
         &tenant,
         &caller.actor,
-        "user.update",
+        if role_change.is_some() {
+            "user.role"
+        } else {
+            "user.update"
+        },
         vec![format!("user:{id}")],
         Some(target_org.as_ref().unwrap_or(home)),
     )?;
     Ok(updated)
+}
+
+/// A role change is a privilege change: by an administrator of the account
+/// (never the account itself, never from an impersonated session), to no
+/// wider a role than the caller's own, and one `org`'s users can hold.
+fn role_change_allowed(
+    caller: &Caller,
+    current: &User,
+    role: Role,
+    org: &Organization,
+    path: Path<'_>,
+) -> Result<()> {
+    crate::credential::impersonation::refuse_impersonated(caller, "change a role")?;
+    if matches!(path, Path::Own { .. }) || caller.user == Some(current.id) {
+        return Err(Error::Forbidden(
+            "a role is changed by another administrator".into(),
+        ));
+    }
+    if role < caller.role {
+        return Err(Error::Forbidden(
+            "cannot grant a wider role than your own".into(),
+        ));
+    }
+    if !crate::idm::admin::role_fits(role, org.kind) {
+        return Err(Error::invalid(
+            "role",
+            "is not a role this organization's users can hold",
+        ));
+    }
+    Ok(())
 }
 
 /// The organization a change moves the user to: in the caller's reach, not
@@ -603,6 +651,9 @@ fn apply_fields(
     }
     if let Some(groups) = &change.groups {
         u.groups = groups.clone();
+    }
+    if let Some(role) = change.role {
+        u.role = role;
     }
     if let Some(types) = &change.auth_types {
         u.auth_types = types.clone();

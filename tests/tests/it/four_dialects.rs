@@ -1,6 +1,7 @@
-//! One record, four dialects: a user created through each family's create
-//! endpoint (seeds 000, 001, 003, 004) is read and changed through every
-//! other family, and the fields the families share agree everywhere.
+//! One record, five dialects: a user created through each family's create
+//! endpoint (seeds 000, 001, 003, 004) or pushed over SCIM is read and
+//! changed through every other family and SCIM, and the fields they share
+//! agree everywhere.
 
 use onboard_test_host::{Host, Request};
 use serde_json::{Value, json};
@@ -14,6 +15,8 @@ struct Families {
     cc: String,
     gcore: String,
     apiculus: String,
+    /// A SCIM connection's `Authorization` per organization, made on first use.
+    scim: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 impl Families {
@@ -33,7 +36,20 @@ impl Families {
             cc,
             gcore,
             apiculus,
+            scim: Default::default(),
         }
+    }
+
+    async fn scim(&self, host: &Host, org: &str) -> String {
+        if let Some(auth) = self.scim.lock().unwrap().get(org) {
+            return auth.clone();
+        }
+        let (_, auth) = crate::scim::connect(host, org.parse().unwrap()).await;
+        self.scim
+            .lock()
+            .unwrap()
+            .insert(org.to_string(), auth.clone());
+        auth
     }
 }
 
@@ -90,6 +106,19 @@ async fn views(host: &Host, f: &Families, id: Uuid) -> Vec<(&'static str, Value)
         )
         .await
         .json();
+    let scim = host
+        .send(
+            Request::get(format!("/scim/v2/Users/{id}"))
+                .header("authorization", f.scim(host, &org).await),
+        )
+        .await;
+    assert_eq!(scim.status, 200, "{}", scim.text());
+    let u = scim.json();
+    let work_phone = u["phoneNumbers"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["type"] == "work"))
+        .map(|p| p["value"].clone())
+        .unwrap_or(Value::Null);
     let full = |first: &Value, last: &Value| {
         [first.as_str(), last.as_str()]
             .into_iter()
@@ -118,6 +147,12 @@ async fn views(host: &Host, f: &Families, id: Uuid) -> Vec<(&'static str, Value)
             "apiculus",
             json!({"email": api["result"]["email"], "name": full(&a["first_name"], &a["last_name"]),
                    "phone": a["phone"], "lang": a["locale"], "status": api["result"]["status"]}),
+        ),
+        (
+            "scim",
+            json!({"email": u["userName"], "name": full(&u["name"]["givenName"], &u["name"]["familyName"]),
+                   "phone": work_phone, "lang": u["locale"],
+                   "status": if u["active"] == true { a["status"].clone() } else { json!("inactive") }}),
         ),
     ]
 }
@@ -220,7 +255,21 @@ async fn a_user_made_by_any_family_is_the_same_record_in_every_other() {
         .parse::<Uuid>()
         .unwrap();
 
-    for (n, id) in [zero, one, three, four].into_iter().enumerate() {
+    // SCIM, in Zero Co.
+    let zero_org = scim_org(&host, zero).await;
+    let r = host
+        .send(
+            Request::post("/scim/v2/Users")
+                .header("authorization", f.scim(&host, &zero_org).await)
+                .json(&json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": "five@dialects.example", "name": {"givenName": "Fio", "familyName": "Five"},
+                    "phoneNumbers": [{"value": "+500", "type": "work"}], "locale": "en"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let five: Uuid = r.json()["id"].as_str().unwrap().parse().unwrap();
+
+    for (n, id) in [zero, one, three, four, five].into_iter().enumerate() {
         agree(&views(&host, &f, id).await, &format!("user {n} as created"));
         // A change through each family is seen by the next request of every other.
         let v = views(&host, &f, id).await;
@@ -277,6 +326,23 @@ async fn a_user_made_by_any_family_is_the_same_record_in_every_other() {
 
         let r = host
             .send(
+                Request::new(http::Method::PATCH, format!("/scim/v2/Users/{id}"))
+                    .header("authorization", f.scim(&host, &scim_org(&host, id).await).await)
+                    .json(&json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                        "Operations": [{"op": "replace", "path": "name.givenName", "value": format!("Scim{n}")},
+                                       {"op": "replace", "path": "locale", "value": "en"}]})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let after = views(&host, &f, id).await;
+        agree(&after, &format!("user {n} after a SCIM change"));
+        assert_eq!(
+            (after[2].1["name"].clone(), after[0].1["lang"].clone()),
+            (json!(format!("Scim{n} Changed")), json!("en"))
+        );
+
+        let r = host
+            .send(
                 Request::put(format!("/api/v1/serv_restrictUserAccount/{id}?manual=true"))
                     .header("x-access-token", &f.apiculus),
             )
@@ -295,4 +361,14 @@ async fn a_user_made_by_any_family_is_the_same_record_in_every_other() {
             &format!("user {n} after an Apiculus change"),
         );
     }
+}
+
+/// The user's organization, for its SCIM connection.
+async fn scim_org(host: &Host, id: Uuid) -> String {
+    host.send(Request::get(format!("/v2/users/{id}")).header("authorization", operator_auth()))
+        .await
+        .json()["data"]["attributes"]["organization"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }

@@ -1048,3 +1048,177 @@ async fn a_connection_ends_with_its_makers_reach() {
         401
     );
 }
+
+/// `roles`: every user shows its role; only a connection made to assign
+/// roles changes it, and an administrator it makes is a peer like any
+/// other (not disabled until demoted).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_change_only_through_a_connection_that_assigns_them() {
+    let host = app_host();
+    let org = customer(&host, "Acme", "admin@acme.test").await;
+    let (_, plain) = connect(&host, org).await;
+    let admin_body = |email: &str| {
+        let mut b = user_body(email);
+        b["roles"] = json!([{"value": "customer_admin", "primary": true}]);
+        b
+    };
+    let role_mutability = |schema: &Value| {
+        schema["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == "roles")
+            .unwrap()["mutability"]
+            .clone()
+    };
+    let schema = host
+        .send(scim("GET", &format!("/scim/v2/Schemas/{USER}"), &plain))
+        .await
+        .json();
+    assert_eq!(role_mutability(&schema), "readOnly");
+
+    // Without the permission: refused, nothing written.
+    let r = host
+        .send(with_body(
+            scim("POST", "/scim/v2/Users", &plain),
+            &admin_body("boss@acme.test"),
+        ))
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(scim_type(&r), "mutability");
+    let r = host
+        .send(scim(
+            "GET",
+            "/scim/v2/Users?filter=userName+eq+%22boss@acme.test%22",
+            &plain,
+        ))
+        .await;
+    assert_eq!(r.json()["totalResults"], 0);
+    let ana = create(&host, &plain, "ana@acme.test").await;
+    assert_eq!(ana["roles"], json!([{"value": "user", "primary": true}]));
+    let ana_id = ana["id"].as_str().unwrap().to_string();
+    let r = host
+        .send(with_body(
+            scim("PATCH", &format!("/scim/v2/Users/{ana_id}"), &plain),
+            &patch(
+                json!([{"op": "replace", "path": "roles", "value": [{"value": "customer_admin"}]}]),
+            ),
+        ))
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(scim_type(&r), "mutability");
+    // Naming the role a user already has is no change.
+    let mut same = user_body("ana@acme.test");
+    same["roles"] = json!([{"value": "user"}]);
+    let r = host
+        .send(with_body(
+            scim("PUT", &format!("/scim/v2/Users/{ana_id}"), &plain),
+            &same,
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    // A connection made to assign roles.
+    let r = host
+        .send(
+            Request::post("/admin/scim-connections")
+                .header("authorization", operator_auth())
+                .json(&json!({"organization_id": org, "name": "Entra", "assigns_roles": true})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["assigns_roles"], true);
+    let (roles_id, roles) = (
+        r.json()["id"].as_str().unwrap().to_string(),
+        format!("Bearer {}", r.json()["token"].as_str().unwrap()),
+    );
+    let schema = host
+        .send(scim("GET", &format!("/scim/v2/Schemas/{USER}"), &roles))
+        .await
+        .json();
+    assert_eq!(role_mutability(&schema), "readWrite");
+    let r = host
+        .send(with_body(
+            scim("POST", "/scim/v2/Users", &roles),
+            &admin_body("boss@acme.test"),
+        ))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let boss = r.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        clone_user(&host, &boss).await.json()["data"]["attributes"]["role"],
+        "Admin"
+    );
+    // Promote Ana; the families see her as an administrator.
+    let r = host
+        .send(with_body(
+            scim("PATCH", &format!("/scim/v2/Users/{ana_id}"), &roles),
+            &patch(json!([{"op": "add", "path": "roles", "value": [{"value": "customer_admin"}]}])),
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.json()["roles"],
+        json!([{"value": "customer_admin", "primary": true}])
+    );
+    assert_eq!(
+        clone_user(&host, &ana_id).await.json()["data"]["attributes"]["role"],
+        "Admin"
+    );
+    // A peer now: not disabled until demoted.
+    let off = patch(json!([{"op": "replace", "path": "active", "value": false}]));
+    let r = host
+        .send(with_body(
+            scim("PATCH", &format!("/scim/v2/Users/{ana_id}"), &roles),
+            &off,
+        ))
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    let r = host
+        .send(with_body(
+            scim("PATCH", &format!("/scim/v2/Users/{ana_id}"), &roles),
+            &patch(json!([{"op": "remove", "path": "roles"}])),
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.json()["roles"],
+        json!([{"value": "user", "primary": true}])
+    );
+    let r = host
+        .send(with_body(
+            scim("PATCH", &format!("/scim/v2/Users/{ana_id}"), &roles),
+            &off,
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    // Only the two roles of a customer organization.
+    let mut wider = user_body("op@acme.test");
+    wider["roles"] = json!([{"value": "operator"}]);
+    let r = host
+        .send(with_body(scim("POST", "/scim/v2/Users", &roles), &wider))
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(scim_type(&r), "invalidValue");
+    // Role changes are their own audit events.
+    let r = host
+        .send(
+            Request::get(format!(
+                "/v2/audit/events?q[actor]=scim_connection:{roles_id}&per_page=100"
+            ))
+            .header("authorization", operator_auth()),
+        )
+        .await;
+    let actions: Vec<String> = r.json()["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["attributes"]["action"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        actions,
+        ["user.update", "user.role", "user.role", "user.create"],
+        "{}",
+        r.text()
+    );
+}

@@ -910,9 +910,15 @@ pub fn success_schema(method: &str, path: &str, status: u16) -> Option<Value> {
 }
 
 fn scim_connection_body(with_token: bool) -> Value {
-    let mut required = vec!["id", "name", "organization_id", "created_at"];
+    let mut required = vec![
+        "id",
+        "name",
+        "organization_id",
+        "assigns_roles",
+        "created_at",
+    ];
     let mut props = json!({"id": str_t(), "name": str_t(), "organization_id": uuid_t(),
-        "created_at": ts()});
+        "assigns_roles": bool_t(), "created_at": ts()});
     if with_token {
         required.extend(["token", "base_url"]);
         props["token"] = json!({"type": "string", "pattern": "^scim_"});
@@ -940,6 +946,7 @@ fn scim_user_resource() -> Value {
             "emails": arr(obj(&["value"], json!({"value": str_t(), "type": str_t(), "primary": bool_t()}))),
             "phoneNumbers": arr(obj(&["value", "type"], json!({"value": str_t(), "type": enum_t(&["work", "mobile"])}))),
             "groups": arr(obj(&["value"], json!({"value": uuid_t(), "display": str_t(), "$ref": str_t(), "type": str_t()}))),
+            "roles": arr(obj(&["value"], json!({"value": enum_t(&["user", "customer_admin"]), "primary": bool_t()}))),
             "meta": obj(&["resourceType", "created", "lastModified", "location", "version"],
                 json!({"resourceType": enum_t(&["User"]), "created": ts(), "lastModified": ts(),
                        "location": str_t(), "version": str_t()})),

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use crate::base::error::Error;
 use crate::be::storage::Env;
 use crate::credential::identity::Config;
+use crate::credential::scim_connections;
 use crate::edge::web::{Request, Response};
 use crate::families::scim::error::ScimError;
 use crate::families::scim::groups::GROUP_URN;
@@ -42,7 +43,14 @@ fn string(name: &str, description: &str) -> Value {
     attr(name, "string", description)
 }
 
-fn user_schema() -> Value {
+/// The User schema as the calling connection sees it: `roles` is
+/// read-write only for a connection that assigns roles.
+fn user_schema(assigns_roles: bool) -> Value {
+    let roles_mutability = if assigns_roles {
+        "readWrite"
+    } else {
+        "readOnly"
+    };
     json!({
         "schemas": [SCHEMA_URN],
         "id": USER_URN, "name": "User", "description": "A user of the connection's organization",
@@ -70,6 +78,12 @@ fn user_schema() -> Value {
                     string("value", "The number"),
                     with(string("type", "work or mobile"), json!({"canonicalValues": ["work", "mobile"]})),
                     attr("primary", "boolean", "Accepted, not kept")]})),
+            with(attr("roles", "complex", "The user's role in the organization: user, or customer_admin (its administrator); the widest one given is kept"), json!({
+                "multiValued": true, "mutability": roles_mutability, "subAttributes": [
+                    with(string("value", "user or customer_admin"), json!({"mutability": roles_mutability, "canonicalValues": ["user", "customer_admin"]})),
+                    with(string("display", "The role's name"), json!({"mutability": roles_mutability})),
+                    with(string("type", "Accepted, not kept"), json!({"mutability": roles_mutability})),
+                    with(attr("primary", "boolean", "Accepted, not kept"), json!({"mutability": roles_mutability}))]})),
             with(attr("groups", "complex", "The groups the user belongs to"), json!({
                 "multiValued": true, "mutability": "readOnly", "subAttributes": [
                     with(string("value", "The group's id"), json!({"mutability": "readOnly", "caseExact": true})),
@@ -126,9 +140,9 @@ fn meta_schema(id: &str, name: &str, attributes: &[(&str, &str)]) -> Value {
     })
 }
 
-fn schemas() -> Vec<Value> {
+fn schemas(assigns_roles: bool) -> Vec<Value> {
     vec![
-        user_schema(),
+        user_schema(assigns_roles),
         enterprise_schema(),
         group_schema(),
         meta_schema(
@@ -255,14 +269,15 @@ pub fn resource_type(req: &Request, env: &mut Env, config: &Config) -> Response 
 
 /// `GET /scim/v2/Schemas`.
 pub fn schema_list(req: &Request, env: &mut Env, config: &Config) -> Response {
-    scim::serve(req, env, config, &[Method::GET], |_, _| {
-        Ok(scim::respond(StatusCode::OK, &list(schemas()), None))
+    scim::serve(req, env, config, &[Method::GET], |caller, env| {
+        let all = schemas(scim_connections::assigns_roles(env, caller)?);
+        Ok(scim::respond(StatusCode::OK, &list(all), None))
     })
 }
 
 /// `GET /scim/v2/Schemas/{id}`.
 pub fn schema(req: &Request, env: &mut Env, config: &Config) -> Response {
-    scim::serve(req, env, config, &[Method::GET], |_, _| {
-        one_of(req, schemas())
+    scim::serve(req, env, config, &[Method::GET], |caller, env| {
+        one_of(req, schemas(scim_connections::assigns_roles(env, caller)?))
     })
 }

@@ -10,6 +10,9 @@
 //! `externalId`, `displayName`, `name.formatted` and the enterprise
 //! extension's `employeeNumber`, `department` and `organization` are kept
 //! beside it. `active: false` is the core's disabled; DELETE is its delete.
+//! `roles` is the user's role (`user`, or `customer_admin`, the
+//! organization's administrator); only a connection made to assign roles
+//! may change it (400 `mutability` otherwise).
 //! Any other attribute is refused (400 `invalidValue`, `invalidPath` in a
 //! PATCH), so what a provider pushes always reads back as it was pushed.
 //!
@@ -27,6 +30,7 @@ use crate::base::validate;
 use crate::be::storage::Env;
 use crate::credential::auth::Caller;
 use crate::credential::identity::{self, Config};
+use crate::credential::scim_connections;
 use crate::edge::web::{self, Request, Response};
 use crate::families::scim::error::{ScimError, ScimType};
 use crate::families::scim::filter::{self, AttrPath};
@@ -78,6 +82,10 @@ pub fn resource(u: &User, groups: &[Group], origin: &str) -> Value {
     put(&mut r, "timezone", &p.timezone);
     r.insert("active".into(), json!(u.status.may_authenticate()));
     r.insert(
+        "roles".into(),
+        json!([{"value": u.role.as_str(), "primary": true}]),
+    );
+    r.insert(
         "emails".into(),
         json!([{"value": u.email, "type": "work", "primary": true}]),
     );
@@ -127,7 +135,7 @@ pub fn resource(u: &User, groups: &[Group], origin: &str) -> Value {
 }
 
 /// What a request wants a user to be: every attribute this dialect keeps.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct State {
     user_name: String,
     external_id: Option<String>,
@@ -141,6 +149,7 @@ struct State {
     phone: Option<String>,
     mobile: Option<String>,
     active: bool,
+    role: Role,
     employee_number: Option<String>,
     primary_phone: Option<String>,
     department: Option<String>,
@@ -174,10 +183,36 @@ impl State {
             phone: p.phone.clone(),
             mobile: p.mobile_phone.clone(),
             active: u.status.may_authenticate(),
+            role: u.role,
             employee_number: d.employee_number.clone(),
             primary_phone: d.primary_phone.clone(),
             department: d.department.clone(),
             company: d.company.clone(),
+        }
+    }
+}
+
+impl Default for State {
+    /// A plain, active user with no attribute set.
+    fn default() -> Self {
+        State {
+            user_name: String::new(),
+            external_id: None,
+            given_name: None,
+            family_name: None,
+            formatted: None,
+            display_name: None,
+            title: None,
+            locale: None,
+            timezone: None,
+            phone: None,
+            mobile: None,
+            active: true,
+            role: Role::User,
+            employee_number: None,
+            primary_phone: None,
+            department: None,
+            company: None,
         }
     }
 }
@@ -304,6 +339,7 @@ fn read_state(
                 }
             }
             "emails" => emails = array(value, "emails")?,
+            "roles" => s.role = roles(value)?,
             "phonenumbers" => {
                 (s.phone, s.mobile, s.primary_phone) = (None, None, None);
                 for phone in array(value, "phoneNumbers")? {
@@ -382,6 +418,56 @@ fn read_state(
     Ok((s, password))
 }
 
+/// `roles`: the widest of the values given (`user`, `customer_admin`);
+/// none is `user`. Entra ID's `type` and `primary` are accepted, not kept.
+fn roles(v: &Value) -> Result<Role, ScimError> {
+    let mut role = Role::User;
+    for item in array(v, "roles")? {
+        let Some(o) = item.as_object() else {
+            return Err(invalid("a role is an object"));
+        };
+        for (k, v) in o {
+            match k.to_ascii_lowercase().as_str() {
+                "value" => {
+                    let given = text(v, "roles.value")?.unwrap_or_default();
+                    let r = Role::parse(&given.to_ascii_lowercase())
+                        .filter(|r| matches!(r, Role::User | Role::CustomerAdmin))
+                        .ok_or_else(|| {
+                            invalid(format!(
+                                "roles value {given:?} is not user or customer_admin"
+                            ))
+                        })?;
+                    role = role.min(r);
+                }
+                "primary" => {
+                    boolean(v, "roles.primary")?;
+                }
+                "display" | "type" => {
+                    text(v, &format!("roles.{k}"))?;
+                }
+                _ => {
+                    return Err(ScimError::bad(
+                        ScimType::InvalidPath,
+                        format!("roles.{k} is not an attribute of this service's User"),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(role)
+}
+
+/// A role change needs a connection made to assign roles.
+fn may_assign(env: &Env, caller: &Caller, from: Role, to: Role) -> Result<(), ScimError> {
+    if from != to && !scim_connections::assigns_roles(env, caller)? {
+        return Err(ScimError::bad(
+            ScimType::Mutability,
+            "this connection does not assign roles (roles is read-only for it)",
+        ));
+    }
+    Ok(())
+}
+
 /// The change that takes `current` to `want`, field by field: only what
 /// differs is written, so concurrent changes of different attributes all
 /// persist.
@@ -416,6 +502,7 @@ fn change(user: &User, current: &State, want: &State) -> UserChange {
         } else {
             Lifecycle::Disabled
         }),
+        role: (current.role != want.role).then_some(want.role),
         ..UserChange::default()
     }
 }
@@ -551,6 +638,7 @@ pub fn user(req: &Request, env: &mut Env, config: &Config) -> Response {
                     } else {
                         patched(req, env, caller, &current)?
                     };
+                    may_assign(env, caller, current.role, want.role)?;
                     let mut change = change(&current, &State::of(&current), &want);
                     change.if_version = scim::if_match(req, &version)?;
                     if peer && change.status.is_some() {
@@ -640,11 +728,8 @@ fn create(
     caller: &Caller,
 ) -> Result<Response, ScimError> {
     let body = scim::body(req)?;
-    let created = State {
-        active: true,
-        ..State::default()
-    };
-    let (want, password) = read_state(&body, Mode::Create, created)?;
+    let (want, password) = read_state(&body, Mode::Create, State::default())?;
+    may_assign(env, caller, Role::User, want.role)?;
     let org = home(caller)?;
     if identity::holder(
         env,
@@ -689,6 +774,7 @@ fn create(
             },
             password,
             disabled: !want.active,
+            role: Some(want.role),
             ..provision::NewUser::default()
         },
         ..provision::NewCustomer::default()
@@ -805,6 +891,32 @@ mod tests {
         assert_eq!(
             (s.department.as_deref(), password.as_deref()),
             (Some("Ops"), Some("pw"))
+        );
+    }
+
+    #[test]
+    fn roles_keep_the_widest_of_user_and_customer_admin() {
+        let role = |v: Value| roles(&v).map_err(|e| e.scim_type);
+        assert_eq!(role(json!(null)), Ok(Role::User));
+        assert_eq!(role(json!([])), Ok(Role::User));
+        assert_eq!(
+            role(
+                json!([{"value": "user"}, {"value": "Customer_Admin", "primary": "True",
+                         "type": "WindowsAzureActiveDirectoryRole"}])
+            ),
+            Ok(Role::CustomerAdmin)
+        );
+        assert_eq!(
+            role(json!([{"value": "operator"}])),
+            Err(Some(ScimType::InvalidValue))
+        );
+        assert_eq!(
+            role(json!(["customer_admin"])),
+            Err(Some(ScimType::InvalidValue))
+        );
+        assert_eq!(
+            role(json!([{"value": "user", "scope": "x"}])),
+            Err(Some(ScimType::InvalidPath))
         );
     }
 

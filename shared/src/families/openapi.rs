@@ -460,6 +460,35 @@ fn scim_patch() -> Option<Value> {
     )
 }
 
+/// A SCIM BulkRequest (RFC 7644 §3.7), within maxOperations.
+fn scim_bulk() -> Option<Value> {
+    with_example(
+        object(
+            &["schemas", "Operations"],
+            json!({
+                "schemas": {"type": "array", "items": {"type": "string",
+                    "enum": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"]}, "minItems": 1},
+                "failOnErrors": {"type": "integer", "minimum": 1,
+                    "description": "Stop after this many failed operations"},
+                "Operations": {"type": "array", "minItems": 1, "maxItems": 25, "items": {
+                    "type": "object", "required": ["method", "path"], "properties": {
+                        "method": {"type": "string", "enum": ["POST", "PUT", "PATCH", "DELETE"]},
+                        "bulkId": {"type": "string", "minLength": 1, "description": "Required with POST; bulkId:<it> elsewhere names what it created"},
+                        "path": {"type": "string", "description": "/Users or /Groups (POST), /Users/{id} or /Groups/{id}"},
+                        "version": {"type": "string", "description": "The resource's ETag (If-Match)"},
+                        "data": {"type": "object", "description": "The operation's body (absent with DELETE)"}}}},
+            }),
+        ),
+        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "failOnErrors": 1,
+               "Operations": [
+                   {"method": "POST", "path": "/Users", "bulkId": "ana",
+                    "data": {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ana@example.com"}},
+                   {"method": "POST", "path": "/Groups", "bulkId": "eng",
+                    "data": {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Engineering",
+                             "members": [{"value": "bulkId:ana"}]}}]}),
+    )
+}
+
 fn reference_data() -> Option<Value> {
     object(
         &[],
@@ -1703,6 +1732,15 @@ pub const OPERATIONS: &[Operation] = &[
         "One schema, by URN",
         Scim,
         [200, 404]
+    ),
+    op!(
+        "post",
+        "/scim/v2/Bulk",
+        "scim",
+        "Run Users and Groups operations in one request (bulkId references, failOnErrors); each answers its own status",
+        Scim,
+        [200, 400],
+        scim_bulk
     ),
 ];
 

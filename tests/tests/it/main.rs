@@ -30,6 +30,7 @@ mod organizations;
 mod permissions;
 mod scale_out;
 mod scim;
+mod scim_bulk;
 mod scim_groups;
 mod support;
 mod two_factor;

@@ -1013,6 +1013,13 @@ fn scim_success(method: &str, path: &str, status: u16) -> Option<Value> {
         ("get", "/scim/v2/ResourceTypes/{id}" | "/scim/v2/Schemas/{id}", 200) => {
             scim_resource(&["id"])
         }
+        ("post", "/scim/v2/Bulk", 200) => obj(
+            &["schemas", "Operations"],
+            json!({"schemas": arr(str_t()), "Operations": arr(obj(&["method", "status"], json!({
+                "method": enum_t(&["POST", "PUT", "PATCH", "DELETE"]), "bulkId": str_t(),
+                "location": str_t(), "version": str_t(), "status": str_t(),
+                "response": obj(&[], json!({}))})))}),
+        ),
         _ => return None,
     })
 }

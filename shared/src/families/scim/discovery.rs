@@ -1,7 +1,7 @@
 //! Discovery (RFC 7644 §4): `ServiceProviderConfig`, `ResourceTypes` and
 //! `Schemas`, saying exactly what this service supports: the attributes it
 //! keeps (and no other), PATCH, filters with their maximum, ETags and sort;
-//! no password change, no bulk. The schemas include the three this service
+//! Bulk within its limits; no password change. The schemas include the three this service
 //! describes itself with (RFC 7643 §5 to §7).
 
 use http::{Method, StatusCode};
@@ -12,6 +12,7 @@ use crate::be::storage::Env;
 use crate::credential::identity::Config;
 use crate::credential::scim_connections;
 use crate::edge::web::{Request, Response};
+use crate::families::scim::bulk;
 use crate::families::scim::error::ScimError;
 use crate::families::scim::groups::GROUP_URN;
 use crate::families::scim::users::{ENTERPRISE_URN, LIST_URN, USER_URN};
@@ -209,7 +210,7 @@ fn service_provider_config() -> Value {
         "schemas": [CONFIG_URN],
         "documentationUri": "https://datatracker.ietf.org/doc/html/rfc7644",
         "patch": {"supported": true},
-        "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+        "bulk": {"supported": true, "maxOperations": bulk::MAX_OPERATIONS, "maxPayloadSize": bulk::MAX_PAYLOAD_BYTES},
         "filter": {"supported": true, "maxResults": scim::MAX_RESULTS},
         "changePassword": {"supported": false},
         "sort": {"supported": true},

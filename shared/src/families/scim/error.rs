@@ -4,7 +4,7 @@
 //! string and a `scimType` where the RFC defines one.
 
 use http::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::base::error::Error;
 use crate::edge::web::{self, Response};
@@ -103,9 +103,8 @@ impl From<Error> for ScimError {
     }
 }
 
-/// The error answer.
-pub fn render(e: &ScimError) -> Response {
-    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+/// The error's body (also a Bulk operation's `response`).
+pub fn body(e: &ScimError) -> Value {
     let mut body = json!({
         "schemas": [ERROR_URN],
         "status": e.status.to_string(),
@@ -114,7 +113,13 @@ pub fn render(e: &ScimError) -> Response {
     if let Some(t) = e.scim_type {
         body["scimType"] = json!(t.as_str());
     }
-    let bytes = serde_json::to_vec(&body).unwrap_or_default();
+    body
+}
+
+/// The error answer.
+pub fn render(e: &ScimError) -> Response {
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+    let bytes = serde_json::to_vec(&body(e)).unwrap_or_default();
     let response = web::respond(status, CONTENT_TYPE, bytes);
     match &e.core {
         Some(core) => web::error_headers(response, core, Some("Bearer realm=\"scim\"")),

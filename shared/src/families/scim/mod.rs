@@ -10,6 +10,7 @@
 //! # Answers
 //! `application/scim+json`; errors in the SCIM error schema ([`error`]).
 
+pub mod bulk;
 pub mod discovery;
 pub mod error;
 pub mod filter;

@@ -133,15 +133,19 @@ pub fn revoke(env: &Env, caller: &Caller, id: &str) -> Result<()> {
     )
 }
 
-/// Whether the calling connection may set its users' `roles`. Read only
+/// Who may have their role set by the calling connection: `None` when it
+/// does not assign roles, else `Some(maker)`, the user who made it (whose
+/// own role it never changes: that would end the connection). Read only
 /// when a request would change a role, or tells what `roles` accepts.
-pub fn assigns_roles(env: &Env, caller: &Caller) -> Result<bool> {
+pub fn assigns_roles(env: &Env, caller: &Caller) -> Result<Option<Option<Uuid>>> {
     let Some(id) = caller.credential.as_deref() else {
-        return Ok(false);
+        return Ok(None);
     };
     Ok(
         storage::read::<Credential>(env.kv, &gkeys::stored(&caller.tenant, id))?
-            .is_some_and(|r| r.data.kind == CredentialKind::ScimConnection && r.data.assigns_roles),
+            .map(|r| r.data)
+            .filter(|c| c.kind == CredentialKind::ScimConnection && c.assigns_roles)
+            .map(|c| c.user),
     )
 }
 

@@ -267,6 +267,7 @@ pub fn define(
 ) -> Result<Group> {
     caller.require(Role::CustomerAdmin)?;
     let org = crate::idm::organizations::get(env, caller, org)?;
+    room_for(env, members.len())?;
     let group = Group {
         id: env.new_uuid(),
         organization_id: org.id,
@@ -304,6 +305,31 @@ pub fn define(
     Ok(group)
 }
 
+/// Compare-and-swaps a group change takes besides one per member it moves
+/// (the catalog, the record, retries).
+const CHANGE_SWAPS: usize = 8;
+
+/// Refuses, before anything is written, a change moving `moves` members
+/// that would not fit in what Spin lets one request swap
+/// ([`crate::be::kv::SWAP_TABLE`]): one that never could is 400 (split
+/// it); one that could in a fresh request (a Bulk request's later
+/// operation) is 503, to send again.
+fn room_for(env: &Env, moves: usize) -> Result<()> {
+    let most = crate::be::kv::SWAP_TABLE - 1 - CHANGE_SWAPS;
+    if moves > most {
+        return Err(Error::invalid(
+            "members",
+            format!("one request adds or removes at most {most} members; split the change"),
+        ));
+    }
+    if env.kv.swaps_left() < moves + CHANGE_SWAPS {
+        return Err(Error::Unavailable(
+            "this request has made all the writes it may; send the change again".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// A change to a group: `None` leaves a field alone.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GroupChange {
@@ -324,6 +350,7 @@ pub fn change(
 ) -> Result<Group> {
     caller.require(Role::CustomerAdmin)?;
     let org = crate::idm::organizations::get(env, caller, group.organization_id)?;
+    room_for(env, change.join.len() + change.leave.len())?;
     let op = format!("group-change{}", env.new_uuid().simple());
     if let Some(name) = &change.name {
         let name = check_name(name)?;
@@ -376,7 +403,9 @@ pub fn change(
 
 /// Deletes a group: out of its organization's catalog first (no list shows
 /// it and no user can be given it), then out of every member's record, then
-/// the record. A retry after a failure finishes what is left.
+/// the record. A retry after a failure finishes what is left; so does one
+/// after a 503 for a group of more members than one request may write
+/// (Spin's compare-and-swap table), which takes them out as far as it can.
 pub fn delete(env: &mut Env, caller: &Caller, group: &Group) -> Result<()> {
     caller.require(Role::CustomerAdmin)?;
     let org = crate::idm::organizations::get(env, caller, group.organization_id)?;
@@ -389,6 +418,12 @@ pub fn delete(env: &mut Env, caller: &Caller, group: &Group) -> Result<()> {
         Ok((Some(&catalog) != current).then_some(catalog))
     })?;
     for user in members(env, &caller.tenant, group)? {
+        if env.kv.swaps_left() < CHANGE_SWAPS {
+            return Err(Error::Unavailable(
+                "the group has more members than one request may take out; send the DELETE again to go on"
+                    .into(),
+            ));
+        }
         set_member(env, &caller.tenant, group.id, user.id, false, &op)?;
     }
     env.kv.delete(&key(&caller.tenant, group.id))?;

@@ -475,7 +475,10 @@ fn apply(
         } else {
             "user.update"
         },
-        vec![format!("user:{id}")],
+        match role_change {
+            Some(role) => vec![format!("user:{id}"), format!("role:{}", role.as_str())],
+            None => vec![format!("user:{id}")],
+        },
         Some(target_org.as_ref().unwrap_or(home)),
     )?;
     Ok(updated)
@@ -500,6 +503,13 @@ fn role_change_allowed(
     if role < caller.role {
         return Err(Error::Forbidden(
             "cannot grant a wider role than your own".into(),
+        ));
+    }
+    // A customer's administrator administers its own organization, not
+    // those placed under it.
+    if caller.role == Role::CustomerAdmin && caller.org != Some(current.organization_id) {
+        return Err(Error::Forbidden(
+            "roles are changed by the user's own organization's administrators".into(),
         ));
     }
     if !crate::idm::admin::role_fits(role, org.kind) {
@@ -652,7 +662,17 @@ fn apply_fields(
     if let Some(groups) = &change.groups {
         u.groups = groups.clone();
     }
-    if let Some(role) = change.role {
+    if let Some(role) = change.role.filter(|r| *r != current.role) {
+        // Judged against the record as read: a role granted for one
+        // organization never lands on a user who moved meanwhile.
+        if u.role != current.role
+            || u.organization_id != current.organization_id
+            || u.moved_from.is_some()
+        {
+            return Err(Error::Conflict(
+                "the user's role or organization changed meanwhile; read it again and retry".into(),
+            ));
+        }
         u.role = role;
     }
     if let Some(types) = &change.auth_types {

@@ -1050,8 +1050,9 @@ async fn a_connection_ends_with_its_makers_reach() {
 }
 
 /// `roles`: every user shows its role; only a connection made to assign
-/// roles changes it, and an administrator it makes is a peer like any
-/// other (not disabled until demoted).
+/// roles changes it (for any other it is read-only: ignored in a POST or
+/// PUT, 400 in a PATCH), never its maker's, and an administrator it makes
+/// is a peer like any other (not disabled until demoted).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn roles_change_only_through_a_connection_that_assigns_them() {
     let host = app_host();
@@ -1077,26 +1078,21 @@ async fn roles_change_only_through_a_connection_that_assigns_them() {
         .json();
     assert_eq!(role_mutability(&schema), "readOnly");
 
-    // Without the permission: refused, nothing written.
+    // Without the permission: a read-only attribute, taken without it.
     let r = host
         .send(with_body(
             scim("POST", "/scim/v2/Users", &plain),
-            &admin_body("boss@acme.test"),
+            &admin_body("ana@acme.test"),
         ))
         .await;
-    assert_eq!(r.status, 400, "{}", r.text());
-    assert_eq!(scim_type(&r), "mutability");
-    let r = host
-        .send(scim(
-            "GET",
-            "/scim/v2/Users?filter=userName+eq+%22boss@acme.test%22",
-            &plain,
-        ))
-        .await;
-    assert_eq!(r.json()["totalResults"], 0);
-    let ana = create(&host, &plain, "ana@acme.test").await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let ana = r.json();
     assert_eq!(ana["roles"], json!([{"value": "user", "primary": true}]));
     let ana_id = ana["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        clone_user(&host, &ana_id).await.json()["data"]["attributes"]["role"],
+        "User"
+    );
     let r = host
         .send(with_body(
             scim("PATCH", &format!("/scim/v2/Users/{ana_id}"), &plain),
@@ -1107,16 +1103,17 @@ async fn roles_change_only_through_a_connection_that_assigns_them() {
         .await;
     assert_eq!(r.status, 400, "{}", r.text());
     assert_eq!(scim_type(&r), "mutability");
-    // Naming the role a user already has is no change.
-    let mut same = user_body("ana@acme.test");
-    same["roles"] = json!([{"value": "user"}]);
     let r = host
         .send(with_body(
             scim("PUT", &format!("/scim/v2/Users/{ana_id}"), &plain),
-            &same,
+            &admin_body("ana@acme.test"),
         ))
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.json()["roles"],
+        json!([{"value": "user", "primary": true}])
+    );
 
     // A connection made to assign roles.
     let r = host
@@ -1192,6 +1189,46 @@ async fn roles_change_only_through_a_connection_that_assigns_them() {
         ))
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
+    // Never its maker's role: that would end the connection.
+    let r = host
+        .send(
+            Request::post("/admin/accounts")
+                .header("authorization", operator_auth())
+                .json(
+                    &json!({"email": "maker@acme.test", "password": "Maker-password-123",
+                              "role": "customer_admin", "organization_id": org}),
+                ),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let maker = r.json()["id"].as_str().unwrap().to_string();
+    let key = crate::identity::app_key(&host).await;
+    let session =
+        crate::support::sign_in(&host, &key, "maker@acme.test", "Maker-password-123").await;
+    let r = host
+        .send(
+            Request::post("/admin/scim-connections")
+                .header("authorization", &session)
+                .json(&json!({"organization_id": org, "name": "Own", "assigns_roles": true})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let own = format!("Bearer {}", r.json()["token"].as_str().unwrap());
+    let demote = patch(json!([{"op": "replace", "path": "roles", "value": [{"value": "user"}]}]));
+    let r = host
+        .send(with_body(
+            scim("PATCH", &format!("/scim/v2/Users/{maker}"), &own),
+            &demote,
+        ))
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    let r = host
+        .send(with_body(
+            scim("PATCH", &format!("/scim/v2/Users/{boss}"), &own),
+            &demote,
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
     // Only the two roles of a customer organization.
     let mut wider = user_body("op@acme.test");
     wider["roles"] = json!([{"value": "operator"}]);
@@ -1218,6 +1255,12 @@ async fn roles_change_only_through_a_connection_that_assigns_them() {
     assert_eq!(
         actions,
         ["user.update", "user.role", "user.role", "user.create"],
+        "{}",
+        r.text()
+    );
+    assert_eq!(
+        r.json()["data"][1]["attributes"]["targets"],
+        json!([format!("user:{ana_id}"), "role:user"]),
         "{}",
         r.text()
     );

@@ -4,7 +4,8 @@
 //! Each operation is the single request it stands for, served by the same
 //! handler with the same connection (so authenticated, checked and audited
 //! alone): a failed one changes nothing of its own and the others still run,
-//! until `failOnErrors` errors stop the rest. `bulkId:<id>` in a path or in a
+//! until `failOnErrors` errors stop the rest. Results come in the
+//! request's order. `bulkId:<id>` in a path or in a
 //! data value names the resource another operation of the request creates;
 //! an operation waits for the one it names, whatever their order, and one
 //! that names a failed, unknown or circular creation is 409 `invalidValue`.
@@ -13,8 +14,10 @@
 //! than [`MAX_OPERATIONS`], an operation without a method, path or data its
 //! method needs, a repeated `bulkId`) is refused before anything runs.
 //! Spin gives an instance [`crate::be::kv::SWAP_TABLE`] compare-and-swaps;
-//! an operation that could not finish within what is left is not started,
-//! and is answered 503 so the provider sends it again.
+//! an operation that could not finish within what is left is answered 503
+//! so the provider sends it again: not started where its writes are known
+//! from its data, and where they are not (deleting a group of many
+//! members) taken as far as it fits, the rest done by the one sent again.
 
 use std::collections::HashMap;
 
@@ -192,11 +195,20 @@ fn parse(body: &Map<String, Value>) -> Result<(Vec<Operation>, Option<usize>), S
                 )));
             }
         }
+        let version = text("version")?;
+        if version
+            .as_deref()
+            .is_some_and(|v| !v.bytes().all(|b| (0x20..0x7f).contains(&b)))
+        {
+            return Err(syntax(format!(
+                "Operations[{i}].version is an ETag (visible ASCII)"
+            )));
+        }
         out.push(Operation {
             method,
             bulk_id,
             path,
-            version: text("version")?,
+            version,
             data,
         });
     }
@@ -317,7 +329,7 @@ fn run(
         resolve(d, created);
     }
     let Some((target, id)) = route(&path) else {
-        return (failed(op, &syntax("the path is not a resource")), None);
+        return (failed(req, op, &syntax("the path is not a resource")), None);
     };
     let Some(sub) = sub_request(
         req,
@@ -327,7 +339,10 @@ fn run(
         op.version.as_deref(),
         data.as_ref(),
     ) else {
-        return (failed(op, &syntax("the operation is not a request")), None);
+        return (
+            failed(req, op, &syntax("the operation is not a request")),
+            None,
+        );
     };
     let response: Response = match (target, id.is_some()) {
         (Target::Users, false) => users::users(&sub, env, config),
@@ -352,12 +367,11 @@ fn run(
     let new_id = (op.method == Method::POST && status == StatusCode::CREATED)
         .then(|| body["id"].as_str().map(str::to_string))
         .flatten();
+    let at = header("location").or_else(|| id.map(|_| location(req, &path)));
+    if let Some(l) = at {
+        result.insert("location".into(), json!(l));
+    }
     if status.is_success() {
-        let location = header("location")
-            .or_else(|| id.map(|_| format!("{}{}{path}", scim::origin(req), scim::BASE_PATH)));
-        if let Some(l) = location {
-            result.insert("location".into(), json!(l));
-        }
         if let Some(v) = header("etag") {
             result.insert("version".into(), json!(v));
         }
@@ -368,12 +382,21 @@ fn run(
     (Value::Object(result), new_id)
 }
 
+/// Where an operation on one resource went (RFC 7644 §3.7.3: every
+/// result but a POST's failure has a `location`).
+fn location(req: &Request, path: &str) -> String {
+    format!("{}{}{path}", scim::origin(req), scim::BASE_PATH)
+}
+
 /// An operation's result when it fails without running.
-fn failed(op: &Operation, e: &ScimError) -> Value {
+fn failed(req: &Request, op: &Operation, e: &ScimError) -> Value {
     let mut result = Map::new();
     result.insert("method".into(), json!(op.method.as_str()));
     if let Some(b) = &op.bulk_id {
         result.insert("bulkId".into(), json!(b));
+    }
+    if op.method != Method::POST {
+        result.insert("location".into(), json!(location(req, &op.path)));
     }
     result.insert("status".into(), json!(e.status.to_string()));
     result.insert("response".into(), error::body(e));
@@ -388,7 +411,8 @@ fn is_error(result: &Value) -> bool {
 }
 
 /// The operations in an order that runs each after the creations it
-/// names, with their results in the order they ran.
+/// names; their results in the order the request gives them (those
+/// `failOnErrors` stopped before running are left out).
 fn run_all(
     req: &Request,
     env: &mut Env,
@@ -402,43 +426,53 @@ fn run_all(
         .filter_map(|(i, o)| o.bulk_id.as_deref().map(|b| (b, i)))
         .collect();
     let mut created: HashMap<String, String> = HashMap::new();
-    let mut done = vec![false; ops.len()];
-    let mut results = Vec::new();
+    // Creations answered 503: what names them is 503 too, to send again.
+    let mut postponed: Vec<String> = Vec::new();
+    let mut results: Vec<Option<Value>> = vec![None; ops.len()];
     let mut errors = 0usize;
     let mut out_of_swaps = false;
+    let stopped = |errors: usize| fail_on_errors.is_some_and(|n| errors >= n);
     loop {
         let mut progressed = false;
         for (i, op) in ops.iter().enumerate() {
-            if done[i] || fail_on_errors.is_some_and(|n| errors >= n) {
+            if results[i].is_some() || stopped(errors) {
                 continue;
             }
             let refs = references(op);
             // A creation that has not run yet (and may still succeed).
             let waiting = refs.iter().any(|r| {
-                !created.contains_key(r) && defined.get(r.as_str()).is_some_and(|&j| !done[j])
+                !created.contains_key(r)
+                    && defined
+                        .get(r.as_str())
+                        .is_some_and(|&j| results[j].is_none())
             });
             if waiting {
                 continue;
             }
-            done[i] = true;
             progressed = true;
-            let result = if let Some(r) = refs.iter().find(|r| !created.contains_key(*r)) {
+            let missing = refs.iter().find(|r| !created.contains_key(*r));
+            let waits_on_postponed = missing.is_some_and(|r| postponed.contains(r));
+            let no_room = missing.is_none()
+                && (out_of_swaps || env.kv.swaps_left() < SWAPS_PER_OPERATION + weight(&op.data));
+            let result = if waits_on_postponed || no_room {
+                out_of_swaps |= no_room;
                 failed(
+                    req,
+                    op,
+                    &ScimError::new(
+                        503,
+                        None,
+                        "not run: this request made all the writes it may; send the operation again",
+                    ),
+                )
+            } else if let Some(r) = missing {
+                failed(
+                    req,
                     op,
                     &ScimError::new(
                         409,
                         Some(ScimType::InvalidValue),
                         format!("bulkId {r:?} names no resource this request created"),
-                    ),
-                )
-            } else if out_of_swaps || env.kv.swaps_left() < SWAPS_PER_OPERATION + weight(&op.data) {
-                out_of_swaps = true;
-                failed(
-                    op,
-                    &ScimError::new(
-                        503,
-                        None,
-                        "not run: this request reached what one request may write; send the operation again",
                     ),
                 )
             } else {
@@ -448,20 +482,26 @@ fn run_all(
                 }
                 result
             };
+            if result["status"] == "503"
+                && let Some(b) = &op.bulk_id
+            {
+                postponed.push(b.clone());
+            }
             if is_error(&result) {
                 errors += 1;
             }
-            results.push(result);
+            results[i] = Some(result);
         }
         if !progressed {
             break;
         }
     }
     // What is left waits on itself (a cycle of creations).
-    if fail_on_errors.is_none_or(|n| errors < n) {
+    if !stopped(errors) {
         for (i, op) in ops.iter().enumerate() {
-            if !done[i] {
-                results.push(failed(
+            if results[i].is_none() {
+                results[i] = Some(failed(
+                    req,
                     op,
                     &ScimError::new(
                         409,
@@ -472,7 +512,7 @@ fn run_all(
             }
         }
     }
-    results
+    results.into_iter().flatten().collect()
 }
 
 /// `POST /scim/v2/Bulk`.

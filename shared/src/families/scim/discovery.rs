@@ -271,7 +271,7 @@ pub fn resource_type(req: &Request, env: &mut Env, config: &Config) -> Response 
 /// `GET /scim/v2/Schemas`.
 pub fn schema_list(req: &Request, env: &mut Env, config: &Config) -> Response {
     scim::serve(req, env, config, &[Method::GET], |caller, env| {
-        let all = schemas(scim_connections::assigns_roles(env, caller)?);
+        let all = schemas(scim_connections::assigns_roles(env, caller)?.is_some());
         Ok(scim::respond(StatusCode::OK, &list(all), None))
     })
 }
@@ -279,6 +279,9 @@ pub fn schema_list(req: &Request, env: &mut Env, config: &Config) -> Response {
 /// `GET /scim/v2/Schemas/{id}`.
 pub fn schema(req: &Request, env: &mut Env, config: &Config) -> Response {
     scim::serve(req, env, config, &[Method::GET], |caller, env| {
-        one_of(req, schemas(scim_connections::assigns_roles(env, caller)?))
+        one_of(
+            req,
+            schemas(scim_connections::assigns_roles(env, caller)?.is_some()),
+        )
     })
 }

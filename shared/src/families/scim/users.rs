@@ -12,7 +12,7 @@
 //! beside it. `active: false` is the core's disabled; DELETE is its delete.
 //! `roles` is the user's role (`user`, or `customer_admin`, the
 //! organization's administrator); only a connection made to assign roles
-//! may change it (400 `mutability` otherwise).
+//! changes it, never its own maker's (see [`role_after`]).
 //! Any other attribute is refused (400 `invalidValue`, `invalidPath` in a
 //! PATCH), so what a provider pushes always reads back as it was pushed.
 //!
@@ -457,15 +457,32 @@ fn roles(v: &Value) -> Result<Role, ScimError> {
     Ok(role)
 }
 
-/// A role change needs a connection made to assign roles.
-fn may_assign(env: &Env, caller: &Caller, from: Role, to: Role) -> Result<(), ScimError> {
-    if from != to && !scim_connections::assigns_roles(env, caller)? {
-        return Err(ScimError::bad(
+/// The role a request ends with. A connection made to assign roles sets
+/// what it asks, but for its own maker's (403: that would end it). For any
+/// other `roles` is read-only: a POST or PUT naming it is taken without it
+/// (RFC 7644 §3.3, §3.5.1), a PATCH changing it is 400 `mutability`.
+fn role_after(
+    env: &Env,
+    caller: &Caller,
+    user: Option<&User>,
+    asked: Role,
+    patch: bool,
+) -> Result<Role, ScimError> {
+    let from = user.map_or(Role::User, |u| u.role);
+    if asked == from {
+        return Ok(from);
+    }
+    match scim_connections::assigns_roles(env, caller)? {
+        Some(maker) if maker.is_some() && maker == user.map(|u| u.id) => {
+            Err(Error::Forbidden("the connection's maker keeps its role".into()).into())
+        }
+        Some(_) => Ok(asked),
+        None if patch => Err(ScimError::bad(
             ScimType::Mutability,
             "this connection does not assign roles (roles is read-only for it)",
-        ));
+        )),
+        None => Ok(from),
     }
-    Ok(())
 }
 
 /// The change that takes `current` to `want`, field by field: only what
@@ -633,12 +650,13 @@ pub fn user(req: &Request, env: &mut Env, config: &Config) -> Response {
                     Ok(web::empty(StatusCode::NO_CONTENT))
                 }
                 _ => {
-                    let want = if req.method() == Method::PUT {
+                    let put = req.method() == Method::PUT;
+                    let mut want = if put {
                         read_state(&scim::body(req)?, Mode::Replace, State::of(&current))?.0
                     } else {
                         patched(req, env, caller, &current)?
                     };
-                    may_assign(env, caller, current.role, want.role)?;
+                    want.role = role_after(env, caller, Some(&current), want.role, !put)?;
                     let mut change = change(&current, &State::of(&current), &want);
                     change.if_version = scim::if_match(req, &version)?;
                     if peer && change.status.is_some() {
@@ -728,8 +746,8 @@ fn create(
     caller: &Caller,
 ) -> Result<Response, ScimError> {
     let body = scim::body(req)?;
-    let (want, password) = read_state(&body, Mode::Create, State::default())?;
-    may_assign(env, caller, Role::User, want.role)?;
+    let (mut want, password) = read_state(&body, Mode::Create, State::default())?;
+    want.role = role_after(env, caller, None, want.role, false)?;
     let org = home(caller)?;
     if identity::holder(
         env,

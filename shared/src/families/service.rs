@@ -266,68 +266,117 @@ fn tenant_caller(req: &Request, env: &Env, config: &Config) -> Result<Caller, Er
     Ok(caller)
 }
 
+/// One `/admin` endpoint: the method check (405 with `Allow`), then its
+/// own handler. Each endpoint is its own component and names its handler
+/// here, so a component links that handler alone, not every `/admin` one.
+fn serve(
+    req: &Request,
+    env: &mut Env,
+    config: &Config,
+    allowed: &[Method],
+    handler: impl FnOnce(&Request, &mut Env, &Config) -> Result<Response, Error>,
+) -> Response {
+    if !allowed.contains(req.method()) {
+        return render_error(&Error::MethodNotAllowed(allowed.to_vec()));
+    }
+    handler(req, env, config).unwrap_or_else(|e| render_error(&e))
+}
+
+/// The `{id}` Spin matched.
+fn id_of(req: &Request) -> String {
+    web::path_param(req, "id").unwrap_or_default().to_string()
+}
+
 /// `POST /admin/tenants`.
 pub fn tenants(req: &Request, env: &mut Env, config: &Config) -> Response {
-    dispatch(req, env, config, &["tenants"])
+    serve(req, env, config, &[Method::POST], on_tenants)
 }
 
 /// `GET`, `PATCH /admin/tenants/{id}`.
 pub fn tenant(req: &Request, env: &mut Env, config: &Config) -> Response {
-    let id = web::path_param(req, "id").unwrap_or_default().to_string();
-    dispatch(req, env, config, &["tenants", &id])
+    let id = id_of(req);
+    serve(
+        req,
+        env,
+        config,
+        &[Method::GET, Method::PATCH],
+        |r, e, c| on_tenant(r, e, c, &id),
+    )
 }
 
 /// `POST /admin/resellers`.
 pub fn resellers(req: &Request, env: &mut Env, config: &Config) -> Response {
-    dispatch(req, env, config, &["resellers"])
+    serve(req, env, config, &[Method::POST], on_resellers)
 }
 
 /// `POST /admin/accounts`.
 pub fn accounts(req: &Request, env: &mut Env, config: &Config) -> Response {
-    dispatch(req, env, config, &["accounts"])
+    serve(req, env, config, &[Method::POST], on_accounts)
 }
 
 /// `PATCH /admin/accounts/{id}`.
 pub fn account(req: &Request, env: &mut Env, config: &Config) -> Response {
-    let id = web::path_param(req, "id").unwrap_or_default().to_string();
-    dispatch(req, env, config, &["accounts", &id])
+    let id = id_of(req);
+    serve(req, env, config, &[Method::PATCH], |r, e, c| {
+        on_account(r, e, c, &id)
+    })
 }
 
 /// `POST /admin/api-clients`.
 pub fn api_clients(req: &Request, env: &mut Env, config: &Config) -> Response {
-    dispatch(req, env, config, &["api-clients"])
+    serve(req, env, config, &[Method::POST], on_api_clients)
 }
 
 /// `DELETE /admin/api-clients/{id}`.
 pub fn api_client(req: &Request, env: &mut Env, config: &Config) -> Response {
-    let id = web::path_param(req, "id").unwrap_or_default().to_string();
-    dispatch(req, env, config, &["api-clients", &id])
+    let id = id_of(req);
+    serve(req, env, config, &[Method::DELETE], |r, e, c| {
+        on_api_client(r, e, c, &id)
+    })
 }
 
 /// `POST`, `GET /admin/scim-connections`.
 pub fn scim_connections(req: &Request, env: &mut Env, config: &Config) -> Response {
-    dispatch(req, env, config, &["scim-connections"])
+    serve(
+        req,
+        env,
+        config,
+        &[Method::GET, Method::POST],
+        on_scim_connections,
+    )
 }
 
 /// `GET`, `DELETE /admin/scim-connections/{id}`.
 pub fn scim_connection(req: &Request, env: &mut Env, config: &Config) -> Response {
-    let id = web::path_param(req, "id").unwrap_or_default().to_string();
-    dispatch(req, env, config, &["scim-connections", &id])
+    let id = id_of(req);
+    serve(
+        req,
+        env,
+        config,
+        &[Method::GET, Method::DELETE],
+        |r, e, c| on_scim_connection(r, e, c, &id),
+    )
 }
 
 /// `GET`, `PUT /admin/reference-data`.
 pub fn reference_data(req: &Request, env: &mut Env, config: &Config) -> Response {
-    dispatch(req, env, config, &["reference-data"])
+    serve(
+        req,
+        env,
+        config,
+        &[Method::GET, Method::PUT],
+        on_reference_data,
+    )
 }
 
 /// `GET /admin/outbox`.
 pub fn outbox(req: &Request, env: &mut Env, config: &Config) -> Response {
-    dispatch(req, env, config, &["outbox"])
+    serve(req, env, config, &[Method::GET], on_outbox)
 }
 
 /// `POST /admin/outbox/deliver`: one delivery pass, for a scheduler.
 pub fn outbox_deliver(req: &Request, env: &mut Env, config: &Config) -> Response {
-    dispatch(req, env, config, &["outbox", "deliver"])
+    serve(req, env, config, &[Method::POST], on_outbox_deliver)
 }
 
 /// Keys one sweep deletes at most; the answer's `more` says to call again.
@@ -335,53 +384,7 @@ const SWEEP_LIMIT: usize = 5_000;
 
 /// `POST /admin/sweep` (operators): deletes what has expired.
 pub fn sweep(req: &Request, env: &mut Env, config: &Config) -> Response {
-    dispatch(req, env, config, &["sweep"])
-}
-
-/// One `/admin` endpoint, named by its path segments (each endpoint is its
-/// own component; this is their shared method check and routing).
-fn dispatch(req: &Request, env: &mut Env, config: &Config, segments: &[&str]) -> Response {
-    let path = format!("/{}", segments.join("/"));
-    let allowed: &[Method] = match segments {
-        ["tenants"] | ["resellers"] | ["accounts"] | ["api-clients"] => &[Method::POST],
-        ["tenants", _] => &[Method::GET, Method::PATCH],
-        ["reference-data"] => &[Method::GET, Method::PUT],
-        ["outbox"] => &[Method::GET],
-        ["outbox", "deliver"] | ["sweep"] => &[Method::POST],
-        ["accounts", _] => &[Method::PATCH],
-        ["api-clients", _] => &[Method::DELETE],
-        ["scim-connections"] => &[Method::GET, Method::POST],
-        ["scim-connections", _] => &[Method::GET, Method::DELETE],
-        _ => return render_error(&Error::NotFound(format!("no endpoint /admin{path}"))),
-    };
-    if !allowed.contains(req.method()) {
-        return render_error(&Error::MethodNotAllowed(allowed.to_vec()));
-    }
-    route(req, env, config, segments).unwrap_or_else(|e| render_error(&e))
-}
-
-fn route(
-    req: &Request,
-    env: &mut Env,
-    config: &Config,
-    segments: &[&str],
-) -> Result<Response, Error> {
-    match segments {
-        ["tenants"] => on_tenants(req, env, config),
-        ["tenants", id] => on_tenant(req, env, config, id),
-        ["resellers"] => on_resellers(req, env, config),
-        ["accounts"] => on_accounts(req, env, config),
-        ["outbox"] => on_outbox(req, env, config),
-        ["outbox", "deliver"] => on_outbox_deliver(req, env, config),
-        ["sweep"] => on_sweep(req, env, config),
-        ["reference-data"] => on_reference_data(req, env, config),
-        ["accounts", id] => on_account(req, env, config, id),
-        ["api-clients"] => on_api_clients(req, env, config),
-        ["api-clients", id] => on_api_client(req, env, config, id),
-        ["scim-connections"] => on_scim_connections(req, env, config),
-        ["scim-connections", id] => on_scim_connection(req, env, config, id),
-        _ => Err(Error::NotFound("no such endpoint".into())),
-    }
+    serve(req, env, config, &[Method::POST], on_sweep)
 }
 
 fn created(v: Value) -> Result<Response, Error> {

@@ -177,161 +177,209 @@ pub(super) fn parse_org_change(body: &Map<String, Value>) -> Result<OrgChange, E
     })
 }
 
+/// What a `/v2/user/...` handler is given: the request's signed-in
+/// caller, its user and organization.
+type Handler =
+    fn(&Request, &mut Env, &Config, Caller, User, Organization) -> Result<Response, Error>;
+
 /// `GET`, `PUT /v2/user/me`.
 pub fn me(req: &Request, env: &mut Env, config: &Config) -> Response {
-    current_user(req, env, config, "/me")
+    current_user(req, env, config, &[Method::GET, Method::PUT], on_me)
 }
 
 /// `GET`, `PUT /v2/user/organization`.
 pub fn organization(req: &Request, env: &mut Env, config: &Config) -> Response {
-    current_user(req, env, config, "/organization")
+    current_user(
+        req,
+        env,
+        config,
+        &[Method::GET, Method::PUT],
+        on_organization,
+    )
 }
 
 /// `GET /v2/user/permissions`.
 pub fn permissions(req: &Request, env: &mut Env, config: &Config) -> Response {
-    current_user(req, env, config, "/permissions")
+    current_user(req, env, config, &[Method::GET], on_permissions)
 }
 
 /// `GET /v2/user/validate_token`.
 pub fn validate_token(req: &Request, env: &mut Env, config: &Config) -> Response {
-    current_user(req, env, config, "/validate_token")
+    current_user(req, env, config, &[Method::GET], |_, _, _, _, _, _| {
+        ok(json!({"valid": true}))
+    })
 }
 
 /// `PUT /v2/user/generate_access_token`.
 pub fn generate_access_token(req: &Request, env: &mut Env, config: &Config) -> Response {
-    current_user(req, env, config, "/generate_access_token")
+    current_user(req, env, config, &[Method::PUT], on_generate_access_token)
 }
 
 /// `PUT /v2/user/revoke_access_token`.
 pub fn revoke_access_token(req: &Request, env: &mut Env, config: &Config) -> Response {
-    current_user(req, env, config, "/revoke_access_token")
+    current_user(req, env, config, &[Method::PUT], on_revoke_access_token)
 }
 
 /// `PUT /v2/user/change_password`.
 pub fn change_password(req: &Request, env: &mut Env, config: &Config) -> Response {
-    current_user(req, env, config, "/change_password")
+    current_user(req, env, config, &[Method::PUT], on_change_password)
 }
 
-/// One `/v2/user/...` endpoint (each its own component), by its path.
-fn current_user(req: &Request, env: &mut Env, config: &Config, path: &str) -> Response {
-    let path = path.to_string();
-    let allowed: &[Method] = match path.as_str() {
-        "/me" | "/organization" => &[Method::GET, Method::PUT],
-        "/permissions" | "/validate_token" => &[Method::GET],
-        "/generate_access_token" | "/revoke_access_token" | "/change_password" => &[Method::PUT],
-        _ => return render_error(&Error::NotFound(format!("no endpoint /v2/user{path}"))),
-    };
+/// One `/v2/user/...` endpoint (each its own component): the method check,
+/// the signed-in caller, then its own handler, so a component links that
+/// handler alone.
+fn current_user(
+    req: &Request,
+    env: &mut Env,
+    config: &Config,
+    allowed: &[Method],
+    handler: Handler,
+) -> Response {
     if !allowed.contains(req.method()) {
         return render_error(&Error::MethodNotAllowed(allowed.to_vec()));
     }
     let result = authenticate(req, env, config)
-        .and_then(|(caller, user, org)| serve(req, env, config, &path, caller, user, org));
+        .and_then(|(caller, user, org)| handler(req, env, config, caller, user, org));
     result.unwrap_or_else(|e| render_error(&e))
 }
 
-fn serve(
+fn ok(body: Value) -> Result<Response, Error> {
+    Ok(web::json(StatusCode::OK, &body))
+}
+
+fn on_me(
     req: &Request,
     env: &mut Env,
-    config: &Config,
-    path: &str,
+    _: &Config,
     caller: Caller,
     user: User,
     org: Organization,
 ) -> Result<Response, Error> {
-    let ok = |body: Value| Ok(web::json(StatusCode::OK, &body));
-    match path {
-        "/change_password" => refuse_impersonated(&caller, "change the password")?,
-        "/generate_access_token" | "/revoke_access_token" => {
-            refuse_impersonated(&caller, "issue or revoke access tokens")?
-        }
-        _ => {}
+    if req.method() == Method::GET {
+        return ok(me_resource(&user, &org));
     }
-    match (req.method().as_str(), path) {
-        ("GET", "/me") => ok(me_resource(&user, &org)),
-        ("PUT", "/me") => {
-            let change = parse_user_change(&json_object(req)?)?;
-            let updated = users::update_me(env, &caller, &change, &web::client_address(req))?;
-            ok(me_resource(&updated, &org))
-        }
-        ("GET", "/organization") => {
-            let members = members(env, &caller.tenant, &org)?;
-            ok(organization_resource(&org, &members, user.role.is_admin()))
-        }
-        ("PUT", "/organization") => {
-            let change = parse_org_change(&json_object(req)?)?;
-            let updated = organizations::update(env, &caller, org.id, &change)?;
-            let members = members(env, &caller.tenant, &updated)?;
-            ok(organization_resource(&updated, &members, true))
-        }
-        ("GET", "/permissions") => {
-            let asked = req
-                .uri()
-                .query()
-                .into_iter()
-                .flat_map(|q| form_urlencoded::parse(q.as_bytes()))
-                .filter(|(k, _)| k == "permissions")
-                .flat_map(|(_, v)| {
-                    v.split(',')
-                        .map(|s| s.trim().to_string())
-                        .filter(|s| !s.is_empty())
-                        .collect::<Vec<_>>()
-                })
-                .collect::<Vec<_>>();
-            if let Some(unknown) = asked.iter().find(|c| !PERMISSIONS.contains(&c.as_str())) {
-                return Err(Error::invalid(
-                    "permissions",
-                    format!("{unknown} is not a permission code"),
-                ));
-            }
-            if let Some(missing) = asked.iter().find(|c| !holds(&user, c)) {
-                return Err(Error::Forbidden(format!("you do not hold {missing}")));
-            }
-            Ok(web::empty(StatusCode::OK))
-        }
-        ("GET", "/validate_token") => ok(json!({"valid": true})),
-        ("PUT", "/generate_access_token") => {
-            let token = identity::generate_access_token(env, config, &caller)?;
-            ok(json!({
-                "token": token,
-                "username": user.email,
-                "message": "Access token generated; it does not expire. Send it as Authorization: Basic <token>."
-            }))
-        }
-        ("PUT", "/revoke_access_token") => {
-            if identity::revoke_access_token(env, &caller)? {
-                ok(json!({"message": "Access token revoked"}))
-            } else {
-                Err(Error::NotFound("no access token to revoke".into()))
-            }
-        }
-        ("PUT", "/change_password") => {
-            let body = json_object(req)?;
-            let empty = Map::new();
-            let fields = match body.get("user") {
-                Some(Value::Object(u)) => u,
-                _ => &empty,
-            };
-            let mut errors = FieldErrors::default();
-            let mut text = |name: &str| match fields.get(name) {
-                Some(Value::String(s)) if !s.is_empty() => s.clone(),
-                _ => {
-                    errors.add(format!("user.{name}"), "is required");
-                    String::new()
-                }
-            };
-            let (current, new, confirmation) = (
-                text("current_password"),
-                text("password"),
-                text("password_confirmation"),
-            );
-            if !new.is_empty() && !confirmation.is_empty() && new != confirmation {
-                errors.add("user.password_confirmation", "doesn't match password");
-            }
-            errors.into_result()?;
-            let address = crate::edge::web::client_address(req);
-            users::change_password(env, &caller, &current, &new, &address, config.hash_params)?;
-            ok(json!({}))
-        }
-        _ => Err(Error::NotFound(format!("no endpoint /v2/user{path}"))),
+    let change = parse_user_change(&json_object(req)?)?;
+    let updated = users::update_me(env, &caller, &change, &web::client_address(req))?;
+    ok(me_resource(&updated, &org))
+}
+
+fn on_organization(
+    req: &Request,
+    env: &mut Env,
+    _: &Config,
+    caller: Caller,
+    user: User,
+    org: Organization,
+) -> Result<Response, Error> {
+    if req.method() == Method::GET {
+        let members = members(env, &caller.tenant, &org)?;
+        return ok(organization_resource(&org, &members, user.role.is_admin()));
     }
+    let change = parse_org_change(&json_object(req)?)?;
+    let updated = organizations::update(env, &caller, org.id, &change)?;
+    let members = members(env, &caller.tenant, &updated)?;
+    ok(organization_resource(&updated, &members, true))
+}
+
+fn on_permissions(
+    req: &Request,
+    _: &mut Env,
+    _: &Config,
+    _: Caller,
+    user: User,
+    _: Organization,
+) -> Result<Response, Error> {
+    let asked = req
+        .uri()
+        .query()
+        .into_iter()
+        .flat_map(|q| form_urlencoded::parse(q.as_bytes()))
+        .filter(|(k, _)| k == "permissions")
+        .flat_map(|(_, v)| {
+            v.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+        })
+        .collect::<Vec<_>>();
+    if let Some(unknown) = asked.iter().find(|c| !PERMISSIONS.contains(&c.as_str())) {
+        return Err(Error::invalid(
+            "permissions",
+            format!("{unknown} is not a permission code"),
+        ));
+    }
+    if let Some(missing) = asked.iter().find(|c| !holds(&user, c)) {
+        return Err(Error::Forbidden(format!("you do not hold {missing}")));
+    }
+    Ok(web::empty(StatusCode::OK))
+}
+
+fn on_generate_access_token(
+    _: &Request,
+    env: &mut Env,
+    config: &Config,
+    caller: Caller,
+    user: User,
+    _: Organization,
+) -> Result<Response, Error> {
+    refuse_impersonated(&caller, "issue or revoke access tokens")?;
+    let token = identity::generate_access_token(env, config, &caller)?;
+    ok(json!({
+        "token": token,
+        "username": user.email,
+        "message": "Access token generated; it does not expire. Send it as Authorization: Basic <token>."
+    }))
+}
+
+fn on_revoke_access_token(
+    _: &Request,
+    env: &mut Env,
+    _: &Config,
+    caller: Caller,
+    _: User,
+    _: Organization,
+) -> Result<Response, Error> {
+    refuse_impersonated(&caller, "issue or revoke access tokens")?;
+    if identity::revoke_access_token(env, &caller)? {
+        ok(json!({"message": "Access token revoked"}))
+    } else {
+        Err(Error::NotFound("no access token to revoke".into()))
+    }
+}
+
+fn on_change_password(
+    req: &Request,
+    env: &mut Env,
+    config: &Config,
+    caller: Caller,
+    _: User,
+    _: Organization,
+) -> Result<Response, Error> {
+    refuse_impersonated(&caller, "change the password")?;
+    let body = json_object(req)?;
+    let empty = Map::new();
+    let fields = match body.get("user") {
+        Some(Value::Object(u)) => u,
+        _ => &empty,
+    };
+    let mut errors = FieldErrors::default();
+    let mut text = |name: &str| match fields.get(name) {
+        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        _ => {
+            errors.add(format!("user.{name}"), "is required");
+            String::new()
+        }
+    };
+    let (current, new, confirmation) = (
+        text("current_password"),
+        text("password"),
+        text("password_confirmation"),
+    );
+    if !new.is_empty() && !confirmation.is_empty() && new != confirmation {
+        errors.add("user.password_confirmation", "doesn't match password");
+    }
+    errors.into_result()?;
+    let address = crate::edge::web::client_address(req);
+    users::change_password(env, &caller, &current, &new, &address, config.hash_params)?;
+    ok(json!({}))
 }

@@ -1002,26 +1002,33 @@ async fn scim_and_the_families_share_one_record() {
     assert_eq!(c["data"]["attributes"]["last_name"], "Two");
 }
 
+/// Another administrator of `org`, signed in: its id and session.
+async fn signed_in_admin(host: &Host, org: Uuid, email: &str) -> (String, String) {
+    let password = "Admin-password-123";
+    let r = host
+        .send(
+            Request::post("/admin/accounts")
+                .header("authorization", operator_auth())
+                .json(&json!({"email": email, "password": password,
+                              "role": "customer_admin", "organization_id": org})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let key = crate::identity::app_key(host).await;
+    (
+        id,
+        crate::support::sign_in(host, &key, email, password).await,
+    )
+}
+
 /// A connection a customer's admin made lives only while that admin is
 /// still one: disabling the admin ends the connection's token too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_ends_with_its_makers_reach() {
     let host = app_host();
     let org = customer(&host, "Acme", "admin@acme.test").await;
-    let r = host
-        .send(
-            Request::post("/admin/accounts")
-                .header("authorization", operator_auth())
-                .json(
-                    &json!({"email": "boss@acme.test", "password": "Boss-password-123",
-                              "role": "customer_admin", "organization_id": org}),
-                ),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text());
-    let boss = r.json()["id"].as_str().unwrap().to_string();
-    let key = crate::identity::app_key(&host).await;
-    let session = crate::support::sign_in(&host, &key, "boss@acme.test", "Boss-password-123").await;
+    let (boss, session) = signed_in_admin(&host, org, "boss@acme.test").await;
     let r = host
         .send(
             Request::post("/admin/scim-connections")
@@ -1190,21 +1197,7 @@ async fn roles_change_only_through_a_connection_that_assigns_them() {
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     // Never its maker's role: that would end the connection.
-    let r = host
-        .send(
-            Request::post("/admin/accounts")
-                .header("authorization", operator_auth())
-                .json(
-                    &json!({"email": "maker@acme.test", "password": "Maker-password-123",
-                              "role": "customer_admin", "organization_id": org}),
-                ),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text());
-    let maker = r.json()["id"].as_str().unwrap().to_string();
-    let key = crate::identity::app_key(&host).await;
-    let session =
-        crate::support::sign_in(&host, &key, "maker@acme.test", "Maker-password-123").await;
+    let (maker, session) = signed_in_admin(&host, org, "maker@acme.test").await;
     let r = host
         .send(
             Request::post("/admin/scim-connections")

@@ -3,13 +3,14 @@
 # loopback port, once on Spin's default SQLite store and, when a Redis URL is
 # given, once with `--runtime-config-file` mapping the store to that Redis.
 # Against each served app it walks the README's quick start, runs Gcore's
-# Python SDK and schemathesis (every family with its own credential).
+# Python SDK, the console in Chromium (tests/clients/console_browser.py) and
+# schemathesis (every family with its own credential).
 #
 #   bash tests/real-spin.sh [redis://127.0.0.1:6391/1]
 #
-# Needs `spin` on PATH (Spin 3.x or 4.x) and the client libraries of
-# tests/clients/requirements.txt. ONBOARD_SKIP_SPIN_BUILD=1 reuses the
-# release components already built.
+# Needs `spin` on PATH (Spin 3.x or 4.x), the client libraries of
+# tests/clients/requirements.txt, and Debian's chromium and chromium-driver.
+# ONBOARD_SKIP_SPIN_BUILD=1 reuses the release components already built.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 redis_url=${1:-}
@@ -85,6 +86,9 @@ run_suites() {
   python3 tests/clients/first_request.py "$base" || echo "first_request.py failed (figure only)"
   python3 tests/clients/quickstart.py "$base" "$admin_key"
   python3 tests/clients/gcore_sdk.py "$base" "ops@acme.example" "a-long-password"
+  # The console in Chromium (its own tenant, on console.localhost). Set
+  # ONBOARD_CONSOLE_SHOTS to a directory to keep its screenshots.
+  python3 tests/clients/console_browser.py "$base" "$admin_key" ${ONBOARD_CONSOLE_SHOTS:+"$ONBOARD_CONSOLE_SHOTS"}
   stop_spin
   if [ -n "$fuzz_args" ]; then
     echo "== real spin ($label): scim2-tester"

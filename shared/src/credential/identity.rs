@@ -71,8 +71,8 @@ pub fn fingerprint(config: &Config, body: &str) -> String {
         .unwrap_or_else(|| storage::sha256_hex(format!("fingerprint/{body}").as_bytes()))
 }
 
-/// The four API families; a token is only ever accepted by the family that
-/// issued it (its `aud`).
+/// The four API families and the console; a token is only ever accepted by
+/// the family that issued it (its `aud`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Family {
@@ -80,6 +80,8 @@ pub enum Family {
     CloudCockpit,
     Apiculus,
     Gcore,
+    /// The operator console's cookie session (`credential::console`).
+    Console,
 }
 
 impl Family {
@@ -89,6 +91,7 @@ impl Family {
             Family::CloudCockpit => "cloudcockpit",
             Family::Apiculus => "apiculus",
             Family::Gcore => "gcore",
+            Family::Console => "console",
         }
     }
 }

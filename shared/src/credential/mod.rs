@@ -5,6 +5,7 @@
 
 pub mod api_tokens;
 pub mod auth;
+pub mod console;
 pub mod identity;
 pub mod impersonation;
 pub mod password;

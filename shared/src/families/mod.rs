@@ -4,6 +4,7 @@
 pub mod apiculus;
 pub mod clone;
 pub mod cloudcockpit;
+pub mod console;
 pub(crate) mod fields;
 pub mod gcore;
 pub mod openapi;

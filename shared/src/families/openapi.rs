@@ -33,6 +33,8 @@ pub enum Auth {
     Gcore,
     /// SCIM: `Authorization: Bearer <token>` of a SCIM connection.
     Scim,
+    /// The console's session cookie (with `X-CSRF-Token`).
+    Console,
 }
 
 /// One operation: method, path (OpenAPI form), family tag, summary, auth,
@@ -340,11 +342,32 @@ fn admin_reseller() -> Option<Value> {
 
 fn admin_account() -> Option<Value> {
     object(
-        &["email", "password", "role"],
-        json!({"email": {"type": "string", "format": "email"}, "password": {"type": "string"},
+        &["email", "role"],
+        json!({"email": {"type": "string", "format": "email"},
+            "password": {"type": "string", "description": "Required unless invite is true (then left out)"},
+            "invite": {"type": "boolean", "default": false,
+                "description": "Make the account without a password and queue its invitation"},
             "role": {"enum": ["operator", "reseller_admin", "customer_admin", "user"]},
             "organization_id": uuid(), "first_name": string(), "last_name": string()}),
     )
+}
+
+fn admin_two_factor_reset() -> Option<Value> {
+    object(
+        &[],
+        json!({"password": {"type": "string", "minLength": 1, "maxLength": 1024,
+            "description": "The caller's own password (required but for the platform admin)"}}),
+    )
+}
+
+fn console_sign_in() -> Option<Value> {
+    Some(json!({"oneOf": [
+        {"type": "object", "required": ["email", "password"], "properties": {
+            "email": {"type": "string", "minLength": 1}, "password": {"type": "string", "minLength": 1}}},
+        {"type": "object", "required": ["otp_session_state"], "properties": {
+            "otp_session_state": {"type": "string"}, "otp_attempt": {"type": "string", "maxLength": 64},
+            "recovery_code": {"type": "string", "maxLength": 64}}},
+    ]}))
 }
 
 fn admin_account_status() -> Option<Value> {
@@ -565,7 +588,9 @@ fn organization() -> Option<Value> {
         json!({"organization": {"type": "object", "properties": {
             "name": string(), "description": {"type": ["string", "null"]},
             "company_name": string(), "skip_default_subscription": {"type": "boolean"},
-            "parent_organization": uuid(), "plans": {"type": "array", "items": {"type": "object"}}}}}),
+            "parent_organization": uuid(), "plans": {"type": "array", "items": {"type": "object"}},
+            "status": {"enum": ["active", "disabled"],
+                "description": "PUT only: disables or enables the organization (this service's addition)"}}}}),
     )
 }
 
@@ -794,6 +819,39 @@ pub const OPERATIONS: &[Operation] = &[
         Admin,
         [200, 400, 401, 403, 404, 422],
         admin_account_status
+    ),
+    op!(
+        "get",
+        "/admin/accounts/{id}",
+        "admin",
+        "An account with its groups, second factor, sign-ins and API tokens",
+        Admin,
+        [200, 401, 403, 404]
+    ),
+    op!(
+        "delete",
+        "/admin/accounts/{id}/two_factor",
+        "admin",
+        "Reset an account's second factor (a lost phone)",
+        Admin,
+        [200, 400, 401, 403, 404, 409, 415, 422, 429],
+        admin_two_factor_reset
+    ),
+    op!(
+        "post",
+        "/admin/accounts/{id}/password_reset",
+        "admin",
+        "Send an account a password reset",
+        Admin,
+        [200, 401, 403, 404, 409, 429]
+    ),
+    op!(
+        "get",
+        "/admin/api-clients",
+        "admin",
+        "List the OAuth API clients",
+        Admin,
+        [200, 401, 403]
     ),
     op!(
         "post",
@@ -1742,6 +1800,31 @@ pub const OPERATIONS: &[Operation] = &[
         [200, 400],
         scim_bulk
     ),
+    op!(
+        "get",
+        "/console/session",
+        "console",
+        "Who is signed in to the console, and the CSRF token its calls carry",
+        Console,
+        [200, 403]
+    ),
+    op!(
+        "post",
+        "/console/session",
+        "console",
+        "Sign in to the console (sets the session cookie)",
+        None,
+        [200, 400, 401, 403, 413, 415, 422, 429],
+        console_sign_in
+    ),
+    op!(
+        "delete",
+        "/console/session",
+        "console",
+        "Sign out of the console (clears the cookie)",
+        Console,
+        [200, 403]
+    ),
 ];
 
 /// The error schema of a family, by tag.
@@ -1766,6 +1849,7 @@ fn security(auth: Auth) -> Value {
         Auth::Apiculus => json!([{"apiculusToken": []}]),
         Auth::Gcore => json!([{"gcoreApiKey": []}, {"gcoreBearer": []}]),
         Auth::Scim => json!([{"scimBearer": []}]),
+        Auth::Console => json!([{"consoleCookie": [], "consoleCsrf": []}]),
     }
 }
 
@@ -1917,7 +2001,9 @@ pub fn document() -> Value {
                 "apiculusToken": {"type": "apiKey", "in": "header", "name": "x-access-token"},
                 "gcoreApiKey": {"type": "apiKey", "in": "header", "name": "Authorization", "description": "APIKey <id>_<secret>"},
                 "gcoreBearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
-                "scimBearer": {"type": "http", "scheme": "bearer", "description": "A SCIM connection's token (scim_...), from POST /admin/scim-connections"}
+                "scimBearer": {"type": "http", "scheme": "bearer", "description": "A SCIM connection's token (scim_...), from POST /admin/scim-connections"},
+                "consoleCookie": {"type": "apiKey", "in": "cookie", "name": "__Host-onboard-console", "description": "The console's HttpOnly session cookie, set by POST /console/session"},
+                "consoleCsrf": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token", "description": "The csrf_token of the console's session"}
             },
             "schemas": {
                 "CloneError": {"type": "object", "required": ["status", "status_text", "message"], "properties": {

@@ -184,11 +184,27 @@ impl Fields<'_> {
     }
 }
 
-fn account_input(obj: &Map<String, Value>, prefix: &str) -> (NewAccount, FieldErrors) {
+/// An account's fields; `password` is required unless `invited` (then it
+/// must be left out: the user chooses it on accepting).
+fn account_input(
+    obj: &Map<String, Value>,
+    prefix: &str,
+    invited: bool,
+) -> (NewAccount, FieldErrors) {
     let mut errors = FieldErrors::default();
     let mut b = Fields::under(obj, prefix, &mut errors);
     let email = b.email("email");
-    let password = b.present("password").unwrap_or_default();
+    let password = if !invited {
+        b.present("password").unwrap_or_default()
+    } else {
+        if obj.contains_key("password") {
+            b.errors.add(
+                b.path("password"),
+                "must be left out of an invitation: the user chooses it",
+            );
+        }
+        String::new()
+    };
     let role = match b.optional("role") {
         None => Role::Operator,
         Some(r) => Role::parse(&r).unwrap_or_else(|| {
@@ -314,17 +330,46 @@ pub fn accounts(req: &Request, env: &mut Env, config: &Config) -> Response {
     serve(req, env, config, &[Method::POST], on_accounts)
 }
 
-/// `PATCH /admin/accounts/{id}`.
+/// `GET`, `PATCH /admin/accounts/{id}`.
 pub fn account(req: &Request, env: &mut Env, config: &Config) -> Response {
     let id = id_of(req);
-    serve(req, env, config, &[Method::PATCH], |r, e, c| {
-        on_account(r, e, c, &id)
+    serve(
+        req,
+        env,
+        config,
+        &[Method::GET, Method::PATCH],
+        |r, e, c| on_account(r, e, c, &id),
+    )
+}
+
+/// `POST /admin/accounts/{id}/password_reset`.
+pub fn account_password_reset(req: &Request, env: &mut Env, config: &Config) -> Response {
+    let id = id_of(req);
+    serve(req, env, config, &[Method::POST], |r, e, c| {
+        let caller = tenant_caller(r, e, c)?;
+        let id = account_id(&id)?;
+        crate::idm::account_tokens::send_password_reset(e, &caller, id)?;
+        ok(json!({"message": "A password reset is in the outbox for the account's address."}))
     })
 }
 
-/// `POST /admin/api-clients`.
+/// `DELETE /admin/accounts/{id}/two_factor`.
+pub fn account_two_factor(req: &Request, env: &mut Env, config: &Config) -> Response {
+    let id = id_of(req);
+    serve(req, env, config, &[Method::DELETE], |r, e, c| {
+        on_account_two_factor(r, e, c, &id)
+    })
+}
+
+/// `GET`, `POST /admin/api-clients`.
 pub fn api_clients(req: &Request, env: &mut Env, config: &Config) -> Response {
-    serve(req, env, config, &[Method::POST], on_api_clients)
+    serve(
+        req,
+        env,
+        config,
+        &[Method::GET, Method::POST],
+        on_api_clients,
+    )
 }
 
 /// `DELETE /admin/api-clients/{id}`.
@@ -416,7 +461,7 @@ fn on_tenants(req: &Request, env: &mut Env, config: &Config) -> Result<Response,
             &empty
         }
     };
-    let (mut account, account_errors) = account_input(operator, "operator");
+    let (mut account, account_errors) = account_input(operator, "operator", false);
     account.role = Role::Operator;
     errors.0.extend(account_errors.0);
     errors.into_result()?;
@@ -496,11 +541,21 @@ fn on_resellers(req: &Request, env: &mut Env, config: &Config) -> Result<Respons
 fn on_accounts(req: &Request, env: &mut Env, config: &Config) -> Result<Response, Error> {
     let caller = tenant_caller(req, env, config)?;
     let obj = web::json_object(req)?;
-    let (account, mut errors) = account_input(&obj, "");
+    let invited = match obj.get("invite") {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => false,
+        Some(Value::Bool(true)) => true,
+        Some(_) => return Err(Error::invalid("invite", "must be true or false")),
+    };
+    let (account, mut errors) = account_input(&obj, "", invited);
     if !obj.contains_key("role") {
         errors.add("role", "is required");
     }
     errors.into_result()?;
+    if invited {
+        return created(account_json(&admin::invite_account(
+            env, &caller, &account,
+        )?));
+    }
     created(account_json(&admin::create_account(
         env, config, &caller, &account,
     )?))
@@ -571,9 +626,16 @@ fn on_reference_data(req: &Request, env: &mut Env, config: &Config) -> Result<Re
 }
 
 /// `PATCH /admin/accounts/{id}`: moves an account through its lifecycle.
+fn account_id(id: &str) -> Result<Uuid, Error> {
+    Uuid::parse_str(id).map_err(|_| Error::NotFound(format!("account {id} not found")))
+}
+
 fn on_account(req: &Request, env: &mut Env, config: &Config, id: &str) -> Result<Response, Error> {
     let caller = tenant_caller(req, env, config)?;
-    let id = Uuid::parse_str(id).map_err(|_| Error::NotFound(format!("account {id} not found")))?;
+    let id = account_id(id)?;
+    if req.method() == Method::GET {
+        return ok(account_details(env, &caller, id)?);
+    }
     let obj = web::json_object(req)?;
     let mut errors = FieldErrors::default();
     let mut b = Fields::new(&obj, &mut errors);
@@ -594,9 +656,89 @@ fn on_account(req: &Request, env: &mut Env, config: &Config, id: &str) -> Result
     )?))
 }
 
-/// `POST /admin/api-clients`: a client id and secret for CloudCockpit and Gcore.
+/// `GET /admin/accounts/{id}`: the account as `PATCH` answers it, with
+/// what an administrator looks at besides (administrators only): groups,
+/// the second factor, a pending invitation, sign-ins, live API tokens.
+fn account_details(env: &Env, caller: &Caller, id: Uuid) -> Result<Value, Error> {
+    if !caller.role.is_admin() {
+        return Err(Error::Forbidden("administrators only".into()));
+    }
+    let (user, org) = crate::idm::users::get(env, caller, id)?;
+    let groups: Vec<Value> = crate::idm::groups::by_ids(env, &caller.tenant, &user.groups)?
+        .iter()
+        .map(|g| json!({"id": g.id, "name": g.name}))
+        .collect();
+    let time = |t: Option<crate::base::time::Millis>| t.map(crate::base::time::format_millis);
+    let tokens: Vec<Value> = crate::credential::api_tokens::list_tokens(env, caller, &org)?
+        .iter()
+        .filter(|c| c.user == Some(id))
+        .map(|c| {
+            json!({"name": c.name, "created_at": time(Some(c.created_at)),
+                   "expires_at": time(c.expires_at), "last_used": time(c.last_used)})
+        })
+        .collect();
+    let mut body = account_json(&user);
+    for (k, v) in [
+        ("two_factor", json!(crate::idm::two_factor::required(&user))),
+        ("groups", json!(groups)),
+        ("invited", json!(user.invitation.is_some())),
+        ("sign_in_count", json!(user.sign_in_count)),
+        ("last_sign_in_at", json!(time(user.last_sign_in_at))),
+        ("last_sign_in_ip", json!(user.last_sign_in_ip)),
+        ("access_token", json!(user.access_token.is_some())),
+        ("api_tokens", json!(tokens)),
+    ] {
+        body[k] = v;
+    }
+    Ok(body)
+}
+
+/// `DELETE /admin/accounts/{id}/two_factor` `{"password"}`: an
+/// administrator resets a user's second factor (see
+/// `two_factor::reset_by_admin`); the platform admin sends no password.
+fn on_account_two_factor(
+    req: &Request,
+    env: &mut Env,
+    config: &Config,
+    id: &str,
+) -> Result<Response, Error> {
+    let caller = tenant_caller(req, env, config)?;
+    let id = account_id(id)?;
+    let obj = web::json_object(req)?;
+    let password = match obj.get("password") {
+        Some(Value::String(s)) if !s.is_empty() && s.len() <= 1024 => s.clone(),
+        None | Some(Value::Null) if caller.user.is_none() => String::new(),
+        None | Some(Value::Null) => {
+            return Err(Error::invalid(
+                "password",
+                "is required: your own password confirms the reset",
+            ));
+        }
+        Some(_) => return Err(Error::invalid("password", "must be a string")),
+    };
+    let address = web::client_address(req);
+    let user = crate::idm::two_factor::reset_by_admin(env, &caller, id, &password, &address)?;
+    ok(account_json(&user))
+}
+
+/// `GET /admin/api-clients`: the clients made since they were listed (no
+/// secrets); `POST`: a client id and secret for CloudCockpit and Gcore.
 fn on_api_clients(req: &Request, env: &mut Env, config: &Config) -> Result<Response, Error> {
     let caller = tenant_caller(req, env, config)?;
+    if req.method() == Method::GET {
+        let data: Vec<Value> = admin::list_api_clients(env, &caller)?
+            .iter()
+            .map(|c| {
+                json!({
+                    "client_id": c.id, "name": c.name,
+                    "role": if c.role == Some(Role::Operator) { "csp" } else { "reseller" },
+                    "organization_id": c.org,
+                    "created_at": crate::base::time::format_millis(c.created_at),
+                })
+            })
+            .collect();
+        return ok(json!({ "data": data }));
+    }
     let obj = web::json_object(req)?;
     let mut errors = FieldErrors::default();
     let mut b = Fields::new(&obj, &mut errors);

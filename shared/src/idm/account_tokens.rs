@@ -373,16 +373,7 @@ const RESENDS_PER_WINDOW: i64 = 5;
 /// reach); 409 when nothing is pending; 429 past five a user a window.
 /// This also recovers a create whose message was never queued.
 pub fn resend(env: &mut Env, caller: &auth::Caller, user_id: Uuid) -> Result<Purpose> {
-    let (user, org) = users::get(env, caller, user_id)?;
-    caller.require(crate::base::model::Role::CustomerAdmin)?;
-    if caller.user == Some(user.id) || user.role <= caller.role {
-        return Err(Error::Forbidden(
-            "only an account narrower than your own".into(),
-        ));
-    }
-    if !user.status.may_authenticate() {
-        return Err(Error::Conflict("the account cannot sign in".into()));
-    }
+    let (user, org) = narrower_account(env, caller, user_id)?;
     let purpose = match (&user.invitation, user.confirmed) {
         (Some(_), _) => Purpose::Invitation,
         (None, false) => Purpose::Confirmation,
@@ -392,21 +383,7 @@ pub fn resend(env: &mut Env, caller: &auth::Caller, user_id: Uuid) -> Result<Pur
             ));
         }
     };
-    let window = env.now / RESET_WINDOW_MS;
-    let counter = format!("t/{}/resends/{}/{window}", caller.tenant, user.id);
-    let sent = env.kv.increment(&counter, 1)?;
-    if sent == 1 {
-        expiry::expire_at(
-            env,
-            &caller.tenant,
-            (window + 1) * RESET_WINDOW_MS,
-            &[counter],
-        )?;
-    }
-    if sent > RESENDS_PER_WINDOW {
-        let left = (RESET_WINDOW_MS - env.now % RESET_WINDOW_MS) / 1000 + 1;
-        return Err(Error::RateLimited(left as u64));
-    }
+    count_send(env, &caller.tenant, user.id)?;
     let id = env.new_uuid();
     let op = format!("resend/{}", id.simple());
     let user = if purpose == Purpose::Invitation {
@@ -439,6 +416,73 @@ pub fn resend(env: &mut Env, caller: &auth::Caller, user_id: Uuid) -> Result<Pur
         Some(&org),
     )?;
     Ok(purpose)
+}
+
+/// An account an administrator sends messages for: strictly narrower than
+/// the caller's own, in reach (404 otherwise), able to sign in (409).
+fn narrower_account(
+    env: &Env,
+    caller: &auth::Caller,
+    user_id: Uuid,
+) -> Result<(User, crate::base::model::Organization)> {
+    let (user, org) = users::get(env, caller, user_id)?;
+    caller.require(crate::base::model::Role::CustomerAdmin)?;
+    if caller.user == Some(user.id) || user.role <= caller.role {
+        return Err(Error::Forbidden(
+            "only an account narrower than your own".into(),
+        ));
+    }
+    if !user.status.may_authenticate() {
+        return Err(Error::Conflict("the account cannot sign in".into()));
+    }
+    Ok((user, org))
+}
+
+/// Counts a message an administrator sends a user: 429 past
+/// [`RESENDS_PER_WINDOW`] a user a window, whatever their kind.
+fn count_send(env: &Env, tenant: &str, user: Uuid) -> Result<()> {
+    let window = env.now / RESET_WINDOW_MS;
+    let counter = format!("t/{tenant}/resends/{user}/{window}");
+    let sent = env.kv.increment(&counter, 1)?;
+    if sent == 1 {
+        expiry::expire_at(env, tenant, (window + 1) * RESET_WINDOW_MS, &[counter])?;
+    }
+    if sent > RESENDS_PER_WINDOW {
+        let left = (RESET_WINDOW_MS - env.now % RESET_WINDOW_MS) / 1000 + 1;
+        return Err(Error::RateLimited(left as u64));
+    }
+    Ok(())
+}
+
+/// An administrator sends a narrower account a password reset (the
+/// console's "send a password reset"): the same message a forgot-password
+/// request makes, at once. An account still invited gets its invitation
+/// resent instead ([`resend`]): 409 here.
+pub fn send_password_reset(env: &mut Env, caller: &auth::Caller, user_id: Uuid) -> Result<()> {
+    let (user, org) = narrower_account(env, caller, user_id)?;
+    if user.invitation.is_some() {
+        return Err(Error::Conflict(
+            "the account has not accepted its invitation yet: resend the invitation".into(),
+        ));
+    }
+    count_send(env, &caller.tenant, user.id)?;
+    let tenant = crate::credential::identity::active_tenant(env, &caller.tenant)?;
+    let id = env.new_uuid();
+    issue(
+        env,
+        &tenant.id,
+        &tenant.token_ttl,
+        Purpose::PasswordReset,
+        &user,
+        id,
+    )?;
+    caller.audit(
+        env,
+        &format!("reset-sent/{}", id.simple()),
+        "user.password_reset_sent",
+        vec![format!("user:{}", user.id)],
+        Some(&org),
+    )
 }
 
 /// Forgot password: records the request for the next operator pass

@@ -381,6 +381,43 @@ pub fn create_account(
     Ok(user)
 }
 
+/// Invites an account (`POST /admin/accounts` with `invite`): the user is
+/// made without a password in the organization its role belongs to, and
+/// the invitation queued in the outbox (`invitations::invite`, audited as
+/// every creation of a user).
+pub fn invite_account(env: &mut Env, caller: &Caller, input: &NewAccount) -> Result<User> {
+    caller.require(Role::ResellerAdmin)?;
+    let tenant = identity::active_tenant(env, &caller.tenant)?;
+    let org_id = account_org(&tenant, input)?;
+    let org = reachable_org(env, caller, org_id, "organization_id")?;
+    if !role_fits(input.role, org.kind) {
+        return Err(Error::invalid(
+            "organization_id",
+            "is not an organization this role can belong to",
+        ));
+    }
+    crate::idm::invitations::invite(
+        env,
+        caller,
+        &org,
+        &input.email,
+        input.role,
+        input.profile.clone(),
+    )
+}
+
+/// The organization a new account goes to: the tenant's root for an
+/// operator, else the one named.
+fn account_org(tenant: &Tenant, input: &NewAccount) -> Result<Uuid> {
+    match (input.role, input.organization_id) {
+        (Role::Operator, _) => tenant
+            .root_org
+            .ok_or_else(|| Error::Unavailable("tenant has no root organization".into())),
+        (_, Some(id)) => Ok(id),
+        (_, None) => Err(Error::invalid("organization_id", "is required")),
+    }
+}
+
 fn create_account_in(
     env: &mut Env,
     config: &Config,
@@ -389,14 +426,7 @@ fn create_account_in(
     input: &NewAccount,
 ) -> Result<(User, Organization)> {
     let t = tenant.id.as_str();
-    let org_id = match (input.role, input.organization_id) {
-        (Role::Operator, _) => tenant
-            .root_org
-            .ok_or_else(|| Error::Unavailable("tenant has no root organization".into()))?,
-        (_, Some(id)) => id,
-        (_, None) => return Err(Error::invalid("organization_id", "is required")),
-    };
-    let org = reachable_org(env, caller, org_id, "organization_id")?;
+    let org = reachable_org(env, caller, account_org(tenant, input)?, "organization_id")?;
     if !role_fits(input.role, org.kind) {
         return Err(Error::invalid(
             "organization_id",
@@ -622,6 +652,14 @@ pub fn create_api_client(
         credential,
         &identity::client_lookup(client_id),
     )?;
+    let pos = storage::index_position(env, &caller.tenant, API_CLIENTS)?;
+    storage::index_put_str(
+        env,
+        &caller.tenant,
+        API_CLIENTS,
+        pos,
+        &client_id.to_string(),
+    )?;
     caller.audit(
         env,
         &format!("client/{client_id}"),
@@ -636,6 +674,20 @@ pub fn create_api_client(
         organization_id: org,
         name: name.to_string(),
     })
+}
+
+/// The index list of a tenant's OAuth clients, in creation order.
+const API_CLIENTS: &str = "api-clients";
+
+/// The tenant's live OAuth clients (operators only; the first 1,000).
+pub fn list_api_clients(env: &Env, caller: &Caller) -> Result<Vec<Credential>> {
+    caller.require(Role::Operator)?;
+    Ok(
+        identity::listed_credentials(env, &caller.tenant, API_CLIENTS, 1000)?
+            .into_iter()
+            .filter(|c| c.kind == CredentialKind::OauthClient && !c.revoked)
+            .collect(),
+    )
 }
 
 /// Revokes an OAuth client: its tokens fail from the next request on.

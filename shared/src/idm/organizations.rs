@@ -81,11 +81,13 @@ pub fn update(
 }
 
 /// Columns an organization list filters and sorts on.
-pub const LIST_COLUMNS: [&str; 6] = [
+pub const LIST_COLUMNS: [&str; 8] = [
     "name",
     "company_name",
     "description",
     "kind",
+    "parent_id",
+    "status",
     "created_at",
     "updated_at",
 ];
@@ -103,7 +105,7 @@ pub fn visible(env: &Env, caller: &Caller, ids: &[Uuid]) -> Result<Vec<Organizat
         .collect())
 }
 
-fn kind_name(kind: crate::base::model::OrgKind) -> &'static str {
+pub fn kind_name(kind: crate::base::model::OrgKind) -> &'static str {
     match kind {
         crate::base::model::OrgKind::Platform => "platform",
         crate::base::model::OrgKind::Reseller => "reseller",
@@ -131,6 +133,11 @@ pub fn list(
                 ("company_name", o.company_name.clone().unwrap_or_default()),
                 ("description", o.description.clone().unwrap_or_default()),
                 ("kind", kind_name(o.kind).to_string()),
+                (
+                    "parent_id",
+                    o.parent.map(|p| p.to_string()).unwrap_or_default(),
+                ),
+                ("status", o.status.as_str().to_string()),
                 ("created_at", crate::base::time::format_millis(o.created_at)),
                 ("updated_at", crate::base::time::format_millis(o.updated_at)),
             ],

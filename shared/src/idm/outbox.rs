@@ -207,6 +207,27 @@ pub fn queue_email_changed(
 /// The notice of an email change; it carries no token.
 pub const EMAIL_CHANGED: &str = "email_changed";
 
+/// The notice that an administrator took the account's second factor
+/// away; it carries no token.
+pub const TWO_FACTOR_RESET: &str = "two_factor_reset";
+
+/// Tells `user`'s address that its second factor was reset (`op` is the
+/// reset), so an owner who did not ask learns of it.
+pub fn queue_two_factor_reset(
+    env: &Env,
+    tenant: &str,
+    user: &crate::base::model::User,
+    op: &str,
+) -> Result<Message> {
+    let message = Message {
+        kind: TWO_FACTOR_RESET.to_string(),
+        to: user.email.clone(),
+        subject: storage::derived_uuid(op, TWO_FACTOR_RESET),
+        ..pending(env, user.id, user.organization_id)
+    };
+    enqueue(env, tenant, message)
+}
+
 fn operators_only(caller: &Caller) -> Result<()> {
     caller.require(Role::Operator)?;
     if caller.org.is_some() {
@@ -320,7 +341,7 @@ pub fn parse_secret(text: &str) -> Option<Vec<u8>> {
 /// What message `m` carries: its account token, or for `sms_otp` the code.
 fn carried(config: &Config, tenant: &str, m: &Message) -> Result<Option<String>> {
     match m.kind.as_str() {
-        EMAIL_CHANGED => Ok(None),
+        EMAIL_CHANGED | TWO_FACTOR_RESET => Ok(None),
         "sms_otp" => crate::idm::two_factor::sms_code(config, tenant, m.subject).map(Some),
         _ => crate::idm::account_tokens::wire_token(config, tenant, m.subject).map(Some),
     }
@@ -335,7 +356,7 @@ fn worth_sending(env: &Env, tenant: &str, m: &Message) -> Result<bool> {
         return Ok(false);
     }
     Ok(match m.kind.as_str() {
-        EMAIL_CHANGED => true,
+        EMAIL_CHANGED | TWO_FACTOR_RESET => true,
         "sms_otp" => m.created_at + crate::idm::two_factor::SMS_TTL_MS > env.now,
         _ => crate::idm::account_tokens::read(env, tenant, m.subject)?
             .is_some_and(|t| t.live(env.now)),

@@ -278,6 +278,69 @@ pub fn disable(
     Ok(user)
 }
 
+/// An administrator takes away the second factor of a user who lost it (a
+/// lost phone): a change of a credential, so the administrator signs it
+/// with its own password (throttled like a sign-in; the platform admin's
+/// key is credential enough), and the user is told at its address. Only
+/// for a user of narrower role in reach, never one's own (that is
+/// `disable`, with a code), never from an impersonated session. 409 when
+/// the user has no second factor.
+pub fn reset_by_admin(
+    env: &mut Env,
+    caller: &Caller,
+    id: Uuid,
+    password: &str,
+    address: &str,
+) -> Result<User> {
+    if caller.impersonator.is_some() {
+        return Err(Error::Forbidden(
+            "an impersonated session cannot reset a second factor".into(),
+        ));
+    }
+    caller.require(crate::base::model::Role::CustomerAdmin)?;
+    if caller.user == Some(id) {
+        return Err(Error::Forbidden(
+            "your own second factor is turned off with a code (PUT /v2/user/disable_2fa)".into(),
+        ));
+    }
+    let (target, _) = users::get(env, caller, id)?;
+    let platform_admin = caller.user.is_none();
+    if !platform_admin && target.role <= caller.role {
+        return Err(Error::Forbidden(
+            "only a narrower role's second factor can be reset".into(),
+        ));
+    }
+    if !platform_admin {
+        let me = own_user(env, caller)?;
+        let tenant = crate::credential::identity::active_tenant(env, &caller.tenant)?;
+        crate::credential::identity::check_password(env, &tenant, &me.email, password, address)
+            .map_err(|e| match e {
+                Error::Unauthenticated(_) => Error::invalid("password", "is not your password"),
+                other => other,
+            })?;
+    }
+    let op = format!("2fa-reset/{}", env.new_uuid().simple());
+    let now = env.now;
+    let (record, changed) =
+        storage::update_if::<User, _>(env, &keys::user(&caller.tenant, id), &op, |u| {
+            if u.two_factor.is_none() {
+                return Ok(false);
+            }
+            u.two_factor = None;
+            u.updated_at = now;
+            Ok(true)
+        })?;
+    if !changed {
+        return Err(Error::Conflict(
+            "the user has no second factor to reset".into(),
+        ));
+    }
+    let user = record.data;
+    crate::idm::outbox::queue_two_factor_reset(env, &caller.tenant, &user, &op)?;
+    caller.audit(env, &op, "user.2fa.reset", vec![format!("user:{id}")], None)?;
+    Ok(user)
+}
+
 /// A new set of recovery codes, shown this once; the old set stops working.
 /// It needs a current code from the app (spent like any other), so a stolen
 /// session cannot mint codes that would disable the factor.

@@ -9,6 +9,7 @@ mod audit;
 mod clients;
 mod cloudcockpit_auth;
 mod cloudcockpit_users;
+mod console;
 mod create_customer;
 mod four_dialects;
 mod gcore_auth;

@@ -29,6 +29,8 @@ struct Credentials {
     gcore: String,
     app_key: String,
     scim: String,
+    /// The console's cookie and CSRF token.
+    console: (String, String),
 }
 
 async fn credentials(host: &Host) -> Credentials {
@@ -45,6 +47,20 @@ async fn credentials(host: &Host) -> Credentials {
         scim: {
             let org = crate::scim::customer(host, "Mutator Co", "mutator-admin@example.com").await;
             crate::scim::connect(host, org).await.1
+        },
+        console: {
+            let r = host
+                .send(
+                    Request::post("/console/session")
+                        .json(&json!({"email": OPERATOR_EMAIL, "password": OPERATOR_PASSWORD})),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{}", r.text());
+            let cookie = r.header("set-cookie").unwrap().split(';').next().unwrap();
+            (
+                cookie.to_string(),
+                r.json()["csrf_token"].as_str().unwrap().to_string(),
+            )
         },
     }
 }
@@ -63,6 +79,9 @@ fn authorize(req: Request, auth: Auth, c: &Credentials) -> Request {
         Auth::Apiculus => req.header("x-access-token", &c.apiculus),
         Auth::Gcore => req.header("authorization", &c.gcore),
         Auth::Scim => req.header("authorization", &c.scim),
+        Auth::Console => req
+            .header("cookie", &c.console.0)
+            .header("x-csrf-token", &c.console.1),
     }
 }
 

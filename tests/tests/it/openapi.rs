@@ -24,7 +24,8 @@ fn documented() -> BTreeMap<String, BTreeSet<String>> {
     out
 }
 
-/// The routes of spin.toml but the fallback, in OpenAPI form.
+/// The routes of spin.toml but the fallback and the console's files (a
+/// page, not an API), in OpenAPI form.
 fn routes() -> Vec<String> {
     let (manifest, _) = Manifest::load(&workspace_root().join("spin.toml")).unwrap();
     manifest
@@ -32,7 +33,7 @@ fn routes() -> Vec<String> {
         .http
         .iter()
         .map(|t| t.route.clone())
-        .filter(|r| r != "/...")
+        .filter(|r| r != "/..." && r != "/console/...")
         .map(|r| {
             r.split('/')
                 .map(|s| match s.strip_prefix(':') {

@@ -1,4 +1,4 @@
-//! `PATCH /admin/accounts/{id}` → [`onboard_shared::families::service::account`].
+//! `GET`, `PATCH /admin/accounts/{id}` → [`onboard_shared::families::service::account`].
 
 use onboard_shared::families::service;
 use onboard_shared::{edge::spin, edge::web};

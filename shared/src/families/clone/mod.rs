@@ -25,6 +25,7 @@ use crate::base::model::{Interval, Organization, Profile, Role, User};
 use crate::base::validate;
 use crate::be::storage::Env;
 use crate::credential::auth::Caller;
+use crate::credential::console;
 use crate::credential::identity::{self, CredentialKind, Family};
 use crate::edge::web::{self, Request, Response};
 use crate::idm::provision::{NewCustomer, NewOrg, NewUser, OpId, PlanRequest};
@@ -51,12 +52,14 @@ pub use organizations::{
     organizations, start_export, subscribe, subscription, subscriptions, unsubscribe,
 };
 pub use session::{impersonate, sign_in, sign_out};
+pub(crate) use two_factor::second_factor;
 pub use two_factor::{disable_2fa, enable_2fa, generate_recovery_codes, verify_2fa_installation};
 
 /// The caller of a request: `Authorization: Bearer <session token>` from
-/// sign-in, or `Authorization: Basic <access token>` from
-/// `generate_access_token`. The credential's tenant must be the one the host
-/// serves (403 otherwise).
+/// sign-in, `Authorization: Basic <access token>` from
+/// `generate_access_token`, or (with no `Authorization`) the operator
+/// console's session cookie under its CSRF rules. The credential's tenant
+/// must be the one the host serves (403 otherwise).
 pub fn authenticate(
     req: &Request,
     env: &Env,
@@ -67,6 +70,8 @@ pub fn authenticate(
         identity::session_caller(env, config, Family::Clone, token, header_str(req, "host"))?
     } else if let Some(token) = identity::scheme_token(authorization, "basic") {
         identity::stored_caller(env, config, CredentialKind::AccessToken, token)?
+    } else if let Some(found) = console::caller(env, config, &browser(req)) {
+        found?
     } else {
         return Err(Error::Unauthenticated(
             "missing or malformed credential: use Bearer <token> or Basic <access token>".into(),
@@ -83,6 +88,18 @@ pub fn authenticate(
 }
 
 pub use crate::edge::web::client_address;
+
+/// What the console's credential check reads of a request.
+pub fn browser(req: &Request) -> console::Browser<'_> {
+    console::Browser {
+        cookie: header_str(req, "cookie"),
+        csrf: header_str(req, console::CSRF_HEADER),
+        origin: header_str(req, "origin"),
+        fetch_site: header_str(req, "sec-fetch-site"),
+        host: header_str(req, "host"),
+        path: req.uri().path(),
+    }
+}
 
 fn status_text(status: u16) -> &'static str {
     match status {

@@ -12,7 +12,7 @@ use super::{
     render_error,
 };
 use crate::base::error::{Error, FieldErrors};
-use crate::base::model::{Interval, Organization, Subscription, SubscriptionStatus};
+use crate::base::model::{Interval, Lifecycle, Organization, Subscription, SubscriptionStatus};
 use crate::be::storage::{self, Env};
 use crate::credential::auth::Caller;
 use crate::credential::identity::Config;
@@ -83,6 +83,21 @@ fn parse_new_org(
     Ok((spec, plans))
 }
 
+/// `organization.status` of a PUT, this service's addition: `active` or
+/// `disabled` (every user of a disabled organization is refused on its
+/// next request); absent leaves it.
+fn org_status(body: &Map<String, Value>) -> Result<Option<Lifecycle>, Error> {
+    let bad = || Error::invalid("organization.status", "must be active or disabled");
+    match body.get("organization").and_then(|o| o.get("status")) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => match Lifecycle::parse(s) {
+            Some(l @ (Lifecycle::Active | Lifecycle::Disabled)) => Ok(Some(l)),
+            _ => Err(bad()),
+        },
+        Some(_) => Err(bad()),
+    }
+}
+
 /// `GET /v2/organizations` (list) and `POST /v2/organizations` (create).
 pub fn organizations(req: &Request, env: &mut Env, config: &Config) -> Response {
     let result = (|| {
@@ -121,8 +136,15 @@ pub fn organization(req: &Request, env: &mut Env, config: &Config) -> Response {
                 Ok(web::json(StatusCode::OK, &resource(env, &caller, &org)?))
             }
             Method::PUT => {
-                let change = super::current_user::parse_org_change(&json_object(req)?)?;
-                let org = organizations::update(env, &caller, id, &change)?;
+                let body = json_object(req)?;
+                let status = org_status(&body)?;
+                let change = super::current_user::parse_org_change(&body)?;
+                let mut org = organizations::update(env, &caller, id, &change)?;
+                if let Some(status) = status
+                    && status != org.status
+                {
+                    org = organizations::set_status(env, &caller, id, status)?;
+                }
                 Ok(web::json(StatusCode::OK, &resource(env, &caller, &org)?))
             }
             _ => {

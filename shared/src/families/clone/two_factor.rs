@@ -43,7 +43,7 @@ fn own_put(
 }
 
 /// The second factor a body offers: `otp_attempt` or `recovery_code`.
-pub(super) fn second_factor(body: &serde_json::Map<String, Value>) -> Result<SecondFactor, Error> {
+pub(crate) fn second_factor(body: &serde_json::Map<String, Value>) -> Result<SecondFactor, Error> {
     let text = |name: &str| match body.get(name) {
         Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= 64 => Ok(Some(s.clone())),
         None | Some(Value::Null) => Ok(None),

@@ -171,6 +171,49 @@ fn admin_account_body() -> Value {
     )
 }
 
+/// `GET /admin/accounts/{id}`: `account_json` and the details
+/// (`account_details`).
+fn admin_account_details() -> Value {
+    let mut body = admin_account_body();
+    let token = obj(
+        &["name", "created_at", "expires_at", "last_used"],
+        json!({"name": str_t(), "created_at": ts(), "expires_at": nts(), "last_used": nts()}),
+    );
+    let extra = json!({
+        "two_factor": bool_t(), "invited": bool_t(), "sign_in_count": int_t(),
+        "last_sign_in_at": nts(), "last_sign_in_ip": nstr(), "access_token": bool_t(),
+        "groups": arr(obj(&["id", "name"], json!({"id": uuid_t(), "name": str_t()}))),
+        "api_tokens": arr(token),
+    });
+    for (k, v) in extra.as_object().into_iter().flatten() {
+        body["properties"][k] = v.clone();
+        if let Some(required) = body["required"].as_array_mut() {
+            required.push(json!(k));
+        }
+    }
+    body
+}
+
+/// The console's session (`families::console::whoami`).
+fn console_session() -> Value {
+    obj(
+        &[
+            "signed_in",
+            "user",
+            "organization",
+            "csrf_token",
+            "expires_at",
+        ],
+        json!({"signed_in": {"const": true},
+            "user": obj(&["id", "email", "first_name", "last_name", "role", "two_factor"],
+                json!({"id": uuid_t(), "email": str_t(), "first_name": nstr(), "last_name": nstr(),
+                    "role": enum_t(&["operator", "reseller_admin"]), "two_factor": bool_t()})),
+            "organization": obj(&["id", "name", "kind"],
+                json!({"id": uuid_t(), "name": str_t(), "kind": enum_t(&["platform", "reseller"])})),
+            "csrf_token": str_t(), "expires_at": ts()}),
+    )
+}
+
 /// `POST /admin/resellers`: `reseller_json` (number and code are always set
 /// by create_reseller; parent_id is null without `parent_id`).
 fn reseller_body() -> Value {
@@ -233,7 +276,7 @@ fn outbox_body() -> Value {
             &["seq", "kind", "to", "subject", "user_id", "organization_id", "created_at",
               "status", "attempts", "next_attempt_at", "token", "new_email"],
             json!({"seq": int_t(), "kind": {"enum": ["invitation", "confirmation", "password_reset",
-                    "sms_otp", "email_changed"]},
+                    "sms_otp", "email_changed", "two_factor_reset"]},
                 "to": str_t(), "new_email": nstr(), "subject": uuid_t(), "user_id": nuuid(),
                 "organization_id": uuid_t(), "created_at": ts(),
                 "status": {"enum": ["pending", "delivered", "failed"]},
@@ -435,6 +478,9 @@ fn clone_organization() -> Value {
             "description",
             "company_name",
             "partner",
+            "kind",
+            "parent_id",
+            "status",
             "creation_time",
             "modification_time",
             "members",
@@ -443,7 +489,11 @@ fn clone_organization() -> Value {
             "incomplete_details",
         ],
         json!({"uuid": uuid_t(), "name": str_t(), "description": nstr(), "company_name": nstr(),
-            "partner": bool_t(), "creation_time": ts(), "modification_time": ts(),
+            "partner": bool_t(),
+            "kind": enum_t(&["platform", "reseller", "customer"]),
+            "parent_id": {"type": ["string", "null"], "format": "uuid"},
+            "status": enum_t(&["active", "disabled", "restricted", "terminated", "deleted"]),
+            "creation_time": ts(), "modification_time": ts(),
             "members": arr(obj(&["id", "username", "partner"],
                 json!({"id": uuid_t(), "username": str_t(), "partner": bool_t()}))),
             "settings": obj(&["can_edit_organization"],
@@ -1036,7 +1086,28 @@ fn service_success(method: &str, path: &str, status: u16) -> Option<Value> {
         ("post", "/admin/resellers", 201) => reseller_body(),
         ("post", "/admin/accounts", 201) => admin_account_body(),
         ("patch", "/admin/accounts/{id}", 200) => admin_account_body(),
+        ("delete", "/admin/accounts/{id}/two_factor", 200) => admin_account_body(),
+        ("get", "/admin/accounts/{id}", 200) => admin_account_details(),
+        ("post", "/admin/accounts/{id}/password_reset", 200) => {
+            obj(&["message"], json!({"message": str_t()}))
+        }
         ("post", "/admin/api-clients", 201) => api_client_body(),
+        ("get", "/admin/api-clients", 200) => obj(
+            &["data"],
+            json!({"data": arr(obj(&["client_id", "name", "role", "organization_id", "created_at"],
+                json!({"client_id": uuid_t(), "name": str_t(), "role": enum_t(&["csp", "reseller"]),
+                    "organization_id": nuuid(), "created_at": ts()})))}),
+        ),
+        ("get", "/console/session", 200) => json!({"oneOf": [
+            console_session(),
+            obj(&["signed_in"], json!({"signed_in": {"const": false}})),
+        ]}),
+        ("post", "/console/session", 200) => json!({"oneOf": [
+            console_session(),
+            obj(&["otp_required", "otp_session_state"],
+                json!({"otp_required": {"const": true}, "otp_session_state": str_t()})),
+        ]}),
+        ("delete", "/console/session", 200) => obj(&["message"], json!({"message": str_t()})),
         ("post", "/admin/scim-connections", 201) => scim_connection_body(true),
         ("get", "/admin/scim-connections", 200) => {
             obj(&["data"], json!({"data": arr(scim_connection_body(false))}))

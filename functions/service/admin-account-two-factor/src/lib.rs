@@ -1,0 +1,12 @@
+//! `DELETE /admin/accounts/{id}/two_factor` →
+//! [`onboard_shared::families::service::account_two_factor`].
+
+use onboard_shared::families::service;
+use onboard_shared::{edge::spin, edge::web};
+use spin_sdk::http::IncomingRequest;
+use spin_sdk::http_component;
+
+#[http_component]
+async fn handle(req: IncomingRequest) -> web::Response {
+    spin::handle(req, service::render_error, service::account_two_factor).await
+}

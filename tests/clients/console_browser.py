@@ -253,7 +253,7 @@ try:
     go("#/", "Overview")
     shot("overview")
     go(f"#/organizations/{customer_id}", "Acme Customer")
-    subscribe = form("Subscribe")
+    form("Subscribe")
     go("#/api-clients", "API clients")
     create = form("Create an API client")
     fill(create, name="Billing")
@@ -311,9 +311,9 @@ try:
 
     # ---- a reseller admin with a second factor sees its subtree ----
     check(api.post("/admin/resellers", headers=as_operator, json={"name": "South Reseller", "code": "SOUTH"}), 201)
-    check(api.post("/admin/accounts", headers=as_operator, json={
+    north_id = check(api.post("/admin/accounts", headers=as_operator, json={
         "email": RESELLER_ADMIN[0], "password": RESELLER_ADMIN[1], "role": "reseller_admin",
-        "organization_id": reseller_id}), 201)
+        "organization_id": reseller_id}), 201)["id"]
     token = check(api.post("/auth/sign_in", headers={"x-api-key": app_key},
                            json={"username": RESELLER_ADMIN[0], "password": RESELLER_ADMIN[1]}), 200)["token"]
     as_reseller = {"Authorization": f"Bearer {token}"}
@@ -335,6 +335,21 @@ try:
     assert "North Reseller" in listed and "Acme Customer" in listed, listed
     assert "South Reseller" not in listed, listed
     browser_log()
+    sign_out()
+    browser_log()
+
+    # ---- the phone is lost: the operator resets the second factor ----
+    sign_in(*OPERATOR)
+    heading("Overview")
+    go(f"#/users/{north_id}", "")
+    reset = form("Reset the second factor")
+    fill(reset, password=OPERATOR[1])
+    submit(reset, ".notice")
+    browser_log()
+    assert not check(api.get(f"/admin/accounts/{north_id}", headers=as_operator), 200)["two_factor"]
+    sign_out()
+    sign_in(*RESELLER_ADMIN)
+    heading("Overview")
     sign_out()
     browser_log()
     print("console in chromium: ok")

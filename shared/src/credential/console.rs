@@ -28,6 +28,7 @@ pub struct Browser<'a> {
     pub origin: Option<&'a str>,
     pub fetch_site: Option<&'a str>,
     pub host: Option<&'a str>,
+    pub method: &'a str,
     pub path: &'a str,
 }
 
@@ -76,19 +77,60 @@ pub fn check_same_origin(browser: &Browser) -> Result<()> {
     Ok(())
 }
 
-/// The paths a console session may call: the console's own, and the Clone
-/// and service endpoints its pages use. Not sign-in, impersonation or
-/// anything minting a Clone token from the cookie.
-pub fn reaches(path: &str) -> bool {
-    const PREFIXES: [&str; 6] = [
-        "/console/",
-        "/v2/users",
-        "/v2/organizations",
-        "/v2/audit/",
-        "/admin/",
-        "/v2/user/me",
-    ];
-    PREFIXES.iter().any(|p| path.starts_with(p)) || path == "/auth/invitation"
+/// What a console session may call: exactly the routes the console's pages
+/// use (`{}` is one path segment), and nothing that mints a Clone token,
+/// impersonates or changes the caller's own credentials. Handlers narrow
+/// further what a console caller gets (`from_console`).
+const ROUTES: [(&str, &str); 28] = [
+    ("GET", "/v2/users"),
+    ("GET", "/v2/users/{}"),
+    ("PUT", "/v2/users/{}"),
+    ("DELETE", "/v2/users/{}"),
+    ("GET", "/v2/organizations"),
+    ("POST", "/v2/organizations"),
+    ("GET", "/v2/organizations/{}"),
+    ("PUT", "/v2/organizations/{}"),
+    ("DELETE", "/v2/organizations/{}"),
+    ("GET", "/v2/organizations/{}/subscriptions"),
+    ("POST", "/v2/organizations/{}/subscribe"),
+    ("POST", "/v2/organizations/{}/unsubscribe"),
+    ("GET", "/v2/audit/events"),
+    ("GET", "/v2/audit/events/{}"),
+    ("POST", "/auth/invitation"),
+    ("POST", "/admin/resellers"),
+    ("POST", "/admin/accounts"),
+    ("GET", "/admin/accounts/{}"),
+    ("PATCH", "/admin/accounts/{}"),
+    ("DELETE", "/admin/accounts/{}/two_factor"),
+    ("POST", "/admin/accounts/{}/password_reset"),
+    ("GET", "/admin/api-clients"),
+    ("POST", "/admin/api-clients"),
+    ("DELETE", "/admin/api-clients/{}"),
+    ("GET", "/admin/outbox"),
+    ("POST", "/admin/outbox/deliver"),
+    ("GET", "/console/session"),
+    ("DELETE", "/console/session"),
+];
+
+/// Whether a console session may send `method` to `path` (see [`ROUTES`]).
+pub fn reaches(method: &str, path: &str) -> bool {
+    let segments: Vec<&str> = path.split('/').collect();
+    ROUTES.iter().any(|(m, route)| {
+        let pattern: Vec<&str> = route.split('/').collect();
+        *m == method
+            && pattern.len() == segments.len()
+            && pattern
+                .iter()
+                .zip(&segments)
+                .all(|(p, s)| if *p == "{}" { !s.is_empty() } else { p == s })
+    })
+}
+
+/// Whether a request authenticates with the console's cookie (no
+/// `Authorization`, the cookie present): what handlers check to narrow
+/// what the console gets.
+pub fn from_console(authorization: Option<&str>, browser: &Browser) -> bool {
+    authorization.is_none() && presented(browser).is_some()
 }
 
 /// The console session's token in the request's cookie, if any.
@@ -110,7 +152,7 @@ pub fn caller(
     let token = presented(browser)?;
     Some((|| {
         check_same_origin(browser)?;
-        if !reaches(browser.path) {
+        if !reaches(browser.method, browser.path) {
             return Err(Error::Forbidden(
                 "the console's session does not call this endpoint".into(),
             ));
@@ -135,6 +177,7 @@ mod tests {
             origin,
             fetch_site: site,
             host: Some("acme.localhost:3000"),
+            method: "GET",
             path: "/v2/users",
             ..Browser::default()
         }
@@ -167,13 +210,27 @@ mod tests {
     }
 
     #[test]
-    fn only_the_console_s_paths_take_the_cookie() {
-        assert!(reaches("/v2/users/1"));
-        assert!(reaches("/admin/accounts"));
-        assert!(reaches("/auth/invitation"));
-        assert!(!reaches("/auth/impersonate"));
-        assert!(!reaches("/v2/user/generate_access_token"));
-        assert!(!reaches("/iam/users"));
+    fn only_the_console_s_routes_take_the_cookie() {
+        assert!(reaches("GET", "/v2/users/1"));
+        assert!(reaches("POST", "/admin/accounts"));
+        assert!(reaches("POST", "/auth/invitation"));
+        assert!(reaches("DELETE", "/admin/accounts/7/two_factor"));
+        for (method, path) in [
+            ("POST", "/auth/impersonate"),
+            ("PUT", "/v2/user/generate_access_token"),
+            ("GET", "/v2/user/me"),
+            ("GET", "/iam/users"),
+            ("POST", "/v2/users/create_customer"),
+            ("POST", "/admin/scim-connections"),
+            ("PATCH", "/admin/tenants/acme"),
+            ("PUT", "/auth/invitation"),
+            ("GET", "/v2/users_other"),
+            ("GET", "/v2/users/1/x"),
+            ("GET", "/v2/users/"),
+            ("POST", "/v2/users/1"),
+        ] {
+            assert!(!reaches(method, path), "{method} {path}");
+        }
     }
 
     #[test]

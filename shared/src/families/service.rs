@@ -233,6 +233,11 @@ fn account_input(
     )
 }
 
+/// Whether the request comes from the console's session cookie.
+fn from_console(req: &Request) -> bool {
+    crate::credential::console::from_console(header_str(req, "authorization"), &clone::browser(req))
+}
+
 /// The tenant's own operators (not a reseller's administrators).
 fn tenant_operator(caller: &Caller) -> Result<(), Error> {
     caller.require(Role::Operator)?;
@@ -546,6 +551,11 @@ fn on_accounts(req: &Request, env: &mut Env, config: &Config) -> Result<Response
         Some(Value::Bool(true)) => true,
         Some(_) => return Err(Error::invalid("invite", "must be true or false")),
     };
+    if !invited && from_console(req) {
+        return Err(Error::Forbidden(
+            "the console invites accounts (\"invite\": true): their passwords are their own".into(),
+        ));
+    }
     let (account, mut errors) = account_input(&obj, "", invited);
     if !obj.contains_key("role") {
         errors.add("role", "is required");
@@ -564,6 +574,9 @@ fn on_accounts(req: &Request, env: &mut Env, config: &Config) -> Result<Response
 /// `GET /admin/outbox`: the newest messages, once waiting forgot-password requests are resolved.
 fn on_outbox(req: &Request, env: &mut Env, config: &Config) -> Result<Response, Error> {
     let caller = tenant_caller(req, env, config)?;
+    // The console shows the messages, never the tokens they carry: a
+    // script in a browser page is no place for a password reset link.
+    let console = from_console(req);
     resolve_reset_requests(env, &caller)?;
     let messages = crate::idm::outbox::list(env, config, &caller, 100)?;
     let list: Vec<Value> = messages
@@ -584,7 +597,7 @@ fn on_outbox(req: &Request, env: &mut Env, config: &Config) -> Result<Response, 
                    "status": m.status.as_str(), "attempts": attempts,
                    "next_attempt_at": (m.status == crate::idm::outbox::Status::Pending)
                        .then(|| crate::base::time::format_millis(m.next_attempt_at)),
-                   "token": token})
+                   "token": token.filter(|_| !console)})
         })
         .collect();
     ok(json!({"messages": list}))

@@ -459,6 +459,11 @@ fn count_send(env: &Env, tenant: &str, user: Uuid) -> Result<()> {
 /// request makes, at once. An account still invited gets its invitation
 /// resent instead ([`resend`]): 409 here.
 pub fn send_password_reset(env: &mut Env, caller: &auth::Caller, user_id: Uuid) -> Result<()> {
+    if caller.impersonator.is_some() {
+        return Err(Error::Forbidden(
+            "an impersonated session cannot send a password reset".into(),
+        ));
+    }
     let (user, org) = narrower_account(env, caller, user_id)?;
     if user.invitation.is_some() {
         return Err(Error::Conflict(

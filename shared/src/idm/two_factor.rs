@@ -285,6 +285,12 @@ pub fn disable(
 /// for a user of narrower role in reach, never one's own (that is
 /// `disable`, with a code), never from an impersonated session. 409 when
 /// the user has no second factor.
+///
+/// Told first, then done: the notice is queued before the factor goes,
+/// under an operation named after the enrolment, so a retry after any
+/// failure tells again under the same message subject (one webhook-id: a
+/// receiver sends it once) and a reset is never silent. The audit event
+/// follows the change.
 pub fn reset_by_admin(
     env: &mut Env,
     caller: &Caller,
@@ -303,28 +309,42 @@ pub fn reset_by_admin(
             "your own second factor is turned off with a code (PUT /v2/user/disable_2fa)".into(),
         ));
     }
-    let (target, _) = users::get(env, caller, id)?;
+    let (target, org) = users::get(env, caller, id)?;
     let platform_admin = caller.user.is_none();
-    if !platform_admin && target.role <= caller.role {
+    let narrower = |u: &User| platform_admin || u.role > caller.role;
+    if !narrower(&target) {
         return Err(Error::Forbidden(
             "only a narrower role's second factor can be reset".into(),
         ));
     }
     if !platform_admin {
         let me = own_user(env, caller)?;
-        let tenant = crate::credential::identity::active_tenant(env, &caller.tenant)?;
-        crate::credential::identity::check_password(env, &tenant, &me.email, password, address)
-            .map_err(|e| match e {
-                Error::Unauthenticated(_) => Error::invalid("password", "is not your password"),
-                other => other,
-            })?;
+        users::check_own_password(env, &caller.tenant, &me, password, address, "password")?;
     }
-    let op = format!("2fa-reset/{}", env.new_uuid().simple());
+    let enrolment = match &target.two_factor {
+        Some(f) => storage::sha256_hex(f.secret.as_bytes())[..16].to_string(),
+        None => {
+            return Err(Error::Conflict(
+                "the user has no second factor to reset".into(),
+            ));
+        }
+    };
+    let op = format!("2fa-reset/{id}/{enrolment}");
+    crate::idm::outbox::queue_two_factor_reset(env, &caller.tenant, &target, &op)?;
     let now = env.now;
     let (record, changed) =
         storage::update_if::<User, _>(env, &keys::user(&caller.tenant, id), &op, |u| {
-            if u.two_factor.is_none() {
+            let same = u
+                .two_factor
+                .as_ref()
+                .is_some_and(|f| storage::sha256_hex(f.secret.as_bytes())[..16] == enrolment);
+            if !same {
                 return Ok(false);
+            }
+            if !narrower(u) {
+                return Err(Error::Forbidden(
+                    "only a narrower role's second factor can be reset".into(),
+                ));
             }
             u.two_factor = None;
             u.updated_at = now;
@@ -332,13 +352,17 @@ pub fn reset_by_admin(
         })?;
     if !changed {
         return Err(Error::Conflict(
-            "the user has no second factor to reset".into(),
+            "the second factor changed meanwhile; reload and retry".into(),
         ));
     }
-    let user = record.data;
-    crate::idm::outbox::queue_two_factor_reset(env, &caller.tenant, &user, &op)?;
-    caller.audit(env, &op, "user.2fa.reset", vec![format!("user:{id}")], None)?;
-    Ok(user)
+    caller.audit(
+        env,
+        &op,
+        "user.2fa.reset",
+        vec![format!("user:{id}")],
+        Some(&org),
+    )?;
+    Ok(record.data)
 }
 
 /// A new set of recovery codes, shown this once; the old set stops working.

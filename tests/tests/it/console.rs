@@ -471,11 +471,23 @@ async fn the_pages_actions_invite_list_clients_reset_passwords_and_disable_organ
     assert_eq!(r.status, 422, "{}", r.text());
     let messages = outbox(&host).await;
     assert!(
-        messages
-            .iter()
-            .any(|m| m["kind"] == "invitation" && m["to"] == "invited@acme.test"),
+        messages.iter().any(|m| m["kind"] == "invitation"
+            && m["to"] == "invited@acme.test"
+            && m["token"].is_string()),
         "{messages:?}"
     );
+    // The console lists the messages, never the tokens they carry, and
+    // makes no account with a password of its choosing.
+    let r = host.send(c.call(Request::get("/admin/outbox"))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let listed = r.json()["messages"].as_array().unwrap().clone();
+    assert!(!listed.is_empty() && listed.iter().all(|m| m["token"].is_null()));
+    let r = host
+        .send(c.call(Request::post("/admin/accounts").json(&json!({
+            "email": "chosen@acme.test", "password": "Account-password-1",
+            "role": "user", "organization_id": customer}))))
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text());
     let r = host
         .send(c.call(Request::get(format!("/admin/accounts/{invited}"))))
         .await;
@@ -538,7 +550,7 @@ async fn the_pages_actions_invite_list_clients_reset_passwords_and_disable_organ
     let path = format!("/v2/organizations/{customer}");
     let status = |s: &str| {
         c.call(Request::put(path.clone()))
-            .json(&json!({"organization": {"name": "Acme", "company_name": "Acme", "status": s}}))
+            .json(&json!({"organization": {"status": s}}))
     };
     let r = host.send(status("terminated")).await;
     assert_eq!(r.status, 422, "{}", r.text());
@@ -565,5 +577,22 @@ async fn the_pages_actions_invite_list_clients_reset_passwords_and_disable_organ
     );
     let r = host.send(status("active")).await;
     assert_eq!(r.json()["data"]["attributes"]["status"], "active");
+    assert_eq!(
+        r.json()["data"]["attributes"]["name"],
+        "Acme",
+        "the name stays"
+    );
+    // A full update may carry the status too.
+    let r = host
+        .send(c.call(Request::put(path.clone())).json(
+            &json!({"organization": {"name": "Acme Two", "company_name": "Acme", "status": "active"}}),
+        ))
+        .await;
+    assert_eq!(
+        r.json()["data"]["attributes"]["name"],
+        "Acme Two",
+        "{}",
+        r.text()
+    );
     crate::support::sign_in(&host, &key, "active@acme.test", "Account-password-1").await;
 }

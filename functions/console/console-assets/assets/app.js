@@ -276,12 +276,13 @@ function organizationsPage() {
 }
 
 async function organizationPage(id) {
-  const answer = await api('GET', `/v2/organizations/${encodeURIComponent(id)}`);
+  const enc = encodeURIComponent(id);
+  const answer = await api('GET', `/v2/organizations/${enc}`);
   const a = answer.data.attributes;
   const status = h('div', { 'aria-live': 'polite' });
   const reload = () => route();
   const setStatus = (s) => async () => {
-    await api('PUT', `/v2/organizations/${id}`, { organization: { name: a.name, company_name: a.company_name || a.name, status: s } });
+    await api('PUT', `/v2/organizations/${enc}`, { organization: { status: s } });
     return s === 'disabled' ? 'Disabled: its users cannot sign in.' : 'Enabled.';
   };
   const actions = h('div', { class: 'actions' },
@@ -289,19 +290,19 @@ async function organizationPage(id) {
       ? actionButton('Enable', status, setStatus('active'), { after: reload })
       : actionButton('Disable', status, setStatus('disabled'), { ask: `Disable ${a.name}? Its users cannot sign in until it is enabled.`, after: reload }),
     actionButton('Delete', status, async () => {
-      await api('DELETE', `/v2/organizations/${id}`);
+      await api('DELETE', `/v2/organizations/${enc}`);
       return 'Deleted.';
     }, { ask: `Delete ${a.name}? It must have no users and no organizations under it.`, danger: true }));
   const subs = h('div', { 'aria-live': 'polite' }, loading());
   const showSubs = async () => {
     try {
-      const list = (await api('GET', `/v2/organizations/${id}/subscriptions`)).data || [];
+      const list = (await api('GET', `/v2/organizations/${enc}/subscriptions`)).data || [];
       fill(subs, table(['Plan', 'Status', 'Started', { text: 'Ends', optional: true }, ''], list.map((s) => {
         const sa = s.attributes || s;
         const plan = sa.plan_code || sa.plan || (sa.plan_details && sa.plan_details.code) || s.id;
         return [String(plan), badge(sa.status || ''), when(sa.start_date), when(sa.end_date),
           sa.status === 'active' ? actionButton('Unsubscribe', status, async () => {
-            await api('POST', `/v2/organizations/${id}/unsubscribe`, { plan: String(plan) });
+            await api('POST', `/v2/organizations/${enc}/unsubscribe`, { plan: String(plan) });
             showSubs();
             return `Unsubscribed from ${plan}.`;
           }, { ask: `Cancel the ${plan} subscription?` }) : ''];
@@ -310,7 +311,7 @@ async function organizationPage(id) {
   };
   showSubs();
   const subscribe = actionForm('Subscribe', [field('Plan code', 'plan', { required: true })], 'Subscribe', async (v) => {
-    await api('POST', `/v2/organizations/${id}/subscribe`, { plan: v.plan });
+    await api('POST', `/v2/organizations/${enc}/subscribe`, { plan: v.plan });
     showSubs();
     return `Subscribed to ${v.plan}.`;
   }, (m) => m);
@@ -368,9 +369,10 @@ function usersPage() {
 }
 
 async function userPage(id) {
+  const enc = encodeURIComponent(id);
   const [answer, detail] = await Promise.all([
-    api('GET', `/v2/users/${encodeURIComponent(id)}`),
-    api('GET', `/admin/accounts/${encodeURIComponent(id)}`),
+    api('GET', `/v2/users/${enc}`),
+    api('GET', `/admin/accounts/${enc}`),
   ]);
   const a = answer.data.attributes;
   const status = h('div', { 'aria-live': 'polite' });
@@ -379,24 +381,18 @@ async function userPage(id) {
   const disabled = a.status === 'disabled';
   const actions = h('div', { class: 'actions' },
     disabled
-      ? actionButton('Enable', status, async () => { await api('PATCH', `/admin/accounts/${id}`, { status: 'active' }); return 'Enabled.'; }, { after: reload })
-      : actionButton('Disable', status, async () => { await api('PATCH', `/admin/accounts/${id}`, { status: 'disabled' }); return 'Disabled: it cannot sign in.'; }, { ask: `Disable ${a.email}?`, after: reload }),
+      ? actionButton('Enable', status, async () => { await api('PATCH', `/admin/accounts/${enc}`, { status: 'active' }); return 'Enabled.'; }, { after: reload })
+      : actionButton('Disable', status, async () => { await api('PATCH', `/admin/accounts/${enc}`, { status: 'disabled' }); return 'Disabled: it cannot sign in.'; }, { ask: `Disable ${a.email}?`, after: reload }),
     actionButton('Resend invitation', status, async () => {
       const r = await api('POST', '/auth/invitation', { user_id: id });
       return r.message || 'Sent.';
-    }),
+    }, { ask: `Send ${a.email} a new invitation?` }),
     actionButton('Send a password reset', status, async () => {
-      const r = await api('POST', `/admin/accounts/${id}/password_reset`, {});
+      const r = await api('POST', `/admin/accounts/${enc}/password_reset`, {});
       return r.message || 'Sent.';
-    }),
-    detail.two_factor ? actionButton('Reset second factor', status, async () => {
-      const password = window.prompt('Your own password, to confirm resetting this user\'s second factor:');
-      if (!password) throw new ApiError(0, 'Cancelled: no password given.', null);
-      await api('DELETE', `/admin/accounts/${id}/two_factor`, { password });
-      return 'Second factor reset; the user was told and signs in with the password alone.';
-    }, { after: reload }) : null,
+    }, { ask: `Send ${a.email} a password reset?` }),
     actionButton('Delete', status, async () => {
-      await api('DELETE', `/v2/users/${id}`);
+      await api('DELETE', `/v2/users/${enc}`);
       return 'Deleted.';
     }, { ask: `Delete ${a.email}? It can no longer sign in.`, danger: true }));
   const edit = actionForm('Edit profile', [
@@ -409,9 +405,17 @@ async function userPage(id) {
   ], 'Save', async (v) => {
     const user = {};
     for (const k of ['first_name', 'last_name', 'title', 'phone', 'locale', 'timezone']) user[k] = v[k] === undefined ? null : v[k];
-    await api('PUT', `/v2/users/${id}`, { user });
+    await api('PUT', `/v2/users/${enc}`, { user });
     return 'Saved.';
   }, (m) => m);
+  // A lost phone: the administrator confirms with its own password.
+  const resetFactor = detail.two_factor ? actionForm('Reset the second factor', [
+    h('p', {}, 'For a user who lost its authenticator. It then signs in with its password alone and is told so.'),
+    field('Your own password', 'password', { type: 'password', autocomplete: 'current-password', required: true }),
+  ], 'Reset second factor', async (v) => {
+    await api('DELETE', `/admin/accounts/${enc}/two_factor`, { password: v.password });
+    return 'Second factor reset; the user was told.';
+  }, (m) => m) : null;
   const move = actionForm('Move to another organization', [
     field('Organization id', 'organization_id', { required: true, pattern: UUID }),
   ], 'Move', async (v) => {
@@ -428,7 +432,7 @@ async function userPage(id) {
       ['Groups', (detail.groups || []).map((g) => g.name).join(', ')],
       ['Second factor', detail.two_factor ? 'on' : 'off'],
       ['Confirmed', a.confirmed ? 'yes' : 'no'], ['Invitation', detail.invited ? 'not accepted yet' : 'accepted or none'], ['Created', when(a.created_at)], ['Id', id]]), actions, status),
-    edit, move, h('h2', {}, 'Sessions and tokens'), h('section', {}, signIns, tokens)];
+    edit, move, resetFactor, h('h2', {}, 'Sessions and tokens'), h('section', {}, signIns, tokens)];
 }
 
 // ---- API clients ------------------------------------------------------------

@@ -8,6 +8,8 @@ export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs || {})) {
     if (value === null || value === undefined || value === false) continue;
+    // Never a property that parses markup, whatever a caller passes.
+    if (/html|srcdoc/i.test(key)) throw new Error(`h(): ${key} is not set from data`);
     if (key.startsWith('on') && typeof value === 'function') {
       el.addEventListener(key.slice(2), value);
     } else if (key === 'class') {
@@ -77,11 +79,13 @@ export function props(pairs) {
 
 export const badge = (text) => h('span', { class: `badge ${text}` }, text);
 
-/** The form's fields as an object of trimmed strings (empty ones left out). */
+/** The form's fields as an object of strings, trimmed but for passwords
+ *  (empty ones left out). */
 export function formData(form) {
   const out = {};
   for (const [k, v] of new FormData(form).entries()) {
-    const s = String(v).trim();
+    const el = form.elements.namedItem(k);
+    const s = el && el.type === 'password' ? String(v) : String(v).trim();
     if (s !== '') out[k] = s;
   }
   return out;

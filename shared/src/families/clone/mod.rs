@@ -89,14 +89,20 @@ pub fn authenticate(
 
 pub use crate::edge::web::client_address;
 
-/// What the console's credential check reads of a request.
+/// What the console's credential check reads of a request. Of several
+/// `Cookie` headers (HTTP/2 may split them), the one with the console's.
 pub fn browser(req: &Request) -> console::Browser<'_> {
+    let cookies = req.headers().get_all("cookie").iter();
+    let cookie = cookies
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| console::cookie_value(v, console::COOKIE).is_some());
     console::Browser {
-        cookie: header_str(req, "cookie"),
+        cookie,
         csrf: header_str(req, console::CSRF_HEADER),
         origin: header_str(req, "origin"),
         fetch_site: header_str(req, "sec-fetch-site"),
         host: header_str(req, "host"),
+        method: req.method().as_str(),
         path: req.uri().path(),
     }
 }

@@ -138,12 +138,28 @@ pub fn organization(req: &Request, env: &mut Env, config: &Config) -> Response {
             Method::PUT => {
                 let body = json_object(req)?;
                 let status = org_status(&body)?;
-                let change = super::current_user::parse_org_change(&body)?;
-                let mut org = organizations::update(env, &caller, id, &change)?;
+                // `{"organization": {"status": ...}}` alone changes the
+                // status only; anything more is the vendor's full update.
+                let only_status = status.is_some()
+                    && body
+                        .get("organization")
+                        .and_then(Value::as_object)
+                        .is_some_and(|o| o.len() == 1);
+                let change = if only_status {
+                    None
+                } else {
+                    Some(super::current_user::parse_org_change(&body)?)
+                };
+                // The status first: its stricter checks refuse before any
+                // other field is written.
+                let mut org = organizations::get(env, &caller, id)?;
                 if let Some(status) = status
                     && status != org.status
                 {
                     org = organizations::set_status(env, &caller, id, status)?;
+                }
+                if let Some(change) = change {
+                    org = organizations::update(env, &caller, id, &change)?;
                 }
                 Ok(web::json(StatusCode::OK, &resource(env, &caller, &org)?))
             }

@@ -831,6 +831,31 @@ pub fn session_token(
     secrets::sign_jwt(&config.token_keys, &claims).ok_or_else(keys_missing)
 }
 
+/// The access token of a session just opened for `family`, for the
+/// session's whole life (families whose tokens live as long as their
+/// sessions, with no extra claims).
+pub fn session_access_token(
+    config: &Config,
+    signed: &SignedIn,
+    family: Family,
+    now: Millis,
+) -> Result<String> {
+    session_token(
+        config,
+        &signed.caller,
+        TokenSpec {
+            family,
+            token_type: "access",
+            sid: &signed.sid,
+            jti: &signed.sid,
+            ttl: SESSION_TTL_MS,
+            org: Some(signed.user.organization_id),
+        },
+        now,
+        Map::new(),
+    )
+}
+
 /// Ends the caller's session: every token naming it fails from the next
 /// request on.
 pub fn end_session(env: &Env, caller: &Caller, sid: &str) -> Result<()> {

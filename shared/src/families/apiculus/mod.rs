@@ -17,7 +17,7 @@ use crate::base::error::{Error, FieldErrors};
 use crate::base::model::{Lifecycle, Organization, Role, User};
 use crate::be::storage::Env;
 use crate::credential::auth::Caller;
-use crate::credential::identity::{self, Config, Family, TokenSpec};
+use crate::credential::identity::{self, Config, Family};
 use crate::edge::web::{self, Request, Response, header_str};
 use crate::{base::time, idm::admin, idm::aliases, idm::provision};
 
@@ -161,20 +161,7 @@ pub fn login(req: &Request, env: &mut Env, config: &Config) -> Response {
             &web::client_address(req),
             Family::Apiculus,
         )?;
-        let token = identity::session_token(
-            config,
-            &signed.caller,
-            TokenSpec {
-                family: Family::Apiculus,
-                token_type: "access",
-                sid: &signed.sid,
-                jti: &signed.sid,
-                ttl: identity::SESSION_TTL_MS,
-                org: Some(signed.user.organization_id),
-            },
-            env.now,
-            Map::new(),
-        )?;
+        let token = identity::session_access_token(config, &signed, Family::Apiculus, env.now)?;
         let currency = currency(env, &tenant.id, &signed.organization)?;
         let last = signed.user.last_sign_in_at.unwrap_or(env.now);
         Ok(web::json(

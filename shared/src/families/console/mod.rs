@@ -171,20 +171,7 @@ fn sign_in(req: &Request, env: &mut Env, config: &Config) -> Result<Response, Er
     };
     console_role(&user)?;
     let signed = identity::open_session(env, &tenant, user, &address, Family::Console)?;
-    let token = identity::session_token(
-        config,
-        &signed.caller,
-        identity::TokenSpec {
-            family: Family::Console,
-            token_type: "access",
-            sid: &signed.sid,
-            jti: &signed.sid,
-            ttl: identity::SESSION_TTL_MS,
-            org: Some(signed.user.organization_id),
-        },
-        env.now,
-        Map::new(),
-    )?;
+    let token = identity::session_access_token(config, &signed, Family::Console, env.now)?;
     let body = whoami(
         &signed.user,
         &signed.organization,

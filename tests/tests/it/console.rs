@@ -240,6 +240,23 @@ async fn the_session_is_a_cookie_scripts_never_see_and_every_call_needs_its_csrf
     let r = host.send(forged.call(Request::get("/v2/users"))).await;
     assert_eq!(r.status, 401, "{}", r.text());
 
+    // Another tenant's host refuses the cookie, whatever the request says.
+    crate::support::seed_tenant(&host, "other", &["other.test"], "ops@other.test");
+    let r = host
+        .send(
+            c.call(Request::get("/v2/users"))
+                .header("host", "other.test"),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    let r = host
+        .send(
+            c.call(Request::get("/console/session"))
+                .header("host", "other.test"),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text());
+
     // Signing out ends the session and clears the cookie.
     let r = host.send(c.call(Request::delete("/console/session"))).await;
     assert_eq!(r.status, 200, "{}", r.text());

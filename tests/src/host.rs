@@ -266,6 +266,11 @@ impl App {
         Ok(app)
     }
 
+    /// The wasm file a component runs, as this run built it.
+    pub fn wasm_file(&self, component: &str) -> Option<&Path> {
+        self.components.get(component).map(|c| c.wasm.as_path())
+    }
+
     /// Size in bytes of each component's wasm file, for size figures.
     pub fn wasm_sizes(&self) -> BTreeMap<String, u64> {
         self.components

@@ -43,3 +43,55 @@ fn every_component_runs_its_own_crate_and_opens_the_default_store() {
         );
     }
 }
+
+/// The release profile is opt-level "z" for size, but argon2 is markedly
+/// slower optimised for size, and with fat LTO the component crate's
+/// opt-level is the link's: so every component that links argon2 is listed
+/// in the workspace's Cargo.toml at opt-level 3, and no other is (each one
+/// listed costs size for nothing). Read from the wasm this run built.
+#[test]
+fn hashing_components_are_built_for_speed() {
+    let cargo: toml::Table = std::fs::read_to_string(workspace_root().join("Cargo.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let release = &cargo["profile"]["release"];
+    assert_eq!(release["opt-level"].as_str(), Some("z"));
+    let at_three: std::collections::BTreeSet<String> = release["package"]
+        .as_table()
+        .expect("per-package overrides of the release profile")
+        .iter()
+        .filter(|(_, v)| v.get("opt-level").and_then(|l| l.as_integer()) == Some(3))
+        .map(|(name, _)| name.clone())
+        .collect();
+    for dependency in ["argon2", "blake2"] {
+        assert!(
+            at_three.contains(dependency),
+            "{dependency} is not at opt-level 3"
+        );
+    }
+    let app = onboard_test_host::App::main().expect("app");
+    let (manifest, _) = Manifest::load(&workspace_root().join("spin.toml")).unwrap();
+    let mut hashing = std::collections::BTreeSet::new();
+    for id in manifest.component.keys() {
+        let wasm = std::fs::read(app.wasm_file(id).unwrap()).unwrap();
+        // argon2's symbols, or the source paths of its panic locations
+        // (those survive `strip`).
+        let links = |needle: &[u8]| wasm.windows(needle.len()).any(|w| w == needle);
+        if links(b"_ZN6argon2") || links(b"/argon2-") {
+            hashing.insert(id.clone());
+        }
+    }
+    assert!(
+        hashing.contains("v2-sign-in"),
+        "argon2 not found where it must be"
+    );
+    let listed: std::collections::BTreeSet<String> = at_three
+        .into_iter()
+        .filter(|name| manifest.component.contains_key(name))
+        .collect();
+    assert_eq!(
+        listed, hashing,
+        "components at opt-level 3 in Cargo.toml (left) and those linking argon2 (right)"
+    );
+}

@@ -1899,7 +1899,7 @@ async fn growth(app: Arc<App>) {
                     &operator,
                     &input,
                     &op,
-                    config.hash_params,
+                    config.hash_params(),
                     None,
                 )
                 .expect("seed a user");

@@ -669,7 +669,68 @@ pub fn index_put_str(env: &Env, tenant: &str, list: &str, pos: i64, id: &str) ->
 
 /// How many positions a list has handed out.
 pub fn index_len(kv: &dyn Kv, tenant: &str, list: &str) -> Result<i64> {
-    Ok(kv.increment(&keys::index_counter(tenant, list), 0)?)
+    read_counter(kv, &keys::index_counter(tenant, list))
+}
+
+/// A counter's current value, read with a plain `get`: `increment(key, 0)`
+/// reads it too, but on Spin's SQLite store that is a write transaction
+/// (BEGIN, SELECT, upsert, COMMIT under the store's one connection), so a
+/// list page paid two commits and held every other request back meanwhile.
+pub fn read_counter(kv: &dyn Kv, key: &str) -> Result<i64> {
+    decode_counter(key, kv.get(key)?.as_deref())
+}
+
+/// What `increment` left at `key`, as `get` returns it: Spin's SQLite store
+/// keeps 8 little-endian bytes, its Redis store (INCRBY) decimal text. A
+/// decimal counter of 8 digits is 8 bytes too, so digits are tried first:
+/// an 8-byte little-endian counter reads as digits only from 0x30 << 56 up.
+/// Absent is 0, as `increment` counts it.
+pub fn decode_counter(key: &str, raw: Option<&[u8]>) -> Result<i64> {
+    let Some(raw) = raw else { return Ok(0) };
+    let digits = raw.strip_prefix(b"-").unwrap_or(raw);
+    if !digits.is_empty() && digits.iter().all(u8::is_ascii_digit) {
+        return std::str::from_utf8(raw)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| corrupt(key));
+    }
+    <[u8; 8]>::try_from(raw)
+        .map(i64::from_le_bytes)
+        .map_err(|_| corrupt(key))
+}
+
+/// Index positions and the ids they hold.
+pub type Slots = Vec<(i64, Uuid)>;
+
+/// [`index_range`] and, in the same batch, the values of the counters
+/// `counters` (a list page's total and its index's length): one read.
+pub fn index_range_counted(
+    kv: &dyn Kv,
+    tenant: &str,
+    list: &str,
+    from: i64,
+    limit: usize,
+    counters: &[String],
+) -> Result<(Slots, Vec<i64>)> {
+    let positions: Vec<i64> = (from..from + limit as i64).collect();
+    let mut keys: Vec<String> = positions
+        .iter()
+        .map(|p| keys::index_entry(tenant, list, *p))
+        .collect();
+    keys.extend(counters.iter().cloned());
+    let mut values = kv.get_many(&keys)?;
+    let counted = values
+        .split_off(positions.len())
+        .iter()
+        .zip(counters)
+        .map(|(v, key)| decode_counter(key, v.as_deref()))
+        .collect::<Result<Vec<i64>>>()?;
+    let ids = values
+        .into_iter()
+        .zip(positions)
+        .filter_map(|(v, p)| Some((p, String::from_utf8(v?).ok()?.parse().ok()?)))
+        .collect();
+    Ok((ids, counted))
 }
 
 /// The ids at positions `from..from+limit` (1-based), skipping holes.
@@ -712,7 +773,7 @@ pub fn bump_count(env: &Env, tenant: &str, name: &str, delta: i64) -> Result<i64
 }
 
 pub fn read_count(kv: &dyn Kv, tenant: &str, name: &str) -> Result<i64> {
-    Ok(kv.increment(&keys::count(tenant, name), 0)?)
+    read_counter(kv, &keys::count(tenant, name))
 }
 
 /// Who did something: for audit events and permission checks.
@@ -890,6 +951,22 @@ mod tests {
     }
 
     #[test]
+    fn counters_read_as_either_store_writes_them() {
+        let read = |raw: &[u8]| decode_counter("k", Some(raw));
+        // Spin's SQLite store: 8 little-endian bytes.
+        assert_eq!(read(&7i64.to_le_bytes()).unwrap(), 7);
+        assert_eq!(read(&(-2i64).to_le_bytes()).unwrap(), -2);
+        // Its Redis store (INCRBY): decimal text, 8 digits included.
+        assert_eq!(read(b"42").unwrap(), 42);
+        assert_eq!(read(b"12345678").unwrap(), 12_345_678);
+        assert_eq!(read(b"-3").unwrap(), -3);
+        assert_eq!(decode_counter("k", None).unwrap(), 0);
+        for bad in [&b""[..], b"-", b"1.5", b"abc", b"123456789012345678901234"] {
+            assert!(read(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn index_pages_cost_one_call() {
         let kv = MemKv::new();
         let mut rnd = || [1u8; 16];
@@ -903,5 +980,13 @@ mod tests {
         assert_eq!(kv.calls() - before, 1);
         assert_eq!(page.first().unwrap().1, Uuid::from_u128(10));
         assert_eq!(index_len(&kv, "x", "users").unwrap(), 30);
+        // A page with its counters is one call too, and writes nothing.
+        let counters = [keys::index_counter("x", "users"), keys::count("x", "none")];
+        let before = kv.calls();
+        let keys_before = kv.dump();
+        let (page, counted) = index_range_counted(&kv, "x", "users", 21, 10, &counters).unwrap();
+        assert_eq!(kv.calls() - before, 1);
+        assert_eq!((page.len(), counted), (10, vec![30, 0]));
+        assert_eq!(kv.dump(), keys_before, "reading an absent counter made it");
     }
 }

@@ -17,6 +17,8 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+use std::sync::OnceLock;
+
 use uuid::Uuid;
 
 use crate::base::error::{Error, Result};
@@ -28,34 +30,88 @@ use crate::credential::password::{self, HashParams};
 use crate::credential::secrets::{self, Keys};
 use crate::{base::validate, credential::throttle};
 
-/// What components read from Spin variables.
-#[derive(Debug, Clone, Default)]
+/// What components read from Spin variables. `token_keys` is read up front
+/// (every credential check needs it); the others when first asked for:
+/// under Spin each variable is a host call (measured with wrk: reading five
+/// cost a floor component 14% of its requests per second), and most
+/// requests need none of them.
+#[derive(Debug, Clone)]
 pub struct Config {
-    /// The platform admin's bootstrap key (`admin_key`).
-    pub admin_key: Option<String>,
     /// JWT signing and credential hashing keys (`token_keys`).
     pub token_keys: Keys,
-    pub hash_params: HashParams,
+    /// Where the fields below come from when first read.
+    source: fn(&str) -> Option<String>,
+    /// The platform admin's bootstrap key (`admin_key`).
+    admin_key: OnceLock<Option<String>>,
+    hash_params: OnceLock<HashParams>,
     /// Tenant for requests whose host no tenant claims (`default_tenant`).
-    pub default_tenant: Option<String>,
-    /// Forwarding proxies whose `Forwarded` / `X-Forwarded-For` name the
-    /// client (`trusted_proxies`; none by default).
-    pub trusted_proxies: crate::credential::proxy::TrustedProxies,
+    default_tenant: OnceLock<Option<String>>,
+    /// Forwarding proxies whose `X-Forwarded-For` names the client
+    /// (`trusted_proxies`; none by default).
+    trusted_proxies: OnceLock<crate::credential::proxy::TrustedProxies>,
 }
 
 impl Config {
-    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Self {
-        let non_empty = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+    /// Reads `token_keys` now and every other variable from `get` when first
+    /// needed (a component's Spin variables).
+    pub fn from_spin(get: fn(&str) -> Option<String>) -> Self {
         Self {
-            admin_key: non_empty("admin_key"),
             token_keys: Keys::parse(&get("token_keys").unwrap_or_default()),
-            hash_params: HashParams::parse(&get("password_hash_params").unwrap_or_default()),
-            default_tenant: non_empty("default_tenant"),
-            trusted_proxies: crate::credential::proxy::TrustedProxies::parse(
-                &get("trusted_proxies").unwrap_or_default(),
-            ),
+            source: get,
+            admin_key: OnceLock::new(),
+            hash_params: OnceLock::new(),
+            default_tenant: OnceLock::new(),
+            trusted_proxies: OnceLock::new(),
         }
     }
+
+    /// Reads every variable from `get` now (tests, native hosts).
+    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Self {
+        Self {
+            token_keys: Keys::parse(&get("token_keys").unwrap_or_default()),
+            source: |_| None,
+            admin_key: OnceLock::from(non_empty(get("admin_key"))),
+            hash_params: OnceLock::from(HashParams::parse(
+                &get("password_hash_params").unwrap_or_default(),
+            )),
+            default_tenant: OnceLock::from(non_empty(get("default_tenant"))),
+            trusted_proxies: OnceLock::from(crate::credential::proxy::TrustedProxies::parse(
+                &get("trusted_proxies").unwrap_or_default(),
+            )),
+        }
+    }
+
+    pub fn admin_key(&self) -> Option<&str> {
+        self.admin_key
+            .get_or_init(|| non_empty((self.source)("admin_key")))
+            .as_deref()
+    }
+
+    /// The argon2id cost (`password_hash_params`).
+    pub fn hash_params(&self) -> HashParams {
+        *self.hash_params.get_or_init(|| {
+            HashParams::parse(&(self.source)("password_hash_params").unwrap_or_default())
+        })
+    }
+
+    pub fn default_tenant(&self) -> Option<&str> {
+        self.default_tenant
+            .get_or_init(|| non_empty((self.source)("default_tenant")))
+            .as_deref()
+    }
+
+    pub fn trusted_proxies(&self) -> &crate::credential::proxy::TrustedProxies {
+        self.trusted_proxies.get_or_init(|| {
+            crate::credential::proxy::TrustedProxies::parse(
+                &(self.source)("trusted_proxies").unwrap_or_default(),
+            )
+        })
+    }
+}
+
+/// A variable's value, unless it is unset or blank.
+fn non_empty(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.trim().is_empty())
 }
 
 /// What a request is remembered by for its Idempotency-Key: a hash keyed
@@ -192,8 +248,8 @@ pub fn sign_in_tenant(env: &Env, config: &Config, host: Option<&str>) -> Result<
         return Ok(t);
     }
     config
-        .default_tenant
-        .clone()
+        .default_tenant()
+        .map(str::to_string)
         .ok_or_else(|| Error::Unauthenticated("no tenant is served at this host".into()))
 }
 
@@ -201,7 +257,7 @@ pub fn sign_in_tenant(env: &Env, config: &Config, host: Option<&str>) -> Result<
 pub fn platform_admin(config: &Config, authorization: Option<&str>) -> Result<()> {
     let presented = scheme_token(authorization, "bearer")
         .ok_or_else(|| Error::Unauthenticated("missing bearer credential".into()))?;
-    match &config.admin_key {
+    match config.admin_key() {
         Some(k)
             if crate::credential::auth::constant_time_eq(presented.as_bytes(), k.as_bytes()) =>
         {

@@ -163,10 +163,10 @@ pub async fn handle(
     render_error: fn(&Error) -> web::Response,
     handler: fn(&web::Request, &mut Env, &crate::credential::identity::Config) -> web::Response,
 ) -> web::Response {
-    let config = crate::credential::identity::Config::from_vars(variable);
+    let config = crate::credential::identity::Config::from_spin(variable);
     match read_request(req).await {
         Ok(mut request) => with_env(render_error, |env| {
-            web::resolve_client(&mut request, &config.trusted_proxies);
+            web::resolve_client(&mut request, || config.trusted_proxies());
             env.correlation = web::correlation_id(&request);
             handler(&request, env, &config)
         }),

@@ -127,7 +127,16 @@ pub fn header_str<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
 /// address (appended as the last `spin-client-addr`, the value
 /// [`client_address`] reads, so every throttle keys on the real client). A
 /// peer that is no trusted proxy stays the client, whatever it sends.
-pub fn resolve_client(req: &mut Request, trusted: &crate::credential::proxy::TrustedProxies) {
+/// `trusted` is asked for only when the request carries `X-Forwarded-For`:
+/// without one the peer is the client whoever forwarded it.
+pub fn resolve_client<'a>(
+    req: &mut Request,
+    trusted: impl FnOnce() -> &'a crate::credential::proxy::TrustedProxies,
+) {
+    if !req.headers().contains_key("x-forwarded-for") {
+        return;
+    }
+    let trusted = trusted();
     if trusted.is_empty() {
         return;
     }

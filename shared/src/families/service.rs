@@ -260,7 +260,7 @@ fn resolve_reset_requests(env: &mut Env, caller: &Caller) -> Result<(), Error> {
 fn tenant_caller(req: &Request, env: &Env, config: &Config) -> Result<Caller, Error> {
     let authorization = header_str(req, "authorization");
     if let Some(token) = identity::scheme_token(authorization, "bearer")
-        && config.admin_key.as_deref().is_some_and(|k| {
+        && config.admin_key().is_some_and(|k| {
             crate::credential::auth::constant_time_eq(token.as_bytes(), k.as_bytes())
         })
     {

@@ -461,7 +461,7 @@ fn create_account_in(
             status: Lifecycle::Active,
             password_hash: Some(password::hash(
                 &input.password,
-                config.hash_params,
+                config.hash_params(),
                 (env.random)(),
             )),
             access_token: None,

@@ -70,7 +70,7 @@ fn row(event: AuditEvent) -> Row<AuditEvent> {
 pub fn list(env: &Env, caller: &Caller, query: &ListQuery) -> Result<Page<AuditEvent>> {
     may_read(caller)?;
     let tenant = caller.tenant.as_str();
-    let newest = env.kv.increment(&keys::audit_seq(tenant), 0)?;
+    let newest = storage::read_counter(env.kv, &keys::audit_seq(tenant))?;
     if query.is_plain() && caller.org.is_none() {
         let skipped = (query.page as i64 - 1).saturating_mul(query.per_page as i64);
         let high = newest.saturating_sub(skipped);

@@ -19,6 +19,7 @@
 
 use crate::base::error::{FieldErrors, Result};
 use crate::base::time::{self, Millis};
+use crate::be::storage::keys;
 
 /// Entries a filtered or re-sorted list reads at most.
 pub const SCAN_CAP: usize = 5_000;
@@ -321,16 +322,28 @@ pub fn run<T>(
         // An id listed twice (a user moved away and back, a move retried)
         // shows once.
         let mut seen = std::collections::HashSet::new();
-        let ids: Vec<uuid::Uuid> =
-            crate::be::storage::index_range(kv, tenant, list, from, query.per_page)?
-                .into_iter()
-                .map(|(_, id)| id)
-                .filter(|id| seen.insert(*id))
-                .collect();
+        // The page's slots, the kept count and the index's length (pages are
+        // cut from the index slots, so they count from its length): one read.
+        let counters = [
+            keys::count(tenant, count),
+            keys::index_counter(tenant, list),
+        ];
+        let (slots, counted) = crate::be::storage::index_range_counted(
+            kv,
+            tenant,
+            list,
+            from,
+            query.per_page,
+            &counters,
+        )?;
+        let ids: Vec<uuid::Uuid> = slots
+            .into_iter()
+            .map(|(_, id)| id)
+            .filter(|id| seen.insert(*id))
+            .collect();
         let items = load(&ids)?;
-        let total = crate::be::storage::read_count(kv, tenant, count)?.max(0) as usize;
-        // Pages are cut from the index slots, so they count from its length.
-        let end = crate::be::storage::index_len(kv, tenant, list)?.max(0);
+        let total = counted[0].max(0) as usize;
+        let end = counted[1].max(0);
         return Ok(Page {
             items,
             total,

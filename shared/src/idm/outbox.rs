@@ -248,7 +248,7 @@ pub fn list(
 ) -> Result<Vec<(Message, Option<String>)>> {
     operators_only(caller)?;
     let tenant = crate::idm::admin::get_tenant(env, &caller.tenant)?;
-    let newest = env.kv.increment(&counter(&caller.tenant), 0)?;
+    let newest = storage::read_counter(env.kv, &counter(&caller.tenant))?;
     let keys: Vec<String> = (1.max(newest - limit as i64 + 1)..=newest)
         .rev()
         .map(|seq| key(&caller.tenant, seq))

@@ -6,8 +6,6 @@ use std::sync::Arc;
 use onboard_shared::base::model::{Profile, Role, User};
 use onboard_shared::be::storage::{self, keys};
 use onboard_shared::credential::identity::{self, Config, Credential, CredentialKind};
-use onboard_shared::credential::password::HashParams;
-use onboard_shared::credential::secrets::Keys;
 use onboard_shared::idm::admin::{self, NewAccount, NewTenant};
 use onboard_test_host::conformance::Conformance;
 use onboard_test_host::host::workspace_root;
@@ -45,13 +43,12 @@ pub const DEFAULT_HOST: &str = "127.0.0.1";
 
 /// What the components read, as the tests configure them.
 pub fn config() -> Config {
-    Config {
-        admin_key: Some(ADMIN_KEY.into()),
-        token_keys: Keys::parse(TOKEN_KEYS),
-        hash_params: HashParams::parse(HASH_PARAMS),
-        default_tenant: None,
-        trusted_proxies: Default::default(),
-    }
+    Config::from_vars(|name| match name {
+        "admin_key" => Some(ADMIN_KEY.into()),
+        "token_keys" => Some(TOKEN_KEYS.into()),
+        "password_hash_params" => Some(HASH_PARAMS.into()),
+        _ => None,
+    })
 }
 
 /// The variables the app hosts are started with.

@@ -8,7 +8,7 @@ use spin_sdk::http_component;
 
 #[http_component]
 async fn handle(req: IncomingRequest, out: ResponseOutparam) {
-    let config = identity::Config::from_vars(spin::variable);
+    let config = identity::Config::from_spin(spin::variable);
     spin::serve_stream(
         req,
         out,

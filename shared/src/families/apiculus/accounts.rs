@@ -485,7 +485,7 @@ pub fn create_new_user(req: &Request, env: &mut Env, config: &Config) -> Respons
             &caller,
             &account.input,
             &op,
-            config.hash_params,
+            config.hash_params(),
             correlation,
         )
         .map_err(vendor_fields)?;

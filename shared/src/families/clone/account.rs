@@ -155,7 +155,7 @@ pub fn invitation(req: &Request, env: &mut Env, config: &Config) -> Response {
             &token.unwrap_or_default(),
             &password.unwrap_or_default(),
             confirmation.as_deref(),
-            config.hash_params,
+            config.hash_params(),
         )?;
         ok(open_and_answer(
             env,
@@ -200,7 +200,7 @@ pub fn password(req: &Request, env: &mut Env, config: &Config) -> Response {
             &token.unwrap_or_default(),
             &password.unwrap_or_default(),
             confirmation.as_deref(),
-            config.hash_params,
+            config.hash_params(),
         )?;
         ok(json!({
             "status": 200, "status_text": "OK",

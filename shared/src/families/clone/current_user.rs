@@ -383,6 +383,6 @@ fn on_change_password(
     }
     errors.into_result()?;
     let address = crate::edge::web::client_address(req);
-    users::change_password(env, &caller, &current, &new, &address, config.hash_params)?;
+    users::change_password(env, &caller, &current, &new, &address, config.hash_params())?;
     ok(json!({}))
 }

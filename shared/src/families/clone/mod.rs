@@ -395,7 +395,7 @@ fn create_customer_inner(req: &Request, env: &mut Env, config: &Config) -> Resul
     };
     let correlation = header_str(req, "x-correlation-id").map(str::to_string);
     let created =
-        provision::create_customer(env, &caller, &input, &op, config.hash_params, correlation)?;
+        provision::create_customer(env, &caller, &input, &op, config.hash_params(), correlation)?;
     let mut response = web::empty(StatusCode::CREATED);
     if let Ok(location) = HeaderValue::from_str(&format!("/v2/users/{}", created.user.id)) {
         response.headers_mut().insert(header::LOCATION, location);

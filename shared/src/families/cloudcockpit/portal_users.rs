@@ -217,7 +217,7 @@ fn create_in(
     };
     let correlation = env.correlation.clone();
     let created =
-        provision::create_customer(env, caller, &input, &op, config.hash_params, correlation)?;
+        provision::create_customer(env, caller, &input, &op, config.hash_params(), correlation)?;
     let status = if created.replayed {
         StatusCode::OK
     } else {

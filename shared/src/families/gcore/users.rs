@@ -274,7 +274,7 @@ fn create(
     let fingerprint =
         crate::credential::identity::fingerprint(config, &Value::Object(body).to_string());
     let op = OpId::fresh(env, fingerprint);
-    let created = provision::create_customer(env, caller, &input, &op, config.hash_params, None)
+    let created = provision::create_customer(env, caller, &input, &op, config.hash_params(), None)
         .map_err(vendor_fields)?;
     let body = user_json(
         env,

@@ -801,7 +801,7 @@ fn create(
     let op = provision::OpId::fresh(env, fingerprint);
     let correlation = env.correlation.clone();
     let created =
-        provision::create_customer(env, caller, &input, &op, config.hash_params, correlation)
+        provision::create_customer(env, caller, &input, &op, config.hash_params(), correlation)
             .map_err(taken_is_uniqueness)?;
     answer(req, env, caller, &created.user, StatusCode::CREATED)
 }

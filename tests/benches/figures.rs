@@ -2014,16 +2014,24 @@ async fn main() {
         sizes.iter().min_by_key(|(_, b)| **b).unwrap(),
         sizes.iter().max_by_key(|(_, b)| **b).unwrap(),
     );
+    let mean = total / sizes.len() as u64;
+    let verdict = |met: bool| if met { "met" } else { "missed" };
     println!(
-        "{} components, total {} KB, mean {} KB, smallest {} ({} KB), largest {} ({} KB); target <= 300 KB each: {} over",
+        "{} components, smallest {} ({} KB); {} over 300 KB\n\
+         - total {} KB (target <= 24,000 KB: {})\n\
+         - mean {} KB (target <= 300 KB: {})\n\
+         - largest {} ({} KB; target <= 600 KB: {})\n",
         sizes.len(),
-        total / 1000,
-        total / 1000 / sizes.len() as u64,
         smallest.0,
         smallest.1 / 1000,
+        over.len(),
+        total / 1000,
+        verdict(total <= 24_000_000),
+        mean / 1000,
+        verdict(mean <= 300_000),
         largest.0,
         largest.1 / 1000,
-        over.len()
+        verdict(*largest.1 <= 600_000),
     );
     for (c, b) in &sizes {
         println!(

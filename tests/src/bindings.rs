@@ -164,6 +164,7 @@ impl spin_kv::HostStore for State {
 
 impl variables::Host for State {
     async fn get(&mut self, name: String) -> wasmtime::Result<Result<String, variables::Error>> {
+        self.variables_read.push(name.clone());
         Ok(self.variable(&name).map_err(|e| match e {
             crate::host::VariableError::InvalidName(m) => variables::Error::InvalidName(m),
             crate::host::VariableError::Undefined(m) => variables::Error::Undefined(m),

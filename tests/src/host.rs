@@ -396,6 +396,8 @@ pub struct State {
     defaults: Arc<HashMap<String, Option<String>>>,
     pub(crate) kv: KvEngine,
     pub(crate) counts: KvCounts,
+    /// The Spin variables the guest asked for, in order.
+    pub(crate) variables_read: Vec<String>,
     /// Compare-and-swap slots in use in Spin's per-instance table (see
     /// `bindings::CAS_TABLE`).
     pub(crate) cas_slots: usize,
@@ -538,6 +540,8 @@ pub struct Response {
     /// The component that served it (none for a 404 from the router).
     pub component: Option<String>,
     pub kv: KvCounts,
+    /// The Spin variables the component read, in order (each is a host call).
+    pub variables_read: Vec<String>,
     pub stdout: String,
     pub stderr: String,
 }
@@ -791,6 +795,7 @@ impl Host {
             defaults: self.defaults.clone(),
             kv: self.kv.clone(),
             counts: KvCounts::default(),
+            variables_read: Vec::new(),
             cas_slots: 0,
         };
         (state, stdout, stderr)
@@ -829,6 +834,7 @@ impl Host {
             body: Vec::new(),
             component,
             kv: KvCounts::default(),
+            variables_read: Vec::new(),
             stdout: String::new(),
             stderr: String::new(),
         };
@@ -875,8 +881,9 @@ impl Host {
             // Dropping the store drops the response outparam, so a guest that
             // trapped before answering releases the receiver below.
             let counts = std::mem::take(&mut store.data_mut().counts);
+            let variables = std::mem::take(&mut store.data_mut().variables_read);
             drop(store);
-            (result, counts)
+            (result, (counts, variables))
         });
 
         let reply = receiver.await;
@@ -895,16 +902,16 @@ impl Host {
             _ => (500, http::HeaderMap::new(), Vec::new()),
         };
         let mut trap = String::new();
-        let (status, headers, body, counts) = match task.await {
-            Ok((Ok(()), counts)) => (status, headers, body, counts),
+        let (status, headers, body, (counts, variables_read)) = match task.await {
+            Ok((Ok(()), seen)) => (status, headers, body, seen),
             // A trap: Spin answers 500 with an empty body.
-            Ok((Err(e), counts)) => {
+            Ok((Err(e), seen)) => {
                 trap = format!("\ntest host: trap: {e:#}\n");
-                (500, http::HeaderMap::new(), Vec::new(), counts)
+                (500, http::HeaderMap::new(), Vec::new(), seen)
             }
             Err(e) => {
                 trap = format!("\ntest host: task failed: {e}\n");
-                (500, http::HeaderMap::new(), Vec::new(), KvCounts::default())
+                (500, http::HeaderMap::new(), Vec::new(), Default::default())
             }
         };
         Response {
@@ -913,6 +920,7 @@ impl Host {
             body,
             component: Some(matched.component),
             kv: counts,
+            variables_read,
             stdout: String::from_utf8_lossy(&stdout.contents()).into_owned(),
             stderr: format!("{}{trap}", String::from_utf8_lossy(&stderr.contents())),
         }

@@ -608,7 +608,7 @@ fn request_cursor(tenant: &str) -> String {
 /// allowed to stop the passes behind it. Returns how many were resolved.
 pub fn resolve_reset_requests(env: &mut Env, tenant: &Tenant) -> Result<usize> {
     let t = tenant.id.as_str();
-    let newest = env.kv.increment(&request_counter(t), 0)?;
+    let newest = storage::read_counter(env.kv, &request_counter(t))?;
     let done = storage::read::<i64>(env.kv, &request_cursor(t))?
         .map(|r| r.data)
         .unwrap_or(0);

@@ -488,7 +488,7 @@ pub fn deliver(
     let parked = storage::read::<Parked>(env.kv, &parked_key(t))?
         .map(|r| r.data)
         .unwrap_or_default();
-    let newest = env.kv.increment(&counter(t), 0)?;
+    let newest = storage::read_counter(env.kv, &counter(t))?;
 
     let (due, window, messages) = read_window(env, t, &cursor, &parked, newest)?;
 

@@ -465,7 +465,7 @@ fn live_pending(
         let key = gkeys::otp_state(&tenant.id, &kid, &hash);
         if let Some(record) = storage::read::<Pending>(env.kv, &key)? {
             let live = record.data.expires_at > env.now
-                && env.kv.increment(&format!("{key}/used"), 0)? == 0;
+                && storage::read_counter(env.kv, &format!("{key}/used"))? == 0;
             return Ok(live.then_some((key, record.data)));
         }
     }

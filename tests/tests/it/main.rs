@@ -29,6 +29,7 @@ mod mutator;
 mod openapi;
 mod organizations;
 mod permissions;
+mod request_cost;
 mod scale_out;
 mod scim;
 mod scim_bulk;

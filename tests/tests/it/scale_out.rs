@@ -66,6 +66,7 @@ async fn over_http(addr: SocketAddr, req: Request) -> Response {
         body: raw[split + 4..].to_vec(),
         component: None,
         kv: Default::default(),
+        variables_read: Vec::new(),
         stdout: String::new(),
         stderr: String::new(),
     }

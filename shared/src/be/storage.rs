@@ -740,11 +740,8 @@ pub fn index_range(
     list: &str,
     from: i64,
     limit: usize,
-) -> Result<Vec<(i64, Uuid)>> {
-    Ok(index_range_str(kv, tenant, list, from, limit)?
-        .into_iter()
-        .filter_map(|(p, id)| Some((p, id.parse().ok()?)))
-        .collect())
+) -> Result<Slots> {
+    Ok(index_range_counted(kv, tenant, list, from, limit, &[])?.0)
 }
 
 /// Like [`index_range`], for lists of ids that are not uuids.

@@ -560,10 +560,13 @@ fn password_only() -> Option<Value> {
     )
 }
 
+/// The token goes in the body or in the query (the body wins), so neither
+/// requires it; without either the answer is 422.
 fn revert_token() -> Option<Value> {
     object(
-        &["impersonator_revert_token"],
-        json!({"impersonator_revert_token": {"type": "string", "minLength": 1, "maxLength": 128}}),
+        &[],
+        json!({"impersonator_revert_token": {"type": "string", "minLength": 1, "maxLength": 128,
+            "description": "Required here or in the query"}}),
     )
 }
 
@@ -1974,8 +1977,11 @@ pub fn document() -> Value {
                 .collect()),
         });
         if let Some(schema) = (op.body)() {
+            // A DELETE whose body requires nothing may leave the body out.
+            let required = op.method != "delete"
+                || schema["required"].as_array().is_some_and(|r| !r.is_empty());
             operation["requestBody"] =
-                json!({"required": true, "content": {json_media(op): {"schema": schema}}});
+                json!({"required": required, "content": {json_media(op): {"schema": schema}}});
         }
         let entry = paths
             .entry(op.path.to_string())
@@ -2022,7 +2028,13 @@ pub fn document() -> Value {
                     "httpStatus": {"type": "integer"}, "success": {"type": "boolean"}, "error": {"type": "object"},
                     "sync": {"type": "boolean"}, "jobId": {"type": "string"}, "jobStatusCode": {"type": "integer"},
                     "cached": {"type": "boolean"}, "replayed": {"type": "boolean"}, "result": {"type": "object"}}},
-                "GcoreError": {"type": ["object", "array"]},
+                // DRF's shapes: `{"message"}`, `{"errors": {field: [..]}}`, or
+                // a bare list of messages (a refused token exchange).
+                "GcoreError": {"anyOf": [{"$ref": "#/components/schemas/GcoreErrorObject"},
+                    {"type": "array", "items": {"type": "string"}}]},
+                "GcoreErrorObject": {"type": "object", "properties": {
+                    "message": {"type": "string"},
+                    "errors": {"type": "object", "additionalProperties": true}}},
                 "ScimError": {"type": "object", "required": ["schemas", "status"], "properties": {
                     "schemas": {"type": "array", "items": {"type": "string",
                         "enum": ["urn:ietf:params:scim:api:messages:2.0:Error"]}},

@@ -523,6 +523,12 @@ fn role_change_allowed(
 
 /// The organization a change moves the user to: in the caller's reach, not
 /// deleted, and the tenant's root only for an operator's account.
+///
+/// An account is moved by another administrator, never by itself (as its
+/// role is changed): a self-move would be the one way to lock oneself out of
+/// one's own organization. And the account's role, new or kept, must be one
+/// the target's users can hold: an operator moved into a customer would
+/// otherwise keep an operator's reach from inside it.
 fn target_of(
     env: &Env,
     caller: &Caller,
@@ -530,22 +536,39 @@ fn target_of(
     change: &UserChange,
 ) -> Result<Option<Organization>> {
     let tenant = caller.tenant.as_str();
-    Ok(match change.organization_id {
-        Some(target) => {
-            let found = org(env, tenant, target)?.filter(|o| {
-                caller.reaches(o)
-                    && o.status != Lifecycle::Deleted
-                    && (o.kind != crate::base::model::OrgKind::Platform
-                        || current.role == Role::Operator)
-            });
-            match found {
-                Some(o) => Some(o),
-                None => return Err(Error::invalid("user.organization_id", "does not exist")),
-            }
+    let Some(target) = change.organization_id else {
+        return Ok(None);
+    };
+    let found = org(env, tenant, target)?.filter(|o| {
+        caller.reaches(o)
+            && o.status != Lifecycle::Deleted
+            && (o.kind != crate::base::model::OrgKind::Platform || current.role == Role::Operator)
+    });
+    let Some(to) = found else {
+        return Err(Error::invalid(
+            "user.organization_id",
+            TARGET_DOES_NOT_EXIST,
+        ));
+    };
+    if to.id != current.organization_id {
+        if caller.user == Some(current.id) {
+            return Err(Error::Forbidden(
+                "an account is moved by another administrator".into(),
+            ));
         }
-        None => None,
-    })
+        let role = change.role.unwrap_or(current.role);
+        if !crate::idm::admin::role_fits(role, to.kind) {
+            return Err(Error::invalid(
+                "user.organization_id",
+                "cannot hold this account's role",
+            ));
+        }
+    }
+    Ok(Some(to))
 }
+
+/// What a move to an organization that is absent or out of reach says.
+pub const TARGET_DOES_NOT_EXIST: &str = "does not exist";
 
 /// How a change's new email is carried out, every check of it first (the
 /// caller may; the budget; the address is free): claimed now for an

@@ -574,6 +574,21 @@ async fn customers_are_listed_changed_and_deleted() {
         .send(v1(http::Method::GET, &format!("/v1/Customers/{a}"), &rauth))
         .await;
     assert_eq!(r.json()["companyName"], "Alpha Two");
+    // C4 takes no `resellerId` (C3 and C6 do): one in the query is not read.
+    let r = host
+        .send(
+            v1(
+                http::Method::PATCH,
+                &format!(
+                    "/v1/Customers/{a}/account-info?resellerId={}",
+                    Uuid::new_v4()
+                ),
+                &rauth,
+            )
+            .json(&json!({"customer": info})),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text());
     let r = host
         .send(
             v1(

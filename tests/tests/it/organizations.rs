@@ -560,6 +560,80 @@ async fn moves_check_both_ends() {
     assert_eq!(r.json()["meta"]["total_count"], 1);
 }
 
+/// Found by fuzzing under a real Spin: an operator moved its own account
+/// into a customer, kept its operator role there, and the customer's
+/// deletion then took the tenant's operator with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_is_moved_by_another_and_only_where_its_role_fits() {
+    let host = app_host();
+    let (reseller, reseller_auth) = reseller_with_admin(&host, "R7");
+    let me = send(&host, as_operator(Request::get("/v2/user/me"))).await;
+    let me = me.json()["data"]["id"].as_str().unwrap().to_string();
+    let put_org = |auth: &str, user: &str, org: Uuid| {
+        Request::put(format!("/v2/users/{user}"))
+            .header("authorization", auth)
+            .json(&json!({"user": {"organization_id": org}}))
+    };
+    let r = send(&host, put_org(&operator_auth(), &me, reseller)).await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert_eq!(
+        r.json()["message"],
+        "an account is moved by another administrator"
+    );
+    let r = send(
+        &host,
+        as_operator(Request::put(format!(
+            "/v2/organizations/move?user_id={me}&organization_id={reseller}"
+        ))),
+    )
+    .await;
+    assert_eq!(r.status, 403, "{}", r.text());
+
+    // The reseller's administrator, moved by the operator into a customer,
+    // would keep a reseller's reach there: refused, and nothing moved.
+    let admin = send(
+        &host,
+        Request::get("/v2/user/me").header("authorization", &reseller_auth),
+    )
+    .await;
+    let admin = admin.json()["data"]["id"].as_str().unwrap().to_string();
+    let user = customer(&host, "fits@example.com").await;
+    let customer_org = host.with_env(|env| {
+        onboard_shared::idm::users::get(env, &op(), user)
+            .unwrap()
+            .1
+            .id
+    });
+    let r = send(&host, put_org(&operator_auth(), &admin, customer_org)).await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(
+        r.json()["errors"]["user.organization_id"][0],
+        "cannot hold this account's role"
+    );
+    let r = send(
+        &host,
+        as_operator(Request::put(format!(
+            "/v2/organizations/move?user_id={admin}&organization_id={customer_org}"
+        ))),
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(
+        r.json()["errors"]["organization_id"].is_array(),
+        "{}",
+        r.text()
+    );
+    let r = send(
+        &host,
+        as_operator(Request::get(format!("/v2/users/{admin}"))),
+    )
+    .await;
+    assert_eq!(
+        r.json()["data"]["attributes"]["organization"]["id"],
+        reseller.to_string()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscriptions_keep_one_active_per_product() {
     let host = app_host();

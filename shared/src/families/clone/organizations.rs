@@ -11,7 +11,7 @@ use super::{
     Fields, authenticate, json_object, list_body, parse_plan, parse_plans, query_value,
     render_error,
 };
-use crate::base::error::{Error, FieldErrors};
+use crate::base::error::{Error, FieldError, FieldErrors};
 use crate::base::model::{Interval, Lifecycle, Organization, Subscription, SubscriptionStatus};
 use crate::be::storage::{self, Env};
 use crate::credential::auth::Caller;
@@ -205,7 +205,22 @@ pub fn move_user(req: &Request, env: &mut Env, config: &Config) -> Response {
             },
         )
         .map_err(|e| match e {
-            Error::Invalid(_) => Error::NotFound(format!("organization {target} not found")),
+            Error::Invalid(f)
+                if f.0
+                    .iter()
+                    .any(|e| e.message == users::TARGET_DOES_NOT_EXIST) =>
+            {
+                Error::NotFound(format!("organization {target} not found"))
+            }
+            // The query parameter, not the body field the core names.
+            Error::Invalid(f) => Error::Invalid(FieldErrors(
+                f.0.into_iter()
+                    .map(|e| FieldError {
+                        field: "organization_id".into(),
+                        ..e
+                    })
+                    .collect(),
+            )),
             other => other,
         })?;
         let org = organizations::get(env, &caller, target)?;

@@ -208,13 +208,15 @@ fn list(
 
 /// A customer the caller reaches (deleted ones only where `deleted` allows),
 /// with `resellerId` naming its reseller (else 403).
+/// `named` is the `resellerId` the operation takes, if it takes one: C3 and
+/// C6 in the query; C4 none; C5 in its body, checked after the body is read.
 fn reachable_customer(
     req: &Request,
     env: &Env,
     caller: &crate::credential::auth::Caller,
+    named: Option<Uuid>,
 ) -> Result<Organization, Error> {
     let id = path_uuid(req, "customerId", "customer")?;
-    let named = query_uuid(req, "resellerId")?;
     let not_found = || Error::NotFound("The customer was not found.".into());
     let org = organizations::get(env, caller, id).map_err(|_| not_found())?;
     if org.kind != OrgKind::Customer {
@@ -235,7 +237,7 @@ pub fn customer(req: &Request, env: &mut Env, config: &Config) -> Response {
         config,
         &[Method::GET, Method::DELETE],
         |caller, env| {
-            let org = reachable_customer(req, env, caller)?;
+            let org = reachable_customer(req, env, caller, query_uuid(req, "resellerId")?)?;
             if req.method() == Method::GET {
                 return Ok(web::json(StatusCode::OK, &customer_json(&org)));
             }
@@ -253,7 +255,7 @@ pub fn customer(req: &Request, env: &mut Env, config: &Config) -> Response {
 /// replaces the company and contact fields (validated as on create); 202.
 pub fn account_info(req: &Request, env: &mut Env, config: &Config) -> Response {
     serve_v1(req, env, config, &[Method::PATCH], |caller, env| {
-        let org = reachable_customer(req, env, caller)?;
+        let org = reachable_customer(req, env, caller, None)?;
         let body = web::json_object(req)?;
         let mut errors = FieldErrors::default();
         let customer = match body.get("customer") {
@@ -297,7 +299,7 @@ pub fn account_info(req: &Request, env: &mut Env, config: &Config) -> Response {
 /// identifier of the customer's relationship; 204.
 pub fn internal_identifier(req: &Request, env: &mut Env, config: &Config) -> Response {
     serve_v1(req, env, config, &[Method::PATCH], |caller, env| {
-        let org = reachable_customer(req, env, caller)?;
+        let org = reachable_customer(req, env, caller, None)?;
         let body = web::json_object(req)?;
         let mut errors = FieldErrors::default();
         let value = match body.get("internalIdentifier") {

@@ -458,9 +458,7 @@ pub fn query_parameters(method: &str, path: &str) -> Vec<Value> {
 
         // CloudCockpit v1.
         ("get", "/v1/Customers") => cc_customers(),
-        ("get" | "delete", "/v1/Customers/{customerId}")
-        | ("patch", "/v1/Customers/{customerId}/account-info")
-        | ("patch", "/v1/Customers/{customerId}/internal-identifier") => vec![cc_reseller(
+        ("get" | "delete", "/v1/Customers/{customerId}") => vec![cc_reseller(
             "The customer must be this reseller's direct customer (else 403)",
         )],
         ("get" | "post", "/v1/customer/{customerId}/users") => vec![cc_reseller(

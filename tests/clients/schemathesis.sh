@@ -14,6 +14,9 @@ base=$1
 admin_key=$2
 creds=$(python3 tests/clients/schemathesis_bootstrap.py "$base" "$admin_key")
 get() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$creds" "$1"; }
+# Read by schemathesis.toml.
+ONBOARD_RESELLER_ID=$(get reseller)
+export ONBOARD_RESELLER_ID
 checks=not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance
 run() {
   schemathesis --config-file tests/clients/schemathesis.toml run "$base/openapi.json" --url "$base" --max-examples 10 --checks "$checks" \

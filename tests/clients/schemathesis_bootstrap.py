@@ -1,10 +1,11 @@
 """Sets up a tenant and the credentials schemathesis fuzzes each family with.
 
 Usage: schemathesis_bootstrap.py BASE_URL ADMIN_KEY. Prints a JSON object:
-app_key (the tenant's x-api-key), clone (a Clone session bearer), impersonated
+app_key (the tenant's x-api-key), reseller (a reseller's id), clone (a Clone session bearer), impersonated
 (a Clone session impersonating a customer's administrator), cc (a CloudCockpit
 bearer), apiculus (an x-access-token), gcore (a Gcore access JWT), scim (a
-SCIM connection's token for a customer organization).
+SCIM connection's token for a customer organization). It also writes the
+dictionaries schemathesis.toml names, under target/schemathesis/.
 
 Each family fuzzes with an operator account of its own, made with the platform
 admin key: one family's fuzzing may move, disable or delete what it reaches,
@@ -12,6 +13,7 @@ and it must not end another family's credential mid-run.
 """
 
 import json
+import pathlib
 import sys
 
 import httpx
@@ -41,6 +43,13 @@ clone = ok(httpx.post(f"{base}/auth/sign_in", headers={"x-api-key": app_key},
 bearer = {"Authorization": f"Bearer {clone}"}
 apiculus = ok(httpx.post(f"{base}/auth/login", json={"email": "apiculus@st.test", "password": password}))["result"]["token"]
 gcore = ok(httpx.post(f"{base}/iam/auth/jwt/login", json={"username": "gcore@st.test", "password": password}))["access"]
+# A reseller, for the one operation whose path names a reseller (an unknown
+# one is 403 there, as a missing relationship is).
+# An organization with a user and a child is not deleted, so Clone's
+# fuzzing, which runs before CloudCockpit's, leaves it in place.
+reseller = ok(httpx.post(f"{base}/admin/resellers", headers=admin, json={"name": "ST Reseller", "code": "STR"}), 201)["id"]
+ok(httpx.post(f"{base}/admin/accounts", headers=admin, json={"email": "reseller@st.test", "password": password,
+    "role": "reseller_admin", "organization_id": reseller}), 201)
 client = ok(httpx.post(f"{base}/admin/api-clients", headers=admin, json={"name": "csp"}), 201)
 cc = ok(httpx.post(f"{base}/oauth2/token", data={"grant_type": "client_credentials",
     "client_id": client["client_id"], "client_secret": client["client_secret"]}))["access_token"]
@@ -57,7 +66,53 @@ for name in ["scim", "impersonated"]:
     customers[name] = (user, org)
 scim = ok(httpx.post(f"{base}/admin/scim-connections", headers=admin,
     json={"organization_id": customers["scim"][1], "name": "schemathesis"}), 201)["token"]
-impersonated = ok(httpx.post(f"{base}/auth/impersonate?uuid={customers['impersonated'][0]}", headers=bearer))["token"]
+ok(httpx.post(f"{base}/v2/users/create_customer", headers=bearer, json={"customer": {
+    "organization": {"name": "Reseller's Co", "parent_organization": reseller},
+    "user": {"email": "admin@resold.st.test"}}}), 201)
+impersonation = ok(httpx.post(f"{base}/auth/impersonate?uuid={customers['impersonated'][0]}", headers=bearer))
+impersonated = impersonation["token"]
 
-print(json.dumps({"app_key": app_key, "clone": clone, "impersonated": impersonated, "cc": cc,
+# Values schemathesis draws from dictionaries (schemathesis.toml) for the
+# pre-login flows: a token or a credential is either the real one or refused,
+# so with generated values alone every case would be. One file per
+# dictionary, libFuzzer's format (a quoted value a line).
+# The operations that only read a token (`peek`) draw from their own pool,
+# since those that spend one may run first.
+for pool in ["peek", "spend"]:
+    for i in range(3):
+        ok(httpx.post(f"{base}/v2/users/create_customer", headers=bearer, json={"customer": {
+            "organization": {"name": f"invited {pool} {i} Co"},
+            "user": {"email": f"invited{i}@{pool}.tokens.st.test"}}}), 201)
+        ok(httpx.post(f"{base}/v2/users/create_customer", headers=bearer, json={"customer": {
+            "organization": {"name": f"unconfirmed {pool} {i} Co"},
+            "user": {"email": f"unconfirmed{i}@{pool}.tokens.st.test", "password": password,
+                     "password_confirmation": password}}}), 201)
+for i in range(3):
+    ok(httpx.post(f"{base}/admin/accounts", headers=admin,
+        json={"email": f"reset{i}@spend.tokens.st.test", "password": password, "role": "user",
+              "organization_id": customers["impersonated"][1]}), 201)
+    ok(httpx.post(f"{base}/auth/password", headers={"x-api-key": app_key},
+        json={"email": f"reset{i}@spend.tokens.st.test"}))
+messages = ok(httpx.get(f"{base}/admin/outbox", headers=admin))["messages"]
+
+
+def tokens(kind, pool):
+    return [m["token"] for m in messages if m["kind"] == kind and m["to"].endswith(f"@{pool}.tokens.st.test")]
+
+
+refresh = ok(httpx.post(f"{base}/iam/auth/jwt/login", json={"username": "gcore@st.test", "password": password}))["refresh"]
+dictionaries = {
+    "invitation_peek": tokens("invitation", "peek"), "invitation": tokens("invitation", "spend"),
+    "confirmation_peek": tokens("confirmation", "peek"), "confirmation": tokens("confirmation", "spend"),
+    "reset": tokens("password_reset", "spend"), "refresh": [refresh],
+    "revert": [impersonation["impersonator_revert_token"]],
+    "operators": ["apiculus@st.test", "gcore@st.test"], "password": [password],
+}
+out = pathlib.Path("target/schemathesis")
+out.mkdir(parents=True, exist_ok=True)
+for name, values in dictionaries.items():
+    assert values, f"no {name} value for the dictionaries"
+    (out / f"{name}.dict").write_text("".join(json.dumps(v) + "\n" for v in values))
+
+print(json.dumps({"app_key": app_key, "reseller": reseller, "clone": clone, "impersonated": impersonated, "cc": cc,
     "apiculus": apiculus, "gcore": gcore, "scim": scim}))

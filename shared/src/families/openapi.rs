@@ -1860,9 +1860,32 @@ fn parameters(path: &str) -> Value {
     Value::Array(
         path.split('/')
             .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
-            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .map(|name| json!({"name": name, "in": "path", "required": true,
+                "schema": path_schema(path, name)}))
             .collect(),
     )
+}
+
+/// What each handler parses a path parameter as (anything else is its 404):
+/// Gcore's numbers and the audit sequence are integers from 1; the Clone,
+/// CloudCockpit and account ids are UUIDs; tenants, SCIM connections, SCIM
+/// resources, Apiculus accounts (a UUID, a number or an account id) and
+/// CloudCockpit's `{email}` are strings.
+fn path_schema(path: &str, name: &str) -> Value {
+    let number = json!({"type": "integer", "minimum": 1});
+    let uuid = json!({"type": "string", "format": "uuid"});
+    match name {
+        "clientId" | "userId" | "tokenId" => number,
+        "sub_id" | "customerId" | "resellerId" => uuid,
+        "id" if path.starts_with("/v2/audit/") => number,
+        "id" if ["/v2/users/", "/v2/organizations/", "/admin/accounts/", "/admin/api-clients/"]
+            .iter()
+            .any(|p| path.starts_with(p)) =>
+        {
+            uuid
+        }
+        _ => json!({"type": "string"}),
+    }
 }
 
 /// Successes that carry no body (documented so).

@@ -542,12 +542,20 @@ const ROUTES = [
 ];
 
 let routing = 0;
+// The sign-in page on screen, if any: a second route() while signed out
+// (a hash change racing the first load) keeps it, with what was typed and the
+// pending second-factor step, instead of replacing it with a blank one.
+let signInView = null;
+
 async function route() {
   const turn = ++routing;
   const hash = location.hash || '#/';
   if (!me) {
-    fill(main, signInPage());
-    main.querySelector('input').focus();
+    if (!signInView || !main.contains(signInView)) {
+      signInView = signInPage();
+      fill(main, signInView);
+      main.querySelector('input').focus();
+    }
     return;
   }
   if (hash === '#/sign-in') { location.hash = '#/'; return; }

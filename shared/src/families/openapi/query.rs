@@ -505,6 +505,12 @@ pub fn query_parameters(method: &str, path: &str) -> Vec<Value> {
         // Gcore IAM.
         ("get", "/iam/users") => gcore_limit_offset(),
         ("get", "/iam/v2/clients/{clientId}/tokens") => gcore_token_filters(),
+        ("get", "/admin/scim-connections") => vec![param(
+            "organization_id",
+            true,
+            uuid(),
+            "The customer organization whose live connections are listed",
+        )],
 
         _ => Vec::new(),
     }

@@ -13,6 +13,8 @@ cd "$(dirname "$0")/../.."
 base=$1
 admin_key=$2
 creds=$(python3 tests/clients/schemathesis_bootstrap.py "$base" "$admin_key")
+# The dictionaries hold live tokens and passwords: gone when the run ends.
+trap 'rm -rf target/schemathesis' EXIT
 get() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$creds" "$1"; }
 # Read by schemathesis.toml.
 ONBOARD_RESELLER_ID=$(get reseller)

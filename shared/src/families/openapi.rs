@@ -1860,8 +1860,10 @@ fn parameters(path: &str) -> Value {
     Value::Array(
         path.split('/')
             .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
-            .map(|name| json!({"name": name, "in": "path", "required": true,
-                "schema": path_schema(path, name)}))
+            .map(|name| {
+                json!({"name": name, "in": "path", "required": true,
+                "schema": path_schema(path, name)})
+            })
             .collect(),
     )
 }
@@ -1878,9 +1880,14 @@ fn path_schema(path: &str, name: &str) -> Value {
         "clientId" | "userId" | "tokenId" => number,
         "sub_id" | "customerId" | "resellerId" => uuid,
         "id" if path.starts_with("/v2/audit/") => number,
-        "id" if ["/v2/users/", "/v2/organizations/", "/admin/accounts/", "/admin/api-clients/"]
-            .iter()
-            .any(|p| path.starts_with(p)) =>
+        "id" if [
+            "/v2/users/",
+            "/v2/organizations/",
+            "/admin/accounts/",
+            "/admin/api-clients/",
+        ]
+        .iter()
+        .any(|p| path.starts_with(p)) =>
         {
             uuid
         }

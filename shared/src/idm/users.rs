@@ -521,14 +521,15 @@ fn role_change_allowed(
     Ok(())
 }
 
-/// The organization a change moves the user to: in the caller's reach, not
-/// deleted, and the tenant's root only for an operator's account.
+/// The organization a change moves the user to: in the caller's reach and
+/// not deleted.
 ///
 /// An account is moved by another administrator, never by itself (as its
 /// role is changed): a self-move would be the one way to lock oneself out of
 /// one's own organization. And the account's role, new or kept, must be one
 /// the target's users can hold: an operator moved into a customer would
-/// otherwise keep an operator's reach from inside it.
+/// otherwise keep an operator's reach from inside it (and only an operator
+/// fits the tenant's root).
 fn target_of(
     env: &Env,
     caller: &Caller,
@@ -539,11 +540,8 @@ fn target_of(
     let Some(target) = change.organization_id else {
         return Ok(None);
     };
-    let found = org(env, tenant, target)?.filter(|o| {
-        caller.reaches(o)
-            && o.status != Lifecycle::Deleted
-            && (o.kind != crate::base::model::OrgKind::Platform || current.role == Role::Operator)
-    });
+    let found =
+        org(env, tenant, target)?.filter(|o| caller.reaches(o) && o.status != Lifecycle::Deleted);
     let Some(to) = found else {
         return Err(Error::invalid(
             "user.organization_id",

@@ -567,8 +567,13 @@ async fn moves_check_both_ends() {
 async fn an_account_is_moved_by_another_and_only_where_its_role_fits() {
     let host = app_host();
     let (reseller, reseller_auth) = reseller_with_admin(&host, "R7");
-    let me = send(&host, as_operator(Request::get("/v2/user/me"))).await;
-    let me = me.json()["data"]["id"].as_str().unwrap().to_string();
+    let mine = send(&host, as_operator(Request::get("/v2/user/me"))).await;
+    let me = mine.json()["data"]["id"].as_str().unwrap().to_string();
+    let root: Uuid = mine.json()["data"]["attributes"]["organization"]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let put_org = |auth: &str, user: &str, org: Uuid| {
         Request::put(format!("/v2/users/{user}"))
             .header("authorization", auth)
@@ -622,6 +627,14 @@ async fn an_account_is_moved_by_another_and_only_where_its_role_fits() {
         r.json()["errors"]["organization_id"].is_array(),
         "{}",
         r.text()
+    );
+    // Only an operator fits the tenant's root: the same 422 (the caller
+    // reads the root, so it is no 404).
+    let r = send(&host, put_org(&operator_auth(), &admin, root)).await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(
+        r.json()["errors"]["user.organization_id"][0],
+        "cannot hold this account's role"
     );
     let r = send(
         &host,

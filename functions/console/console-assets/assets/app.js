@@ -8,6 +8,11 @@ import {
 
 const main = document.getElementById('main');
 let me = null;
+// The sign-in page on screen, if any: a second route() while signed out
+// (a hash change racing the first load) keeps it, with what was typed and the
+// pending second-factor step, instead of replacing it with a blank one. A
+// sign-in or a sign-out forgets it.
+let signInView = null;
 
 const ROLE_NAMES = {
   operator: 'Operator', reseller_admin: 'Reseller admin', customer_admin: 'Customer admin', user: 'User',
@@ -35,6 +40,7 @@ function signedIn(session) {
 
 function signedOut() {
   me = null;
+  signInView = null;
   setCsrf('');
   document.getElementById('nav').hidden = true;
   document.getElementById('who').hidden = true;
@@ -63,8 +69,11 @@ function signInPage() {
     h('label', { class: 'inline' }, h('input', { type: 'checkbox', name: 'recovery' }), 'This is a recovery code'),
     h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Verify')));
   const finish = (session) => {
+    signInView = null;
     signedIn(session);
-    location.hash = '#/';
+    // Already at #/, no hashchange fires: route by hand.
+    if (location.hash === '#/') route();
+    else location.hash = '#/';
   };
   passwordStep.addEventListener('submit', async (ev) => {
     ev.preventDefault();
@@ -75,6 +84,7 @@ function signInPage() {
         const answer = await api('POST', '/console/session', { email: body.email, password: body.password });
         if (answer.otp_required) {
           otpState = answer.otp_session_state;
+          passwordStep.querySelector('input[name=password]').value = '';
           passwordStep.hidden = true;
           codeStep.hidden = false;
           codeStep.querySelector('input').focus();
@@ -542,11 +552,6 @@ const ROUTES = [
 ];
 
 let routing = 0;
-// The sign-in page on screen, if any: a second route() while signed out
-// (a hash change racing the first load) keeps it, with what was typed and the
-// pending second-factor step, instead of replacing it with a blank one.
-let signInView = null;
-
 async function route() {
   const turn = ++routing;
   const hash = location.hash || '#/';

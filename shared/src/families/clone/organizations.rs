@@ -206,9 +206,9 @@ pub fn move_user(req: &Request, env: &mut Env, config: &Config) -> Response {
         )
         .map_err(|e| match e {
             Error::Invalid(f)
-                if f.0
-                    .iter()
-                    .any(|e| e.message == users::TARGET_DOES_NOT_EXIST) =>
+                if f.0.iter().any(|e| {
+                    e.field == "user.organization_id" && e.message == users::TARGET_DOES_NOT_EXIST
+                }) =>
             {
                 Error::NotFound(format!("organization {target} not found"))
             }

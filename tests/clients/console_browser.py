@@ -19,14 +19,10 @@ Fails on any error in the browser's console and any 5xx the page receives
 SCREENSHOT_DIR, saves the main pages there as PNG files.
 """
 
-import base64
-import hashlib
-import hmac
 import http.server
 import json
 import os
 import re
-import struct
 import sys
 import threading
 import time
@@ -39,6 +35,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
+from totp import totp
 
 base, admin_key = sys.argv[1:3]
 shots = sys.argv[3] if len(sys.argv) > 3 else None
@@ -68,15 +65,6 @@ app_key = check(api.patch("/admin/tenants/console", headers={"Authorization": f"
 operator_token = check(api.post("/auth/sign_in", headers={"x-api-key": app_key},
                                 json={"username": OPERATOR[0], "password": OPERATOR[1]}), 200)["token"]
 as_operator = {"Authorization": f"Bearer {operator_token}"}
-
-
-def totp(secret_b32, at=None):
-    key = base64.b32decode(secret_b32 + "=" * (-len(secret_b32) % 8))
-    counter = int((at or time.time()) // 30)
-    digest = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
-    offset = digest[-1] & 0x0F
-    code = (struct.unpack(">I", digest[offset:offset + 4])[0] & 0x7FFFFFFF) % 1_000_000
-    return f"{code:06d}"
 
 
 # ---- the browser ------------------------------------------------------------

@@ -17,6 +17,7 @@ import pathlib
 import sys
 
 import httpx
+from totp import totp
 
 base, admin_key = sys.argv[1:3]
 admin = {"Authorization": f"Bearer {admin_key}", "X-Tenant": "st"}
@@ -100,11 +101,25 @@ def tokens(kind, pool):
     return [m["token"] for m in messages if m["kind"] == kind and m["to"].endswith(f"@{pool}.tokens.st.test")]
 
 
+# A pending two-factor sign-in, for `POST /auth/sms_otp` (its account has no
+# phone, so a real state is 422 there, as an unknown one is 401).
+ok(httpx.post(f"{base}/admin/accounts", headers=admin, json={"email": "twofactor@spend.tokens.st.test",
+    "password": password, "role": "user", "organization_id": customers["impersonated"][1]}), 201)
+app = {"x-api-key": app_key}
+session = ok(httpx.post(f"{base}/auth/sign_in", headers=app,
+    json={"username": "twofactor@spend.tokens.st.test", "password": password}))["token"]
+secret = ok(httpx.put(f"{base}/v2/user/enable_2fa", headers={"Authorization": f"Bearer {session}"},
+    json={"password": password}))["secret"]
+ok(httpx.put(f"{base}/v2/user/verify_2fa_installation", headers={"Authorization": f"Bearer {session}"},
+    json={"otp_attempt": totp(secret)}))
+otp_states = [ok(httpx.post(f"{base}/auth/sign_in", headers=app,
+    json={"username": "twofactor@spend.tokens.st.test", "password": password}))["otp_session_state"]
+    for _ in range(3)]
 refresh = ok(httpx.post(f"{base}/iam/auth/jwt/login", json={"username": "gcore@st.test", "password": password}))["refresh"]
 dictionaries = {
     "invitation_peek": tokens("invitation", "peek"), "invitation": tokens("invitation", "spend"),
     "confirmation_peek": tokens("confirmation", "peek"), "confirmation": tokens("confirmation", "spend"),
-    "reset": tokens("password_reset", "spend"), "refresh": [refresh],
+    "reset": tokens("password_reset", "spend"), "refresh": [refresh], "otp_state": otp_states,
     "revert": [impersonation["impersonator_revert_token"]],
     "operators": ["apiculus@st.test", "gcore@st.test"], "password": [password],
 }

@@ -19,6 +19,13 @@ pub fn as_operator(req: Request) -> Request {
     req.header("authorization", operator_auth())
 }
 
+/// `PUT /v2/organizations/move` by the operator.
+fn move_as_operator(user: &impl std::fmt::Display, org: &impl std::fmt::Display) -> Request {
+    as_operator(Request::put(format!(
+        "/v2/organizations/move?user_id={user}&organization_id={org}"
+    )))
+}
+
 pub async fn send(host: &Host, req: Request) -> Response {
     let r = host.send(req).await;
     assert!(r.status < 500, "{} {}", r.status, r.text());
@@ -451,13 +458,7 @@ async fn organizations_are_created_read_updated_and_deleted() {
 
     // Not while it has users.
     let user = customer(&host, "member@example.com").await;
-    let r = send(
-        &host,
-        as_operator(Request::put(format!(
-            "/v2/organizations/move?user_id={user}&organization_id={org}"
-        ))),
-    )
-    .await;
+    let r = send(&host, move_as_operator(&user, &org)).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["data"]["id"], org.as_str());
     let members: Vec<String> = r.json()["data"]["attributes"]["members"]
@@ -543,13 +544,7 @@ async fn moves_check_both_ends() {
             && r.json()["errors"]["organization_id"].is_array()
     );
     // Moving counts follow: the reseller's subtree loses the user.
-    let r = send(
-        &host,
-        as_operator(Request::put(format!(
-            "/v2/organizations/move?user_id={mine}&organization_id={outside_org}"
-        ))),
-    )
-    .await;
+    let r = send(&host, move_as_operator(&mine, &outside_org)).await;
     assert_eq!(r.status, 200);
     let r = send(
         &host,
@@ -585,13 +580,7 @@ async fn an_account_is_moved_by_another_and_only_where_its_role_fits() {
         r.json()["message"],
         "an account is moved by another administrator"
     );
-    let r = send(
-        &host,
-        as_operator(Request::put(format!(
-            "/v2/organizations/move?user_id={me}&organization_id={reseller}"
-        ))),
-    )
-    .await;
+    let r = send(&host, move_as_operator(&me, &reseller)).await;
     assert_eq!(r.status, 403, "{}", r.text());
 
     // The reseller's administrator, moved by the operator into a customer,
@@ -615,13 +604,7 @@ async fn an_account_is_moved_by_another_and_only_where_its_role_fits() {
         r.json()["errors"]["user.organization_id"][0],
         "cannot hold this account's role"
     );
-    let r = send(
-        &host,
-        as_operator(Request::put(format!(
-            "/v2/organizations/move?user_id={admin}&organization_id={customer_org}"
-        ))),
-    )
-    .await;
+    let r = send(&host, move_as_operator(&admin, &customer_org)).await;
     assert_eq!(r.status, 422, "{}", r.text());
     assert!(
         r.json()["errors"]["organization_id"].is_array(),
@@ -974,13 +957,7 @@ async fn a_token_from_before_a_move_acts_in_the_new_organization() {
     let before = current(auth.clone()).await;
     assert_eq!(before.status, 200, "{}", before.text());
     assert_ne!(before.json()["data"]["id"], target.as_str());
-    let r = send(
-        &host,
-        as_operator(Request::put(format!(
-            "/v2/organizations/move?user_id={user}&organization_id={target}"
-        ))),
-    )
-    .await;
+    let r = send(&host, move_as_operator(&user, &target)).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let after = current(auth).await;
     assert_eq!(after.status, 200, "{}", after.text());

@@ -75,10 +75,11 @@ impl State {
         Ok(())
     }
 
-    /// Counts the call and takes the test's random pause before it runs.
-    async fn before(&mut self, op: Op) {
+    /// Counts the call and takes the test's pauses before it runs (`key` is
+    /// empty for calls on several keys or on a swap's earlier read).
+    async fn before(&mut self, op: Op, key: &str) {
         self.counts.add(op);
-        self.kv.pause(op).await;
+        self.kv.pause(op, key).await;
     }
 }
 
@@ -112,7 +113,7 @@ impl spin_kv::HostStore for State {
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, spin_kv::Error>> {
         let label = self.table.get(&store)?.label.clone();
-        self.before(Op::Get).await;
+        self.before(Op::Get, &key).await;
         guest(self.kv.get(&label, &key), spin_kv::Error::Other)
     }
 
@@ -123,7 +124,7 @@ impl spin_kv::HostStore for State {
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), spin_kv::Error>> {
         let label = self.table.get(&store)?.label.clone();
-        self.before(Op::Set).await;
+        self.before(Op::Set, &key).await;
         guest(self.kv.set(&label, &key, &value), spin_kv::Error::Other)
     }
 
@@ -133,7 +134,7 @@ impl spin_kv::HostStore for State {
         key: String,
     ) -> wasmtime::Result<Result<(), spin_kv::Error>> {
         let label = self.table.get(&store)?.label.clone();
-        self.before(Op::Delete).await;
+        self.before(Op::Delete, &key).await;
         guest(self.kv.delete(&label, &key), spin_kv::Error::Other)
     }
 
@@ -143,7 +144,7 @@ impl spin_kv::HostStore for State {
         key: String,
     ) -> wasmtime::Result<Result<bool, spin_kv::Error>> {
         let label = self.table.get(&store)?.label.clone();
-        self.before(Op::Exists).await;
+        self.before(Op::Exists, &key).await;
         guest(self.kv.exists(&label, &key), spin_kv::Error::Other)
     }
 
@@ -152,7 +153,7 @@ impl spin_kv::HostStore for State {
         store: Resource<SpinStore>,
     ) -> wasmtime::Result<Result<Vec<String>, spin_kv::Error>> {
         let label = self.table.get(&store)?.label.clone();
-        self.before(Op::GetKeys).await;
+        self.before(Op::GetKeys, "").await;
         guest(self.kv.get_keys(&label), spin_kv::Error::Other)
     }
 
@@ -192,7 +193,7 @@ impl wasi_kv::HostBucket for State {
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, wasi_kv::Error>> {
         let label = self.table.get(&bucket)?.label.clone();
-        self.before(Op::Get).await;
+        self.before(Op::Get, &key).await;
         guest(self.kv.get(&label, &key), wasi_kv::Error::Other)
     }
 
@@ -203,7 +204,7 @@ impl wasi_kv::HostBucket for State {
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
         let label = self.table.get(&bucket)?.label.clone();
-        self.before(Op::Set).await;
+        self.before(Op::Set, &key).await;
         guest(self.kv.set(&label, &key, &value), wasi_kv::Error::Other)
     }
 
@@ -213,7 +214,7 @@ impl wasi_kv::HostBucket for State {
         key: String,
     ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
         let label = self.table.get(&bucket)?.label.clone();
-        self.before(Op::Delete).await;
+        self.before(Op::Delete, &key).await;
         guest(self.kv.delete(&label, &key), wasi_kv::Error::Other)
     }
 
@@ -223,7 +224,7 @@ impl wasi_kv::HostBucket for State {
         key: String,
     ) -> wasmtime::Result<Result<bool, wasi_kv::Error>> {
         let label = self.table.get(&bucket)?.label.clone();
-        self.before(Op::Exists).await;
+        self.before(Op::Exists, &key).await;
         guest(self.kv.exists(&label, &key), wasi_kv::Error::Other)
     }
 
@@ -234,7 +235,7 @@ impl wasi_kv::HostBucket for State {
         _cursor: Option<String>,
     ) -> wasmtime::Result<Result<wasi_kv::KeyResponse, wasi_kv::Error>> {
         let label = self.table.get(&bucket)?.label.clone();
-        self.before(Op::GetKeys).await;
+        self.before(Op::GetKeys, "").await;
         guest(
             self.kv
                 .get_keys(&label)
@@ -257,7 +258,7 @@ impl atomics::Host for State {
         delta: i64,
     ) -> wasmtime::Result<Result<i64, wasi_kv::Error>> {
         let label = self.table.get(&bucket)?.label.clone();
-        self.before(Op::Increment).await;
+        self.before(Op::Increment, &key).await;
         guest(
             self.kv.increment(&label, &key, delta),
             wasi_kv::Error::Other,
@@ -270,7 +271,7 @@ impl atomics::Host for State {
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), atomics::CasError>> {
         let mut state = self.table.delete(cas)?;
-        self.before(Op::Swap).await;
+        self.before(Op::Swap, "").await;
         let seen = state.seen.take().flatten();
         let watch = state.watch.take().unwrap_or(CasWatch::none());
         match self
@@ -334,7 +335,7 @@ impl atomics::HostCas for State {
             let c = self.table.get(&cas)?;
             (c.label.clone(), c.key.clone())
         };
-        self.before(Op::CasCurrent).await;
+        self.before(Op::CasCurrent, &key).await;
         let result = guest(self.kv.cas_current(&label, &key), wasi_kv::Error::Other)?;
         Ok(match result {
             Ok((seen, watch)) => {
@@ -366,7 +367,7 @@ impl batch::Host for State {
         keys: Vec<String>,
     ) -> wasmtime::Result<Result<Vec<(String, Option<Vec<u8>>)>, wasi_kv::Error>> {
         let label = self.table.get(&bucket)?.label.clone();
-        self.before(Op::GetMany).await;
+        self.before(Op::GetMany, "").await;
         // Spin answers an empty batch itself, without asking the provider.
         if keys.is_empty() {
             return Ok(Ok(Vec::new()));
@@ -380,7 +381,7 @@ impl batch::Host for State {
         key_values: Vec<(String, Vec<u8>)>,
     ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
         let label = self.table.get(&bucket)?.label.clone();
-        self.before(Op::SetMany).await;
+        self.before(Op::SetMany, "").await;
         if key_values.is_empty() {
             return Ok(Ok(()));
         }
@@ -393,7 +394,7 @@ impl batch::Host for State {
         keys: Vec<String>,
     ) -> wasmtime::Result<Result<(), wasi_kv::Error>> {
         let label = self.table.get(&bucket)?.label.clone();
-        self.before(Op::DeleteMany).await;
+        self.before(Op::DeleteMany, "").await;
         if keys.is_empty() {
             return Ok(Ok(()));
         }

@@ -131,7 +131,7 @@ pub struct Faults {
     /// Sleep a random 0..=N microseconds before every call, so races surface on 2 cores.
     pub max_delay_micros: AtomicU64,
     rules: Mutex<Vec<FaultRule>>,
-    pauses: Mutex<Vec<(Op, Duration)>>,
+    pauses: Mutex<Vec<(Op, Option<String>, Duration)>>,
     limit_violations: Mutex<Vec<String>>,
 }
 
@@ -142,7 +142,13 @@ impl Faults {
     /// A fixed pause before every call of one kind (e.g. before `swap`, so that
     /// concurrent requests all read before any writes).
     pub fn pause_before(&self, op: Op, pause: Duration) {
-        self.pauses.lock().unwrap().push((op, pause));
+        self.pauses.lock().unwrap().push((op, None, pause));
+    }
+    /// A fixed pause before every call of one kind on a key containing
+    /// `fragment`: holds one request at a chosen step while others run.
+    pub fn pause_before_key(&self, op: Op, fragment: &str, pause: Duration) {
+        let fragment = Some(fragment.to_string());
+        self.pauses.lock().unwrap().push((op, fragment, pause));
     }
     pub fn clear_rules(&self) {
         self.rules.lock().unwrap().clear();
@@ -295,15 +301,17 @@ impl KvEngine {
     }
 
     /// The random pause a test asked for, taken before the call touches the store.
-    pub async fn pause(&self, op: Op) {
+    pub async fn pause(&self, op: Op, key: &str) {
         let fixed = self
             .faults
             .pauses
             .lock()
             .unwrap()
             .iter()
-            .find(|(o, _)| *o == op)
-            .map(|(_, d)| *d);
+            .find(|(o, fragment, _)| {
+                *o == op && fragment.as_deref().is_none_or(|f| key.contains(f))
+            })
+            .map(|(_, _, d)| *d);
         if let Some(pause) = fixed {
             tokio::time::sleep(pause).await;
         }

@@ -573,9 +573,10 @@ const REQUEST_LEASE_MS: Millis = 60_000;
 
 /// Takes request `key` for this pass: `Some(true)` for the first pass to
 /// count its claim, `Some(false)` for one taking over from a pass whose
-/// lease lapsed (it died, or failed), `None` while another holds it. The
-/// resolution itself is idempotent (its token id derives from the
-/// request), so a takeover only ever finishes what the first began.
+/// lease lapsed (it died, or failed), `None` while another holds it (or
+/// has yet to say since when). The resolution itself is idempotent (its
+/// token id derives from the request), so a takeover only ever finishes
+/// what the first began.
 fn take(env: &Env, key: &str) -> Result<Option<bool>> {
     let first = env.kv.increment(&claim_key(key), 1)? == 1;
     if !first {
@@ -584,8 +585,16 @@ fn take(env: &Env, key: &str) -> Result<Option<bool>> {
             .get(&lease_key(key))?
             .and_then(|v| String::from_utf8(v).ok())
             .and_then(|v| v.parse::<Millis>().ok());
-        if held_since.is_some_and(|at| env.now - at < REQUEST_LEASE_MS) {
-            return Ok(None);
+        match held_since {
+            // The first pass is between its count and its stamp (or died
+            // there): stamp for it, so the lease runs from now.
+            None => {
+                env.kv
+                    .set(&lease_key(key), env.now.to_string().as_bytes())?;
+                return Ok(None);
+            }
+            Some(at) if env.now - at < REQUEST_LEASE_MS => return Ok(None),
+            Some(_) => {}
         }
     }
     env.kv

@@ -16,6 +16,7 @@ use crate::base::model::{
     SubscriptionStatus, User,
 };
 use crate::base::time::{Millis, add_months};
+use crate::be::kv::CasOutcome;
 use crate::be::storage::{
     self, AuditEvent, ClaimOutcome, Env, Operation, commit_claim, derived_uuid, keys,
 };
@@ -366,24 +367,14 @@ fn begin(env: &Env, tenant: &str, op: &OpId, attempt: &str) -> Result<Operation>
         // which when several start at once (a swap on an absent key is an
         // upsert, so it cannot).
         if op.keyed && env.kv.increment(&format!("{key}/first"), 1)? != 1 {
-            // Another attempt won the slot. If it never wrote the record
-            // (it died in between), free the slot once its lease would have
-            // lapsed, so the key is not locked forever; this attempt still
-            // answers 409 and the next one starts afresh.
-            let at = env.kv.get(&format!("{key}/first-at"))?;
-            let since = at
-                .and_then(|b| std::str::from_utf8(&b).ok()?.parse::<Millis>().ok())
-                .unwrap_or(Millis::MIN);
-            if env.now.saturating_sub(since) >= LEASE_MS
-                && storage::read::<Operation>(env.kv, &key)?.is_none()
-            {
-                env.kv.delete(&format!("{key}/first"))?;
-            }
+            free_abandoned_slot(env, &key, attempt)?;
             return Err(busy());
         }
         if op.keyed {
-            env.kv
-                .set(&format!("{key}/first-at"), env.now.to_string().as_bytes())?;
+            env.kv.set(
+                &format!("{key}/first-at"),
+                format!("{} {attempt}", env.now).as_bytes(),
+            )?;
         }
         let started = fresh(None);
         storage::write(env.kv, &key, attempt, &started)?;
@@ -413,6 +404,47 @@ fn begin(env: &Env, tenant: &str, op: &OpId, attempt: &str) -> Result<Operation>
         return Err(busy());
     }
     Ok(record.data)
+}
+
+/// Called by an attempt that lost a keyed operation's first-attempt slot.
+/// If the winner never wrote the record (it died in between), the slot is
+/// freed once its lease would have lapsed, so the key is not locked for
+/// ever; the loser still answers 409 and the next attempt starts afresh.
+/// The winner stamps the slot's time just after winning: a loser that finds
+/// no stamp yet (the winner is between the two steps, or died there) stamps
+/// it itself rather than judge the slot abandoned, and of the losers that
+/// judge one stamp stale only the one whose swap puts its own stamp there
+/// frees the slot, so no attempt acting on an old read frees a slot won
+/// since. A stamp names its attempt: on Redis a swap that landed reports
+/// failure, and the stamp read back tells.
+fn free_abandoned_slot(env: &Env, key: &str, attempt: &str) -> Result<()> {
+    let at_key = format!("{key}/first-at");
+    let mine = format!("{} {attempt}", env.now).into_bytes();
+    let Some(stamp) = env.kv.get(&at_key)? else {
+        env.kv.set(&at_key, &mine)?;
+        return Ok(());
+    };
+    let since = std::str::from_utf8(&stamp)
+        .ok()
+        .and_then(|s| s.split(' ').next()?.parse::<Millis>().ok())
+        .unwrap_or(Millis::MIN);
+    if env.now.saturating_sub(since) < LEASE_MS
+        || storage::read::<Operation>(env.kv, key)?.is_some()
+    {
+        return Ok(());
+    }
+    let swapped = env.kv.compare_and_swap(&at_key, &mut |current| {
+        (current == Some(stamp.as_slice())).then(|| mine.clone())
+    })?;
+    let won = match swapped {
+        CasOutcome::Swapped => true,
+        CasOutcome::Skipped => false,
+        CasOutcome::Failed => env.kv.get(&at_key)?.as_deref() == Some(mine.as_slice()),
+    };
+    if won {
+        env.kv.delete(&format!("{key}/first"))?;
+    }
+    Ok(())
 }
 
 /// Claims a caller-chosen user id for the run: pending while the create

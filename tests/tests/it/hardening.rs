@@ -266,6 +266,43 @@ async fn a_create_that_died_after_committing_is_replayed_not_rewritten() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_winner_not_yet_stamped_keeps_its_slot() {
+    let host = app_host();
+    // The first attempt has won the key's slot but not yet stamped its
+    // time: the attempts arriving meanwhile must wait (409), not judge the
+    // slot abandoned and start a second run of the same key.
+    host.kv
+        .faults
+        .pause_before_key(Op::Set, "/first-at", Duration::from_millis(1500));
+    let create = || post(&new_org_body("unstamped@example.com")).header("idempotency-key", "k-u");
+    let spawn = || {
+        let host = host.clone();
+        let req = create();
+        tokio::spawn(async move { host.send(req).await })
+    };
+    let first = spawn();
+    let mut others = Vec::new();
+    for _ in 0..2 {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        others.push(spawn());
+    }
+    let mut later = Vec::new();
+    for other in others {
+        later.push(other.await.unwrap().status);
+    }
+    let first = first.await.unwrap();
+    assert_eq!(
+        (first.status, later),
+        (201, vec![409, 409]),
+        "{}",
+        first.text()
+    );
+    assert_eq!(user_records(&host).len(), 1);
+    let r = send(&host, create()).await;
+    assert_eq!((r.status, location_id(&r)), (201, location_id(&first)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_rounds_of_concurrent_attempts_of_one_key_create_once() {
     let host = app_host();
     host.kv
@@ -316,11 +353,20 @@ async fn a_key_whose_first_attempt_died_before_its_record_frees_itself() {
     );
     let create = || post(&new_org_body("orphan@example.com")).header("idempotency-key", "k-orphan");
     assert_eq!(host.send(create()).await.status, 500);
-    // The slot's winner never said when it started: the next attempt frees
-    // the slot (and answers 409), the one after starts afresh.
+    // The slot's winner never said when it started, which looks the same as
+    // a winner about to: the next attempt stamps the time for it and waits
+    // (409), as does every attempt while a lease would last.
+    assert_eq!(send(&host, create()).await.status, 409);
+    host.clock.advance(Duration::from_millis(
+        onboard_shared::idm::provision::LEASE_MS as u64 - 1000,
+    ));
+    assert_eq!(send(&host, create()).await.status, 409);
+    // Then one attempt frees the slot (and answers 409), the next starts afresh.
+    host.clock.advance(Duration::from_millis(1000));
     assert_eq!(send(&host, create()).await.status, 409);
     let r = send(&host, create()).await;
     assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(user_records(&host).len(), 1);
 }
 
 // 3. A claim is released only when no record holds it.

@@ -101,13 +101,15 @@ def tokens(kind, pool):
     return [m["token"] for m in messages if m["kind"] == kind and m["to"].endswith(f"@{pool}.tokens.st.test")]
 
 
-# A pending two-factor sign-in, for `POST /auth/sms_otp` (its account has no
-# phone, so a real state is 422 there, as an unknown one is 401).
+# Pending two-factor sign-ins, for `POST /auth/sms_otp`: the account enrolls
+# its mobile phone with the factor, so a real state gets a code sent.
 ok(httpx.post(f"{base}/admin/accounts", headers=admin, json={"email": "twofactor@spend.tokens.st.test",
     "password": password, "role": "user", "organization_id": customers["impersonated"][1]}), 201)
 app = {"x-api-key": app_key}
 session = ok(httpx.post(f"{base}/auth/sign_in", headers=app,
     json={"username": "twofactor@spend.tokens.st.test", "password": password}))["token"]
+ok(httpx.put(f"{base}/v2/user/me", headers={"Authorization": f"Bearer {session}"},
+    json={"user": {"mobile_phone": "+15550100", "current_password": password}}))
 secret = ok(httpx.put(f"{base}/v2/user/enable_2fa", headers={"Authorization": f"Bearer {session}"},
     json={"password": password}))["secret"]
 ok(httpx.put(f"{base}/v2/user/verify_2fa_installation", headers={"Authorization": f"Bearer {session}"},
@@ -115,6 +117,10 @@ ok(httpx.put(f"{base}/v2/user/verify_2fa_installation", headers={"Authorization"
 otp_states = [ok(httpx.post(f"{base}/auth/sign_in", headers=app,
     json={"username": "twofactor@spend.tokens.st.test", "password": password}))["otp_session_state"]
     for _ in range(3)]
+# A group of the reseller, for the users CloudCockpit makes there (a
+# generated group id is never one of its groups).
+group = ok(httpx.post(f"{base}/v1/users/groups", headers={"Authorization": f"Bearer {cc}", "X-Tenant": "127.0.0.1"},
+    json={"name": "ST Engineers", "organizationId": reseller}), 201)
 refresh = ok(httpx.post(f"{base}/iam/auth/jwt/login", json={"username": "gcore@st.test", "password": password}))["refresh"]
 dictionaries = {
     "invitation_peek": tokens("invitation", "peek"), "invitation": tokens("invitation", "spend"),
@@ -122,6 +128,7 @@ dictionaries = {
     "reset": tokens("password_reset", "spend"), "refresh": [refresh], "otp_state": otp_states,
     "revert": [impersonation["impersonator_revert_token"]],
     "operators": ["apiculus@st.test", "gcore@st.test"], "password": [password],
+    "groups": [group], "organizations": [customers["impersonated"][1]],
 }
 out = pathlib.Path("target/schemathesis")
 out.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@ pub const MAX_LEN: usize = 255;
 static TIMEZONES: &str = include_str!("../../data/timezones.txt");
 
 /// ISO 639-1 language codes.
-const LANGUAGES: &[&str] = &[
+pub const LANGUAGES: &[&str] = &[
     "aa", "ab", "ae", "af", "ak", "am", "an", "ar", "as", "av", "ay", "az", "ba", "be", "bg", "bh",
     "bi", "bm", "bn", "bo", "br", "bs", "ca", "ce", "ch", "co", "cr", "cs", "cu", "cv", "cy", "da",
     "de", "dv", "dz", "ee", "el", "en", "eo", "es", "et", "eu", "fa", "ff", "fi", "fj", "fo", "fr",
@@ -69,12 +69,14 @@ pub fn locale(value: &str) -> Result<(), &'static str> {
     }
 }
 
+/// The IANA time zone names [`timezone`] accepts.
+pub fn timezones() -> impl Iterator<Item = &'static str> {
+    TIMEZONES.lines().filter(|l| !l.starts_with('#'))
+}
+
 /// An IANA time zone name (`UTC`, `Europe/Athens`).
 pub fn timezone(value: &str) -> Result<(), &'static str> {
-    let known = TIMEZONES
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .any(|l| l == value);
+    let known = timezones().any(|l| l == value);
     if known {
         Ok(())
     } else {

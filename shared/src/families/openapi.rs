@@ -87,27 +87,26 @@ fn seed_000_schema() -> Option<Value> {
         "email": {"type": "string", "format": "email", "maxLength": 255},
         "first_name": {"type": ["string", "null"], "maxLength": 255},
         "last_name": {"type": ["string", "null"], "maxLength": 255},
-        "locale": {"type": ["string", "null"]}, "timezone": {"type": ["string", "null"]},
+        "locale": locale(), "timezone": timezone(),
         "phone": {"type": ["string", "null"]}, "mobile_phone": {"type": ["string", "null"]},
         "password": {"type": "string", "minLength": 8, "maxLength": 128},
-        "password_confirmation": {"type": "string"}, "confirmed": {"type": "boolean"}
+        "password_confirmation": {"type": "string", "description": "Equal to password"},
+        "confirmed": {"type": "boolean"}
     });
     object(
         &["customer"],
-        json!({"customer": {"type": "object", "required": ["user"], "properties": {
+        json!({"customer": {"type": "object", "required": ["user"],
+            "anyOf": [{"required": ["organization_id"]}, {"required": ["organization"]}],
+            "properties": {
             "organization_id": {"type": "string", "format": "uuid"},
             "organization": {"type": "object", "required": ["name"], "properties": {
-                "name": {"type": "string", "maxLength": 255},
+                "name": non_blank(),
                 "description": {"type": ["string", "null"]},
                 "company_name": {"type": ["string", "null"]},
                 "skip_default_subscription": {"type": "boolean"},
                 "parent_organization": {"type": "string", "format": "uuid"}}},
             "user": {"type": "object", "required": ["email"], "properties": profile},
-            "plans": {"type": "array", "items": {"type": "object", "required": ["plan"], "properties": {
-                "plan": {"type": "string"}, "partner": {"type": "boolean"},
-                "interval": {"enum": ["none", "monthly", "yearly"]},
-                "start_date": {"type": "string", "format": "date-time"},
-                "end_date": {"type": "string", "format": "date-time"}}}}}}}),
+            "plans": {"type": "array", "items": plan_request()}}}}),
     )
 }
 
@@ -148,13 +147,23 @@ fn seed_002() -> Option<Value> {
 }
 
 fn seed_002_schema() -> Option<Value> {
-    object(
+    user_change(true)
+}
+
+/// `PUT /v2/user/me`: seed 002's fields but the organization, which the
+/// signed-in user does not change (422 `user.organization_id`).
+fn own_user_change() -> Option<Value> {
+    user_change(false)
+}
+
+fn user_change(with_organization: bool) -> Option<Value> {
+    let mut schema = object(
         &["user"],
         json!({"user": {"type": "object", "properties": {
             "email": {"type": "string", "format": "email"},
             "organization_id": {"type": "string", "format": "uuid"},
             "first_name": {"type": ["string", "null"]}, "last_name": {"type": ["string", "null"]},
-            "locale": {"type": ["string", "null"]}, "timezone": {"type": ["string", "null"]},
+            "locale": locale(), "timezone": timezone(),
             "phone": {"type": ["string", "null"]}, "mobile_phone": {"type": ["string", "null"]},
             "url": {"type": ["string", "null"]}, "title": {"type": ["string", "null"]},
             "address": {"type": ["string", "null"]}, "city": {"type": ["string", "null"]},
@@ -165,7 +174,13 @@ fn seed_002_schema() -> Option<Value> {
             "skip_reconfirmation": {"type": "boolean", "description":
                 "Operators changing another account's email: take effect now instead of \
                  pending until the new address confirms it."}}}}),
-    )
+    );
+    if !with_organization && let Some(s) = schema.as_mut() {
+        s["properties"]["user"]["properties"]
+            .as_object_mut()
+            .map(|p| p.remove("organization_id"));
+    }
+    schema
 }
 
 fn seed_003() -> Option<Value> {
@@ -182,8 +197,13 @@ fn seed_003() -> Option<Value> {
     )
 }
 
+/// Seed 003 as `apiculus::accounts` checks it. What depends on the tenant's
+/// reference data (signUpHelper's currencies, tax categories and regions,
+/// the mobile number's length) or on another field (a state of the country,
+/// a taxation id with its type) is said in descriptions: the parser decides.
 fn seed_003_schema() -> Option<Value> {
-    let text = json!({"type": "string", "maxLength": 255});
+    let text = json!({"type": "string", "maxLength": 255, "pattern": "\\S"});
+    let letters = json!({"type": "string", "maxLength": 255, "pattern": "^[A-Za-z]+$"});
     object(
         &[
             "fname",
@@ -204,23 +224,63 @@ fn seed_003_schema() -> Option<Value> {
             "resellerCode",
         ],
         json!({
-            "fname": text, "lname": text, "organization_name": text,
+            "fname": letters, "lname": letters,
+            "organization_name": {"type": "string", "maxLength": 255,
+                "pattern": "^[A-Za-z0-9]+( [A-Za-z0-9]+)*$"},
             "email": {"type": "string", "format": "email", "maxLength": 255},
-            "countryCode": {"type": "string", "maxLength": 4},
-            "mobileNumber": {"type": "string", "pattern": "^[0-9]+$"},
-            "password": {"type": "string"}, "acsRegion": {"type": "string"},
-            "address": text, "city": text, "state": text,
-            "country": {"type": "string", "minLength": 2, "maxLength": 2},
-            "zipcode": {"type": ["string", "integer"]},
-            "currency": {"type": "string"}, "tax_category": {"type": "string"},
+            "countryCode": {"type": "string", "pattern": format!("^\\+?({})$", calling_codes().join("|")),
+                "description": "A country calling code, with or without +"},
+            "mobileNumber": {"type": "string", "pattern": "^[0-9]{10}$",
+                "description": "Exactly the tenant's number of mobile digits (10 unless configured)"},
+            "password": {"type": "string", "minLength": 1,
+                "description": "The tenant's Apiculus password policy"},
+            "acsRegion": {"type": "string", "description": "A region signUpHelper lists"},
+            "address": text, "city": text,
+            "state": {"type": "string", "maxLength": 255, "pattern": "\\S",
+                "description": "A Subdivision_Code (or name) stateList lists for the country"},
+            "country": {"$ref": "#/components/schemas/CountryCode"},
+            "zipcode": {"anyOf": [{"type": "string", "pattern": "^[0-9]{1,12}$"},
+                {"type": "integer", "minimum": 0, "maximum": 999_999_999_999_u64}]},
+            "currency": {"type": "string", "pattern": "^[A-Z]{3}$",
+                "description": "A currency signUpHelper lists"},
+            "tax_category": {"type": "string", "maxLength": 255, "pattern": "\\S",
+                "description": "A tax category signUpHelper lists"},
             "tax_type1": {"type": "string"}, "taxation_id1": {"type": "string"},
             "tax_type2": {"type": "string"}, "taxation_id2": {"type": "string"},
             "tax_type3": {"type": "string"}, "taxation_id3": {"type": "string"},
             "credit_period": {"type": "integer", "minimum": 1, "maximum": 30},
             "credit_limit": {"type": "number", "minimum": 0},
-            "resellerCode": {"type": "string"}
+            "resellerCode": {"type": "string", "description": "The code of one of the tenant's resellers"}
         }),
     )
+}
+
+/// Every calling code `reference::is_calling_code` accepts (digits).
+fn calling_codes() -> Vec<String> {
+    let mut codes: Vec<String> = crate::idm::reference::countries()
+        .into_iter()
+        .map(|c| c.phone.to_string())
+        .filter(|d| crate::idm::reference::is_calling_code(d))
+        .collect();
+    codes.sort();
+    codes.dedup();
+    codes
+}
+
+/// A pattern matching exactly the strings of `values`.
+fn one_of(values: &[&str]) -> String {
+    let escaped: Vec<String> = values
+        .iter()
+        .map(|v| {
+            v.chars()
+                .flat_map(|c| {
+                    let meta = "\\.+*?()|[]{}^$".contains(c);
+                    meta.then_some('\\').into_iter().chain([c])
+                })
+                .collect()
+        })
+        .collect();
+    format!("^({})$", escaped.join("|"))
 }
 
 fn seed_004() -> Option<Value> {
@@ -237,15 +297,20 @@ fn seed_004_schema() -> Option<Value> {
     object(
         &["email", "password", "company"],
         json!({
-            "email": {"type": "string", "format": "email"},
-            "password": {"type": "string"}, "company": {"type": "string", "maxLength": 255},
+            "email": {"type": "string", "format": "email", "maxLength": 255},
+            "password": {"type": "string", "minLength": 8,
+                "description": "The tenant's password policy (by default at least 8 characters)"},
+            "company": {"type": "string", "minLength": 1, "maxLength": 255},
             "user_type": {"enum": ["common"]}, "name": {"type": "string"},
-            "phone": {"type": "string"}, "seller": {"type": "integer"},
-            "services": {"type": "array", "items": {"type": "object", "properties": {
-                "product_name": {"enum": ["CDN", "STORAGE", "STREAMING", "DNS", "DDOS", "CLOUD"]},
+            "phone": {"type": "string"},
+            "seller": {"type": "integer", "minimum": 0,
+                "description": "A reseller (seller) id the credential reaches"},
+            "services": {"type": "array", "items": {"type": "object", "required": ["product_name"],
+                "properties": {
+                "product_name": {"enum": crate::families::gcore::users::SERVICES},
                 "available": {"type": ["boolean", "null"]}}}},
-            "lang": {"enum": ["de", "en", "ru", "zh", "az"]},
-            "custom_id": {"type": "string"}, "country_code": {"type": "string"},
+            "lang": {"enum": crate::families::gcore::users::LANGS},
+            "custom_id": {"type": "string"}, "country_code": {"$ref": "#/components/schemas/CountryCode"},
             "is_test": {"type": "boolean"}
         }),
     )
@@ -259,13 +324,56 @@ fn uuid() -> Value {
     json!({"type": "string", "format": "uuid"})
 }
 
+/// A string `Fields::required` accepts: present, not blank, at most 255.
+fn non_blank() -> Value {
+    json!({"type": "string", "maxLength": 255, "pattern": "\\S"})
+}
+
+/// `validate::locale`, or null (the Locale component, which the table
+/// builds from the same language list).
+fn locale() -> Value {
+    json!({"anyOf": [{"$ref": "#/components/schemas/Locale"}, {"type": "null"}]})
+}
+
+/// `validate::timezone`, or null.
+fn timezone() -> Value {
+    json!({"anyOf": [{"$ref": "#/components/schemas/Timezone"}, {"type": "null"}]})
+}
+
+/// One plan of seed 000's `plans` (`families::clone::parse_plan`).
+fn plan_request() -> Value {
+    json!({"type": "object", "required": ["plan"], "properties": {
+        "plan": {"type": "string", "maxLength": 255, "pattern": "\\S",
+            "description": "A plan of the tenant's catalog"},
+        "partner": {"type": "boolean"},
+        "interval": {"enum": ["none", "monthly", "yearly"]},
+        "start_date": {"type": "string", "format": "date-time"},
+        "end_date": {"type": "string", "format": "date-time",
+            "description": "Not before start_date"}}})
+}
+
+/// A password under the default policy (`PasswordPolicy::default`); a
+/// tenant may set a stricter one.
+fn new_password_value() -> Value {
+    let policy = crate::base::model::PasswordPolicy::default();
+    json!({"type": "string", "minLength": policy.min_len, "maxLength": policy.max_len,
+        "description": "The tenant's password policy (by default 8 to 128 characters)"})
+}
+
+/// Host names a tenant is served on (`service::Body::domains`).
+fn domains() -> Value {
+    json!({"type": "array", "maxItems": crate::families::service::DOMAINS_PER_REQUEST,
+        "items": {"type": "string", "maxLength": 200,
+            "pattern": "^(localhost|[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)+)$"}})
+}
+
 fn admin_tenant() -> Option<Value> {
     object(
         &["id", "name", "operator"],
-        json!({"id": {"type": "string", "pattern": "^[a-z0-9-]{1,40}$"}, "name": string(),
-            "domains": {"type": "array", "items": {"type": "string"}},
+        json!({"id": {"type": "string", "pattern": "^[a-z0-9-]{1,40}$"}, "name": non_blank(),
+            "domains": domains(),
             "operator": {"type": "object", "required": ["email", "password"], "properties": {
-                "email": {"type": "string", "format": "email"}, "password": {"type": "string"},
+                "email": {"type": "string", "format": "email"}, "password": new_password_value(),
                 "first_name": string(), "last_name": string()}}}),
     )
 }
@@ -273,13 +381,14 @@ fn admin_tenant() -> Option<Value> {
 fn admin_tenant_change() -> Option<Value> {
     object(
         &[],
-        json!({"name": string(), "status": {"enum": ["active", "disabled"]},
-            "add_domains": {"type": "array", "items": {"type": "string"}},
-            "remove_domains": {"type": "array", "items": {"type": "string"}},
+        json!({"name": non_blank(), "status": {"enum": ["active", "disabled"]},
+            "add_domains": domains(),
+            "remove_domains": domains(),
             "rotate_application_key": {"type": "boolean"},
             "webhook": {"oneOf": [{"type": "null"}, {"type": "object", "required": ["url"],
                 "properties": {"url": {"type": "string", "format": "uri", "maxLength": 2048},
-                    "secret": {"type": "string", "pattern": "^whsec_[A-Za-z0-9+/=]+$"}}}]},
+                    "secret": {"type": "string", "pattern": "^whsec_([A-Za-z0-9+/]{4}){8,21}$",
+                        "description": "whsec_ and the base64 of 24 to 64 random bytes"}}}]},
             "token_ttl": {"type": "object", "properties": {
                 "confirmation_minutes": ttl_minutes(),
                 "invitation_minutes": ttl_minutes(),
@@ -336,20 +445,32 @@ fn forgot_password() -> Option<Value> {
 fn admin_reseller() -> Option<Value> {
     object(
         &["name", "code"],
-        json!({"name": string(), "code": string(), "parent_id": uuid()}),
+        json!({"name": non_blank(),
+            "code": {"type": "string", "maxLength": 64, "pattern": "\\S"}, "parent_id": uuid()}),
     )
 }
 
 fn admin_account() -> Option<Value> {
-    object(
+    let mut schema = object(
         &["email", "role"],
         json!({"email": {"type": "string", "format": "email"},
-            "password": {"type": "string", "description": "Required unless invite is true (then left out)"},
+            "password": new_password_value(),
             "invite": {"type": "boolean", "default": false,
                 "description": "Make the account without a password and queue its invitation"},
             "role": {"enum": ["operator", "reseller_admin", "customer_admin", "user"]},
             "organization_id": uuid(), "first_name": string(), "last_name": string()}),
-    )
+    );
+    // The password, or an invitation (then the user chooses it); an
+    // organization for every role but the operator's.
+    if let Some(s) = schema.as_mut() {
+        s["allOf"] = json!([
+            {"oneOf": [{"required": ["password"], "properties": {"invite": {"const": false}}},
+                {"required": ["invite"], "properties": {"invite": {"const": true}},
+                    "not": {"required": ["password"]}}]},
+            {"anyOf": [{"properties": {"role": {"const": "operator"}}},
+                {"required": ["organization_id"]}]}]);
+    }
+    schema
 }
 
 fn admin_two_factor_reset() -> Option<Value> {
@@ -380,7 +501,7 @@ fn admin_account_status() -> Option<Value> {
 fn admin_api_client() -> Option<Value> {
     object(
         &["name"],
-        json!({"name": string(), "organization_id": uuid(),
+        json!({"name": non_blank(), "organization_id": uuid(),
                "assigns_roles": {"type": "boolean", "default": false,
                    "description": "Whether the connection may set its users' roles (make them customer_admin)"}}),
     )
@@ -389,7 +510,7 @@ fn admin_api_client() -> Option<Value> {
 fn admin_scim_connection() -> Option<Value> {
     object(
         &["name", "organization_id"],
-        json!({"name": string(), "organization_id": uuid(),
+        json!({"name": non_blank(), "organization_id": uuid(),
                "assigns_roles": {"type": "boolean", "default": false,
                    "description": "Whether the connection may set its users' roles (make them customer_admin)"}}),
     )
@@ -398,6 +519,17 @@ fn admin_scim_connection() -> Option<Value> {
 /// A SCIM string attribute: text up to 255 characters, or null to clear it.
 fn scim_text() -> Value {
     json!({"type": ["string", "null"], "maxLength": 255})
+}
+
+/// One attribute path as `scim::filter` parses it: `[URN ":"] name ["." sub]`.
+pub(crate) const SCIM_ATTR_PATH: &str =
+    r"(urn:[A-Za-z0-9.:_-]+:)?[A-Za-z$][A-Za-z0-9_-]*(\.[A-Za-z$][A-Za-z0-9_-]*)?";
+
+/// A PatchOp's `op` (`scim::patch`: any case).
+fn scim_patch_op() -> Value {
+    json!({"type": "string",
+        "pattern": "^([Aa][Dd][Dd]|[Rr][Ee][Mm][Oo][Vv][Ee]|[Rr][Ee][Pp][Ll][Aa][Cc][Ee])$",
+        "description": "add, remove or replace (any case)"})
 }
 
 /// A SCIM User as POST and PUT read it (attribute names match in any case;
@@ -409,31 +541,38 @@ fn scim_user() -> Option<Value> {
             &["schemas", "userName"],
             json!({
                 "schemas": {"type": "array", "items": {"type": "string", "enum": [
-                    "urn:ietf:params:scim:schemas:core:2.0:User", enterprise]}, "minItems": 1},
+                    "urn:ietf:params:scim:schemas:core:2.0:User", enterprise]}, "minItems": 1,
+                    "contains": {"const": "urn:ietf:params:scim:schemas:core:2.0:User"}},
                 "userName": {"type": "string", "format": "email", "maxLength": 255,
                     "description": "The user's email, unique in the tenant (case-insensitive)"},
                 "externalId": scim_text(),
                 "name": {"type": ["object", "null"], "properties": {"givenName": scim_text(),
                     "familyName": scim_text(), "formatted": scim_text()}, "additionalProperties": false},
                 "displayName": scim_text(), "title": scim_text(),
-                "locale": scim_text(), "timezone": scim_text(),
-                "active": {"type": ["boolean", "string"], "description": "true, false, or the strings \"True\"/\"False\""},
-                "emails": {"type": ["array", "null"], "items": {"type": "object", "properties": {
+                "locale": locale(), "timezone": timezone(),
+                "active": scim_boolean(),
+                "emails": {"type": ["array", "null"], "maxItems": 1,
+                    "description": "At most one, the userName", "items": {"type": "object", "properties": {
                     "value": {"type": "string", "description": "Equal to userName"},
-                    "type": {"type": "string"}, "primary": {"type": ["boolean", "string"]}, "display": {"type": "string"}}}},
-                "phoneNumbers": {"type": ["array", "null"], "items": {"type": "object", "properties": {
+                    "type": {"type": "string"}, "primary": scim_boolean(), "display": {"type": "string"}}}},
+                "phoneNumbers": {"type": ["array", "null"], "items": {"type": "object",
+                    "additionalProperties": false, "properties": {
                     "value": scim_text(), "type": {"type": "string", "enum": ["work", "mobile"]},
-                    "primary": {"type": ["boolean", "string"]}, "display": {"type": "string"}}}},
+                    "primary": scim_boolean(), "display": {"type": "string"}}}},
                 "roles": {"type": ["array", "null"], "description": "Only for a connection that assigns roles: the widest value given is the user's role",
-                    "items": {"type": "object", "properties": {
+                    "items": {"type": "object", "additionalProperties": false, "properties": {
                         "value": {"type": "string", "enum": ["user", "customer_admin"]},
-                        "primary": {"type": ["boolean", "string"]}, "type": {"type": "string"},
+                        "primary": scim_boolean(), "type": {"type": "string"},
                         "display": {"type": "string"}}}},
                 "password": {"type": "string", "description": "POST only: the user's first password (else an invitation is sent)"},
                 enterprise: {"type": ["object", "null"], "properties": {"employeeNumber": scim_text(),
                     "department": scim_text(), "organization": scim_text()}, "additionalProperties": false},
+                "id": {"readOnly": true, "description": "Ignored"},
+                "meta": {"readOnly": true, "description": "Ignored"},
+                "groups": {"readOnly": true, "description": "Ignored"},
             }),
-        ),
+        )
+        .map(closed),
         json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ana@example.com",
                "externalId": "00u1a2b3", "name": {"givenName": "Ana", "familyName": "Lima"},
                "emails": [{"value": "ana@example.com", "type": "work", "primary": true}], "active": true}),
@@ -456,35 +595,137 @@ fn scim_group() -> Option<Value> {
                         "value": {"type": "string", "format": "uuid", "description": "A User's id"},
                         "type": {"type": "string", "enum": ["User"]},
                         "$ref": {"type": "string"}, "display": {"type": "string"}}}},
+                "id": {"readOnly": true, "description": "Ignored"},
+                "meta": {"readOnly": true, "description": "Ignored"},
             }),
-        ),
+        )
+        .map(closed),
         json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Engineering",
                "members": []}),
     )
 }
 
-/// A SCIM PatchOp (RFC 7644 §3.5.2).
-fn scim_patch() -> Option<Value> {
+/// A SCIM boolean: true, false, or the strings Entra ID sends.
+fn scim_boolean() -> Value {
+    json!({"anyOf": [{"type": "boolean"},
+            {"type": "string", "pattern": "^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee])$"}],
+        "description": "true, false, or the strings \"True\"/\"False\""})
+}
+
+/// A SCIM User as PUT reads it: no password (a user changes their own).
+fn scim_user_replace() -> Option<Value> {
+    scim_user().map(|mut s| {
+        if let Some(p) = s["properties"].as_object_mut() {
+            p.remove("password");
+        }
+        s
+    })
+}
+
+/// A resource body names only its resource's attributes: any other is a
+/// 400 (the names match in any case; the schema lists the documented one).
+fn closed(mut schema: Value) -> Value {
+    schema["additionalProperties"] = json!(false);
+    schema
+}
+
+/// A SCIM PatchOp (RFC 7644 §3.5.2) whose operations are `ops` (each
+/// an alternative of the operation object).
+fn scim_patch(ops: Vec<Value>, example: Value) -> Option<Value> {
     with_example(
         object(
             &["schemas", "Operations"],
             json!({
                 "schemas": {"type": "array", "items": {"type": "string",
-                    "enum": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"]}, "minItems": 1},
+                    "enum": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"]},
+                    "minItems": 1, "maxItems": 1},
                 "Operations": {"type": "array", "minItems": 1, "maxItems": 1000, "items": {
-                    "type": "object", "required": ["op"], "properties": {
-                        "op": {"type": "string", "description": "add, remove or replace (any case)"},
+                    "type": "object", "required": ["op"], "anyOf": ops, "properties": {
+                        "op": scim_patch_op(),
                         "path": {"type": "string", "description": "An attribute path, e.g. emails[type eq \"work\"].value"},
                         "value": {}}}},
             }),
         ),
-        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-               "Operations": [{"op": "replace", "path": "active", "value": false}]}),
+        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [example]}),
+    )
+}
+
+/// `remove` at one of `paths` (a pattern).
+fn scim_remove(paths: &str) -> Value {
+    json!({"required": ["op", "path"], "properties": {
+        "op": {"pattern": "^[Rr][Ee][Mm][Oo][Vv][Ee]$"}, "path": {"pattern": paths}}})
+}
+
+/// `add` or `replace` of `value` at one of `paths` (a pattern), or, with
+/// no path (`paths` empty), of the attributes `value` names.
+fn scim_set(paths: &str, value: Value) -> Value {
+    let op = json!({"pattern": "^([Aa][Dd][Dd]|[Rr][Ee][Pp][Ll][Aa][Cc][Ee])$"});
+    if paths.is_empty() {
+        return json!({"required": ["op", "value"], "not": {"required": ["path"]},
+            "properties": {"op": op, "value": value}});
+    }
+    json!({"required": ["op", "path", "value"],
+        "properties": {"op": op, "path": {"pattern": paths}, "value": value}})
+}
+
+/// A User's PatchOp. The paths listed are those whose values a schema can
+/// state; `scim::patch` reads any attribute path of the User (an email must
+/// stay the userName, a locale or time zone must be known).
+fn scim_user_patch() -> Option<Value> {
+    let text_paths = format!(
+        "^({})$",
+        [
+            "externalId",
+            "displayName",
+            "title",
+            r"name\.(givenName|familyName|formatted)",
+            r#"phoneNumbers\[type eq "(work|mobile)"\]\.value"#,
+            r"urn:ietf:params:scim:schemas:extension:enterprise:2\.0:User:(employeeNumber|department|organization)",
+        ]
+        .join("|")
+    );
+    let attributes = json!({"type": "object", "additionalProperties": false, "properties": {
+        "active": {"type": "boolean"}, "displayName": scim_text(), "title": scim_text(),
+        "externalId": scim_text()}});
+    scim_patch(
+        vec![
+            scim_remove(&text_paths),
+            scim_set(&text_paths, scim_text()),
+            scim_set("^active$", json!({"type": "boolean"})),
+            scim_set("", attributes),
+        ],
+        json!({"op": "replace", "path": "active", "value": false}),
+    )
+}
+
+/// A Group's PatchOp: its name, external id and members.
+fn scim_group_patch() -> Option<Value> {
+    let member = json!({"type": "object", "required": ["value"], "properties": {
+        "value": {"type": "string", "format": "uuid", "description": "A User's id"}}});
+    let attributes = json!({"type": "object", "additionalProperties": false, "properties": {
+        "displayName": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "\\S"},
+        "externalId": scim_text()}});
+    scim_patch(
+        vec![
+            scim_remove("^(externalId|members|members\\[value eq \"[^\"]*\"\\])$"),
+            scim_set(
+                "^displayName$",
+                json!({"type": "string", "minLength": 1, "maxLength": 255, "pattern": "\\S"}),
+            ),
+            scim_set("^externalId$", scim_text()),
+            scim_set(
+                "^members$",
+                json!({"type": "array", "maxItems": 1000, "items": member}),
+            ),
+            scim_set("", attributes),
+        ],
+        json!({"op": "replace", "path": "displayName", "value": "Engineering"}),
     )
 }
 
 /// A SCIM BulkRequest (RFC 7644 §3.7), within maxOperations.
 fn scim_bulk() -> Option<Value> {
+    let one = "^/(Users|Groups)/[^/?#]+$";
     with_example(
         object(
             &["schemas", "Operations"],
@@ -494,11 +735,20 @@ fn scim_bulk() -> Option<Value> {
                 "failOnErrors": {"type": "integer", "minimum": 1,
                     "description": "Stop after this many failed operations"},
                 "Operations": {"type": "array", "minItems": 1, "maxItems": 25, "items": {
-                    "type": "object", "required": ["method", "path"], "properties": {
+                    "type": "object", "required": ["method", "path"], "anyOf": [
+                        {"required": ["bulkId", "data"], "properties": {"method": {"const": "POST"},
+                            "path": {"pattern": "^/(Users|Groups)$"}}},
+                        {"required": ["data"], "properties": {"method": {"enum": ["PUT", "PATCH"]},
+                            "path": {"pattern": one}}},
+                        {"not": {"required": ["data"]}, "properties": {"method": {"const": "DELETE"},
+                            "path": {"pattern": one}}}],
+                    "properties": {
                         "method": {"type": "string", "enum": ["POST", "PUT", "PATCH", "DELETE"]},
                         "bulkId": {"type": "string", "minLength": 1, "description": "Required with POST; bulkId:<it> elsewhere names what it created"},
-                        "path": {"type": "string", "description": "/Users or /Groups (POST), /Users/{id} or /Groups/{id}"},
-                        "version": {"type": "string", "description": "The resource's ETag (If-Match)"},
+                        "path": {"type": "string", "pattern": "^/(Users|Groups)(/[^/?#]+)?$",
+                            "description": "/Users or /Groups (POST), /Users/{id} or /Groups/{id}"},
+                        "version": {"type": "string", "pattern": "^[!-~]+$",
+                            "description": "The resource's ETag (If-Match)"},
                         "data": {"type": "object", "description": "The operation's body (absent with DELETE)"}}}},
             }),
         ),
@@ -527,9 +777,11 @@ fn reference_data() -> Option<Value> {
     )
 }
 
+/// A sign-in's two fields, both present and not blank.
 fn credentials(user: &str) -> Option<Value> {
+    let text = json!({"type": "string", "minLength": 1, "pattern": "\\S"});
     Some(json!({"type": "object", "required": [user, "password"],
-        "properties": {user: {"type": "string"}, "password": {"type": "string"}}}))
+        "properties": {user: text, "password": text}}))
 }
 
 /// Clone sign-in: step 1 (username, password) or, for a user with a second
@@ -581,34 +833,77 @@ fn email_password() -> Option<Value> {
     credentials("email")
 }
 
-fn gcore_refresh() -> Option<Value> {
-    object(&["refresh"], json!({"refresh": {"type": "string"}}))
+/// Gcore's login: a username (the email) and password, no second factor.
+fn username_only() -> Option<Value> {
+    credentials("username")
 }
 
-fn organization() -> Option<Value> {
+fn gcore_refresh() -> Option<Value> {
+    object(
+        &["refresh"],
+        json!({"refresh": {"type": "string", "minLength": 1}}),
+    )
+}
+
+/// `POST /v2/organizations` (`families::clone::organizations::parse_new_org`):
+/// plans inside the organization or beside it.
+fn new_organization() -> Option<Value> {
     object(
         &["organization"],
-        json!({"organization": {"type": "object", "properties": {
-            "name": string(), "description": {"type": ["string", "null"]},
-            "company_name": string(), "skip_default_subscription": {"type": "boolean"},
-            "parent_organization": uuid(), "plans": {"type": "array", "items": {"type": "object"}},
-            "status": {"enum": ["active", "disabled"],
-                "description": "PUT only: disables or enables the organization (this service's addition)"}}}}),
+        json!({"organization": {"type": "object", "required": ["name"], "properties": {
+            "name": non_blank(), "description": {"type": ["string", "null"], "maxLength": 255},
+            "company_name": {"type": ["string", "null"], "maxLength": 255},
+            "skip_default_subscription": {"type": "boolean",
+                "description": "true needs at least one plan"},
+            "parent_organization": uuid(), "plans": {"type": "array", "items": plan_request()}}},
+            "plans": {"type": "array", "items": plan_request()}}),
+    )
+}
+
+/// The organization fields a full update carries (`current_user::parse_org_change`).
+fn organization_fields() -> Value {
+    let text = json!({"type": ["string", "null"], "maxLength": 255});
+    let mut props = json!({"name": non_blank(), "company_name": non_blank(), "description": text});
+    for key in crate::families::clone::current_user::ORG_DETAILS {
+        props[key] = text.clone();
+    }
+    props
+}
+
+/// `PUT /v2/user/organization`: the full update.
+fn organization_change() -> Option<Value> {
+    object(
+        &["organization"],
+        json!({"organization": {"type": "object", "required": ["name", "company_name"],
+            "properties": organization_fields()}}),
+    )
+}
+
+/// `PUT /v2/organizations/{id}`: the full update, or `status` alone (this
+/// service's addition: disables or enables the organization).
+fn organization_update() -> Option<Value> {
+    let mut full = organization_fields();
+    full["status"] = json!({"enum": ["active", "disabled"]});
+    object(
+        &["organization"],
+        json!({"organization": {"type": "object", "properties": full, "anyOf": [
+            {"required": ["name", "company_name"]},
+            {"required": ["status"], "maxProperties": 1}]}}),
     )
 }
 
 fn subscribe() -> Option<Value> {
     object(
         &["plan"],
-        json!({"plan": {"type": "string"}, "interval": {"enum": ["none", "monthly", "yearly"]},
+        json!({"plan": non_blank(), "interval": {"enum": ["none", "monthly", "yearly"]},
             "start_date": {"type": "string", "format": "date-time"},
             "end_date": {"type": "string", "format": "date-time"},
-            "features": {"type": "object"}}),
+            "features": {"type": "object", "description": "Only for an open plan"}}),
     )
 }
 
 fn unsubscribe() -> Option<Value> {
-    object(&["plan"], json!({"plan": {"type": "string"}}))
+    object(&["plan"], json!({"plan": non_blank()}))
 }
 
 fn subscription_change() -> Option<Value> {
@@ -634,38 +929,42 @@ fn change_password() -> Option<Value> {
     )
 }
 
-fn customer_fields() -> Value {
-    json!({"companyName": string(), "taxId": string(),
-        "country": {"type": "string", "pattern": "^[A-Z]{2}$"},
-        "addressLine1": string(), "addressLine2": string(), "city": string(), "state": string(),
-        "zip": {"type": "string", "maxLength": 30}, "firstName": string(), "middleName": string(),
-        "lastName": string(), "email": {"type": "string", "format": "email", "maxLength": 255},
-        "phone": {"type": "string", "maxLength": 30}, "internalIdentifier": string(),
-        "resellerId": {"type": ["string", "null"], "format": "uuid"}})
+/// A `CustomerViewModel` as `cloudcockpit::customers::parse_customer` reads
+/// it: the required fields not blank, each within its limit.
+fn cc_customer_schema() -> Value {
+    let mut props = Map::new();
+    let mut required = Vec::new();
+    for (name, needed, max) in crate::families::cloudcockpit::customers::CUSTOMER_FIELDS {
+        let mut field = json!({"type": "string", "maxLength": max});
+        if needed {
+            field["pattern"] = json!("\\S");
+            required.push(name);
+        }
+        props.insert(name.to_string(), field);
+    }
+    props.insert(
+        "country".into(),
+        json!({"type": "string", "pattern": "^[A-Z]{2}$"}),
+    );
+    props.insert(
+        "email".into(),
+        json!({"type": "string", "format": "email", "maxLength": 255}),
+    );
+    props.insert(
+        "resellerId".into(),
+        json!({"type": ["string", "null"], "format": "uuid"}),
+    );
+    json!({"type": "object", "required": required, "properties": props})
 }
 
 fn cc_customer() -> Option<Value> {
-    object(
-        &[
-            "companyName",
-            "country",
-            "addressLine1",
-            "city",
-            "state",
-            "zip",
-            "firstName",
-            "lastName",
-            "email",
-            "phone",
-        ],
-        customer_fields(),
-    )
+    Some(cc_customer_schema())
 }
 
 fn cc_account_info() -> Option<Value> {
     object(
         &["customer"],
-        json!({"customer": {"type": "object", "properties": customer_fields()},
+        json!({"customer": cc_customer_schema(),
             "retryFailedProviderCustomersFromCompanyInfo": {"type": "boolean"}}),
     )
 }
@@ -695,19 +994,26 @@ fn cc_user_change() -> Option<Value> {
 fn cc_group() -> Option<Value> {
     object(
         &["name"],
-        json!({"name": string(), "organizationId": uuid()}),
+        json!({"name": {"type": "string", "maxLength": crate::idm::groups::NAME_MAX, "pattern": "\\S"},
+            "organizationId": uuid()}),
     )
 }
 
+/// A Gcore group by id or, without one, by name (`gcore::administrators`).
 fn gcore_group() -> Value {
-    json!({"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}})
+    json!({"type": "object", "anyOf": [
+        {"required": ["id"], "properties": {"id": {"enum": [1, 2, 5, 3009, 3022]}}},
+        {"required": ["name"], "not": {"required": ["id"]}, "properties": {"name": {"enum": [
+            "Administrators", "Users", "Engineers", "Purge and Prefetch only (API+Web)",
+            "Purge and Prefetch only (API)"]}}}],
+        "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}})
 }
 
 fn gcore_user_change() -> Option<Value> {
     object(
         &[],
         json!({"auth_types": {"type": "array", "items": {"enum": ["password", "sso", "github", "google-oauth2"]}},
-            "email": {"type": "string", "format": "email"}, "lang": {"enum": ["de", "en", "ru", "zh", "az"]},
+            "email": {"type": "string", "format": "email"}, "lang": {"enum": crate::families::gcore::users::LANGS},
             "name": {"type": ["string", "null"]}, "phone": {"type": ["string", "null"]},
             "current_password": {"type": "string", "description":
                 "Your own password: changing your own email needs it."},
@@ -719,8 +1025,8 @@ fn gcore_user_change() -> Option<Value> {
 fn gcore_invite() -> Option<Value> {
     object(
         &["client_id", "email", "user_role"],
-        json!({"client_id": {"type": "integer"}, "email": {"type": "string", "format": "email"},
-            "user_role": gcore_group(), "lang": {"enum": ["de", "en", "ru", "zh", "az"]},
+        json!({"client_id": {"type": "integer", "minimum": 0}, "email": {"type": "string", "format": "email"},
+            "user_role": gcore_group(), "lang": {"enum": crate::families::gcore::users::LANGS},
             "name": {"type": "string"}}),
     )
 }
@@ -728,8 +1034,9 @@ fn gcore_invite() -> Option<Value> {
 fn gcore_token() -> Option<Value> {
     object(
         &["name", "exp_date", "client_user"],
-        json!({"name": {"type": "string"}, "description": {"type": "string"},
-            "exp_date": {"type": ["string", "null"], "format": "date-time"},
+        json!({"name": {"type": "string", "minLength": 1}, "description": {"type": "string"},
+            "exp_date": {"type": ["string", "null"], "format": "date-time",
+                "description": "In the future; null: never expires"},
             "client_user": {"type": "object", "required": ["role"], "properties": {"role": gcore_group()}}}),
     )
 }
@@ -1092,7 +1399,7 @@ pub const OPERATIONS: &[Operation] = &[
         "Update the signed-in user",
         Clone,
         [200, 400, 401, 409, 422, 429],
-        seed_002
+        own_user_change
     ),
     op!(
         "get",
@@ -1109,7 +1416,7 @@ pub const OPERATIONS: &[Operation] = &[
         "Update the signed-in user's organization",
         Clone,
         [200, 400, 401, 403, 422],
-        organization
+        organization_change
     ),
     op!(
         "get",
@@ -1220,7 +1527,7 @@ pub const OPERATIONS: &[Operation] = &[
         "Create an organization",
         Clone,
         [201, 400, 401, 403, 404, 409, 422],
-        organization
+        new_organization
     ),
     op!(
         "get",
@@ -1237,7 +1544,7 @@ pub const OPERATIONS: &[Operation] = &[
         "Update an organization",
         Clone,
         [200, 400, 401, 403, 404, 422],
-        organization
+        organization_update
     ),
     op!(
         "delete",
@@ -1549,7 +1856,7 @@ pub const OPERATIONS: &[Operation] = &[
         "JWT login",
         None,
         [200, 400, 429],
-        username_password
+        username_only
     ),
     op!(
         "post",
@@ -1684,7 +1991,7 @@ pub const OPERATIONS: &[Operation] = &[
         "Replace a user's attributes (If-Match: 412 when stale)",
         Scim,
         [200, 400, 404, 409, 412, 429],
-        scim_user
+        scim_user_replace
     ),
     op!(
         "patch",
@@ -1693,7 +2000,7 @@ pub const OPERATIONS: &[Operation] = &[
         "Patch a user (RFC 7644 3.5.2; If-Match: 412 when stale)",
         Scim,
         [200, 400, 404, 409, 412, 429],
-        scim_patch
+        scim_user_patch
     ),
     op!(
         "delete",
@@ -1744,7 +2051,7 @@ pub const OPERATIONS: &[Operation] = &[
         "Patch a group: members add, remove, replace (If-Match: 412 when stale)",
         Scim,
         [200, 400, 404, 409, 412],
-        scim_patch
+        scim_group_patch
     ),
     op!(
         "delete",
@@ -1987,6 +2294,8 @@ pub fn media_type(op: &Operation, status: u16) -> Option<String> {
 
 /// The whole document.
 pub fn document() -> Value {
+    let languages = crate::base::validate::LANGUAGES.join("|");
+    let timezones: Vec<&str> = crate::base::validate::timezones().collect();
     let mut paths = Map::new();
     for op in OPERATIONS {
         let statuses = statuses(op);
@@ -2042,6 +2351,15 @@ pub fn document() -> Value {
                 "consoleCsrf": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token", "description": "The csrf_token of the console's session"}
             },
             "schemas": {
+                "Locale": {"type": "string", "pattern": format!("^({languages})([-_][A-Za-z]{{2}})?$"),
+                    "description": "An ISO 639-1 language, optionally with an ISO 3166 region (en, pt-BR, pt_BR)"},
+                // Patterns rather than enums: generators name each enum
+                // value, and GMT+0 / GMT-0 / GMT0 would clash.
+                "Timezone": {"type": "string", "pattern": one_of(&timezones),
+                    "description": "An IANA time zone name (Europe/Athens, UTC)"},
+                "CountryCode": {"type": "string", "enum": crate::idm::reference::countries()
+                    .into_iter().map(|c| c.code.to_string()).collect::<Vec<_>>(),
+                    "description": "An ISO 3166-1 alpha-2 country code (upper case)"},
                 "CloneError": {"type": "object", "required": ["status", "status_text", "message"], "properties": {
                     "status": {"type": "integer"}, "status_text": {"type": "string"},
                     "message": {"type": "string"}, "errors": {"type": "object"}}},

@@ -88,7 +88,7 @@ fn reseller_json(o: &Organization) -> Value {
 }
 
 /// Domains one tenant create or update may name.
-const DOMAINS_PER_REQUEST: usize = 20;
+pub(crate) const DOMAINS_PER_REQUEST: usize = 20;
 
 /// The readers only this API needs, on the shared field reader.
 impl Fields<'_> {

@@ -38,7 +38,7 @@ fn holds(user: &User, code: &str) -> bool {
 }
 
 /// Organization fields of `PUT /v2/user/organization` kept under `details`.
-const ORG_DETAILS: [&str; 12] = [
+pub(crate) const ORG_DETAILS: [&str; 12] = [
     "address",
     "city",
     "state",

@@ -36,7 +36,7 @@ pub use crate::credential::identity::Config;
 
 mod account;
 mod audit;
-mod current_user;
+pub(crate) mod current_user;
 mod organizations;
 mod session;
 mod two_factor;

@@ -47,7 +47,7 @@ fn customer_json(org: &Organization) -> Value {
 }
 
 /// The fields of a `CustomerViewModel` and their limits.
-const CUSTOMER_FIELDS: [(&str, bool, usize); 14] = [
+pub(crate) const CUSTOMER_FIELDS: [(&str, bool, usize); 14] = [
     ("companyName", true, 255),
     ("taxId", false, 255),
     ("country", true, 2),

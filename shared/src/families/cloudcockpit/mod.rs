@@ -29,7 +29,7 @@ use crate::credential::auth::Caller;
 use crate::credential::identity::{self, Config};
 use crate::edge::web::{self, Request, Response, header_str};
 
-mod customers;
+pub(crate) mod customers;
 mod portal_users;
 
 pub use customers::{account_info, customer, customers, internal_identifier};

@@ -31,9 +31,9 @@ use crate::{
 };
 
 /// Gcore's `lang` values.
-const LANGS: [&str; 5] = ["de", "en", "ru", "zh", "az"];
+pub(crate) const LANGS: [&str; 5] = ["de", "en", "ru", "zh", "az"];
 /// Gcore's service names (`services[].product_name`).
-const SERVICES: [&str; 6] = ["CDN", "STORAGE", "STREAMING", "DNS", "DDOS", "CLOUD"];
+pub(crate) const SERVICES: [&str; 6] = ["CDN", "STORAGE", "STREAMING", "DNS", "DDOS", "CLOUD"];
 /// The services a client was made with `available: true` (stored as
 /// `service.<NAME>` = `"true"`), in Gcore's order: what it may activate.
 pub fn available_services(org: &Organization) -> Vec<&'static str> {

@@ -315,7 +315,9 @@ fn gcore_token_filters() -> Vec<Value> {
 
 /// `attributes` and `excludedAttributes` (RFC 7644 §3.4.2.5), on every read.
 fn scim_projection() -> Vec<Value> {
-    let list = json!({"type": "string", "maxLength": 255});
+    let path = super::SCIM_ATTR_PATH;
+    let list = json!({"type": "string", "maxLength": 255,
+        "pattern": format!("^({path}(,{path})*)?$")});
     vec![
         param(
             "attributes",
@@ -332,14 +334,25 @@ fn scim_projection() -> Vec<Value> {
     ]
 }
 
+/// Comparisons joined by `and` / `or` (`scim::filter` reads the whole RFC
+/// grammar; this is the form a schema can state).
+fn scim_filter() -> Value {
+    let path = super::SCIM_ATTR_PATH;
+    let value = r#"("[^"\\]*"|true|false|null|-?[0-9]+)"#;
+    let test = format!("{path} (pr|(eq|ne|co|sw|ew|gt|ge|lt|le) {value})");
+    json!({"type": "string", "maxLength": 1024,
+        "pattern": format!("^{test}( (and|or) {test})*$")})
+}
+
 /// A SCIM list's parameters (RFC 7644 §3.4.2).
 fn scim_list() -> Vec<Value> {
     let mut out = vec![
         param(
             "filter",
             false,
-            json!({"type": "string", "maxLength": 1024}),
-            "A filter (RFC 7644 3.4.2.2), e.g. userName eq \"ana@example.com\"",
+            scim_filter(),
+            "A filter (RFC 7644 3.4.2.2), e.g. userName eq \"ana@example.com\". The pattern \
+             gives the flat form; grouping, not and value paths are accepted too",
         ),
         param(
             "startIndex",

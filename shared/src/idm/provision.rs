@@ -527,13 +527,16 @@ fn end_attempt(env: &Env, tenant: &str, op: &OpId, attempt: &str) {
 }
 
 /// Forgets an operation that wrote nothing (its email was taken): the key
-/// may be used again at once. The first-attempt slot goes before the record,
-/// so a crash between leaves a record the next attempt resumes.
+/// may be used again at once. The first-attempt slot goes last: while it is
+/// held no attempt can win it, so nothing this deletes can be a newer run's
+/// (an attempt that read "no record" before this one wrote it would
+/// otherwise win the freed slot and lose its record and stamp to this).
+/// A crash in between leaves a held slot without a record, freed once a
+/// lease has lapsed.
 fn forget(env: &Env, tenant: &str, op: &OpId) {
     let key = keys::op(tenant, &op.id);
-    if env.kv.delete(&format!("{key}/first")).is_ok() {
-        let _ = env.kv.delete(&format!("{key}/first-at"));
-        let _ = env.kv.delete(&key);
+    if env.kv.delete(&key).is_ok() && env.kv.delete(&format!("{key}/first-at")).is_ok() {
+        let _ = env.kv.delete(&format!("{key}/first"));
     }
 }
 

@@ -273,7 +273,7 @@ async fn a_winner_not_yet_stamped_keeps_its_slot() {
     // slot abandoned and start a second run of the same key.
     host.kv
         .faults
-        .pause_before_key(Op::Set, "/first-at", Duration::from_millis(1500));
+        .pause_before_key(Op::Set, "/first-at", Duration::from_secs(3));
     let create = || post(&new_org_body("unstamped@example.com")).header("idempotency-key", "k-u");
     let spawn = || {
         let host = host.clone();
@@ -281,10 +281,25 @@ async fn a_winner_not_yet_stamped_keeps_its_slot() {
         tokio::spawn(async move { host.send(req).await })
     };
     let first = spawn();
+    // The others start once the first holds the slot (its next call is the
+    // paused stamp), well inside the pause.
+    let holds = || {
+        host.kv
+            .dump("default")
+            .iter()
+            .any(|(k, _)| k.ends_with("/first"))
+    };
+    for _ in 0..200 {
+        if holds() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(holds(), "the first attempt never took the slot");
     let mut others = Vec::new();
     for _ in 0..2 {
-        tokio::time::sleep(Duration::from_millis(300)).await;
         others.push(spawn());
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let mut later = Vec::new();
     for other in others {
@@ -357,12 +372,11 @@ async fn a_key_whose_first_attempt_died_before_its_record_frees_itself() {
     // a winner about to: the next attempt stamps the time for it and waits
     // (409), as does every attempt while a lease would last.
     assert_eq!(send(&host, create()).await.status, 409);
-    host.clock.advance(Duration::from_millis(
-        onboard_shared::idm::provision::LEASE_MS as u64 - 1000,
-    ));
+    let lease = onboard_shared::idm::provision::LEASE_MS as u64;
+    host.clock.advance(Duration::from_millis(lease / 2));
     assert_eq!(send(&host, create()).await.status, 409);
     // Then one attempt frees the slot (and answers 409), the next starts afresh.
-    host.clock.advance(Duration::from_millis(1000));
+    host.clock.advance(Duration::from_millis(lease / 2 + 1000));
     assert_eq!(send(&host, create()).await.status, 409);
     let r = send(&host, create()).await;
     assert_eq!(r.status, 201, "{}", r.text());

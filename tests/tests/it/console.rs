@@ -8,7 +8,9 @@ use std::time::Duration;
 use onboard_test_host::{Host, Request, Response};
 use serde_json::{Value, json};
 
-use crate::support::{OPERATOR_EMAIL, OPERATOR_PASSWORD, app_host, operator_auth};
+use crate::support::{
+    ADMIN_KEY, DEFAULT_HOST, OPERATOR_EMAIL, OPERATOR_PASSWORD, app_host, operator_auth,
+};
 use crate::two_factor::{base32_decode, code_now};
 
 /// A signed-in console: the cookie a browser would send, and the CSRF token
@@ -543,6 +545,17 @@ async fn the_pages_actions_invite_list_clients_reset_passwords_and_disable_organ
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["invited"], false);
+    // A peer operator is beyond an operator's reach; the platform admin key
+    // reaches it (how a tenant whose operators are locked out gets back in).
+    let peer = account(&host, "peer@acme.test", "operator", None).await;
+    let reset = || Request::post(format!("/admin/accounts/{peer}/password_reset"));
+    let r = host.send(c.call(reset())).await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    let by_key = reset()
+        .header("authorization", format!("Bearer {ADMIN_KEY}"))
+        .header("x-tenant", DEFAULT_HOST);
+    let r = host.send(by_key).await;
+    assert_eq!(r.status, 200, "{}", r.text());
 
     // API clients are listed without their secrets, until revoked.
     let r = host

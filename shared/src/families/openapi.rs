@@ -698,20 +698,22 @@ fn scim_user_patch() -> Option<Value> {
     )
 }
 
+/// A Group's `displayName` as `scim::groups` reads it: not blank.
+fn scim_group_name() -> Value {
+    json!({"type": "string", "minLength": 1, "maxLength": 255, "pattern": "\\S"})
+}
+
 /// A Group's PatchOp: its name, external id and members.
 fn scim_group_patch() -> Option<Value> {
     let member = json!({"type": "object", "required": ["value"], "properties": {
         "value": {"type": "string", "format": "uuid", "description": "A User's id"}}});
     let attributes = json!({"type": "object", "additionalProperties": false, "properties": {
-        "displayName": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "\\S"},
+        "displayName": scim_group_name(),
         "externalId": scim_text()}});
     scim_patch(
         vec![
             scim_remove("^(externalId|members|members\\[value eq \"[^\"]*\"\\])$"),
-            scim_set(
-                "^displayName$",
-                json!({"type": "string", "minLength": 1, "maxLength": 255, "pattern": "\\S"}),
-            ),
+            scim_set("^displayName$", scim_group_name()),
             scim_set("^externalId$", scim_text()),
             scim_set(
                 "^members$",

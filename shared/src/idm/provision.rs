@@ -371,10 +371,8 @@ fn begin(env: &Env, tenant: &str, op: &OpId, attempt: &str) -> Result<Operation>
             return Err(busy());
         }
         if op.keyed {
-            env.kv.set(
-                &format!("{key}/first-at"),
-                format!("{} {attempt}", env.now).as_bytes(),
-            )?;
+            env.kv
+                .set(&format!("{key}/first-at"), &slot_stamp(env, attempt))?;
         }
         let started = fresh(None);
         storage::write(env.kv, &key, attempt, &started)?;
@@ -414,12 +412,15 @@ fn begin(env: &Env, tenant: &str, op: &OpId, attempt: &str) -> Result<Operation>
 /// no stamp yet (the winner is between the two steps, or died there) stamps
 /// it itself rather than judge the slot abandoned, and of the losers that
 /// judge one stamp stale only the one whose swap puts its own stamp there
-/// frees the slot, so no attempt acting on an old read frees a slot won
-/// since. A stamp names its attempt: on Redis a swap that landed reports
-/// failure, and the stamp read back tells.
+/// frees the slot. A stamp names its attempt: on Redis a swap that landed
+/// reports failure, and the stamp read back tells. Not yet closed: a stamp
+/// left from an earlier round (a freer's, or a loser's written while
+/// `forget` ran) can, once stale, be swapped by a loser of a new round
+/// within its winner's first store call; tying stamps to the slot's round
+/// closes it.
 fn free_abandoned_slot(env: &Env, key: &str, attempt: &str) -> Result<()> {
     let at_key = format!("{key}/first-at");
-    let mine = format!("{} {attempt}", env.now).into_bytes();
+    let mine = slot_stamp(env, attempt);
     let Some(stamp) = env.kv.get(&at_key)? else {
         env.kv.set(&at_key, &mine)?;
         return Ok(());
@@ -445,6 +446,11 @@ fn free_abandoned_slot(env: &Env, key: &str, attempt: &str) -> Result<()> {
         env.kv.delete(&format!("{key}/first"))?;
     }
     Ok(())
+}
+
+/// A first-attempt slot's stamp: when, and which attempt wrote it.
+fn slot_stamp(env: &Env, attempt: &str) -> Vec<u8> {
+    format!("{} {attempt}", env.now).into_bytes()
 }
 
 /// Claims a caller-chosen user id for the run: pending while the create

@@ -109,7 +109,29 @@ impl Error {
         errors.add(field, message);
         Error::Invalid(errors)
     }
+
+    /// A value another record already holds: a 422 for the families whose
+    /// vendors answer it as a field error, which the families with a
+    /// conflict status of their own (SCIM's `uniqueness`, the admin API's
+    /// 409) tell apart by [`Error::is_taken`].
+    pub fn taken(field: impl Into<String>, message: &'static str) -> Self {
+        Error::invalid(field, message)
+    }
+
+    /// Whether every field of the refusal is a value held elsewhere
+    /// ([`TAKEN`] or [`DOMAIN_TAKEN`]): nothing in the request was
+    /// malformed, it lost to the store's current state.
+    pub fn is_taken(&self) -> bool {
+        matches!(self, Error::Invalid(f) if !f.0.is_empty()
+            && f.0.iter().all(|e| e.message == TAKEN || e.message == DOMAIN_TAKEN))
+    }
 }
+
+/// The message of a unique value (an email, a tenant id, a reseller code)
+/// another record holds.
+pub const TAKEN: &str = "has already been taken";
+/// The message of a domain another tenant serves.
+pub const DOMAIN_TAKEN: &str = "is already served by another tenant";
 
 /// `<status> <message>`: what logs and `?` in tests print.
 impl std::fmt::Display for Error {

@@ -105,7 +105,8 @@ fn seed_000_schema() -> Option<Value> {
                 "company_name": {"type": ["string", "null"]},
                 "skip_default_subscription": {"type": "boolean"},
                 "parent_organization": {"type": "string", "format": "uuid"}}},
-            "user": {"type": "object", "required": ["email"], "properties": profile},
+            "user": {"type": "object", "required": ["email"], "properties": profile,
+                "dependentRequired": {"password_confirmation": ["password"]}},
             "plans": {"type": "array", "items": plan_request()}}}}),
     )
 }
@@ -124,11 +125,11 @@ fn seed_001_schema() -> Option<Value> {
         &["firstName", "lastName", "email", "groups"],
         json!({
             "id": {"type": "string", "format": "uuid"},
-            "firstName": {"type": "string", "maxLength": 255},
-            "lastName": {"type": "string", "maxLength": 255},
+            "firstName": non_blank(),
+            "lastName": non_blank(),
             "email": {"type": "string", "format": "email", "maxLength": 255},
             "role": {"type": "object", "additionalProperties": false},
-            "groups": {"type": "array", "items": {"type": "object", "required": ["id"], "properties": {
+            "groups": {"type": "array", "maxItems": 100, "items": {"type": "object", "required": ["id"], "properties": {
                 "id": {"type": "string", "format": "uuid"}, "name": {"type": ["string", "null"]}}}}
         }),
     )
@@ -324,6 +325,20 @@ fn uuid() -> Value {
     json!({"type": "string", "format": "uuid"})
 }
 
+/// An instant as `base::time::parse_iso8601` reads it, in its RFC 3339
+/// form: `format` alone is an annotation a validator may skip (an empty
+/// string passes it).
+fn date_time() -> Value {
+    json!({"type": "string", "format": "date-time", "pattern": DATE_TIME})
+}
+
+const DATE_TIME: &str = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$";
+
+/// [`date_time`], or `null`.
+fn date_time_or_null() -> Value {
+    json!({"anyOf": [date_time(), {"type": "null"}]})
+}
+
 /// A string `Fields::required` accepts: present, not blank, at most 255.
 fn non_blank() -> Value {
     json!({"type": "string", "maxLength": 255, "pattern": "\\S"})
@@ -347,9 +362,8 @@ fn plan_request() -> Value {
             "description": "A plan of the tenant's catalog"},
         "partner": {"type": "boolean"},
         "interval": {"enum": ["none", "monthly", "yearly"]},
-        "start_date": {"type": "string", "format": "date-time"},
-        "end_date": {"type": "string", "format": "date-time",
-            "description": "Not before start_date"}}})
+        "start_date": date_time(),
+        "end_date": {"allOf": [date_time()], "description": "Not before start_date"}}})
 }
 
 /// A password under the default policy (`PasswordPolicy::default`); a
@@ -525,6 +539,10 @@ fn scim_text() -> Value {
 pub(crate) const SCIM_ATTR_PATH: &str =
     r"(urn:[A-Za-z0-9.:_-]+:)?[A-Za-z$][A-Za-z0-9_-]*(\.[A-Za-z$][A-Za-z0-9_-]*)?";
 
+/// A quoted string as a SCIM filter reads it: JSON's, so neither a raw
+/// control character nor a backslash the pattern cannot pair with an escape.
+pub(crate) const SCIM_STRING: &str = r#""[^"\\\x00-\x1f]*""#;
+
 /// A PatchOp's `op` (`scim::patch`: any case).
 fn scim_patch_op() -> Value {
     json!({"type": "string",
@@ -587,7 +605,7 @@ fn scim_group() -> Option<Value> {
             json!({
                 "schemas": {"type": "array", "items": {"type": "string", "enum": [
                     "urn:ietf:params:scim:schemas:core:2.0:Group"]}, "minItems": 1},
-                "displayName": {"type": "string", "minLength": 1, "maxLength": 255,
+                "displayName": {"allOf": [scim_group_name()],
                     "description": "Unique in the organization (case-insensitive)"},
                 "externalId": scim_text(),
                 "members": {"type": ["array", "null"], "maxItems": 1000, "items": {"type": "object",
@@ -712,7 +730,9 @@ fn scim_group_patch() -> Option<Value> {
         "externalId": scim_text()}});
     scim_patch(
         vec![
-            scim_remove("^(externalId|members|members\\[value eq \"[^\"]*\"\\])$"),
+            scim_remove(&format!(
+                "^(externalId|members|members\\[value eq {SCIM_STRING}\\])$"
+            )),
             scim_set("^displayName$", scim_group_name()),
             scim_set("^externalId$", scim_text()),
             scim_set(
@@ -898,8 +918,8 @@ fn subscribe() -> Option<Value> {
     object(
         &["plan"],
         json!({"plan": non_blank(), "interval": {"enum": ["none", "monthly", "yearly"]},
-            "start_date": {"type": "string", "format": "date-time"},
-            "end_date": {"type": "string", "format": "date-time"},
+            "start_date": date_time(),
+            "end_date": {"allOf": [date_time()], "description": "Not before start_date"},
             "features": {"type": "object", "description": "Only for an open plan"}}),
     )
 }
@@ -913,7 +933,7 @@ fn subscription_change() -> Option<Value> {
         &["subscription"],
         json!({"subscription": {"type": "object", "properties": {
             "status": {"enum": ["active", "inactive", "canceled"]},
-            "end_date": {"type": ["string", "null"], "format": "date-time"},
+            "end_date": date_time_or_null(),
             "price": {"type": "string"}, "trial_enabled": {"type": "boolean"},
             "trial_duration_days": {"type": "integer", "minimum": 0},
             "auto_renewal": {"type": "boolean"}, "cancellation_reason": {"type": ["string", "null"]},
@@ -982,10 +1002,10 @@ fn cc_internal_identifier() -> Option<Value> {
 fn cc_user_change() -> Option<Value> {
     object(
         &[],
-        json!({"id": uuid(), "firstName": string(), "lastName": string(),
+        json!({"id": uuid(), "firstName": non_blank(), "lastName": non_blank(),
             "email": {"type": "string", "format": "email", "maxLength": 255},
             "role": {"type": "object", "additionalProperties": false},
-            "groups": {"type": "array", "items": {"type": "object", "required": ["id"],
+            "groups": {"type": "array", "maxItems": 100, "items": {"type": "object", "required": ["id"],
                 "properties": {"id": uuid(), "name": {"type": ["string", "null"]}}}},
             "skipReconfirmation": {"type": "boolean", "description":
                 "Operators: an email change takes effect now instead of pending until the \
@@ -1037,7 +1057,7 @@ fn gcore_token() -> Option<Value> {
     object(
         &["name", "exp_date", "client_user"],
         json!({"name": {"type": "string", "minLength": 1}, "description": {"type": "string"},
-            "exp_date": {"type": ["string", "null"], "format": "date-time",
+            "exp_date": {"anyOf": [date_time(), {"type": "null"}],
                 "description": "In the future; null: never expires"},
             "client_user": {"type": "object", "required": ["role"], "properties": {"role": gcore_group()}}}),
     )
@@ -1085,7 +1105,7 @@ pub const OPERATIONS: &[Operation] = &[
         "admin",
         "Create a tenant",
         Admin,
-        [201, 400, 401, 415, 422],
+        [201, 400, 401, 409, 415, 422],
         admin_tenant
     ),
     op!(
@@ -1102,7 +1122,7 @@ pub const OPERATIONS: &[Operation] = &[
         "admin",
         "Change a tenant",
         Admin,
-        [200, 400, 401, 404, 422],
+        [200, 400, 401, 404, 409, 422],
         admin_tenant_change
     ),
     op!(
@@ -1246,7 +1266,7 @@ pub const OPERATIONS: &[Operation] = &[
         "admin",
         "One delivery pass: POST each due message to the tenant's webhook, signed (Standard Webhooks)",
         Admin,
-        [200, 401, 403, 409, 422]
+        [200, 401, 403, 409]
     ),
     // Clone Systems v2.
     op!(

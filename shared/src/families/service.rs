@@ -27,8 +27,14 @@ use crate::edge::web::{self, Request, Response};
 use crate::idm::admin::{self, NewAccount, NewReseller, NewTenant, TenantChange};
 
 /// Renders any core error as problem details.
+/// A value held elsewhere (an id, code, email or domain taken) is 409: the
+/// request was well formed and lost to what is stored.
 pub fn render_error(error: &Error) -> Response {
-    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let status = if error.is_taken() {
+        StatusCode::CONFLICT
+    } else {
+        StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST)
+    };
     let mut body = json!({
         "type": "about:blank",
         "title": status.canonical_reason().unwrap_or("Error"),

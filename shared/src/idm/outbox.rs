@@ -473,10 +473,11 @@ pub fn deliver(
 ) -> Result<Pass> {
     operators_only(caller)?;
     let tenant = crate::idm::admin::get_tenant(env, &caller.tenant)?;
+    // The request is well formed; the tenant's state refuses it.
     let hook = tenant.webhook.clone().ok_or_else(|| {
-        Error::invalid(
-            "webhook",
-            "is not configured for this tenant; read the messages with GET /admin/outbox",
+        Error::Conflict(
+            "no webhook is configured for this tenant; read the messages with GET /admin/outbox"
+                .into(),
         )
     })?;
     let secret = webhook_secret(config, &tenant, &hook)?;

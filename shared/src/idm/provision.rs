@@ -10,7 +10,7 @@
 
 use uuid::Uuid;
 
-use crate::base::error::{Error, FieldErrors, Result};
+use crate::base::error::{Error, FieldErrors, Result, TAKEN};
 use crate::base::model::{
     Closing, Interval, Lifecycle, OrgKind, Organization, Profile, Role, Settings, Subscription,
     SubscriptionStatus, User,
@@ -623,10 +623,7 @@ pub fn create_customer(
     };
     let held = match outcome {
         ClaimOutcome::Taken => {
-            return refuse(
-                &id_claim,
-                Error::invalid("user.email", "has already been taken"),
-            );
+            return refuse(&id_claim, Error::taken("user.email", TAKEN));
         }
         ClaimOutcome::Unsettled => {
             if let Some((key, claim)) = &id_claim {

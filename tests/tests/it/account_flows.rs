@@ -597,7 +597,7 @@ async fn deliveries_go_only_where_allowed_outbound_hosts_allows() {
     let r = host.send(admin_patch(json!({"webhook": null}))).await;
     assert_eq!(r.json()["webhook"], Value::Null);
     let r = host.send(deliver()).await;
-    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(r.status, 409, "{}", r.text());
     let r = host
         .send(Request::get("/admin/outbox").header("authorization", operator_auth()))
         .await;

@@ -105,7 +105,7 @@ async fn platform_admin_creates_a_tenant_whose_operator_signs_in() {
         .await;
     assert_eq!(r.json()["data"]["attributes"]["email"], "first@acme.test");
 
-    // The same id or domain again: 422 naming the field; a wrong key: 401.
+    // The same id or domain again: 409 naming the field; a wrong key: 401.
     let r = host
         .send(admin(
             "/admin/tenants",
@@ -114,7 +114,7 @@ async fn platform_admin_creates_a_tenant_whose_operator_signs_in() {
         .await;
     assert_eq!(
         (r.status, r.json()["errors"]["id"][0].clone()),
-        (422, json!("has already been taken"))
+        (409, json!("has already been taken"))
     );
     assert_eq!(r.header("content-type"), Some("application/problem+json"));
     let r = host
@@ -123,8 +123,13 @@ async fn platform_admin_creates_a_tenant_whose_operator_signs_in() {
             &tenant_body("acme2", "portal.acme.test", "x@acme.test"),
         ))
         .await;
-    assert_eq!(r.status, 422);
-    assert!(r.json()["errors"]["domains[0]"].is_array(), "{}", r.text());
+    assert_eq!(r.status, 409);
+    assert_eq!(
+        r.json()["errors"]["domains[0]"][0],
+        "is already served by another tenant",
+        "{}",
+        r.text()
+    );
     let r = host
         .send(
             Request::post("/admin/tenants")
@@ -202,12 +207,62 @@ async fn concurrent_tenant_creates_of_one_id_have_one_winner() {
     })
     .await;
     let won = responses.iter().filter(|r| r.status == 201).count();
-    let refused = responses.iter().filter(|r| r.status == 422).count();
+    let refused = responses.iter().filter(|r| r.status == 409).count();
     assert_eq!(
         (won, refused),
         (1, 7),
         "{:?}",
         responses.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+}
+
+/// The admin API answers a value another record holds with 409 (the field
+/// still named), and a pass its tenant's state refuses with 409: neither
+/// request was malformed, so neither is a 422.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_refusals_by_what_is_stored_are_409() {
+    let host = app_host();
+    let operator = |method: http::Method, path: &str| {
+        Request::new(method, path).header("authorization", operator_auth())
+    };
+    let reseller = || {
+        operator(http::Method::POST, "/admin/resellers")
+            .json(&json!({"name": "R", "code": "TAKEN1"}))
+    };
+    assert_eq!(host.send(reseller()).await.status, 201);
+    let r = host.send(reseller()).await;
+    assert_eq!(
+        (r.status, r.json()["errors"]["code"][0].clone()),
+        (409, json!("has already been taken")),
+        "{}",
+        r.text()
+    );
+    assert_eq!(r.header("content-type"), Some("application/problem+json"));
+    let r = host
+        .send(
+            operator(http::Method::POST, "/admin/accounts").json(&json!({
+            "email": OPERATOR_EMAIL, "password": "another-password-1", "role": "operator"})),
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert!(r.json()["errors"]["email"].is_array() || r.json()["errors"]["user.email"].is_array());
+    // A taken email beside a malformed field is a 422: the request must change.
+    let r = host
+        .send(
+            operator(http::Method::POST, "/admin/accounts").json(&json!({
+            "email": OPERATOR_EMAIL, "password": "short", "role": "operator"})),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    let r = host
+        .send(operator(http::Method::POST, "/admin/outbox/deliver"))
+        .await;
+    assert_eq!(r.status, 409, "no webhook is configured: {}", r.text());
+    assert!(
+        r.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("GET /admin/outbox")
     );
 }
 

@@ -16,7 +16,7 @@ use http::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 
 use super::{authenticate, group, render_error, user_type};
-use crate::base::error::{Error, FieldErrors};
+use crate::base::error::{Error, FieldErrors, TAKEN};
 use crate::base::model::{Lifecycle, OrgKind, Organization, Profile, Role, User};
 use crate::be::storage::{self, Env};
 use crate::credential::auth::Caller;
@@ -151,7 +151,7 @@ fn vendor_fields(error: Error) -> Error {
                 if let Some(rest) = e.field.strip_prefix("user.") {
                     e.field = rest.to_string();
                 }
-                if e.field == "email" && e.message == "has already been taken" {
+                if e.field == "email" && e.message == TAKEN {
                     e.message = "user with this email already exists.".into();
                 }
             }

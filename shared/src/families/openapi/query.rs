@@ -338,7 +338,7 @@ fn scim_projection() -> Vec<Value> {
 /// grammar; this is the form a schema can state).
 fn scim_filter() -> Value {
     let path = super::SCIM_ATTR_PATH;
-    let value = r#"("[^"\\]*"|true|false|null|-?[0-9]+)"#;
+    let value = format!("({}|true|false|null|-?[0-9]+)", super::SCIM_STRING);
     let test = format!("{path} (pr|(eq|ne|co|sw|ew|gt|ge|lt|le) {value})");
     json!({"type": "string", "maxLength": 1024,
         "pattern": format!("^{test}( (and|or) {test})*$")})

@@ -24,7 +24,7 @@ use http::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use crate::base::error::Error;
+use crate::base::error::{Error, TAKEN};
 use crate::base::model::{Directory, Group, Lifecycle, Profile, Role, User};
 use crate::base::validate;
 use crate::be::storage::Env;
@@ -584,8 +584,7 @@ fn answer(
 /// A taken `userName` is SCIM's 409 `uniqueness`; other refusals keep
 /// their own status.
 fn taken_is_uniqueness(e: Error) -> ScimError {
-    let taken = matches!(&e, Error::Invalid(f) if f.0.iter().any(|x| x.message.contains("already been taken")));
-    if taken {
+    if e.is_taken() {
         ScimError::new(
             409,
             Some(ScimType::Uniqueness),
@@ -756,10 +755,7 @@ fn create(
     )?
     .is_some()
     {
-        return Err(taken_is_uniqueness(Error::invalid(
-            "userName",
-            "has already been taken",
-        )));
+        return Err(taken_is_uniqueness(Error::taken("userName", TAKEN)));
     }
     let id = env.new_uuid();
     if let Some(ext) = &want.external_id {

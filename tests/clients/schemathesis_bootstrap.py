@@ -48,7 +48,8 @@ gcore = ok(httpx.post(f"{base}/iam/auth/jwt/login", json={"username": "gcore@st.
 # one is 403 there, as a missing relationship is).
 # An organization with a user and a child is not deleted, so Clone's
 # fuzzing, which runs before CloudCockpit's, leaves it in place.
-reseller = ok(httpx.post(f"{base}/admin/resellers", headers=admin, json={"name": "ST Reseller", "code": "STR"}), 201)["id"]
+reseller_made = ok(httpx.post(f"{base}/admin/resellers", headers=admin, json={"name": "ST Reseller", "code": "STR"}), 201)
+reseller = reseller_made["id"]
 ok(httpx.post(f"{base}/admin/accounts", headers=admin, json={"email": "reseller@st.test", "password": password,
     "role": "reseller_admin", "organization_id": reseller}), 201)
 client = ok(httpx.post(f"{base}/admin/api-clients", headers=admin, json={"name": "csp"}), 201)
@@ -67,9 +68,11 @@ for name in ["scim", "impersonated"]:
     customers[name] = (user, org)
 scim = ok(httpx.post(f"{base}/admin/scim-connections", headers=admin,
     json={"organization_id": customers["scim"][1], "name": "schemathesis"}), 201)["token"]
-ok(httpx.post(f"{base}/v2/users/create_customer", headers=bearer, json={"customer": {
+r = httpx.post(f"{base}/v2/users/create_customer", headers=bearer, json={"customer": {
     "organization": {"name": "Reseller's Co", "parent_organization": reseller},
-    "user": {"email": "admin@resold.st.test"}}}), 201)
+    "user": {"email": "admin@resold.st.test"}}})
+ok(r, 201)
+resold = ok(httpx.get(f"{base}{r.headers['location']}", headers=bearer))["data"]["attributes"]["organization"]["id"]
 impersonation = ok(httpx.post(f"{base}/auth/impersonate?uuid={customers['impersonated'][0]}", headers=bearer))
 impersonated = impersonation["token"]
 
@@ -132,6 +135,27 @@ dictionaries = {
 }
 out = pathlib.Path("target/schemathesis")
 out.mkdir(parents=True, exist_ok=True)
+# What schemathesis_hooks.py gives half the schema-valid cases whose rules
+# are about stored state: the credentials to make fresh tokens and
+# organizations with, and the tenant's live ids and reference data.
+live = {
+    "base": base, "admin_key": admin_key, "app_key": app_key, "clone": clone, "cc": cc, "scim": scim,
+    "password": password,
+    "invitation_peek": dictionaries["invitation_peek"][0], "confirmation_peek": dictionaries["confirmation_peek"][0],
+    "customer": customers["impersonated"][1], "reseller": reseller,
+    "impersonated": impersonated, "impersonated_user": customers["impersonated"][0], "seller": reseller_made["number"],
+    "resold": resold, "reseller_group": group,
+    # The catalog's plans but the default one, which a new organization holds.
+    "plans": ["vrms_plan", "pci_plan", "pci-open"], "open_plans": ["pci-open"],
+    # Seed 003's example, which the default reference data accepts, with
+    # this tenant's reseller.
+    "apiculus": {"countryCode": "91", "mobileNumber": "9876543210", "password": "UserSam@178",
+                 "acsRegion": "noida", "state": "Karnataka", "country": "IN", "currency": "INR",
+                 "tax_category": "Taxable", "tax_type1": "CNPJ", "taxation_id1": "3453242343234",
+                 "tax_type2": "GSTIN", "taxation_id2": "1234567890", "tax_type3": "", "taxation_id3": "",
+                 "resellerCode": "STR"},
+}
+(out / "live.json").write_text(json.dumps(live))
 for name, values in dictionaries.items():
     assert values, f"no {name} value for the dictionaries"
     (out / f"{name}.dict").write_text("".join(json.dumps(v) + "\n" for v in values))

@@ -15,7 +15,11 @@ email, from an earlier answer, from the tenant's reference data) just
 before they are sent: fresh tokens and organizations are made through the
 API as the run goes. Only the fields
 that name stored state are replaced; the rest of the case stays as
-generated. Cases generated to be invalid are never touched.
+generated, but for two equalities between fields that no schema states
+(a SCIM user's `emails` is its `userName`; seed 000's
+`password_confirmation` is its `password`). Cases generated to be invalid
+are never touched. A fill whose setup fails (a fuzzed operation may have
+disabled what it builds on) leaves its case as generated.
 
 Every value comes from `target/schemathesis/live.json`, which
 schemathesis_bootstrap.py writes.
@@ -26,6 +30,7 @@ import itertools
 import json
 import pathlib
 import random
+import sys
 import uuid
 
 import httpx
@@ -43,6 +48,9 @@ PASSWORD = LIVE["password"]
 # Seeded like the run (--seed 1): the same cases get live values each run.
 RNG = random.Random(1)
 SERIAL = itertools.count()
+# Each schemathesis process of a run loads this module afresh against the
+# same server: the emails it makes differ by process.
+NONCE = uuid.uuid4().hex[:8]
 http = httpx.Client(base_url=BASE, timeout=30)
 
 
@@ -52,12 +60,15 @@ def made(r, status=201):
 
 
 def unique(label):
-    return f"{label}{next(SERIAL)}-{RNG.randrange(10**9)}@live.st.test"
+    return f"{label}{next(SERIAL)}-{NONCE}@live.st.test"
 
 
 def outbox_token(kind, to):
     messages = made(http.get("/admin/outbox", headers=ADMIN), 200).json()["messages"]
-    return next(m["token"] for m in reversed(messages) if m["kind"] == kind and m["to"] == to)
+    for m in reversed(messages):
+        if m["kind"] == kind and m["to"] == to:
+            return m["token"]
+    raise LookupError(f"no {kind} message to {to} in the outbox")
 
 
 def new_customer(password=None, parent=None):
@@ -87,10 +98,11 @@ def confirmation():
 
 
 def reset():
+    """Sent by the admin API: the fuzzed `POST /auth/password` spends that route's budget."""
     email = unique("reset")
-    made(http.post("/admin/accounts", headers=ADMIN, json={"email": email, "password": PASSWORD,
-         "role": "user", "organization_id": LIVE["customer"]}))
-    made(http.post("/auth/password", headers=APP, json={"email": email}), 200)
+    account = made(http.post("/admin/accounts", headers=ADMIN, json={"email": email, "password": PASSWORD,
+                   "role": "user", "organization_id": LIVE["customer"]})).json()
+    made(http.post(f"/admin/accounts/{account['id']}/password_reset", headers=ADMIN), 200)
     return outbox_token("password_reset", email)
 
 
@@ -166,10 +178,21 @@ def create_customer(case):
             in_order(plan)
 
 
+def instant(text):
+    """A date or date-time as the service reads it (no zone: UTC)."""
+    value = datetime.datetime.fromisoformat(text.replace(" ", "T", 1))
+    return value if value.tzinfo else value.replace(tzinfo=datetime.UTC)
+
+
 def in_order(b):
-    """`end_date` not before `start_date`."""
-    if isinstance(b.get("start_date"), str) and isinstance(b.get("end_date"), str) and b["end_date"] < b["start_date"]:
-        b["start_date"], b["end_date"] = b["end_date"], b["start_date"]
+    """`end_date` not before `start_date` (dates Python cannot read, such as year 0 or a leap second, stay)."""
+    if isinstance(b.get("start_date"), str) and isinstance(b.get("end_date"), str):
+        try:
+            swap = instant(b["end_date"]) < instant(b["start_date"])
+        except ValueError:
+            return
+        if swap:
+            b["start_date"], b["end_date"] = b["end_date"], b["start_date"]
 
 
 def clone_user_update(case):
@@ -227,6 +250,18 @@ def cc_user_by_email(case):
     in_group(b, LIVE["reseller_group"])
 
 
+def scim_new_user():
+    """A User the SCIM connection makes: its id."""
+    return made(http.post("/scim/v2/Users", headers=SCIM, json={
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": unique("member")})).json()["id"]
+
+
+def scim_replace_user(case):
+    """A User that exists, replaced as `scim_user` makes one."""
+    case.path_parameters = {**case.path_parameters, "id": scim_new_user()}
+    scim_user(case)
+
+
 def scim_user(case):
     """A userName no user holds yet; `emails` holds it, the one address a user has."""
     b = body(case)
@@ -247,15 +282,14 @@ def scim_group(case):
         return
     b["displayName"] = f"Live group {next(SERIAL)}-{RNG.randrange(10**9)}"
     if isinstance(b.get("members"), list) and b["members"]:
-        user = made(http.post("/scim/v2/Users", headers=SCIM, json={
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": unique("member")}))
-        b["members"] = [{**m, "value": user.json()["id"]} if isinstance(m, dict) else m for m in b["members"]]
+        member = scim_new_user()
+        b["members"] = [{**m, "value": member} if isinstance(m, dict) else m for m in b["members"]]
 
 
 def apiculus_user(case):
     """The tenant's reference data (a state of the country, its currency, tax types, a reseller), and a new email."""
     if (b := body(case)) is not None:
-        b.update(LIVE["apiculus"], email=unique("apiculus"))
+        b.update({key: value for key, value in LIVE["apiculus"].items() if key in b}, email=unique("apiculus"))
 
 
 def gcore_user(case):
@@ -275,11 +309,22 @@ def gcore_token(case):
 def end_impersonation(case):
     """A fresh impersonation of the customer's administrator: its session, and its revert token."""
     r = made(http.post(f"/auth/impersonate?uuid={LIVE['impersonated_user']}", headers=CLONE), 200).json()
+    if case.headers is None:
+        case.headers = {}
     case.headers["Authorization"] = f"Bearer {r['token']}"
     if (b := body(case)) is not None:
         b["impersonator_revert_token"] = r["impersonator_revert_token"]
     else:
         case.query = {**(case.query or {}), "impersonator_revert_token": r["impersonator_revert_token"]}
+
+
+def sign_in(name_field, account):
+    """The credentials of an account the bootstrap made."""
+    def fill(case):
+        if (b := body(case)) is not None:
+            b[name_field] = account
+            b["password"] = PASSWORD
+    return fill
 
 
 def admin_account(case):
@@ -309,7 +354,7 @@ LIVE_VALUES = {
     "DELETE /v1/Customers/{customerId}": cc_delete_customer,
     "PATCH /v1/users/{email}": cc_user_by_email,
     "POST /scim/v2/Users": scim_user,
-    "PUT /scim/v2/Users/{id}": scim_user,
+    "PUT /scim/v2/Users/{id}": scim_replace_user,
     "POST /scim/v2/Groups": scim_group,
     "PUT /scim/v2/Groups/{id}": scim_group,
     "POST /api/pass/createNewUser": apiculus_user,
@@ -317,6 +362,8 @@ LIVE_VALUES = {
     "POST /iam/v2/clients/{clientId}/tokens": gcore_token,
     "POST /admin/accounts": admin_account,
     "DELETE /auth/impersonate": end_impersonation,
+    "POST /iam/auth/jwt/login": sign_in("username", "gcore@st.test"),
+    "POST /auth/login": sign_in("email", "apiculus@st.test"),
 }
 
 
@@ -329,18 +376,15 @@ FILLED = set()
 @schemathesis.hook
 def before_call(context, case, **kwargs):
     label = f"{case.method.upper()} {case.operation.path}"
-    if label == "DELETE /auth/impersonate":
-        # Its run passes no credential: one case that ends the shared
-        # impersonation would leave every later one a 401.
-        if case.headers is None:
-            case.headers = {}
-        if "Authorization" not in case.headers:
-            case.headers["Authorization"] = f"Bearer {LIVE['impersonated']}"
     fill = LIVE_VALUES.get(label)
     meta = case.meta
     if fill is None or meta is None or meta.generation.mode != GenerationMode.POSITIVE:
         return
     phase = (label, str(meta.phase.name))
     if phase not in FILLED or RNG.random() < 0.5:
+        try:
+            fill(case)
+        except Exception as e:  # noqa: BLE001 - any failed setup leaves the case as generated
+            print(f"schemathesis_hooks: no live values for {label}: {e!r}", file=sys.stderr)
+            return
         FILLED.add(phase)
-        fill(case)

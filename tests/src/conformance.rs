@@ -192,3 +192,68 @@ fn inline(schema: &Value, components: &Value) -> Value {
         other => other.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `examples` entry of a request body's schema, with the schema
+    /// it sits in: (where, example, schema).
+    fn examples(schema: &Value, at: &str, out: &mut Vec<(String, Value, Value)>) {
+        match schema {
+            Value::Object(map) => {
+                if let Some(Value::Array(list)) = map.get("examples") {
+                    for example in list {
+                        out.push((at.to_string(), example.clone(), schema.clone()));
+                    }
+                }
+                for (key, value) in map {
+                    examples(value, &format!("{at}/{key}"), out);
+                }
+            }
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    examples(item, &format!("{at}/{i}"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The document's request examples are what integrators copy first:
+    /// each must be one its own schema accepts.
+    #[test]
+    fn every_request_example_matches_its_schema() {
+        let document: Value =
+            serde_json::from_str(onboard_shared::families::openapi::COMMITTED).unwrap();
+        let components = &document["components"]["schemas"];
+        let mut found = Vec::new();
+        for (path, item) in document["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let Some(content) = op["requestBody"]["content"].as_object() else {
+                    continue;
+                };
+                for (media, body) in content {
+                    let schema = inline(&body["schema"], components);
+                    examples(&schema, &format!("{method} {path} {media}"), &mut found);
+                }
+            }
+        }
+        assert!(found.len() >= 10, "only {} examples found", found.len());
+        let refused: Vec<String> = found
+            .iter()
+            .filter_map(|(at, example, schema)| {
+                let validator = jsonschema::options()
+                    .should_validate_formats(true)
+                    .build(schema)
+                    .unwrap_or_else(|e| panic!("{at}: {e}"));
+                let errors: Vec<String> = validator
+                    .iter_errors(example)
+                    .map(|e| e.to_string())
+                    .collect();
+                (!errors.is_empty()).then(|| format!("{at}: {errors:?}"))
+            })
+            .collect();
+        assert!(refused.is_empty(), "{refused:#?}");
+    }
+}

@@ -110,12 +110,18 @@ impl Error {
         Error::Invalid(errors)
     }
 
-    /// A value another record already holds: a 422 for the families whose
-    /// vendors answer it as a field error, which the families with a
-    /// conflict status of their own (SCIM's `uniqueness`, the admin API's
-    /// 409) tell apart by [`Error::is_taken`].
-    pub fn taken(field: impl Into<String>, message: &'static str) -> Self {
-        Error::invalid(field, message)
+    /// A unique value (an email, a tenant id, a reseller code) another
+    /// record holds: a 422 for the families whose vendors answer it as a
+    /// field error, which the families with a conflict status of their own
+    /// (SCIM's `uniqueness`, the admin API's 409) tell apart by
+    /// [`Error::is_taken`].
+    pub fn taken(field: impl Into<String>) -> Self {
+        Error::invalid(field, TAKEN)
+    }
+
+    /// A domain another tenant serves (as [`Error::taken`]).
+    pub fn domain_taken(field: impl Into<String>) -> Self {
+        Error::invalid(field, DOMAIN_TAKEN)
     }
 
     /// Whether every field of the refusal is a value held elsewhere
@@ -149,3 +155,26 @@ impl From<FieldErrors> for Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_is_taken_only_when_every_field_is_held_elsewhere() {
+        assert!(Error::taken("email").is_taken());
+        assert!(Error::domain_taken("domains[0]").is_taken());
+        let mut both = FieldErrors::default();
+        both.add("email", TAKEN);
+        both.add("domains[1]", DOMAIN_TAKEN);
+        assert!(Error::Invalid(both).is_taken());
+        // A taken email beside a malformed field: the request must change.
+        let mut mixed = FieldErrors::default();
+        mixed.add("email", TAKEN);
+        mixed.add("password", "is too short (minimum is 8 characters)");
+        assert!(!Error::Invalid(mixed).is_taken());
+        assert!(!Error::Invalid(FieldErrors::default()).is_taken());
+        assert!(!Error::invalid("email", "is invalid").is_taken());
+        assert!(!Error::Conflict(TAKEN.into()).is_taken());
+    }
+}

@@ -325,18 +325,25 @@ fn uuid() -> Value {
     json!({"type": "string", "format": "uuid"})
 }
 
-/// An instant as `base::time::parse_iso8601` reads it, in its RFC 3339
-/// form: `format` alone is an annotation a validator may skip (an empty
-/// string passes it).
+/// A date or an instant as `base::time::parse_iso8601` reads it: a date,
+/// or a date and time with optional seconds, fraction and zone. No
+/// `format`: `date-time` would refuse the plain date, and a format is an
+/// annotation a validator may skip (an empty string passed it).
 fn date_time() -> Value {
-    json!({"type": "string", "format": "date-time", "pattern": DATE_TIME})
+    json!({"type": "string", "pattern": DATE_TIME, "description":
+        "ISO 8601: YYYY-MM-DD, or with [T ]hh:mm[:ss[.fff]] and Z or ±hh[:mm] (none: UTC); the day exists in its month"})
 }
 
-const DATE_TIME: &str = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$";
+const DATE_TIME: &str = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9](:([0-5][0-9]|60)([.,][0-9]{1,9})?)?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$";
 
 /// [`date_time`], or `null`.
 fn date_time_or_null() -> Value {
     json!({"anyOf": [date_time(), {"type": "null"}]})
+}
+
+/// A plan's end: [`date_time`], not before its start.
+fn end_date() -> Value {
+    json!({"allOf": [date_time()], "description": "Not before start_date"})
 }
 
 /// A string `Fields::required` accepts: present, not blank, at most 255.
@@ -363,7 +370,7 @@ fn plan_request() -> Value {
         "partner": {"type": "boolean"},
         "interval": {"enum": ["none", "monthly", "yearly"]},
         "start_date": date_time(),
-        "end_date": {"allOf": [date_time()], "description": "Not before start_date"}}})
+        "end_date": end_date()}})
 }
 
 /// A password under the default policy (`PasswordPolicy::default`); a
@@ -718,7 +725,7 @@ fn scim_user_patch() -> Option<Value> {
 
 /// A Group's `displayName` as `scim::groups` reads it: not blank.
 fn scim_group_name() -> Value {
-    json!({"type": "string", "minLength": 1, "maxLength": 255, "pattern": "\\S"})
+    non_blank()
 }
 
 /// A Group's PatchOp: its name, external id and members.
@@ -919,7 +926,7 @@ fn subscribe() -> Option<Value> {
         &["plan"],
         json!({"plan": non_blank(), "interval": {"enum": ["none", "monthly", "yearly"]},
             "start_date": date_time(),
-            "end_date": {"allOf": [date_time()], "description": "Not before start_date"},
+            "end_date": end_date(),
             "features": {"type": "object", "description": "Only for an open plan"}}),
     )
 }

@@ -10,7 +10,8 @@
 //!
 //! # Error body (RFC 9457 problem details, `application/problem+json`)
 //! `{"type":"about:blank","title":"Unprocessable Entity","status":422,
-//!   "detail":"invalid parameters: email","errors":{"email":["has already been taken"]}}`
+//!   "detail":"invalid parameters: password","errors":{"password":["is too short (minimum is 8 characters)"]}}`;
+//! a value another record holds (`Error::is_taken`) is the same body with 409.
 
 use http::{Method, StatusCode};
 use serde_json::{Map, Value, json};

@@ -4,7 +4,7 @@
 
 use uuid::Uuid;
 
-use crate::base::error::{DOMAIN_TAKEN, Error, FieldErrors, Result, TAKEN};
+use crate::base::error::{Error, FieldErrors, Result};
 use crate::base::model::{Lifecycle, OrgKind, Organization, Profile, Role, Tenant, User};
 use crate::be::storage::{
     self, Actor, Claim, ClaimOutcome, Env, claim, commit_claim, commit_claim_label, derived_uuid,
@@ -67,7 +67,7 @@ pub fn create_tenant(env: &mut Env, config: &Config, input: &NewTenant) -> Resul
     let id_key = gkeys::tenant_claim(&input.id);
     let held_id = match claim(env, &id_key, &op, false)? {
         ClaimOutcome::Held(c) => c,
-        _ => return Err(Error::taken("id", TAKEN)),
+        _ => return Err(Error::taken("id")),
     };
     let mut held: Vec<(String, Claim)> = Vec::new();
     let release_all = |env: &Env, held: &[(String, Claim)]| {
@@ -82,7 +82,7 @@ pub fn create_tenant(env: &mut Env, config: &Config, input: &NewTenant) -> Resul
             Ok(ClaimOutcome::Held(c)) => held.push((key, c)),
             Ok(_) => {
                 release_all(env, &held);
-                return Err(Error::taken(format!("domains[{i}]"), DOMAIN_TAKEN));
+                return Err(Error::domain_taken(format!("domains[{i}]")));
             }
             Err(e) => {
                 release_all(env, &held);
@@ -260,7 +260,7 @@ pub fn update_tenant(
                 for (k, c, _) in &added {
                     let _ = release_claim(env, k, c);
                 }
-                return Err(Error::taken(format!("add_domains[{i}]"), DOMAIN_TAKEN));
+                return Err(Error::domain_taken(format!("add_domains[{i}]")));
             }
         }
     }
@@ -438,7 +438,7 @@ fn create_account_in(
     let (email_key, held) =
         match crate::idm::users::claim_email(env, t, &input.email, &op, false, user_id)? {
             (key, ClaimOutcome::Held(c)) => (key, c),
-            _ => return Err(Error::taken("email", TAKEN)),
+            _ => return Err(Error::taken("email")),
         };
     let result = (|| {
         let user = User {
@@ -526,7 +526,7 @@ pub fn create_reseller(
     );
     let held = match claim(env, &code_key, &op, false)? {
         ClaimOutcome::Held(c) => c,
-        _ => return Err(Error::taken("code", TAKEN)),
+        _ => return Err(Error::taken("code")),
     };
     let result = (|| {
         let number = storage::bump_count(env, &t, "org-number", 1)? as u64;

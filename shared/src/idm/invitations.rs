@@ -11,7 +11,7 @@ use crate::idm::provision::{self, NewCustomer, NewUser, OpId};
 
 /// Invites `email` into `org` with `role` (an administrator of it, or a
 /// user): the user is created without a password and its invitation queued
-/// in the tenant's outbox. 422 when the email is taken.
+/// in the tenant's outbox. A taken email is `Error::taken`.
 pub fn invite(
     env: &mut Env,
     caller: &Caller,

@@ -4,13 +4,13 @@
 //!
 //! Order of work, so that no reader sees half a customer and a retry resumes:
 //! settings and business rules → idempotency record → organization lookups
-//! (404) → email claim (422 if taken) → password hash → organization and user
+//! (404) → email claim (`Error::taken`) → password hash → organization and user
 //! records (ids derived from the operation id) → index positions recorded in the
 //! operation → index entries → claim commit → counts → audit → operation done.
 
 use uuid::Uuid;
 
-use crate::base::error::{Error, FieldErrors, Result, TAKEN};
+use crate::base::error::{Error, FieldErrors, Result};
 use crate::base::model::{
     Closing, Interval, Lifecycle, OrgKind, Organization, Profile, Role, Settings, Subscription,
     SubscriptionStatus, User,
@@ -623,7 +623,7 @@ pub fn create_customer(
     };
     let held = match outcome {
         ClaimOutcome::Taken => {
-            return refuse(&id_claim, Error::taken("user.email", TAKEN));
+            return refuse(&id_claim, Error::taken("user.email"));
         }
         ClaimOutcome::Unsettled => {
             if let Some((key, claim)) = &id_claim {

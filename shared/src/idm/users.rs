@@ -2,7 +2,7 @@
 
 use uuid::Uuid;
 
-use crate::base::error::{Error, Result, TAKEN};
+use crate::base::error::{Error, Result};
 use crate::base::model::{Directory, Lifecycle, Organization, Profile, Role, User};
 use crate::be::storage::{self, ClaimOutcome, Env, commit_claim, keys, release_claim};
 use crate::credential::auth::Caller;
@@ -594,7 +594,7 @@ fn plan_email_change(
             if !change.skip_reconfirmation {
                 email_change_budget(env, tenant, id)?;
             }
-            let taken = || Error::taken("user.email", TAKEN);
+            let taken = || Error::taken("user.email");
             if change.skip_reconfirmation {
                 match claim_email(env, tenant, email, op, false, id)? {
                     (key, ClaimOutcome::Held(claim)) => EmailChange::Now {
@@ -833,7 +833,7 @@ pub fn confirm_email_change(
         .ok_or_else(|| Error::invalid("confirmation_token", "is invalid or has expired"))?;
     let (key, held) = match claim_email(env, tenant, &email, op, false, id)? {
         (key, ClaimOutcome::Held(c)) => (key, c),
-        _ => return Err(Error::taken("user.email", TAKEN)),
+        _ => return Err(Error::taken("user.email")),
     };
     let now = env.now;
     let written = storage::update::<User, _>(env, &keys::user(tenant, id), op, |u| {

@@ -246,7 +246,7 @@ async fn admin_refusals_by_what_is_stored_are_409() {
         .await;
     assert_eq!(r.status, 409, "{}", r.text());
     assert!(r.json()["errors"]["email"].is_array() || r.json()["errors"]["user.email"].is_array());
-    // A taken email beside a malformed field is a 422: the request must change.
+    // A password the policy refuses is a 422 before the email is looked at.
     let r = host
         .send(
             operator(http::Method::POST, "/admin/accounts").json(&json!({

@@ -24,7 +24,7 @@ use http::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use crate::base::error::{Error, TAKEN};
+use crate::base::error::Error;
 use crate::base::model::{Directory, Group, Lifecycle, Profile, Role, User};
 use crate::base::validate;
 use crate::be::storage::Env;
@@ -755,7 +755,7 @@ fn create(
     )?
     .is_some()
     {
-        return Err(taken_is_uniqueness(Error::taken("userName", TAKEN)));
+        return Err(taken_is_uniqueness(Error::taken("userName")));
     }
     let id = env.new_uuid();
     if let Some(ext) = &want.external_id {

@@ -238,21 +238,15 @@ async fn admin_refusals_by_what_is_stored_are_409() {
         r.text()
     );
     assert_eq!(r.header("content-type"), Some("application/problem+json"));
-    let r = host
-        .send(
-            operator(http::Method::POST, "/admin/accounts").json(&json!({
-            "email": OPERATOR_EMAIL, "password": "another-password-1", "role": "operator"})),
-        )
-        .await;
+    let account = |password: &str| {
+        operator(http::Method::POST, "/admin/accounts")
+            .json(&json!({"email": OPERATOR_EMAIL, "password": password, "role": "operator"}))
+    };
+    let r = host.send(account("another-password-1")).await;
     assert_eq!(r.status, 409, "{}", r.text());
     assert!(r.json()["errors"]["email"].is_array() || r.json()["errors"]["user.email"].is_array());
     // A password the policy refuses is a 422 before the email is looked at.
-    let r = host
-        .send(
-            operator(http::Method::POST, "/admin/accounts").json(&json!({
-            "email": OPERATOR_EMAIL, "password": "short", "role": "operator"})),
-        )
-        .await;
+    let r = host.send(account("short")).await;
     assert_eq!(r.status, 422, "{}", r.text());
     let r = host
         .send(operator(http::Method::POST, "/admin/outbox/deliver"))

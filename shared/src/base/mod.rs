@@ -4,5 +4,7 @@
 
 pub mod error;
 pub mod model;
+#[cfg(feature = "openapi")]
+pub mod schema;
 pub mod time;
 pub mod validate;

@@ -237,6 +237,7 @@ pub enum SubscriptionStatus {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Interval {
     None,
@@ -285,21 +286,45 @@ pub struct Subscription {
 }
 
 /// Contact and preference fields every family's user carries (all optional).
+/// Clone's wire names are these: its request types flatten this one, and its
+/// schema says what every family's reader checks (at most 255 characters, a
+/// known language and time zone).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Profile {
+    #[cfg_attr(feature = "openapi", schemars(length(max = 255)))]
     pub first_name: Option<String>,
+    #[cfg_attr(feature = "openapi", schemars(length(max = 255)))]
     pub last_name: Option<String>,
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(with = "Option<crate::base::schema::Locale>")
+    )]
     pub locale: Option<String>,
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(with = "Option<crate::base::schema::Timezone>")
+    )]
     pub timezone: Option<String>,
+    #[cfg_attr(feature = "openapi", schemars(length(max = 255)))]
     pub phone: Option<String>,
+    #[cfg_attr(feature = "openapi", schemars(length(max = 255)))]
     pub mobile_phone: Option<String>,
+    #[cfg_attr(feature = "openapi", schemars(length(max = 255)))]
     pub url: Option<String>,
+    #[cfg_attr(feature = "openapi", schemars(length(max = 255)))]
     pub title: Option<String>,
+    #[cfg_attr(feature = "openapi", schemars(length(max = 255)))]
     pub address: Option<String>,
+    #[cfg_attr(feature = "openapi", schemars(length(max = 255)))]
     pub city: Option<String>,
+    #[cfg_attr(feature = "openapi", schemars(length(max = 255)))]
     pub state: Option<String>,
+    #[cfg_attr(feature = "openapi", schemars(length(max = 255)))]
     pub country: Option<String>,
+    #[cfg_attr(feature = "openapi", schemars(length(max = 255)))]
     pub zipcode: Option<String>,
+    #[cfg_attr(feature = "openapi", schemars(length(max = 255)))]
     pub comment: Option<String>,
 }
 

@@ -109,21 +109,44 @@ enum EmailChange {
     Pending { email: String, token: Uuid },
 }
 
+// A partial change of a [`Profile`]: `None` leaves a field, `Some(None)`
+// clears it. Its schema is `Profile`'s, every field nullable.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct ProfileChange {
+    #[cfg_attr(feature = "openapi", schemars(length(max = 255)))]
     pub first_name: Option<Option<String>>,
+    #[cfg_attr(feature = "openapi", schemars(length(max = 255)))]
     pub last_name: Option<Option<String>>,
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(with = "Option<crate::base::schema::Locale>")
+    )]
     pub locale: Option<Option<String>>,
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(with = "Option<crate::base::schema::Timezone>")
+    )]
     pub timezone: Option<Option<String>>,
+    #[cfg_attr(feature = "openapi", schemars(length(max = 255)))]
     pub phone: Option<Option<String>>,
+    #[cfg_attr(feature = "openapi", schemars(length(max = 255)))]
     pub mobile_phone: Option<Option<String>>,
+    #[cfg_attr(feature = "openapi", schemars(length(max = 255)))]
     pub url: Option<Option<String>>,
+    #[cfg_attr(feature = "openapi", schemars(length(max = 255)))]
     pub title: Option<Option<String>>,
+    #[cfg_attr(feature = "openapi", schemars(length(max = 255)))]
     pub address: Option<Option<String>>,
+    #[cfg_attr(feature = "openapi", schemars(length(max = 255)))]
     pub city: Option<Option<String>>,
+    #[cfg_attr(feature = "openapi", schemars(length(max = 255)))]
     pub state: Option<Option<String>>,
+    #[cfg_attr(feature = "openapi", schemars(length(max = 255)))]
     pub country: Option<Option<String>>,
+    #[cfg_attr(feature = "openapi", schemars(length(max = 255)))]
     pub zipcode: Option<Option<String>>,
+    #[cfg_attr(feature = "openapi", schemars(length(max = 255)))]
     pub comment: Option<Option<String>>,
 }
 

@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use onboard_shared::families::openapi::{self, Auth};
+use onboard_shared::families::openapi::table::{self, Auth};
 use onboard_test_host::{Host, Request};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -303,11 +303,11 @@ async fn no_mutated_request_to_any_route_is_answered_5xx() {
         .expect("app host"),
     );
     let credentials = credentials(&host).await;
-    let document = openapi::document();
+    let document = table::document();
     let started = Instant::now();
     let mut sent = 0usize;
     let mut failures = Vec::new();
-    for op in openapi::OPERATIONS {
+    for op in table::OPERATIONS {
         // Ending the run's own credentials would only turn the rest into 401s.
         if [
             "/auth/sign_out",
@@ -372,11 +372,11 @@ async fn no_mutated_request_to_any_route_is_answered_5xx() {
     }
     eprintln!(
         "mutator: {sent} requests over {} operations in {:.1?} (seed {seed})",
-        openapi::OPERATIONS.len(),
+        table::OPERATIONS.len(),
         started.elapsed()
     );
     assert!(
-        sent > openapi::OPERATIONS.len() * 10,
+        sent > table::OPERATIONS.len() * 10,
         "the run sent too little: {sent}"
     );
     assert!(

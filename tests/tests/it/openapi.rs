@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use onboard_shared::families::openapi;
+use onboard_shared::families::openapi::table;
 use onboard_test_host::Request;
 use onboard_test_host::host::workspace_root;
 use onboard_test_host::manifest::Manifest;
@@ -16,7 +16,7 @@ const METHODS: [&str; 6] = ["get", "head", "post", "put", "patch", "delete"];
 /// Documented methods by path (OpenAPI `{name}` form).
 fn documented() -> BTreeMap<String, BTreeSet<String>> {
     let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for op in openapi::OPERATIONS {
+    for op in table::OPERATIONS {
         out.entry(op.path.to_string())
             .or_default()
             .insert(op.method.to_string());
@@ -49,14 +49,14 @@ fn routes() -> Vec<String> {
 #[test]
 fn the_committed_document_is_what_the_table_builds() {
     let path = workspace_root().join("shared").join("openapi.json");
-    let built = openapi::text();
+    let built = table::text();
     if std::env::var_os("ONBOARD_UPDATE_OPENAPI").is_some() {
         std::fs::write(&path, &built).unwrap();
     }
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == built,
-        "shared/openapi.json is stale: run `ONBOARD_UPDATE_OPENAPI=1 cargo test -p onboard-shared openapi`"
+        "shared/openapi.json is stale: run `ONBOARD_UPDATE_OPENAPI=1 cargo test -p onboard-shared --features openapi openapi`"
     );
     let doc: serde_json::Value = serde_json::from_str(&committed).unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
@@ -120,7 +120,7 @@ async fn the_document_is_served() {
     let r = host.send(Request::get("/openapi.json")).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some("application/json"));
-    assert_eq!(r.text(), openapi::text());
+    assert_eq!(r.text(), table::text());
     assert_eq!(host.send(Request::post("/openapi.json")).await.status, 405);
 }
 
@@ -131,7 +131,7 @@ async fn the_document_is_served() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_bare_request_gets_a_documented_status_and_content_type() {
     let host = app_host();
-    for op in openapi::OPERATIONS {
+    for op in table::OPERATIONS {
         let path: String = op
             .path
             .split('/')
@@ -145,10 +145,10 @@ async fn every_bare_request_gets_a_documented_status_and_content_type() {
         let r = host.send(req).await;
         let what = format!("{} {path}: {} {}", op.method, r.status, r.text());
         assert!(
-            openapi::statuses(op).contains(&r.status),
+            table::statuses(op).contains(&r.status),
             "undocumented status: {what}"
         );
-        match openapi::media_type(op, r.status) {
+        match table::media_type(op, r.status) {
             Some(media) => assert_eq!(r.header("content-type"), Some(media.as_str()), "{what}"),
             None => assert!(r.body.is_empty(), "undocumented body: {what}"),
         }
@@ -157,8 +157,7 @@ async fn every_bare_request_gets_a_documented_status_and_content_type() {
 
 #[test]
 fn the_answer_check_refuses_bodies_the_document_does_not_describe() {
-    let conformance =
-        onboard_test_host::conformance::Conformance::new(&openapi::document()).unwrap();
+    let conformance = onboard_test_host::conformance::Conformance::new(&table::document()).unwrap();
     let user = "/v2/users/7c60d51f-b44e-4682-87d6-449835ea4de6";
     // A user without its attributes, a Clone error without its status,
     // a non-JSON body: each is named.

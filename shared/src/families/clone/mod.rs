@@ -28,7 +28,7 @@ use crate::credential::auth::Caller;
 use crate::credential::console;
 use crate::credential::identity::{self, CredentialKind, Family};
 use crate::edge::web::{self, Request, Response};
-use crate::idm::provision::{NewCustomer, NewOrg, NewUser, OpId, PlanRequest};
+use crate::idm::provision::{NewCustomer, OpId};
 use crate::idm::users::{ProfileChange, UserChange};
 use crate::{base::time, idm::provision, idm::users};
 
@@ -36,6 +36,7 @@ pub use crate::credential::identity::Config;
 
 mod account;
 mod audit;
+pub mod bodies;
 pub(crate) mod current_user;
 mod organizations;
 mod session;
@@ -152,6 +153,10 @@ pub fn render_error(error: &Error) -> Response {
 pub use crate::edge::web::json_object;
 
 pub(crate) use super::fields::Fields;
+use bodies::{
+    CreateCustomerBody, CustomerBody, CustomerUserBody, OrganizationBody, PlanBody, UserChangeBody,
+    UserChangeFields,
+};
 
 /// The profile fields shared by create_customer's and update's `user` object.
 pub(crate) fn profile(f: &mut Fields) -> Profile {
@@ -189,12 +194,12 @@ pub(crate) fn profile(f: &mut Fields) -> Profile {
 pub fn parse_create_customer(body: &Map<String, Value>) -> Result<NewCustomer, Error> {
     let (input, errors) = parse_create_customer_fields(body);
     errors.into_result()?;
-    Ok(input)
+    Ok(input.into())
 }
 
 /// Seed 000's body with every field error found, so the caller can add the
 /// checks that need the tenant (the password policy) before answering.
-fn parse_create_customer_fields(body: &Map<String, Value>) -> (NewCustomer, FieldErrors) {
+fn parse_create_customer_fields(body: &Map<String, Value>) -> (CreateCustomerBody, FieldErrors) {
     let mut errors = FieldErrors::default();
     let empty = Map::new();
     let customer = match body.get("customer") {
@@ -217,15 +222,7 @@ fn parse_create_customer_fields(body: &Map<String, Value>) -> (NewCustomer, Fiel
     let organization_id = f.uuid("organization_id");
     let organization = f.object("organization").map(|o| {
         let mut of = f.nested(o, "organization");
-        let name = of.required("name");
-        NewOrg {
-            name: name.unwrap_or_default(),
-            description: of.string("description"),
-            company_name: of.string("company_name"),
-            skip_default_subscription: of.bool("skip_default_subscription").unwrap_or(false),
-            parent: of.uuid("parent_organization"),
-            details: Default::default(),
-        }
+        parse_organization(&mut of)
     });
     if organization_id.is_none()
         && organization.is_none()
@@ -251,79 +248,91 @@ fn parse_create_customer_fields(body: &Map<String, Value>) -> (NewCustomer, Fiel
                 uf.errors.add("user.email", m);
             }
             let profile = profile(&mut uf);
-            let confirmed = uf.bool("confirmed").unwrap_or(false);
+            let confirmed = uf.bool("confirmed");
             let password = uf.string("password");
-            let confirmation = uf.string("password_confirmation");
-            if let (Some(p), Some(c)) = (&password, &confirmation)
+            let password_confirmation = uf.string("password_confirmation");
+            if let (Some(p), Some(c)) = (&password, &password_confirmation)
                 && p != c
             {
                 uf.errors
                     .add("user.password_confirmation", "doesn't match password");
             }
-            if password.is_none() && confirmation.is_some() {
+            if password.is_none() && password_confirmation.is_some() {
                 uf.errors
                     .add("user.password", "is required with password_confirmation");
             }
-            NewUser {
+            CustomerUserBody {
                 email: email.unwrap_or_default(),
                 profile,
-                confirmed,
                 password,
-                ..NewUser::default()
+                password_confirmation,
+                confirmed,
             }
         }
         None => {
             if !f.has_error("user") {
                 f.errors.add("user", "is required");
             }
-            NewUser::default()
+            CustomerUserBody::default()
         }
     };
 
     let plans = parse_plans(&mut f, "plans");
 
-    let input = NewCustomer {
-        organization_id,
-        organization,
-        user,
-        plans,
-        ..NewCustomer::default()
+    let input = CreateCustomerBody {
+        customer: CustomerBody {
+            organization_id,
+            organization,
+            user,
+            plans: Some(plans),
+        },
     };
     (input, errors)
 }
 
+/// A new organization's fields (seed 000's `organization`, and
+/// `POST /v2/organizations`'), read by `f`.
+pub(crate) fn parse_organization(f: &mut Fields) -> OrganizationBody {
+    OrganizationBody {
+        name: f.required("name").unwrap_or_default(),
+        description: f.string("description"),
+        company_name: f.string("company_name"),
+        skip_default_subscription: f.bool("skip_default_subscription"),
+        parent_organization: f.uuid("parent_organization"),
+    }
+}
+
 /// One plan request (`plan`, `partner`, `interval`, `start_date`,
 /// `end_date`) of an object read by `f`.
-fn parse_plan(f: &mut Fields) -> PlanRequest {
+fn parse_plan(f: &mut Fields) -> PlanBody {
     let plan = f.required("plan").unwrap_or_default();
-    let partner = f.bool("partner").unwrap_or(false);
-    let interval = match f.string("interval") {
-        None => Interval::None,
-        Some(s) => Interval::parse(&s).unwrap_or_else(|| {
+    let partner = f.bool("partner");
+    let interval = f.string("interval").map(|s| {
+        Interval::parse(&s).unwrap_or_else(|| {
             f.errors
                 .add(f.path("interval"), "must be one of none, monthly, yearly");
             Interval::None
-        }),
-    };
-    let start = f.date("start_date");
-    let end = f.date("end_date");
-    if let (Some(s), Some(e)) = (start, end)
+        })
+    });
+    let start_date = f.date("start_date");
+    let end_date = f.date("end_date");
+    if let (Some(s), Some(e)) = (start_date, end_date)
         && e < s
     {
         f.errors
             .add(f.path("end_date"), "must not be before start_date");
     }
-    PlanRequest {
+    PlanBody {
         plan,
         partner,
         interval,
-        start,
-        end,
+        start_date,
+        end_date,
     }
 }
 
 /// The array of plan requests at `name`, if present.
-fn parse_plans(f: &mut Fields, name: &str) -> Vec<PlanRequest> {
+fn parse_plans(f: &mut Fields, name: &str) -> Vec<PlanBody> {
     let mut plans = Vec::new();
     match f.obj.get(name) {
         None | Some(Value::Null) => {}
@@ -376,7 +385,7 @@ fn create_customer_inner(req: &Request, env: &mut Env, config: &Config) -> Resul
     let (caller, _, _) = authenticate(req, env, config)?;
     let body = json_object(req)?;
     let (input, mut errors) = parse_create_customer_fields(&body);
-    if let Some(password) = &input.user.password {
+    if let Some(password) = &input.customer.user.password {
         provision::password_errors(
             env.kv,
             &caller.tenant,
@@ -387,6 +396,7 @@ fn create_customer_inner(req: &Request, env: &mut Env, config: &Config) -> Resul
         )?;
     }
     errors.into_result()?;
+    let input = NewCustomer::from(input);
     let fingerprint =
         crate::credential::identity::fingerprint(config, &Value::Object(body).to_string());
     let op = match idempotency_key(req)? {
@@ -486,18 +496,18 @@ pub fn parse_user_change(body: &Map<String, Value>) -> Result<UserChange, Error>
             None
         }
     };
-    let skip_reconfirmation = f.bool("skip_reconfirmation").unwrap_or(false);
+    let skip_reconfirmation = f.bool("skip_reconfirmation");
     errors.into_result()?;
-    Ok(UserChange {
-        email,
-        organization_id,
-        profile,
-        groups: None,
-        auth_types: None,
-        current_password,
-        skip_reconfirmation,
-        ..UserChange::default()
-    })
+    Ok(UserChangeBody {
+        user: UserChangeFields {
+            email,
+            organization_id,
+            profile,
+            current_password,
+            skip_reconfirmation,
+        },
+    }
+    .into())
 }
 
 /// The family's role names.

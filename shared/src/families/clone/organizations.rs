@@ -6,10 +6,11 @@ use http::{HeaderValue, Method, StatusCode, header};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
+use super::bodies::{NewOrganizationBody, NewOrganizationFields};
 use super::current_user::{members, organization_resource};
 use super::{
-    Fields, authenticate, json_object, list_body, parse_plan, parse_plans, query_value,
-    render_error,
+    Fields, authenticate, json_object, list_body, parse_organization, parse_plan, parse_plans,
+    query_value, render_error,
 };
 use crate::base::error::{Error, FieldError, FieldErrors};
 use crate::base::model::{Interval, Lifecycle, Organization, Subscription, SubscriptionStatus};
@@ -19,6 +20,7 @@ use crate::credential::identity::Config;
 use crate::edge::web::{self, Request, Response};
 use crate::idm::organizations;
 use crate::idm::provision::NewOrg;
+use crate::idm::provision::PlanRequest;
 use crate::idm::subscriptions::{self, SubscriptionChange};
 use crate::idm::users::{self, UserChange};
 use crate::{base::time, idm::listing};
@@ -43,9 +45,9 @@ fn resource(env: &Env, caller: &Caller, org: &Organization) -> Result<Value, Err
 
 /// The organization object of a create: `{"organization": {...}}` with
 /// seed 000's fields, `plans` inside it or beside it.
-fn parse_new_org(
+pub(super) fn parse_new_org(
     body: &Map<String, Value>,
-) -> Result<(NewOrg, Vec<crate::idm::provision::PlanRequest>), Error> {
+) -> Result<(NewOrg, Vec<PlanRequest>), Error> {
     let mut errors = FieldErrors::default();
     let empty = Map::new();
     let org = match body.get("organization") {
@@ -64,23 +66,26 @@ fn parse_new_org(
         prefix: "organization".into(),
         errors: &mut errors,
     };
-    let spec = NewOrg {
-        name: f.required("name").unwrap_or_default(),
-        description: f.string("description"),
-        company_name: f.string("company_name"),
-        skip_default_subscription: f.bool("skip_default_subscription").unwrap_or(false),
-        parent: f.uuid("parent_organization"),
-        details: Default::default(),
+    let organization = NewOrganizationFields {
+        organization: parse_organization(&mut f),
+        plans: Some(parse_plans(&mut f, "plans")),
     };
-    let mut plans = parse_plans(&mut f, "plans");
     let mut top = Fields {
         obj: body,
         prefix: String::new(),
         errors: &mut errors,
     };
-    plans.extend(parse_plans(&mut top, "plans"));
+    let request = NewOrganizationBody {
+        organization,
+        plans: Some(parse_plans(&mut top, "plans")),
+    };
     errors.into_result()?;
-    Ok((spec, plans))
+    let plans = [request.organization.plans, request.plans];
+    let plans = plans.into_iter().flatten().flatten();
+    Ok((
+        NewOrg::from(request.organization.organization),
+        plans.map(PlanRequest::from).collect(),
+    ))
 }
 
 /// `organization.status` of a PUT, this service's addition: `active` or
@@ -282,7 +287,7 @@ pub fn subscribe(req: &Request, env: &mut Env, config: &Config) -> Response {
             prefix: String::new(),
             errors: &mut errors,
         };
-        let request = parse_plan(&mut f);
+        let request = PlanRequest::from(parse_plan(&mut f));
         let features = match body.get("features") {
             None | Some(Value::Null) => None,
             Some(v @ Value::Object(_)) => Some(v.clone()),

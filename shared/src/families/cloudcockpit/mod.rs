@@ -30,7 +30,7 @@ use crate::credential::identity::{self, Config};
 use crate::edge::web::{self, Request, Response, header_str};
 
 pub(crate) mod customers;
-mod portal_users;
+pub mod portal_users;
 
 pub use customers::{account_info, customer, customers, internal_identifier};
 pub use portal_users::{customer_users, groups, reseller_users, user, users};

@@ -62,19 +62,52 @@ fn users_json(env: &Env, tenant: &str, users: &[User]) -> Result<Vec<Value>, Err
     Ok(users.iter().map(|u| user_json(u, &groups)).collect())
 }
 
-/// A `UserViewModel` body. `partial` (PATCH) makes every field optional.
-struct UserBody {
-    id: Option<Uuid>,
-    first_name: Option<String>,
-    last_name: Option<String>,
-    email: Option<String>,
-    groups: Option<Vec<Uuid>>,
-    /// `skipReconfirmation` (this service's addition): an operator's email
-    /// change takes effect without the new address confirming it.
-    skip_reconfirmation: bool,
+/// A `UserViewModel` body, as [`parse_user`] fills it: seed 001's create,
+/// and with every field optional (`partial`) `PATCH /v1/users/{email}`.
+/// With the `openapi` feature its schema (the create's) is the document's.
+#[derive(Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "openapi", schemars(rename_all = "camelCase"))]
+pub struct UserBody {
+    /// A caller-chosen id: the identical request sent again with it answers
+    /// 200 with the user.
+    pub id: Option<Uuid>,
+    #[cfg_attr(feature = "openapi", schemars(required, length(max = 255), regex(pattern = r"\S"), extend("type" = "string")))]
+    pub first_name: Option<String>,
+    #[cfg_attr(feature = "openapi", schemars(required, length(max = 255), regex(pattern = r"\S"), extend("type" = "string")))]
+    pub last_name: Option<String>,
+    #[cfg_attr(feature = "openapi", schemars(required, email, length(max = 255), extend("type" = "string")))]
+    pub email: Option<String>,
+    /// Roles are not assigned here: only `{}`.
+    pub role: Option<NoRole>,
+    /// The groups the user joins (each defined in its organization's chain);
+    /// a repeated id is one membership.
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(required, with = "Vec<GroupRef>", length(max = 100))
+    )]
+    pub groups: Option<Vec<Uuid>>,
+    /// Operators: an email change takes effect now instead of pending until
+    /// the new address confirms it.
+    #[cfg_attr(feature = "openapi", schemars(with = "Option<bool>"))]
+    pub skip_reconfirmation: bool,
 }
 
-fn parse_user(body: &Map<String, Value>, partial: bool) -> Result<UserBody, Error> {
+/// The `role` a body may carry: an empty object.
+#[derive(Debug)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "openapi", schemars(deny_unknown_fields))]
+pub struct NoRole {}
+
+/// A group as a body names it (only the id is read).
+#[cfg(feature = "openapi")]
+#[derive(schemars::JsonSchema)]
+pub struct GroupRef {
+    pub id: Uuid,
+    pub name: Option<String>,
+}
+
+pub(crate) fn parse_user(body: &Map<String, Value>, partial: bool) -> Result<UserBody, Error> {
     let mut errors = FieldErrors::default();
     let mut text = |name: &str| -> Option<String> {
         match body.get(name) {
@@ -107,9 +140,9 @@ fn parse_user(body: &Map<String, Value>, partial: bool) -> Result<UserBody, Erro
         errors.add("email", "'email' is not a valid email address.");
     }
     let id = body_uuid(body, "id", &mut errors);
-    match body.get("role") {
-        None | Some(Value::Null) => {}
-        Some(Value::Object(r)) if r.is_empty() => {}
+    let role = match body.get("role") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(r)) if r.is_empty() => Some(NoRole {}),
         Some(Value::Object(r)) => {
             for key in r.keys() {
                 errors.add(
@@ -117,9 +150,13 @@ fn parse_user(body: &Map<String, Value>, partial: bool) -> Result<UserBody, Erro
                     format!("Property '{key}' is not allowed in 'role'."),
                 );
             }
+            None
         }
-        Some(_) => errors.add("role", "'role' must be an object."),
-    }
+        Some(_) => {
+            errors.add("role", "'role' must be an object.");
+            None
+        }
+    };
     let groups = match body.get("groups") {
         None if partial => None,
         None | Some(Value::Null) => {
@@ -174,6 +211,7 @@ fn parse_user(body: &Map<String, Value>, partial: bool) -> Result<UserBody, Erro
         first_name,
         last_name,
         email,
+        role,
         groups,
         skip_reconfirmation,
     })
@@ -442,4 +480,30 @@ pub fn groups(req: &Request, env: &mut Env, config: &Config) -> Response {
             ))
         },
     )
+}
+
+#[cfg(test)]
+#[cfg(feature = "openapi")]
+mod tests {
+    use crate::base::schema::body;
+    use crate::base::schema::samples::{FILLS, instance};
+
+    /// Every instance the derived schema allows, the parser accepts: as a
+    /// create, and (every field optional) as a PATCH.
+    #[test]
+    fn what_the_schema_allows_the_parser_accepts() {
+        let schema = body::<super::UserBody>();
+        for fill in FILLS {
+            let sample = instance(&schema, fill);
+            let object = sample.as_object().expect("an object");
+            assert!(
+                super::parse_user(object, false).is_ok(),
+                "{fill:?}: {sample}"
+            );
+            assert!(
+                super::parse_user(object, true).is_ok(),
+                "{fill:?}: {sample}"
+            );
+        }
+    }
 }

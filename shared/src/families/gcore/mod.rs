@@ -26,7 +26,7 @@ use crate::credential::identity::{self, Config, Credential, CredentialKind, Fami
 use crate::edge::web::{self, Request, Response, header_str};
 use crate::{base::time, be::storage, idm::aliases, idm::organizations};
 
-pub(crate) mod users;
+pub mod users;
 
 pub use users::{client_user, invite_user, user, users};
 

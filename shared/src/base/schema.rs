@@ -1,0 +1,273 @@
+//! JSON Schemas of the rules this layer enforces, for the request types
+//! whose schemas are derived (schemars, under the `openapi` feature) from
+//! the types their parsers fill: the derives name these with `schema_with`
+//! where a rule lives in a constant rather than in a Rust type (the
+//! languages and time zones `validate` reads, the date form
+//! `time::parse_iso8601` reads, the default password policy).
+
+use std::borrow::Cow;
+
+use schemars::generate::SchemaSettings;
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde_json::{Value, json};
+
+/// The schema of a request body as the document embeds it: inline (no
+/// `$defs`), with no `$schema`, no `title` (generators would name a class
+/// after the Rust type) and no root description.
+pub fn body<T: JsonSchema>() -> Value {
+    let generator = SchemaSettings::draft2020_12()
+        .with(|s| {
+            s.meta_schema = None;
+            s.inline_subschemas = true;
+        })
+        .into_generator();
+    let mut schema = generator.into_root_schema_for::<T>().to_value();
+    if let Some(root) = schema.as_object_mut() {
+        root.remove("title");
+        // The operation's summary says what the body is.
+        root.remove("description");
+    }
+    schema
+}
+
+fn schema(value: Value) -> Schema {
+    Schema::try_from(value).unwrap_or_default()
+}
+
+/// `base::time::parse_iso8601`'s form: a date, or a date and time with
+/// optional seconds, fraction and zone. No `format`: `date-time` would
+/// refuse the plain date, and a format is an annotation a validator may skip
+/// (an empty string passed it).
+pub fn date_time_value() -> Value {
+    json!({"type": "string", "pattern": DATE_TIME, "description":
+        "ISO 8601: YYYY-MM-DD, or with [T ]hh:mm[:ss[.fff]] and Z or ±hh[:mm] (none: UTC); the day exists in its month"})
+}
+
+const DATE_TIME: &str = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9](:([0-5][0-9]|60)([.,][0-9]{1,9})?)?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$";
+
+/// A string as `time::parse_iso8601` reads it ([`date_time_value`]); a
+/// field says `with = "Option<DateTime>"` where its parser reads an instant.
+pub struct DateTime;
+
+impl JsonSchema for DateTime {
+    fn schema_name() -> Cow<'static, str> {
+        "DateTime".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        schema(date_time_value())
+    }
+}
+
+/// `validate::locale`: the Locale component, which the table builds from
+/// `validate::LANGUAGES`.
+pub struct Locale;
+
+impl JsonSchema for Locale {
+    fn schema_name() -> Cow<'static, str> {
+        "Locale".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        schema(json!({"$ref": "#/components/schemas/Locale"}))
+    }
+}
+
+/// `validate::timezone`: the Timezone component, built from
+/// `validate::timezones()`.
+pub struct Timezone;
+
+impl JsonSchema for Timezone {
+    fn schema_name() -> Cow<'static, str> {
+        "Timezone".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        schema(json!({"$ref": "#/components/schemas/Timezone"}))
+    }
+}
+
+/// A schema-only type for a field whose parser accepts one of a constant's
+/// strings: `strings!(Lang, LANGS)` makes `Lang`, for `with = "Option<Lang>"`.
+macro_rules! strings {
+    ($name:ident, $values:expr) => {
+        pub struct $name;
+
+        impl schemars::JsonSchema for $name {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+            fn inline_schema() -> bool {
+                true
+            }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({"type": "string", "enum": $values})
+            }
+        }
+    };
+}
+pub(crate) use strings;
+
+/// `idm::reference::is_country`: the CountryCode component, which the table
+/// builds from `idm::reference::countries()`.
+pub struct CountryCode;
+
+impl JsonSchema for CountryCode {
+    fn schema_name() -> Cow<'static, str> {
+        "CountryCode".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        schema(json!({"$ref": "#/components/schemas/CountryCode"}))
+    }
+}
+
+/// A password under the default policy (`PasswordPolicy::default`); a
+/// tenant may set a stricter one.
+pub fn password_value() -> Value {
+    let policy = crate::base::model::PasswordPolicy::default();
+    json!({"type": "string", "minLength": policy.min_len, "maxLength": policy.max_len,
+        "description": "The tenant's password policy (by default 8 to 128 characters)"})
+}
+
+/// [`password_value`].
+pub struct Password;
+
+impl JsonSchema for Password {
+    fn schema_name() -> Cow<'static, str> {
+        "Password".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        schema(password_value())
+    }
+}
+
+/// Instances of a derived schema, for tests that feed them to the parser
+/// the schema was derived for: what the document says a client may send,
+/// the parser must accept.
+#[cfg(test)]
+pub mod samples {
+    use serde_json::{Map, Value, json};
+
+    /// Which optional parts an instance fills.
+    #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+    pub enum Fill {
+        /// Every property, with a value.
+        Full,
+        /// Only what is required.
+        Least,
+        /// Every property, null wherever the schema allows it.
+        Nulls,
+    }
+
+    pub const FILLS: [Fill; 3] = [Fill::Full, Fill::Least, Fill::Nulls];
+
+    /// An instance of `schema`; panics on a keyword it cannot satisfy, so
+    /// that a new rule gets a sample here rather than going untested.
+    pub fn instance(schema: &Value, fill: Fill) -> Value {
+        if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
+            return match r {
+                "#/components/schemas/Locale" => json!("pt-BR"),
+                "#/components/schemas/Timezone" => json!("Europe/Athens"),
+                "#/components/schemas/CountryCode" => json!("GR"),
+                other => panic!("no sample for {other}"),
+            };
+        }
+        if let Some(branches) = schema.get("anyOf").and_then(Value::as_array)
+            && schema.get("properties").is_none()
+        {
+            let null = branches.iter().any(|b| b["type"] == "null");
+            if fill == Fill::Nulls && null {
+                return Value::Null;
+            }
+            let first = branches.iter().find(|b| b["type"] != "null");
+            return instance(first.expect("a non-null branch"), fill);
+        }
+        let types: Vec<&str> = match &schema["type"] {
+            Value::String(t) => vec![t.as_str()],
+            Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+            _ => vec![],
+        };
+        if fill == Fill::Nulls && types.contains(&"null") {
+            return Value::Null;
+        }
+        if let Some(values) = schema.get("enum").and_then(Value::as_array) {
+            return values
+                .iter()
+                .find(|v| !v.is_null())
+                .cloned()
+                .expect("a value");
+        }
+        match types.iter().find(|t| **t != "null").copied() {
+            Some("object") => object(schema, fill),
+            Some("array") => {
+                let min = schema["minItems"].as_u64().unwrap_or(0);
+                let count = if fill == Fill::Least { min } else { min.max(1) };
+                let item = instance(&schema["items"], fill);
+                Value::Array((0..count).map(|_| item.clone()).collect())
+            }
+            Some("string") => string(schema),
+            Some("boolean") => json!(true),
+            Some("integer") | Some("number") => json!(schema["minimum"].as_i64().unwrap_or(1)),
+            other => panic!("no sample for type {other:?} in {schema}"),
+        }
+    }
+
+    fn object(schema: &Value, fill: Fill) -> Value {
+        let mut required: Vec<&str> = schema["required"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        // One branch of an anyOf of required sets (an existing organization
+        // or a new one).
+        let branch: Vec<&str> = schema["anyOf"][0]["required"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        required.extend(&branch);
+        let mut out = Map::new();
+        for (name, property) in schema["properties"].as_object().into_iter().flatten() {
+            if fill == Fill::Least && !required.contains(&name.as_str()) {
+                continue;
+            }
+            // The branch's properties are not null (it requires a value).
+            let fill = match fill {
+                Fill::Nulls if branch.contains(&name.as_str()) => Fill::Full,
+                other => other,
+            };
+            out.insert(name.clone(), instance(property, fill));
+        }
+        Value::Object(out)
+    }
+
+    fn string(schema: &Value) -> Value {
+        let min = schema["minLength"].as_u64().unwrap_or(0) as usize;
+        let text = match (schema["format"].as_str(), schema["pattern"].as_str()) {
+            (Some("email"), _) => "someone@example.com".to_string(),
+            (Some("uuid"), _) => "3fa85f64-5717-4562-b3fc-2c963f66afa6".to_string(),
+            (_, Some(super::DATE_TIME)) => "2025-01-01T10:00:00Z".to_string(),
+            // One text for every plain string: a confirmation equals its password.
+            (_, Some("\\S")) | (None, None) => "Sample-1234".to_string(),
+            (f, p) => panic!("no sample for format {f:?}, pattern {p:?}"),
+        };
+        json!(format!(
+            "{text}{}",
+            "x".repeat(min.saturating_sub(text.len()))
+        ))
+    }
+}

@@ -1,0 +1,236 @@
+//! The Clone family's request bodies, as its readers fill them (the
+//! `Fields` reader gathers every field error, which a derived
+//! deserializer would not). With the `openapi` feature each derives its
+//! schema, and that is the document's: the attributes say what the reader
+//! checks, from the same constants.
+
+use uuid::Uuid;
+
+use crate::base::model::{Interval, Profile};
+use crate::base::time::Millis;
+use crate::idm::provision::{NewCustomer, NewOrg, NewUser, PlanRequest};
+use crate::idm::users::{ProfileChange, UserChange};
+
+/// Seed 000: `POST /v2/users/create_customer`.
+#[derive(Debug, Default)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct CreateCustomerBody {
+    pub customer: CustomerBody,
+}
+
+/// An existing organization (`organization_id`) or a new one
+/// (`organization`); with both, the user joins the existing one and the new
+/// one is only checked.
+#[derive(Debug, Default)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "openapi", schemars(extend("anyOf" = [
+    {"required": ["organization_id"], "properties": {"organization_id": {"type": "string"}}},
+    {"required": ["organization"], "properties": {"organization": {"type": "object"}}}
+])))]
+pub struct CustomerBody {
+    pub organization_id: Option<Uuid>,
+    pub organization: Option<OrganizationBody>,
+    pub user: CustomerUserBody,
+    pub plans: Option<Vec<PlanBody>>,
+}
+
+/// A new organization.
+#[derive(Debug, Default)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct OrganizationBody {
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(length(max = 255), regex(pattern = r"\S"))
+    )]
+    pub name: String,
+    #[cfg_attr(feature = "openapi", schemars(length(max = 255)))]
+    pub description: Option<String>,
+    #[cfg_attr(feature = "openapi", schemars(length(max = 255)))]
+    pub company_name: Option<String>,
+    /// true needs at least one plan.
+    pub skip_default_subscription: Option<bool>,
+    pub parent_organization: Option<Uuid>,
+}
+
+/// `POST /v2/organizations`: a new organization, its plans inside it or
+/// beside it.
+#[derive(Debug, Default)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct NewOrganizationBody {
+    pub organization: NewOrganizationFields,
+    pub plans: Option<Vec<PlanBody>>,
+}
+
+#[derive(Debug, Default)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct NewOrganizationFields {
+    #[cfg_attr(feature = "openapi", schemars(flatten))]
+    pub organization: OrganizationBody,
+    pub plans: Option<Vec<PlanBody>>,
+}
+
+impl From<OrganizationBody> for NewOrg {
+    fn from(o: OrganizationBody) -> Self {
+        NewOrg {
+            name: o.name,
+            description: o.description,
+            company_name: o.company_name,
+            skip_default_subscription: o.skip_default_subscription.unwrap_or(false),
+            parent: o.parent_organization,
+            details: Default::default(),
+        }
+    }
+}
+
+/// The customer's first user.
+#[derive(Debug, Default)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "openapi", schemars(extend("dependentRequired" = {"password_confirmation": ["password"]})))]
+pub struct CustomerUserBody {
+    #[cfg_attr(feature = "openapi", schemars(email, length(max = 255)))]
+    pub email: String,
+    #[cfg_attr(feature = "openapi", schemars(flatten))]
+    pub profile: Profile,
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(with = "Option<crate::base::schema::Password>")
+    )]
+    pub password: Option<String>,
+    /// Equal to password.
+    #[cfg_attr(feature = "openapi", schemars(length(max = 255)))]
+    pub password_confirmation: Option<String>,
+    pub confirmed: Option<bool>,
+}
+
+/// One plan to subscribe to.
+#[derive(Debug, Default)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct PlanBody {
+    /// A plan of the tenant's catalog.
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(length(max = 255), regex(pattern = r"\S"))
+    )]
+    pub plan: String,
+    pub partner: Option<bool>,
+    pub interval: Option<Interval>,
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(with = "Option<crate::base::schema::DateTime>")
+    )]
+    pub start_date: Option<Millis>,
+    /// Not before start_date.
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(with = "Option<crate::base::schema::DateTime>")
+    )]
+    pub end_date: Option<Millis>,
+}
+
+impl From<PlanBody> for PlanRequest {
+    fn from(p: PlanBody) -> Self {
+        PlanRequest {
+            plan: p.plan,
+            partner: p.partner.unwrap_or(false),
+            interval: p.interval.unwrap_or(Interval::None),
+            start: p.start_date,
+            end: p.end_date,
+        }
+    }
+}
+
+impl From<CreateCustomerBody> for NewCustomer {
+    fn from(body: CreateCustomerBody) -> Self {
+        let c = body.customer;
+        let u = c.user;
+        NewCustomer {
+            organization_id: c.organization_id,
+            organization: c.organization.map(NewOrg::from),
+            user: NewUser {
+                email: u.email,
+                profile: u.profile,
+                confirmed: u.confirmed.unwrap_or(false),
+                password: u.password,
+                ..NewUser::default()
+            },
+            plans: c
+                .plans
+                .into_iter()
+                .flatten()
+                .map(PlanRequest::from)
+                .collect(),
+            ..NewCustomer::default()
+        }
+    }
+}
+
+/// Seed 002: `PUT /v2/users/{id}` (and, without `organization_id`,
+/// `PUT /v2/user/me`). Every field is optional; `null` clears a profile
+/// field.
+#[derive(Debug, Default)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct UserChangeBody {
+    pub user: UserChangeFields,
+}
+
+/// The fields to change; absent ones are left as they are.
+#[derive(Debug, Default)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct UserChangeFields {
+    /// A new email: pending until the new address confirms it. It cannot
+    /// be cleared (null is refused).
+    #[cfg_attr(feature = "openapi", schemars(email, length(max = 255), extend("type" = "string")))]
+    pub email: Option<String>,
+    /// Move the user to another organization the caller administers (not
+    /// null).
+    #[cfg_attr(feature = "openapi", schemars(extend("type" = "string")))]
+    pub organization_id: Option<Uuid>,
+    #[cfg_attr(feature = "openapi", schemars(flatten))]
+    pub profile: ProfileChange,
+    /// Your own password: changing your own email needs it.
+    pub current_password: Option<String>,
+    /// Operators changing another account's email: take effect now instead
+    /// of pending until the new address confirms it.
+    pub skip_reconfirmation: Option<bool>,
+}
+
+impl From<UserChangeBody> for UserChange {
+    fn from(body: UserChangeBody) -> Self {
+        let u = body.user;
+        UserChange {
+            email: u.email,
+            organization_id: u.organization_id,
+            profile: u.profile,
+            current_password: u.current_password,
+            skip_reconfirmation: u.skip_reconfirmation.unwrap_or(false),
+            ..UserChange::default()
+        }
+    }
+}
+
+#[cfg(test)]
+#[cfg(feature = "openapi")]
+mod tests {
+    use serde_json::Value;
+
+    use super::*;
+    use crate::base::schema::body;
+    use crate::base::schema::samples::{FILLS, instance};
+
+    /// Every instance the derived schema allows, the parser accepts.
+    fn accepted<T: schemars::JsonSchema>(parse: impl Fn(&serde_json::Map<String, Value>) -> bool) {
+        let schema = body::<T>();
+        for fill in FILLS {
+            let sample = instance(&schema, fill);
+            let object = sample.as_object().expect("an object");
+            assert!(parse(object), "{fill:?} refused: {sample}");
+        }
+    }
+
+    #[test]
+    fn what_the_schemas_allow_the_parsers_accept() {
+        accepted::<CreateCustomerBody>(|b| super::super::parse_create_customer(b).is_ok());
+        accepted::<UserChangeBody>(|b| super::super::parse_user_change(b).is_ok());
+        accepted::<NewOrganizationBody>(|b| super::super::organizations::parse_new_org(b).is_ok());
+    }
+}

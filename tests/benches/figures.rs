@@ -123,7 +123,7 @@ fn handler(component: &str) -> Option<Handler> {
         "health" => {
             |req, env, _| health::handle(req, || env.kv.get("health").map(drop).map_err(|e| e.0))
         }
-        "openapi" => |req, _, _| openapi::serve(req),
+        "openapi" => |req, _, _| openapi::serve(req, openapi::COMMITTED),
         "not-found" => |_, _, _| web::no_such_endpoint(),
         "v2-organizations-export" => |req, env, config| match clone::start_export(req, env, config)
         {

@@ -60,14 +60,27 @@ pub fn account_organization(env: &Env, tenant: &str, code: &str) -> Result<Optio
         .and_then(|b| std::str::from_utf8(&b).ok()?.parse().ok()))
 }
 
+/// A new organization. Clone's wire names are these (but `parent`): its
+/// request types embed this one, and its schema is theirs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct NewOrg {
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(length(max = 255), regex(pattern = r"\S"))
+    )]
     pub name: String,
+    #[cfg_attr(feature = "openapi", schemars(length(max = 255)))]
     pub description: Option<String>,
+    #[cfg_attr(feature = "openapi", schemars(length(max = 255)))]
     pub company_name: Option<String>,
+    /// true needs at least one plan.
+    #[cfg_attr(feature = "openapi", schemars(with = "Option<bool>"))]
     pub skip_default_subscription: bool,
+    #[cfg_attr(feature = "openapi", schemars(rename = "parent_organization"))]
     pub parent: Option<Uuid>,
     /// Address, contact, billing and tax fields (family-specific names).
+    #[cfg_attr(feature = "openapi", schemars(skip))]
     pub details: std::collections::BTreeMap<String, String>,
 }
 
@@ -90,12 +103,31 @@ pub struct NewUser {
     pub disabled: bool,
 }
 
+/// One plan to subscribe to. Clone's wire names are these (but the dates'):
+/// its request types embed this one, and its schema is theirs.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct PlanRequest {
+    /// A plan of the tenant's catalog.
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(length(max = 255), regex(pattern = r"\S"))
+    )]
     pub plan: String,
+    #[cfg_attr(feature = "openapi", schemars(with = "Option<bool>"))]
     pub partner: bool,
+    #[cfg_attr(feature = "openapi", schemars(with = "Option<Interval>"))]
     pub interval: Interval,
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(rename = "start_date", with = "Option<crate::base::schema::DateTime>")
+    )]
     pub start: Option<Millis>,
+    /// Not before start_date.
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(rename = "end_date", with = "Option<crate::base::schema::DateTime>")
+    )]
     pub end: Option<Millis>,
 }
 

@@ -6,8 +6,7 @@
 
 use uuid::Uuid;
 
-use crate::base::model::{Interval, Profile};
-use crate::base::time::Millis;
+use crate::base::model::Profile;
 use crate::idm::provision::{NewCustomer, NewOrg, NewUser, PlanRequest};
 use crate::idm::users::{ProfileChange, UserChange};
 
@@ -29,27 +28,10 @@ pub struct CreateCustomerBody {
 ])))]
 pub struct CustomerBody {
     pub organization_id: Option<Uuid>,
-    pub organization: Option<OrganizationBody>,
+    pub organization: Option<NewOrg>,
     pub user: CustomerUserBody,
-    pub plans: Option<Vec<PlanBody>>,
-}
-
-/// A new organization.
-#[derive(Debug, Default)]
-#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
-pub struct OrganizationBody {
-    #[cfg_attr(
-        feature = "openapi",
-        schemars(length(max = 255), regex(pattern = r"\S"))
-    )]
-    pub name: String,
-    #[cfg_attr(feature = "openapi", schemars(length(max = 255)))]
-    pub description: Option<String>,
-    #[cfg_attr(feature = "openapi", schemars(length(max = 255)))]
-    pub company_name: Option<String>,
-    /// true needs at least one plan.
-    pub skip_default_subscription: Option<bool>,
-    pub parent_organization: Option<Uuid>,
+    #[cfg_attr(feature = "openapi", schemars(with = "Option<Vec<PlanRequest>>"))]
+    pub plans: Vec<PlanRequest>,
 }
 
 /// `POST /v2/organizations`: a new organization, its plans inside it or
@@ -58,28 +40,17 @@ pub struct OrganizationBody {
 #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct NewOrganizationBody {
     pub organization: NewOrganizationFields,
-    pub plans: Option<Vec<PlanBody>>,
+    #[cfg_attr(feature = "openapi", schemars(with = "Option<Vec<PlanRequest>>"))]
+    pub plans: Vec<PlanRequest>,
 }
 
 #[derive(Debug, Default)]
 #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct NewOrganizationFields {
     #[cfg_attr(feature = "openapi", schemars(flatten))]
-    pub organization: OrganizationBody,
-    pub plans: Option<Vec<PlanBody>>,
-}
-
-impl From<OrganizationBody> for NewOrg {
-    fn from(o: OrganizationBody) -> Self {
-        NewOrg {
-            name: o.name,
-            description: o.description,
-            company_name: o.company_name,
-            skip_default_subscription: o.skip_default_subscription.unwrap_or(false),
-            parent: o.parent_organization,
-            details: Default::default(),
-        }
-    }
+    pub organization: NewOrg,
+    #[cfg_attr(feature = "openapi", schemars(with = "Option<Vec<PlanRequest>>"))]
+    pub plans: Vec<PlanRequest>,
 }
 
 /// The customer's first user.
@@ -99,44 +70,8 @@ pub struct CustomerUserBody {
     /// Equal to password.
     #[cfg_attr(feature = "openapi", schemars(length(max = 255)))]
     pub password_confirmation: Option<String>,
-    pub confirmed: Option<bool>,
-}
-
-/// One plan to subscribe to.
-#[derive(Debug, Default)]
-#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
-pub struct PlanBody {
-    /// A plan of the tenant's catalog.
-    #[cfg_attr(
-        feature = "openapi",
-        schemars(length(max = 255), regex(pattern = r"\S"))
-    )]
-    pub plan: String,
-    pub partner: Option<bool>,
-    pub interval: Option<Interval>,
-    #[cfg_attr(
-        feature = "openapi",
-        schemars(with = "Option<crate::base::schema::DateTime>")
-    )]
-    pub start_date: Option<Millis>,
-    /// Not before start_date.
-    #[cfg_attr(
-        feature = "openapi",
-        schemars(with = "Option<crate::base::schema::DateTime>")
-    )]
-    pub end_date: Option<Millis>,
-}
-
-impl From<PlanBody> for PlanRequest {
-    fn from(p: PlanBody) -> Self {
-        PlanRequest {
-            plan: p.plan,
-            partner: p.partner.unwrap_or(false),
-            interval: p.interval.unwrap_or(Interval::None),
-            start: p.start_date,
-            end: p.end_date,
-        }
-    }
+    #[cfg_attr(feature = "openapi", schemars(with = "Option<bool>"))]
+    pub confirmed: bool,
 }
 
 impl From<CreateCustomerBody> for NewCustomer {
@@ -145,20 +80,15 @@ impl From<CreateCustomerBody> for NewCustomer {
         let u = c.user;
         NewCustomer {
             organization_id: c.organization_id,
-            organization: c.organization.map(NewOrg::from),
+            organization: c.organization,
             user: NewUser {
                 email: u.email,
                 profile: u.profile,
-                confirmed: u.confirmed.unwrap_or(false),
+                confirmed: u.confirmed,
                 password: u.password,
                 ..NewUser::default()
             },
-            plans: c
-                .plans
-                .into_iter()
-                .flatten()
-                .map(PlanRequest::from)
-                .collect(),
+            plans: c.plans,
             ..NewCustomer::default()
         }
     }
@@ -191,7 +121,8 @@ pub struct UserChangeFields {
     pub current_password: Option<String>,
     /// Operators changing another account's email: take effect now instead
     /// of pending until the new address confirms it.
-    pub skip_reconfirmation: Option<bool>,
+    #[cfg_attr(feature = "openapi", schemars(with = "Option<bool>"))]
+    pub skip_reconfirmation: bool,
 }
 
 impl From<UserChangeBody> for UserChange {
@@ -202,7 +133,7 @@ impl From<UserChangeBody> for UserChange {
             organization_id: u.organization_id,
             profile: u.profile,
             current_password: u.current_password,
-            skip_reconfirmation: u.skip_reconfirmation.unwrap_or(false),
+            skip_reconfirmation: u.skip_reconfirmation,
             ..UserChange::default()
         }
     }

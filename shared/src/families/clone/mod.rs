@@ -28,7 +28,7 @@ use crate::credential::auth::Caller;
 use crate::credential::console;
 use crate::credential::identity::{self, CredentialKind, Family};
 use crate::edge::web::{self, Request, Response};
-use crate::idm::provision::{NewCustomer, OpId};
+use crate::idm::provision::{NewCustomer, NewOrg, OpId, PlanRequest};
 use crate::idm::users::{ProfileChange, UserChange};
 use crate::{base::time, idm::provision, idm::users};
 
@@ -154,8 +154,7 @@ pub use crate::edge::web::json_object;
 
 pub(crate) use super::fields::Fields;
 use bodies::{
-    CreateCustomerBody, CustomerBody, CustomerUserBody, OrganizationBody, PlanBody, UserChangeBody,
-    UserChangeFields,
+    CreateCustomerBody, CustomerBody, CustomerUserBody, UserChangeBody, UserChangeFields,
 };
 
 /// The profile fields shared by create_customer's and update's `user` object.
@@ -248,7 +247,7 @@ fn parse_create_customer_fields(body: &Map<String, Value>) -> (CreateCustomerBod
                 uf.errors.add("user.email", m);
             }
             let profile = profile(&mut uf);
-            let confirmed = uf.bool("confirmed");
+            let confirmed = uf.bool("confirmed").unwrap_or(false);
             let password = uf.string("password");
             let password_confirmation = uf.string("password_confirmation");
             if let (Some(p), Some(c)) = (&password, &password_confirmation)
@@ -284,7 +283,7 @@ fn parse_create_customer_fields(body: &Map<String, Value>) -> (CreateCustomerBod
             organization_id,
             organization,
             user,
-            plans: Some(plans),
+            plans,
         },
     };
     (input, errors)
@@ -292,47 +291,49 @@ fn parse_create_customer_fields(body: &Map<String, Value>) -> (CreateCustomerBod
 
 /// A new organization's fields (seed 000's `organization`, and
 /// `POST /v2/organizations`'), read by `f`.
-pub(crate) fn parse_organization(f: &mut Fields) -> OrganizationBody {
-    OrganizationBody {
+pub(crate) fn parse_organization(f: &mut Fields) -> NewOrg {
+    NewOrg {
         name: f.required("name").unwrap_or_default(),
         description: f.string("description"),
         company_name: f.string("company_name"),
-        skip_default_subscription: f.bool("skip_default_subscription"),
-        parent_organization: f.uuid("parent_organization"),
+        skip_default_subscription: f.bool("skip_default_subscription").unwrap_or(false),
+        parent: f.uuid("parent_organization"),
+        details: Default::default(),
     }
 }
 
 /// One plan request (`plan`, `partner`, `interval`, `start_date`,
 /// `end_date`) of an object read by `f`.
-fn parse_plan(f: &mut Fields) -> PlanBody {
+fn parse_plan(f: &mut Fields) -> PlanRequest {
     let plan = f.required("plan").unwrap_or_default();
-    let partner = f.bool("partner");
-    let interval = f.string("interval").map(|s| {
-        Interval::parse(&s).unwrap_or_else(|| {
+    let partner = f.bool("partner").unwrap_or(false);
+    let interval = match f.string("interval") {
+        None => Interval::None,
+        Some(s) => Interval::parse(&s).unwrap_or_else(|| {
             f.errors
                 .add(f.path("interval"), "must be one of none, monthly, yearly");
             Interval::None
-        })
-    });
-    let start_date = f.date("start_date");
-    let end_date = f.date("end_date");
-    if let (Some(s), Some(e)) = (start_date, end_date)
+        }),
+    };
+    let start = f.date("start_date");
+    let end = f.date("end_date");
+    if let (Some(s), Some(e)) = (start, end)
         && e < s
     {
         f.errors
             .add(f.path("end_date"), "must not be before start_date");
     }
-    PlanBody {
+    PlanRequest {
         plan,
         partner,
         interval,
-        start_date,
-        end_date,
+        start,
+        end,
     }
 }
 
 /// The array of plan requests at `name`, if present.
-fn parse_plans(f: &mut Fields, name: &str) -> Vec<PlanBody> {
+fn parse_plans(f: &mut Fields, name: &str) -> Vec<PlanRequest> {
     let mut plans = Vec::new();
     match f.obj.get(name) {
         None | Some(Value::Null) => {}
@@ -496,7 +497,7 @@ pub fn parse_user_change(body: &Map<String, Value>) -> Result<UserChange, Error>
             None
         }
     };
-    let skip_reconfirmation = f.bool("skip_reconfirmation");
+    let skip_reconfirmation = f.bool("skip_reconfirmation").unwrap_or(false);
     errors.into_result()?;
     Ok(UserChangeBody {
         user: UserChangeFields {

@@ -68,7 +68,7 @@ pub(super) fn parse_new_org(
     };
     let organization = NewOrganizationFields {
         organization: parse_organization(&mut f),
-        plans: Some(parse_plans(&mut f, "plans")),
+        plans: parse_plans(&mut f, "plans"),
     };
     let mut top = Fields {
         obj: body,
@@ -77,15 +77,12 @@ pub(super) fn parse_new_org(
     };
     let request = NewOrganizationBody {
         organization,
-        plans: Some(parse_plans(&mut top, "plans")),
+        plans: parse_plans(&mut top, "plans"),
     };
     errors.into_result()?;
-    let plans = [request.organization.plans, request.plans];
-    let plans = plans.into_iter().flatten().flatten();
-    Ok((
-        NewOrg::from(request.organization.organization),
-        plans.map(PlanRequest::from).collect(),
-    ))
+    let mut plans = request.organization.plans;
+    plans.extend(request.plans);
+    Ok((request.organization.organization, plans))
 }
 
 /// `organization.status` of a PUT, this service's addition: `active` or
@@ -287,7 +284,7 @@ pub fn subscribe(req: &Request, env: &mut Env, config: &Config) -> Response {
             prefix: String::new(),
             errors: &mut errors,
         };
-        let request = PlanRequest::from(parse_plan(&mut f));
+        let request = parse_plan(&mut f);
         let features = match body.get("features") {
             None | Some(Value::Null) => None,
             Some(v @ Value::Object(_)) => Some(v.clone()),

@@ -214,7 +214,6 @@ fn create(
         &mut errors,
     )?;
     errors.into_result()?;
-    let is_test = is_test.unwrap_or(false);
     let parent = seller_org(env, caller, seller)?;
     let mut details = services;
     let mut put = |k: &str, v: Option<String>| {
@@ -292,7 +291,8 @@ pub struct CreateUserBody {
         schemars(with = "Option<crate::base::schema::CountryCode>")
     )]
     pub country_code: Option<String>,
-    pub is_test: Option<bool>,
+    #[cfg_attr(feature = "openapi", schemars(with = "Option<bool>"))]
+    pub is_test: bool,
     /// The products the client may use; `available` absent or null
     /// inherits the reseller's.
     #[cfg_attr(feature = "openapi", schemars(with = "Option<Vec<Service>>"))]
@@ -348,11 +348,11 @@ fn parse_create(body: &Map<String, Value>, errors: &mut FieldErrors) -> CreateUs
         errors.add("country_code", "Enter an ISO 3166-1 alpha-2 country code.");
     }
     let is_test = match body.get("is_test") {
-        None | Some(Value::Null) => None,
-        Some(Value::Bool(b)) => Some(*b),
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
         Some(_) => {
             errors.add("is_test", "Must be a valid boolean.");
-            None
+            false
         }
     };
     CreateUserBody {

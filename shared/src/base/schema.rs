@@ -263,6 +263,12 @@ pub mod samples {
             (_, Some(super::DATE_TIME)) => "2025-01-01T10:00:00Z".to_string(),
             // One text for every plain string: a confirmation equals its password.
             (_, Some("\\S")) | (None, None) => "Sample-1234".to_string(),
+            (_, Some("^[A-Za-z]+$")) => "Sample".to_string(),
+            (_, Some("^[A-Za-z0-9]+( [A-Za-z0-9]+)*$")) => "Sample Org 1".to_string(),
+            (_, Some("^[A-Z]{3}$")) => "EUR".to_string(),
+            (_, Some("^[0-9]{10}$")) => "9876543210".to_string(),
+            (_, Some("^[0-9]{1,12}$")) => "10431".to_string(),
+            (_, Some(p)) if p.starts_with("^\\+?(") => "+30".to_string(),
             (f, p) => panic!("no sample for format {f:?}, pattern {p:?}"),
         };
         json!(format!(

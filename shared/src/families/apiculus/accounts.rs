@@ -102,20 +102,75 @@ struct NewAccount {
     reseller_code: String,
 }
 
-fn parse(body: &Map<String, Value>, settings: &Settings) -> Result<NewAccount, Error> {
+/// Seed 003's body, as [`read`] fills it. With the `openapi` feature its
+/// schema is the document's: what depends on the tenant's reference data
+/// (signUpHelper's currencies, tax categories, tax types and regions, the
+/// mobile number's length) or on another field (a state of the country, a
+/// taxation id by its type's rules) is said in descriptions, and the
+/// parser decides.
+#[derive(Debug, Default)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct CreateNewUserBody {
+    #[cfg_attr(feature = "openapi", schemars(flatten))]
+    pub contact: Contact,
+    /// The tenant's Apiculus password policy.
+    #[cfg_attr(feature = "openapi", schemars(required, length(min = 1), extend("type" = "string")))]
+    pub password: Option<String>,
+    /// A region signUpHelper lists.
+    #[cfg_attr(feature = "openapi", schemars(rename = "acsRegion", length(max = 255)))]
+    pub region: Option<String>,
+    #[cfg_attr(feature = "openapi", schemars(flatten))]
+    pub place: Place,
+    /// A currency signUpHelper lists.
+    #[cfg_attr(feature = "openapi", schemars(required, regex(pattern = "^[A-Z]{3}$"), extend("type" = "string")))]
+    pub currency: Option<String>,
+    /// A tax category signUpHelper lists.
+    #[cfg_attr(feature = "openapi", schemars(required, length(max = 255), regex(pattern = r"\S"), extend("type" = "string")))]
+    pub tax_category: Option<String>,
+    #[cfg_attr(feature = "openapi", schemars(flatten, with = "Taxes"))]
+    pub taxes: Vec<(u8, String, String)>,
+    /// Whole days.
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(required, with = "i64", range(min = 1, max = 30))
+    )]
+    pub credit_period: Option<f64>,
+    #[cfg_attr(feature = "openapi", schemars(required, with = "f64", range(min = 0)))]
+    pub credit_limit: Option<f64>,
+    /// The code of one of the tenant's resellers ("" for none: the account
+    /// is the caller's own).
+    #[cfg_attr(feature = "openapi", schemars(rename = "resellerCode"))]
+    pub reseller_code: String,
+}
+
+/// `tax_type1..3` and `taxation_id1..3` as the schema shows them (the
+/// parser keeps the pairs given).
+#[cfg(feature = "openapi")]
+#[derive(schemars::JsonSchema)]
+pub struct Taxes {
+    /// A tax type signUpHelper lists; its taxation id follows its rules.
+    #[schemars(length(max = 255))]
+    pub tax_type1: Option<String>,
+    /// Needs tax_type1.
+    #[schemars(length(max = 255))]
+    pub taxation_id1: Option<String>,
+    #[schemars(length(max = 255))]
+    pub tax_type2: Option<String>,
+    /// Needs tax_type2.
+    #[schemars(length(max = 255))]
+    pub taxation_id2: Option<String>,
+    #[schemars(length(max = 255))]
+    pub tax_type3: Option<String>,
+    /// Needs tax_type3.
+    #[schemars(length(max = 255))]
+    pub taxation_id3: Option<String>,
+}
+
+/// Reads seed 003's fields, naming in `f` every one that breaks a rule.
+fn read(f: &mut Fields, settings: &Settings) -> CreateNewUserBody {
     let reference: &ReferenceData = &settings.reference;
-    let mut f = Fields {
-        body,
-        errors: FieldErrors::default(),
-    };
-    let Contact {
-        fname,
-        lname,
-        organization,
-        email,
-        country_code,
-        mobile,
-    } = contact_fields(&mut f, reference);
+    let body = f.body;
+    let contact = contact_fields(f, reference);
     let password = match body.get("password") {
         Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
         _ => {
@@ -137,13 +192,7 @@ fn parse(body: &Map<String, Value>, settings: &Settings) -> Result<NewAccount, E
             "is not one of the regions signUpHelper lists",
         );
     }
-    let Place {
-        address,
-        city,
-        country,
-        state,
-        zipcode,
-    } = place_fields(&mut f);
+    let place = place_fields(f);
     let currency = f.text("currency", true, 3);
     if let Some(v) = &currency {
         f.check(
@@ -152,16 +201,16 @@ fn parse(body: &Map<String, Value>, settings: &Settings) -> Result<NewAccount, E
             "is not a supported currency",
         );
     }
-    let category = f.text("tax_category", true, TEXT_MAX);
-    if let Some(v) = &category {
+    let tax_category = f.text("tax_category", true, TEXT_MAX);
+    if let Some(v) = &tax_category {
         f.check(
             "tax_category",
             reference.tax_categories.iter().any(|c| c.value == *v),
             "is not a tax category signUpHelper lists",
         );
     }
-    let taxes = tax_fields(&mut f, reference);
-    let (credit_period, credit_limit) = credit_fields(&mut f);
+    let taxes = tax_fields(f, reference);
+    let (credit_period, credit_limit) = credit_fields(f);
     let reseller_code = match body.get("resellerCode") {
         Some(Value::String(s)) => s.trim().to_string(),
         _ => {
@@ -169,6 +218,52 @@ fn parse(body: &Map<String, Value>, settings: &Settings) -> Result<NewAccount, E
             String::new()
         }
     };
+    CreateNewUserBody {
+        contact,
+        password,
+        region,
+        place,
+        currency,
+        tax_category,
+        taxes,
+        credit_period,
+        credit_limit,
+        reseller_code,
+    }
+}
+
+fn parse(body: &Map<String, Value>, settings: &Settings) -> Result<NewAccount, Error> {
+    let mut f = Fields {
+        body,
+        errors: FieldErrors::default(),
+    };
+    let CreateNewUserBody {
+        contact:
+            Contact {
+                fname,
+                lname,
+                organization,
+                email,
+                country_code,
+                mobile,
+            },
+        password,
+        region,
+        place:
+            Place {
+                address,
+                city,
+                country,
+                state,
+                zipcode,
+            },
+        currency,
+        tax_category: category,
+        taxes,
+        credit_period,
+        credit_limit,
+        reseller_code,
+    } = read(&mut f, settings);
     f.errors.into_result()?;
 
     let text = |v: &Option<String>| v.clone().unwrap_or_default();
@@ -234,13 +329,69 @@ fn parse(body: &Map<String, Value>, settings: &Settings) -> Result<NewAccount, E
 
 /// Who the account is: names (letters only), organization, email and a
 /// mobile number of the tenant's length behind a known calling code.
-struct Contact {
-    fname: Option<String>,
-    lname: Option<String>,
-    organization: Option<String>,
-    email: Option<String>,
-    country_code: Option<String>,
-    mobile: Option<String>,
+#[derive(Debug, Default)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct Contact {
+    #[cfg_attr(feature = "openapi", schemars(required, length(max = 255), regex(pattern = "^[A-Za-z]+$"), extend("type" = "string")))]
+    pub fname: Option<String>,
+    #[cfg_attr(feature = "openapi", schemars(required, length(max = 255), regex(pattern = "^[A-Za-z]+$"), extend("type" = "string")))]
+    pub lname: Option<String>,
+    #[cfg_attr(feature = "openapi", schemars(rename = "organization_name", required, length(max = 255), regex(pattern = "^[A-Za-z0-9]+( [A-Za-z0-9]+)*$"), extend("type" = "string")))]
+    pub organization: Option<String>,
+    #[cfg_attr(feature = "openapi", schemars(required, email, length(max = 255), extend("type" = "string")))]
+    pub email: Option<String>,
+    /// A country calling code, with or without +.
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(rename = "countryCode", required, with = "CallingCode")
+    )]
+    pub country_code: Option<String>,
+    /// Exactly the tenant's number of mobile digits (10 unless configured).
+    #[cfg_attr(feature = "openapi", schemars(rename = "mobileNumber", required, regex(pattern = "^[0-9]{10}$"), extend("type" = "string")))]
+    pub mobile: Option<String>,
+}
+
+/// `reference::is_calling_code`, with or without `+`.
+#[cfg(feature = "openapi")]
+pub struct CallingCode;
+
+#[cfg(feature = "openapi")]
+impl schemars::JsonSchema for CallingCode {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "CallingCode".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let mut codes: Vec<String> = reference::countries()
+            .into_iter()
+            .map(|c| c.phone.to_string())
+            .filter(|d| reference::is_calling_code(d))
+            .collect();
+        codes.sort();
+        codes.dedup();
+        let pattern = format!("^\\+?({})$", codes.join("|"));
+        schemars::json_schema!({"type": "string", "pattern": pattern})
+    }
+}
+
+/// `zipcode`: a JSON number or a digit string of at most 12 digits.
+#[cfg(feature = "openapi")]
+pub struct Zipcode;
+
+#[cfg(feature = "openapi")]
+impl schemars::JsonSchema for Zipcode {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Zipcode".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"anyOf": [{"type": "string", "pattern": "^[0-9]{1,12}$"},
+            {"type": "integer", "minimum": 0, "maximum": 999_999_999_999_u64}]})
+    }
 }
 
 fn contact_fields(f: &mut Fields, reference: &ReferenceData) -> Contact {
@@ -298,12 +449,23 @@ fn contact_fields(f: &mut Fields, reference: &ReferenceData) -> Contact {
 
 /// Where the account is: its address, and a country and state stateList
 /// lists (the state by code or name).
-struct Place {
-    address: Option<String>,
-    city: Option<String>,
-    country: Option<String>,
-    state: Option<String>,
-    zipcode: Option<String>,
+#[derive(Debug, Default)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct Place {
+    #[cfg_attr(feature = "openapi", schemars(required, length(max = 255), regex(pattern = r"\S"), extend("type" = "string")))]
+    pub address: Option<String>,
+    #[cfg_attr(feature = "openapi", schemars(required, length(max = 255), regex(pattern = r"\S"), extend("type" = "string")))]
+    pub city: Option<String>,
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(required, with = "crate::base::schema::CountryCode")
+    )]
+    pub country: Option<String>,
+    /// A Subdivision_Code (or name) stateList lists for the country.
+    #[cfg_attr(feature = "openapi", schemars(required, length(max = 255), regex(pattern = r"\S"), extend("type" = "string")))]
+    pub state: Option<String>,
+    #[cfg_attr(feature = "openapi", schemars(with = "Option<Zipcode>"))]
+    pub zipcode: Option<String>,
 }
 
 fn place_fields(f: &mut Fields) -> Place {
@@ -622,6 +784,53 @@ mod props {
         #[test]
         fn any_body_is_an_account_or_field_errors(body in crate::props::object_with_keys(FIELDS)) {
             let _ = super::parse(&body, &Settings::default());
+        }
+    }
+}
+
+#[cfg(test)]
+#[cfg(feature = "openapi")]
+mod tests {
+    use serde_json::json;
+
+    use crate::base::model::Settings;
+    use crate::base::schema::body;
+    use crate::base::schema::samples::{FILLS, instance};
+    use crate::idm::reference;
+
+    /// Every instance the derived schema allows, the parser accepts, once
+    /// the fields the schema leaves to the tenant's reference data (said in
+    /// their descriptions) hold values from it.
+    #[test]
+    fn what_the_schema_allows_the_parser_accepts() {
+        let settings = Settings::default();
+        let data = &settings.reference;
+        let state = reference::subdivisions("GR")[0].code.to_string();
+        let from_data = [
+            ("currency", json!(data.currencies[0])),
+            ("tax_category", json!(data.tax_categories[0].value)),
+            ("acsRegion", json!(data.regions[0])),
+            ("state", json!(state)),
+            ("tax_type1", json!("GSTIN")),
+            ("taxation_id1", json!("ABCDE12345")),
+            ("tax_type2", json!("CNPJ")),
+            ("taxation_id2", json!("ABCDEFGHIJK12")),
+            ("tax_type3", json!("GSTIN")),
+            ("taxation_id3", json!("ABCDE12345")),
+        ];
+        let schema = body::<super::CreateNewUserBody>();
+        for fill in FILLS {
+            let mut sample = instance(&schema, fill);
+            for (name, value) in &from_data {
+                if let Some(field) = sample.get_mut(*name)
+                    && !field.is_null()
+                {
+                    *field = value.clone();
+                }
+            }
+            let object = sample.as_object().expect("an object");
+            let parsed = super::parse(object, &settings);
+            assert!(parsed.is_ok(), "{fill:?}: {sample}: {:?}", parsed.err());
         }
     }
 }

@@ -21,7 +21,7 @@ use crate::credential::identity::{self, Config, Family};
 use crate::edge::web::{self, Request, Response, header_str};
 use crate::{base::time, idm::admin, idm::aliases, idm::provision};
 
-mod accounts;
+pub mod accounts;
 
 pub use accounts::{country_list, create_new_user, sign_up_helper, state_list};
 

@@ -148,74 +148,8 @@ fn seed_003() -> Option<Value> {
     )
 }
 
-/// Seed 003 as `apiculus::accounts` checks it. What depends on the tenant's
-/// reference data (signUpHelper's currencies, tax categories and regions,
-/// the mobile number's length) or on another field (a state of the country,
-/// a taxation id with its type) is said in descriptions: the parser decides.
 fn seed_003_schema() -> Option<Value> {
-    let text = json!({"type": "string", "maxLength": 255, "pattern": "\\S"});
-    let letters = json!({"type": "string", "maxLength": 255, "pattern": "^[A-Za-z]+$"});
-    object(
-        &[
-            "fname",
-            "lname",
-            "organization_name",
-            "email",
-            "countryCode",
-            "mobileNumber",
-            "password",
-            "address",
-            "city",
-            "state",
-            "country",
-            "currency",
-            "tax_category",
-            "credit_period",
-            "credit_limit",
-            "resellerCode",
-        ],
-        json!({
-            "fname": letters, "lname": letters,
-            "organization_name": {"type": "string", "maxLength": 255,
-                "pattern": "^[A-Za-z0-9]+( [A-Za-z0-9]+)*$"},
-            "email": {"type": "string", "format": "email", "maxLength": 255},
-            "countryCode": {"type": "string", "pattern": format!("^\\+?({})$", calling_codes().join("|")),
-                "description": "A country calling code, with or without +"},
-            "mobileNumber": {"type": "string", "pattern": "^[0-9]{10}$",
-                "description": "Exactly the tenant's number of mobile digits (10 unless configured)"},
-            "password": {"type": "string", "minLength": 1,
-                "description": "The tenant's Apiculus password policy"},
-            "acsRegion": {"type": "string", "description": "A region signUpHelper lists"},
-            "address": text, "city": text,
-            "state": {"type": "string", "maxLength": 255, "pattern": "\\S",
-                "description": "A Subdivision_Code (or name) stateList lists for the country"},
-            "country": {"$ref": "#/components/schemas/CountryCode"},
-            "zipcode": {"anyOf": [{"type": "string", "pattern": "^[0-9]{1,12}$"},
-                {"type": "integer", "minimum": 0, "maximum": 999_999_999_999_u64}]},
-            "currency": {"type": "string", "pattern": "^[A-Z]{3}$",
-                "description": "A currency signUpHelper lists"},
-            "tax_category": {"type": "string", "maxLength": 255, "pattern": "\\S",
-                "description": "A tax category signUpHelper lists"},
-            "tax_type1": {"type": "string"}, "taxation_id1": {"type": "string"},
-            "tax_type2": {"type": "string"}, "taxation_id2": {"type": "string"},
-            "tax_type3": {"type": "string"}, "taxation_id3": {"type": "string"},
-            "credit_period": {"type": "integer", "minimum": 1, "maximum": 30},
-            "credit_limit": {"type": "number", "minimum": 0},
-            "resellerCode": {"type": "string", "description": "The code of one of the tenant's resellers"}
-        }),
-    )
-}
-
-/// Every calling code `reference::is_calling_code` accepts (digits).
-fn calling_codes() -> Vec<String> {
-    let mut codes: Vec<String> = crate::idm::reference::countries()
-        .into_iter()
-        .map(|c| c.phone.to_string())
-        .filter(|d| crate::idm::reference::is_calling_code(d))
-        .collect();
-    codes.sort();
-    codes.dedup();
-    codes
+    Some(body::<crate::families::apiculus::accounts::CreateNewUserBody>())
 }
 
 /// A pattern matching exactly the strings of `values`.

@@ -12,6 +12,9 @@ pub mod table;
 /// The committed document, pretty. The component embeds it without the
 /// indentation (its `build.rs`) rather than building it per request
 /// (building it took 12 ms in wasm).
+/// Only the tests read it: a component that named it would be rebuilt on
+/// every change of the document.
+#[cfg(feature = "openapi")]
 pub const COMMITTED: &str = include_str!("../../openapi.json");
 
 /// `GET /openapi.json`: `document`, the component's copy of the committed

@@ -60,8 +60,9 @@ pub fn account_organization(env: &Env, tenant: &str, code: &str) -> Result<Optio
         .and_then(|b| std::str::from_utf8(&b).ok()?.parse().ok()))
 }
 
-/// A new organization. Clone's wire names are these (but `parent`): its
-/// request types embed this one, and its schema is theirs.
+/// A new organization.
+// Clone's wire names are these (but `parent`): its request types embed
+// this one, and the derived schema is theirs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct NewOrg {
@@ -103,8 +104,9 @@ pub struct NewUser {
     pub disabled: bool,
 }
 
-/// One plan to subscribe to. Clone's wire names are these (but the dates'):
-/// its request types embed this one, and its schema is theirs.
+/// One plan to subscribe to.
+// Clone's wire names are these (but the dates'): its request types embed
+// this one, and the derived schema is theirs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct PlanRequest {
@@ -123,7 +125,7 @@ pub struct PlanRequest {
         schemars(rename = "start_date", with = "Option<crate::base::schema::DateTime>")
     )]
     pub start: Option<Millis>,
-    /// Not before start_date.
+    /// ISO 8601, as start_date; not before start_date.
     #[cfg_attr(
         feature = "openapi",
         schemars(rename = "end_date", with = "Option<crate::base::schema::DateTime>")

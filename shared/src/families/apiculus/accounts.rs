@@ -102,7 +102,7 @@ struct NewAccount {
     reseller_code: String,
 }
 
-/// Seed 003's body, as [`read`] fills it. With the `openapi` feature its
+/// Seed 003's body, as `read` fills it. With the `openapi` feature its
 /// schema is the document's: what depends on the tenant's reference data
 /// (signUpHelper's currencies, tax categories, tax types and regions, the
 /// mobile number's length) or on another field (a state of the country, a
@@ -113,8 +113,10 @@ struct NewAccount {
 pub struct CreateNewUserBody {
     #[cfg_attr(feature = "openapi", schemars(flatten))]
     pub contact: Contact,
-    /// The tenant's Apiculus password policy.
-    #[cfg_attr(feature = "openapi", schemars(required, length(min = 1), extend("type" = "string")))]
+    /// The tenant's Apiculus password policy: by default 8 to 128
+    /// characters with an upper and a lower case letter, a digit and a
+    /// symbol.
+    #[cfg_attr(feature = "openapi", schemars(required, length(min = 1, max = 128), extend("type" = "string")))]
     pub password: Option<String>,
     /// A region signUpHelper lists.
     #[cfg_attr(feature = "openapi", schemars(rename = "acsRegion", length(max = 255)))]
@@ -338,7 +340,7 @@ pub struct Contact {
     pub lname: Option<String>,
     #[cfg_attr(feature = "openapi", schemars(rename = "organization_name", required, length(max = 255), regex(pattern = "^[A-Za-z0-9]+( [A-Za-z0-9]+)*$"), extend("type" = "string")))]
     pub organization: Option<String>,
-    #[cfg_attr(feature = "openapi", schemars(required, email, length(max = 255), extend("type" = "string")))]
+    #[cfg_attr(feature = "openapi", schemars(required, email, length(min = 1, max = 255), extend("type" = "string")))]
     pub email: Option<String>,
     /// A country calling code, with or without +.
     #[cfg_attr(

@@ -58,7 +58,7 @@ pub struct NewOrganizationFields {
 #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "openapi", schemars(extend("dependentRequired" = {"password_confirmation": ["password"]})))]
 pub struct CustomerUserBody {
-    #[cfg_attr(feature = "openapi", schemars(email, length(max = 255)))]
+    #[cfg_attr(feature = "openapi", schemars(email, length(min = 1, max = 255)))]
     pub email: String,
     #[cfg_attr(feature = "openapi", schemars(flatten))]
     pub profile: Profile,
@@ -67,7 +67,7 @@ pub struct CustomerUserBody {
         schemars(with = "Option<crate::base::schema::Password>")
     )]
     pub password: Option<String>,
-    /// Equal to password.
+    /// Equal to password, which must then be given (not null).
     #[cfg_attr(feature = "openapi", schemars(length(max = 255)))]
     pub password_confirmation: Option<String>,
     #[cfg_attr(feature = "openapi", schemars(with = "Option<bool>"))]
@@ -109,7 +109,7 @@ pub struct UserChangeBody {
 pub struct UserChangeFields {
     /// A new email: pending until the new address confirms it. It cannot
     /// be cleared (null is refused).
-    #[cfg_attr(feature = "openapi", schemars(email, length(max = 255), extend("type" = "string")))]
+    #[cfg_attr(feature = "openapi", schemars(email, length(min = 1, max = 255), extend("type" = "string")))]
     pub email: Option<String>,
     /// Move the user to another organization the caller administers (not
     /// null).

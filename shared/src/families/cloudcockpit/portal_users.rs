@@ -62,7 +62,7 @@ fn users_json(env: &Env, tenant: &str, users: &[User]) -> Result<Vec<Value>, Err
     Ok(users.iter().map(|u| user_json(u, &groups)).collect())
 }
 
-/// A `UserViewModel` body, as [`parse_user`] fills it: seed 001's create,
+/// A `UserViewModel` body, as `parse_user` fills it: seed 001's create,
 /// and with every field optional (`partial`) `PATCH /v1/users/{email}`.
 /// With the `openapi` feature its schema (the create's) is the document's.
 #[derive(Debug)]
@@ -76,7 +76,7 @@ pub struct UserBody {
     pub first_name: Option<String>,
     #[cfg_attr(feature = "openapi", schemars(required, length(max = 255), regex(pattern = r"\S"), extend("type" = "string")))]
     pub last_name: Option<String>,
-    #[cfg_attr(feature = "openapi", schemars(required, email, length(max = 255), extend("type" = "string")))]
+    #[cfg_attr(feature = "openapi", schemars(required, email, length(min = 1, max = 255), extend("type" = "string")))]
     pub email: Option<String>,
     /// Roles are not assigned here: only `{}`.
     pub role: Option<NoRole>,

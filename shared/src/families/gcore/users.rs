@@ -263,12 +263,12 @@ fn create(
     Ok(web::json(StatusCode::CREATED, &body))
 }
 
-/// Seed 004's body, as [`parse_create`] fills it. With the `openapi`
+/// Seed 004's body, as `parse_create` fills it. With the `openapi`
 /// feature its schema is the document's.
 #[derive(Debug, Default)]
 #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct CreateUserBody {
-    #[cfg_attr(feature = "openapi", schemars(email, length(max = 255)))]
+    #[cfg_attr(feature = "openapi", schemars(email, length(min = 1, max = 255)))]
     pub email: String,
     #[cfg_attr(feature = "openapi", schemars(with = "crate::base::schema::Password"))]
     pub password: String,
@@ -297,7 +297,8 @@ pub struct CreateUserBody {
     /// inherits the reseller's.
     #[cfg_attr(feature = "openapi", schemars(with = "Option<Vec<Service>>"))]
     pub services: BTreeMap<String, String>,
-    /// A reseller (seller) id the credential reaches.
+    /// A reseller (seller) id the credential reaches: a whole number
+    /// written without a fraction (`123`, not `123.0`).
     #[cfg_attr(feature = "openapi", schemars(with = "Option<i64>", range(min = 0)))]
     pub seller: Option<u64>,
 }

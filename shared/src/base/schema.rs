@@ -5,10 +5,8 @@
 //! languages and time zones `validate` reads, the date form
 //! `time::parse_iso8601` reads, the default password policy).
 
-use std::borrow::Cow;
-
+use schemars::JsonSchema;
 use schemars::generate::SchemaSettings;
-use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde_json::{Value, json};
 
 /// The schema of a request body as the document embeds it: inline (no
@@ -30,10 +28,6 @@ pub fn body<T: JsonSchema>() -> Value {
     schema
 }
 
-fn schema(value: Value) -> Schema {
-    Schema::try_from(value).unwrap_or_default()
-}
-
 /// `base::time::parse_iso8601`'s form: a date, or a date and time with
 /// optional seconds, fraction and zone. No `format`: `date-time` would
 /// refuse the plain date, and a format is an annotation a validator may skip
@@ -45,58 +39,11 @@ pub fn date_time_value() -> Value {
 
 const DATE_TIME: &str = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9](:([0-5][0-9]|60)([.,][0-9]{1,9})?)?([Zz]|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?)?$";
 
-/// A string as `time::parse_iso8601` reads it ([`date_time_value`]); a
-/// field says `with = "Option<DateTime>"` where its parser reads an instant.
-pub struct DateTime;
-
-impl JsonSchema for DateTime {
-    fn schema_name() -> Cow<'static, str> {
-        "DateTime".into()
-    }
-    fn inline_schema() -> bool {
-        true
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        schema(date_time_value())
-    }
-}
-
-/// `validate::locale`: the Locale component, which the table builds from
-/// `validate::LANGUAGES`.
-pub struct Locale;
-
-impl JsonSchema for Locale {
-    fn schema_name() -> Cow<'static, str> {
-        "Locale".into()
-    }
-    fn inline_schema() -> bool {
-        true
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        schema(json!({"$ref": "#/components/schemas/Locale"}))
-    }
-}
-
-/// `validate::timezone`: the Timezone component, built from
-/// `validate::timezones()`.
-pub struct Timezone;
-
-impl JsonSchema for Timezone {
-    fn schema_name() -> Cow<'static, str> {
-        "Timezone".into()
-    }
-    fn inline_schema() -> bool {
-        true
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        schema(json!({"$ref": "#/components/schemas/Timezone"}))
-    }
-}
-
-/// A schema-only type for a field whose parser accepts one of a constant's
-/// strings: `strings!(Lang, LANGS)` makes `Lang`, for `with = "Option<Lang>"`.
-macro_rules! strings {
-    ($name:ident, $values:expr) => {
+/// A schema-only type: a field whose rule lives in a constant says
+/// `with = "Option<Name>"`, and its schema is `$schema` (a `Value`).
+macro_rules! schema_type {
+    ($(#[$doc:meta])* $name:ident, $schema:expr) => {
+        $(#[$doc])*
         pub struct $name;
 
         impl schemars::JsonSchema for $name {
@@ -107,28 +54,48 @@ macro_rules! strings {
                 true
             }
             fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-                schemars::json_schema!({"type": "string", "enum": $values})
+                schemars::Schema::try_from($schema).unwrap_or_default()
             }
         }
     };
 }
+pub(crate) use schema_type;
+
+schema_type!(
+    /// A string as `time::parse_iso8601` reads it ([`date_time_value`]); a
+    /// field says `with = "Option<DateTime>"` where its parser reads an instant.
+    DateTime, date_time_value());
+
+schema_type!(
+    /// `validate::locale`: the Locale component, which the table builds from
+    /// `validate::LANGUAGES`.
+    Locale, json!({"$ref": "#/components/schemas/Locale"}));
+
+schema_type!(
+    /// `validate::timezone`: the Timezone component, built from
+    /// `validate::timezones()`.
+    Timezone, json!({"$ref": "#/components/schemas/Timezone"}));
+
+/// A schema-only type for a field whose parser accepts one of a constant's
+/// strings: `strings!(Lang, LANGS)` makes `Lang`, for `with = "Option<Lang>"`.
+macro_rules! strings {
+    ($(#[$doc:meta])* $name:ident, $values:expr) => {
+        $crate::base::schema::schema_type!(
+            $(#[$doc])*
+            $name,
+            serde_json::json!({"type": "string", "enum": $values})
+        );
+    };
+}
 pub(crate) use strings;
 
-/// `idm::reference::is_country`: the CountryCode component, which the table
-/// builds from `idm::reference::countries()`.
-pub struct CountryCode;
+schema_type!(
+    /// `idm::reference::is_country`: the CountryCode component, which the table
+    /// builds from `idm::reference::countries()`.
 
-impl JsonSchema for CountryCode {
-    fn schema_name() -> Cow<'static, str> {
-        "CountryCode".into()
-    }
-    fn inline_schema() -> bool {
-        true
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        schema(json!({"$ref": "#/components/schemas/CountryCode"}))
-    }
-}
+    CountryCode,
+    json!({"$ref": "#/components/schemas/CountryCode"})
+);
 
 /// A password under the default policy (`PasswordPolicy::default`); a
 /// tenant may set a stricter one.
@@ -138,20 +105,9 @@ pub fn password_value() -> Value {
         "description": "The tenant's password policy (by default 8 to 128 characters)"})
 }
 
-/// [`password_value`].
-pub struct Password;
-
-impl JsonSchema for Password {
-    fn schema_name() -> Cow<'static, str> {
-        "Password".into()
-    }
-    fn inline_schema() -> bool {
-        true
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        schema(password_value())
-    }
-}
+schema_type!(
+    /// [`password_value`].
+    Password, password_value());
 
 /// Instances of a derived schema, for tests that feed them to the parser
 /// the schema was derived for: what the document says a client may send,
@@ -172,6 +128,22 @@ pub mod samples {
     }
 
     pub const FILLS: [Fill; 3] = [Fill::Full, Fill::Least, Fill::Nulls];
+
+    /// Asserts `parse` accepts every instance of `T`'s derived schema
+    /// ([`FILLS`]); it may first set the fields the schema leaves to
+    /// stored data.
+    pub fn accepted<T: schemars::JsonSchema>(parse: impl Fn(&mut Map<String, Value>) -> bool) {
+        let schema = super::body::<T>();
+        for fill in FILLS {
+            let mut sample = instance(&schema, fill);
+            let object = sample.as_object_mut().expect("an object");
+            assert!(
+                parse(object),
+                "{fill:?} refused: {}",
+                Value::Object(object.clone())
+            );
+        }
+    }
 
     /// An instance of `schema`; panics on a keyword it cannot satisfy, so
     /// that a new rule gets a sample here rather than going untested.

@@ -47,11 +47,26 @@ pub struct Webhook {
 /// Clone family's pages name: confirm within 3 days, accept an invitation
 /// within 7, reset a password within 6 hours.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schemars(description = "Minutes, 1 to 525600 (a year); one left out keeps its default")
+)]
 pub struct TokenTtl {
+    #[cfg_attr(feature = "openapi", schemars(with = "Option<TtlMinutes>"))]
     pub confirmation_minutes: u32,
+    #[cfg_attr(feature = "openapi", schemars(with = "Option<TtlMinutes>"))]
     pub invitation_minutes: u32,
+    #[cfg_attr(feature = "openapi", schemars(with = "Option<TtlMinutes>"))]
     pub reset_minutes: u32,
 }
+
+#[cfg(feature = "openapi")]
+crate::base::schema::schema_type!(
+    /// A token lifetime the admin API reads.
+    TtlMinutes,
+    serde_json::json!({"type": "integer", "minimum": 1, "maximum": 525600})
+);
 
 impl Default for TokenTtl {
     fn default() -> Self {
@@ -134,6 +149,7 @@ impl Lifecycle {
 
 /// Roles, from widest to narrowest reach; families map their names onto these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Operator,
@@ -229,6 +245,7 @@ impl Organization {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SubscriptionStatus {
     Active,

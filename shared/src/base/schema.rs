@@ -109,10 +109,64 @@ schema_type!(
     /// [`password_value`].
     Password, password_value());
 
+/// Adds `password_confirmation` to an object with a `password` (Devise's
+/// pair, seed 000's user): equal to it, so it needs it.
+pub fn password_confirmation(schema: &mut schemars::Schema) {
+    if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+        props.insert("password_confirmation".into(), json!({"type": ["string", "null"],
+            "maxLength": 255, "description": "Equal to password, which must then be given (not null)."}));
+    }
+    schema.insert(
+        "dependentRequired".into(),
+        json!({"password_confirmation": ["password"]}),
+    );
+}
+
+/// A field that may be left out but not sent as `null` (an `Option` whose
+/// reader refuses null): drops the null that `Option` adds.
+pub fn not_null(schema: &mut schemars::Schema) {
+    if let Some(Value::Array(types)) = schema.get_mut("type") {
+        types.retain(|t| t != "null");
+        if let [one] = types.as_slice() {
+            let one = one.clone();
+            schema.insert("type".into(), one);
+        }
+    }
+    if let Some(Value::Array(values)) = schema.get_mut("enum") {
+        values.retain(|v| !v.is_null());
+    }
+    if let Some(Value::Array(branches)) = schema.get_mut("anyOf") {
+        branches.retain(|b| b.get("type").and_then(Value::as_str) != Some("null"));
+        if branches.len() == 1 {
+            let only = branches.pop().unwrap_or_default();
+            schema.remove("anyOf");
+            if let Value::Object(o) = only {
+                for (k, v) in o {
+                    schema.insert(k, v);
+                }
+            }
+        }
+    }
+}
+
+schema_type!(
+    /// The names an account is made with (`first_name`, `last_name`): the
+    /// only profile fields the admin API reads.
+    Names,
+    json!({"type": "object", "properties": {
+        "first_name": {"type": ["string", "null"], "maxLength": 255},
+        "last_name": {"type": ["string", "null"], "maxLength": 255}}})
+);
+
 /// Instances of a derived schema, for tests that feed them to the parser
-/// the schema was derived for: what the document says a client may send,
-/// the parser must accept.
-#[cfg(test)]
+/// the schema was derived for (unit tests here, or the component itself in
+/// the integration tests): what the document says a client may send, the
+/// parser must accept.
+#[allow(
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test support (the integration tests reach it through the feature): a schema it cannot sample fails the test"
+)]
 pub mod samples {
     use serde_json::{Map, Value, json};
 
@@ -232,6 +286,7 @@ pub mod samples {
         let text = match (schema["format"].as_str(), schema["pattern"].as_str()) {
             (Some("email"), _) => "someone@example.com".to_string(),
             (Some("uuid"), _) => "3fa85f64-5717-4562-b3fc-2c963f66afa6".to_string(),
+            (Some("uri"), _) => "https://hooks.example.com/onboard".to_string(),
             (_, Some(super::DATE_TIME)) => "2025-01-01T10:00:00Z".to_string(),
             // One text for every plain string: a confirmation equals its password.
             (_, Some("\\S")) | (None, None) => "Sample-1234".to_string(),
@@ -241,6 +296,11 @@ pub mod samples {
             (_, Some("^[0-9]{10}$")) => "9876543210".to_string(),
             (_, Some("^[0-9]{1,12}$")) => "10431".to_string(),
             (_, Some(p)) if p.starts_with("^\\+?(") => "+30".to_string(),
+            (_, Some("^[a-z0-9-]{1,40}$")) => "sample-tenant".to_string(),
+            (_, Some(p)) if p.starts_with("^(localhost|") => "sample.example.com".to_string(),
+            (_, Some(p)) if p.starts_with("^whsec_") => {
+                "whsec_MDEyMzQ1Njc4OWFiY2RlZmdoaWprbG1u".to_string()
+            }
             (f, p) => panic!("no sample for format {f:?}, pattern {p:?}"),
         };
         json!(format!(

@@ -25,7 +25,9 @@ use crate::be::storage::{Actor, Env};
 use crate::credential::auth::Caller;
 use crate::credential::identity::{self, Config};
 use crate::edge::web::{self, Request, Response};
-use crate::idm::admin::{self, NewAccount, NewReseller, NewTenant, TenantChange};
+use crate::idm::admin::{
+    self, DOMAINS_PER_REQUEST, NewAccount, NewReseller, NewTenant, TenantChange,
+};
 
 /// Renders any core error as problem details.
 /// A value held elsewhere (an id, code, email or domain taken) is 409: the
@@ -93,9 +95,6 @@ fn account_json(u: &User) -> Value {
 fn reseller_json(o: &Organization) -> Value {
     json!({"id": o.id, "number": o.number, "code": o.code, "name": o.name, "parent_id": o.parent})
 }
-
-/// Domains one tenant create or update may name.
-pub(crate) const DOMAINS_PER_REQUEST: usize = 20;
 
 /// The readers only this API needs, on the shared field reader.
 impl Fields<'_> {
@@ -238,6 +237,34 @@ fn account_input(
         },
         errors,
     )
+}
+
+/// `POST /admin/accounts`: the account with its password, or an invitation
+/// (then the user chooses it); an organization for every role but the
+/// operator's. The account is what `account_input` fills.
+#[cfg(feature = "openapi")]
+#[derive(schemars::JsonSchema)]
+#[schemars(transform = account_rules)]
+pub struct AccountBody {
+    #[schemars(flatten)]
+    pub account: NewAccount,
+    /// Make the account without a password and queue its invitation.
+    #[schemars(extend("default" = false))]
+    pub invite: Option<bool>,
+}
+
+#[cfg(feature = "openapi")]
+fn account_rules(schema: &mut schemars::Schema) {
+    schema.insert("required".into(), json!(["email", "role"]));
+    schema.insert(
+        "allOf".into(),
+        json!([
+        {"oneOf": [{"required": ["password"], "properties": {"invite": {"const": false}}},
+            {"required": ["invite"], "properties": {"invite": {"const": true}},
+                "not": {"required": ["password"]}}]},
+        {"anyOf": [{"properties": {"role": {"const": "operator"}}},
+            {"required": ["organization_id"]}]}]),
+    );
 }
 
 /// Whether the request comes from the console's session cookie.

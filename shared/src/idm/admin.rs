@@ -14,22 +14,79 @@ use crate::credential::auth::Caller;
 use crate::credential::identity::{self, Config, Credential, CredentialKind, gkeys};
 use crate::{credential::password, credential::secrets, idm::provision};
 
+// The admin API's wire names are these: the derived schemas are the
+// objects its readers fill.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct NewAccount {
+    #[cfg_attr(feature = "openapi", schemars(email, length(min = 1, max = 255)))]
     pub email: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(with = "Option<crate::base::schema::Password>", transform = crate::base::schema::not_null)
+    )]
     pub password: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(with = "Option<Role>", transform = crate::base::schema::not_null,
+            description = "The account's role")
+    )]
     pub role: Role,
     /// Required except for operators (who live in the tenant's root).
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(description = "Required but for an operator (who lives in the tenant's root)")
+    )]
     pub organization_id: Option<Uuid>,
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(flatten, with = "crate::base::schema::Names")
+    )]
     pub profile: Profile,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct NewTenant {
+    #[cfg_attr(feature = "openapi", schemars(regex(pattern = "^[a-z0-9-]{1,40}$")))]
     pub id: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(length(max = 255), regex(pattern = r"\S"))
+    )]
     pub name: String,
+    #[cfg_attr(feature = "openapi", schemars(with = "Option<Domains>"))]
     pub domains: Vec<String>,
+    /// The tenant's first operator (its role is operator, whatever is sent).
+    #[cfg_attr(feature = "openapi", schemars(transform = operator_fields))]
     pub operator: NewAccount,
+}
+
+/// Host names one tenant create or update may name: each is claimed by
+/// compare-and-swap, and a request has a few hundred of those in Spin.
+pub const DOMAINS_PER_REQUEST: usize = 20;
+
+#[cfg(feature = "openapi")]
+crate::base::schema::schema_type!(
+    /// Host names a tenant is served on (`identity::normalize_host`, with a dot
+    /// or `localhost`).
+    Domains,
+    serde_json::json!({"type": "array", "maxItems": DOMAINS_PER_REQUEST,
+        "items": {"type": "string", "maxLength": 200,
+            "pattern": "^(localhost|[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)+)$"}})
+);
+
+/// A tenant's operator: no organization, a password required.
+#[cfg(feature = "openapi")]
+fn operator_fields(schema: &mut schemars::Schema) {
+    if let Some(p) = schema
+        .get_mut("properties")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        p.remove("organization_id");
+        p.remove("role");
+    }
+    schema.insert("required".into(), serde_json::json!(["email", "password"]));
 }
 
 #[derive(Debug, Clone)]
@@ -187,16 +244,52 @@ pub fn get_tenant(env: &Env, id: &str) -> Result<Tenant> {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct TenantChange {
+    #[cfg_attr(feature = "openapi", schemars(length(max = 255)))]
     pub name: Option<String>,
+    #[cfg_attr(feature = "openapi", schemars(with = "Option<TenantStatus>"))]
     pub status: Option<Lifecycle>,
+    #[cfg_attr(feature = "openapi", schemars(with = "Option<Domains>"))]
     pub add_domains: Vec<String>,
+    #[cfg_attr(feature = "openapi", schemars(with = "Option<Domains>"))]
     pub remove_domains: Vec<String>,
+    #[cfg_attr(feature = "openapi", schemars(with = "Option<bool>"))]
     pub rotate_application_key: bool,
     /// `Some(None)` removes the webhook; `Some(Some((url, secret)))` sets it,
     /// with a new random secret when none is given.
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(
+            with = "Option<Option<Webhook>>",
+            description = "Where the outbox delivers; null removes it"
+        )
+    )]
     pub webhook: Option<Option<(String, Option<Vec<u8>>)>>,
+    #[cfg_attr(feature = "openapi", schemars(transform = crate::base::schema::not_null))]
     pub token_ttl: Option<crate::base::model::TokenTtl>,
+}
+
+#[cfg(feature = "openapi")]
+crate::base::schema::strings!(
+    /// The statuses a tenant is set to.
+    TenantStatus, ["active", "disabled"]);
+
+/// What `service::webhook_url` accepts, narrowed to what a pattern can
+/// say surely: http or https, a host name, a port, a path.
+#[cfg(feature = "openapi")]
+const WEBHOOK_URL: &str = "^https?://[A-Za-z0-9.-]+(:[1-5]?[0-9]{1,4})?(/[A-Za-z0-9._~/-]*)?$";
+
+/// A tenant's webhook as the admin API reads it.
+#[cfg(feature = "openapi")]
+#[derive(schemars::JsonSchema)]
+pub struct Webhook {
+    /// An absolute http or https URL.
+    #[schemars(url, length(max = 2048), regex(pattern = WEBHOOK_URL))]
+    pub url: String,
+    /// Omitted: one is generated and shown once.
+    #[schemars(regex(pattern = "^whsec_([A-Za-z0-9+/]{4}){8,21}$"))]
+    pub secret: Option<String>,
 }
 
 /// What an update shows once: a rotated application key, a generated
@@ -495,9 +588,21 @@ fn create_account_in(
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct NewReseller {
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(length(max = 255), regex(pattern = r"\S"))
+    )]
     pub name: String,
+    /// Unique in the tenant.
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(length(max = 64), regex(pattern = r"\S"))
+    )]
     pub code: String,
+    /// The reseller above this one, if any.
+    #[cfg_attr(feature = "openapi", schemars(rename = "parent_id"))]
     pub parent: Option<Uuid>,
 }
 

@@ -28,13 +28,23 @@ pub fn get(env: &Env, caller: &Caller, id: Uuid) -> Result<Organization> {
         .ok_or_else(|| Error::NotFound(format!("organization {id} not found")))
 }
 
-/// A change of an organization's names and details. `details` entries with
-/// `None` are removed.
+// A change of an organization's names and details. `details` entries with
+// `None` are removed.
+//
+// Clone's wire names are these: the derived schema is the `organization`
+// object of its full update (the details are the family's own names).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct OrgChange {
+    #[cfg_attr(feature = "openapi", schemars(required, length(max = 255),
+        regex(pattern = r"\S"), extend("type" = "string")))]
     pub name: Option<String>,
+    #[cfg_attr(feature = "openapi", schemars(required, length(max = 255),
+        regex(pattern = r"\S"), extend("type" = "string")))]
     pub company_name: Option<String>,
+    #[cfg_attr(feature = "openapi", schemars(length(max = 255)))]
     pub description: Option<Option<String>>,
+    #[cfg_attr(feature = "openapi", schemars(skip))]
     pub details: BTreeMap<String, Option<String>>,
 }
 

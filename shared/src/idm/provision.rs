@@ -85,22 +85,37 @@ pub struct NewOrg {
     pub details: std::collections::BTreeMap<String, String>,
 }
 
+// Clone's wire names are these: seed 000's `user` is the fields its reader
+// fills (the ones not skipped), so the derived schema is that object's.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct NewUser {
     /// A caller-chosen id (CloudCockpit `id`); else derived from the operation.
+    #[cfg_attr(feature = "openapi", schemars(skip))]
     pub id: Option<Uuid>,
+    #[cfg_attr(feature = "openapi", schemars(email, length(min = 1, max = 255)))]
     pub email: String,
+    #[cfg_attr(feature = "openapi", schemars(flatten))]
     pub profile: Profile,
+    #[cfg_attr(feature = "openapi", schemars(with = "Option<bool>"))]
     pub confirmed: bool,
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(with = "Option<crate::base::schema::Password>")
+    )]
     pub password: Option<String>,
     /// Groups the user joins; each must be defined in its organization's chain.
+    #[cfg_attr(feature = "openapi", schemars(skip))]
     pub groups: Vec<Uuid>,
     /// The role of a user joining an existing organization: `CustomerAdmin`
     /// in a customer organization, else a plain user (the default).
+    #[cfg_attr(feature = "openapi", schemars(skip))]
     pub role: Option<Role>,
     /// Identity-provider attributes (SCIM).
+    #[cfg_attr(feature = "openapi", schemars(skip))]
     pub directory: crate::base::model::Directory,
     /// Created disabled (an identity provider's `active: false`).
+    #[cfg_attr(feature = "openapi", schemars(skip))]
     pub disabled: bool,
 }
 
@@ -136,15 +151,29 @@ pub struct PlanRequest {
 /// A validated create request. When both an existing organization and a new
 /// one are given, the existing one wins: the user joins it and the new
 /// organization is validated (and its parent looked up) but not created.
+// Seed 000's `customer` is the fields its reader fills (the ones not
+// skipped), so the derived schema is that object's.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "openapi", schemars(
+    description = "An existing organization (organization_id) or a new one (organization); with both, the user joins the existing one and the new one is only checked.",
+    extend("anyOf" = [
+        {"required": ["organization_id"], "properties": {"organization_id": {"type": "string"}}},
+        {"required": ["organization"], "properties": {"organization": {"type": "object"}}}
+    ])))]
 pub struct NewCustomer {
     pub organization_id: Option<Uuid>,
     pub organization: Option<NewOrg>,
+    #[cfg_attr(feature = "openapi", schemars(description = "The customer's first user.",
+        transform = crate::base::schema::password_confirmation))]
     pub user: NewUser,
+    #[cfg_attr(feature = "openapi", schemars(with = "Option<Vec<PlanRequest>>"))]
     pub plans: Vec<PlanRequest>,
     /// Give the account an enterprise id (`<prefix>-E<seq>`, Apiculus).
+    #[cfg_attr(feature = "openapi", schemars(skip))]
     pub enterprise: bool,
     /// The family whose password profile applies (default: the tenant's).
+    #[cfg_attr(feature = "openapi", schemars(skip))]
     pub password_family: Option<String>,
 }
 

@@ -169,18 +169,45 @@ pub fn subscribe(
 }
 
 /// A change of one subscription (`None` leaves a field).
+// Clone's wire names are these: the derived schema is the `subscription`
+// object its reader fills (only `end_date` and `cancellation_reason` may be
+// null, to clear them).
 #[derive(Debug, Clone, Default, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct SubscriptionChange {
+    #[cfg_attr(feature = "openapi", schemars(transform = crate::base::schema::not_null))]
     pub status: Option<SubscriptionStatus>,
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(with = "Option<Option<crate::base::schema::DateTime>>")
+    )]
     pub end_date: Option<Option<Millis>>,
+    #[cfg_attr(feature = "openapi", schemars(with = "Option<Price>", transform = crate::base::schema::not_null))]
     pub price: Option<String>,
+    #[cfg_attr(feature = "openapi", schemars(transform = crate::base::schema::not_null))]
     pub trial_enabled: Option<bool>,
+    #[cfg_attr(feature = "openapi", schemars(with = "Option<i64>", range(min = 0, max = 3650),
+        transform = crate::base::schema::not_null))]
     pub trial_duration_days: Option<u32>,
+    #[cfg_attr(feature = "openapi", schemars(transform = crate::base::schema::not_null))]
     pub auto_renewal: Option<bool>,
+    #[cfg_attr(feature = "openapi", schemars(length(max = 255)))]
     pub cancellation_reason: Option<Option<String>>,
+    #[cfg_attr(feature = "openapi", schemars(transform = crate::base::schema::not_null))]
     pub billing_interval: Option<Interval>,
+    #[cfg_attr(feature = "openapi", schemars(with = "Option<serde_json::Map<String, serde_json::Value>>",
+        transform = crate::base::schema::not_null))]
     pub features: Option<serde_json::Value>,
 }
+
+#[cfg(feature = "openapi")]
+crate::base::schema::schema_type!(
+    /// A price: a number, or a string of one, not below 0.
+    Price,
+    serde_json::json!({"anyOf": [{"type": "number", "minimum": 0},
+        {"type": "string", "pattern": "^\\+?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?$"}],
+        "description": "Not below 0"})
+);
 
 /// Changes a subscription of an organization in reach; activating one
 /// while its product has another active subscription is 422.

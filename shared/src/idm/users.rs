@@ -11,34 +11,60 @@ use crate::{base::validate, idm::reach};
 
 /// A partial change: `None` leaves a field alone. For profile fields
 /// `Some(None)` clears the field (JSON `null`).
+// Clone's seed 002 `user` object is the fields its reader fills (the ones
+// not skipped), so the derived schema is that object's; the descriptions
+// are the API's.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct UserChange {
+    #[cfg_attr(feature = "openapi", schemars(email, length(min = 1, max = 255), extend("type" = "string"),
+        description = "A new email: pending until the new address confirms it. It cannot be cleared (null is refused)."))]
     pub email: Option<String>,
+    #[cfg_attr(feature = "openapi", schemars(extend("type" = "string"),
+        description = "Move the user to another organization the caller administers (not null)."))]
     pub organization_id: Option<Uuid>,
+    #[cfg_attr(feature = "openapi", schemars(flatten))]
     pub profile: ProfileChange,
     /// The user's groups, replaced as a whole.
+    #[cfg_attr(feature = "openapi", schemars(skip))]
     pub groups: Option<Vec<Uuid>>,
     /// How the user may sign in (Gcore `auth_types`), replaced as a whole.
+    #[cfg_attr(feature = "openapi", schemars(skip))]
     pub auth_types: Option<Vec<String>>,
     /// The signed-in user's own password, which changing its own email needs.
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(description = "Your own password: changing your own email needs it.")
+    )]
     pub current_password: Option<String>,
     /// An operator changing another account's email makes it take effect at
     /// once instead of pending until the new address confirms it (Devise's
     /// `skip_reconfirmation!`); anyone else asking is refused.
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(
+            with = "Option<bool>",
+            description = "Operators changing another account's email: take effect now instead of pending until the new address confirms it."
+        )
+    )]
     pub skip_reconfirmation: bool,
     /// Identity-provider attributes; `Some(None)` clears one.
+    #[cfg_attr(feature = "openapi", schemars(skip))]
     pub directory: DirectoryChange,
     /// An identity provider's `active`: `Disabled` disables an active
     /// account, `Active` enables only an account the provider disabled (one
     /// an administrator disabled, restricted or ended stays so). Applied in
     /// the same compare-and-swap as the fields.
+    #[cfg_attr(feature = "openapi", schemars(skip))]
     pub status: Option<Lifecycle>,
     /// A new role: from an administrator, never wider than the caller's
     /// own, one the organization's users can hold (SCIM `roles`, where the
     /// connection assigns them).
+    #[cfg_attr(feature = "openapi", schemars(skip))]
     pub role: Option<Role>,
     /// The change applies only to this version of the record ([`version`]):
     /// any other is 412 and nothing changes (`If-Match`).
+    #[cfg_attr(feature = "openapi", schemars(skip))]
     pub if_version: Option<String>,
 }
 

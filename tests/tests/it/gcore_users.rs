@@ -56,6 +56,30 @@ fn errors(r: &Response) -> Value {
     r.json()["errors"].clone()
 }
 
+/// What the document says seed 004 may carry, the component accepts: every
+/// instance of the body's derived schema (every field; the required ones
+/// alone; null wherever allowed) is a 201, once its email is free and its
+/// seller is a reseller the credential reaches (stored state, which no
+/// schema states).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_documented_body_allows_the_component_accepts() {
+    use onboard_shared::base::schema::{body, samples};
+    use onboard_shared::families::gcore::users::CreateUserBody;
+    let host = app_host();
+    let (_, seller) = reseller(&host, "G9").await;
+    let auth = operator_bearer(&host).await;
+    let schema = body::<CreateUserBody>();
+    for (i, fill) in samples::FILLS.into_iter().enumerate() {
+        let mut sample = samples::instance(&schema, fill);
+        sample["email"] = json!(format!("sample{i}@example.com"));
+        if sample.get("seller").is_some_and(|s| !s.is_null()) {
+            sample["seller"] = json!(seller);
+        }
+        let r = host.send(create(&auth, &sample)).await;
+        assert_eq!(r.status, 201, "{fill:?} {sample}: {}", r.text());
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seed_004_creates_an_active_user_and_client() {
     let host = app_host();

@@ -11,6 +11,7 @@ mod cloudcockpit_auth;
 mod cloudcockpit_users;
 mod console;
 mod create_customer;
+mod documented_bodies;
 mod four_dialects;
 mod gcore_auth;
 mod gcore_users;

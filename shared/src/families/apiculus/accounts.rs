@@ -102,51 +102,50 @@ struct NewAccount {
     reseller_code: String,
 }
 
-/// Seed 003's body, as `read` fills it. With the `openapi` feature its
-/// schema is the document's: what depends on the tenant's reference data
+/// Seed 003's body as `parse` reads it (its `Contact` and `Place` are what
+/// `parse` fills; the other fields it keeps in locals, so that the shipped
+/// reader's code is what it was before this type). The derived schema is
+/// the document's, and a test feeds its instances to `parse`: what depends on the tenant's reference data
 /// (signUpHelper's currencies, tax categories, tax types and regions, the
 /// mobile number's length) or on another field (a state of the country, a
 /// taxation id by its type's rules) is said in descriptions, and the
 /// parser decides.
-#[derive(Debug, Default)]
-#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg(feature = "openapi")]
+#[derive(schemars::JsonSchema)]
 pub struct CreateNewUserBody {
-    #[cfg_attr(feature = "openapi", schemars(flatten))]
+    #[schemars(flatten)]
     pub contact: Contact,
     /// The tenant's Apiculus password policy: by default 8 to 128
     /// characters with an upper and a lower case letter, a digit and a
     /// symbol.
-    #[cfg_attr(feature = "openapi", schemars(required, length(min = 1, max = 128), extend("type" = "string")))]
+    #[schemars(required, length(min = 1, max = 128), extend("type" = "string"))]
     pub password: Option<String>,
     /// A region signUpHelper lists.
-    #[cfg_attr(feature = "openapi", schemars(rename = "acsRegion", length(max = 255)))]
+    #[schemars(rename = "acsRegion", length(max = 255))]
     pub region: Option<String>,
-    #[cfg_attr(feature = "openapi", schemars(flatten))]
+    #[schemars(flatten)]
     pub place: Place,
     /// A currency signUpHelper lists.
-    #[cfg_attr(feature = "openapi", schemars(required, regex(pattern = "^[A-Z]{3}$"), extend("type" = "string")))]
+    #[schemars(required, regex(pattern = "^[A-Z]{3}$"), extend("type" = "string"))]
     pub currency: Option<String>,
     /// A tax category signUpHelper lists.
-    #[cfg_attr(feature = "openapi", schemars(required, length(max = 255), regex(pattern = r"\S"), extend("type" = "string")))]
+    #[schemars(required, length(max = 255), regex(pattern = r"\S"), extend("type" = "string"))]
     pub tax_category: Option<String>,
-    #[cfg_attr(feature = "openapi", schemars(flatten, with = "Taxes"))]
-    pub taxes: Vec<(u8, String, String)>,
+    #[schemars(flatten)]
+    pub taxes: Taxes,
     /// Whole days.
-    #[cfg_attr(
-        feature = "openapi",
-        schemars(required, with = "i64", range(min = 1, max = 30))
-    )]
-    pub credit_period: Option<f64>,
-    #[cfg_attr(feature = "openapi", schemars(required, with = "f64", range(min = 0)))]
-    pub credit_limit: Option<f64>,
+    #[schemars(range(min = 1, max = 30))]
+    pub credit_period: i64,
+    #[schemars(range(min = 0))]
+    pub credit_limit: f64,
     /// The code of one of the tenant's resellers ("" for none: the account
     /// is the caller's own).
-    #[cfg_attr(feature = "openapi", schemars(rename = "resellerCode"))]
+    #[schemars(rename = "resellerCode")]
     pub reseller_code: String,
 }
 
-/// `tax_type1..3` and `taxation_id1..3` as the schema shows them (the
-/// parser keeps the pairs given).
+/// `tax_type1..3` and `taxation_id1..3` (the parser keeps the pairs
+/// given).
 #[cfg(feature = "openapi")]
 #[derive(schemars::JsonSchema)]
 pub struct Taxes {
@@ -168,11 +167,20 @@ pub struct Taxes {
     pub taxation_id3: Option<String>,
 }
 
-/// Reads seed 003's fields, naming in `f` every one that breaks a rule.
-fn read(f: &mut Fields, settings: &Settings) -> CreateNewUserBody {
+fn parse(body: &Map<String, Value>, settings: &Settings) -> Result<NewAccount, Error> {
     let reference: &ReferenceData = &settings.reference;
-    let body = f.body;
-    let contact = contact_fields(f, reference);
+    let mut f = Fields {
+        body,
+        errors: FieldErrors::default(),
+    };
+    let Contact {
+        fname,
+        lname,
+        organization,
+        email,
+        country_code,
+        mobile,
+    } = contact_fields(&mut f, reference);
     let password = match body.get("password") {
         Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
         _ => {
@@ -194,7 +202,13 @@ fn read(f: &mut Fields, settings: &Settings) -> CreateNewUserBody {
             "is not one of the regions signUpHelper lists",
         );
     }
-    let place = place_fields(f);
+    let Place {
+        address,
+        city,
+        country,
+        state,
+        zipcode,
+    } = place_fields(&mut f);
     let currency = f.text("currency", true, 3);
     if let Some(v) = &currency {
         f.check(
@@ -203,16 +217,16 @@ fn read(f: &mut Fields, settings: &Settings) -> CreateNewUserBody {
             "is not a supported currency",
         );
     }
-    let tax_category = f.text("tax_category", true, TEXT_MAX);
-    if let Some(v) = &tax_category {
+    let category = f.text("tax_category", true, TEXT_MAX);
+    if let Some(v) = &category {
         f.check(
             "tax_category",
             reference.tax_categories.iter().any(|c| c.value == *v),
             "is not a tax category signUpHelper lists",
         );
     }
-    let taxes = tax_fields(f, reference);
-    let (credit_period, credit_limit) = credit_fields(f);
+    let taxes = tax_fields(&mut f, reference);
+    let (credit_period, credit_limit) = credit_fields(&mut f);
     let reseller_code = match body.get("resellerCode") {
         Some(Value::String(s)) => s.trim().to_string(),
         _ => {
@@ -220,52 +234,6 @@ fn read(f: &mut Fields, settings: &Settings) -> CreateNewUserBody {
             String::new()
         }
     };
-    CreateNewUserBody {
-        contact,
-        password,
-        region,
-        place,
-        currency,
-        tax_category,
-        taxes,
-        credit_period,
-        credit_limit,
-        reseller_code,
-    }
-}
-
-fn parse(body: &Map<String, Value>, settings: &Settings) -> Result<NewAccount, Error> {
-    let mut f = Fields {
-        body,
-        errors: FieldErrors::default(),
-    };
-    let CreateNewUserBody {
-        contact:
-            Contact {
-                fname,
-                lname,
-                organization,
-                email,
-                country_code,
-                mobile,
-            },
-        password,
-        region,
-        place:
-            Place {
-                address,
-                city,
-                country,
-                state,
-                zipcode,
-            },
-        currency,
-        tax_category: category,
-        taxes,
-        credit_period,
-        credit_limit,
-        reseller_code,
-    } = read(&mut f, settings);
     f.errors.into_result()?;
 
     let text = |v: &Option<String>| v.clone().unwrap_or_default();

@@ -1,146 +1,113 @@
-//! The Clone family's request bodies, as its readers fill them (the
-//! `Fields` reader gathers every field error, which a derived
-//! deserializer would not). With the `openapi` feature each derives its
-//! schema, and that is the document's: the attributes say what the reader
-//! checks, from the same constants.
+//! The Clone family's request envelopes, whose schemas are the document's.
+//! What is inside each is the core type the reader fills (`NewCustomer`,
+//! `UserChange`, `NewOrg`, `PlanRequest`), whose schema is derived with
+//! the attributes that say what the reader checks; the envelopes add only
+//! the wrapping objects, so the shipped readers are unchanged.
 
-use uuid::Uuid;
+use serde_json::{Value, json};
 
-use crate::base::model::Profile;
-use crate::idm::provision::{NewCustomer, NewOrg, NewUser, PlanRequest};
-use crate::idm::users::{ProfileChange, UserChange};
+use crate::base::schema::{schema_type, strings};
+use crate::idm::organizations::OrgChange;
+use crate::idm::provision::{NewCustomer, NewOrg, PlanRequest};
+use crate::idm::subscriptions::SubscriptionChange;
+use crate::idm::users::UserChange;
 
 /// Seed 000: `POST /v2/users/create_customer`.
-#[derive(Debug, Default)]
-#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[derive(schemars::JsonSchema)]
 pub struct CreateCustomerBody {
-    pub customer: CustomerBody,
-}
-
-/// An existing organization (`organization_id`) or a new one
-/// (`organization`); with both, the user joins the existing one and the new
-/// one is only checked.
-#[derive(Debug, Default)]
-#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
-#[cfg_attr(feature = "openapi", schemars(extend("anyOf" = [
-    {"required": ["organization_id"], "properties": {"organization_id": {"type": "string"}}},
-    {"required": ["organization"], "properties": {"organization": {"type": "object"}}}
-])))]
-pub struct CustomerBody {
-    pub organization_id: Option<Uuid>,
-    pub organization: Option<NewOrg>,
-    pub user: CustomerUserBody,
-    #[cfg_attr(feature = "openapi", schemars(with = "Option<Vec<PlanRequest>>"))]
-    pub plans: Vec<PlanRequest>,
+    pub customer: NewCustomer,
 }
 
 /// `POST /v2/organizations`: a new organization, its plans inside it or
 /// beside it.
-#[derive(Debug, Default)]
-#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[derive(schemars::JsonSchema)]
 pub struct NewOrganizationBody {
     pub organization: NewOrganizationFields,
-    #[cfg_attr(feature = "openapi", schemars(with = "Option<Vec<PlanRequest>>"))]
-    pub plans: Vec<PlanRequest>,
+    pub plans: Option<Vec<PlanRequest>>,
 }
 
-#[derive(Debug, Default)]
-#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[derive(schemars::JsonSchema)]
 pub struct NewOrganizationFields {
-    #[cfg_attr(feature = "openapi", schemars(flatten))]
+    #[schemars(flatten)]
     pub organization: NewOrg,
-    #[cfg_attr(feature = "openapi", schemars(with = "Option<Vec<PlanRequest>>"))]
-    pub plans: Vec<PlanRequest>,
-}
-
-/// The customer's first user.
-#[derive(Debug, Default)]
-#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
-#[cfg_attr(feature = "openapi", schemars(extend("dependentRequired" = {"password_confirmation": ["password"]})))]
-pub struct CustomerUserBody {
-    #[cfg_attr(feature = "openapi", schemars(email, length(min = 1, max = 255)))]
-    pub email: String,
-    #[cfg_attr(feature = "openapi", schemars(flatten))]
-    pub profile: Profile,
-    #[cfg_attr(
-        feature = "openapi",
-        schemars(with = "Option<crate::base::schema::Password>")
-    )]
-    pub password: Option<String>,
-    /// Equal to password, which must then be given (not null).
-    #[cfg_attr(feature = "openapi", schemars(length(max = 255)))]
-    pub password_confirmation: Option<String>,
-    #[cfg_attr(feature = "openapi", schemars(with = "Option<bool>"))]
-    pub confirmed: bool,
-}
-
-impl From<CreateCustomerBody> for NewCustomer {
-    fn from(body: CreateCustomerBody) -> Self {
-        let c = body.customer;
-        let u = c.user;
-        NewCustomer {
-            organization_id: c.organization_id,
-            organization: c.organization,
-            user: NewUser {
-                email: u.email,
-                profile: u.profile,
-                confirmed: u.confirmed,
-                password: u.password,
-                ..NewUser::default()
-            },
-            plans: c.plans,
-            ..NewCustomer::default()
-        }
-    }
+    pub plans: Option<Vec<PlanRequest>>,
 }
 
 /// Seed 002: `PUT /v2/users/{id}` (and, without `organization_id`,
 /// `PUT /v2/user/me`). Every field is optional; `null` clears a profile
 /// field.
-#[derive(Debug, Default)]
-#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[derive(schemars::JsonSchema)]
 pub struct UserChangeBody {
-    pub user: UserChangeFields,
+    /// The fields to change; absent ones are left as they are.
+    pub user: UserChange,
 }
 
-/// The fields to change; absent ones are left as they are.
-#[derive(Debug, Default)]
-#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
-pub struct UserChangeFields {
-    /// A new email: pending until the new address confirms it. It cannot
-    /// be cleared (null is refused).
-    #[cfg_attr(feature = "openapi", schemars(email, length(min = 1, max = 255), extend("type" = "string")))]
-    pub email: Option<String>,
-    /// Move the user to another organization the caller administers (not
-    /// null).
-    #[cfg_attr(feature = "openapi", schemars(extend("type" = "string")))]
-    pub organization_id: Option<Uuid>,
-    #[cfg_attr(feature = "openapi", schemars(flatten))]
-    pub profile: ProfileChange,
-    /// Your own password: changing your own email needs it.
-    pub current_password: Option<String>,
-    /// Operators changing another account's email: take effect now instead
-    /// of pending until the new address confirms it.
-    #[cfg_attr(feature = "openapi", schemars(with = "Option<bool>"))]
-    pub skip_reconfirmation: bool,
+/// `PUT /v2/organizations/{id}/subscriptions/{sub_id}`.
+#[derive(schemars::JsonSchema)]
+pub struct SubscriptionChangeBody {
+    /// The fields to change; absent ones are left as they are.
+    pub subscription: SubscriptionChange,
 }
 
-impl From<UserChangeBody> for UserChange {
-    fn from(body: UserChangeBody) -> Self {
-        let u = body.user;
-        UserChange {
-            email: u.email,
-            organization_id: u.organization_id,
-            profile: u.profile,
-            current_password: u.current_password,
-            skip_reconfirmation: u.skip_reconfirmation,
-            ..UserChange::default()
-        }
+/// `PUT /v2/user/organization`: the full update.
+#[derive(schemars::JsonSchema)]
+pub struct OrganizationChangeBody {
+    /// The organization's names and details; a detail left out is kept,
+    /// null clears it.
+    pub organization: OrganizationChangeFields,
+}
+
+#[derive(schemars::JsonSchema)]
+pub struct OrganizationChangeFields {
+    #[schemars(flatten)]
+    pub change: OrgChange,
+    #[schemars(flatten)]
+    pub details: OrgDetails,
+}
+
+schema_type!(
+    /// The address, contact, billing and tax fields a full update reads
+    /// (`current_user::ORG_DETAILS`), each text or null to clear it.
+    OrgDetails,
+    {
+        let text = json!({"type": ["string", "null"], "maxLength": 255});
+        let props: serde_json::Map<String, Value> = super::current_user::ORG_DETAILS
+            .iter()
+            .map(|k| (k.to_string(), text.clone()))
+            .collect();
+        json!({"type": "object", "properties": props})
     }
+);
+
+/// `PUT /v2/organizations/{id}`: the full update, or `status` alone (this
+/// service's addition: disables or enables the organization).
+#[derive(schemars::JsonSchema)]
+pub struct OrganizationUpdateBody {
+    /// The organization's names and details (a detail left out is kept,
+    /// null clears it), or its status alone.
+    pub organization: OrganizationUpdateFields,
+}
+
+#[derive(schemars::JsonSchema)]
+#[schemars(transform = full_or_status)]
+pub struct OrganizationUpdateFields {
+    #[schemars(flatten)]
+    pub fields: OrganizationChangeFields,
+    pub status: Option<OrgStatus>,
+}
+
+strings!(OrgStatus, ["active", "disabled"]);
+
+fn full_or_status(schema: &mut schemars::Schema) {
+    schema.remove("required");
+    schema.insert(
+        "anyOf".into(),
+        json!([{"required": ["name", "company_name"]},
+            {"required": ["status"], "maxProperties": 1}]),
+    );
 }
 
 #[cfg(test)]
-#[cfg(feature = "openapi")]
 mod tests {
     use super::*;
     use crate::base::schema::samples::accepted;
@@ -150,5 +117,16 @@ mod tests {
         accepted::<CreateCustomerBody>(|b| super::super::parse_create_customer(b).is_ok());
         accepted::<UserChangeBody>(|b| super::super::parse_user_change(b).is_ok());
         accepted::<NewOrganizationBody>(|b| super::super::organizations::parse_new_org(b).is_ok());
+        accepted::<SubscriptionChangeBody>(|b| {
+            super::super::organizations::parse_subscription_change(b).is_ok()
+        });
+        accepted::<OrganizationChangeBody>(|b| {
+            super::super::current_user::parse_org_change(b).is_ok()
+        });
+        // The full update (the first alternative, which the samples take).
+        accepted::<OrganizationUpdateBody>(|b| {
+            super::super::organizations::org_status(b).is_ok()
+                && super::super::current_user::parse_org_change(b).is_ok()
+        });
     }
 }

@@ -28,7 +28,7 @@ use crate::credential::auth::Caller;
 use crate::credential::console;
 use crate::credential::identity::{self, CredentialKind, Family};
 use crate::edge::web::{self, Request, Response};
-use crate::idm::provision::{NewCustomer, NewOrg, OpId, PlanRequest};
+use crate::idm::provision::{NewCustomer, NewOrg, NewUser, OpId, PlanRequest};
 use crate::idm::users::{ProfileChange, UserChange};
 use crate::{base::time, idm::provision, idm::users};
 
@@ -36,6 +36,7 @@ pub use crate::credential::identity::Config;
 
 mod account;
 mod audit;
+#[cfg(feature = "openapi")]
 pub mod bodies;
 pub(crate) mod current_user;
 mod organizations;
@@ -153,9 +154,6 @@ pub fn render_error(error: &Error) -> Response {
 pub use crate::edge::web::json_object;
 
 pub(crate) use super::fields::Fields;
-use bodies::{
-    CreateCustomerBody, CustomerBody, CustomerUserBody, UserChangeBody, UserChangeFields,
-};
 
 /// The profile fields shared by create_customer's and update's `user` object.
 pub(crate) fn profile(f: &mut Fields) -> Profile {
@@ -193,12 +191,12 @@ pub(crate) fn profile(f: &mut Fields) -> Profile {
 pub fn parse_create_customer(body: &Map<String, Value>) -> Result<NewCustomer, Error> {
     let (input, errors) = parse_create_customer_fields(body);
     errors.into_result()?;
-    Ok(input.into())
+    Ok(input)
 }
 
 /// Seed 000's body with every field error found, so the caller can add the
 /// checks that need the tenant (the password policy) before answering.
-fn parse_create_customer_fields(body: &Map<String, Value>) -> (CreateCustomerBody, FieldErrors) {
+fn parse_create_customer_fields(body: &Map<String, Value>) -> (NewCustomer, FieldErrors) {
     let mut errors = FieldErrors::default();
     let empty = Map::new();
     let customer = match body.get("customer") {
@@ -249,42 +247,41 @@ fn parse_create_customer_fields(body: &Map<String, Value>) -> (CreateCustomerBod
             let profile = profile(&mut uf);
             let confirmed = uf.bool("confirmed").unwrap_or(false);
             let password = uf.string("password");
-            let password_confirmation = uf.string("password_confirmation");
-            if let (Some(p), Some(c)) = (&password, &password_confirmation)
+            let confirmation = uf.string("password_confirmation");
+            if let (Some(p), Some(c)) = (&password, &confirmation)
                 && p != c
             {
                 uf.errors
                     .add("user.password_confirmation", "doesn't match password");
             }
-            if password.is_none() && password_confirmation.is_some() {
+            if password.is_none() && confirmation.is_some() {
                 uf.errors
                     .add("user.password", "is required with password_confirmation");
             }
-            CustomerUserBody {
+            NewUser {
                 email: email.unwrap_or_default(),
                 profile,
-                password,
-                password_confirmation,
                 confirmed,
+                password,
+                ..NewUser::default()
             }
         }
         None => {
             if !f.has_error("user") {
                 f.errors.add("user", "is required");
             }
-            CustomerUserBody::default()
+            NewUser::default()
         }
     };
 
     let plans = parse_plans(&mut f, "plans");
 
-    let input = CreateCustomerBody {
-        customer: CustomerBody {
-            organization_id,
-            organization,
-            user,
-            plans,
-        },
+    let input = NewCustomer {
+        organization_id,
+        organization,
+        user,
+        plans,
+        ..NewCustomer::default()
     };
     (input, errors)
 }
@@ -386,7 +383,7 @@ fn create_customer_inner(req: &Request, env: &mut Env, config: &Config) -> Resul
     let (caller, _, _) = authenticate(req, env, config)?;
     let body = json_object(req)?;
     let (input, mut errors) = parse_create_customer_fields(&body);
-    if let Some(password) = &input.customer.user.password {
+    if let Some(password) = &input.user.password {
         provision::password_errors(
             env.kv,
             &caller.tenant,
@@ -397,7 +394,6 @@ fn create_customer_inner(req: &Request, env: &mut Env, config: &Config) -> Resul
         )?;
     }
     errors.into_result()?;
-    let input = NewCustomer::from(input);
     let fingerprint =
         crate::credential::identity::fingerprint(config, &Value::Object(body).to_string());
     let op = match idempotency_key(req)? {
@@ -499,16 +495,14 @@ pub fn parse_user_change(body: &Map<String, Value>) -> Result<UserChange, Error>
     };
     let skip_reconfirmation = f.bool("skip_reconfirmation").unwrap_or(false);
     errors.into_result()?;
-    Ok(UserChangeBody {
-        user: UserChangeFields {
-            email,
-            organization_id,
-            profile,
-            current_password,
-            skip_reconfirmation,
-        },
-    }
-    .into())
+    Ok(UserChange {
+        email,
+        organization_id,
+        profile,
+        current_password,
+        skip_reconfirmation,
+        ..UserChange::default()
+    })
 }
 
 /// The family's role names.

@@ -6,7 +6,6 @@ use http::{HeaderValue, Method, StatusCode, header};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use super::bodies::{NewOrganizationBody, NewOrganizationFields};
 use super::current_user::{members, organization_resource};
 use super::{
     Fields, authenticate, json_object, list_body, parse_organization, parse_plan, parse_plans,
@@ -66,29 +65,22 @@ pub(super) fn parse_new_org(
         prefix: "organization".into(),
         errors: &mut errors,
     };
-    let organization = NewOrganizationFields {
-        organization: parse_organization(&mut f),
-        plans: parse_plans(&mut f, "plans"),
-    };
+    let spec = parse_organization(&mut f);
+    let mut plans = parse_plans(&mut f, "plans");
     let mut top = Fields {
         obj: body,
         prefix: String::new(),
         errors: &mut errors,
     };
-    let request = NewOrganizationBody {
-        organization,
-        plans: parse_plans(&mut top, "plans"),
-    };
+    plans.extend(parse_plans(&mut top, "plans"));
     errors.into_result()?;
-    let mut plans = request.organization.plans;
-    plans.extend(request.plans);
-    Ok((request.organization.organization, plans))
+    Ok((spec, plans))
 }
 
 /// `organization.status` of a PUT, this service's addition: `active` or
 /// `disabled` (every user of a disabled organization is refused on its
 /// next request); absent leaves it.
-fn org_status(body: &Map<String, Value>) -> Result<Option<Lifecycle>, Error> {
+pub(super) fn org_status(body: &Map<String, Value>) -> Result<Option<Lifecycle>, Error> {
     let bad = || Error::invalid("organization.status", "must be active or disabled");
     match body.get("organization").and_then(|o| o.get("status")) {
         None | Some(Value::Null) => Ok(None),
@@ -367,7 +359,9 @@ pub fn dependent_subscriptions(req: &Request, env: &mut Env, config: &Config) ->
     result.unwrap_or_else(|e| render_error(&e))
 }
 
-fn parse_subscription_change(body: &Map<String, Value>) -> Result<SubscriptionChange, Error> {
+pub(super) fn parse_subscription_change(
+    body: &Map<String, Value>,
+) -> Result<SubscriptionChange, Error> {
     let mut errors = FieldErrors::default();
     let empty = Map::new();
     let s = match body.get("subscription") {

@@ -182,21 +182,12 @@ fn seed_004_schema() -> Option<Value> {
     Some(body::<crate::families::gcore::users::CreateUserBody>())
 }
 
-fn string() -> Value {
-    json!({"type": "string", "maxLength": 255})
-}
-
 fn uuid() -> Value {
     json!({"type": "string", "format": "uuid"})
 }
 
 fn date_time() -> Value {
     schema::date_time_value()
-}
-
-/// [`date_time`], or `null`.
-fn date_time_or_null() -> Value {
-    json!({"anyOf": [date_time(), {"type": "null"}]})
 }
 
 /// A plan's end: [`date_time`], not before its start.
@@ -220,49 +211,12 @@ fn timezone() -> Value {
     json!({"anyOf": [{"$ref": "#/components/schemas/Timezone"}, {"type": "null"}]})
 }
 
-/// A password under the default policy; a tenant may set a stricter one.
-fn new_password_value() -> Value {
-    schema::password_value()
-}
-
-/// Host names a tenant is served on (`service::Body::domains`).
-fn domains() -> Value {
-    json!({"type": "array", "maxItems": crate::families::service::DOMAINS_PER_REQUEST,
-        "items": {"type": "string", "maxLength": 200,
-            "pattern": "^(localhost|[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)+)$"}})
-}
-
 fn admin_tenant() -> Option<Value> {
-    object(
-        &["id", "name", "operator"],
-        json!({"id": {"type": "string", "pattern": "^[a-z0-9-]{1,40}$"}, "name": non_blank(),
-            "domains": domains(),
-            "operator": {"type": "object", "required": ["email", "password"], "properties": {
-                "email": {"type": "string", "format": "email"}, "password": new_password_value(),
-                "first_name": string(), "last_name": string()}}}),
-    )
+    Some(body::<crate::idm::admin::NewTenant>())
 }
 
 fn admin_tenant_change() -> Option<Value> {
-    object(
-        &[],
-        json!({"name": non_blank(), "status": {"enum": ["active", "disabled"]},
-            "add_domains": domains(),
-            "remove_domains": domains(),
-            "rotate_application_key": {"type": "boolean"},
-            "webhook": {"oneOf": [{"type": "null"}, {"type": "object", "required": ["url"],
-                "properties": {"url": {"type": "string", "format": "uri", "maxLength": 2048},
-                    "secret": {"type": "string", "pattern": "^whsec_([A-Za-z0-9+/]{4}){8,21}$",
-                        "description": "whsec_ and the base64 of 24 to 64 random bytes"}}}]},
-            "token_ttl": {"type": "object", "properties": {
-                "confirmation_minutes": ttl_minutes(),
-                "invitation_minutes": ttl_minutes(),
-                "reset_minutes": ttl_minutes()}}}),
-    )
-}
-
-fn ttl_minutes() -> Value {
-    json!({"type": "integer", "minimum": 1, "maximum": 525600})
+    Some(body::<crate::idm::admin::TenantChange>())
 }
 
 /// An account token (`<32 hex>.<64 hex>`) in field `name`.
@@ -308,34 +262,11 @@ fn forgot_password() -> Option<Value> {
 }
 
 fn admin_reseller() -> Option<Value> {
-    object(
-        &["name", "code"],
-        json!({"name": non_blank(),
-            "code": {"type": "string", "maxLength": 64, "pattern": "\\S"}, "parent_id": uuid()}),
-    )
+    Some(body::<crate::idm::admin::NewReseller>())
 }
 
 fn admin_account() -> Option<Value> {
-    let mut schema = object(
-        &["email", "role"],
-        json!({"email": {"type": "string", "format": "email"},
-            "password": new_password_value(),
-            "invite": {"type": "boolean", "default": false,
-                "description": "Make the account without a password and queue its invitation"},
-            "role": {"enum": ["operator", "reseller_admin", "customer_admin", "user"]},
-            "organization_id": uuid(), "first_name": string(), "last_name": string()}),
-    );
-    // The password, or an invitation (then the user chooses it); an
-    // organization for every role but the operator's.
-    if let Some(s) = schema.as_mut() {
-        s["allOf"] = json!([
-            {"oneOf": [{"required": ["password"], "properties": {"invite": {"const": false}}},
-                {"required": ["invite"], "properties": {"invite": {"const": true}},
-                    "not": {"required": ["password"]}}]},
-            {"anyOf": [{"properties": {"role": {"const": "operator"}}},
-                {"required": ["organization_id"]}]}]);
-    }
-    schema
+    Some(body::<crate::families::service::AccountBody>())
 }
 
 fn admin_two_factor_reset() -> Option<Value> {
@@ -724,36 +655,14 @@ fn new_organization() -> Option<Value> {
     Some(body::<clone::NewOrganizationBody>())
 }
 
-/// The organization fields a full update carries (`current_user::parse_org_change`).
-fn organization_fields() -> Value {
-    let text = json!({"type": ["string", "null"], "maxLength": 255});
-    let mut props = json!({"name": non_blank(), "company_name": non_blank(), "description": text});
-    for key in crate::families::clone::current_user::ORG_DETAILS {
-        props[key] = text.clone();
-    }
-    props
-}
-
 /// `PUT /v2/user/organization`: the full update.
 fn organization_change() -> Option<Value> {
-    object(
-        &["organization"],
-        json!({"organization": {"type": "object", "required": ["name", "company_name"],
-            "properties": organization_fields()}}),
-    )
+    Some(body::<clone::OrganizationChangeBody>())
 }
 
-/// `PUT /v2/organizations/{id}`: the full update, or `status` alone (this
-/// service's addition: disables or enables the organization).
+/// `PUT /v2/organizations/{id}`: the full update, or `status` alone.
 fn organization_update() -> Option<Value> {
-    let mut full = organization_fields();
-    full["status"] = json!({"enum": ["active", "disabled"]});
-    object(
-        &["organization"],
-        json!({"organization": {"type": "object", "properties": full, "anyOf": [
-            {"required": ["name", "company_name"]},
-            {"required": ["status"], "maxProperties": 1}]}}),
-    )
+    Some(body::<clone::OrganizationUpdateBody>())
 }
 
 fn subscribe() -> Option<Value> {
@@ -771,17 +680,7 @@ fn unsubscribe() -> Option<Value> {
 }
 
 fn subscription_change() -> Option<Value> {
-    object(
-        &["subscription"],
-        json!({"subscription": {"type": "object", "properties": {
-            "status": {"enum": ["active", "inactive", "canceled"]},
-            "end_date": date_time_or_null(),
-            "price": {"type": "string"}, "trial_enabled": {"type": "boolean"},
-            "trial_duration_days": {"type": "integer", "minimum": 0},
-            "auto_renewal": {"type": "boolean"}, "cancellation_reason": {"type": ["string", "null"]},
-            "billing_interval": {"enum": ["none", "monthly", "yearly"]},
-            "features": {"type": "object"}}}}),
-    )
+    Some(body::<clone::SubscriptionChangeBody>())
 }
 
 fn change_password() -> Option<Value> {
@@ -908,1091 +807,143 @@ macro_rules! op {
     };
 }
 
-/// Every operation the app answers.
+/// Every operation the app answers: method, path, tag, summary, auth,
+/// statuses and request body, one row each.
+#[rustfmt::skip]
 pub const OPERATIONS: &[Operation] = &[
-    op!(
-        "get",
-        "/health",
-        "service",
-        "Health of the service and its store",
-        None,
-        [200, 503]
-    ),
-    op!(
-        "head",
-        "/health",
-        "service",
-        "Health of the service and its store, headers only",
-        None,
-        [200, 503]
-    ),
-    op!(
-        "get",
-        "/openapi.json",
-        "service",
-        "This document",
-        None,
-        [200]
-    ),
+    op!("get", "/health", "service", "Health of the service and its store", None, [200, 503]),
+    op!("head", "/health", "service", "Health of the service and its store, headers only", None, [200, 503]),
+    op!("get", "/openapi.json", "service", "This document", None, [200]),
     // Administration.
-    op!(
-        "post",
-        "/admin/tenants",
-        "admin",
-        "Create a tenant",
-        Admin,
-        [201, 400, 401, 409, 415, 422],
-        admin_tenant
-    ),
-    op!(
-        "get",
-        "/admin/tenants/{id}",
-        "admin",
-        "Get a tenant",
-        Admin,
-        [200, 401, 404]
-    ),
-    op!(
-        "patch",
-        "/admin/tenants/{id}",
-        "admin",
-        "Change a tenant",
-        Admin,
-        [200, 400, 401, 404, 409, 422],
-        admin_tenant_change
-    ),
-    op!(
-        "post",
-        "/admin/resellers",
-        "admin",
-        "Create a reseller",
-        Admin,
-        [201, 400, 401, 403, 404, 409, 422],
-        admin_reseller
-    ),
-    op!(
-        "post",
-        "/admin/accounts",
-        "admin",
-        "Create an account",
-        Admin,
-        [201, 400, 401, 403, 404, 409, 422],
-        admin_account
-    ),
-    op!(
-        "patch",
-        "/admin/accounts/{id}",
-        "admin",
-        "Move an account through its lifecycle",
-        Admin,
-        [200, 400, 401, 403, 404, 422],
-        admin_account_status
-    ),
-    op!(
-        "get",
-        "/admin/accounts/{id}",
-        "admin",
-        "An account with its groups, second factor, sign-ins and API tokens",
-        Admin,
-        [200, 401, 403, 404]
-    ),
-    op!(
-        "delete",
-        "/admin/accounts/{id}/two_factor",
-        "admin",
-        "Reset an account's second factor (a lost phone)",
-        Admin,
-        [200, 400, 401, 403, 404, 409, 415, 422, 429],
-        admin_two_factor_reset
-    ),
-    op!(
-        "post",
-        "/admin/accounts/{id}/password_reset",
-        "admin",
-        "Send an account a password reset",
-        Admin,
-        [200, 401, 403, 404, 409, 429]
-    ),
-    op!(
-        "get",
-        "/admin/api-clients",
-        "admin",
-        "List the OAuth API clients",
-        Admin,
-        [200, 401, 403]
-    ),
-    op!(
-        "post",
-        "/admin/api-clients",
-        "admin",
-        "Create an OAuth API client",
-        Admin,
-        [201, 400, 401, 403, 404, 422],
-        admin_api_client
-    ),
-    op!(
-        "delete",
-        "/admin/api-clients/{id}",
-        "admin",
-        "Revoke an API client",
-        Admin,
-        [204, 401, 403, 404]
-    ),
-    op!(
-        "post",
-        "/admin/scim-connections",
-        "admin",
-        "Create a SCIM connection for a customer organization (its token is shown once)",
-        Admin,
-        [201, 400, 401, 403, 404, 422],
-        admin_scim_connection
-    ),
-    op!(
-        "get",
-        "/admin/scim-connections",
-        "admin",
-        "A customer organization's live SCIM connections (organization_id), without their tokens",
-        Admin,
-        [200, 401, 403, 404, 422]
-    ),
-    op!(
-        "get",
-        "/admin/scim-connections/{id}",
-        "admin",
-        "One SCIM connection, without its token",
-        Admin,
-        [200, 401, 403, 404]
-    ),
-    op!(
-        "delete",
-        "/admin/scim-connections/{id}",
-        "admin",
-        "Revoke a SCIM connection",
-        Admin,
-        [204, 401, 403, 404]
-    ),
-    op!(
-        "get",
-        "/admin/reference-data",
-        "admin",
-        "The tenant's reference data",
-        Admin,
-        [200, 401, 403]
-    ),
-    op!(
-        "put",
-        "/admin/reference-data",
-        "admin",
-        "Replace the tenant's reference data",
-        Admin,
-        [200, 400, 401, 403, 422],
-        reference_data
-    ),
-    op!(
-        "get",
-        "/admin/outbox",
-        "admin",
-        "The outbox: messages, their delivery log, and the tokens of undelivered ones",
-        Admin,
-        [200, 401, 403]
-    ),
-    op!(
-        "post",
-        "/admin/outbox/deliver",
-        "admin",
-        "One delivery pass: POST each due message to the tenant's webhook, signed (Standard Webhooks)",
-        Admin,
-        [200, 401, 403, 409]
-    ),
+    op!("post", "/admin/tenants", "admin", "Create a tenant", Admin, [201, 400, 401, 409, 415, 422], admin_tenant),
+    op!("get", "/admin/tenants/{id}", "admin", "Get a tenant", Admin, [200, 401, 404]),
+    op!("patch", "/admin/tenants/{id}", "admin", "Change a tenant", Admin, [200, 400, 401, 404, 409, 422], admin_tenant_change),
+    op!("post", "/admin/resellers", "admin", "Create a reseller", Admin, [201, 400, 401, 403, 404, 409, 422], admin_reseller),
+    op!("post", "/admin/accounts", "admin", "Create an account", Admin, [201, 400, 401, 403, 404, 409, 422], admin_account),
+    op!("patch", "/admin/accounts/{id}", "admin", "Move an account through its lifecycle", Admin, [200, 400, 401, 403, 404, 422], admin_account_status),
+    op!("get", "/admin/accounts/{id}", "admin", "An account with its groups, second factor, sign-ins and API tokens", Admin, [200, 401, 403, 404]),
+    op!("delete", "/admin/accounts/{id}/two_factor", "admin", "Reset an account's second factor (a lost phone)", Admin, [200, 400, 401, 403, 404, 409, 415, 422, 429], admin_two_factor_reset),
+    op!("post", "/admin/accounts/{id}/password_reset", "admin", "Send an account a password reset", Admin, [200, 401, 403, 404, 409, 429]),
+    op!("get", "/admin/api-clients", "admin", "List the OAuth API clients", Admin, [200, 401, 403]),
+    op!("post", "/admin/api-clients", "admin", "Create an OAuth API client", Admin, [201, 400, 401, 403, 404, 422], admin_api_client),
+    op!("delete", "/admin/api-clients/{id}", "admin", "Revoke an API client", Admin, [204, 401, 403, 404]),
+    op!("post", "/admin/scim-connections", "admin", "Create a SCIM connection for a customer organization (its token is shown once)", Admin, [201, 400, 401, 403, 404, 422], admin_scim_connection),
+    op!("get", "/admin/scim-connections", "admin", "A customer organization's live SCIM connections (organization_id), without their tokens", Admin, [200, 401, 403, 404, 422]),
+    op!("get", "/admin/scim-connections/{id}", "admin", "One SCIM connection, without its token", Admin, [200, 401, 403, 404]),
+    op!("delete", "/admin/scim-connections/{id}", "admin", "Revoke a SCIM connection", Admin, [204, 401, 403, 404]),
+    op!("get", "/admin/reference-data", "admin", "The tenant's reference data", Admin, [200, 401, 403]),
+    op!("put", "/admin/reference-data", "admin", "Replace the tenant's reference data", Admin, [200, 400, 401, 403, 422], reference_data),
+    op!("get", "/admin/outbox", "admin", "The outbox: messages, their delivery log, and the tokens of undelivered ones", Admin, [200, 401, 403]),
+    op!("post", "/admin/outbox/deliver", "admin", "One delivery pass: POST each due message to the tenant's webhook, signed (Standard Webhooks)", Admin, [200, 401, 403, 409]),
     // Clone Systems v2.
-    op!(
-        "post",
-        "/auth/sign_in",
-        "clone",
-        "Sign in",
-        CloneApp,
-        [200, 401, 403, 415, 422, 429],
-        username_password
-    ),
-    op!(
-        "get",
-        "/auth/confirmation",
-        "clone",
-        "Show what a confirmation token confirms (query: confirmation_token)",
-        CloneApp,
-        [200, 401, 403, 422]
-    ),
-    op!(
-        "post",
-        "/auth/confirmation",
-        "clone",
-        "Confirm a user's email with its confirmation token",
-        CloneApp,
-        [200, 400, 401, 403, 415, 422],
-        confirmation_token
-    ),
-    op!(
-        "get",
-        "/auth/invitation",
-        "clone",
-        "Pre-accept check of an invitation (query: invitation_token)",
-        CloneApp,
-        [200, 401, 403, 422]
-    ),
-    op!(
-        "put",
-        "/auth/invitation",
-        "clone",
-        "Accept an invitation: set the password and sign in",
-        CloneApp,
-        [200, 400, 401, 403, 415, 422],
-        invitation_accept
-    ),
-    op!(
-        "post",
-        "/auth/invitation",
-        "clone",
-        "Resend a narrower account's pending invitation (or confirmation) with a fresh token",
-        Clone,
-        [200, 400, 401, 403, 404, 409, 415, 422, 429],
-        invitation_resend
-    ),
-    op!(
-        "post",
-        "/auth/password",
-        "clone",
-        "Forgot password: the same answer whether or not the email has an account",
-        CloneApp,
-        [200, 400, 401, 403, 415, 422, 429],
-        forgot_password
-    ),
-    op!(
-        "put",
-        "/auth/password",
-        "clone",
-        "Reset the password with a reset token; ends every session and token of the user",
-        CloneApp,
-        [200, 400, 401, 403, 415, 422],
-        password_reset
-    ),
-    op!(
-        "post",
-        "/admin/sweep",
-        "admin",
-        "Delete what has expired (counters, pending sign-ins, tokens, old messages)",
-        Admin,
-        [200]
-    ),
-    op!(
-        "post",
-        "/auth/sms_otp",
-        "clone",
-        "Send SMS OTP: a code for a pending two-factor sign-in, to the user's phone",
-        CloneApp,
-        [200, 400, 401, 403, 415, 422, 429],
-        otp_session_state
-    ),
-    op!(
-        "delete",
-        "/auth/sign_out",
-        "clone",
-        "Sign out",
-        Clone,
-        [200, 401, 422]
-    ),
-    op!(
-        "post",
-        "/v2/users/create_customer",
-        "clone",
-        "Create a customer (seed 000)",
-        Clone,
-        [201, 400, 401, 403, 404, 409, 413, 415, 422, 503],
-        seed_000
-    ),
-    op!(
-        "get",
-        "/v2/users",
-        "clone",
-        "List users",
-        Clone,
-        [200, 401, 403, 422]
-    ),
-    op!(
-        "get",
-        "/v2/users/{id}",
-        "clone",
-        "Get a user",
-        Clone,
-        [200, 401, 403, 404]
-    ),
-    op!(
-        "put",
-        "/v2/users/{id}",
-        "clone",
-        "Update a user (seed 002)",
-        Clone,
-        [200, 400, 401, 403, 404, 409, 415, 422, 429],
-        seed_002
-    ),
-    op!(
-        "delete",
-        "/v2/users/{id}",
-        "clone",
-        "Delete a user",
-        Clone,
-        [200, 401, 403, 404, 422]
-    ),
-    op!(
-        "get",
-        "/v2/user/me",
-        "clone",
-        "The signed-in user",
-        Clone,
-        [200, 401]
-    ),
-    op!(
-        "put",
-        "/v2/user/me",
-        "clone",
-        "Update the signed-in user",
-        Clone,
-        [200, 400, 401, 409, 422, 429],
-        own_user_change
-    ),
-    op!(
-        "get",
-        "/v2/user/organization",
-        "clone",
-        "The signed-in user's organization",
-        Clone,
-        [200, 401]
-    ),
-    op!(
-        "put",
-        "/v2/user/organization",
-        "clone",
-        "Update the signed-in user's organization",
-        Clone,
-        [200, 400, 401, 403, 422],
-        organization_change
-    ),
-    op!(
-        "get",
-        "/v2/user/permissions",
-        "clone",
-        "Check permissions",
-        Clone,
-        [200, 401, 403, 422]
-    ),
-    op!(
-        "get",
-        "/v2/user/validate_token",
-        "clone",
-        "Validate the credential",
-        Clone,
-        [200, 401]
-    ),
-    op!(
-        "put",
-        "/v2/user/generate_access_token",
-        "clone",
-        "Issue a long-lived access token",
-        Clone,
-        [200, 401]
-    ),
-    op!(
-        "put",
-        "/v2/user/revoke_access_token",
-        "clone",
-        "Revoke the access token",
-        Clone,
-        [200, 401, 404]
-    ),
-    op!(
-        "put",
-        "/v2/user/change_password",
-        "clone",
-        "Change the password",
-        Clone,
-        [200, 400, 401, 422, 429],
-        change_password
-    ),
-    op!(
-        "post",
-        "/auth/impersonate",
-        "clone",
-        "Impersonate a user of narrower role in your reach (query: uuid)",
-        Clone,
-        [200, 401, 403, 404, 422]
-    ),
-    op!(
-        "delete",
-        "/auth/impersonate",
-        "clone",
-        "End an impersonation with its impersonator_revert_token",
-        Clone,
-        [200, 400, 401, 403, 415, 422],
-        revert_token
-    ),
-    op!(
-        "put",
-        "/v2/user/enable_2fa",
-        "clone",
-        "Install a TOTP second factor (in force once verified); needs the password",
-        Clone,
-        [200, 401, 403, 409, 422, 429],
-        password_only
-    ),
-    op!(
-        "put",
-        "/v2/user/verify_2fa_installation",
-        "clone",
-        "Verify the TOTP installation with a code: the second factor is in force",
-        Clone,
-        [200, 400, 401, 403, 409, 422, 429],
-        otp_attempt
-    ),
-    op!(
-        "put",
-        "/v2/user/generate_recovery_codes",
-        "clone",
-        "Ten single-use recovery codes (the previous set stops working); needs a current code",
-        Clone,
-        [200, 401, 403, 409, 422, 429],
-        otp_attempt
-    ),
-    op!(
-        "put",
-        "/v2/user/disable_2fa",
-        "clone",
-        "Remove the second factor (needs a code or a recovery code)",
-        Clone,
-        [200, 400, 401, 403, 409, 422, 429],
-        second_factor
-    ),
-    op!(
-        "get",
-        "/v2/organizations",
-        "clone",
-        "List organizations",
-        Clone,
-        [200, 401, 422]
-    ),
-    op!(
-        "post",
-        "/v2/organizations",
-        "clone",
-        "Create an organization",
-        Clone,
-        [201, 400, 401, 403, 404, 409, 422],
-        new_organization
-    ),
-    op!(
-        "get",
-        "/v2/organizations/{id}",
-        "clone",
-        "Get an organization",
-        Clone,
-        [200, 401, 404]
-    ),
-    op!(
-        "put",
-        "/v2/organizations/{id}",
-        "clone",
-        "Update an organization",
-        Clone,
-        [200, 400, 401, 403, 404, 422],
-        organization_update
-    ),
-    op!(
-        "delete",
-        "/v2/organizations/{id}",
-        "clone",
-        "Delete an organization",
-        Clone,
-        [200, 401, 403, 404, 409, 422]
-    ),
-    op!(
-        "put",
-        "/v2/organizations/move",
-        "clone",
-        "Move a user to an organization",
-        Clone,
-        [200, 401, 403, 404, 409, 422, 503]
-    ),
-    op!(
-        "get",
-        "/v2/organizations/export",
-        "clone",
-        "Export organizations as CSV",
-        Clone,
-        [200, 401]
-    ),
-    op!(
-        "post",
-        "/v2/organizations/{id}/subscribe",
-        "clone",
-        "Subscribe to a plan",
-        Clone,
-        [201, 400, 401, 403, 404, 422],
-        subscribe
-    ),
-    op!(
-        "post",
-        "/v2/organizations/{id}/unsubscribe",
-        "clone",
-        "Cancel a plan",
-        Clone,
-        [200, 400, 401, 403, 404, 422],
-        unsubscribe
-    ),
-    op!(
-        "get",
-        "/v2/organizations/{id}/subscriptions",
-        "clone",
-        "List subscriptions",
-        Clone,
-        [200, 401, 404, 422]
-    ),
-    op!(
-        "get",
-        "/v2/organizations/{id}/subscriptions/{sub_id}",
-        "clone",
-        "Get a subscription",
-        Clone,
-        [200, 401, 404]
-    ),
-    op!(
-        "put",
-        "/v2/organizations/{id}/subscriptions/{sub_id}",
-        "clone",
-        "Change a subscription",
-        Clone,
-        [200, 400, 401, 403, 404, 422],
-        subscription_change
-    ),
-    op!(
-        "get",
-        "/v2/organizations/{id}/dependent_subscriptions",
-        "clone",
-        "Subscriptions of child organizations",
-        Clone,
-        [200, 401, 404]
-    ),
-    op!(
-        "get",
-        "/v2/audit/events",
-        "clone",
-        "List audit events",
-        Clone,
-        [200, 401, 403, 422]
-    ),
-    op!(
-        "get",
-        "/v2/audit/events/{id}",
-        "clone",
-        "Get an audit event",
-        Clone,
-        [200, 401, 403, 404]
-    ),
+    op!("post", "/auth/sign_in", "clone", "Sign in", CloneApp, [200, 401, 403, 415, 422, 429], username_password),
+    op!("get", "/auth/confirmation", "clone", "Show what a confirmation token confirms (query: confirmation_token)", CloneApp, [200, 401, 403, 422]),
+    op!("post", "/auth/confirmation", "clone", "Confirm a user's email with its confirmation token", CloneApp, [200, 400, 401, 403, 415, 422], confirmation_token),
+    op!("get", "/auth/invitation", "clone", "Pre-accept check of an invitation (query: invitation_token)", CloneApp, [200, 401, 403, 422]),
+    op!("put", "/auth/invitation", "clone", "Accept an invitation: set the password and sign in", CloneApp, [200, 400, 401, 403, 415, 422], invitation_accept),
+    op!("post", "/auth/invitation", "clone", "Resend a narrower account's pending invitation (or confirmation) with a fresh token", Clone, [200, 400, 401, 403, 404, 409, 415, 422, 429], invitation_resend),
+    op!("post", "/auth/password", "clone", "Forgot password: the same answer whether or not the email has an account", CloneApp, [200, 400, 401, 403, 415, 422, 429], forgot_password),
+    op!("put", "/auth/password", "clone", "Reset the password with a reset token; ends every session and token of the user", CloneApp, [200, 400, 401, 403, 415, 422], password_reset),
+    op!("post", "/admin/sweep", "admin", "Delete what has expired (counters, pending sign-ins, tokens, old messages)", Admin, [200]),
+    op!("post", "/auth/sms_otp", "clone", "Send SMS OTP: a code for a pending two-factor sign-in, to the user's phone", CloneApp, [200, 400, 401, 403, 415, 422, 429], otp_session_state),
+    op!("delete", "/auth/sign_out", "clone", "Sign out", Clone, [200, 401, 422]),
+    op!("post", "/v2/users/create_customer", "clone", "Create a customer (seed 000)", Clone, [201, 400, 401, 403, 404, 409, 413, 415, 422, 503], seed_000),
+    op!("get", "/v2/users", "clone", "List users", Clone, [200, 401, 403, 422]),
+    op!("get", "/v2/users/{id}", "clone", "Get a user", Clone, [200, 401, 403, 404]),
+    op!("put", "/v2/users/{id}", "clone", "Update a user (seed 002)", Clone, [200, 400, 401, 403, 404, 409, 415, 422, 429], seed_002),
+    op!("delete", "/v2/users/{id}", "clone", "Delete a user", Clone, [200, 401, 403, 404, 422]),
+    op!("get", "/v2/user/me", "clone", "The signed-in user", Clone, [200, 401]),
+    op!("put", "/v2/user/me", "clone", "Update the signed-in user", Clone, [200, 400, 401, 409, 422, 429], own_user_change),
+    op!("get", "/v2/user/organization", "clone", "The signed-in user's organization", Clone, [200, 401]),
+    op!("put", "/v2/user/organization", "clone", "Update the signed-in user's organization", Clone, [200, 400, 401, 403, 422], organization_change),
+    op!("get", "/v2/user/permissions", "clone", "Check permissions", Clone, [200, 401, 403, 422]),
+    op!("get", "/v2/user/validate_token", "clone", "Validate the credential", Clone, [200, 401]),
+    op!("put", "/v2/user/generate_access_token", "clone", "Issue a long-lived access token", Clone, [200, 401]),
+    op!("put", "/v2/user/revoke_access_token", "clone", "Revoke the access token", Clone, [200, 401, 404]),
+    op!("put", "/v2/user/change_password", "clone", "Change the password", Clone, [200, 400, 401, 422, 429], change_password),
+    op!("post", "/auth/impersonate", "clone", "Impersonate a user of narrower role in your reach (query: uuid)", Clone, [200, 401, 403, 404, 422]),
+    op!("delete", "/auth/impersonate", "clone", "End an impersonation with its impersonator_revert_token", Clone, [200, 400, 401, 403, 415, 422], revert_token),
+    op!("put", "/v2/user/enable_2fa", "clone", "Install a TOTP second factor (in force once verified); needs the password", Clone, [200, 401, 403, 409, 422, 429], password_only),
+    op!("put", "/v2/user/verify_2fa_installation", "clone", "Verify the TOTP installation with a code: the second factor is in force", Clone, [200, 400, 401, 403, 409, 422, 429], otp_attempt),
+    op!("put", "/v2/user/generate_recovery_codes", "clone", "Ten single-use recovery codes (the previous set stops working); needs a current code", Clone, [200, 401, 403, 409, 422, 429], otp_attempt),
+    op!("put", "/v2/user/disable_2fa", "clone", "Remove the second factor (needs a code or a recovery code)", Clone, [200, 400, 401, 403, 409, 422, 429], second_factor),
+    op!("get", "/v2/organizations", "clone", "List organizations", Clone, [200, 401, 422]),
+    op!("post", "/v2/organizations", "clone", "Create an organization", Clone, [201, 400, 401, 403, 404, 409, 422], new_organization),
+    op!("get", "/v2/organizations/{id}", "clone", "Get an organization", Clone, [200, 401, 404]),
+    op!("put", "/v2/organizations/{id}", "clone", "Update an organization", Clone, [200, 400, 401, 403, 404, 422], organization_update),
+    op!("delete", "/v2/organizations/{id}", "clone", "Delete an organization", Clone, [200, 401, 403, 404, 409, 422]),
+    op!("put", "/v2/organizations/move", "clone", "Move a user to an organization", Clone, [200, 401, 403, 404, 409, 422, 503]),
+    op!("get", "/v2/organizations/export", "clone", "Export organizations as CSV", Clone, [200, 401]),
+    op!("post", "/v2/organizations/{id}/subscribe", "clone", "Subscribe to a plan", Clone, [201, 400, 401, 403, 404, 422], subscribe),
+    op!("post", "/v2/organizations/{id}/unsubscribe", "clone", "Cancel a plan", Clone, [200, 400, 401, 403, 404, 422], unsubscribe),
+    op!("get", "/v2/organizations/{id}/subscriptions", "clone", "List subscriptions", Clone, [200, 401, 404, 422]),
+    op!("get", "/v2/organizations/{id}/subscriptions/{sub_id}", "clone", "Get a subscription", Clone, [200, 401, 404]),
+    op!("put", "/v2/organizations/{id}/subscriptions/{sub_id}", "clone", "Change a subscription", Clone, [200, 400, 401, 403, 404, 422], subscription_change),
+    op!("get", "/v2/organizations/{id}/dependent_subscriptions", "clone", "Subscriptions of child organizations", Clone, [200, 401, 404]),
+    op!("get", "/v2/audit/events", "clone", "List audit events", Clone, [200, 401, 403, 422]),
+    op!("get", "/v2/audit/events/{id}", "clone", "Get an audit event", Clone, [200, 401, 403, 404]),
     // CloudCockpit v1.
-    op!(
-        "post",
-        "/oauth2/token",
-        "cloudcockpit",
-        "OAuth2 client credentials token",
-        None,
-        [200, 400, 401]
-    ),
-    op!(
-        "get",
-        "/v1/Customers",
-        "cloudcockpit",
-        "List customers",
-        CloudCockpit,
-        [200, 400, 401, 403]
-    ),
-    op!(
-        "post",
-        "/v1/Customers",
-        "cloudcockpit",
-        "Create a customer",
-        CloudCockpit,
-        [201, 400, 401, 403, 409],
-        cc_customer
-    ),
-    op!(
-        "get",
-        "/v1/Customers/{customerId}",
-        "cloudcockpit",
-        "Get a customer",
-        CloudCockpit,
-        [200, 400, 401, 403, 404]
-    ),
-    op!(
-        "delete",
-        "/v1/Customers/{customerId}",
-        "cloudcockpit",
-        "Delete a customer",
-        CloudCockpit,
-        [202, 400, 401, 403, 404, 409]
-    ),
-    op!(
-        "patch",
-        "/v1/Customers/{customerId}/account-info",
-        "cloudcockpit",
-        "Update account info",
-        CloudCockpit,
-        [202, 400, 401, 403, 404],
-        cc_account_info
-    ),
-    op!(
-        "patch",
-        "/v1/Customers/{customerId}/internal-identifier",
-        "cloudcockpit",
-        "Set the internal identifier",
-        CloudCockpit,
-        [204, 400, 401, 403, 404],
-        cc_internal_identifier
-    ),
-    op!(
-        "post",
-        "/v1/customer/{customerId}/users",
-        "cloudcockpit",
-        "Create a customer user (seed 001)",
-        CloudCockpit,
-        [200, 201, 400, 401, 403, 404, 409],
-        seed_001
-    ),
-    op!(
-        "get",
-        "/v1/customer/{customerId}/users",
-        "cloudcockpit",
-        "List a customer's users",
-        CloudCockpit,
-        [200, 400, 401, 403, 404]
-    ),
-    op!(
-        "post",
-        "/v1/reseller/{resellerId}/users",
-        "cloudcockpit",
-        "Create a reseller user",
-        CloudCockpit,
-        [200, 201, 400, 401, 403, 404, 409],
-        seed_001
-    ),
-    op!(
-        "get",
-        "/v1",
-        "cloudcockpit",
-        "List all users",
-        CloudCockpit,
-        [200, 400, 401, 403]
-    ),
-    op!(
-        "patch",
-        "/v1/users/{email}",
-        "cloudcockpit",
-        "Update a user",
-        CloudCockpit,
-        [204, 400, 401, 403, 404, 409, 429],
-        cc_user_change
-    ),
-    op!(
-        "delete",
-        "/v1/users/{email}",
-        "cloudcockpit",
-        "Delete a user",
-        CloudCockpit,
-        [204, 400, 401, 403, 404]
-    ),
-    op!(
-        "get",
-        "/v1/users/groups",
-        "cloudcockpit",
-        "List groups",
-        CloudCockpit,
-        [200, 400, 401, 403]
-    ),
-    op!(
-        "post",
-        "/v1/users/groups",
-        "cloudcockpit",
-        "Create a group",
-        CloudCockpit,
-        [201, 400, 401, 403],
-        cc_group
-    ),
+    op!("post", "/oauth2/token", "cloudcockpit", "OAuth2 client credentials token", None, [200, 400, 401]),
+    op!("get", "/v1/Customers", "cloudcockpit", "List customers", CloudCockpit, [200, 400, 401, 403]),
+    op!("post", "/v1/Customers", "cloudcockpit", "Create a customer", CloudCockpit, [201, 400, 401, 403, 409], cc_customer),
+    op!("get", "/v1/Customers/{customerId}", "cloudcockpit", "Get a customer", CloudCockpit, [200, 400, 401, 403, 404]),
+    op!("delete", "/v1/Customers/{customerId}", "cloudcockpit", "Delete a customer", CloudCockpit, [202, 400, 401, 403, 404, 409]),
+    op!("patch", "/v1/Customers/{customerId}/account-info", "cloudcockpit", "Update account info", CloudCockpit, [202, 400, 401, 403, 404], cc_account_info),
+    op!("patch", "/v1/Customers/{customerId}/internal-identifier", "cloudcockpit", "Set the internal identifier", CloudCockpit, [204, 400, 401, 403, 404], cc_internal_identifier),
+    op!("post", "/v1/customer/{customerId}/users", "cloudcockpit", "Create a customer user (seed 001)", CloudCockpit, [200, 201, 400, 401, 403, 404, 409], seed_001),
+    op!("get", "/v1/customer/{customerId}/users", "cloudcockpit", "List a customer's users", CloudCockpit, [200, 400, 401, 403, 404]),
+    op!("post", "/v1/reseller/{resellerId}/users", "cloudcockpit", "Create a reseller user", CloudCockpit, [200, 201, 400, 401, 403, 404, 409], seed_001),
+    op!("get", "/v1", "cloudcockpit", "List all users", CloudCockpit, [200, 400, 401, 403]),
+    op!("patch", "/v1/users/{email}", "cloudcockpit", "Update a user", CloudCockpit, [204, 400, 401, 403, 404, 409, 429], cc_user_change),
+    op!("delete", "/v1/users/{email}", "cloudcockpit", "Delete a user", CloudCockpit, [204, 400, 401, 403, 404]),
+    op!("get", "/v1/users/groups", "cloudcockpit", "List groups", CloudCockpit, [200, 400, 401, 403]),
+    op!("post", "/v1/users/groups", "cloudcockpit", "Create a group", CloudCockpit, [201, 400, 401, 403], cc_group),
     // Apiculus.
-    op!(
-        "post",
-        "/auth/login",
-        "apiculus",
-        "Log in",
-        None,
-        [200, 401, 422, 429],
-        email_password
-    ),
-    op!(
-        "post",
-        "/auth/logout",
-        "apiculus",
-        "Log out",
-        Apiculus,
-        [200, 401]
-    ),
-    op!(
-        "post",
-        "/api/pass/createNewUser",
-        "apiculus",
-        "Create a subscriber account (seed 003)",
-        Apiculus,
-        [200, 400, 401, 403, 409, 422],
-        seed_003
-    ),
-    op!(
-        "get",
-        "/api/pass/signUpHelper",
-        "apiculus",
-        "Reference data for account creation",
-        Apiculus,
-        [200, 401, 403]
-    ),
-    op!(
-        "get",
-        "/api/v1/countryList",
-        "apiculus",
-        "Countries",
-        None,
-        [200]
-    ),
-    op!(
-        "get",
-        "/api/v1/stateList",
-        "apiculus",
-        "A country's states",
-        None,
-        [200, 404, 422]
-    ),
-    op!(
-        "put",
-        "/api/v1/serv_disableUserAccount/{id}",
-        "apiculus",
-        "Disable an account",
-        Apiculus,
-        [200, 401, 403, 404, 422]
-    ),
-    op!(
-        "put",
-        "/api/v1/serv_enableUserAccount/{id}",
-        "apiculus",
-        "Enable an account",
-        Apiculus,
-        [200, 401, 403, 404, 422]
-    ),
-    op!(
-        "put",
-        "/api/v1/serv_restrictUserAccount/{id}",
-        "apiculus",
-        "Restrict an account",
-        Apiculus,
-        [200, 401, 403, 404, 422]
-    ),
-    op!(
-        "put",
-        "/api/v1/serv_terminateUserAccount/{id}",
-        "apiculus",
-        "Terminate an account",
-        Apiculus,
-        [200, 401, 403, 404, 422]
-    ),
+    op!("post", "/auth/login", "apiculus", "Log in", None, [200, 401, 422, 429], email_password),
+    op!("post", "/auth/logout", "apiculus", "Log out", Apiculus, [200, 401]),
+    op!("post", "/api/pass/createNewUser", "apiculus", "Create a subscriber account (seed 003)", Apiculus, [200, 400, 401, 403, 409, 422], seed_003),
+    op!("get", "/api/pass/signUpHelper", "apiculus", "Reference data for account creation", Apiculus, [200, 401, 403]),
+    op!("get", "/api/v1/countryList", "apiculus", "Countries", None, [200]),
+    op!("get", "/api/v1/stateList", "apiculus", "A country's states", None, [200, 404, 422]),
+    op!("put", "/api/v1/serv_disableUserAccount/{id}", "apiculus", "Disable an account", Apiculus, [200, 401, 403, 404, 422]),
+    op!("put", "/api/v1/serv_enableUserAccount/{id}", "apiculus", "Enable an account", Apiculus, [200, 401, 403, 404, 422]),
+    op!("put", "/api/v1/serv_restrictUserAccount/{id}", "apiculus", "Restrict an account", Apiculus, [200, 401, 403, 404, 422]),
+    op!("put", "/api/v1/serv_terminateUserAccount/{id}", "apiculus", "Terminate an account", Apiculus, [200, 401, 403, 404, 422]),
     // Gcore IAM.
-    op!(
-        "post",
-        "/iam/auth/jwt/login",
-        "gcore",
-        "JWT login",
-        None,
-        [200, 400, 429],
-        username_only
-    ),
-    op!(
-        "post",
-        "/iam/auth/jwt/refresh",
-        "gcore",
-        "Refresh a JWT pair",
-        None,
-        [200, 400, 401],
-        gcore_refresh
-    ),
-    op!(
-        "get",
-        "/iam/clients/me",
-        "gcore",
-        "Account overview",
-        Gcore,
-        [200, 401]
-    ),
-    op!(
-        "get",
-        "/iam/users",
-        "gcore",
-        "List users",
-        Gcore,
-        [200, 400, 401, 403]
-    ),
-    op!(
-        "post",
-        "/iam/users",
-        "gcore",
-        "Create a user and client (seed 004)",
-        Gcore,
-        [201, 400, 401, 403, 409],
-        seed_004
-    ),
-    op!(
-        "get",
-        "/iam/users/{userId}",
-        "gcore",
-        "Get a user",
-        Gcore,
-        [200, 401, 403, 404]
-    ),
-    op!(
-        "patch",
-        "/iam/users/{userId}",
-        "gcore",
-        "Update a user",
-        Gcore,
-        [200, 400, 401, 403, 404, 409, 429],
-        gcore_user_change
-    ),
-    op!(
-        "delete",
-        "/iam/clients/{clientId}/client-users/{userId}",
-        "gcore",
-        "Remove a user from a client",
-        Gcore,
-        [200, 401, 403, 404]
-    ),
-    op!(
-        "post",
-        "/iam/clients/invite_user",
-        "gcore",
-        "Invite a user",
-        Gcore,
-        [200, 400, 401, 403, 404, 409],
-        gcore_invite
-    ),
-    op!(
-        "get",
-        "/iam/v2/clients/{clientId}/tokens",
-        "gcore",
-        "List API tokens",
-        Gcore,
-        [200, 400, 401, 403, 404]
-    ),
-    op!(
-        "post",
-        "/iam/v2/clients/{clientId}/tokens",
-        "gcore",
-        "Create an API token",
-        Gcore,
-        [200, 400, 401, 403, 404],
-        gcore_token
-    ),
-    op!(
-        "get",
-        "/iam/v2/clients/{clientId}/tokens/{tokenId}",
-        "gcore",
-        "Get an API token",
-        Gcore,
-        [200, 401, 403, 404]
-    ),
-    op!(
-        "delete",
-        "/iam/v2/clients/{clientId}/tokens/{tokenId}",
-        "gcore",
-        "Delete an API token",
-        Gcore,
-        [204, 401, 403, 404]
-    ),
-    op!(
-        "get",
-        "/scim/v2/Users",
-        "scim",
-        "List and filter the organization's users (filter, startIndex, count, sortBy, attributes)",
-        Scim,
-        [200, 400]
-    ),
-    op!(
-        "post",
-        "/scim/v2/Users",
-        "scim",
-        "Create a user in the connection's organization",
-        Scim,
-        [201, 400, 409],
-        scim_user
-    ),
-    op!(
-        "get",
-        "/scim/v2/Users/{id}",
-        "scim",
-        "One user (If-None-Match: 304)",
-        Scim,
-        [200, 304, 400, 404]
-    ),
-    op!(
-        "put",
-        "/scim/v2/Users/{id}",
-        "scim",
-        "Replace a user's attributes (If-Match: 412 when stale)",
-        Scim,
-        [200, 400, 404, 409, 412, 429],
-        scim_user_replace
-    ),
-    op!(
-        "patch",
-        "/scim/v2/Users/{id}",
-        "scim",
-        "Patch a user (RFC 7644 3.5.2; If-Match: 412 when stale)",
-        Scim,
-        [200, 400, 404, 409, 412, 429],
-        scim_user_patch
-    ),
-    op!(
-        "delete",
-        "/scim/v2/Users/{id}",
-        "scim",
-        "Delete a user (the core's soft delete; If-Match: 412 when stale)",
-        Scim,
-        [204, 404, 412]
-    ),
-    op!(
-        "get",
-        "/scim/v2/Groups",
-        "scim",
-        "List and filter the organization's groups (filter, startIndex, count, sortBy, attributes)",
-        Scim,
-        [200, 400]
-    ),
-    op!(
-        "post",
-        "/scim/v2/Groups",
-        "scim",
-        "Create a group in the connection's organization, with its members",
-        Scim,
-        [201, 400, 409],
-        scim_group
-    ),
-    op!(
-        "get",
-        "/scim/v2/Groups/{id}",
-        "scim",
-        "One group and its members (If-None-Match: 304)",
-        Scim,
-        [200, 304, 400, 404]
-    ),
-    op!(
-        "put",
-        "/scim/v2/Groups/{id}",
-        "scim",
-        "Replace a group's name and members (If-Match: 412 when stale)",
-        Scim,
-        [200, 400, 404, 409, 412],
-        scim_group
-    ),
-    op!(
-        "patch",
-        "/scim/v2/Groups/{id}",
-        "scim",
-        "Patch a group: members add, remove, replace (If-Match: 412 when stale)",
-        Scim,
-        [200, 400, 404, 409, 412],
-        scim_group_patch
-    ),
-    op!(
-        "delete",
-        "/scim/v2/Groups/{id}",
-        "scim",
-        "Delete a group (its members leave it)",
-        Scim,
-        [204, 404, 412]
-    ),
-    op!(
-        "get",
-        "/scim/v2/ServiceProviderConfig",
-        "scim",
-        "What this SCIM service supports",
-        Scim,
-        [200]
-    ),
-    op!(
-        "get",
-        "/scim/v2/ResourceTypes",
-        "scim",
-        "The resource types",
-        Scim,
-        [200]
-    ),
-    op!(
-        "get",
-        "/scim/v2/ResourceTypes/{id}",
-        "scim",
-        "One resource type",
-        Scim,
-        [200, 404]
-    ),
-    op!(
-        "get",
-        "/scim/v2/Schemas",
-        "scim",
-        "The schemas, with exactly the attributes kept",
-        Scim,
-        [200]
-    ),
-    op!(
-        "get",
-        "/scim/v2/Schemas/{id}",
-        "scim",
-        "One schema, by URN",
-        Scim,
-        [200, 404]
-    ),
-    op!(
-        "post",
-        "/scim/v2/Bulk",
-        "scim",
-        "Run Users and Groups operations in one request (bulkId references, failOnErrors); each answers its own status",
-        Scim,
-        [200, 400],
-        scim_bulk
-    ),
-    op!(
-        "get",
-        "/console/session",
-        "console",
-        "Who is signed in to the console, and the CSRF token its calls carry",
-        Console,
-        [200, 403]
-    ),
-    op!(
-        "post",
-        "/console/session",
-        "console",
-        "Sign in to the console (sets the session cookie)",
-        None,
-        [200, 400, 401, 403, 413, 415, 422, 429],
-        console_sign_in
-    ),
-    op!(
-        "delete",
-        "/console/session",
-        "console",
-        "Sign out of the console (clears the cookie)",
-        Console,
-        [200, 403]
-    ),
+    op!("post", "/iam/auth/jwt/login", "gcore", "JWT login", None, [200, 400, 429], username_only),
+    op!("post", "/iam/auth/jwt/refresh", "gcore", "Refresh a JWT pair", None, [200, 400, 401], gcore_refresh),
+    op!("get", "/iam/clients/me", "gcore", "Account overview", Gcore, [200, 401]),
+    op!("get", "/iam/users", "gcore", "List users", Gcore, [200, 400, 401, 403]),
+    op!("post", "/iam/users", "gcore", "Create a user and client (seed 004)", Gcore, [201, 400, 401, 403, 409], seed_004),
+    op!("get", "/iam/users/{userId}", "gcore", "Get a user", Gcore, [200, 401, 403, 404]),
+    op!("patch", "/iam/users/{userId}", "gcore", "Update a user", Gcore, [200, 400, 401, 403, 404, 409, 429], gcore_user_change),
+    op!("delete", "/iam/clients/{clientId}/client-users/{userId}", "gcore", "Remove a user from a client", Gcore, [200, 401, 403, 404]),
+    op!("post", "/iam/clients/invite_user", "gcore", "Invite a user", Gcore, [200, 400, 401, 403, 404, 409], gcore_invite),
+    op!("get", "/iam/v2/clients/{clientId}/tokens", "gcore", "List API tokens", Gcore, [200, 400, 401, 403, 404]),
+    op!("post", "/iam/v2/clients/{clientId}/tokens", "gcore", "Create an API token", Gcore, [200, 400, 401, 403, 404], gcore_token),
+    op!("get", "/iam/v2/clients/{clientId}/tokens/{tokenId}", "gcore", "Get an API token", Gcore, [200, 401, 403, 404]),
+    op!("delete", "/iam/v2/clients/{clientId}/tokens/{tokenId}", "gcore", "Delete an API token", Gcore, [204, 401, 403, 404]),
+    op!("get", "/scim/v2/Users", "scim", "List and filter the organization's users (filter, startIndex, count, sortBy, attributes)", Scim, [200, 400]),
+    op!("post", "/scim/v2/Users", "scim", "Create a user in the connection's organization", Scim, [201, 400, 409], scim_user),
+    op!("get", "/scim/v2/Users/{id}", "scim", "One user (If-None-Match: 304)", Scim, [200, 304, 400, 404]),
+    op!("put", "/scim/v2/Users/{id}", "scim", "Replace a user's attributes (If-Match: 412 when stale)", Scim, [200, 400, 404, 409, 412, 429], scim_user_replace),
+    op!("patch", "/scim/v2/Users/{id}", "scim", "Patch a user (RFC 7644 3.5.2; If-Match: 412 when stale)", Scim, [200, 400, 404, 409, 412, 429], scim_user_patch),
+    op!("delete", "/scim/v2/Users/{id}", "scim", "Delete a user (the core's soft delete; If-Match: 412 when stale)", Scim, [204, 404, 412]),
+    op!("get", "/scim/v2/Groups", "scim", "List and filter the organization's groups (filter, startIndex, count, sortBy, attributes)", Scim, [200, 400]),
+    op!("post", "/scim/v2/Groups", "scim", "Create a group in the connection's organization, with its members", Scim, [201, 400, 409], scim_group),
+    op!("get", "/scim/v2/Groups/{id}", "scim", "One group and its members (If-None-Match: 304)", Scim, [200, 304, 400, 404]),
+    op!("put", "/scim/v2/Groups/{id}", "scim", "Replace a group's name and members (If-Match: 412 when stale)", Scim, [200, 400, 404, 409, 412], scim_group),
+    op!("patch", "/scim/v2/Groups/{id}", "scim", "Patch a group: members add, remove, replace (If-Match: 412 when stale)", Scim, [200, 400, 404, 409, 412], scim_group_patch),
+    op!("delete", "/scim/v2/Groups/{id}", "scim", "Delete a group (its members leave it)", Scim, [204, 404, 412]),
+    op!("get", "/scim/v2/ServiceProviderConfig", "scim", "What this SCIM service supports", Scim, [200]),
+    op!("get", "/scim/v2/ResourceTypes", "scim", "The resource types", Scim, [200]),
+    op!("get", "/scim/v2/ResourceTypes/{id}", "scim", "One resource type", Scim, [200, 404]),
+    op!("get", "/scim/v2/Schemas", "scim", "The schemas, with exactly the attributes kept", Scim, [200]),
+    op!("get", "/scim/v2/Schemas/{id}", "scim", "One schema, by URN", Scim, [200, 404]),
+    op!("post", "/scim/v2/Bulk", "scim", "Run Users and Groups operations in one request (bulkId references, failOnErrors); each answers its own status", Scim, [200, 400], scim_bulk),
+    op!("get", "/console/session", "console", "Who is signed in to the console, and the CSRF token its calls carry", Console, [200, 403]),
+    op!("post", "/console/session", "console", "Sign in to the console (sets the session cookie)", None, [200, 400, 401, 403, 413, 415, 422, 429], console_sign_in),
+    op!("delete", "/console/session", "console", "Sign out of the console (clears the cookie)", Console, [200, 403]),
 ];
 
 /// The error schema of a family, by tag.

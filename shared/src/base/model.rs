@@ -579,37 +579,58 @@ fn default_account_prefix() -> String {
 /// Lists a tenant's operator configures; families validate choices against
 /// them (Apiculus `signUpHelper`). The defaults are the vendor's sample
 /// configuration, under which its sample account is valid.
+// The admin API reads and shows this type as it is (serde), so its derived
+// schema is the document's; `set_reference_data`'s checks are the
+// attributes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct ReferenceData {
     /// ISO 4217 codes accounts may be created with.
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(length(min = 1), inner(regex(pattern = "^[A-Z]{3}$")))
+    )]
     pub currencies: Vec<String>,
+    #[cfg_attr(feature = "openapi", schemars(length(min = 1)))]
     pub tax_categories: Vec<TaxCategory>,
     /// CloudStack regions (`acsRegion`).
     pub regions: Vec<String>,
     pub tax_types: Vec<TaxType>,
     /// Digits a mobile number has.
+    #[cfg_attr(feature = "openapi", schemars(range(min = 4, max = 15)))]
     pub mobile_digits: u8,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct TaxCategory {
+    #[cfg_attr(feature = "openapi", schemars(regex(pattern = r"\S")))]
     pub value: String,
     pub display_text: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct TaxType {
+    #[cfg_attr(feature = "openapi", schemars(regex(pattern = r"\S")))]
     pub name: String,
     pub validation: TaxValidation,
 }
 
 /// Rules for the taxation id of a tax type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schemars(description = "Rules for the taxation id of a tax type: min not above max")
+)]
 pub struct TaxValidation {
     pub alpha_num: bool,
     pub required: bool,
+    #[cfg_attr(feature = "openapi", schemars(range(max = 255)))]
     pub min: usize,
+    #[cfg_attr(feature = "openapi", schemars(range(max = 255)))]
     pub max: usize,
 }
 

@@ -13,7 +13,18 @@ use serde_json::{Value, json};
 /// `$defs`), with no `$schema`, no `title` (generators would name a class
 /// after the Rust type) and no root description.
 pub fn body<T: JsonSchema>() -> Value {
-    let generator = SchemaSettings::draft2020_12()
+    inline::<T>(SchemaSettings::draft2020_12())
+}
+
+/// The schema of a success body a handler renders from `T` with serde: as
+/// [`body`], for what serializing `T` writes (a `#[serde(default)]` field is
+/// always there).
+pub fn response<T: JsonSchema>() -> Value {
+    inline::<T>(SchemaSettings::draft2020_12().for_serialize())
+}
+
+fn inline<T: JsonSchema>(settings: SchemaSettings) -> Value {
+    let generator = settings
         .with(|s| {
             s.meta_schema = None;
             s.inline_subschemas = true;

@@ -86,3 +86,18 @@ async fn a_reseller_is_made_from_every_documented_body() {
         assert_eq!(r.status, 201, "{fill:?} {sample}: {}", r.text());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reference_data_is_set_from_every_documented_body_and_shown_as_documented() {
+    let host = app_host();
+    for (fill, sample) in instances(body::<onboard_shared::base::model::ReferenceData>()) {
+        let r = host
+            .send(
+                Request::new(http::Method::PUT, "/admin/reference-data")
+                    .header("authorization", operator_auth())
+                    .json(&sample),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{fill:?} {sample}: {}", r.text());
+    }
+}

@@ -42,6 +42,16 @@ pub struct UserChangeBody {
     pub user: UserChange,
 }
 
+/// `POST /v2/organizations/{id}/subscribe`: a plan as seed 000 names one,
+/// and an open plan's features.
+#[derive(schemars::JsonSchema)]
+pub struct SubscribeBody {
+    #[schemars(flatten)]
+    pub plan: PlanRequest,
+    /// Only for an open plan.
+    pub features: Option<serde_json::Map<String, Value>>,
+}
+
 /// `PUT /v2/organizations/{id}/subscriptions/{sub_id}`.
 #[derive(schemars::JsonSchema)]
 pub struct SubscriptionChangeBody {
@@ -117,6 +127,12 @@ mod tests {
         accepted::<CreateCustomerBody>(|b| super::super::parse_create_customer(b).is_ok());
         accepted::<UserChangeBody>(|b| super::super::parse_user_change(b).is_ok());
         accepted::<NewOrganizationBody>(|b| super::super::organizations::parse_new_org(b).is_ok());
+        accepted::<SubscribeBody>(|b| {
+            let mut errors = crate::base::error::FieldErrors::default();
+            let mut f = super::super::Fields::new(b, &mut errors);
+            super::super::parse_plan(&mut f);
+            errors.0.is_empty()
+        });
         accepted::<SubscriptionChangeBody>(|b| {
             super::super::organizations::parse_subscription_change(b).is_ok()
         });

@@ -190,11 +190,6 @@ fn date_time() -> Value {
     schema::date_time_value()
 }
 
-/// A plan's end: [`date_time`], not before its start.
-fn end_date() -> Value {
-    json!({"allOf": [date_time()], "description": "Not before start_date"})
-}
-
 /// A string `Fields::required` accepts: present, not blank, at most 255.
 fn non_blank() -> Value {
     json!({"type": "string", "maxLength": 255, "pattern": "\\S"})
@@ -567,18 +562,7 @@ fn scim_bulk() -> Option<Value> {
 }
 
 fn reference_data() -> Option<Value> {
-    object(
-        &[],
-        json!({"currencies": {"type": "array", "items": {"type": "string", "pattern": "^[A-Z]{3}$"}},
-            "tax_categories": {"type": "array", "items": {"type": "object", "required": ["value"],
-                "properties": {"value": {"type": "string"}, "display_text": {"type": "string"}}}},
-            "regions": {"type": "array", "items": {"type": "string"}},
-            "tax_types": {"type": "array", "items": {"type": "object", "properties": {
-                "name": {"type": "string"}, "validation": {"type": "object", "properties": {
-                    "alpha_num": {"type": "boolean"}, "required": {"type": "boolean"},
-                    "min": {"type": "integer"}, "max": {"type": "integer"}}}}}},
-            "mobile_digits": {"type": "integer", "minimum": 4, "maximum": 15}}),
-    )
+    Some(body::<crate::base::model::ReferenceData>())
 }
 
 /// A sign-in's two fields, both present and not blank.
@@ -666,13 +650,7 @@ fn organization_update() -> Option<Value> {
 }
 
 fn subscribe() -> Option<Value> {
-    object(
-        &["plan"],
-        json!({"plan": non_blank(), "interval": {"enum": ["none", "monthly", "yearly"]},
-            "start_date": date_time(),
-            "end_date": end_date(),
-            "features": {"type": "object", "description": "Only for an open plan"}}),
-    )
+    Some(body::<clone::SubscribeBody>())
 }
 
 fn unsubscribe() -> Option<Value> {

@@ -239,31 +239,6 @@ fn api_client_body() -> Value {
     )
 }
 
-/// `GET`, `PUT /admin/reference-data`: `model::ReferenceData` serialized.
-fn reference_data_body() -> Value {
-    obj(
-        &[
-            "currencies",
-            "tax_categories",
-            "regions",
-            "tax_types",
-            "mobile_digits",
-        ],
-        json!({
-            "currencies": arr(str_t()),
-            "tax_categories": arr(obj(&["value", "display_text"],
-                json!({"value": str_t(), "display_text": str_t()}))),
-            "regions": arr(str_t()),
-            "tax_types": arr(obj(&["name", "validation"], json!({"name": str_t(),
-                "validation": obj(&["alpha_num", "required", "min", "max"], json!({
-                    "alpha_num": bool_t(), "required": bool_t(),
-                    "min": {"type": "integer", "minimum": 0},
-                    "max": {"type": "integer", "minimum": 0}}))}))),
-            "mobile_digits": {"type": "integer", "minimum": 0, "maximum": 255},
-        }),
-    )
-}
-
 /// `GET /admin/outbox`: `token` only while a message is undelivered.
 fn outbox_body() -> Value {
     let attempt = obj(
@@ -1113,7 +1088,9 @@ fn service_success(method: &str, path: &str, status: u16) -> Option<Value> {
             obj(&["data"], json!({"data": arr(scim_connection_body(false))}))
         }
         ("get", "/admin/scim-connections/{id}", 200) => scim_connection_body(false),
-        ("get" | "put", "/admin/reference-data", 200) => reference_data_body(),
+        ("get" | "put", "/admin/reference-data", 200) => {
+            crate::base::schema::response::<crate::base::model::ReferenceData>()
+        }
         ("get", "/admin/outbox", 200) => outbox_body(),
         ("post", "/admin/outbox/deliver", 200) => delivery_pass(),
         ("post", "/admin/sweep", 200) => obj(

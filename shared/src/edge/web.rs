@@ -23,7 +23,7 @@ pub fn respond(status: StatusCode, content_type: &'static str, body: Vec<u8>) ->
 }
 
 /// A JSON response.
-pub fn json(status: StatusCode, body: &serde_json::Value) -> Response {
+pub fn json<T: serde::Serialize + ?Sized>(status: StatusCode, body: &T) -> Response {
     respond(
         status,
         "application/json",

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use http::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 
-use super::{authenticate, group, render_error, user_type};
+use super::{authenticate, render_error, user_type};
 use crate::base::error::{Error, FieldErrors, TAKEN};
 use crate::base::model::{Lifecycle, OrgKind, Organization, Profile, Role, User};
 use crate::be::storage::{self, Env};
@@ -69,13 +69,77 @@ fn full_name(p: &Profile) -> Option<String> {
 
 /// The Gcore `User` of a core user in client `org` (assigning integer ids
 /// on first sight).
-fn user_json(
+/// A user as Gcore shows one (every user answer, and each list item). The
+/// handlers render it with serde; with the `openapi` feature its schema is
+/// the document's.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct UserView<'a> {
+    pub id: u64,
+    pub email: &'a str,
+    pub name: Option<String>,
+    #[cfg_attr(feature = "openapi", schemars(with = "Lang"))]
+    pub lang: &'a str,
+    pub phone: Option<&'a str>,
+    pub company: &'a str,
+    /// The client's reseller id, 0 for none.
+    pub reseller: u64,
+    /// The user's client id.
+    pub client: u64,
+    pub deleted: bool,
+    pub groups: [GroupRef; 1],
+    pub activated: bool,
+    pub sso_auth: bool,
+    pub two_fa: bool,
+    pub auth_types: Vec<&'a str>,
+    #[cfg_attr(feature = "openapi", schemars(with = "ShownUserType"))]
+    pub user_type: &'static str,
+    pub is_active: bool,
+    /// In the answers that list the user's clients and roles.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schemars(transform = crate::base::schema::not_null))]
+    pub client_and_roles: Option<[ClientRoles<'a>; 1]>,
+}
+
+/// One of a user's groups.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct GroupRef {
+    pub id: u32,
+    pub name: &'static str,
+}
+
+/// A client of the user's and the user's roles in it (group ids as
+/// strings).
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct ClientRoles<'a> {
+    pub client_id: u64,
+    pub client_company_name: &'a str,
+    pub user_roles: [String; 1],
+    pub user_id: u64,
+}
+
+/// `GET /iam/users`: a page of users, with the links to the pages beside it.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct UsersPage<'a> {
+    pub count: usize,
+    pub next: Option<String>,
+    pub previous: Option<String>,
+    pub results: Vec<UserView<'a>>,
+}
+
+#[cfg(feature = "openapi")]
+crate::base::schema::strings!(ShownUserType, ["seller", "reseller", "common"]);
+
+fn user_json<'a>(
     env: &Env,
     tenant: &str,
-    user: &User,
-    org: &Organization,
+    user: &'a User,
+    org: &'a Organization,
     with_roles: bool,
-) -> Result<Value, Error> {
+) -> Result<UserView<'a>, Error> {
     let id = aliases::user_number(env, tenant, user)?;
     let client = aliases::org_number(env, tenant, org)?;
     let reseller = match org.parent {
@@ -87,34 +151,50 @@ fn user_json(
         },
         None => 0,
     };
-    let g = group(user.role);
-    let mut v = json!({
-        "id": id,
-        "email": user.email,
-        "name": full_name(&user.profile),
-        "lang": user.profile.locale.clone().filter(|l| LANGS.contains(&l.as_str())).unwrap_or_else(|| "en".into()),
-        "phone": user.profile.phone,
-        "company": org.company_name.clone().unwrap_or_else(|| org.name.clone()),
-        "reseller": reseller,
-        "client": client,
-        "deleted": user.status == Lifecycle::Deleted,
-        "groups": [g.clone()],
-        "activated": user.password_hash.is_some(),
-        "sso_auth": false,
-        "two_fa": false,
-        "auth_types": if user.auth_types.is_empty() { vec!["password".to_string()] } else { user.auth_types.clone() },
-        "user_type": user_type(user.role),
-        "is_active": user.status.may_authenticate() && org.status.may_authenticate(),
-    });
-    if with_roles {
-        v["client_and_roles"] = json!([{
-            "client_id": client,
-            "client_company_name": v["company"],
-            "user_roles": [g["id"].to_string()],
-            "user_id": id,
-        }]);
-    }
-    Ok(v)
+    let (group_id, group_name) = if user.role.is_admin() {
+        (1, "Administrators")
+    } else {
+        (2, "Users")
+    };
+    let company = org.company_name.as_deref().unwrap_or(&org.name);
+    Ok(UserView {
+        id,
+        email: &user.email,
+        name: full_name(&user.profile),
+        lang: user
+            .profile
+            .locale
+            .as_deref()
+            .filter(|l| LANGS.contains(l))
+            .unwrap_or("en"),
+        phone: user.profile.phone.as_deref(),
+        company,
+        reseller,
+        client,
+        deleted: user.status == Lifecycle::Deleted,
+        groups: [GroupRef {
+            id: group_id,
+            name: group_name,
+        }],
+        activated: user.password_hash.is_some(),
+        sso_auth: false,
+        two_fa: false,
+        auth_types: if user.auth_types.is_empty() {
+            vec!["password"]
+        } else {
+            user.auth_types.iter().map(String::as_str).collect()
+        },
+        user_type: user_type(user.role),
+        is_active: user.status.may_authenticate() && org.status.may_authenticate(),
+        client_and_roles: with_roles.then(|| {
+            [ClientRoles {
+                client_id: client,
+                client_company_name: company,
+                user_roles: [group_id.to_string()],
+                user_id: id,
+            }]
+        }),
+    })
 }
 
 fn opt_string(body: &Map<String, Value>, name: &str, errors: &mut FieldErrors) -> Option<String> {
@@ -443,7 +523,12 @@ fn list(req: &Request, env: &mut Env, caller: &Caller) -> Result<Response, Error
     let previous = (offset > 0).then(|| link(offset.saturating_sub(limit)));
     Ok(web::json(
         StatusCode::OK,
-        &json!({"count": count, "next": next, "previous": previous, "results": results}),
+        &UsersPage {
+            count,
+            next,
+            previous,
+            results,
+        },
     ))
 }
 

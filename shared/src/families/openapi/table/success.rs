@@ -9,6 +9,8 @@
 
 use serde_json::{Value, json};
 
+use crate::base::schema::response;
+
 // ---------------------------------------------------------------- helpers
 
 fn str_t() -> Value {
@@ -827,54 +829,18 @@ fn gcore_group_ref() -> Value {
 
 /// The Gcore `User`, gcore/users.rs `user_json`; `client_and_roles` only
 /// when `with_roles` (list, create, PATCH; not GET one).
+/// A Gcore user (`gcore::users::UserView`), with its clients and roles or
+/// (`GET /iam/users/{userId}`) without them.
 fn gcore_user(with_roles: bool) -> Value {
-    let mut props = json!({
-        "id": int_t(), "email": str_t(), "name": nstr(),
-        "lang": enum_t(&["de", "en", "ru", "zh", "az"]), "phone": nstr(),
-        "company": str_t(), "reseller": {"type": "integer", "minimum": 0},
-        "client": int_t(), "deleted": bool_t(), "groups": arr(gcore_group_ref()),
-        "activated": bool_t(), "sso_auth": bool_t(), "two_fa": bool_t(),
-        "auth_types": arr(str_t()), "user_type": enum_t(&["seller", "reseller", "common"]),
-        "is_active": bool_t(),
-        // Note: user_roles are strings ("1"/"2": the group id's to_string()).
-        "client_and_roles": arr(obj(
-            &["client_id", "client_company_name", "user_roles", "user_id"],
-            json!({"client_id": int_t(), "client_company_name": str_t(),
-                "user_roles": arr(str_t()), "user_id": int_t()}))),
-    });
-    let mut required = vec![
-        "id",
-        "email",
-        "name",
-        "lang",
-        "phone",
-        "company",
-        "reseller",
-        "client",
-        "deleted",
-        "groups",
-        "activated",
-        "sso_auth",
-        "two_fa",
-        "auth_types",
-        "user_type",
-        "is_active",
-    ];
+    let mut schema = response::<crate::families::gcore::users::UserView>();
     if with_roles {
-        required.push("client_and_roles");
-    } else if let Some(p) = props.as_object_mut() {
+        if let Some(Value::Array(required)) = schema.get_mut("required") {
+            required.push(json!("client_and_roles"));
+        }
+    } else if let Some(p) = schema["properties"].as_object_mut() {
         p.remove("client_and_roles");
     }
-    obj(&required, props)
-}
-
-/// `GET /iam/users`: `{count, next, previous, results}`.
-fn gcore_users_page() -> Value {
-    obj(
-        &["count", "next", "previous", "results"],
-        json!({"count": int_t(), "next": nstr(), "previous": nstr(),
-            "results": arr(gcore_user(true))}),
-    )
+    schema
 }
 
 /// `POST /iam/clients/invite_user`.
@@ -1252,7 +1218,11 @@ fn gcore_success(method: &str, path: &str, status: u16) -> Option<Value> {
         // Gcore IAM.
         ("post", "/iam/auth/jwt/login" | "/iam/auth/jwt/refresh", 200) => gcore_jwt_pair(),
         ("get", "/iam/clients/me", 200) => gcore_account_overview(),
-        ("get", "/iam/users", 200) => gcore_users_page(),
+        ("get", "/iam/users", 200) => {
+            let mut page = response::<crate::families::gcore::users::UsersPage>();
+            page["properties"]["results"]["items"] = gcore_user(true);
+            page
+        }
         ("post", "/iam/users", 201) => gcore_user(true),
         ("get", "/iam/users/{userId}", 200) => gcore_user(false),
         ("patch", "/iam/users/{userId}", 200) => gcore_user(true),

@@ -110,6 +110,7 @@ pub enum OrgKind {
 /// One account lifecycle, checked on every credential use; each family's
 /// statuses map onto it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Lifecycle {
     #[default]

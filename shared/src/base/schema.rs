@@ -78,6 +78,12 @@ schema_type!(
     DateTime, date_time_value());
 
 schema_type!(
+    /// An instant as the families show one (`time::format_millis`).
+    Instant,
+    json!({"type": "string", "format": "date-time"})
+);
+
+schema_type!(
     /// `validate::locale`: the Locale component, which the table builds from
     /// `validate::LANGUAGES`.
     Locale, json!({"$ref": "#/components/schemas/Locale"}));

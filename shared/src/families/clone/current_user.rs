@@ -4,6 +4,7 @@
 
 use http::{Method, StatusCode};
 use serde_json::{Map, Value, json};
+use uuid::Uuid;
 
 use super::{Fields, authenticate, json_object, parse_user_change, render_error, role_name};
 use crate::base::error::{Error, FieldErrors};
@@ -96,32 +97,116 @@ pub(super) fn two_factor_block(user: &User) -> Value {
 
 /// An organization as a `/v2` resource (the shape of the vendor's move-user
 /// response).
-pub(super) fn organization_resource(org: &Organization, members: &[User], can_edit: bool) -> Value {
-    let members: Vec<Value> = members
-        .iter()
-        .map(|m| json!({"id": m.id, "username": m.email, "partner": false}))
-        .collect();
-    json!({ "data": {
-        "id": org.id,
-        "type": "organizations",
-        "attributes": {
-            "uuid": org.id,
-            "name": org.name,
-            "description": org.description,
-            "company_name": org.company_name,
-            "partner": org.kind == crate::base::model::OrgKind::Reseller,
-            "kind": crate::idm::organizations::kind_name(org.kind),
-            "parent_id": org.parent,
-            "status": org.status.as_str(),
-            "creation_time": time::format_millis(org.created_at),
-            "modification_time": time::format_millis(org.updated_at),
-            "members": members,
-            "settings": { "can_edit_organization": can_edit },
-            "details": org.details,
-            "incomplete_details": false,
+pub(super) fn organization_resource<'a>(
+    org: &'a Organization,
+    members: &'a [User],
+    can_edit: bool,
+) -> super::Data<OrgData<'a>> {
+    super::Data {
+        data: organization_data(org, members, can_edit),
+    }
+}
+
+/// An organization's `data` object (one element of a list, with no
+/// members). The handlers render it with serde; with the `openapi` feature
+/// its schema is the document's.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct OrgData<'a> {
+    pub id: Uuid,
+    #[serde(rename = "type")]
+    #[cfg_attr(feature = "openapi", schemars(with = "OrganizationsType"))]
+    pub kind: &'static str,
+    pub attributes: OrgAttributes<'a>,
+    pub relationships: super::Relationships,
+}
+
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct OrgAttributes<'a> {
+    pub uuid: Uuid,
+    pub name: &'a str,
+    pub description: Option<&'a str>,
+    pub company_name: Option<&'a str>,
+    /// A reseller's organization.
+    pub partner: bool,
+    #[cfg_attr(feature = "openapi", schemars(with = "OrgKindName"))]
+    pub kind: &'static str,
+    pub parent_id: Option<Uuid>,
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(
+            with = "crate::base::model::Lifecycle",
+            description = "The organization's status"
+        )
+    )]
+    pub status: &'static str,
+    #[cfg_attr(feature = "openapi", schemars(with = "crate::base::schema::Instant"))]
+    pub creation_time: String,
+    #[cfg_attr(feature = "openapi", schemars(with = "crate::base::schema::Instant"))]
+    pub modification_time: String,
+    /// The first 100 members (none in lists).
+    pub members: Vec<Member<'a>>,
+    pub settings: OrgSettings,
+    /// Address, contact, billing and tax fields.
+    pub details: &'a std::collections::BTreeMap<String, String>,
+    pub incomplete_details: bool,
+}
+
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct Member<'a> {
+    pub id: Uuid,
+    pub username: &'a str,
+    pub partner: bool,
+}
+
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct OrgSettings {
+    pub can_edit_organization: bool,
+}
+
+#[cfg(feature = "openapi")]
+crate::base::schema::strings!(OrganizationsType, ["organizations"]);
+#[cfg(feature = "openapi")]
+crate::base::schema::strings!(OrgKindName, ["platform", "reseller", "customer"]);
+
+pub(super) fn organization_data<'a>(
+    org: &'a Organization,
+    members: &'a [User],
+    can_edit: bool,
+) -> OrgData<'a> {
+    OrgData {
+        id: org.id,
+        kind: "organizations",
+        attributes: OrgAttributes {
+            uuid: org.id,
+            name: &org.name,
+            description: org.description.as_deref(),
+            company_name: org.company_name.as_deref(),
+            partner: org.kind == crate::base::model::OrgKind::Reseller,
+            kind: crate::idm::organizations::kind_name(org.kind),
+            parent_id: org.parent,
+            status: org.status.as_str(),
+            creation_time: time::format_millis(org.created_at),
+            modification_time: time::format_millis(org.updated_at),
+            members: members
+                .iter()
+                .map(|m| Member {
+                    id: m.id,
+                    username: &m.email,
+                    partner: false,
+                })
+                .collect(),
+            settings: OrgSettings {
+                can_edit_organization: can_edit,
+            },
+            details: &org.details,
+            incomplete_details: false,
         },
-        "relationships": {}
-    }})
+        relationships: super::Relationships {},
+    }
 }
 
 /// The first members of an organization (one page of its member index).
@@ -246,7 +331,7 @@ fn current_user(
     result.unwrap_or_else(|e| render_error(&e))
 }
 
-fn ok(body: Value) -> Result<Response, Error> {
+fn ok<T: serde::Serialize>(body: T) -> Result<Response, Error> {
     Ok(web::json(StatusCode::OK, &body))
 }
 

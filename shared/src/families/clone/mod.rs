@@ -515,34 +515,124 @@ pub(crate) fn role_name(role: Role) -> &'static str {
 }
 
 /// A user as a `/v2` resource.
-pub fn user_resource(user: &User, org: &Organization) -> Value {
-    json!({ "data": user_data(user, org) })
+pub fn user_resource<'a>(user: &'a User, org: &'a Organization) -> Data<UserData<'a>> {
+    Data {
+        data: user_data(user, org),
+    }
 }
 
+/// A `/v2` answer of one resource.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct Data<T> {
+    pub data: T,
+}
+
+/// A user's `data` object (one element of a list). The handlers render it
+/// with serde; with the `openapi` feature its schema is the document's.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct UserData<'a> {
+    pub id: Uuid,
+    #[serde(rename = "type")]
+    #[cfg_attr(feature = "openapi", schemars(with = "UsersType"))]
+    pub kind: &'static str,
+    pub attributes: UserAttributes<'a>,
+    pub relationships: Relationships,
+}
+
+/// A resource's relationships: none are shown.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct Relationships {}
+
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct UserAttributes<'a> {
+    pub id: Uuid,
+    pub username: &'a str,
+    pub email: &'a str,
+    #[cfg_attr(feature = "openapi", schemars(with = "RoleName"))]
+    pub role: &'static str,
+    pub first_name: Option<&'a str>,
+    pub last_name: Option<&'a str>,
+    pub locale: Option<&'a str>,
+    pub timezone: Option<&'a str>,
+    pub phone: Option<&'a str>,
+    pub mobile_phone: Option<&'a str>,
+    pub url: Option<&'a str>,
+    pub title: Option<&'a str>,
+    pub address: Option<&'a str>,
+    pub city: Option<&'a str>,
+    pub state: Option<&'a str>,
+    pub country: Option<&'a str>,
+    pub zipcode: Option<&'a str>,
+    pub comment: Option<&'a str>,
+    pub confirmed: bool,
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(
+            with = "crate::base::model::Lifecycle",
+            description = "The account's status"
+        )
+    )]
+    pub status: &'static str,
+    pub organization: OrgRef<'a>,
+    #[cfg_attr(feature = "openapi", schemars(with = "crate::base::schema::Instant"))]
+    pub created_at: String,
+    #[cfg_attr(feature = "openapi", schemars(with = "crate::base::schema::Instant"))]
+    pub updated_at: String,
+}
+
+/// The organization a resource belongs to.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct OrgRef<'a> {
+    pub id: Uuid,
+    pub name: &'a str,
+}
+
+#[cfg(feature = "openapi")]
+crate::base::schema::strings!(UsersType, ["users"]);
+#[cfg(feature = "openapi")]
+crate::base::schema::strings!(RoleName, ["Super Admin", "Admin", "User"]);
+
 /// A user's `data` object (one element of a list).
-pub fn user_data(user: &User, org: &Organization) -> Value {
+pub fn user_data<'a>(user: &'a User, org: &'a Organization) -> UserData<'a> {
     let p = &user.profile;
-    json!({
-        "id": user.id,
-        "type": "users",
-        "attributes": {
-            "id": user.id,
-            "username": user.email,
-            "email": user.email,
-            "role": role_name(user.role),
-            "first_name": p.first_name, "last_name": p.last_name,
-            "locale": p.locale, "timezone": p.timezone,
-            "phone": p.phone, "mobile_phone": p.mobile_phone, "url": p.url, "title": p.title,
-            "address": p.address, "city": p.city, "state": p.state, "country": p.country,
-            "zipcode": p.zipcode, "comment": p.comment,
-            "confirmed": user.confirmed,
-            "status": user.status.as_str(),
-            "organization": { "id": org.id, "name": org.name },
-            "created_at": time::format_millis(user.created_at),
-            "updated_at": time::format_millis(user.updated_at),
+    UserData {
+        id: user.id,
+        kind: "users",
+        attributes: UserAttributes {
+            id: user.id,
+            username: &user.email,
+            email: &user.email,
+            role: role_name(user.role),
+            first_name: p.first_name.as_deref(),
+            last_name: p.last_name.as_deref(),
+            locale: p.locale.as_deref(),
+            timezone: p.timezone.as_deref(),
+            phone: p.phone.as_deref(),
+            mobile_phone: p.mobile_phone.as_deref(),
+            url: p.url.as_deref(),
+            title: p.title.as_deref(),
+            address: p.address.as_deref(),
+            city: p.city.as_deref(),
+            state: p.state.as_deref(),
+            country: p.country.as_deref(),
+            zipcode: p.zipcode.as_deref(),
+            comment: p.comment.as_deref(),
+            confirmed: user.confirmed,
+            status: user.status.as_str(),
+            organization: OrgRef {
+                id: org.id,
+                name: &org.name,
+            },
+            created_at: time::format_millis(user.created_at),
+            updated_at: time::format_millis(user.updated_at),
         },
-        "relationships": {}
-    })
+        relationships: Relationships {},
+    }
 }
 
 /// `GET`, `PUT` (seed 002) and `DELETE /v2/users/{id}`: 200 with the user,
@@ -595,22 +685,41 @@ pub(crate) fn query_value(req: &Request, name: &str) -> Option<String> {
 }
 
 /// A list in the family's envelope: `data`, plus `meta` with the paging.
-pub(crate) fn list_body<T>(
+pub(crate) fn list_body<T, D>(
     page: &crate::idm::listing::Page<T>,
     query: &crate::idm::listing::ListQuery,
-    data: Vec<Value>,
-) -> Value {
-    let pages = page.span.div_ceil(query.per_page);
-    json!({
-        "data": data,
-        "meta": {
-            "page": query.page,
-            "per_page": query.per_page,
-            "total_count": page.total,
-            "total_pages": pages,
-            "truncated": page.truncated,
-        }
-    })
+    data: Vec<D>,
+) -> ListBody<D> {
+    ListBody {
+        data,
+        meta: ListMeta {
+            page: query.page,
+            per_page: query.per_page,
+            total_count: page.total,
+            total_pages: page.span.div_ceil(query.per_page),
+            truncated: page.truncated,
+        },
+    }
+}
+
+/// A `/v2` list answer: the page's resources and where the page is.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct ListBody<D> {
+    pub data: Vec<D>,
+    pub meta: ListMeta,
+}
+
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct ListMeta {
+    pub page: usize,
+    pub per_page: usize,
+    pub total_count: usize,
+    pub total_pages: usize,
+    /// The page stopped short of every match (a filter's read limit), so
+    /// total_count may be low.
+    pub truncated: bool,
 }
 
 /// `GET /v2/users`: the users the caller reaches (administrators only).

@@ -6,7 +6,7 @@ use http::{HeaderValue, Method, StatusCode, header};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use super::current_user::{members, organization_resource};
+use super::current_user::{members, organization_data, organization_resource};
 use super::{
     Fields, authenticate, json_object, list_body, parse_organization, parse_plan, parse_plans,
     query_value, render_error,
@@ -37,9 +37,18 @@ fn org_id(req: &Request) -> Result<Uuid, Error> {
     Uuid::parse_str(raw).map_err(|_| Error::NotFound(format!("organization {raw} not found")))
 }
 
-fn resource(env: &Env, caller: &Caller, org: &Organization) -> Result<Value, Error> {
+/// The organization's answer, with its first members.
+fn resource(
+    env: &Env,
+    caller: &Caller,
+    org: &Organization,
+    status: StatusCode,
+) -> Result<Response, Error> {
     let members = members(env, &caller.tenant, org)?;
-    Ok(organization_resource(org, &members, caller.role.is_admin()))
+    Ok(web::json(
+        status,
+        &organization_resource(org, &members, caller.role.is_admin()),
+    ))
 }
 
 /// The organization object of a create: `{"organization": {...}}` with
@@ -103,13 +112,13 @@ pub fn organizations(req: &Request, env: &mut Env, config: &Config) -> Response 
             let data = page
                 .items
                 .iter()
-                .map(|o| organization_resource(o, &[], caller.role.is_admin())["data"].clone())
+                .map(|o| organization_data(o, &[], caller.role.is_admin()))
                 .collect();
             return Ok(web::json(StatusCode::OK, &list_body(&page, &query, data)));
         }
         let (spec, plans) = parse_new_org(&json_object(req)?)?;
         let org = organizations::create(env, &caller, &spec, &plans)?;
-        let mut response = web::json(StatusCode::CREATED, &resource(env, &caller, &org)?);
+        let mut response = resource(env, &caller, &org, StatusCode::CREATED)?;
         if let Ok(v) = HeaderValue::from_str(&format!("/v2/organizations/{}", org.id)) {
             response.headers_mut().insert(header::LOCATION, v);
         }
@@ -127,7 +136,7 @@ pub fn organization(req: &Request, env: &mut Env, config: &Config) -> Response {
         match *req.method() {
             Method::GET => {
                 let org = organizations::get(env, &caller, id)?;
-                Ok(web::json(StatusCode::OK, &resource(env, &caller, &org)?))
+                resource(env, &caller, &org, StatusCode::OK)
             }
             Method::PUT => {
                 let body = json_object(req)?;
@@ -155,7 +164,7 @@ pub fn organization(req: &Request, env: &mut Env, config: &Config) -> Response {
                 if let Some(change) = change {
                     org = organizations::update(env, &caller, id, &change)?;
                 }
-                Ok(web::json(StatusCode::OK, &resource(env, &caller, &org)?))
+                resource(env, &caller, &org, StatusCode::OK)
             }
             _ => {
                 organizations::delete(env, &caller, id)?;
@@ -218,7 +227,7 @@ pub fn move_user(req: &Request, env: &mut Env, config: &Config) -> Response {
             other => other,
         })?;
         let org = organizations::get(env, &caller, target)?;
-        Ok(web::json(StatusCode::OK, &resource(env, &caller, &org)?))
+        resource(env, &caller, &org, StatusCode::OK)
     })();
     result.unwrap_or_else(|e| render_error(&e))
 }

@@ -352,60 +352,17 @@ fn clone_org_ref() -> Value {
 
 /// One user, `clone::user_data` (GET /v2/users/{id}, list rows).
 fn clone_user() -> Value {
-    let attributes = obj(
-        &[
-            "id",
-            "username",
-            "email",
-            "role",
-            "first_name",
-            "last_name",
-            "locale",
-            "timezone",
-            "phone",
-            "mobile_phone",
-            "url",
-            "title",
-            "address",
-            "city",
-            "state",
-            "country",
-            "zipcode",
-            "comment",
-            "confirmed",
-            "status",
-            "organization",
-            "created_at",
-            "updated_at",
-        ],
-        json!({"id": uuid_t(), "username": str_t(), "email": str_t(), "role": clone_role(),
-            "first_name": nstr(), "last_name": nstr(), "locale": nstr(), "timezone": nstr(),
-            "phone": nstr(), "mobile_phone": nstr(), "url": nstr(), "title": nstr(),
-            "address": nstr(), "city": nstr(), "state": nstr(), "country": nstr(),
-            "zipcode": nstr(), "comment": nstr(), "confirmed": bool_t(), "status": lifecycle(),
-            "organization": clone_org_ref(), "created_at": ts(), "updated_at": ts()}),
-    );
-    obj(
-        &["id", "type", "attributes", "relationships"],
-        json!({"id": uuid_t(), "type": {"const": "users"}, "attributes": attributes,
-            "relationships": any_obj()}),
-    )
+    response::<crate::families::clone::UserData>()
 }
-
-/// `{"data": <item>}`.
 fn clone_data(item: Value) -> Value {
     obj(&["data"], json!({"data": item}))
 }
 
 /// `clone::list_body`: `{"data": [...], "meta": {...}}`.
 fn clone_list(item: Value) -> Value {
-    obj(
-        &["data", "meta"],
-        json!({"data": arr(item),
-            "meta": obj(&["page", "per_page", "total_count", "total_pages", "truncated"],
-                json!({"page": int_t(), "per_page": int_t(), "total_count": int_t(),
-                    "total_pages": int_t(), "truncated": bool_t()}))}),
-    )
+    let mut list = response::<crate::families::clone::ListBody<()>>();
+    list["properties"]["data"]["items"] = item;
+    list
 }
 
 /// `GET`, `PUT /v2/user/me`: `me_resource`.
@@ -445,45 +402,9 @@ fn clone_me() -> Value {
     ))
 }
 
-/// One organization, `organization_resource(...)["data"]` (members: the
-/// first 100; empty in lists).
+/// One organization (`clone::current_user::OrgData`).
 fn clone_organization() -> Value {
-    let attributes = obj(
-        &[
-            "uuid",
-            "name",
-            "description",
-            "company_name",
-            "partner",
-            "kind",
-            "parent_id",
-            "status",
-            "creation_time",
-            "modification_time",
-            "members",
-            "settings",
-            "details",
-            "incomplete_details",
-        ],
-        json!({"uuid": uuid_t(), "name": str_t(), "description": nstr(), "company_name": nstr(),
-            "partner": bool_t(),
-            "kind": enum_t(&["platform", "reseller", "customer"]),
-            "parent_id": {"type": ["string", "null"], "format": "uuid"},
-            "status": enum_t(&["active", "disabled", "restricted", "terminated", "deleted"]),
-            "creation_time": ts(), "modification_time": ts(),
-            "members": arr(obj(&["id", "username", "partner"],
-                json!({"id": uuid_t(), "username": str_t(), "partner": bool_t()}))),
-            "settings": obj(&["can_edit_organization"],
-                json!({"can_edit_organization": bool_t()})),
-            // BTreeMap<String, String>: free keys, string values.
-            "details": {"type": "object", "additionalProperties": str_t()},
-            "incomplete_details": bool_t()}),
-    );
-    obj(
-        &["id", "type", "attributes", "relationships"],
-        json!({"id": uuid_t(), "type": {"const": "organizations"}, "attributes": attributes,
-            "relationships": any_obj()}),
-    )
+    response::<crate::families::clone::current_user::OrgData>()
 }
 
 fn subscription_props() -> Value {

@@ -50,14 +50,17 @@ pub struct Webhook {
 #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[cfg_attr(
     feature = "openapi",
-    schemars(description = "Minutes, 1 to 525600 (a year); one left out keeps its default")
+    schemars(
+        default,
+        description = "Minutes, 1 to 525600 (a year); one left out keeps its default"
+    )
 )]
 pub struct TokenTtl {
-    #[cfg_attr(feature = "openapi", schemars(with = "Option<TtlMinutes>"))]
+    #[cfg_attr(feature = "openapi", schemars(with = "TtlMinutes"))]
     pub confirmation_minutes: u32,
-    #[cfg_attr(feature = "openapi", schemars(with = "Option<TtlMinutes>"))]
+    #[cfg_attr(feature = "openapi", schemars(with = "TtlMinutes"))]
     pub invitation_minutes: u32,
-    #[cfg_attr(feature = "openapi", schemars(with = "Option<TtlMinutes>"))]
+    #[cfg_attr(feature = "openapi", schemars(with = "TtlMinutes"))]
     pub reset_minutes: u32,
 }
 

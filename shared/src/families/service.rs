@@ -61,18 +61,59 @@ pub fn render_error(error: &Error) -> Response {
     web::error_headers(response, error, Some("Bearer"))
 }
 
-fn tenant_json(t: &Tenant) -> Value {
-    json!({
-        "id": t.id, "name": t.name, "domains": t.domains, "status": t.status.as_str(),
-        "root_organization_id": t.root_org,
-        "webhook": t.webhook.as_ref().map(|w| json!({"url": w.url})),
-        "token_ttl": {
-            "confirmation_minutes": t.token_ttl.confirmation_minutes,
-            "invitation_minutes": t.token_ttl.invitation_minutes,
-            "reset_minutes": t.token_ttl.reset_minutes,
-        },
-        "created_at": crate::base::time::format_millis(t.created_at),
-    })
+/// A tenant as the admin API shows it; what is shown once (a new
+/// application key, a generated webhook secret, the first operator) only in
+/// the answer that made it. The handlers render it with serde; with the
+/// `openapi` feature its schema is the document's.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct TenantView<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub domains: &'a [String],
+    #[cfg_attr(feature = "openapi", schemars(with = "Lifecycle"))]
+    pub status: &'static str,
+    pub root_organization_id: Option<Uuid>,
+    pub webhook: Option<WebhookView<'a>>,
+    pub token_ttl: &'a crate::base::model::TokenTtl,
+    #[cfg_attr(feature = "openapi", schemars(with = "crate::base::schema::Instant"))]
+    pub created_at: String,
+    /// The Clone family's `x-api-key`: on create and after a rotation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schemars(transform = crate::base::schema::not_null))]
+    pub application_key: Option<String>,
+    /// The tenant's first operator: on create.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schemars(transform = crate::base::schema::not_null))]
+    pub operator: Option<AccountView<'a>>,
+}
+
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct WebhookView<'a> {
+    pub url: &'a str,
+    /// Only in the change that generated it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schemars(transform = crate::base::schema::not_null))]
+    pub secret: Option<String>,
+}
+
+fn tenant_json(t: &Tenant) -> TenantView<'_> {
+    TenantView {
+        id: &t.id,
+        name: &t.name,
+        domains: &t.domains,
+        status: t.status.as_str(),
+        root_organization_id: t.root_org,
+        webhook: t.webhook.as_ref().map(|w| WebhookView {
+            url: &w.url,
+            secret: None,
+        }),
+        token_ttl: &t.token_ttl,
+        created_at: crate::base::time::format_millis(t.created_at),
+        application_key: None,
+        operator: None,
+    }
 }
 
 /// A webhook URL Onboard may POST to: absolute http(s), no credentials in
@@ -84,16 +125,52 @@ fn webhook_url(raw: &str) -> Option<String> {
     (scheme_ok && raw.len() <= 2048 && !authority.as_str().contains('@')).then(|| raw.to_string())
 }
 
-fn account_json(u: &User) -> Value {
-    json!({
-        "id": u.id, "email": u.email, "role": u.role.as_str(), "status": u.status.as_str(),
-        "organization_id": u.organization_id,
-        "first_name": u.profile.first_name, "last_name": u.profile.last_name,
-    })
+/// An account as the admin API shows it.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct AccountView<'a> {
+    pub id: Uuid,
+    pub email: &'a str,
+    pub role: Role,
+    #[cfg_attr(feature = "openapi", schemars(with = "Lifecycle"))]
+    pub status: &'static str,
+    pub organization_id: Uuid,
+    pub first_name: Option<&'a str>,
+    pub last_name: Option<&'a str>,
 }
 
-fn reseller_json(o: &Organization) -> Value {
-    json!({"id": o.id, "number": o.number, "code": o.code, "name": o.name, "parent_id": o.parent})
+fn account_json(u: &User) -> AccountView<'_> {
+    AccountView {
+        id: u.id,
+        email: &u.email,
+        role: u.role,
+        status: u.status.as_str(),
+        organization_id: u.organization_id,
+        first_name: u.profile.first_name.as_deref(),
+        last_name: u.profile.last_name.as_deref(),
+    }
+}
+
+/// A reseller organization as the admin API shows it.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct ResellerView<'a> {
+    pub id: Uuid,
+    /// Its integer id (the Gcore family's `seller`).
+    pub number: Option<u64>,
+    pub code: Option<&'a str>,
+    pub name: &'a str,
+    pub parent_id: Option<Uuid>,
+}
+
+fn reseller_json(o: &Organization) -> ResellerView<'_> {
+    ResellerView {
+        id: o.id,
+        number: o.number,
+        code: o.code.as_deref(),
+        name: &o.name,
+        parent_id: o.parent,
+    }
 }
 
 /// The readers only this API needs, on the shared field reader.
@@ -471,11 +548,11 @@ pub fn sweep(req: &Request, env: &mut Env, config: &Config) -> Response {
     serve(req, env, config, &[Method::POST], on_sweep)
 }
 
-fn created(v: Value) -> Result<Response, Error> {
+fn created<T: serde::Serialize>(v: T) -> Result<Response, Error> {
     Ok(web::json(StatusCode::CREATED, &v))
 }
 
-fn ok(v: Value) -> Result<Response, Error> {
+fn ok<T: serde::Serialize>(v: T) -> Result<Response, Error> {
     Ok(web::json(StatusCode::OK, &v))
 }
 
@@ -514,10 +591,11 @@ fn on_tenants(req: &Request, env: &mut Env, config: &Config) -> Result<Response,
             operator: account,
         },
     )?;
-    let mut v = tenant_json(&done.tenant);
-    v["application_key"] = json!(done.application_key);
-    v["operator"] = account_json(&done.operator);
-    created(v)
+    created(TenantView {
+        application_key: Some(done.application_key),
+        operator: Some(account_json(&done.operator)),
+        ..tenant_json(&done.tenant)
+    })
 }
 
 /// `GET` and `PATCH /admin/tenants/{id}` (platform admin key).
@@ -549,11 +627,9 @@ fn on_tenant(req: &Request, env: &mut Env, config: &Config, id: &str) -> Result<
     errors.into_result()?;
     let done = admin::update_tenant(env, config, id, &change)?;
     let mut v = tenant_json(&done.tenant);
-    if let Some(k) = done.application_key {
-        v["application_key"] = json!(k);
-    }
-    if let Some(secret) = done.webhook_secret {
-        v["webhook"]["secret"] = json!(secret);
+    v.application_key = done.application_key;
+    if let Some(hook) = v.webhook.as_mut() {
+        hook.secret = done.webhook_secret;
     }
     ok(v)
 }
@@ -681,7 +757,7 @@ fn on_account(req: &Request, env: &mut Env, config: &Config, id: &str) -> Result
     let caller = tenant_caller(req, env, config)?;
     let id = account_id(id)?;
     if req.method() == Method::GET {
-        return ok(account_details(env, &caller, id)?);
+        return account_details(env, &caller, id);
     }
     let obj = web::json_object(req)?;
     let mut errors = FieldErrors::default();
@@ -706,38 +782,86 @@ fn on_account(req: &Request, env: &mut Env, config: &Config, id: &str) -> Result
 /// `GET /admin/accounts/{id}`: the account as `PATCH` answers it, with
 /// what an administrator looks at besides (administrators only): groups,
 /// the second factor, a pending invitation, sign-ins, live API tokens.
-fn account_details(env: &Env, caller: &Caller, id: Uuid) -> Result<Value, Error> {
+/// An account with what an administrator looks at before acting on it.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct AccountDetails<'a> {
+    #[serde(flatten)]
+    pub account: AccountView<'a>,
+    pub two_factor: bool,
+    pub groups: Vec<GroupView>,
+    pub invited: bool,
+    pub sign_in_count: u64,
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(with = "Option<crate::base::schema::Instant>")
+    )]
+    pub last_sign_in_at: Option<String>,
+    pub last_sign_in_ip: Option<&'a str>,
+    pub access_token: bool,
+    pub api_tokens: Vec<TokenView>,
+}
+
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct GroupView {
+    pub id: Uuid,
+    pub name: String,
+}
+
+/// One of the account's API tokens (never its secret).
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct TokenView {
+    pub name: String,
+    #[cfg_attr(feature = "openapi", schemars(with = "crate::base::schema::Instant"))]
+    pub created_at: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(with = "Option<crate::base::schema::Instant>")
+    )]
+    pub expires_at: Option<String>,
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(with = "Option<crate::base::schema::Instant>")
+    )]
+    pub last_used: Option<String>,
+}
+
+fn account_details(env: &Env, caller: &Caller, id: Uuid) -> Result<Response, Error> {
     if !caller.role.is_admin() {
         return Err(Error::Forbidden("administrators only".into()));
     }
     let (user, org) = crate::idm::users::get(env, caller, id)?;
-    let groups: Vec<Value> = crate::idm::groups::by_ids(env, &caller.tenant, &user.groups)?
-        .iter()
-        .map(|g| json!({"id": g.id, "name": g.name}))
-        .collect();
-    let time = |t: Option<crate::base::time::Millis>| t.map(crate::base::time::format_millis);
-    let tokens: Vec<Value> = crate::credential::api_tokens::list_tokens(env, caller, &org)?
-        .iter()
-        .filter(|c| c.user == Some(id))
-        .map(|c| {
-            json!({"name": c.name, "created_at": time(Some(c.created_at)),
-                   "expires_at": time(c.expires_at), "last_used": time(c.last_used)})
+    let groups = crate::idm::groups::by_ids(env, &caller.tenant, &user.groups)?
+        .into_iter()
+        .map(|g| GroupView {
+            id: g.id,
+            name: g.name,
         })
         .collect();
-    let mut body = account_json(&user);
-    for (k, v) in [
-        ("two_factor", json!(crate::idm::two_factor::required(&user))),
-        ("groups", json!(groups)),
-        ("invited", json!(user.invitation.is_some())),
-        ("sign_in_count", json!(user.sign_in_count)),
-        ("last_sign_in_at", json!(time(user.last_sign_in_at))),
-        ("last_sign_in_ip", json!(user.last_sign_in_ip)),
-        ("access_token", json!(user.access_token.is_some())),
-        ("api_tokens", json!(tokens)),
-    ] {
-        body[k] = v;
-    }
-    Ok(body)
+    let time = |t: Option<crate::base::time::Millis>| t.map(crate::base::time::format_millis);
+    let api_tokens = crate::credential::api_tokens::list_tokens(env, caller, &org)?
+        .into_iter()
+        .filter(|c| c.user == Some(id))
+        .map(|c| TokenView {
+            created_at: crate::base::time::format_millis(c.created_at),
+            expires_at: time(c.expires_at),
+            last_used: time(c.last_used),
+            name: c.name,
+        })
+        .collect();
+    ok(AccountDetails {
+        account: account_json(&user),
+        two_factor: crate::idm::two_factor::required(&user),
+        groups,
+        invited: user.invitation.is_some(),
+        sign_in_count: user.sign_in_count,
+        last_sign_in_at: time(user.last_sign_in_at),
+        last_sign_in_ip: user.last_sign_in_ip.as_deref(),
+        access_token: user.access_token.is_some(),
+        api_tokens,
+    })
 }
 
 /// `DELETE /admin/accounts/{id}/two_factor` `{"password"}`: an

@@ -115,85 +115,23 @@ fn openapi_document() -> Value {
 // ---------------------------------------------------------------- admin
 
 /// `tenant_json` (families/admin.rs).
-fn tenant_props() -> Value {
-    json!({
-        "id": str_t(), "name": str_t(), "domains": arr(str_t()), "status": lifecycle(),
-        // uncertain: always Some for tenants made by create_tenant (the only
-        // writer), but the model field is an Option.
-        "root_organization_id": nuuid(),
-        "created_at": ts(),
-        // PATCH with rotate_application_key, and POST.
-        "application_key": str_t(),
-        // `secret` only in the PATCH that generated it.
-        "webhook": {"oneOf": [{"type": "null"}, obj(&["url"], json!({"url": str_t(), "secret": str_t()}))]},
-        "token_ttl": obj(&["confirmation_minutes", "invitation_minutes", "reset_minutes"],
-            json!({"confirmation_minutes": int_t(), "invitation_minutes": int_t(), "reset_minutes": int_t()})),
-    })
-}
-
-const TENANT_REQUIRED: [&str; 6] = [
-    "id",
-    "name",
-    "domains",
-    "status",
-    "root_organization_id",
-    "created_at",
-];
-
-/// `GET`, `PATCH /admin/tenants/{id}` (`application_key` only after a rotation).
-fn tenant_body() -> Value {
-    obj(&TENANT_REQUIRED, tenant_props())
-}
-
-/// `POST /admin/tenants`: the tenant, its application key and its operator.
-fn tenant_created() -> Value {
-    let mut props = tenant_props();
-    props["operator"] = admin_account_body();
-    let mut required = TENANT_REQUIRED.to_vec();
-    required.extend(["application_key", "operator"]);
-    obj(&required, props)
-}
-
-/// `account_json` (families/admin.rs).
-fn admin_account_body() -> Value {
-    obj(
-        &[
-            "id",
-            "email",
-            "role",
-            "status",
-            "organization_id",
-            "first_name",
-            "last_name",
-        ],
-        json!({"id": uuid_t(), "email": str_t(),
-            "role": enum_t(&["operator", "reseller_admin", "customer_admin", "user"]),
-            "status": lifecycle(), "organization_id": uuid_t(),
-            "first_name": nstr(), "last_name": nstr()}),
-    )
-}
-
-/// `GET /admin/accounts/{id}`: `account_json` and the details
-/// (`account_details`).
-fn admin_account_details() -> Value {
-    let mut body = admin_account_body();
-    let token = obj(
-        &["name", "created_at", "expires_at", "last_used"],
-        json!({"name": str_t(), "created_at": ts(), "expires_at": nts(), "last_used": nts()}),
-    );
-    let extra = json!({
-        "two_factor": bool_t(), "invited": bool_t(), "sign_in_count": int_t(),
-        "last_sign_in_at": nts(), "last_sign_in_ip": nstr(), "access_token": bool_t(),
-        "groups": arr(obj(&["id", "name"], json!({"id": uuid_t(), "name": str_t()}))),
-        "api_tokens": arr(token),
-    });
-    for (k, v) in extra.as_object().into_iter().flatten() {
-        body["properties"][k] = v.clone();
-        if let Some(required) = body["required"].as_array_mut() {
-            required.push(json!(k));
+/// A tenant (`service::TenantView`): `application_key` on create and after
+/// a rotation, `operator` on create, a webhook's `secret` only in the
+/// change that generated it.
+fn tenant_body(created: bool) -> Value {
+    let mut schema = response::<crate::families::service::TenantView>();
+    if created {
+        if let Some(Value::Array(required)) = schema.get_mut("required") {
+            required.extend([json!("application_key"), json!("operator")]);
         }
+    } else if let Some(p) = schema["properties"].as_object_mut() {
+        p.remove("operator");
     }
-    body
+    schema
+}
+
+fn admin_account_body() -> Value {
+    response::<crate::families::service::AccountView>()
 }
 
 /// The console's session (`families::console::whoami`).
@@ -219,11 +157,7 @@ fn console_session() -> Value {
 /// `POST /admin/resellers`: `reseller_json` (number and code are always set
 /// by create_reseller; parent_id is null without `parent_id`).
 fn reseller_body() -> Value {
-    obj(
-        &["id", "number", "code", "name", "parent_id"],
-        json!({"id": uuid_t(), "number": {"type": "integer", "minimum": 0}, "code": str_t(),
-            "name": str_t(), "parent_id": nuuid()}),
-    )
+    response::<crate::families::service::ResellerView>()
 }
 
 /// `POST /admin/api-clients`.
@@ -943,13 +877,15 @@ fn service_success(method: &str, path: &str, status: u16) -> Option<Value> {
         ("get", "/health", 200) => health(),
         ("get", "/openapi.json", 200) => openapi_document(),
         // Administration.
-        ("post", "/admin/tenants", 201) => tenant_created(),
-        ("get" | "patch", "/admin/tenants/{id}", 200) => tenant_body(),
+        ("post", "/admin/tenants", 201) => tenant_body(true),
+        ("get" | "patch", "/admin/tenants/{id}", 200) => tenant_body(false),
         ("post", "/admin/resellers", 201) => reseller_body(),
         ("post", "/admin/accounts", 201) => admin_account_body(),
         ("patch", "/admin/accounts/{id}", 200) => admin_account_body(),
         ("delete", "/admin/accounts/{id}/two_factor", 200) => admin_account_body(),
-        ("get", "/admin/accounts/{id}", 200) => admin_account_details(),
+        ("get", "/admin/accounts/{id}", 200) => {
+            response::<crate::families::service::AccountDetails>()
+        }
         ("post", "/admin/accounts/{id}/password_reset", 200) => {
             obj(&["message"], json!({"message": str_t()}))
         }

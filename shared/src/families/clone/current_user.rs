@@ -54,45 +54,113 @@ pub(crate) const ORG_DETAILS: [&str; 12] = [
     "contact_email",
 ];
 
-/// The current user as `GET /v2/user/me` shows it.
-fn me_resource(user: &User, org: &Organization) -> Value {
+/// The current user as `GET /v2/user/me` shows it. The handlers render it
+/// with serde; with the `openapi` feature its schema is the document's.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct MeData<'a> {
+    pub id: Uuid,
+    #[serde(rename = "type")]
+    #[cfg_attr(feature = "openapi", schemars(with = "super::UsersType"))]
+    pub kind: &'static str,
+    pub attributes: MeAttributes<'a>,
+    pub relationships: super::Relationships,
+}
+
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct MeAttributes<'a> {
+    pub id: Uuid,
+    pub username: &'a str,
+    #[cfg_attr(feature = "openapi", schemars(with = "super::RoleName"))]
+    pub role: &'static str,
+    pub email: &'a str,
+    pub first_name: Option<&'a str>,
+    pub last_name: Option<&'a str>,
+    pub locale: Option<&'a str>,
+    pub timezone: Option<&'a str>,
+    /// The product of the organization's active subscription.
+    pub active_product: Option<&'a str>,
+    pub organization: super::OrgRef<'a>,
+    #[cfg_attr(feature = "openapi", schemars(with = "crate::base::schema::Instant"))]
+    pub created_at: String,
+    #[cfg_attr(feature = "openapi", schemars(with = "crate::base::schema::Instant"))]
+    pub updated_at: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(with = "Option<crate::base::schema::Instant>")
+    )]
+    pub last_sign_in_at: Option<String>,
+    pub last_sign_in_ip: Option<&'a str>,
+    pub sign_in_count: u64,
+    pub two_factor_authentication: TwoFactorBlock,
+    pub incomplete_details: bool,
+}
+
+fn me_resource<'a>(user: &'a User, org: &'a Organization) -> super::Data<MeData<'a>> {
     let p = &user.profile;
     let active_product = org
         .subscriptions
         .iter()
         .find(|s| s.status == crate::base::model::SubscriptionStatus::Active)
-        .map(|s| s.product.clone());
-    json!({ "data": {
-        "id": user.id,
-        "type": "users",
-        "attributes": {
-            "id": user.id,
-            "username": user.email,
-            "role": role_name(user.role),
-            "email": user.email,
-            "first_name": p.first_name, "last_name": p.last_name,
-            "locale": p.locale, "timezone": p.timezone,
-            "active_product": active_product,
-            "organization": { "id": org.id, "name": org.name },
-            "created_at": time::format_millis(user.created_at),
-            "updated_at": time::format_millis(user.updated_at),
-            "last_sign_in_at": user.last_sign_in_at.map(time::format_millis),
-            "last_sign_in_ip": user.last_sign_in_ip,
-            "sign_in_count": user.sign_in_count,
-            "two_factor_authentication": two_factor_block(user),
-            "incomplete_details": false,
+        .map(|s| s.product.as_str());
+    super::Data {
+        data: MeData {
+            id: user.id,
+            kind: "users",
+            attributes: MeAttributes {
+                id: user.id,
+                username: &user.email,
+                role: role_name(user.role),
+                email: &user.email,
+                first_name: p.first_name.as_deref(),
+                last_name: p.last_name.as_deref(),
+                locale: p.locale.as_deref(),
+                timezone: p.timezone.as_deref(),
+                active_product,
+                organization: super::OrgRef {
+                    id: org.id,
+                    name: &org.name,
+                },
+                created_at: time::format_millis(user.created_at),
+                updated_at: time::format_millis(user.updated_at),
+                last_sign_in_at: user.last_sign_in_at.map(time::format_millis),
+                last_sign_in_ip: user.last_sign_in_ip.as_deref(),
+                sign_in_count: user.sign_in_count,
+                two_factor_authentication: two_factor_block(user),
+                incomplete_details: false,
+            },
+            relationships: super::Relationships {},
         },
-        "relationships": {}
-    }})
+    }
 }
 
 /// The vendor's `two_factor_authentication` block: TOTP is the one method.
-pub(super) fn two_factor_block(user: &User) -> Value {
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct TwoFactorBlock {
+    pub enabled: bool,
+    pub otp_sms_enabled: bool,
+    pub otp_totp_enabled: bool,
+    /// Always null: no SMS second factor.
+    #[cfg_attr(feature = "openapi", schemars(with = "()"))]
+    pub otp_phone: Option<()>,
+    #[cfg_attr(feature = "openapi", schemars(with = "Option<Totp>"))]
+    pub otp_default_method: Option<&'static str>,
+}
+
+#[cfg(feature = "openapi")]
+crate::base::schema::strings!(Totp, ["totp"]);
+
+pub(super) fn two_factor_block(user: &User) -> TwoFactorBlock {
     let on = crate::idm::two_factor::required(user);
-    json!({
-        "enabled": on, "otp_sms_enabled": false, "otp_totp_enabled": on,
-        "otp_phone": null, "otp_default_method": if on { json!("totp") } else { Value::Null }
-    })
+    TwoFactorBlock {
+        enabled: on,
+        otp_sms_enabled: false,
+        otp_totp_enabled: on,
+        otp_phone: None,
+        otp_default_method: on.then_some("totp"),
+    }
 }
 
 /// An organization as a `/v2` resource (the shape of the vendor's move-user

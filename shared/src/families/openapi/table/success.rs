@@ -50,10 +50,6 @@ fn ts() -> Value {
     json!({"type": "string", "format": "date-time"})
 }
 
-fn nts() -> Value {
-    json!({"type": ["string", "null"], "format": "date-time"})
-}
-
 fn enum_t(values: &[&str]) -> Value {
     json!({"type": "string", "enum": values})
 }
@@ -258,17 +254,7 @@ fn clone_sign_in_step_one() -> Value {
 
 /// `two_factor_authentication` as `/v2/user/me` and the 2FA actions show it.
 fn clone_two_factor_block() -> Value {
-    obj(
-        &[
-            "enabled",
-            "otp_sms_enabled",
-            "otp_totp_enabled",
-            "otp_phone",
-            "otp_default_method",
-        ],
-        json!({"enabled": bool_t(), "otp_sms_enabled": bool_t(), "otp_totp_enabled": bool_t(),
-            "otp_phone": null_t(), "otp_default_method": {"type": ["string", "null"]}}),
-    )
+    response::<crate::families::clone::current_user::TwoFactorBlock>()
 }
 
 /// `DELETE /auth/sign_out`: `{"status": 200, "status_text": "OK", "message"}`.
@@ -301,39 +287,7 @@ fn clone_list(item: Value) -> Value {
 
 /// `GET`, `PUT /v2/user/me`: `me_resource`.
 fn clone_me() -> Value {
-    let attributes = obj(
-        &[
-            "id",
-            "username",
-            "role",
-            "email",
-            "first_name",
-            "last_name",
-            "locale",
-            "timezone",
-            "active_product",
-            "organization",
-            "created_at",
-            "updated_at",
-            "last_sign_in_at",
-            "last_sign_in_ip",
-            "sign_in_count",
-            "two_factor_authentication",
-            "incomplete_details",
-        ],
-        json!({"id": uuid_t(), "username": str_t(), "role": clone_role(), "email": str_t(),
-            "first_name": nstr(), "last_name": nstr(), "locale": nstr(), "timezone": nstr(),
-            "active_product": nstr(), "organization": clone_org_ref(),
-            "created_at": ts(), "updated_at": ts(), "last_sign_in_at": nts(),
-            "last_sign_in_ip": nstr(), "sign_in_count": {"type": "integer", "minimum": 0},
-            "two_factor_authentication": clone_two_factor_block(),
-            "incomplete_details": bool_t()}),
-    );
-    clone_data(obj(
-        &["id", "type", "attributes", "relationships"],
-        json!({"id": uuid_t(), "type": {"const": "users"}, "attributes": attributes,
-            "relationships": any_obj()}),
-    ))
+    response::<crate::families::clone::Data<crate::families::clone::current_user::MeData>>()
 }
 
 /// One organization (`clone::current_user::OrgData`).

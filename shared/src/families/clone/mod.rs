@@ -39,7 +39,7 @@ mod audit;
 #[cfg(feature = "openapi")]
 pub mod bodies;
 pub(crate) mod current_user;
-mod organizations;
+pub(crate) mod organizations;
 mod session;
 mod two_factor;
 

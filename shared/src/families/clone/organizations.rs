@@ -232,42 +232,95 @@ pub fn move_user(req: &Request, env: &mut Env, config: &Config) -> Response {
     result.unwrap_or_else(|e| render_error(&e))
 }
 
-fn subscription_data(s: &Subscription, settings: &crate::base::model::Settings) -> Value {
+/// A subscription as a `/v2` resource's `data`. The handlers render it with
+/// serde; with the `openapi` feature its schema is the document's.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct SubscriptionData<'a> {
+    pub id: Uuid,
+    #[serde(rename = "type")]
+    #[cfg_attr(feature = "openapi", schemars(with = "SubscriptionsType"))]
+    pub kind: &'static str,
+    pub attributes: SubscriptionAttributes<'a>,
+    pub relationships: super::Relationships,
+}
+
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct SubscriptionAttributes<'a> {
+    pub id: Uuid,
+    pub plan: &'a str,
+    pub price: Option<&'a str>,
+    pub status: SubscriptionStatus,
+    pub interval: Interval,
+    /// The client's dates (or the start and the interval) may lie past
+    /// what RFC 3339 writes, so no date-time format.
+    pub start_date: String,
+    pub end_date: Option<String>,
+    #[cfg_attr(feature = "openapi", schemars(with = "crate::base::schema::Instant"))]
+    pub created_at: String,
+    #[cfg_attr(feature = "openapi", schemars(with = "crate::base::schema::Instant"))]
+    pub updated_at: String,
+    pub trial_enabled: bool,
+    pub trial_duration_days: Option<u32>,
+    pub auto_renewal: bool,
+    pub cancellation_reason: Option<&'a str>,
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(with = "Option<serde_json::Map<String, Value>>")
+    )]
+    pub features: Option<&'a Value>,
+    pub product: Product<'a>,
+    /// The child organization, in dependent subscriptions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schemars(transform = crate::base::schema::not_null))]
+    pub organization: Option<super::OrgRef<'a>>,
+}
+
+/// The plan's product, named as the tenant's catalog names it.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct Product<'a> {
+    pub code: &'a str,
+    pub name: Option<&'a str>,
+    pub description: Option<String>,
+}
+
+#[cfg(feature = "openapi")]
+crate::base::schema::strings!(SubscriptionsType, ["subscriptions"]);
+
+fn subscription_data<'a>(
+    s: &'a Subscription,
+    settings: &'a crate::base::model::Settings,
+) -> SubscriptionData<'a> {
     let plan = settings.plan(&s.plan);
-    json!({
-        "id": s.id,
-        "type": "subscriptions",
-        "attributes": {
-            "id": s.id,
-            "plan": s.plan,
-            "price": s.price,
-            "status": match s.status {
-                SubscriptionStatus::Active => "active",
-                SubscriptionStatus::Inactive => "inactive",
-                SubscriptionStatus::Canceled => "canceled",
+    SubscriptionData {
+        id: s.id,
+        kind: "subscriptions",
+        attributes: SubscriptionAttributes {
+            id: s.id,
+            plan: &s.plan,
+            price: s.price.as_deref(),
+            status: s.status,
+            interval: s.interval,
+            start_date: time::format_millis(s.start_date),
+            end_date: s.end_date.map(time::format_millis),
+            created_at: time::format_millis(s.created_at),
+            updated_at: time::format_millis(s.updated_at.unwrap_or(s.created_at)),
+            trial_enabled: s.trial_enabled,
+            trial_duration_days: s.trial_duration_days,
+            auto_renewal: s.auto_renewal,
+            cancellation_reason: s.cancellation_reason.as_deref(),
+            features: s.features.as_ref(),
+            product: Product {
+                code: &s.product,
+                name: plan.map(|p| p.name.as_str()),
+                description: plan.map(|p| format!("{} product", p.name)),
             },
-            "interval": match s.interval {
-                Interval::None => "none",
-                Interval::Monthly => "monthly",
-                Interval::Yearly => "yearly",
-            },
-            "start_date": time::format_millis(s.start_date),
-            "end_date": s.end_date.map(time::format_millis),
-            "created_at": time::format_millis(s.created_at),
-            "updated_at": time::format_millis(s.updated_at.unwrap_or(s.created_at)),
-            "trial_enabled": s.trial_enabled,
-            "trial_duration_days": s.trial_duration_days,
-            "auto_renewal": s.auto_renewal,
-            "cancellation_reason": s.cancellation_reason,
-            "features": s.features,
-            "product": {
-                "code": s.product,
-                "name": plan.map(|p| p.name.clone()),
-                "description": plan.map(|p| format!("{} product", p.name)),
-            },
+            organization: None,
         },
-        "relationships": {}
-    })
+        relationships: super::Relationships {},
+    }
 }
 
 /// `POST /v2/organizations/{id}/subscribe` `{"plan", "features"?, "interval"?,
@@ -299,7 +352,9 @@ pub fn subscribe(req: &Request, env: &mut Env, config: &Config) -> Response {
         let settings = crate::idm::provision::load_settings(env.kv, &caller.tenant)?;
         Ok(web::json(
             StatusCode::CREATED,
-            &json!({"data": subscription_data(&created, &settings)}),
+            &super::Data {
+                data: subscription_data(&created, &settings),
+            },
         ))
     })();
     result.unwrap_or_else(|e| render_error(&e))
@@ -322,7 +377,9 @@ pub fn unsubscribe(req: &Request, env: &mut Env, config: &Config) -> Response {
         let settings = crate::idm::provision::load_settings(env.kv, &caller.tenant)?;
         Ok(web::json(
             StatusCode::OK,
-            &json!({"data": subscription_data(&canceled, &settings)}),
+            &super::Data {
+                data: subscription_data(&canceled, &settings),
+            },
         ))
     })();
     result.unwrap_or_else(|e| render_error(&e))
@@ -336,13 +393,13 @@ pub fn subscriptions(req: &Request, env: &mut Env, config: &Config) -> Response 
         let org = organizations::get(env, &caller, org_id(req)?)?;
         let active = super::query_flag(req, "active")?;
         let settings = crate::idm::provision::load_settings(env.kv, &caller.tenant)?;
-        let data: Vec<Value> = org
+        let data: Vec<_> = org
             .subscriptions
             .iter()
             .filter(|s| !active || s.status == SubscriptionStatus::Active)
             .map(|s| subscription_data(s, &settings))
             .collect();
-        Ok(web::json(StatusCode::OK, &json!({ "data": data })))
+        Ok(web::json(StatusCode::OK, &super::Data { data }))
     })();
     result.unwrap_or_else(|e| render_error(&e))
 }
@@ -355,15 +412,18 @@ pub fn dependent_subscriptions(req: &Request, env: &mut Env, config: &Config) ->
         let (caller, _, _) = authenticate(req, env, config)?;
         let found = subscriptions::dependent(env, &caller, org_id(req)?)?;
         let settings = crate::idm::provision::load_settings(env.kv, &caller.tenant)?;
-        let data: Vec<Value> = found
+        let data: Vec<_> = found
             .iter()
             .map(|(org, s)| {
                 let mut d = subscription_data(s, &settings);
-                d["attributes"]["organization"] = json!({"id": org.id, "name": org.name});
+                d.attributes.organization = Some(super::OrgRef {
+                    id: org.id,
+                    name: &org.name,
+                });
                 d
             })
             .collect();
-        Ok(web::json(StatusCode::OK, &json!({ "data": data })))
+        Ok(web::json(StatusCode::OK, &super::Data { data }))
     })();
     result.unwrap_or_else(|e| render_error(&e))
 }
@@ -450,7 +510,9 @@ pub fn subscription(req: &Request, env: &mut Env, config: &Config) -> Response {
             let settings = crate::idm::provision::load_settings(env.kv, &caller.tenant)?;
             return Ok(web::json(
                 StatusCode::OK,
-                &json!({"data": subscription_data(&found, &settings)}),
+                &super::Data {
+                    data: subscription_data(&found, &settings),
+                },
             ));
         }
         let change = parse_subscription_change(&json_object(req)?)?;

@@ -265,11 +265,6 @@ fn clone_signed_out() -> Value {
     )
 }
 
-/// `{"id", "name"}` of an organization, inside other resources.
-fn clone_org_ref() -> Value {
-    obj(&["id", "name"], json!({"id": uuid_t(), "name": str_t()}))
-}
-
 /// One user, `clone::user_data` (GET /v2/users/{id}, list rows).
 fn clone_user() -> Value {
     response::<crate::families::clone::UserData>()
@@ -295,62 +290,19 @@ fn clone_organization() -> Value {
     response::<crate::families::clone::current_user::OrgData>()
 }
 
-fn subscription_props() -> Value {
-    json!({
-        "id": uuid_t(), "plan": str_t(), "price": nstr(),
-        "status": enum_t(&["active", "inactive", "canceled"]),
-        "interval": enum_t(&["none", "monthly", "yearly"]),
-        // Client-given dates (or start + interval): not always RFC 3339
-        // (see the module comment), so no date-time format.
-        "start_date": str_t(), "end_date": nstr(),
-        "created_at": ts(), "updated_at": ts(),
-        "trial_enabled": bool_t(), "trial_duration_days": {"type": ["integer", "null"], "minimum": 0},
-        "auto_renewal": bool_t(), "cancellation_reason": nstr(),
-        // Stored only after check_features (an object) or absent (null).
-        "features": {"type": ["object", "null"]},
-        "product": obj(&["code", "name", "description"],
-            json!({"code": str_t(), "name": nstr(), "description": nstr()})),
-    })
-}
-
-const SUBSCRIPTION_REQUIRED: [&str; 15] = [
-    "id",
-    "plan",
-    "price",
-    "status",
-    "interval",
-    "start_date",
-    "end_date",
-    "created_at",
-    "updated_at",
-    "trial_enabled",
-    "trial_duration_days",
-    "auto_renewal",
-    "cancellation_reason",
-    "features",
-    "product",
-];
-
-fn subscription_item(props: Value, required: &[&str]) -> Value {
-    obj(
-        &["id", "type", "attributes", "relationships"],
-        json!({"id": uuid_t(), "type": {"const": "subscriptions"},
-            "attributes": obj(required, props), "relationships": any_obj()}),
-    )
-}
-
-/// One subscription, `subscription_data`.
-fn clone_subscription() -> Value {
-    subscription_item(subscription_props(), &SUBSCRIPTION_REQUIRED)
-}
-
-/// A dependent subscription: also names its organization.
-fn clone_dependent_subscription() -> Value {
-    let mut props = subscription_props();
-    props["organization"] = clone_org_ref();
-    let mut required = SUBSCRIPTION_REQUIRED.to_vec();
-    required.push("organization");
-    subscription_item(props, &required)
+/// One subscription (`clone::organizations::SubscriptionData`); a
+/// dependent one also names its organization.
+fn clone_subscription(dependent: bool) -> Value {
+    let mut schema = response::<crate::families::clone::organizations::SubscriptionData>();
+    let attributes = &mut schema["properties"]["attributes"];
+    if dependent {
+        if let Some(Value::Array(required)) = attributes.get_mut("required") {
+            required.push(json!("organization"));
+        }
+    } else if let Some(p) = attributes["properties"].as_object_mut() {
+        p.remove("organization");
+    }
+    schema
 }
 
 /// `{"data": [...]}` without `meta` (subscriptions, dependent subscriptions).
@@ -964,17 +916,19 @@ fn clone_success(method: &str, path: &str, status: u16) -> Option<Value> {
         ("get" | "put", "/v2/organizations/{id}", 200) => clone_data(clone_organization()),
         ("delete", "/v2/organizations/{id}", 200) => empty_obj(),
         ("put", "/v2/organizations/move", 200) => clone_data(clone_organization()),
-        ("post", "/v2/organizations/{id}/subscribe", 201) => clone_data(clone_subscription()),
-        ("post", "/v2/organizations/{id}/unsubscribe", 200) => clone_data(clone_subscription()),
+        ("post", "/v2/organizations/{id}/subscribe", 201) => clone_data(clone_subscription(false)),
+        ("post", "/v2/organizations/{id}/unsubscribe", 200) => {
+            clone_data(clone_subscription(false))
+        }
         ("get", "/v2/organizations/{id}/subscriptions", 200) => {
-            clone_data_array(clone_subscription())
+            clone_data_array(clone_subscription(false))
         }
         ("get", "/v2/organizations/{id}/subscriptions/{sub_id}", 200) => {
-            clone_data(clone_subscription())
+            clone_data(clone_subscription(false))
         }
         ("put", "/v2/organizations/{id}/subscriptions/{sub_id}", 200) => empty_obj(),
         ("get", "/v2/organizations/{id}/dependent_subscriptions", 200) => {
-            clone_data_array(clone_dependent_subscription())
+            clone_data_array(clone_subscription(true))
         }
         ("get", "/v2/audit/events", 200) => clone_list(clone_audit_event()),
         ("get", "/v2/audit/events/{id}", 200) => clone_data(clone_audit_event()),

@@ -68,7 +68,8 @@ pub struct TokenTtl {
 crate::base::schema::schema_type!(
     /// A token lifetime the admin API reads.
     TtlMinutes,
-    serde_json::json!({"type": "integer", "minimum": 1, "maximum": 525600})
+    serde_json::json!({"type": "integer", "minimum": 1, "maximum": 525600,
+        "description": "Written without a fraction (60, not 60.0)"})
 );
 
 impl Default for TokenTtl {

@@ -306,7 +306,9 @@ pub mod samples {
             (Some("uri"), _) => "https://hooks.example.com/onboard".to_string(),
             (_, Some(super::DATE_TIME)) => "2025-01-01T10:00:00Z".to_string(),
             // One text for every plain string: a confirmation equals its password.
-            (_, Some("\\S")) | (None, None) => "Sample-1234".to_string(),
+            (_, Some("\\S")) | (_, Some("^[ -~]*[!-~][ -~]*$")) | (None, None) => {
+                "Sample-1234".to_string()
+            }
             (_, Some("^[A-Za-z]+$")) => "Sample".to_string(),
             (_, Some("^[A-Za-z0-9]+( [A-Za-z0-9]+)*$")) => "Sample Org 1".to_string(),
             (_, Some("^[A-Z]{3}$")) => "EUR".to_string(),

@@ -549,11 +549,11 @@ pub fn sweep(req: &Request, env: &mut Env, config: &Config) -> Response {
 }
 
 fn created<T: serde::Serialize>(v: T) -> Result<Response, Error> {
-    Ok(web::json(StatusCode::CREATED, &v))
+    Ok(web::serialized(StatusCode::CREATED, &v))
 }
 
 fn ok<T: serde::Serialize>(v: T) -> Result<Response, Error> {
-    Ok(web::json(StatusCode::OK, &v))
+    Ok(web::serialized(StatusCode::OK, &v))
 }
 
 /// `POST /admin/tenants` (platform admin key): a tenant and its first operator.
@@ -779,9 +779,6 @@ fn on_account(req: &Request, env: &mut Env, config: &Config, id: &str) -> Result
     )?))
 }
 
-/// `GET /admin/accounts/{id}`: the account as `PATCH` answers it, with
-/// what an administrator looks at besides (administrators only): groups,
-/// the second factor, a pending invitation, sign-ins, live API tokens.
 /// An account with what an administrator looks at before acting on it.
 #[derive(serde::Serialize)]
 #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
@@ -828,6 +825,9 @@ pub struct TokenView {
     pub last_used: Option<String>,
 }
 
+/// `GET /admin/accounts/{id}`: the account as `PATCH` answers it, with
+/// what an administrator looks at besides (administrators only): groups,
+/// the second factor, a pending invitation, sign-ins, live API tokens.
 fn account_details(env: &Env, caller: &Caller, id: Uuid) -> Result<Response, Error> {
     if !caller.role.is_admin() {
         return Err(Error::Forbidden("administrators only".into()));

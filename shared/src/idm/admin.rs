@@ -23,7 +23,8 @@ pub struct NewAccount {
     pub email: String,
     #[cfg_attr(
         feature = "openapi",
-        schemars(with = "Option<crate::base::schema::Password>", transform = crate::base::schema::not_null)
+        schemars(with = "Option<crate::base::schema::Password>", regex(pattern = r"\S"),
+            transform = crate::base::schema::not_null)
     )]
     pub password: String,
     #[cfg_attr(
@@ -57,7 +58,8 @@ pub struct NewTenant {
     pub name: String,
     #[cfg_attr(feature = "openapi", schemars(with = "Option<Domains>"))]
     pub domains: Vec<String>,
-    /// The tenant's first operator (its role is operator, whatever is sent).
+    /// The tenant's first operator: its role is operator whatever `role`
+    /// says, and `organization_id` is not used (both are still checked).
     #[cfg_attr(feature = "openapi", schemars(transform = operator_fields))]
     pub operator: NewAccount,
 }
@@ -76,16 +78,9 @@ crate::base::schema::schema_type!(
             "pattern": "^(localhost|[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)+)$"}})
 );
 
-/// A tenant's operator: no organization, a password required.
+/// A tenant's operator: a password required.
 #[cfg(feature = "openapi")]
 fn operator_fields(schema: &mut schemars::Schema) {
-    if let Some(p) = schema
-        .get_mut("properties")
-        .and_then(serde_json::Value::as_object_mut)
-    {
-        p.remove("organization_id");
-        p.remove("role");
-    }
     schema.insert("required".into(), serde_json::json!(["email", "password"]));
 }
 
@@ -595,10 +590,11 @@ pub struct NewReseller {
         schemars(length(max = 255), regex(pattern = r"\S"))
     )]
     pub name: String,
-    /// Unique in the tenant.
+    /// Unique in the tenant (the reader counts its 64 in bytes, so the
+    /// schema keeps to printable ASCII).
     #[cfg_attr(
         feature = "openapi",
-        schemars(length(max = 64), regex(pattern = r"\S"))
+        schemars(length(max = 64), regex(pattern = "^[ -~]*[!-~][ -~]*$"))
     )]
     pub code: String,
     /// The reseller above this one, if any.

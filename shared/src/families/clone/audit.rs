@@ -42,7 +42,10 @@ pub fn audit_events(req: &Request, env: &mut Env, config: &Config) -> Response {
         let query = crate::idm::listing::parse(req.uri().query(), &audit::COLUMNS, env.now)?;
         let page = audit::list(env, &caller, &query)?;
         let data = page.items.iter().map(event_data).collect();
-        Ok(web::json(StatusCode::OK, &list_body(&page, &query, data)))
+        Ok(web::serialized(
+            StatusCode::OK,
+            &list_body(&page, &query, data),
+        ))
     })();
     result.unwrap_or_else(|e| render_error(&e))
 }

@@ -103,6 +103,7 @@ pub struct OrganizationUpdateBody {
 pub struct OrganizationUpdateFields {
     #[schemars(flatten)]
     pub fields: OrganizationChangeFields,
+    #[schemars(transform = crate::base::schema::not_null)]
     pub status: Option<OrgStatus>,
 }
 

@@ -400,7 +400,7 @@ fn current_user(
 }
 
 fn ok<T: serde::Serialize>(body: T) -> Result<Response, Error> {
-    Ok(web::json(StatusCode::OK, &body))
+    Ok(web::serialized(StatusCode::OK, &body))
 }
 
 fn on_me(

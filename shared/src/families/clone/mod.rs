@@ -650,7 +650,7 @@ pub fn user(req: &Request, env: &mut Env, config: &Config) -> Response {
             Uuid::parse_str(raw).map_err(|_| Error::NotFound(format!("user {raw} not found")))?;
         if req.method() == Method::GET {
             let (user, org) = users::get(env, &caller, id)?;
-            return Ok(web::json(StatusCode::OK, &user_resource(&user, &org)));
+            return Ok(web::serialized(StatusCode::OK, &user_resource(&user, &org)));
         }
         if req.method() == Method::DELETE {
             let purge = query_flag(req, "purge")?;
@@ -732,7 +732,10 @@ pub fn users(req: &Request, env: &mut Env, config: &Config) -> Response {
         let query = crate::idm::listing::parse(req.uri().query(), &users::LIST_COLUMNS, env.now)?;
         let page = users::list(env, &caller, &query)?;
         let data = page.items.iter().map(|(u, o)| user_data(u, o)).collect();
-        Ok(web::json(StatusCode::OK, &list_body(&page, &query, data)))
+        Ok(web::serialized(
+            StatusCode::OK,
+            &list_body(&page, &query, data),
+        ))
     })();
     result.unwrap_or_else(|e| render_error(&e))
 }

@@ -45,7 +45,7 @@ fn resource(
     status: StatusCode,
 ) -> Result<Response, Error> {
     let members = members(env, &caller.tenant, org)?;
-    Ok(web::json(
+    Ok(web::serialized(
         status,
         &organization_resource(org, &members, caller.role.is_admin()),
     ))
@@ -114,7 +114,10 @@ pub fn organizations(req: &Request, env: &mut Env, config: &Config) -> Response 
                 .iter()
                 .map(|o| organization_data(o, &[], caller.role.is_admin()))
                 .collect();
-            return Ok(web::json(StatusCode::OK, &list_body(&page, &query, data)));
+            return Ok(web::serialized(
+                StatusCode::OK,
+                &list_body(&page, &query, data),
+            ));
         }
         let (spec, plans) = parse_new_org(&json_object(req)?)?;
         let org = organizations::create(env, &caller, &spec, &plans)?;
@@ -350,7 +353,7 @@ pub fn subscribe(req: &Request, env: &mut Env, config: &Config) -> Response {
         errors.into_result()?;
         let created = subscriptions::subscribe(env, &caller, id, &request, features)?;
         let settings = crate::idm::provision::load_settings(env.kv, &caller.tenant)?;
-        Ok(web::json(
+        Ok(web::serialized(
             StatusCode::CREATED,
             &super::Data {
                 data: subscription_data(&created, &settings),
@@ -375,7 +378,7 @@ pub fn unsubscribe(req: &Request, env: &mut Env, config: &Config) -> Response {
             .ok_or_else(|| Error::invalid("plan", "is required"))?;
         let canceled = subscriptions::unsubscribe(env, &caller, id, plan)?;
         let settings = crate::idm::provision::load_settings(env.kv, &caller.tenant)?;
-        Ok(web::json(
+        Ok(web::serialized(
             StatusCode::OK,
             &super::Data {
                 data: subscription_data(&canceled, &settings),
@@ -399,7 +402,7 @@ pub fn subscriptions(req: &Request, env: &mut Env, config: &Config) -> Response 
             .filter(|s| !active || s.status == SubscriptionStatus::Active)
             .map(|s| subscription_data(s, &settings))
             .collect();
-        Ok(web::json(StatusCode::OK, &super::Data { data }))
+        Ok(web::serialized(StatusCode::OK, &super::Data { data }))
     })();
     result.unwrap_or_else(|e| render_error(&e))
 }
@@ -423,7 +426,7 @@ pub fn dependent_subscriptions(req: &Request, env: &mut Env, config: &Config) ->
                 d
             })
             .collect();
-        Ok(web::json(StatusCode::OK, &super::Data { data }))
+        Ok(web::serialized(StatusCode::OK, &super::Data { data }))
     })();
     result.unwrap_or_else(|e| render_error(&e))
 }
@@ -508,7 +511,7 @@ pub fn subscription(req: &Request, env: &mut Env, config: &Config) -> Response {
         if req.method() == Method::GET {
             let found = subscriptions::get(env, &caller, org, sub)?;
             let settings = crate::idm::provision::load_settings(env.kv, &caller.tenant)?;
-            return Ok(web::json(
+            return Ok(web::serialized(
                 StatusCode::OK,
                 &super::Data {
                     data: subscription_data(&found, &settings),

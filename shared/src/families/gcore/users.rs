@@ -67,8 +67,6 @@ fn full_name(p: &Profile) -> Option<String> {
     (!joined.is_empty()).then_some(joined)
 }
 
-/// The Gcore `User` of a core user in client `org` (assigning integer ids
-/// on first sight).
 /// A user as Gcore shows one (every user answer, and each list item). The
 /// handlers render it with serde; with the `openapi` feature its schema is
 /// the document's.
@@ -133,6 +131,8 @@ pub struct UsersPage<'a> {
 #[cfg(feature = "openapi")]
 crate::base::schema::strings!(ShownUserType, ["seller", "reseller", "common"]);
 
+/// The Gcore `User` of a core user in client `org` (assigning integer ids
+/// on first sight).
 fn user_json<'a>(
     env: &Env,
     tenant: &str,
@@ -363,7 +363,7 @@ fn create(
         &created.organization,
         true,
     )?;
-    Ok(web::json(StatusCode::CREATED, &body))
+    Ok(web::serialized(StatusCode::CREATED, &body))
 }
 
 /// Seed 004's body as `create` reads it, into locals (so that the shipped
@@ -521,7 +521,7 @@ fn list(req: &Request, env: &mut Env, caller: &Caller) -> Result<Response, Error
     let link = |at: usize| format!("/iam/users?limit={limit}&offset={at}");
     let next = (offset + limit < page.span.max(count)).then(|| link(offset + limit));
     let previous = (offset > 0).then(|| link(offset.saturating_sub(limit)));
-    Ok(web::json(
+    Ok(web::serialized(
         StatusCode::OK,
         &UsersPage {
             count,
@@ -558,7 +558,7 @@ pub fn user(req: &Request, env: &mut Env, config: &Config) -> Response {
         let (found, org) = target(req, env, &caller)?;
         if req.method() == Method::GET {
             let body = user_json(env, &caller.tenant, &found, &org, false)?;
-            return Ok(web::json(StatusCode::OK, &body));
+            return Ok(web::serialized(StatusCode::OK, &body));
         }
         let body = web::json_object(req)?;
         let mut errors = FieldErrors::default();
@@ -644,7 +644,7 @@ pub fn user(req: &Request, env: &mut Env, config: &Config) -> Response {
         }
         .map_err(vendor_fields)?;
         let body = user_json(env, &caller.tenant, &updated, &org, true)?;
-        Ok(web::json(StatusCode::OK, &body))
+        Ok(web::serialized(StatusCode::OK, &body))
     })();
     result.unwrap_or_else(|e| render_error(&e))
 }

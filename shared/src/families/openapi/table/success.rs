@@ -110,7 +110,6 @@ fn openapi_document() -> Value {
 
 // ---------------------------------------------------------------- admin
 
-/// `tenant_json` (families/admin.rs).
 /// A tenant (`service::TenantView`): `application_key` on create and after
 /// a rotation, `operator` on create, a webhook's `secret` only in the
 /// change that generated it.
@@ -588,8 +587,6 @@ fn gcore_group_ref() -> Value {
     obj(&["id", "name"], json!({"id": int_t(), "name": str_t()}))
 }
 
-/// The Gcore `User`, gcore/users.rs `user_json`; `client_and_roles` only
-/// when `with_roles` (list, create, PATCH; not GET one).
 /// A Gcore user (`gcore::users::UserView`), with its clients and roles or
 /// (`GET /iam/users/{userId}`) without them.
 fn gcore_user(with_roles: bool) -> Value {

@@ -71,8 +71,7 @@ pub struct TenantView<'a> {
     pub id: &'a str,
     pub name: &'a str,
     pub domains: &'a [String],
-    #[cfg_attr(feature = "openapi", schemars(with = "Lifecycle"))]
-    pub status: &'static str,
+    pub status: Lifecycle,
     pub root_organization_id: Option<Uuid>,
     pub webhook: Option<WebhookView<'a>>,
     pub token_ttl: &'a crate::base::model::TokenTtl,
@@ -103,7 +102,7 @@ fn tenant_json(t: &Tenant) -> TenantView<'_> {
         id: &t.id,
         name: &t.name,
         domains: &t.domains,
-        status: t.status.as_str(),
+        status: t.status,
         root_organization_id: t.root_org,
         webhook: t.webhook.as_ref().map(|w| WebhookView {
             url: &w.url,
@@ -132,8 +131,7 @@ pub struct AccountView<'a> {
     pub id: Uuid,
     pub email: &'a str,
     pub role: Role,
-    #[cfg_attr(feature = "openapi", schemars(with = "Lifecycle"))]
-    pub status: &'static str,
+    pub status: Lifecycle,
     pub organization_id: Uuid,
     pub first_name: Option<&'a str>,
     pub last_name: Option<&'a str>,
@@ -144,7 +142,7 @@ fn account_json(u: &User) -> AccountView<'_> {
         id: u.id,
         email: &u.email,
         role: u.role,
-        status: u.status.as_str(),
+        status: u.status,
         organization_id: u.organization_id,
         first_name: u.profile.first_name.as_deref(),
         last_name: u.profile.last_name.as_deref(),

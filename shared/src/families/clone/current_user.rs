@@ -203,12 +203,9 @@ pub struct OrgAttributes<'a> {
     pub parent_id: Option<Uuid>,
     #[cfg_attr(
         feature = "openapi",
-        schemars(
-            with = "crate::base::model::Lifecycle",
-            description = "The organization's status"
-        )
+        schemars(description = "The organization's status")
     )]
-    pub status: &'static str,
+    pub status: crate::base::model::Lifecycle,
     #[cfg_attr(feature = "openapi", schemars(with = "crate::base::schema::Instant"))]
     pub creation_time: String,
     #[cfg_attr(feature = "openapi", schemars(with = "crate::base::schema::Instant"))]
@@ -256,7 +253,7 @@ pub(super) fn organization_data<'a>(
             partner: org.kind == crate::base::model::OrgKind::Reseller,
             kind: crate::idm::organizations::kind_name(org.kind),
             parent_id: org.parent,
-            status: org.status.as_str(),
+            status: org.status,
             creation_time: time::format_millis(org.created_at),
             modification_time: time::format_millis(org.updated_at),
             members: members

@@ -569,14 +569,8 @@ pub struct UserAttributes<'a> {
     pub zipcode: Option<&'a str>,
     pub comment: Option<&'a str>,
     pub confirmed: bool,
-    #[cfg_attr(
-        feature = "openapi",
-        schemars(
-            with = "crate::base::model::Lifecycle",
-            description = "The account's status"
-        )
-    )]
-    pub status: &'static str,
+    #[cfg_attr(feature = "openapi", schemars(description = "The account's status"))]
+    pub status: crate::base::model::Lifecycle,
     pub organization: OrgRef<'a>,
     #[cfg_attr(feature = "openapi", schemars(with = "crate::base::schema::Instant"))]
     pub created_at: String,
@@ -623,7 +617,7 @@ pub fn user_data<'a>(user: &'a User, org: &'a Organization) -> UserData<'a> {
             zipcode: p.zipcode.as_deref(),
             comment: p.comment.as_deref(),
             confirmed: user.confirmed,
-            status: user.status.as_str(),
+            status: user.status,
             organization: OrgRef {
                 id: org.id,
                 name: &org.name,

@@ -231,10 +231,18 @@ def in_group(b, group):
 
 
 def cc_delete_customer(case):
-    """A customer with no users left (one with users is kept, 400)."""
-    r = made(http.post("/v2/organizations", headers=CLONE, json={"organization": {
-        "name": f"Live {next(SERIAL)} Empty"}}))
-    case.path_parameters = {**case.path_parameters, "customerId": r.json()["data"]["id"]}
+    """A customer with no users yet (one with users is kept, 400), made by the
+    CSP client itself under the reseller; a `resellerId` the case names is
+    that reseller (another is 403). No other family's credential is involved:
+    their fuzzing, which runs before, may have ended any of them."""
+    r = made(http.post("/v1/Customers", headers=CC, json={
+        "companyName": f"Live {next(SERIAL)} Empty", "country": "PT", "addressLine1": "Rua 1",
+        "city": "Lisboa", "state": "Lisboa", "zip": "1000-001", "firstName": "Ana",
+        "lastName": "Silva", "email": unique("csp"), "phone": "+351000000", "role": {},
+        "resellerId": LIVE["reseller"]}))
+    case.path_parameters = {**case.path_parameters, "customerId": r.json()}
+    if case.query and "resellerId" in case.query:
+        case.query["resellerId"] = LIVE["reseller"]
 
 
 def cc_user_by_email(case):

@@ -207,6 +207,7 @@ def clone_user_update(case):
 def cc_customer_user(case):
     """A customer of the reseller, and the reseller's group (customers hold none)."""
     case.path_parameters = {**case.path_parameters, "customerId": LIVE["resold"]}
+    named_reseller(case)
     cc_new_user(case, LIVE["reseller_group"])
 
 
@@ -241,6 +242,11 @@ def cc_delete_customer(case):
         "lastName": "Silva", "email": unique("csp"), "phone": "+351000000", "role": {},
         "resellerId": LIVE["reseller"]}))
     case.path_parameters = {**case.path_parameters, "customerId": r.json()}
+    named_reseller(case)
+
+
+def named_reseller(case):
+    """A `resellerId` the case names is the reseller of what it reaches (another is 403)."""
     if case.query and "resellerId" in case.query:
         case.query["resellerId"] = LIVE["reseller"]
 
@@ -249,6 +255,7 @@ def cc_user_by_email(case):
     """A user of a customer of the reseller; the body's `id`, if any, is that user's."""
     user_id, _, email = new_customer(parent=LIVE["reseller"])
     case.path_parameters = {**case.path_parameters, "email": email}
+    named_reseller(case)
     if (b := body(case)) is None:
         return
     if "id" in b:

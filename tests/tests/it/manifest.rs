@@ -44,6 +44,33 @@ fn every_component_runs_its_own_crate_and_opens_the_default_store() {
     }
 }
 
+/// Cargo does not carry the release profile's `strip = true` into a
+/// per-package override: a component listed there without it was linked with
+/// `--strip-debug` only and shipped its function names (the core module's
+/// `name` section, about 16% of the component).
+#[test]
+fn overridden_components_are_stripped_too() {
+    let cargo: toml::Table = std::fs::read_to_string(workspace_root().join("Cargo.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let release = &cargo["profile"]["release"];
+    assert_eq!(release["strip"].as_bool(), Some(true));
+    let (manifest, _) = Manifest::load(&workspace_root().join("spin.toml")).unwrap();
+    let mut overridden = 0;
+    for (name, settings) in release["package"].as_table().expect("overrides") {
+        if manifest.component.contains_key(name) {
+            overridden += 1;
+            assert_eq!(
+                settings.get("strip").and_then(|s| s.as_bool()),
+                Some(true),
+                "{name} overrides the release profile without strip = true"
+            );
+        }
+    }
+    assert!(overridden > 0, "no component overrides the release profile");
+}
+
 /// The release profile is opt-level "z" for size, but argon2 is markedly
 /// slower optimised for size, and with fat LTO the component crate's
 /// opt-level is the link's: so every component that links argon2 is listed

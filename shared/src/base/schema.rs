@@ -23,6 +23,43 @@ pub fn response<T: JsonSchema>() -> Value {
     inline::<T>(SchemaSettings::draft2020_12().for_serialize())
 }
 
+/// The query parameters an operation reads, from a schema-only `T` beside
+/// its parser: one per property, required where `T` requires it, described
+/// by the field's doc comment. A query string has no null, so the null an
+/// `Option` field adds is dropped.
+pub fn query<T: JsonSchema>() -> Vec<Value> {
+    let schema = body::<T>();
+    let required = |name: &str| {
+        schema["required"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|n| n == name))
+    };
+    let mut out = Vec::new();
+    for (name, property) in schema["properties"].as_object().into_iter().flatten() {
+        let mut property = schemars::Schema::try_from(property.clone()).unwrap_or_default();
+        not_null(&mut property);
+        let description = property.remove("description").unwrap_or_default();
+        out.push(
+            json!({"name": name, "in": "query", "required": required(name),
+            "schema": property, "description": description}),
+        );
+    }
+    out
+}
+
+/// The fields `names` of the body `T`, which the parser also takes from the
+/// query (the body wins): as [`query`], none required there.
+pub fn query_instead<T: JsonSchema>(names: &[&str]) -> Vec<Value> {
+    let mut out = query::<T>();
+    out.retain(|p| names.iter().any(|n| p["name"] == *n));
+    for p in &mut out {
+        let what = p["description"].as_str().unwrap_or_default().to_string();
+        p["required"] = json!(false);
+        p["description"] = json!(format!("{what}: here or in the body (the body wins)"));
+    }
+    out
+}
+
 fn inline<T: JsonSchema>(settings: SchemaSettings) -> Value {
     let generator = settings
         .with(|s| {
@@ -161,6 +198,19 @@ pub fn not_null(schema: &mut schemars::Schema) {
                 for (k, v) in o {
                     schema.insert(k, v);
                 }
+            }
+        }
+    }
+}
+
+/// [`not_null`] on every property of an object: its fields may be left out
+/// but none sent as `null`.
+pub fn not_null_fields(schema: &mut schemars::Schema) {
+    if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+        for property in props.values_mut() {
+            if let Ok(mut p) = schemars::Schema::try_from(property.clone()) {
+                not_null(&mut p);
+                *property = p.to_value();
             }
         }
     }
@@ -326,5 +376,47 @@ pub mod samples {
             "{text}{}",
             "x".repeat(min.saturating_sub(text.len()))
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A query has no null and no body: an `Option` field is an optional
+    /// parameter of its inner type, any other a required one, each
+    /// described by its doc comment; `query_instead` requires none.
+    #[derive(JsonSchema)]
+    #[allow(dead_code, reason = "schema only")]
+    struct Sample {
+        /// Which one
+        #[schemars(length(min = 1, max = 8))]
+        name: String,
+        /// How many
+        #[schemars(range(max = 5), extend("default" = 2))]
+        count: Option<u8>,
+    }
+
+    #[test]
+    fn query_parameters_come_from_the_fields() {
+        assert_eq!(
+            query::<Sample>(),
+            vec![
+                json!({"name": "count", "in": "query", "required": false,
+                    "schema": {"type": "integer", "format": "uint8", "minimum": 0,
+                        "maximum": 5, "default": 2},
+                    "description": "How many"}),
+                json!({"name": "name", "in": "query", "required": true,
+                    "schema": {"type": "string", "minLength": 1, "maxLength": 8},
+                    "description": "Which one"}),
+            ]
+        );
+        let instead = query_instead::<Sample>(&["name"]);
+        assert_eq!(instead.len(), 1);
+        assert_eq!(instead[0]["required"], false);
+        assert_eq!(
+            instead[0]["description"],
+            "Which one: here or in the body (the body wins)"
+        );
     }
 }

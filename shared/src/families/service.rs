@@ -890,6 +890,17 @@ fn on_account_two_factor(
     ok(account_json(&user))
 }
 
+/// What [`on_api_clients`] reads on `POST`.
+#[cfg(feature = "openapi")]
+#[derive(schemars::JsonSchema)]
+pub struct NewApiClient {
+    #[schemars(length(max = 255), regex(pattern = r"\S"))]
+    pub name: String,
+    /// A reseller: the client acts as that reseller (else as the CSP, over
+    /// the whole tenant)
+    pub organization_id: Option<Uuid>,
+}
+
 /// `GET /admin/api-clients`: the clients made since they were listed (no
 /// secrets); `POST`: a client id and secret for CloudCockpit and Gcore.
 fn on_api_clients(req: &Request, env: &mut Env, config: &Config) -> Result<Response, Error> {
@@ -946,6 +957,29 @@ fn scim_connection_json(c: &identity::Credential) -> Value {
         "assigns_roles": c.assigns_roles,
         "created_at": crate::base::time::format_millis(c.created_at),
     })
+}
+
+/// What [`on_scim_connections`] reads: the body on `POST`, the query on `GET`.
+#[cfg(feature = "openapi")]
+pub mod scim_connection_bodies {
+    use schemars::JsonSchema;
+    use uuid::Uuid;
+
+    #[derive(JsonSchema)]
+    pub struct NewScimConnection {
+        #[schemars(length(max = 255), regex(pattern = r"\S"))]
+        pub name: String,
+        pub organization_id: Uuid,
+        /// Whether the connection may set its users' roles (make them customer_admin)
+        #[schemars(extend("default" = false))]
+        pub assigns_roles: Option<bool>,
+    }
+
+    #[derive(JsonSchema)]
+    pub struct ScimConnectionsQuery {
+        /// The customer organization whose live connections are listed
+        pub organization_id: Uuid,
+    }
 }
 
 /// `POST /admin/scim-connections` `{organization_id, name, assigns_roles?}`:

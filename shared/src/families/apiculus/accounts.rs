@@ -660,6 +660,15 @@ pub fn country_list(req: &Request, _env: &mut Env, _config: &Config) -> Response
     web::json(StatusCode::OK, &json!({"result": {"countries": countries}}))
 }
 
+/// What [`state_list`] reads.
+#[cfg(feature = "openapi")]
+#[derive(schemars::JsonSchema)]
+pub struct StateListQuery {
+    /// The country's objectId (ISO 3166-1 alpha-2, upper case; unknown: 404)
+    #[schemars(regex(pattern = "^[A-Z]{2}$"))]
+    pub code: String,
+}
+
 /// `GET /api/v1/stateList?code=<objectId>` (no credential): the country's
 /// ISO 3166-2 subdivisions; an unknown country is 404.
 pub fn state_list(req: &Request, _env: &mut Env, _config: &Config) -> Response {

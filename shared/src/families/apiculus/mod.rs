@@ -233,6 +233,15 @@ fn target(env: &Env, caller: &Caller, raw: &str) -> Result<Target, Error> {
     Ok(Target::Account { org, email })
 }
 
+/// What [`lifecycle`] reads.
+#[cfg(feature = "openapi")]
+#[derive(schemars::JsonSchema)]
+pub struct LifecycleQuery {
+    /// Must be true (exactly the text `true`; absent or any other: 422)
+    #[schemars(extend("enum" = [true]))]
+    pub manual: bool,
+}
+
 /// `PUT /api/v1/serv_<action>UserAccount/<user_id>?manual=true`: moves the
 /// account through the one lifecycle. Admin tokens only (`account_type` 11
 /// or 12); `terminate` is final; `enable` returns a disabled or restricted

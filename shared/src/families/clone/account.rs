@@ -59,6 +59,70 @@ fn passwords(req: &Request) -> Result<[Option<String>; 2], Error> {
     )
 }
 
+/// The bodies [`confirmation`], [`invitation`], [`password`] and
+/// [`sms_otp`] read with [`strings`]: present, non-empty strings. A token or
+/// state may come in the query instead ([`sign_in_fields`]); a password never.
+#[cfg(feature = "openapi")]
+pub mod bodies {
+    use schemars::JsonSchema;
+
+    /// An account token is `<32 hex>.<64 hex>`; anything else up to this
+    /// length is looked up and refused (422) like a spent one.
+    const TOKEN: u32 = 256;
+    /// Longer than any policy allows: the policy's refusal is a 422 too.
+    const PASSWORD: u32 = 1024;
+
+    #[derive(JsonSchema)]
+    pub struct Confirmation {
+        /// The confirmation token
+        #[schemars(length(min = 1, max = TOKEN))]
+        pub confirmation_token: String,
+    }
+
+    #[derive(JsonSchema)]
+    pub struct InvitationAccept {
+        /// The invitation token
+        #[schemars(length(min = 1, max = TOKEN))]
+        pub invitation_token: String,
+        #[schemars(length(min = 1, max = PASSWORD))]
+        pub password: String,
+        /// Equal to password when given
+        #[schemars(length(max = PASSWORD), transform = crate::base::schema::not_null)]
+        pub password_confirmation: Option<String>,
+    }
+
+    #[derive(JsonSchema)]
+    pub struct InvitationResend {
+        pub user_id: uuid::Uuid,
+    }
+
+    #[derive(JsonSchema)]
+    pub struct ForgotPassword {
+        /// The email
+        #[schemars(length(min = 1, max = 255))]
+        pub email: String,
+    }
+
+    #[derive(JsonSchema)]
+    pub struct PasswordReset {
+        /// The reset token
+        #[schemars(length(min = 1, max = TOKEN))]
+        pub reset_password_token: String,
+        #[schemars(length(min = 1, max = PASSWORD))]
+        pub password: String,
+        /// Equal to password when given
+        #[schemars(length(max = PASSWORD), transform = crate::base::schema::not_null)]
+        pub password_confirmation: Option<String>,
+    }
+
+    #[derive(JsonSchema)]
+    pub struct OtpSessionState {
+        /// The pending sign-in's state
+        #[schemars(length(min = 1, max = 128))]
+        pub otp_session_state: String,
+    }
+}
+
 fn ok(body: Value) -> Result<Response, Error> {
     Ok(web::json(StatusCode::OK, &body))
 }

@@ -434,6 +434,27 @@ fn on_organization(
     ok(organization_resource(&updated, &members, true))
 }
 
+/// What [`on_permissions`] reads: an unknown code is 422, a code the caller
+/// lacks 403 (both documented).
+#[cfg(feature = "openapi")]
+#[derive(schemars::JsonSchema)]
+pub struct PermissionsQuery {
+    /// Comma-separated permission codes to check; 403 when one is not held
+    #[schemars(with = "Option<PermissionCodes>")]
+    pub permissions: Option<String>,
+}
+
+#[cfg(feature = "openapi")]
+crate::base::schema::schema_type!(
+    /// [`PERMISSIONS`], comma-separated.
+    PermissionCodes,
+    {
+        let code = format!("({})", PERMISSIONS.join("|"));
+        serde_json::json!({"type": "string", "pattern": format!("^{code}(,{code})*$"),
+            "description": format!("Codes: {}", PERMISSIONS.join(", "))})
+    }
+);
+
 fn on_permissions(
     req: &Request,
     _: &mut Env,

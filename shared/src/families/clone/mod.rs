@@ -34,13 +34,13 @@ use crate::{base::time, idm::provision, idm::users};
 
 pub use crate::credential::identity::Config;
 
-mod account;
+pub mod account;
 mod audit;
 #[cfg(feature = "openapi")]
 pub mod bodies;
-pub(crate) mod current_user;
-pub(crate) mod organizations;
-mod session;
+pub mod current_user;
+pub mod organizations;
+pub mod session;
 mod two_factor;
 
 pub use account::{confirmation, invitation, password, sms_otp};
@@ -627,6 +627,17 @@ pub fn user_data<'a>(user: &'a User, org: &'a Organization) -> UserData<'a> {
         },
         relationships: Relationships {},
     }
+}
+
+/// What [`user`] reads on `DELETE` ([`query_flag`]: exactly true or false,
+/// else 422).
+#[cfg(feature = "openapi")]
+#[derive(schemars::JsonSchema)]
+pub struct DeleteUserQuery {
+    /// Operators: erase the record and free the email (else a soft delete;
+    /// another role asking to purge is 403)
+    #[schemars(extend("default" = false))]
+    pub purge: Option<bool>,
 }
 
 /// `GET`, `PUT` (seed 002) and `DELETE /v2/users/{id}`: 200 with the user,

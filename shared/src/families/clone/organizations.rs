@@ -178,6 +178,16 @@ pub fn organization(req: &Request, env: &mut Env, config: &Config) -> Response {
     result.unwrap_or_else(|e| render_error(&e))
 }
 
+/// What [`move_user`] reads.
+#[cfg(feature = "openapi")]
+#[derive(schemars::JsonSchema)]
+pub struct MoveQuery {
+    /// The user to move
+    pub user_id: Uuid,
+    /// The organization to move to
+    pub organization_id: Uuid,
+}
+
 /// `PUT /v2/organizations/move?user_id=&organization_id=`: 200 with the
 /// organization the user now belongs to.
 pub fn move_user(req: &Request, env: &mut Env, config: &Config) -> Response {
@@ -386,6 +396,16 @@ pub fn unsubscribe(req: &Request, env: &mut Env, config: &Config) -> Response {
         ))
     })();
     result.unwrap_or_else(|e| render_error(&e))
+}
+
+/// What [`subscriptions`] reads ([`super::query_flag`]: exactly true or
+/// false; anything else is 422, which the operation does not list).
+#[cfg(feature = "openapi")]
+#[derive(schemars::JsonSchema)]
+pub struct SubscriptionsQuery {
+    /// Only active subscriptions
+    #[schemars(extend("default" = false))]
+    pub active: Option<bool>,
 }
 
 /// `GET /v2/organizations/{id}/subscriptions[?active=true]`.

@@ -25,6 +25,63 @@ pub(super) fn sign_in_fields(req: &Request) -> Result<Map<String, Value>, Error>
     Ok(fields)
 }
 
+/// The fields [`sign_in`] and [`impersonate`] read, from the JSON body or
+/// the query ([`sign_in_fields`]).
+#[cfg(feature = "openapi")]
+pub mod bodies {
+    use schemars::JsonSchema;
+
+    /// Step 1 (username, password) or, for a user with a second factor,
+    /// step 2 (`otp_session_state` with `otp_attempt` or `recovery_code`).
+    #[derive(JsonSchema)]
+    #[schemars(transform = steps, transform = crate::base::schema::not_null_fields)]
+    pub struct SignIn {
+        /// The email
+        #[schemars(length(min = 1))]
+        pub username: Option<String>,
+        /// The password
+        #[schemars(length(min = 1))]
+        pub password: Option<String>,
+        /// Second step: the state the first step answered (any state makes
+        /// this the second step; a bogus one is 401)
+        #[schemars(length(min = 1, max = 128))]
+        pub otp_session_state: Option<String>,
+        /// Second step: an authenticator code
+        #[schemars(length(min = 1, max = 64), regex(pattern = r"\S"))]
+        pub otp_attempt: Option<String>,
+        /// Second step: a recovery code (instead of otp_attempt)
+        #[schemars(length(min = 1, max = 64), regex(pattern = r"\S"))]
+        pub recovery_code: Option<String>,
+    }
+
+    fn steps(schema: &mut schemars::Schema) {
+        schema.insert(
+            "anyOf".into(),
+            serde_json::json!([{"required": ["username", "password"]},
+                {"required": ["otp_session_state", "otp_attempt"]},
+                {"required": ["otp_session_state", "recovery_code"]}]),
+        );
+    }
+
+    /// `DELETE /auth/impersonate`: the revert token, in the body or the
+    /// query (the body wins), so neither requires it; without either the
+    /// answer is 422.
+    #[derive(JsonSchema)]
+    #[schemars(transform = crate::base::schema::not_null_fields)]
+    pub struct Revert {
+        /// The revert token the impersonation answered
+        #[schemars(length(min = 1, max = 128))]
+        pub impersonator_revert_token: Option<String>,
+    }
+
+    /// `POST /auth/impersonate`'s query.
+    #[derive(JsonSchema)]
+    pub struct ImpersonateQuery {
+        /// The user to impersonate (narrower role, in reach)
+        pub uuid: uuid::Uuid,
+    }
+}
+
 fn credentials(fields: &Map<String, Value>) -> Result<(String, String), Error> {
     let mut errors = FieldErrors::default();
     let mut field = |name: &str| match fields.get(name) {

@@ -145,6 +145,29 @@ pub fn customers(req: &Request, env: &mut Env, config: &Config) -> Response {
     )
 }
 
+/// What [`list`] reads.
+#[cfg(feature = "openapi")]
+#[derive(schemars::JsonSchema)]
+#[schemars(rename_all = "camelCase")]
+pub struct CustomersQuery {
+    #[schemars(flatten)]
+    pub paging: super::PagingQuery,
+    /// Only that reseller's customers (one in reach, else 403)
+    pub reseller_id: Option<Uuid>,
+    /// Include deleted customers
+    #[schemars(extend("default" = true))]
+    pub include_deleted: Option<bool>,
+    #[schemars(flatten)]
+    pub sort_search: super::SortSearchQuery,
+    /// Field searchValue looks in (needs searchValue); Domain and
+    /// ProviderCustomerId match nothing here
+    #[schemars(extend("default" = "Company.Name", "enum" = ["Company.Name", "InternalIdentifier", "Domain", "ProviderCustomerId"]))]
+    pub search_field: Option<String>,
+    /// Sort by company name
+    #[schemars(extend("enum" = ["Company.Name"]))]
+    pub sort_property_name: Option<String>,
+}
+
 fn list(
     req: &Request,
     env: &mut Env,

@@ -29,7 +29,7 @@ use crate::credential::auth::Caller;
 use crate::credential::identity::{self, Config};
 use crate::edge::web::{self, Request, Response, header_str};
 
-pub(crate) mod customers;
+pub mod customers;
 pub mod portal_users;
 
 pub use customers::{account_info, customer, customers, internal_identifier};
@@ -351,6 +351,43 @@ fn paging(req: &Request) -> Result<(usize, usize), Error> {
     let size = number("pageSize", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
     errors.into_result()?;
     Ok((page, size))
+}
+
+/// What [`paging`] reads; the paged lists flatten it into their queries.
+#[cfg(feature = "openapi")]
+#[derive(schemars::JsonSchema)]
+#[schemars(rename_all = "camelCase")]
+pub struct PagingQuery {
+    /// Page number, from 1
+    #[schemars(range(min = 1, max = i32::MAX), extend("default" = 1))]
+    pub page_number: Option<u32>,
+    /// Rows per page
+    #[schemars(range(min = 1, max = MAX_PAGE_SIZE), extend("default" = DEFAULT_PAGE_SIZE))]
+    pub page_size: Option<u32>,
+}
+
+/// `resellerId` on an operation that reaches one customer or user: in reach
+/// (else 403), a GUID (else 400).
+#[cfg(feature = "openapi")]
+#[derive(schemars::JsonSchema)]
+#[schemars(rename_all = "camelCase")]
+pub struct ResellerQuery {
+    /// The customer must be this reseller's direct customer, the user in
+    /// its subtree (else 403)
+    pub reseller_id: Option<Uuid>,
+}
+
+/// `ascendingOrder` and `searchValue`, as both lists read them.
+#[cfg(feature = "openapi")]
+#[derive(schemars::JsonSchema)]
+#[schemars(rename_all = "camelCase")]
+pub struct SortSearchQuery {
+    /// Sort direction for sortPropertyName (`true`/`false`, any case)
+    #[schemars(extend("default" = true))]
+    pub ascending_order: Option<bool>,
+    /// Text searched for (case-insensitive); blank is ignored
+    #[schemars(length(max = 255))]
+    pub search_value: Option<String>,
 }
 
 /// The documented paged collection: `totalCount` rows, over `span` slots

@@ -311,6 +311,31 @@ pub fn reseller_users(req: &Request, env: &mut Env, config: &Config) -> Response
     })
 }
 
+/// What [`users`] reads.
+#[cfg(feature = "openapi")]
+#[derive(schemars::JsonSchema)]
+#[schemars(rename_all = "camelCase")]
+pub struct UsersQuery {
+    #[schemars(flatten)]
+    pub paging: super::PagingQuery,
+    /// Only users in that reseller's subtree (one in reach, else 403)
+    pub reseller_id: Option<Uuid>,
+    #[schemars(flatten)]
+    pub sort_search: super::SortSearchQuery,
+    /// Sort column
+    #[schemars(extend("enum" = ["Name", "Email"]))]
+    pub sort_property_name: Option<String>,
+    /// Comma-separated group ids: users in any of them
+    #[schemars(regex(pattern = GROUP_IDS))]
+    pub groups: Option<String>,
+}
+
+#[cfg(feature = "openapi")]
+const GROUP_IDS: &str = concat!(
+    "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}",
+    "(,[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})*$"
+);
+
 /// `GET /v1` (U1): every user in reach, paged; `searchValue` (in the name or
 /// email), `sortPropertyName` (`Name` or `Email`) with `ascendingOrder`
 /// (default true), `groups` (comma-separated group ids: users in any of
@@ -425,6 +450,18 @@ pub fn user(req: &Request, env: &mut Env, config: &Config) -> Response {
             Ok(web::empty(StatusCode::NO_CONTENT))
         },
     )
+}
+
+/// What [`groups`] reads on `GET`.
+#[cfg(feature = "openapi")]
+#[derive(schemars::JsonSchema)]
+#[schemars(rename_all = "camelCase")]
+pub struct GroupsQuery {
+    #[schemars(flatten)]
+    pub paging: super::PagingQuery,
+    /// List the groups assignable in this organization (one in reach;
+    /// default the caller's own) rather than the caller's
+    pub organization_id: Option<Uuid>,
 }
 
 /// `GET /v1/users/groups` (G1): the groups assignable in the caller's

@@ -428,6 +428,29 @@ fn owners(env: &Env, tenant: &str, tokens: &[Credential]) -> Result<Vec<User>, E
         .collect())
 }
 
+/// What [`TokenFilter::parse`] reads. A bad value is 400, which the
+/// operation does not list: the schemas are exact.
+#[cfg(feature = "openapi")]
+#[derive(schemars::JsonSchema)]
+pub struct TokensQuery {
+    /// Token role: 1/Administrators, or any other role id or name for
+    /// non-administrator tokens
+    #[schemars(extend("enum" = ["1", "Administrators", "2", "5", "3009", "3022", "Users", "Engineers"]))]
+    pub role: Option<String>,
+    /// Only tokens of this user id
+    #[schemars(range(max = JSON_SAFE))]
+    pub issued_by: Option<u64>,
+    /// Only tokens not of this user id
+    #[schemars(range(max = JSON_SAFE))]
+    pub not_issued_by: Option<u64>,
+    /// Accepted and ignored: deleted tokens are never listed
+    pub deleted: Option<bool>,
+}
+
+/// User ids are u64 in the code; bounded to JSON-safe integers in the document.
+#[cfg(feature = "openapi")]
+const JSON_SAFE: u64 = 9_007_199_254_740_991;
+
 /// The list filters of `GET .../tokens`: `role` (a group id or name),
 /// `issued_by` and `not_issued_by` (user ids). `deleted` is accepted and has
 /// no effect: deleted tokens are never listed.

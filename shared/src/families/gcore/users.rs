@@ -487,6 +487,18 @@ fn seller_org(
     })
 }
 
+/// What [`list`] reads (through [`query_number`]).
+#[cfg(feature = "openapi")]
+#[derive(schemars::JsonSchema)]
+pub struct UsersQuery {
+    /// Rows to return (0 is read as 1)
+    #[schemars(range(max = 1000), extend("default" = 50))]
+    pub limit: Option<u32>,
+    /// Rows to skip (at most `usize::MAX / 2`, which is i32::MAX on wasm32)
+    #[schemars(range(max = i32::MAX), extend("default" = 0))]
+    pub offset: Option<u32>,
+}
+
 fn query_number(req: &Request, name: &str, default: usize, max: usize) -> Result<usize, Error> {
     let raw = req
         .uri()

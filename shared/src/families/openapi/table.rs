@@ -12,7 +12,10 @@
 use serde_json::{Map, Value, json};
 
 use crate::base::schema::{self, body};
+use crate::families::clone::account::bodies as account;
 use crate::families::clone::bodies as clone;
+use crate::families::clone::session::bodies as session;
+use crate::families::scim::filter::SCIM_STRING;
 
 mod query;
 mod success;
@@ -214,46 +217,28 @@ fn admin_tenant_change() -> Option<Value> {
     Some(body::<crate::idm::admin::TenantChange>())
 }
 
-/// An account token (`<32 hex>.<64 hex>`) in field `name`.
-fn account_token(name: &str) -> Value {
-    json!({name: {"type": "string", "minLength": 1, "maxLength": 256}})
-}
-
 fn confirmation_token() -> Option<Value> {
-    object(&["confirmation_token"], account_token("confirmation_token"))
-}
-
-fn new_password(token: &str) -> Option<Value> {
-    let mut props = account_token(token);
-    props["password"] = json!({"type": "string", "minLength": 1, "maxLength": 1024});
-    props["password_confirmation"] = json!({"type": "string", "maxLength": 1024});
-    object(&[token, "password"], props)
+    Some(body::<account::Confirmation>())
 }
 
 fn invitation_accept() -> Option<Value> {
-    new_password("invitation_token")
+    Some(body::<account::InvitationAccept>())
 }
 
 fn invitation_resend() -> Option<Value> {
-    object(&["user_id"], json!({"user_id": uuid()}))
+    Some(body::<account::InvitationResend>())
 }
 
 fn password_reset() -> Option<Value> {
-    new_password("reset_password_token")
+    Some(body::<account::PasswordReset>())
 }
 
 fn otp_session_state() -> Option<Value> {
-    object(
-        &["otp_session_state"],
-        json!({"otp_session_state": {"type": "string", "minLength": 1, "maxLength": 128}}),
-    )
+    Some(body::<account::OtpSessionState>())
 }
 
 fn forgot_password() -> Option<Value> {
-    object(
-        &["email"],
-        json!({"email": {"type": "string", "minLength": 1, "maxLength": 255}}),
-    )
+    Some(body::<account::ForgotPassword>())
 }
 
 fn admin_reseller() -> Option<Value> {
@@ -290,35 +275,19 @@ fn admin_account_status() -> Option<Value> {
 }
 
 fn admin_api_client() -> Option<Value> {
-    object(
-        &["name"],
-        json!({"name": non_blank(), "organization_id": uuid(),
-               "assigns_roles": {"type": "boolean", "default": false,
-                   "description": "Whether the connection may set its users' roles (make them customer_admin)"}}),
-    )
+    Some(body::<crate::families::service::NewApiClient>())
 }
 
 fn admin_scim_connection() -> Option<Value> {
-    object(
-        &["name", "organization_id"],
-        json!({"name": non_blank(), "organization_id": uuid(),
-               "assigns_roles": {"type": "boolean", "default": false,
-                   "description": "Whether the connection may set its users' roles (make them customer_admin)"}}),
-    )
+    Some(body::<
+        crate::families::service::scim_connection_bodies::NewScimConnection,
+    >())
 }
 
 /// A SCIM string attribute: text up to 255 characters, or null to clear it.
 fn scim_text() -> Value {
     json!({"type": ["string", "null"], "maxLength": 255})
 }
-
-/// One attribute path as `scim::filter` parses it: `[URN ":"] name ["." sub]`.
-pub(crate) const SCIM_ATTR_PATH: &str =
-    r"(urn:[A-Za-z0-9.:_-]+:)?[A-Za-z$][A-Za-z0-9_-]*(\.[A-Za-z$][A-Za-z0-9_-]*)?";
-
-/// A quoted string as a SCIM filter reads it: JSON's, so neither a raw
-/// control character nor a backslash the pattern cannot pair with an escape.
-pub(crate) const SCIM_STRING: &str = r#""[^"\\\x00-\x1f]*""#;
 
 /// A PatchOp's `op` (`scim::patch`: any case).
 fn scim_patch_op() -> Value {
@@ -572,16 +541,8 @@ fn credentials(user: &str) -> Option<Value> {
         "properties": {user: text, "password": text}}))
 }
 
-/// Clone sign-in: step 1 (username, password) or, for a user with a second
-/// factor, step 2 (`otp_session_state` with `otp_attempt` or `recovery_code`).
 fn username_password() -> Option<Value> {
-    let code = json!({"type": "string", "minLength": 1, "maxLength": 64});
-    Some(json!({"type": "object", "properties": {
-        "username": {"type": "string"}, "password": {"type": "string"},
-        "otp_session_state": {"type": "string"}, "otp_attempt": code, "recovery_code": code},
-        "anyOf": [{"required": ["username", "password"]},
-                  {"required": ["otp_session_state", "otp_attempt"]},
-                  {"required": ["otp_session_state", "recovery_code"]}]}))
+    Some(body::<session::SignIn>())
 }
 
 /// A second factor: a current authenticator code or a recovery code.
@@ -600,14 +561,8 @@ fn password_only() -> Option<Value> {
     )
 }
 
-/// The token goes in the body or in the query (the body wins), so neither
-/// requires it; without either the answer is 422.
 fn revert_token() -> Option<Value> {
-    object(
-        &[],
-        json!({"impersonator_revert_token": {"type": "string", "minLength": 1, "maxLength": 128,
-            "description": "Required here or in the query"}}),
-    )
+    Some(body::<session::Revert>())
 }
 
 fn otp_attempt() -> Option<Value> {

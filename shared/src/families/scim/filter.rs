@@ -11,6 +11,16 @@ use serde_json::Value;
 
 use crate::base::time::parse_iso8601;
 
+/// One attribute path as [`parse_path`] reads it: `[URN ":"] name ["." sub]`.
+#[cfg(feature = "openapi")]
+pub(crate) const SCIM_ATTR_PATH: &str =
+    r"(urn:[A-Za-z0-9.:_-]+:)?[A-Za-z$][A-Za-z0-9_-]*(\.[A-Za-z$][A-Za-z0-9_-]*)?";
+
+/// A quoted string as a SCIM filter reads it: JSON's, so neither a raw
+/// control character nor a backslash the pattern cannot pair with an escape.
+#[cfg(feature = "openapi")]
+pub(crate) const SCIM_STRING: &str = r#""[^"\\\x00-\x1f]*""#;
+
 /// `[urn:...:]name[.sub]`, names lower-cased (they match case-insensitively).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttrPath {

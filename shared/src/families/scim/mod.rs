@@ -176,6 +176,68 @@ pub fn query_params(req: &Request) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// What [`projection_params`] reads, on every read and write.
+#[cfg(feature = "openapi")]
+#[derive(schemars::JsonSchema)]
+#[schemars(rename_all = "camelCase")]
+pub struct ProjectionQuery {
+    /// Comma-separated attribute paths to return (and id, schemas)
+    #[schemars(with = "Option<AttributeList>")]
+    pub attributes: Option<String>,
+    /// Comma-separated attribute paths to leave out
+    #[schemars(with = "Option<AttributeList>")]
+    pub excluded_attributes: Option<String>,
+}
+
+#[cfg(feature = "openapi")]
+crate::base::schema::schema_type!(
+    /// Attribute paths as [`projection::parse_list`] reads them.
+    AttributeList,
+    {
+        let path = filter::SCIM_ATTR_PATH;
+        serde_json::json!({"type": "string", "maxLength": 255,
+            "pattern": format!("^({path}(,{path})*)?$")})
+    }
+);
+
+/// What [`list_params`] reads, with the projection.
+#[cfg(feature = "openapi")]
+#[derive(schemars::JsonSchema)]
+#[schemars(rename_all = "camelCase")]
+pub struct ListQuery {
+    /// A filter (RFC 7644 3.4.2.2), e.g. userName eq "ana@example.com". The
+    /// pattern gives the flat form; grouping, not and value paths are
+    /// accepted too
+    #[schemars(with = "Option<FlatFilter>")]
+    pub filter: Option<String>,
+    /// 1-based index of the first result (below 1 reads as 1)
+    pub start_index: Option<i64>,
+    /// Results per page, at most 200 (default 100; negative reads as 0)
+    pub count: Option<i64>,
+    /// An attribute path to sort by
+    #[schemars(length(max = 255))]
+    pub sort_by: Option<String>,
+    /// Sort order
+    #[schemars(extend("enum" = ["ascending", "descending"]))]
+    pub sort_order: Option<String>,
+    #[schemars(flatten)]
+    pub projection: ProjectionQuery,
+}
+
+#[cfg(feature = "openapi")]
+crate::base::schema::schema_type!(
+    /// Comparisons joined by `and` / `or` ([`filter::parse`] reads the whole
+    /// RFC grammar; this is the form a schema can state).
+    FlatFilter,
+    {
+        let path = filter::SCIM_ATTR_PATH;
+        let value = format!("({}|true|false|null|-?[0-9]+)", filter::SCIM_STRING);
+        let test = format!("{path} (pr|(eq|ne|co|sw|ew|gt|ge|lt|le) {value})");
+        serde_json::json!({"type": "string", "maxLength": 1024,
+            "pattern": format!("^{test}( (and|or) {test})*$")})
+    }
+);
+
 /// `attributes` and `excludedAttributes` (RFC 7644 §3.4.2.5), read before
 /// anything is written so a bad one changes nothing.
 pub fn projection_params(req: &Request) -> Result<(Vec<AttrPath>, Vec<AttrPath>), ScimError> {

@@ -252,8 +252,12 @@ def named_reseller(case):
 
 
 def cc_user_by_email(case):
-    """A user of a customer of the reseller; the body's `id`, if any, is that user's."""
-    user_id, _, email = new_customer(parent=LIVE["reseller"])
+    """A user of a customer of the reseller, made by the CSP client itself (as
+    for DELETE /v1/Customers); the body's `id`, if any, is that user's."""
+    email = unique("ccuser")
+    user_id = made(http.post(f"/v1/customer/{LIVE['resold']}/users", headers=CC, json={
+        "firstName": "Ana", "lastName": "Silva", "email": email, "role": {},
+        "groups": [{"id": LIVE["reseller_group"]}]})).json()
     case.path_parameters = {**case.path_parameters, "email": email}
     named_reseller(case)
     if (b := body(case)) is None:

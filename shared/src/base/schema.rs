@@ -38,24 +38,33 @@ pub fn query<T: JsonSchema>() -> Vec<Value> {
     for (name, property) in schema["properties"].as_object().into_iter().flatten() {
         let mut property = schemars::Schema::try_from(property.clone()).unwrap_or_default();
         not_null(&mut property);
-        let description = property.remove("description").unwrap_or_default();
-        out.push(
-            json!({"name": name, "in": "query", "required": required(name),
-            "schema": property, "description": description}),
-        );
+        let mut parameter = json!({"name": name, "in": "query", "required": required(name)});
+        if let Some(description) = property.remove("description") {
+            parameter["description"] = description;
+        }
+        parameter["schema"] = property.to_value();
+        out.push(parameter);
     }
     out
 }
 
 /// The fields `names` of the body `T`, which the parser also takes from the
-/// query (the body wins): as [`query`], none required there.
+/// query (the body wins): as [`query`], none required there, since the body
+/// may hold it; the description says which `T` requires.
 pub fn query_instead<T: JsonSchema>(names: &[&str]) -> Vec<Value> {
     let mut out = query::<T>();
     out.retain(|p| names.iter().any(|n| p["name"] == *n));
     for p in &mut out {
-        let what = p["description"].as_str().unwrap_or_default().to_string();
+        let what = p["description"].as_str().unwrap_or("The field").to_string();
+        let needed = if p["required"] == true {
+            "required, "
+        } else {
+            ""
+        };
         p["required"] = json!(false);
-        p["description"] = json!(format!("{what}: here or in the body (the body wins)"));
+        p["description"] = json!(format!(
+            "{what}: {needed}here or in the body (the body wins)"
+        ));
     }
     out
 }
@@ -416,7 +425,7 @@ mod tests {
         assert_eq!(instead[0]["required"], false);
         assert_eq!(
             instead[0]["description"],
-            "Which one: here or in the body (the body wins)"
+            "Which one: required, here or in the body (the body wins)"
         );
     }
 }

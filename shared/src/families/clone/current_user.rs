@@ -439,7 +439,6 @@ fn on_organization(
 #[cfg(feature = "openapi")]
 #[derive(schemars::JsonSchema)]
 pub struct PermissionsQuery {
-    /// Comma-separated permission codes to check; 403 when one is not held
     #[schemars(with = "Option<PermissionCodes>")]
     pub permissions: Option<String>,
 }
@@ -451,7 +450,10 @@ crate::base::schema::schema_type!(
     {
         let code = format!("({})", PERMISSIONS.join("|"));
         serde_json::json!({"type": "string", "pattern": format!("^{code}(,{code})*$"),
-            "description": format!("Codes: {}", PERMISSIONS.join(", "))})
+            "description": format!(
+                "Comma-separated permission codes to check ({}); 403 when one is not held",
+                PERMISSIONS.join(", ")
+            )})
     }
 );
 

@@ -399,7 +399,7 @@ pub fn unsubscribe(req: &Request, env: &mut Env, config: &Config) -> Response {
 }
 
 /// What [`subscriptions`] reads ([`super::query_flag`]: exactly true or
-/// false; anything else is 422, which the operation does not list).
+/// false; anything else is 422).
 #[cfg(feature = "openapi")]
 #[derive(schemars::JsonSchema)]
 pub struct SubscriptionsQuery {

@@ -366,14 +366,22 @@ pub struct PagingQuery {
     pub page_size: Option<u32>,
 }
 
-/// `resellerId` on an operation that reaches one customer or user: in reach
-/// (else 403), a GUID (else 400).
+/// `resellerId` on an operation that reaches one customer: in reach (else
+/// 403), a GUID (else 400).
 #[cfg(feature = "openapi")]
 #[derive(schemars::JsonSchema)]
 #[schemars(rename_all = "camelCase")]
-pub struct ResellerQuery {
-    /// The customer must be this reseller's direct customer, the user in
-    /// its subtree (else 403)
+pub struct CustomerResellerQuery {
+    /// The customer must be this reseller's direct customer (else 403)
+    pub reseller_id: Option<Uuid>,
+}
+
+/// `resellerId` on an operation that reaches one user.
+#[cfg(feature = "openapi")]
+#[derive(schemars::JsonSchema)]
+#[schemars(rename_all = "camelCase")]
+pub struct UserResellerQuery {
+    /// The user must be in this reseller's subtree (else 403)
     pub reseller_id: Option<Uuid>,
 }
 

@@ -428,8 +428,7 @@ fn owners(env: &Env, tenant: &str, tokens: &[Credential]) -> Result<Vec<User>, E
         .collect())
 }
 
-/// What [`TokenFilter::parse`] reads. A bad value is 400, which the
-/// operation does not list: the schemas are exact.
+/// What [`TokenFilter::parse`] reads; a bad value is 400.
 #[cfg(feature = "openapi")]
 #[derive(schemars::JsonSchema)]
 pub struct TokensQuery {

@@ -147,8 +147,10 @@ pub fn query_parameters(method: &str, path: &str) -> Vec<Value> {
         // CloudCockpit v1.
         ("get", "/v1/Customers") => query::<cloudcockpit::customers::CustomersQuery>(),
         ("get" | "delete", "/v1/Customers/{customerId}")
-        | ("get" | "post", "/v1/customer/{customerId}/users")
-        | ("patch" | "delete", "/v1/users/{email}") => query::<cloudcockpit::ResellerQuery>(),
+        | ("get" | "post", "/v1/customer/{customerId}/users") => {
+            query::<cloudcockpit::CustomerResellerQuery>()
+        }
+        ("patch" | "delete", "/v1/users/{email}") => query::<cloudcockpit::UserResellerQuery>(),
         ("get", "/v1") => query::<cloudcockpit::portal_users::UsersQuery>(),
         ("get", "/v1/users/groups") => query::<cloudcockpit::portal_users::GroupsQuery>(),
 

@@ -396,7 +396,14 @@ fn current_user(
     result.unwrap_or_else(|e| render_error(&e))
 }
 
-fn ok<T: serde::Serialize>(body: T) -> Result<Response, Error> {
+/// A `Value` answer through the one non-generic `web::json`: answering the
+/// small bodies through [`typed`] instead linked a second serializer of
+/// `Value` into each component (+82 bytes in `v2-user-validate-token`).
+fn ok(body: Value) -> Result<Response, Error> {
+    Ok(web::json(StatusCode::OK, &body))
+}
+
+fn typed<T: serde::Serialize>(body: T) -> Result<Response, Error> {
     Ok(web::serialized(StatusCode::OK, &body))
 }
 
@@ -409,11 +416,11 @@ fn on_me(
     org: Organization,
 ) -> Result<Response, Error> {
     if req.method() == Method::GET {
-        return ok(me_resource(&user, &org));
+        return typed(me_resource(&user, &org));
     }
     let change = parse_user_change(&json_object(req)?)?;
     let updated = users::update_me(env, &caller, &change, &web::client_address(req))?;
-    ok(me_resource(&updated, &org))
+    typed(me_resource(&updated, &org))
 }
 
 fn on_organization(
@@ -426,12 +433,12 @@ fn on_organization(
 ) -> Result<Response, Error> {
     if req.method() == Method::GET {
         let members = members(env, &caller.tenant, &org)?;
-        return ok(organization_resource(&org, &members, user.role.is_admin()));
+        return typed(organization_resource(&org, &members, user.role.is_admin()));
     }
     let change = parse_org_change(&json_object(req)?)?;
     let updated = organizations::update(env, &caller, org.id, &change)?;
     let members = members(env, &caller.tenant, &updated)?;
-    ok(organization_resource(&updated, &members, true))
+    typed(organization_resource(&updated, &members, true))
 }
 
 /// What [`on_permissions`] reads: an unknown code is 422, a code the caller

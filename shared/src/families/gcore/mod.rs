@@ -114,12 +114,18 @@ pub(crate) fn administrators(group: &Value) -> Option<bool> {
     }
 }
 
-/// Gcore's group for a role.
-pub fn group(role: Role) -> Value {
+/// Gcore's group for a role: Administrators (1) or Users (2).
+pub fn group(role: Role) -> users::GroupRef {
     if role.is_admin() {
-        json!({"id": 1, "name": "Administrators"})
+        users::GroupRef {
+            id: 1,
+            name: "Administrators",
+        }
     } else {
-        json!({"id": 2, "name": "Users"})
+        users::GroupRef {
+            id: 2,
+            name: "Users",
+        }
     }
 }
 
@@ -162,7 +168,7 @@ fn pair(
     for (k, v) in [
         ("user_id", json!(user_id)),
         ("user_type", json!(user_type(user.role))),
-        ("user_groups", json!([group(user.role)["name"]])),
+        ("user_groups", json!([group(user.role).name])),
         ("client_id", json!(client_id)),
         ("email", json!(user.email)),
         ("username", json!(user.email)),
@@ -395,25 +401,69 @@ fn token_role(body: &Map<String, Value>, caller: &Caller, errors: &mut FieldErro
     }
 }
 
-fn token_json(t: &Credential, owner: Option<&User>, client_id: u64, now: time::Millis) -> Value {
-    json!({
-        "id": t.number,
-        "name": t.name,
-        "description": t.description,
-        "exp_date": t.expires_at.map(time::format_millis),
-        "expired": t.expires_at.is_some_and(|e| e <= now),
-        "deleted": t.revoked,
-        "created": time::format_millis(t.created_at),
-        "last_usage": time::format_millis(t.last_used.unwrap_or(t.created_at)),
-        "client_user": {
-            "client_id": client_id,
-            "deleted": false,
-            "role": group(t.role.unwrap_or(Role::User)),
-            "user_email": owner.map(|u| u.email.clone()),
-            "user_id": owner.and_then(|u| u.number),
-            "user_name": owner.and_then(|u| u.profile.first_name.clone()),
-        }
-    })
+/// An API token as Gcore shows one (`APIToken`): every token answer, and
+/// each list item. `token`, the secret, is only in the answer that made it.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct TokenView<'a> {
+    /// Always set for an API token (`api_tokens::create` numbers it).
+    #[cfg_attr(feature = "openapi", schemars(with = "u64"))]
+    pub id: Option<u64>,
+    pub name: &'a str,
+    pub description: Option<&'a str>,
+    /// When it stops working, as the client gave it (a plain string, as
+    /// every client-given date); null: never.
+    pub exp_date: Option<String>,
+    pub expired: bool,
+    pub deleted: bool,
+    #[cfg_attr(feature = "openapi", schemars(with = "crate::base::schema::Instant"))]
+    pub created: String,
+    /// Its last use, or its creation if never used.
+    #[cfg_attr(feature = "openapi", schemars(with = "crate::base::schema::Instant"))]
+    pub last_usage: String,
+    pub client_user: ClientUser<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schemars(transform = crate::base::schema::not_null))]
+    pub token: Option<String>,
+}
+
+/// The client and user a token belongs to.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct ClientUser<'a> {
+    pub client_id: u64,
+    pub deleted: bool,
+    pub role: users::GroupRef,
+    pub user_email: Option<&'a str>,
+    pub user_id: Option<u64>,
+    pub user_name: Option<&'a str>,
+}
+
+fn token_view<'a>(
+    t: &'a Credential,
+    owner: Option<&'a User>,
+    client_id: u64,
+    now: time::Millis,
+) -> TokenView<'a> {
+    TokenView {
+        id: t.number,
+        name: &t.name,
+        description: t.description.as_deref(),
+        exp_date: t.expires_at.map(time::format_millis),
+        expired: t.expires_at.is_some_and(|e| e <= now),
+        deleted: t.revoked,
+        created: time::format_millis(t.created_at),
+        last_usage: time::format_millis(t.last_used.unwrap_or(t.created_at)),
+        client_user: ClientUser {
+            client_id,
+            deleted: false,
+            role: group(t.role.unwrap_or(Role::User)),
+            user_email: owner.map(|u| u.email.as_str()),
+            user_id: owner.and_then(|u| u.number),
+            user_name: owner.and_then(|u| u.profile.first_name.as_deref()),
+        },
+        token: None,
+    }
 }
 
 fn owners(env: &Env, tenant: &str, tokens: &[Credential]) -> Result<Vec<User>, Error> {
@@ -518,16 +568,16 @@ pub fn tokens(req: &Request, env: &mut Env, config: &Config) -> Response {
             let filter = TokenFilter::parse(req)?;
             let list = api_tokens::list_tokens(env, &caller, &org)?;
             let owners = owners(env, &caller.tenant, &list)?;
-            let body: Vec<Value> = list
+            let body: Vec<TokenView> = list
                 .iter()
                 .filter_map(|t| {
                     let owner = owners.iter().find(|u| Some(u.id) == t.user);
                     filter
                         .keeps(t, owner.and_then(|u| u.number))
-                        .then(|| token_json(t, owner, client_id, env.now))
+                        .then(|| token_view(t, owner, client_id, env.now))
                 })
                 .collect();
-            return Ok(web::json(StatusCode::OK, &Value::Array(body)));
+            return Ok(web::serialized(StatusCode::OK, &body));
         }
         let body = web::json_object(req)?;
         let mut errors = FieldErrors::default();
@@ -570,9 +620,11 @@ pub fn tokens(req: &Request, env: &mut Env, config: &Config) -> Response {
             },
         )?;
         let owner = owners(env, &caller.tenant, std::slice::from_ref(&credential))?;
-        let mut out = token_json(&credential, owner.first(), client_id, env.now);
-        out["token"] = json!(token);
-        Ok(web::json(StatusCode::OK, &out))
+        let out = TokenView {
+            token: Some(token),
+            ..token_view(&credential, owner.first(), client_id, env.now)
+        };
+        Ok(web::serialized(StatusCode::OK, &out))
     })();
     result.unwrap_or_else(|e| render_error(&e))
 }
@@ -596,9 +648,9 @@ pub fn token(req: &Request, env: &mut Env, config: &Config) -> Response {
         let t = api_tokens::get(env, &caller, &org, n)?;
         let owner = owners(env, &caller.tenant, std::slice::from_ref(&t))?;
         let client_id = aliases::org_number(env, &caller.tenant, &org)?;
-        Ok(web::json(
+        Ok(web::serialized(
             StatusCode::OK,
-            &token_json(&t, owner.first(), client_id, env.now),
+            &token_view(&t, owner.first(), client_id, env.now),
         ))
     })();
     result.unwrap_or_else(|e| render_error(&e))

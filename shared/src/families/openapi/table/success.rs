@@ -25,10 +25,6 @@ fn int_t() -> Value {
     json!({"type": "integer"})
 }
 
-fn nint() -> Value {
-    json!({"type": ["integer", "null"]})
-}
-
 fn bool_t() -> Value {
     json!({"type": "boolean"})
 }
@@ -582,21 +578,25 @@ fn gcore_account_overview() -> Value {
     )
 }
 
-/// `gcore::group`: Administrators (1) or Users (2).
-fn gcore_group_ref() -> Value {
-    obj(&["id", "name"], json!({"id": int_t(), "name": str_t()}))
-}
-
 /// A Gcore user (`gcore::users::UserView`), with its clients and roles or
 /// (`GET /iam/users/{userId}`) without them.
 fn gcore_user(with_roles: bool) -> Value {
-    let mut schema = response::<crate::families::gcore::users::UserView>();
-    if with_roles {
+    with_or_without(
+        response::<crate::families::gcore::users::UserView>(),
+        "client_and_roles",
+        with_roles,
+    )
+}
+
+/// A derived answer whose optional `field` (skipped when `None`) is, in one
+/// operation's answer, always there (`with`), and in another's never.
+fn with_or_without(mut schema: Value, field: &str, with: bool) -> Value {
+    if with {
         if let Some(Value::Array(required)) = schema.get_mut("required") {
-            required.push(json!("client_and_roles"));
+            required.push(json!(field));
         }
     } else if let Some(p) = schema["properties"].as_object_mut() {
-        p.remove("client_and_roles");
+        p.remove(field);
     }
     schema
 }
@@ -609,37 +609,14 @@ fn gcore_invited() -> Value {
     )
 }
 
-/// `APIToken`, gcore `token_json`; `with_token` adds the clear `token`
+/// `APIToken` (`gcore::TokenView`); `with_token` keeps the clear `token`
 /// (POST only, shown once).
 fn gcore_api_token(with_token: bool) -> Value {
-    let mut props = json!({
-        // Always Some for API tokens (api_tokens::create numbers them).
-        "id": int_t(),
-        "name": str_t(), "description": nstr(),
-        // Client-given (must be in the future): not always RFC 3339, see top.
-        "exp_date": nstr(),
-        "expired": bool_t(), "deleted": bool_t(), "created": ts(), "last_usage": ts(),
-        "client_user": obj(
-            &["client_id", "deleted", "role", "user_email", "user_id", "user_name"],
-            json!({"client_id": int_t(), "deleted": bool_t(), "role": gcore_group_ref(),
-                "user_email": nstr(), "user_id": nint(), "user_name": nstr()})),
-    });
-    let mut required = vec![
-        "id",
-        "name",
-        "description",
-        "exp_date",
-        "expired",
-        "deleted",
-        "created",
-        "last_usage",
-        "client_user",
-    ];
-    if with_token {
-        props["token"] = str_t();
-        required.push("token");
-    }
-    obj(&required, props)
+    with_or_without(
+        response::<crate::families::gcore::TokenView>(),
+        "token",
+        with_token,
+    )
 }
 
 // ---------------------------------------------------------------- the table

@@ -44,16 +44,21 @@ fn every_component_runs_its_own_crate_and_opens_the_default_store() {
     }
 }
 
+/// The workspace's Cargo.toml, parsed.
+fn workspace_cargo_toml() -> toml::Table {
+    std::fs::read_to_string(workspace_root().join("Cargo.toml"))
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
 /// Cargo does not carry the release profile's `strip = true` into a
 /// per-package override: a component listed there without it was linked with
 /// `--strip-debug` only and shipped its function names (the core module's
 /// `name` section, about 16% of the component).
 #[test]
 fn overridden_components_are_stripped_too() {
-    let cargo: toml::Table = std::fs::read_to_string(workspace_root().join("Cargo.toml"))
-        .unwrap()
-        .parse()
-        .unwrap();
+    let cargo = workspace_cargo_toml();
     let release = &cargo["profile"]["release"];
     assert_eq!(release["strip"].as_bool(), Some(true));
     let (manifest, _) = Manifest::load(&workspace_root().join("spin.toml")).unwrap();
@@ -80,10 +85,7 @@ fn overridden_components_are_stripped_too() {
 /// in four of them and drops it, so there only the first rule is checked.
 #[test]
 fn hashing_components_are_built_for_speed() {
-    let cargo: toml::Table = std::fs::read_to_string(workspace_root().join("Cargo.toml"))
-        .unwrap()
-        .parse()
-        .unwrap();
+    let cargo = workspace_cargo_toml();
     let release = &cargo["profile"]["release"];
     assert_eq!(release["opt-level"].as_str(), Some("z"));
     let at_three: std::collections::BTreeSet<String> = release["package"]

@@ -317,6 +317,48 @@ pub fn refresh(req: &Request, env: &mut Env, config: &Config) -> Response {
     result.unwrap_or_else(|e| render_error(&e))
 }
 
+/// `GET /iam/clients/me`: the account overview (`ClientAccount`). The
+/// billing fields Onboard does not keep are constants: no paid or free
+/// features, no entry domain or signup process, an empty `bill_type`.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct Overview<'a> {
+    pub id: u64,
+    pub email: &'a str,
+    pub name: Option<&'a str>,
+    pub phone: Option<&'a str>,
+    pub status: &'static str,
+    #[serde(rename = "companyName")]
+    pub company_name: &'a str,
+    pub website: &'a str,
+    #[serde(rename = "currentUser")]
+    pub current_user: u64,
+    #[cfg_attr(feature = "openapi", schemars(with = "Vec<users::ProductName>"))]
+    pub capabilities: Vec<&'static str>,
+    #[serde(rename = "serviceStatuses")]
+    #[cfg_attr(feature = "openapi", schemars(transform = service_names))]
+    pub service_statuses: std::collections::BTreeMap<&'static str, users::ServiceStatus>,
+    #[serde(rename = "paidFeatures")]
+    pub paid_features: Map<String, Value>,
+    #[serde(rename = "freeFeatures")]
+    pub free_features: Map<String, Value>,
+    #[serde(rename = "entryBaseDomain")]
+    pub entry_base_domain: (),
+    pub signup_process: (),
+    pub deleted: bool,
+    pub bill_type: &'static str,
+    pub custom_id: Option<&'a str>,
+    pub country_code: Option<&'a str>,
+    pub is_test: bool,
+    pub has_active_admin: bool,
+}
+
+/// `serviceStatuses` is keyed by the services' names.
+#[cfg(feature = "openapi")]
+fn service_names(schema: &mut schemars::Schema) {
+    schema.insert("propertyNames".into(), json!({"enum": users::SERVICES}));
+}
+
 /// `GET /iam/clients/me`: the caller's account (organization) overview.
 pub fn account_overview(req: &Request, env: &mut Env, config: &Config) -> Response {
     let result = (|| {
@@ -324,30 +366,31 @@ pub fn account_overview(req: &Request, env: &mut Env, config: &Config) -> Respon
         let (caller, user, org) = authenticate(req, env, config)?;
         let client_id = aliases::org_number(env, &caller.tenant, &org)?;
         let user_id = aliases::user_number(env, &caller.tenant, &user)?;
-        Ok(web::json(
+        let detail = |name: &str| org.details.get(name).map(String::as_str);
+        Ok(web::serialized(
             StatusCode::OK,
-            &json!({
-                "id": client_id,
-                "email": org.details.get("email").cloned().unwrap_or_else(|| user.email.clone()),
-                "name": user.profile.first_name,
-                "phone": org.details.get("phone"),
-                "status": "active",
-                "companyName": org.company_name.clone().unwrap_or_else(|| org.name.clone()),
-                "website": org.details.get("website").cloned().unwrap_or_default(),
-                "currentUser": user_id,
-                "capabilities": users::available_services(&org),
-                "serviceStatuses": users::service_statuses(&org),
-                "paidFeatures": {},
-                "freeFeatures": {},
-                "entryBaseDomain": null,
-                "signup_process": null,
-                "deleted": false,
-                "bill_type": "",
-                "custom_id": org.details.get("custom_id"),
-                "country_code": org.details.get("country_code"),
-                "is_test": org.details.get("is_test").is_some_and(|t| t == "true"),
-                "has_active_admin": true,
-            }),
+            &Overview {
+                id: client_id,
+                email: detail("email").unwrap_or(&user.email),
+                name: user.profile.first_name.as_deref(),
+                phone: detail("phone"),
+                status: "active",
+                company_name: org.company_name.as_deref().unwrap_or(&org.name),
+                website: detail("website").unwrap_or_default(),
+                current_user: user_id,
+                capabilities: users::available_services(&org),
+                service_statuses: users::service_statuses(&org),
+                paid_features: Map::new(),
+                free_features: Map::new(),
+                entry_base_domain: (),
+                signup_process: (),
+                deleted: false,
+                bill_type: "",
+                custom_id: detail("custom_id"),
+                country_code: detail("country_code"),
+                is_test: detail("is_test") == Some("true"),
+                has_active_admin: true,
+            },
         ))
     })();
     result.unwrap_or_else(|e| render_error(&e))

@@ -46,13 +46,41 @@ pub fn available_services(org: &Organization) -> Vec<&'static str> {
 /// `serviceStatuses` of the account overview: a service available to the
 /// client and never activated is Gcore's `new`, not enabled; services marked
 /// unavailable or left to the default (no default exists here) are absent.
-pub fn service_statuses(org: &Organization) -> Value {
+pub fn service_statuses(org: &Organization) -> BTreeMap<&'static str, ServiceStatus> {
     available_services(org)
         .into_iter()
-        .map(|s| (s.to_string(), json!({"status": "new", "enabled": false})))
-        .collect::<serde_json::Map<_, _>>()
-        .into()
+        .map(|s| {
+            let status = ServiceStatus {
+                status: "new",
+                enabled: false,
+            };
+            (s, status)
+        })
+        .collect()
 }
+
+/// A service's state in the account overview.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct ServiceStatus {
+    #[cfg_attr(feature = "openapi", schemars(with = "ServiceState"))]
+    pub status: &'static str,
+    pub enabled: bool,
+}
+
+#[cfg(feature = "openapi")]
+crate::base::schema::strings!(
+    ServiceState,
+    [
+        "new",
+        "trial",
+        "trialend",
+        "active",
+        "paused",
+        "activating",
+        "deleted"
+    ]
+);
 
 /// Gcore's `auth_types` values.
 const AUTH_TYPES: [&str; 4] = ["password", "sso", "github", "google-oauth2"];

@@ -74,10 +74,6 @@ fn uuid_string_body() -> Value {
 }
 
 /// Gcore's service names (`services[].product_name`, `capabilities`).
-fn gcore_service() -> Value {
-    enum_t(&["CDN", "STORAGE", "STREAMING", "DNS", "DDOS", "CLOUD"])
-}
-
 fn lifecycle() -> Value {
     enum_t(&["active", "disabled", "restricted", "terminated", "deleted"])
 }
@@ -539,43 +535,7 @@ fn gcore_jwt_pair() -> Value {
 
 /// `GET /iam/clients/me`.
 fn gcore_account_overview() -> Value {
-    obj(
-        &[
-            "id",
-            "email",
-            "name",
-            "phone",
-            "status",
-            "companyName",
-            "website",
-            "currentUser",
-            "capabilities",
-            "serviceStatuses",
-            "paidFeatures",
-            "freeFeatures",
-            "entryBaseDomain",
-            "signup_process",
-            "deleted",
-            "bill_type",
-            "custom_id",
-            "country_code",
-            "is_test",
-            "has_active_admin",
-        ],
-        json!({"id": int_t(), "email": str_t(), "name": nstr(), "phone": nstr(),
-            "status": str_t(), "companyName": str_t(), "website": str_t(),
-            "currentUser": int_t(), "capabilities": arr(gcore_service()),
-            "serviceStatuses": {"type": "object",
-                "propertyNames": gcore_service(),
-                "additionalProperties": obj(&["status", "enabled"], json!({
-                    "status": enum_t(&["new", "trial", "trialend", "active", "paused",
-                        "activating", "deleted"]),
-                    "enabled": bool_t()}))},
-            "paidFeatures": any_obj(), "freeFeatures": any_obj(),
-            "entryBaseDomain": null_t(), "signup_process": null_t(), "deleted": bool_t(),
-            "bill_type": str_t(), "custom_id": nstr(), "country_code": nstr(),
-            "is_test": bool_t(), "has_active_admin": bool_t()}),
-    )
+    response::<crate::families::gcore::Overview>()
 }
 
 /// A Gcore user (`gcore::users::UserView`), with its clients and roles or

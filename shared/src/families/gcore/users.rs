@@ -179,11 +179,8 @@ fn user_json<'a>(
         },
         None => 0,
     };
-    let (group_id, group_name) = if user.role.is_admin() {
-        (1, "Administrators")
-    } else {
-        (2, "Users")
-    };
+    let group = super::group(user.role);
+    let group_id = group.id;
     let company = org.company_name.as_deref().unwrap_or(&org.name);
     Ok(UserView {
         id,
@@ -200,10 +197,7 @@ fn user_json<'a>(
         reseller,
         client,
         deleted: user.status == Lifecycle::Deleted,
-        groups: [GroupRef {
-            id: group_id,
-            name: group_name,
-        }],
+        groups: [group],
         activated: user.password_hash.is_some(),
         sso_auth: false,
         two_fa: false,

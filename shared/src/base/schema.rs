@@ -371,6 +371,7 @@ pub mod samples {
             (_, Some("^[A-Za-z]+$")) => "Sample".to_string(),
             (_, Some("^[A-Za-z0-9]+( [A-Za-z0-9]+)*$")) => "Sample Org 1".to_string(),
             (_, Some("^[A-Z]{3}$")) => "EUR".to_string(),
+            (_, Some("^[A-Z]{2}$")) => "GR".to_string(),
             (_, Some("^[0-9]{10}$")) => "9876543210".to_string(),
             (_, Some("^[0-9]{1,12}$")) => "10431".to_string(),
             (_, Some(p)) if p.starts_with("^\\+?(") => "+30".to_string(),

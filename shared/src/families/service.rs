@@ -751,6 +751,14 @@ fn account_id(id: &str) -> Result<Uuid, Error> {
     Uuid::parse_str(id).map_err(|_| Error::NotFound(format!("account {id} not found")))
 }
 
+/// What [`on_account`] reads on `PATCH`.
+#[cfg(feature = "openapi")]
+#[derive(schemars::JsonSchema)]
+pub struct AccountStatusBody {
+    /// The state to move the account to
+    pub status: Lifecycle,
+}
+
 fn on_account(req: &Request, env: &mut Env, config: &Config, id: &str) -> Result<Response, Error> {
     let caller = tenant_caller(req, env, config)?;
     let id = account_id(id)?;
@@ -860,6 +868,16 @@ fn account_details(env: &Env, caller: &Caller, id: Uuid) -> Result<Response, Err
         access_token: user.access_token.is_some(),
         api_tokens,
     })
+}
+
+/// What [`on_account_two_factor`] reads.
+#[cfg(feature = "openapi")]
+#[derive(schemars::JsonSchema)]
+pub struct TwoFactorResetBody {
+    /// The caller's own password (required but for the platform admin; at
+    /// most 1,024 bytes)
+    #[schemars(length(min = 1, max = 1024))]
+    pub password: Option<String>,
 }
 
 /// `DELETE /admin/accounts/{id}/two_factor` `{"password"}`: an

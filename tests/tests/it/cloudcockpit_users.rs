@@ -826,3 +826,64 @@ async fn a_store_failure_is_a_503_and_retrying_is_safe() {
     let r = host.send(post()).await;
     assert_eq!(r.status, 200);
 }
+
+/// What the document says the customer and group bodies may carry, the
+/// components accept: every instance of each derived schema (every field;
+/// the required ones alone; null wherever allowed), once a named reseller
+/// is one the caller reaches (stored state, which no schema states).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_documented_customer_and_group_bodies_allow_the_components_accept() {
+    use onboard_shared::base::schema::{body, samples};
+    use onboard_shared::families::cloudcockpit::{customers, portal_users};
+    let host = app_host();
+    let (reseller_id, rauth) = reseller(&host, "DOCS").await;
+    let name = |v: &mut Value| {
+        if v.get("resellerId").is_some_and(|r| !r.is_null()) {
+            v["resellerId"] = json!(reseller_id);
+        }
+    };
+    let named = |mut sample: Value| {
+        name(&mut sample);
+        if let Some(customer) = sample.get_mut("customer") {
+            name(customer);
+        }
+        sample
+    };
+    let customer = new_customer(&host, &rauth, "Docs").await;
+    for fill in samples::FILLS {
+        let sample = named(samples::instance(&body::<customers::CustomerBody>(), fill));
+        let r = host.send(create_customer(&rauth, &sample)).await;
+        assert_eq!(r.status, 201, "{fill:?} {sample}: {}", r.text());
+
+        let sample = named(samples::instance(
+            &body::<customers::AccountInfoBody>(),
+            fill,
+        ));
+        let path = format!("/v1/Customers/{customer}/account-info");
+        let r = host
+            .send(v1(http::Method::PATCH, &path, &rauth).json(&sample))
+            .await;
+        assert_eq!(r.status, 202, "{fill:?} {sample}: {}", r.text());
+
+        let sample = named(samples::instance(
+            &body::<customers::InternalIdentifierBody>(),
+            fill,
+        ));
+        let path = format!("/v1/Customers/{customer}/internal-identifier");
+        let r = host
+            .send(v1(http::Method::PATCH, &path, &rauth).json(&sample))
+            .await;
+        assert_eq!(r.status, 204, "{fill:?} {sample}: {}", r.text());
+
+        // Groups live in operator and reseller organizations.
+        let mut sample = samples::instance(&body::<portal_users::NewGroupBody>(), fill);
+        sample["name"] = json!(format!("Group {fill:?}"));
+        if sample.get("organizationId").is_some_and(|o| !o.is_null()) {
+            sample["organizationId"] = json!(reseller_id);
+        }
+        let r = host
+            .send(v1(http::Method::POST, "/v1/users/groups", &rauth).json(&sample))
+            .await;
+        assert_eq!(r.status, 201, "{fill:?} {sample}: {}", r.text());
+    }
+}

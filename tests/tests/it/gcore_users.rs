@@ -470,3 +470,65 @@ async fn a_client_admin_invites_pages_skip_no_one_and_narrow_tokens_change_nothi
         .await;
     assert_eq!(r.status, 403, "{}", r.text());
 }
+
+/// What the document says the invitation, API-token and user-change bodies
+/// may carry, the components accept: every instance of each derived schema,
+/// once the fields that name stored state hold live values (a free email,
+/// the client's id) and the expiry is in the future, which no schema states.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_documented_invite_token_and_change_bodies_allow_the_components_accept() {
+    use onboard_shared::base::schema::{body, samples};
+    use onboard_shared::families::gcore::{self, users};
+    let host = app_host();
+    let (_, seller) = reseller(&host, "G10").await;
+    let auth = operator_bearer(&host).await;
+    let r = host.send(create(&auth, &seed_body(seller))).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let (id, client) = (
+        r.json()["id"].as_u64().unwrap(),
+        r.json()["client"].as_u64().unwrap(),
+    );
+    let pair = login(&host, "jsmith@example.com", "Str0ng-password").await;
+    let own = format!("Bearer {}", pair["access"].as_str().unwrap());
+    for (i, fill) in samples::FILLS.into_iter().enumerate() {
+        let mut sample = samples::instance(&body::<users::InviteBody>(), fill);
+        sample["client_id"] = json!(client);
+        sample["email"] = json!(format!("invited{i}@example.com"));
+        let r = host
+            .send(
+                Request::post("/iam/clients/invite_user")
+                    .header("authorization", &own)
+                    .json(&sample),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{fill:?} {sample}: {}", r.text());
+
+        let mut sample = samples::instance(&body::<gcore::NewTokenBody>(), fill);
+        if !sample["exp_date"].is_null() {
+            sample["exp_date"] = json!("2099-01-01T00:00:00Z");
+        }
+        let r = host
+            .send(
+                Request::post(format!("/iam/v2/clients/{client}/tokens"))
+                    .header("authorization", &own)
+                    .json(&sample),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{fill:?} {sample}: {}", r.text());
+    }
+    // Last: an email change may end the user's sessions.
+    for (i, fill) in samples::FILLS.into_iter().enumerate() {
+        let mut sample = samples::instance(&body::<users::UserChangeBody>(), fill);
+        if sample.get("email").is_some_and(|e| !e.is_null()) {
+            sample["email"] = json!(format!("changed{i}@example.com"));
+        }
+        let r = host
+            .send(
+                Request::new(http::Method::PATCH, format!("/iam/users/{id}"))
+                    .header("authorization", &auth)
+                    .json(&sample),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{fill:?} {sample}: {}", r.text());
+    }
+}

@@ -133,6 +133,16 @@ fn currency(env: &Env, tenant: &str, org: &Organization) -> Result<String, Error
         .unwrap_or_else(|| "USD".into()))
 }
 
+/// What [`login`] reads: both present and not blank.
+#[cfg(feature = "openapi")]
+#[derive(schemars::JsonSchema)]
+pub struct LoginBody {
+    #[schemars(length(min = 1), regex(pattern = r"\S"))]
+    pub email: String,
+    #[schemars(length(min = 1), regex(pattern = r"\S"))]
+    pub password: String,
+}
+
 /// `POST /auth/login` `{email, password}` → the session token and the
 /// account's type. The tenant is the host's (or `default_tenant`).
 pub fn login(req: &Request, env: &mut Env, config: &Config) -> Response {

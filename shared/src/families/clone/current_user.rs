@@ -530,6 +530,27 @@ fn on_revoke_access_token(
     }
 }
 
+/// What [`on_change_password`] reads: Devise's `user` wrapper.
+#[cfg(feature = "openapi")]
+#[derive(schemars::JsonSchema)]
+pub struct ChangePasswordBody {
+    pub user: PasswordChange,
+}
+
+/// The three fields of a password change, none empty.
+#[cfg(feature = "openapi")]
+#[derive(schemars::JsonSchema)]
+pub struct PasswordChange {
+    #[schemars(length(min = 1))]
+    pub current_password: String,
+    /// The new password, under the tenant's password policy
+    #[schemars(length(min = 1))]
+    pub password: String,
+    /// Equal to password
+    #[schemars(length(min = 1))]
+    pub password_confirmation: String,
+}
+
 fn on_change_password(
     req: &Request,
     env: &mut Env,

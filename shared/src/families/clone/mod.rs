@@ -41,7 +41,7 @@ pub mod bodies;
 pub mod current_user;
 pub mod organizations;
 pub mod session;
-mod two_factor;
+pub mod two_factor;
 
 pub use account::{confirmation, invitation, password, sms_otp};
 pub use audit::{audit_event, audit_events};

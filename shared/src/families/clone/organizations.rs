@@ -373,6 +373,15 @@ pub fn subscribe(req: &Request, env: &mut Env, config: &Config) -> Response {
     result.unwrap_or_else(|e| render_error(&e))
 }
 
+/// What [`unsubscribe`] reads.
+#[cfg(feature = "openapi")]
+#[derive(schemars::JsonSchema)]
+pub struct UnsubscribeBody {
+    /// The plan's code
+    #[schemars(length(max = 255), regex(pattern = r"\S"))]
+    pub plan: String,
+}
+
 /// `POST /v2/organizations/{id}/unsubscribe` `{"plan"}`: cancels the active
 /// subscription to that plan; 200 with it, 404 when there is none.
 pub fn unsubscribe(req: &Request, env: &mut Env, config: &Config) -> Response {

@@ -42,6 +42,48 @@ fn own_put(
     }
 }
 
+/// The bodies the second-factor actions read.
+#[cfg(feature = "openapi")]
+pub mod bodies {
+    use schemars::JsonSchema;
+
+    /// `enable_2fa`: the caller's current password.
+    #[derive(JsonSchema)]
+    pub struct Password {
+        /// Your current password (at most 1,024 bytes)
+        #[schemars(length(min = 1, max = 1024))]
+        pub password: String,
+    }
+
+    /// `verify_2fa_installation`, `generate_recovery_codes`: a current code
+    /// of the authenticator app.
+    #[derive(JsonSchema)]
+    pub struct OtpAttempt {
+        #[schemars(regex(pattern = "^[0-9]{6}$"))]
+        pub otp_attempt: String,
+    }
+
+    /// [`super::second_factor`]: an authenticator code or a recovery code,
+    /// not both (the console's second sign-in step too).
+    #[derive(JsonSchema)]
+    #[schemars(transform = one_code, transform = crate::base::schema::not_null_fields)]
+    pub struct SecondFactor {
+        /// An authenticator code (at most 64 bytes)
+        #[schemars(length(min = 1, max = 64), regex(pattern = r"\S"))]
+        pub otp_attempt: Option<String>,
+        /// A recovery code (at most 64 bytes), instead of otp_attempt
+        #[schemars(length(min = 1, max = 64), regex(pattern = r"\S"))]
+        pub recovery_code: Option<String>,
+    }
+
+    fn one_code(schema: &mut schemars::Schema) {
+        schema.insert(
+            "oneOf".into(),
+            serde_json::json!([{"required": ["otp_attempt"]}, {"required": ["recovery_code"]}]),
+        );
+    }
+}
+
 /// The second factor a body offers: `otp_attempt` or `recovery_code`.
 pub(crate) fn second_factor(body: &serde_json::Map<String, Value>) -> Result<SecondFactor, Error> {
     let text = |name: &str| match body.get(name) {

@@ -64,6 +64,47 @@ pub(crate) const CUSTOMER_FIELDS: [(&str, bool, usize); 14] = [
     ("internalIdentifier", false, 255),
 ];
 
+/// A `CustomerViewModel` as [`parse_customer`] reads it: each field within
+/// its [`CUSTOMER_FIELDS`] limit, the required ones not blank; an optional
+/// one blank or null is absent.
+#[cfg(feature = "openapi")]
+#[derive(schemars::JsonSchema)]
+#[schemars(rename_all = "camelCase")]
+pub struct CustomerBody {
+    #[schemars(length(max = 255), regex(pattern = r"\S"))]
+    pub company_name: String,
+    #[schemars(length(max = 255))]
+    pub tax_id: Option<String>,
+    /// ISO 3166-1 alpha-2
+    #[schemars(regex(pattern = "^[A-Z]{2}$"))]
+    pub country: String,
+    #[schemars(length(max = 255), regex(pattern = r"\S"))]
+    pub address_line1: String,
+    #[schemars(length(max = 255))]
+    pub address_line2: Option<String>,
+    #[schemars(length(max = 255), regex(pattern = r"\S"))]
+    pub city: String,
+    #[schemars(length(max = 255), regex(pattern = r"\S"))]
+    pub state: String,
+    #[schemars(length(max = 30), regex(pattern = r"\S"))]
+    pub zip: String,
+    #[schemars(length(max = 255), regex(pattern = r"\S"))]
+    pub first_name: String,
+    #[schemars(length(max = 255))]
+    pub middle_name: Option<String>,
+    #[schemars(length(max = 255), regex(pattern = r"\S"))]
+    pub last_name: String,
+    #[schemars(email, length(max = 255))]
+    pub email: String,
+    #[schemars(length(max = 30), regex(pattern = r"\S"))]
+    pub phone: String,
+    #[schemars(length(max = 255))]
+    pub internal_identifier: Option<String>,
+    /// The reseller the customer is made under (one in reach; default the
+    /// caller's context); ignored on account-info
+    pub reseller_id: Option<Uuid>,
+}
+
 fn parse_customer(
     body: &Map<String, Value>,
 ) -> Result<(BTreeMap<String, String>, Option<Uuid>), Error> {
@@ -273,6 +314,17 @@ pub fn customer(req: &Request, env: &mut Env, config: &Config) -> Response {
     )
 }
 
+/// What [`account_info`] reads.
+#[cfg(feature = "openapi")]
+#[derive(schemars::JsonSchema)]
+#[schemars(rename_all = "camelCase")]
+pub struct AccountInfoBody {
+    /// The company and contact fields, validated as on create (`resellerId`
+    /// is ignored)
+    pub customer: CustomerBody,
+    pub retry_failed_provider_customers_from_company_info: Option<bool>,
+}
+
 /// `PATCH /v1/Customers/{customerId}/account-info` (C4): `{customer:
 /// CustomerViewModel without id, retryFailedProviderCustomersFromCompanyInfo}`
 /// replaces the company and contact fields (validated as on create); 202.
@@ -317,6 +369,18 @@ pub fn account_info(req: &Request, env: &mut Env, config: &Config) -> Response {
     })
 }
 
+/// What [`internal_identifier`] reads.
+#[cfg(feature = "openapi")]
+#[derive(schemars::JsonSchema)]
+#[schemars(rename_all = "camelCase")]
+pub struct InternalIdentifierBody {
+    /// Null or blank clears it
+    #[schemars(length(max = 255))]
+    pub internal_identifier: Option<String>,
+    /// The reseller whose relationship it is (one in reach)
+    pub reseller_id: Option<Uuid>,
+}
+
 /// `PATCH /v1/Customers/{customerId}/internal-identifier` (C5):
 /// `{internalIdentifier, resellerId}` sets (or with null clears) the
 /// identifier of the customer's relationship; 204.
@@ -353,4 +417,33 @@ pub fn internal_identifier(req: &Request, env: &mut Env, config: &Config) -> Res
         organizations::update(env, caller, org.id, &change)?;
         Ok(web::empty(StatusCode::NO_CONTENT))
     })
+}
+
+#[cfg(test)]
+#[cfg(feature = "openapi")]
+mod tests {
+    use serde_json::json;
+
+    use crate::base::schema::{body, samples::accepted};
+
+    #[test]
+    fn what_the_schema_allows_the_parser_accepts() {
+        accepted::<super::CustomerBody>(|b| super::parse_customer(b).is_ok());
+    }
+
+    /// The type and the table the parser reads say the same limits.
+    #[test]
+    fn the_schema_states_the_parsers_limits() {
+        let schema = body::<super::CustomerBody>();
+        let required = schema["required"].as_array().cloned().unwrap_or_default();
+        for (name, needed, max) in super::CUSTOMER_FIELDS {
+            let field = &schema["properties"][name];
+            if name == "country" {
+                assert_eq!(field["pattern"], "^[A-Z]{2}$");
+            } else {
+                assert_eq!(field["maxLength"], max, "{name}");
+            }
+            assert_eq!(required.contains(&json!(name)), needed, "{name}");
+        }
+    }
 }

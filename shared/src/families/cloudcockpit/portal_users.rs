@@ -464,6 +464,18 @@ pub struct GroupsQuery {
     pub organization_id: Option<Uuid>,
 }
 
+/// What [`groups`] reads on `POST`.
+#[cfg(feature = "openapi")]
+#[derive(schemars::JsonSchema)]
+#[schemars(rename_all = "camelCase")]
+pub struct NewGroupBody {
+    #[schemars(length(max = crate::idm::groups::NAME_MAX), regex(pattern = r"\S"))]
+    pub name: String,
+    /// The organization the group is defined in (one in reach; default the
+    /// caller's own)
+    pub organization_id: Option<Uuid>,
+}
+
 /// `GET /v1/users/groups` (G1): the groups assignable in the caller's
 /// organization (or in `organizationId`, one in its reach), sorted by name,
 /// paged. `POST` (this service's addition, as groups must exist before users

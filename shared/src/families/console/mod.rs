@@ -132,6 +132,29 @@ fn text_field(fields: &Map<String, Value>, name: &str) -> Result<String, Error> 
     }
 }
 
+/// What [`sign_in`] reads: the email and password or, for an account with a
+/// second factor, the state the first step answered with a code.
+#[cfg(feature = "openapi")]
+#[derive(schemars::JsonSchema)]
+#[schemars(untagged)]
+pub enum SignInBody {
+    /// The first step
+    Password {
+        #[schemars(length(min = 1))]
+        email: String,
+        #[schemars(length(min = 1))]
+        password: String,
+    },
+    /// The second step, for an account with a second factor: the state the
+    /// first step answered, with an authenticator or recovery code
+    SecondFactor {
+        /// The state the first step answered (a bogus one is 401)
+        otp_session_state: String,
+        #[schemars(flatten)]
+        code: crate::families::clone::two_factor::bodies::SecondFactor,
+    },
+}
+
 fn sign_in(req: &Request, env: &mut Env, config: &Config) -> Result<Response, Error> {
     console::check_same_origin(&browser(req))?;
     // A cross-site form cannot send this type without a preflight, so a

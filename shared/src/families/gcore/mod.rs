@@ -114,6 +114,18 @@ pub(crate) fn administrators(group: &Value) -> Option<bool> {
     }
 }
 
+#[cfg(feature = "openapi")]
+crate::base::schema::schema_type!(
+    /// A group as [`administrators`] reads it: by id or, without one, by name.
+    GroupChoice,
+    json!({"type": "object", "anyOf": [
+        {"required": ["id"], "properties": {"id": {"enum": [1, 2, 5, 3009, 3022]}}},
+        {"required": ["name"], "not": {"required": ["id"]}, "properties": {"name": {"enum": [
+            "Administrators", "Users", "Engineers", "Purge and Prefetch only (API+Web)",
+            "Purge and Prefetch only (API)"]}}}],
+        "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}})
+);
+
 /// Gcore's group for a role: Administrators (1) or Users (2).
 pub fn group(role: Role) -> users::GroupRef {
     if role.is_admin() {
@@ -218,6 +230,26 @@ fn only(req: &Request, method: Method) -> Result<(), Error> {
     } else {
         Err(Error::MethodNotAllowed(vec![method]))
     }
+}
+
+/// What [`login`] reads: both present and not blank.
+#[cfg(feature = "openapi")]
+#[derive(schemars::JsonSchema)]
+pub struct LoginBody {
+    /// The account's email
+    #[schemars(length(min = 1), regex(pattern = r"\S"))]
+    pub username: String,
+    #[schemars(length(min = 1), regex(pattern = r"\S"))]
+    pub password: String,
+}
+
+/// What [`refresh`] reads.
+#[cfg(feature = "openapi")]
+#[derive(schemars::JsonSchema)]
+pub struct RefreshBody {
+    /// The refresh token of the pair; it works once
+    #[schemars(length(min = 1))]
+    pub refresh: String,
 }
 
 /// `POST /iam/auth/jwt/login`: `{username (email), password}` →
@@ -595,6 +627,34 @@ impl TokenFilter {
             && self.issued_by.is_none_or(|n| owner_number == Some(n))
             && self.not_issued_by.is_none_or(|n| owner_number != Some(n))
     }
+}
+
+/// What [`tokens`] reads on `POST`.
+#[cfg(feature = "openapi")]
+#[derive(schemars::JsonSchema)]
+pub struct NewTokenBody {
+    #[schemars(length(min = 1))]
+    pub name: String,
+    pub description: Option<String>,
+    /// In the future; null: never expires
+    #[schemars(with = "Expiry")]
+    pub exp_date: Option<String>,
+    pub client_user: TokenClientUser,
+}
+
+#[cfg(feature = "openapi")]
+crate::base::schema::schema_type!(
+    /// Required, but null: an [`crate::base::schema::DateTime`] or null.
+    Expiry,
+    json!({"anyOf": [crate::base::schema::date_time_value(), {"type": "null"}]})
+);
+
+/// The token's group: Administrators act with the issuer's role (an
+/// administrator's only), the other groups as users.
+#[cfg(feature = "openapi")]
+#[derive(schemars::JsonSchema)]
+pub struct TokenClientUser {
+    pub role: GroupChoice,
 }
 
 /// `GET`, `POST /iam/v2/clients/{clientId}/tokens`.

@@ -579,6 +579,27 @@ fn target(req: &Request, env: &Env, caller: &Caller) -> Result<(User, Organizati
     })
 }
 
+/// What [`user`] reads on `PATCH`, every field optional.
+#[cfg(feature = "openapi")]
+#[derive(schemars::JsonSchema)]
+pub struct UserChangeBody {
+    pub auth_types: Option<Vec<AuthType>>,
+    #[schemars(email, length(max = 255))]
+    pub email: Option<String>,
+    pub lang: Option<Lang>,
+    #[schemars(length(max = 255))]
+    pub name: Option<String>,
+    #[schemars(length(max = 255))]
+    pub phone: Option<String>,
+    /// Your own password: changing your own email needs it.
+    pub current_password: Option<String>,
+    /// Operators changing another account's email: take effect now.
+    pub skip_reconfirmation: Option<bool>,
+}
+
+#[cfg(feature = "openapi")]
+crate::base::schema::strings!(AuthType, AUTH_TYPES);
+
 /// `GET /iam/users/{userId}`: the user (without `client_and_roles`).
 /// `PATCH`: `auth_types`, `email`, `lang`, `name`, `phone`; 200 with the
 /// full user.
@@ -711,6 +732,22 @@ pub fn client_user(req: &Request, env: &mut Env, config: &Config) -> Response {
         }
         _ => render_error(&e),
     })
+}
+
+/// What [`invite_user`] reads.
+#[cfg(feature = "openapi")]
+#[derive(schemars::JsonSchema)]
+pub struct InviteBody {
+    /// The client's integer id
+    pub client_id: u64,
+    #[schemars(email, length(min = 1, max = 255))]
+    pub email: String,
+    /// Administrators (1) invite an administrator of the client; the other
+    /// groups a user
+    pub user_role: super::GroupChoice,
+    pub lang: Option<Lang>,
+    #[schemars(length(max = 255))]
+    pub name: Option<String>,
 }
 
 /// `POST /iam/clients/invite_user` `{client_id, email, user_role{id, name},

@@ -11,10 +11,13 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::base::schema::{self, body};
+use crate::base::schema::body;
 use crate::families::clone::account::bodies as account;
 use crate::families::clone::bodies as clone;
 use crate::families::clone::session::bodies as session;
+use crate::families::clone::two_factor::bodies as two_factor;
+use crate::families::cloudcockpit as cc;
+use crate::families::gcore;
 use crate::families::scim::filter::SCIM_STRING;
 
 mod query;
@@ -185,14 +188,6 @@ fn seed_004_schema() -> Option<Value> {
     Some(body::<crate::families::gcore::users::CreateUserBody>())
 }
 
-fn uuid() -> Value {
-    json!({"type": "string", "format": "uuid"})
-}
-
-fn date_time() -> Value {
-    schema::date_time_value()
-}
-
 /// A string `Fields::required` accepts: present, not blank, at most 255.
 fn non_blank() -> Value {
     json!({"type": "string", "maxLength": 255, "pattern": "\\S"})
@@ -250,28 +245,15 @@ fn admin_account() -> Option<Value> {
 }
 
 fn admin_two_factor_reset() -> Option<Value> {
-    object(
-        &[],
-        json!({"password": {"type": "string", "minLength": 1, "maxLength": 1024,
-            "description": "The caller's own password (required but for the platform admin)"}}),
-    )
+    Some(body::<crate::families::service::TwoFactorResetBody>())
 }
 
 fn console_sign_in() -> Option<Value> {
-    Some(json!({"oneOf": [
-        {"type": "object", "required": ["email", "password"], "properties": {
-            "email": {"type": "string", "minLength": 1}, "password": {"type": "string", "minLength": 1}}},
-        {"type": "object", "required": ["otp_session_state"], "properties": {
-            "otp_session_state": {"type": "string"}, "otp_attempt": {"type": "string", "maxLength": 64},
-            "recovery_code": {"type": "string", "maxLength": 64}}},
-    ]}))
+    Some(body::<crate::families::console::SignInBody>())
 }
 
 fn admin_account_status() -> Option<Value> {
-    object(
-        &["status"],
-        json!({"status": {"enum": ["active", "disabled", "restricted", "terminated", "deleted"]}}),
-    )
+    Some(body::<crate::families::service::AccountStatusBody>())
 }
 
 fn admin_api_client() -> Option<Value> {
@@ -534,31 +516,16 @@ fn reference_data() -> Option<Value> {
     Some(body::<crate::base::model::ReferenceData>())
 }
 
-/// A sign-in's two fields, both present and not blank.
-fn credentials(user: &str) -> Option<Value> {
-    let text = json!({"type": "string", "minLength": 1, "pattern": "\\S"});
-    Some(json!({"type": "object", "required": [user, "password"],
-        "properties": {user: text, "password": text}}))
-}
-
 fn username_password() -> Option<Value> {
     Some(body::<session::SignIn>())
 }
 
-/// A second factor: a current authenticator code or a recovery code.
 fn second_factor() -> Option<Value> {
-    let code = json!({"type": "string", "minLength": 1, "maxLength": 64});
-    Some(
-        json!({"type": "object", "properties": {"otp_attempt": code, "recovery_code": code},
-        "oneOf": [{"required": ["otp_attempt"]}, {"required": ["recovery_code"]}]}),
-    )
+    Some(body::<two_factor::SecondFactor>())
 }
 
 fn password_only() -> Option<Value> {
-    object(
-        &["password"],
-        json!({"password": {"type": "string", "minLength": 1, "maxLength": 1024}}),
-    )
+    Some(body::<two_factor::Password>())
 }
 
 fn revert_token() -> Option<Value> {
@@ -566,26 +533,19 @@ fn revert_token() -> Option<Value> {
 }
 
 fn otp_attempt() -> Option<Value> {
-    object(
-        &["otp_attempt"],
-        json!({"otp_attempt": {"type": "string", "pattern": "^[0-9]{6}$"}}),
-    )
+    Some(body::<two_factor::OtpAttempt>())
 }
 
 fn email_password() -> Option<Value> {
-    credentials("email")
+    Some(body::<crate::families::apiculus::LoginBody>())
 }
 
-/// Gcore's login: a username (the email) and password, no second factor.
 fn username_only() -> Option<Value> {
-    credentials("username")
+    Some(body::<gcore::LoginBody>())
 }
 
 fn gcore_refresh() -> Option<Value> {
-    object(
-        &["refresh"],
-        json!({"refresh": {"type": "string", "minLength": 1}}),
-    )
+    Some(body::<gcore::RefreshBody>())
 }
 
 /// `POST /v2/organizations` (`families::clone::organizations::parse_new_org`):
@@ -609,7 +569,7 @@ fn subscribe() -> Option<Value> {
 }
 
 fn unsubscribe() -> Option<Value> {
-    object(&["plan"], json!({"plan": non_blank()}))
+    Some(body::<crate::families::clone::organizations::UnsubscribeBody>())
 }
 
 fn subscription_change() -> Option<Value> {
@@ -617,60 +577,21 @@ fn subscription_change() -> Option<Value> {
 }
 
 fn change_password() -> Option<Value> {
-    object(
-        &["user"],
-        json!({"user": {"type": "object", "required": ["current_password", "password", "password_confirmation"],
-            "properties": {"current_password": {"type": "string"}, "password": {"type": "string"},
-                "password_confirmation": {"type": "string"}}}}),
-    )
-}
-
-/// A `CustomerViewModel` as `cloudcockpit::customers::parse_customer` reads
-/// it: the required fields not blank, each within its limit.
-fn cc_customer_schema() -> Value {
-    let mut props = Map::new();
-    let mut required = Vec::new();
-    for (name, needed, max) in crate::families::cloudcockpit::customers::CUSTOMER_FIELDS {
-        let mut field = json!({"type": "string", "maxLength": max});
-        if needed {
-            field["pattern"] = json!("\\S");
-            required.push(name);
-        }
-        props.insert(name.to_string(), field);
-    }
-    props.insert(
-        "country".into(),
-        json!({"type": "string", "pattern": "^[A-Z]{2}$"}),
-    );
-    props.insert(
-        "email".into(),
-        json!({"type": "string", "format": "email", "maxLength": 255}),
-    );
-    props.insert(
-        "resellerId".into(),
-        json!({"type": ["string", "null"], "format": "uuid"}),
-    );
-    json!({"type": "object", "required": required, "properties": props})
+    Some(body::<
+        crate::families::clone::current_user::ChangePasswordBody,
+    >())
 }
 
 fn cc_customer() -> Option<Value> {
-    Some(cc_customer_schema())
+    Some(body::<cc::customers::CustomerBody>())
 }
 
 fn cc_account_info() -> Option<Value> {
-    object(
-        &["customer"],
-        json!({"customer": cc_customer_schema(),
-            "retryFailedProviderCustomersFromCompanyInfo": {"type": "boolean"}}),
-    )
+    Some(body::<cc::customers::AccountInfoBody>())
 }
 
 fn cc_internal_identifier() -> Option<Value> {
-    object(
-        &[],
-        json!({"internalIdentifier": {"type": ["string", "null"], "maxLength": 255},
-            "resellerId": {"type": ["string", "null"], "format": "uuid"}}),
-    )
+    Some(body::<cc::customers::InternalIdentifierBody>())
 }
 
 /// `PATCH /v1/users/{email}`: seed 001's fields, each optional.
@@ -682,53 +603,19 @@ fn cc_user_change() -> Option<Value> {
 }
 
 fn cc_group() -> Option<Value> {
-    object(
-        &["name"],
-        json!({"name": {"type": "string", "maxLength": crate::idm::groups::NAME_MAX, "pattern": "\\S"},
-            "organizationId": uuid()}),
-    )
-}
-
-/// A Gcore group by id or, without one, by name (`gcore::administrators`).
-fn gcore_group() -> Value {
-    json!({"type": "object", "anyOf": [
-        {"required": ["id"], "properties": {"id": {"enum": [1, 2, 5, 3009, 3022]}}},
-        {"required": ["name"], "not": {"required": ["id"]}, "properties": {"name": {"enum": [
-            "Administrators", "Users", "Engineers", "Purge and Prefetch only (API+Web)",
-            "Purge and Prefetch only (API)"]}}}],
-        "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}})
+    Some(body::<cc::portal_users::NewGroupBody>())
 }
 
 fn gcore_user_change() -> Option<Value> {
-    object(
-        &[],
-        json!({"auth_types": {"type": "array", "items": {"enum": ["password", "sso", "github", "google-oauth2"]}},
-            "email": {"type": "string", "format": "email"}, "lang": {"enum": crate::families::gcore::users::LANGS},
-            "name": {"type": ["string", "null"]}, "phone": {"type": ["string", "null"]},
-            "current_password": {"type": "string", "description":
-                "Your own password: changing your own email needs it."},
-            "skip_reconfirmation": {"type": "boolean", "description":
-                "Operators changing another account's email: take effect now."}}),
-    )
+    Some(body::<gcore::users::UserChangeBody>())
 }
 
 fn gcore_invite() -> Option<Value> {
-    object(
-        &["client_id", "email", "user_role"],
-        json!({"client_id": {"type": "integer", "minimum": 0}, "email": {"type": "string", "format": "email"},
-            "user_role": gcore_group(), "lang": {"enum": crate::families::gcore::users::LANGS},
-            "name": {"type": "string"}}),
-    )
+    Some(body::<gcore::users::InviteBody>())
 }
 
 fn gcore_token() -> Option<Value> {
-    object(
-        &["name", "exp_date", "client_user"],
-        json!({"name": {"type": "string", "minLength": 1}, "description": {"type": "string"},
-            "exp_date": {"anyOf": [date_time(), {"type": "null"}],
-                "description": "In the future; null: never expires"},
-            "client_user": {"type": "object", "required": ["role"], "properties": {"role": gcore_group()}}}),
-    )
+    Some(body::<gcore::NewTokenBody>())
 }
 
 macro_rules! op {

@@ -12,9 +12,9 @@
 use std::collections::BTreeMap;
 
 use http::{Method, StatusCode};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
-use super::{account_type, authenticate, envelope, render_error};
+use super::{Envelope, account_type, authenticate, render_error};
 use crate::base::error::{Error, FieldErrors};
 use crate::base::model::{OrgKind, Profile, ReferenceData, Role, Settings};
 use crate::be::storage::Env;
@@ -332,7 +332,7 @@ crate::base::schema::schema_type!(
         .collect();
     codes.sort();
     codes.dedup();
-    json!({"type": "string", "pattern": format!("^\\+?({})$", codes.join("|"))})
+    serde_json::json!({"type": "string", "pattern": format!("^\\+?({})$", codes.join("|"))})
 });
 
 #[cfg(feature = "openapi")]
@@ -340,7 +340,7 @@ crate::base::schema::schema_type!(
     /// `zipcode`: a JSON number or a digit string of at most 12 digits.
 
     Zipcode,
-    json!({"anyOf": [{"type": "string", "pattern": "^[0-9]{1,12}$"},
+    serde_json::json!({"anyOf": [{"type": "string", "pattern": "^[0-9]{1,12}$"},
         {"type": "integer", "minimum": 0, "maximum": 999_999_999_999_u64}]})
 );
 
@@ -545,6 +545,15 @@ fn vendor_fields(error: Error) -> Error {
     }
 }
 
+/// `createNewUser`'s `result`.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct Created {
+    /// The account id, `<prefix>-E<seq>`
+    pub id: Option<String>,
+    pub email: String,
+}
+
 /// `POST /api/pass/createNewUser`: admin tokens only (403 otherwise); 200
 /// with the envelope and `result: {id, email}`, the account id
 /// `<prefix>-E<seq>`. With `Idempotency-Key`, a repeat of a completed
@@ -601,16 +610,39 @@ pub fn create_new_user(req: &Request, env: &mut Env, config: &Config) -> Respons
             correlation,
         )
         .map_err(vendor_fields)?;
-        let mut body = envelope(
-            crate::be::storage::derived_uuid(&op.id, "job"),
-            StatusCode::OK,
-            json!({}),
-            json!({"id": created.user.account_code, "email": created.user.email}),
-        );
-        body["replayed"] = json!(created.replayed);
-        Ok(web::json(StatusCode::OK, &body))
+        let body = Envelope {
+            replayed: created.replayed,
+            ..Envelope::ok(
+                crate::be::storage::derived_uuid(&op.id, "job"),
+                Created {
+                    id: created.user.account_code,
+                    email: created.user.email,
+                },
+            )
+        };
+        Ok(web::serialized(StatusCode::OK, &body))
     })();
     result.unwrap_or_else(|e| render_error(&e))
+}
+
+/// `signUpHelper`'s `result`: the tenant's reference data.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct SignUpHelper<'a> {
+    pub currency: &'a [String],
+    #[serde(rename = "acsRegion")]
+    pub acs_region: &'a [String],
+    pub tax_category: Vec<TaxCategory<'a>>,
+    pub tax_types: &'a [crate::base::model::TaxType],
+}
+
+/// A tax category under Apiculus' names.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct TaxCategory<'a> {
+    pub display_text: &'a str,
+    pub value: &'a str,
 }
 
 /// `GET /api/pass/signUpHelper`: the tenant's reference data (admin tokens).
@@ -624,21 +656,22 @@ pub fn sign_up_helper(req: &Request, env: &mut Env, config: &Config) -> Response
             return Err(Error::Forbidden("an admin token is required".into()));
         }
         let r = provision::load_settings(env.kv, &caller.tenant)?.reference;
-        let result = json!({
-            "currency": r.currencies,
-            "acsRegion": r.regions,
-            "tax_category": r.tax_categories.iter()
-                .map(|c| json!({"displayText": c.display_text, "value": c.value}))
-                .collect::<Vec<_>>(),
-            "tax_types": r.tax_types.iter()
-                .map(|t| json!({"name": t.name, "validation": {
-                    "alpha_num": t.validation.alpha_num, "required": t.validation.required,
-                    "min": t.validation.min, "max": t.validation.max}}))
-                .collect::<Vec<_>>(),
-        });
-        Ok(web::json(
+        let result = SignUpHelper {
+            currency: &r.currencies,
+            acs_region: &r.regions,
+            tax_category: r
+                .tax_categories
+                .iter()
+                .map(|c| TaxCategory {
+                    display_text: &c.display_text,
+                    value: &c.value,
+                })
+                .collect(),
+            tax_types: &r.tax_types,
+        };
+        Ok(web::serialized(
             StatusCode::OK,
-            &envelope(env.new_uuid(), StatusCode::OK, json!({}), result),
+            &Envelope::ok(env.new_uuid(), result),
         ))
     })();
     result.unwrap_or_else(|e| render_error(&e))
@@ -650,14 +683,79 @@ pub fn country_list(req: &Request, _env: &mut Env, _config: &Config) -> Response
     if req.method() != Method::GET {
         return render_error(&Error::MethodNotAllowed(vec![Method::GET]));
     }
-    let countries: Vec<Value> = reference::countries()
-        .into_iter()
-        .map(|c| {
-            json!({"_id": c.code, "objectId": c.code, "code": c.code, "name": c.name,
-                   "phone": c.phone, "currency": c.currency, "__v": 0})
+    let all = reference::countries();
+    let countries = all
+        .iter()
+        .map(|c| Country {
+            id: &c.code,
+            object_id: &c.code,
+            code: &c.code,
+            name: &c.name,
+            phone: &c.phone,
+            currency: &c.currency,
+            v: 0,
         })
         .collect();
-    web::json(StatusCode::OK, &json!({"result": {"countries": countries}}))
+    let body = Listed {
+        result: Countries { countries },
+    };
+    web::serialized(StatusCode::OK, &body)
+}
+
+/// `countryList` and `stateList` answer `{"result": ...}`, no envelope.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct Listed<T> {
+    pub result: T,
+}
+
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct Countries<'a> {
+    pub countries: Vec<Country<'a>>,
+}
+
+/// A country as the vendor's store shows it; its `objectId` (what
+/// `stateList` takes) is its alpha-2 code here.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct Country<'a> {
+    #[serde(rename = "_id")]
+    pub id: &'a str,
+    #[serde(rename = "objectId")]
+    pub object_id: &'a str,
+    /// ISO 3166-1 alpha-2
+    pub code: &'a str,
+    pub name: &'a str,
+    /// The calling code, without `+`
+    pub phone: &'a str,
+    /// ISO 4217
+    pub currency: &'a str,
+    #[serde(rename = "__v")]
+    pub v: u8,
+}
+
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct States<'a> {
+    pub state: Vec<State<'a>>,
+}
+
+/// An ISO 3166-2 subdivision under the vendor's names (`Subdivion_Type`
+/// is its spelling).
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[allow(non_snake_case, reason = "the vendor's field names")]
+pub struct State<'a> {
+    /// `<country>-<subdivision>`
+    pub _id: String,
+    #[serde(rename = "objectId")]
+    pub object_id: &'a str,
+    pub Country_Code: &'a str,
+    pub Subdivision_Code: &'a str,
+    pub Subdivision_Name: &'a str,
+    pub Subdivion_Type: &'a str,
+    pub __v: u8,
 }
 
 /// What [`state_list`] reads.
@@ -686,17 +784,24 @@ pub fn state_list(req: &Request, _env: &mut Env, _config: &Config) -> Response {
             .ok_or_else(|| Error::invalid("code", "is required"))?;
         let country = reference::country(&code)
             .ok_or_else(|| Error::NotFound(format!("no country {code}")))?;
-        let states: Vec<Value> = reference::subdivisions(&country.code)
-            .into_iter()
-            .map(|s| {
-                json!({"_id": format!("{}-{}", country.code, s.code), "objectId": country.code,
-                       "Country_Code": country.code, "Subdivision_Code": s.code,
-                       "Subdivision_Name": s.name, "Subdivion_Type": s.kind, "__v": 0})
+        let all = reference::subdivisions(&country.code);
+        let state = all
+            .iter()
+            .map(|s| State {
+                _id: format!("{}-{}", country.code, s.code),
+                object_id: &country.code,
+                Country_Code: &country.code,
+                Subdivision_Code: &s.code,
+                Subdivision_Name: &s.name,
+                Subdivion_Type: &s.kind,
+                __v: 0,
             })
             .collect();
-        Ok(web::json(
+        Ok(web::serialized(
             StatusCode::OK,
-            &json!({"result": {"state": states}}),
+            &Listed {
+                result: States { state },
+            },
         ))
     })();
     result.unwrap_or_else(|e| render_error(&e))

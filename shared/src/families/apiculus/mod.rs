@@ -25,23 +25,47 @@ pub mod accounts;
 
 pub use accounts::{country_list, create_new_user, sign_up_helper, state_list};
 
-/// Apiculus's job envelope. `job` is the answer's `jobId`: a fresh one per
-/// request, except where the request is an operation a replay must answer
-/// byte for byte (`replayed` aside), which derives it from the operation.
-fn envelope(job: Uuid, status: StatusCode, error: Value, result: Value) -> Value {
-    let ok = status.is_success();
-    json!({
-        "httpStatus": status.as_u16(),
-        "success": ok,
-        "error": error,
-        "sync": true,
-        "jobId": job,
-        "jobStatusCode": if ok { 1 } else { 0 },
-        "cached": false,
-        "replayed": false,
-        "result": result,
-    })
+/// Apiculus's job envelope around a success's `result` (a failure's is
+/// [`error_response`]'s). `job_id` is a fresh uuid per request, except where
+/// the request is an operation a replay must answer byte for byte
+/// (`replayed` aside), which derives it from the operation.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Envelope<R> {
+    pub http_status: u16,
+    pub success: bool,
+    /// Empty on success
+    pub error: Empty,
+    pub sync: bool,
+    pub job_id: Uuid,
+    pub job_status_code: u8,
+    pub cached: bool,
+    /// A repeat of a completed `Idempotency-Key` request
+    pub replayed: bool,
+    pub result: R,
 }
+
+impl<R> Envelope<R> {
+    fn ok(job: Uuid, result: R) -> Self {
+        Envelope {
+            http_status: 200,
+            success: true,
+            error: Empty {},
+            sync: true,
+            job_id: job,
+            job_status_code: 1,
+            cached: false,
+            replayed: false,
+            result,
+        }
+    }
+}
+
+/// `{}`.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct Empty {}
 
 fn code(status: u16) -> &'static str {
     match status {
@@ -84,9 +108,8 @@ pub fn render_error(error: &Error) -> Response {
     error_response(error, Uuid::new_v4())
 }
 
-fn ok(env: &mut Env, result: Value) -> Response {
-    let body = envelope(env.new_uuid(), StatusCode::OK, json!({}), result);
-    web::json(StatusCode::OK, &body)
+fn ok<R: serde::Serialize>(env: &mut Env, result: R) -> Response {
+    web::serialized(StatusCode::OK, &Envelope::ok(env.new_uuid(), result))
 }
 
 /// Apiculus `account_type` of a role: 12 superadmin (operator), 11 admin
@@ -143,6 +166,33 @@ pub struct LoginBody {
     pub password: String,
 }
 
+/// `POST /auth/login`'s answer: not the envelope, only three of its keys.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct LoginAnswer {
+    pub http_status: u16,
+    pub success: bool,
+    pub result: Session,
+}
+
+/// A session as login shows it.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct Session {
+    /// The `x-access-token`
+    pub token: String,
+    pub onboarded: bool,
+    /// 12 superadmin (operator), 11 admin (reseller), 1 enterprise subscriber
+    #[cfg_attr(feature = "openapi", schemars(extend("enum" = [1, 11, 12])))]
+    pub account_type: u8,
+    pub currency: String,
+    #[cfg_attr(feature = "openapi", schemars(with = "crate::base::schema::Instant"))]
+    pub last_logged_in: String,
+    #[serde(rename = "paymentCurrency")]
+    pub payment_currency: String,
+}
+
 /// `POST /auth/login` `{email, password}` → the session token and the
 /// account's type. The tenant is the host's (or `default_tenant`).
 pub fn login(req: &Request, env: &mut Env, config: &Config) -> Response {
@@ -174,20 +224,20 @@ pub fn login(req: &Request, env: &mut Env, config: &Config) -> Response {
         let token = identity::session_access_token(config, &signed, Family::Apiculus, env.now)?;
         let currency = currency(env, &tenant.id, &signed.organization)?;
         let last = signed.user.last_sign_in_at.unwrap_or(env.now);
-        Ok(web::json(
+        Ok(web::serialized(
             StatusCode::OK,
-            &json!({
-                "httpStatus": 200,
-                "success": true,
-                "result": {
-                    "token": token,
-                    "onboarded": true,
-                    "account_type": account_type(signed.user.role),
-                    "currency": currency,
-                    "last_logged_in": time::format_millis(last),
-                    "paymentCurrency": currency,
-                }
-            }),
+            &LoginAnswer {
+                http_status: 200,
+                success: true,
+                result: Session {
+                    token,
+                    onboarded: true,
+                    account_type: account_type(signed.user.role),
+                    payment_currency: currency.clone(),
+                    currency,
+                    last_logged_in: time::format_millis(last),
+                },
+            },
         ))
     })();
     result.unwrap_or_else(|e| render_error(&e))
@@ -205,7 +255,7 @@ pub fn logout(req: &Request, env: &mut Env, config: &Config) -> Response {
             .clone()
             .ok_or_else(|| Error::Unauthenticated("not a session token".into()))?;
         identity::end_session(env, &caller, &sid)?;
-        Ok(ok(env, json!({})))
+        Ok(ok(env, Empty {}))
     })();
     result.unwrap_or_else(|e| render_error(&e))
 }
@@ -252,6 +302,18 @@ pub struct LifecycleQuery {
     pub manual: bool,
 }
 
+/// A lifecycle action's `result`.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct AccountStatus {
+    /// The path's id, as sent
+    pub id: String,
+    /// "" for an account whose primary user is gone
+    pub email: String,
+    /// The account's state now
+    pub status: Lifecycle,
+}
+
 /// `PUT /api/v1/serv_<action>UserAccount/<user_id>?manual=true`: moves the
 /// account through the one lifecycle. Admin tokens only (`account_type` 11
 /// or 12); `terminate` is final; `enable` returns a disabled or restricted
@@ -296,7 +358,11 @@ fn lifecycle(req: &Request, env: &mut Env, config: &Config, status: Lifecycle) -
                 let updated = crate::idm::organizations::set_status(env, &caller, org, status)?;
                 Ok(ok(
                     env,
-                    json!({"id": raw_id, "email": email, "status": updated.status.as_str()}),
+                    AccountStatus {
+                        id: raw_id,
+                        email,
+                        status: updated.status,
+                    },
                 ))
             }
             Target::User(id) => {
@@ -305,7 +371,11 @@ fn lifecycle(req: &Request, env: &mut Env, config: &Config, status: Lifecycle) -
                 let user = admin::set_account_status(env, &caller, id, status)?;
                 Ok(ok(
                     env,
-                    json!({"id": raw_id, "email": user.email, "status": user.status.as_str()}),
+                    AccountStatus {
+                        id: raw_id,
+                        email: user.email,
+                        status: user.status,
+                    },
                 ))
             }
         }

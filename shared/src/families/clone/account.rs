@@ -221,13 +221,8 @@ pub fn invitation(req: &Request, env: &mut Env, config: &Config) -> Response {
             confirmation.as_deref(),
             config.hash_params(),
         )?;
-        ok(open_and_answer(
-            env,
-            config,
-            &tenant,
-            user,
-            &client_address(req),
-        )?)
+        let body = open_and_answer(env, config, &tenant, user, &client_address(req))?;
+        Ok(web::serialized(StatusCode::OK, &body))
     })();
     result.unwrap_or_else(|e| render_error(&e))
 }

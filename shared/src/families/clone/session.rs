@@ -124,15 +124,15 @@ pub fn sign_in(req: &Request, env: &mut Env, config: &Config) -> Response {
                 let user = identity::check_password(env, &tenant, &username, &password, &address)?;
                 if two_factor::required(&user) {
                     let state = two_factor::start_sign_in(env, config, &tenant, &user)?;
-                    return Ok(web::json(
+                    return Ok(web::serialized(
                         StatusCode::OK,
-                        &json!({
-                            "status": 200,
-                            "status_text": "OK",
-                            "username": user.email,
-                            "otp_required": true,
-                            "otp_session_state": state,
-                        }),
+                        &SecondStepNeeded {
+                            status: 200,
+                            status_text: "OK",
+                            username: &user.email,
+                            otp_required: true,
+                            otp_session_state: state,
+                        },
                     ));
                 }
                 user
@@ -140,7 +140,7 @@ pub fn sign_in(req: &Request, env: &mut Env, config: &Config) -> Response {
             Some(_) => return Err(Error::invalid("otp_session_state", "must be a string")),
         };
         let body = open_and_answer(env, config, &tenant, user, &address)?;
-        Ok(web::json(StatusCode::OK, &body))
+        Ok(web::serialized(StatusCode::OK, &body))
     })();
     result.unwrap_or_else(|e| render_error(&e))
 }
@@ -168,6 +168,50 @@ pub fn sign_out(req: &Request, env: &mut Env, config: &Config) -> Response {
     result.unwrap_or_else(|e| render_error(&e))
 }
 
+/// The first step's answer for a user with a second factor: no token yet.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct SecondStepNeeded<'a> {
+    pub status: u16,
+    pub status_text: &'static str,
+    pub username: &'a str,
+    #[cfg_attr(feature = "openapi", schemars(extend("const" = true)))]
+    pub otp_required: bool,
+    /// Send it back with `otp_attempt` or `recovery_code`
+    pub otp_session_state: String,
+}
+
+/// The documented sign-in object: every answer that opens a session (or
+/// returns to one, ending an impersonation).
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct SignedIn {
+    pub status: u16,
+    pub status_text: &'static str,
+    pub username: String,
+    /// `Authorization: Bearer <token>`
+    pub token: String,
+    pub sign_in_count: u64,
+    #[cfg_attr(feature = "openapi", schemars(with = "super::RoleName"))]
+    pub role: &'static str,
+    pub timezone: String,
+    pub verified: bool,
+    #[cfg_attr(feature = "openapi", schemars(extend("const" = "email")))]
+    pub provider: &'static str,
+    pub organization: OrganizationRef,
+    /// An impersonation's: `DELETE /auth/impersonate` with it ends it
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub impersonator_revert_token: Option<String>,
+}
+
+/// The organization a sign-in acts in.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct OrganizationRef {
+    pub uuid: uuid::Uuid,
+    pub name: String,
+}
+
 /// The sign-in answer for a session: the documented object, its token.
 /// Opens a Clone session for a user whose credentials were checked and
 /// answers the sign-in object.
@@ -177,7 +221,7 @@ pub(super) fn open_and_answer(
     tenant: &crate::base::model::Tenant,
     user: crate::base::model::User,
     address: &str,
-) -> Result<Value, Error> {
+) -> Result<SignedIn, Error> {
     let signed = identity::open_session(env, tenant, user, address, Family::Clone)?;
     session_answer(
         config,
@@ -200,7 +244,7 @@ fn session_answer(
     sid: &str,
     ttl: crate::base::time::Millis,
     extra: Map<String, Value>,
-) -> Result<Value, Error> {
+) -> Result<SignedIn, Error> {
     let token = identity::session_token(
         config,
         caller,
@@ -215,18 +259,27 @@ fn session_answer(
         env.now,
         extra,
     )?;
-    Ok(json!({
-        "status": 200,
-        "status_text": "OK",
-        "username": user.email,
-        "token": token,
-        "sign_in_count": user.sign_in_count,
-        "role": role_name(user.role),
-        "timezone": user.profile.timezone.as_deref().unwrap_or("UTC"),
-        "verified": user.confirmed,
-        "provider": "email",
-        "organization": { "uuid": organization.id, "name": organization.name },
-    }))
+    Ok(SignedIn {
+        status: 200,
+        status_text: "OK",
+        username: user.email.clone(),
+        token,
+        sign_in_count: user.sign_in_count,
+        role: role_name(user.role),
+        timezone: user
+            .profile
+            .timezone
+            .as_deref()
+            .unwrap_or("UTC")
+            .to_string(),
+        verified: user.confirmed,
+        provider: "email",
+        organization: OrganizationRef {
+            uuid: organization.id,
+            name: organization.name.clone(),
+        },
+        impersonator_revert_token: None,
+    })
 }
 
 /// `POST /auth/impersonate?uuid=<user>`: an administrator's session acts as
@@ -267,7 +320,7 @@ pub fn impersonate(req: &Request, env: &mut Env, config: &Config) -> Response {
             )?;
             let mut act = Map::new();
             act.insert("act".into(), json!({"sub": caller.actor.id}));
-            let mut body = session_answer(
+            let body = session_answer(
                 config,
                 env,
                 (&started.caller, &started.user, &started.organization),
@@ -275,8 +328,11 @@ pub fn impersonate(req: &Request, env: &mut Env, config: &Config) -> Response {
                 crate::credential::impersonation::TTL_MS,
                 act,
             )?;
-            body["impersonator_revert_token"] = json!(started.revert_token);
-            return Ok(web::json(StatusCode::OK, &body));
+            let body = SignedIn {
+                impersonator_revert_token: Some(started.revert_token),
+                ..body
+            };
+            return Ok(web::serialized(StatusCode::OK, &body));
         }
         let mut fields = if req.body().is_empty() {
             Map::new()
@@ -300,7 +356,7 @@ pub fn impersonate(req: &Request, env: &mut Env, config: &Config) -> Response {
             identity::SESSION_TTL_MS,
             Map::new(),
         )?;
-        Ok(web::json(StatusCode::OK, &body))
+        Ok(web::serialized(StatusCode::OK, &body))
     })();
     result.unwrap_or_else(|e| render_error(&e))
 }

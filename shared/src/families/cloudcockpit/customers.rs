@@ -7,8 +7,8 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::{
-    body_uuid, paged, paging, path_uuid, query_bool, query_uuid, query_value, related,
-    reseller_context, scoped, serve_v1,
+    body_uuid, paging, path_uuid, query_bool, query_uuid, query_value, related, reseller_context,
+    scoped, serve_v1,
 };
 use crate::base::error::{Error, FieldErrors};
 use crate::base::model::{Lifecycle, OrgKind, Organization, Role};
@@ -20,30 +20,58 @@ use crate::idm::listing::ListQuery;
 use crate::idm::organizations::{self, OrgChange};
 use crate::idm::provision::NewOrg;
 
+/// A `CustomerViewModel` (with `deleted`): every detail field is null on
+/// customers made by the other families.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct CustomerView<'a> {
+    pub id: Uuid,
+    pub company_name: &'a str,
+    pub tax_id: Option<&'a str>,
+    pub country: Option<&'a str>,
+    pub address_line1: Option<&'a str>,
+    pub address_line2: Option<&'a str>,
+    pub city: Option<&'a str>,
+    pub state: Option<&'a str>,
+    pub zip: Option<&'a str>,
+    pub first_name: Option<&'a str>,
+    pub middle_name: Option<&'a str>,
+    pub last_name: Option<&'a str>,
+    pub email: Option<&'a str>,
+    pub phone: Option<&'a str>,
+    pub internal_identifier: Option<&'a str>,
+    pub reseller_id: Option<Uuid>,
+    /// None: no provider is attached here
+    pub provider_customers: Vec<Map<String, Value>>,
+    pub customer_associations: Vec<Map<String, Value>>,
+    pub deleted: bool,
+}
+
 /// The customer view of an organization.
-fn customer_json(org: &Organization) -> Value {
-    let d = |k: &str| org.details.get(k).cloned();
-    json!({
-        "id": org.id,
-        "companyName": org.company_name.clone().unwrap_or_else(|| org.name.clone()),
-        "taxId": d("taxId"),
-        "country": d("country"),
-        "addressLine1": d("addressLine1"),
-        "addressLine2": d("addressLine2"),
-        "city": d("city"),
-        "state": d("state"),
-        "zip": d("zip"),
-        "firstName": d("firstName"),
-        "middleName": d("middleName"),
-        "lastName": d("lastName"),
-        "email": d("email"),
-        "phone": d("phone"),
-        "internalIdentifier": d("internalIdentifier"),
-        "resellerId": org.parent,
-        "providerCustomers": [],
-        "customerAssociations": [],
-        "deleted": org.status == Lifecycle::Deleted,
-    })
+fn customer_view(org: &Organization) -> CustomerView<'_> {
+    let d = |k: &str| org.details.get(k).map(String::as_str);
+    CustomerView {
+        id: org.id,
+        company_name: org.company_name.as_deref().unwrap_or(&org.name),
+        tax_id: d("taxId"),
+        country: d("country"),
+        address_line1: d("addressLine1"),
+        address_line2: d("addressLine2"),
+        city: d("city"),
+        state: d("state"),
+        zip: d("zip"),
+        first_name: d("firstName"),
+        middle_name: d("middleName"),
+        last_name: d("lastName"),
+        email: d("email"),
+        phone: d("phone"),
+        internal_identifier: d("internalIdentifier"),
+        reseller_id: org.parent,
+        provider_customers: Vec::new(),
+        customer_associations: Vec::new(),
+        deleted: org.status == Lifecycle::Deleted,
+    }
 }
 
 /// The fields of a `CustomerViewModel` and their limits.
@@ -263,10 +291,10 @@ fn list(
         query.filters.push((column.into(), pattern));
     }
     let found = organizations::customers(env, &caller, &query, include_deleted)?;
-    let items = found.items.iter().map(customer_json).collect();
-    Ok(web::json(
+    let items = found.items.iter().map(customer_view).collect();
+    Ok(web::serialized(
         StatusCode::OK,
-        &paged(items, page, size, found.total, found.span),
+        &super::Paged::new(items, page, size, found.total, found.span),
     ))
 }
 
@@ -303,7 +331,7 @@ pub fn customer(req: &Request, env: &mut Env, config: &Config) -> Response {
         |caller, env| {
             let org = reachable_customer(req, env, caller, query_uuid(req, "resellerId")?)?;
             if req.method() == Method::GET {
-                return Ok(web::json(StatusCode::OK, &customer_json(&org)));
+                return Ok(web::serialized(StatusCode::OK, &customer_view(&org)));
             }
             if caller.role != Role::Operator {
                 return Err(Error::Forbidden("only a CSP deletes customers".into()));
@@ -333,11 +361,12 @@ pub fn account_info(req: &Request, env: &mut Env, config: &Config) -> Response {
         let org = reachable_customer(req, env, caller, None)?;
         let body = web::json_object(req)?;
         let mut errors = FieldErrors::default();
+        let empty = Map::new();
         let customer = match body.get("customer") {
-            Some(Value::Object(c)) => c.clone(),
+            Some(Value::Object(c)) => c,
             _ => {
                 errors.add("customer", "'customer' must be an object.");
-                Map::new()
+                &empty
             }
         };
         if !matches!(
@@ -350,7 +379,7 @@ pub fn account_info(req: &Request, env: &mut Env, config: &Config) -> Response {
             );
         }
         errors.into_result()?;
-        let (details, _) = parse_customer(&customer)?;
+        let (details, _) = parse_customer(customer)?;
         let company = details.get("companyName").cloned().unwrap_or_default();
         let mut change = OrgChange {
             name: Some(company.clone()),
@@ -392,7 +421,7 @@ pub fn internal_identifier(req: &Request, env: &mut Env, config: &Config) -> Res
         let value = match body.get("internalIdentifier") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) if s.chars().count() <= 255 => {
-                Some(s.clone()).filter(|s| !s.trim().is_empty())
+                (!s.trim().is_empty()).then(|| s.clone())
             }
             Some(Value::String(_)) => {
                 errors.add(

@@ -413,6 +413,51 @@ fn paged(items: Vec<Value>, page: usize, size: usize, total: usize, span: usize)
     })
 }
 
+impl<T> Paged<T> {
+    /// [`paged`]'s page, rendered from a type: the customers list's, where
+    /// that is smaller than building the `Value` (the users' and groups'
+    /// lists measured larger typed: cc-users by 507 bytes).
+    fn new(items: Vec<T>, page: usize, size: usize, total: usize, span: usize) -> Self {
+        let pages = span.max(total).div_ceil(size);
+        Paged {
+            items,
+            pagination_parameters: PaginationParameters {
+                page_number: page,
+                page_size: size,
+            },
+            total_pages: pages,
+            total_count: total,
+            has_previous_page: page > 1,
+            has_next_page: page < pages,
+            continuation_token: None,
+        }
+    }
+}
+
+/// A page of a list (`PagedResult`).
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Paged<T> {
+    pub items: Vec<T>,
+    pub pagination_parameters: PaginationParameters,
+    pub total_pages: usize,
+    pub total_count: usize,
+    pub has_previous_page: bool,
+    pub has_next_page: bool,
+    /// Always null: pages are numbered
+    #[cfg_attr(feature = "openapi", schemars(with = "()"))]
+    pub continuation_token: Option<()>,
+}
+
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PaginationParameters {
+    pub page_number: usize,
+    pub page_size: usize,
+}
+
 /// The reseller a request names with `resellerId`: one the caller reaches
 /// (itself or a reseller below it; else 403, as a missing relationship is).
 /// CSP and reseller callers only.

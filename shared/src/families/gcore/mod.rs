@@ -164,7 +164,17 @@ fn text_field(body: &Map<String, Value>, name: &str, errors: &mut FieldErrors) -
     }
 }
 
-/// `{refresh, access}` for a session: access 1 h, refresh 24 h, paired by `rjti`.
+/// A session's JWT pair (login and refresh): access 1 h, refresh 24 h.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct JwtPair {
+    /// `POST /iam/auth/jwt/refresh` takes it, once
+    pub refresh: String,
+    /// `Authorization: Bearer <access>`
+    pub access: String,
+}
+
+/// The pair for a session, paired by `rjti`.
 fn pair(
     env: &Env,
     config: &Config,
@@ -173,7 +183,7 @@ fn pair(
     org: &Organization,
     sid: &str,
     refresh_jti: &str,
-) -> Result<Value, Error> {
+) -> Result<JwtPair, Error> {
     let user_id = aliases::user_number(env, &caller.tenant, user)?;
     let client_id = aliases::org_number(env, &caller.tenant, org)?;
     let mut claims = Map::new();
@@ -221,7 +231,7 @@ fn pair(
         env.now,
         claims,
     )?;
-    Ok(json!({"refresh": refresh, "access": access}))
+    Ok(JwtPair { refresh, access })
 }
 
 fn only(req: &Request, method: Method) -> Result<(), Error> {
@@ -282,7 +292,7 @@ pub fn login(req: &Request, env: &mut Env, config: &Config) -> Response {
             &signed.sid,
             &refresh_jti,
         )?;
-        Ok(web::json(StatusCode::OK, &tokens))
+        Ok(web::serialized(StatusCode::OK, &tokens))
     })();
     result.unwrap_or_else(|e| match e {
         Error::Unauthenticated(m) if m == identity::PASSWORD_SIGN_IN_OFF => web::json(
@@ -344,7 +354,7 @@ pub fn refresh(req: &Request, env: &mut Env, config: &Config) -> Response {
             Some(&org),
         )?;
         let tokens = pair(env, config, &caller, &user, &org, sid, &next)?;
-        Ok(web::json(StatusCode::OK, &tokens))
+        Ok(web::serialized(StatusCode::OK, &tokens))
     })();
     result.unwrap_or_else(|e| render_error(&e))
 }

@@ -750,6 +750,16 @@ pub struct InviteBody {
     pub name: Option<String>,
 }
 
+/// An invitation's answer.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct Invited {
+    #[cfg_attr(feature = "openapi", schemars(extend("const" = "sent")))]
+    pub status: &'static str,
+    /// The new user's integer id
+    pub user_id: u64,
+}
+
 /// `POST /iam/clients/invite_user` `{client_id, email, user_role{id, name},
 /// lang?, name?}`: makes the user (no password until it accepts) and queues
 /// the invitation in the tenant's outbox (`GET /admin/outbox`); 200
@@ -816,9 +826,12 @@ pub fn invite_user(req: &Request, env: &mut Env, config: &Config) -> Response {
         let user = invitations::invite(env, &caller, &org, &email, role, profile)
             .map_err(vendor_fields)?;
         let n = aliases::user_number(env, &caller.tenant, &user)?;
-        Ok(web::json(
+        Ok(web::serialized(
             StatusCode::OK,
-            &json!({"status": "sent", "user_id": n}),
+            &Invited {
+                status: "sent",
+                user_id: n,
+            },
         ))
     })();
     result.unwrap_or_else(|e| render_error(&e))

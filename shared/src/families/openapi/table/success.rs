@@ -10,6 +10,8 @@
 use serde_json::{Value, json};
 
 use crate::base::schema::response;
+use crate::families::apiculus::{self, accounts};
+use crate::families::cloudcockpit::{self as cc, customers};
 
 // ---------------------------------------------------------------- helpers
 
@@ -27,10 +29,6 @@ fn int_t() -> Value {
 
 fn bool_t() -> Value {
     json!({"type": "boolean"})
-}
-
-fn null_t() -> Value {
-    json!({"type": "null"})
 }
 
 fn uuid_t() -> Value {
@@ -71,11 +69,6 @@ fn empty_obj() -> Value {
 /// A JSON string holding a uuid (CloudCockpit creates answer `json!(id)`).
 fn uuid_string_body() -> Value {
     uuid_t()
-}
-
-/// Gcore's service names (`services[].product_name`, `capabilities`).
-fn lifecycle() -> Value {
-    enum_t(&["active", "disabled", "restricted", "terminated", "deleted"])
 }
 
 // ---------------------------------------------------------------- service
@@ -192,7 +185,8 @@ fn delivery_pass() -> Value {
     )
 }
 
-/// The account-flow answers that carry only a message.
+/// The answers that carry only a message: the account flows' and
+/// sign-out's (built as `Value`s, which measured smaller there than typed).
 fn clone_status_message() -> Value {
     obj(
         &["status", "status_text", "message"],
@@ -206,54 +200,18 @@ fn clone_role() -> Value {
     enum_t(&["Super Admin", "Admin", "User"])
 }
 
-/// `POST /auth/sign_in`.
-fn clone_sign_in() -> Value {
-    obj(
-        &[
-            "status",
-            "status_text",
-            "username",
-            "token",
-            "sign_in_count",
-            "role",
-            "timezone",
-            "verified",
-            "provider",
-            "organization",
-        ],
-        json!({"status": int_t(), "status_text": str_t(), "username": str_t(), "token": str_t(),
-            "sign_in_count": {"type": "integer", "minimum": 0}, "role": clone_role(),
-            "timezone": str_t(), "verified": bool_t(), "provider": str_t(),
-            "organization": obj(&["uuid", "name"], json!({"uuid": uuid_t(), "name": str_t()}))}),
-    )
-}
-
-/// The first step of a two-factor sign-in: no token yet.
-fn clone_sign_in_step_one() -> Value {
-    obj(
-        &[
-            "status",
-            "status_text",
-            "username",
-            "otp_required",
-            "otp_session_state",
-        ],
-        json!({"status": int_t(), "status_text": str_t(), "username": str_t(),
-            "otp_required": {"const": true}, "otp_session_state": str_t()}),
+/// The sign-in object; an impersonation's carries its revert token.
+fn clone_sign_in(impersonation: bool) -> Value {
+    with_or_without(
+        response::<crate::families::clone::session::SignedIn>(),
+        "impersonator_revert_token",
+        impersonation,
     )
 }
 
 /// `two_factor_authentication` as `/v2/user/me` and the 2FA actions show it.
 fn clone_two_factor_block() -> Value {
     response::<crate::families::clone::current_user::TwoFactorBlock>()
-}
-
-/// `DELETE /auth/sign_out`: `{"status": 200, "status_text": "OK", "message"}`.
-fn clone_signed_out() -> Value {
-    obj(
-        &["status", "status_text", "message"],
-        json!({"status": int_t(), "status_text": str_t(), "message": str_t()}),
-    )
 }
 
 /// One user, `clone::user_data` (GET /v2/users/{id}, list rows).
@@ -356,59 +314,12 @@ fn cc_oauth_token() -> Value {
     )
 }
 
-/// `cloudcockpit::paged`.
+/// `PagedResult` (`cloudcockpit::paged`) of `item`: the users' and groups'
+/// lists are built as `Value`s, which measured smaller than typed ones.
 fn cc_paged(item: Value) -> Value {
-    obj(
-        &[
-            "items",
-            "paginationParameters",
-            "totalPages",
-            "totalCount",
-            "hasPreviousPage",
-            "hasNextPage",
-            "continuationToken",
-        ],
-        json!({"items": arr(item),
-            "paginationParameters": obj(&["pageNumber", "pageSize"],
-                json!({"pageNumber": int_t(), "pageSize": int_t()})),
-            "totalPages": int_t(), "totalCount": int_t(), "hasPreviousPage": bool_t(),
-            "hasNextPage": bool_t(), "continuationToken": null_t()}),
-    )
-}
-
-/// `CustomerViewModel` (+ `deleted`), `customer_json`: every detail field is
-/// absent (null) on customers made by the other families.
-fn cc_customer_view() -> Value {
-    obj(
-        &[
-            "id",
-            "companyName",
-            "taxId",
-            "country",
-            "addressLine1",
-            "addressLine2",
-            "city",
-            "state",
-            "zip",
-            "firstName",
-            "middleName",
-            "lastName",
-            "email",
-            "phone",
-            "internalIdentifier",
-            "resellerId",
-            "providerCustomers",
-            "customerAssociations",
-            "deleted",
-        ],
-        json!({"id": uuid_t(), "companyName": str_t(), "taxId": nstr(), "country": nstr(),
-            "addressLine1": nstr(), "addressLine2": nstr(), "city": nstr(), "state": nstr(),
-            "zip": nstr(), "firstName": nstr(), "middleName": nstr(), "lastName": nstr(),
-            "email": nstr(), "phone": nstr(), "internalIdentifier": nstr(),
-            "resellerId": nuuid(),
-            "providerCustomers": arr(any_obj()), "customerAssociations": arr(any_obj()),
-            "deleted": bool_t()}),
-    )
+    let mut page = response::<cc::Paged<()>>();
+    page["properties"]["items"] = arr(item);
+    page
 }
 
 /// `UserViewModel`, portal_users `user_json` (names are null for users made
@@ -430,108 +341,7 @@ fn cc_group_view() -> Value {
 
 // ---------------------------------------------------------------- Apiculus
 
-/// The success envelope, `apiculus::envelope` (`error` is `{}`).
-fn apiculus_envelope(result: Value) -> Value {
-    obj(
-        &[
-            "httpStatus",
-            "success",
-            "error",
-            "sync",
-            "jobId",
-            "jobStatusCode",
-            "cached",
-            "replayed",
-            "result",
-        ],
-        json!({"httpStatus": int_t(), "success": bool_t(), "error": any_obj(),
-            "sync": bool_t(), "jobId": uuid_t(), "jobStatusCode": int_t(),
-            "cached": bool_t(), "replayed": bool_t(), "result": result}),
-    )
-}
-
-/// `POST /auth/login`: NOT the full envelope, only three keys.
-fn apiculus_login() -> Value {
-    obj(
-        &["httpStatus", "success", "result"],
-        json!({"httpStatus": int_t(), "success": bool_t(),
-            "result": obj(
-                &["token", "onboarded", "account_type", "currency", "last_logged_in",
-                    "paymentCurrency"],
-                json!({"token": str_t(), "onboarded": bool_t(),
-                    "account_type": {"type": "integer", "enum": [1, 11, 12]},
-                    "currency": str_t(), "last_logged_in": ts(),
-                    "paymentCurrency": str_t()}))}),
-    )
-}
-
-/// `POST /api/pass/createNewUser`.
-fn apiculus_created() -> Value {
-    apiculus_envelope(obj(
-        &["id", "email"],
-        // uncertain: `account_code` is always Some for an enterprise create
-        // (also on replay), but it is an Option on the user record.
-        json!({"id": nstr(), "email": str_t()}),
-    ))
-}
-
-/// `PUT /api/v1/serv_*UserAccount/{id}`: `id` echoes the path segment;
-/// `email` is "" for an account whose primary user is gone.
-fn apiculus_account_status() -> Value {
-    apiculus_envelope(obj(
-        &["id", "email", "status"],
-        json!({"id": str_t(), "email": str_t(), "status": lifecycle()}),
-    ))
-}
-
-/// `GET /api/pass/signUpHelper`.
-fn apiculus_sign_up_helper() -> Value {
-    apiculus_envelope(obj(
-        &["currency", "acsRegion", "tax_category", "tax_types"],
-        json!({"currency": arr(str_t()), "acsRegion": arr(str_t()),
-            "tax_category": arr(obj(&["displayText", "value"],
-                json!({"displayText": str_t(), "value": str_t()}))),
-            "tax_types": arr(obj(&["name", "validation"], json!({"name": str_t(),
-                "validation": obj(&["alpha_num", "required", "min", "max"], json!({
-                    "alpha_num": bool_t(), "required": bool_t(),
-                    "min": {"type": "integer", "minimum": 0},
-                    "max": {"type": "integer", "minimum": 0}}))})))}),
-    ))
-}
-
-/// `GET /api/v1/countryList` (no envelope).
-fn apiculus_countries() -> Value {
-    obj(
-        &["result"],
-        json!({"result": obj(&["countries"], json!({"countries": arr(obj(
-            &["_id", "objectId", "code", "name", "phone", "currency", "__v"],
-            json!({"_id": str_t(), "objectId": str_t(), "code": str_t(), "name": str_t(),
-                "phone": str_t(), "currency": str_t(), "__v": int_t()})))}))}),
-    )
-}
-
-/// `GET /api/v1/stateList` (no envelope).
-fn apiculus_states() -> Value {
-    obj(
-        &["result"],
-        json!({"result": obj(&["state"], json!({"state": arr(obj(
-            &["_id", "objectId", "Country_Code", "Subdivision_Code", "Subdivision_Name",
-                "Subdivion_Type", "__v"],
-            json!({"_id": str_t(), "objectId": str_t(), "Country_Code": str_t(),
-                "Subdivision_Code": str_t(), "Subdivision_Name": str_t(),
-                "Subdivion_Type": str_t(), "__v": int_t()})))}))}),
-    )
-}
-
 // ---------------------------------------------------------------- Gcore IAM
-
-/// `{refresh, access}` (login and refresh).
-fn gcore_jwt_pair() -> Value {
-    obj(
-        &["refresh", "access"],
-        json!({"refresh": str_t(), "access": str_t()}),
-    )
-}
 
 /// `GET /iam/clients/me`.
 fn gcore_account_overview() -> Value {
@@ -559,14 +369,6 @@ fn with_or_without(mut schema: Value, field: &str, with: bool) -> Value {
         p.remove(field);
     }
     schema
-}
-
-/// `POST /iam/clients/invite_user`.
-fn gcore_invited() -> Value {
-    obj(
-        &["status", "user_id"],
-        json!({"status": {"const": "sent"}, "user_id": int_t()}),
-    )
 }
 
 /// `APIToken` (`gcore::TokenView`); `with_token` keeps the clear `token`
@@ -789,7 +591,7 @@ fn service_success(method: &str, path: &str, status: u16) -> Option<Value> {
                 "role": clone_role(), "expires_at": ts(),
                 "organization": obj(&["uuid", "name"], json!({"uuid": uuid_t(), "name": str_t()}))}),
         ),
-        ("put", "/auth/invitation", 200) => clone_sign_in(),
+        ("put", "/auth/invitation", 200) => clone_sign_in(false),
         ("post", "/auth/invitation", 200) => obj(
             &["status", "status_text", "message", "kind"],
             json!({"status": int_t(), "status_text": str_t(), "message": str_t(),
@@ -808,18 +610,10 @@ fn service_success(method: &str, path: &str, status: u16) -> Option<Value> {
 fn clone_success(method: &str, path: &str, status: u16) -> Option<Value> {
     Some(match (method, path, status) {
         // Clone Systems v2.
-        ("post", "/auth/sign_in", 200) => {
-            json!({"oneOf": [clone_sign_in(), clone_sign_in_step_one()]})
-        }
-        ("post", "/auth/impersonate", 200) => {
-            let mut schema = clone_sign_in();
-            schema["properties"]["impersonator_revert_token"] = str_t();
-            if let Some(required) = schema["required"].as_array_mut() {
-                required.push(json!("impersonator_revert_token"));
-            }
-            schema
-        }
-        ("delete", "/auth/impersonate", 200) => clone_sign_in(),
+        ("post", "/auth/sign_in", 200) => json!({"oneOf": [clone_sign_in(false),
+            response::<crate::families::clone::session::SecondStepNeeded>()]}),
+        ("post", "/auth/impersonate", 200) => clone_sign_in(true),
+        ("delete", "/auth/impersonate", 200) => clone_sign_in(false),
         ("put", "/v2/user/enable_2fa", 200) => obj(
             &["secret", "otpauth_uri", "message"],
             json!({"secret": {"type": "string", "pattern": "^[A-Z2-7]+$"},
@@ -835,7 +629,7 @@ fn clone_success(method: &str, path: &str, status: u16) -> Option<Value> {
             json!({"recovery_codes": {"type": "array", "minItems": 10, "maxItems": 10,
                 "items": {"type": "string", "pattern": "^[a-z2-7]{4}(-[a-z2-7]{4}){3}$"}}}),
         ),
-        ("delete", "/auth/sign_out", 200) => clone_signed_out(),
+        ("delete", "/auth/sign_out", 200) => clone_status_message(),
         ("get", "/v2/users", 200) => clone_list(clone_user()),
         ("get", "/v2/users/{id}", 200) => clone_data(clone_user()),
         ("put" | "delete", "/v2/users/{id}", 200) => empty_obj(),
@@ -875,9 +669,9 @@ fn cloudcockpit_success(method: &str, path: &str, status: u16) -> Option<Value> 
     Some(match (method, path, status) {
         // CloudCockpit v1.
         ("post", "/oauth2/token", 200) => cc_oauth_token(),
-        ("get", "/v1/Customers", 200) => cc_paged(cc_customer_view()),
+        ("get", "/v1/Customers", 200) => response::<cc::Paged<customers::CustomerView>>(),
         ("post", "/v1/Customers", 201) => uuid_string_body(),
-        ("get", "/v1/Customers/{customerId}", 200) => cc_customer_view(),
+        ("get", "/v1/Customers/{customerId}", 200) => response::<customers::CustomerView>(),
         // 201 created, 200 the identical request replayed: the id either way.
         ("post", "/v1/customer/{customerId}/users", 200 | 201) => uuid_string_body(),
         ("post", "/v1/reseller/{resellerId}/users", 200 | 201) => uuid_string_body(),
@@ -893,12 +687,16 @@ fn cloudcockpit_success(method: &str, path: &str, status: u16) -> Option<Value> 
 fn apiculus_success(method: &str, path: &str, status: u16) -> Option<Value> {
     Some(match (method, path, status) {
         // Apiculus.
-        ("post", "/auth/login", 200) => apiculus_login(),
-        ("post", "/auth/logout", 200) => apiculus_envelope(any_obj()),
-        ("post", "/api/pass/createNewUser", 200) => apiculus_created(),
-        ("get", "/api/pass/signUpHelper", 200) => apiculus_sign_up_helper(),
-        ("get", "/api/v1/countryList", 200) => apiculus_countries(),
-        ("get", "/api/v1/stateList", 200) => apiculus_states(),
+        ("post", "/auth/login", 200) => response::<apiculus::LoginAnswer>(),
+        ("post", "/auth/logout", 200) => response::<apiculus::Envelope<apiculus::Empty>>(),
+        ("post", "/api/pass/createNewUser", 200) => {
+            response::<apiculus::Envelope<accounts::Created>>()
+        }
+        ("get", "/api/pass/signUpHelper", 200) => {
+            response::<apiculus::Envelope<accounts::SignUpHelper>>()
+        }
+        ("get", "/api/v1/countryList", 200) => response::<accounts::Listed<accounts::Countries>>(),
+        ("get", "/api/v1/stateList", 200) => response::<accounts::Listed<accounts::States>>(),
         (
             "put",
             "/api/v1/serv_disableUserAccount/{id}"
@@ -906,7 +704,7 @@ fn apiculus_success(method: &str, path: &str, status: u16) -> Option<Value> {
             | "/api/v1/serv_restrictUserAccount/{id}"
             | "/api/v1/serv_terminateUserAccount/{id}",
             200,
-        ) => apiculus_account_status(),
+        ) => response::<apiculus::Envelope<apiculus::AccountStatus>>(),
         _ => return None,
     })
 }
@@ -915,7 +713,9 @@ fn apiculus_success(method: &str, path: &str, status: u16) -> Option<Value> {
 fn gcore_success(method: &str, path: &str, status: u16) -> Option<Value> {
     Some(match (method, path, status) {
         // Gcore IAM.
-        ("post", "/iam/auth/jwt/login" | "/iam/auth/jwt/refresh", 200) => gcore_jwt_pair(),
+        ("post", "/iam/auth/jwt/login" | "/iam/auth/jwt/refresh", 200) => {
+            response::<crate::families::gcore::JwtPair>()
+        }
         ("get", "/iam/clients/me", 200) => gcore_account_overview(),
         ("get", "/iam/users", 200) => {
             let mut page = response::<crate::families::gcore::users::UsersPage>();
@@ -925,7 +725,9 @@ fn gcore_success(method: &str, path: &str, status: u16) -> Option<Value> {
         ("post", "/iam/users", 201) => gcore_user(true),
         ("get", "/iam/users/{userId}", 200) => gcore_user(false),
         ("patch", "/iam/users/{userId}", 200) => gcore_user(true),
-        ("post", "/iam/clients/invite_user", 200) => gcore_invited(),
+        ("post", "/iam/clients/invite_user", 200) => {
+            response::<crate::families::gcore::users::Invited>()
+        }
         ("get", "/iam/v2/clients/{clientId}/tokens", 200) => arr(gcore_api_token(false)),
         ("post", "/iam/v2/clients/{clientId}/tokens", 200) => gcore_api_token(true),
         ("get", "/iam/v2/clients/{clientId}/tokens/{tokenId}", 200) => gcore_api_token(false),

@@ -42,6 +42,11 @@ pub fn serialized<T: serde::Serialize>(status: StatusCode, body: &T) -> Response
     )
 }
 
+/// `{}`: an answer, or a field of one, with nothing in it.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct Empty {}
+
 /// A response with no body.
 pub fn empty(status: StatusCode) -> Response {
     let mut response = Response::new(Vec::new());

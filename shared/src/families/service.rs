@@ -686,40 +686,107 @@ fn on_outbox(req: &Request, env: &mut Env, config: &Config) -> Result<Response, 
     // script in a browser page is no place for a password reset link.
     let console = from_console(req);
     resolve_reset_requests(env, &caller)?;
-    let messages = crate::idm::outbox::list(env, config, &caller, 100)?;
-    let list: Vec<Value> = messages
-        .into_iter()
-        .map(|(m, token)| {
-            let attempts: Vec<Value> = m
+    let found = crate::idm::outbox::list(env, config, &caller, 100)?;
+    let messages = found
+        .iter()
+        .map(|(m, token)| MessageView {
+            seq: m.seq,
+            kind: &m.kind,
+            to: &m.to,
+            new_email: m.new_email.as_deref(),
+            subject: m.subject,
+            user_id: m.user,
+            organization_id: m.organization,
+            created_at: crate::base::time::format_millis(m.created_at),
+            status: m.status,
+            attempts: m
                 .attempts
                 .iter()
-                .map(|a| {
-                    json!({"at": crate::base::time::format_millis(a.at), "status": a.status,
-                           "error": a.error})
+                .map(|a| AttemptView {
+                    at: crate::base::time::format_millis(a.at),
+                    status: a.status,
+                    error: a.error.as_deref(),
                 })
-                .collect();
-            json!({"seq": m.seq, "kind": m.kind, "to": m.to, "new_email": m.new_email,
-                   "subject": m.subject,
-                   "user_id": m.user, "organization_id": m.organization,
-                   "created_at": crate::base::time::format_millis(m.created_at),
-                   "status": m.status.as_str(), "attempts": attempts,
-                   "next_attempt_at": (m.status == crate::idm::outbox::Status::Pending)
-                       .then(|| crate::base::time::format_millis(m.next_attempt_at)),
-                   "token": token.filter(|_| !console)})
+                .collect(),
+            next_attempt_at: (m.status == crate::idm::outbox::Status::Pending)
+                .then(|| crate::base::time::format_millis(m.next_attempt_at)),
+            token: token.as_deref().filter(|_| !console),
         })
         .collect();
-    ok(json!({"messages": list}))
+    ok(Outbox { messages })
 }
+
+/// `GET /admin/outbox`.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct Outbox<'a> {
+    pub messages: Vec<MessageView<'a>>,
+}
+
+/// A message and its delivery log; `token` only while it is undelivered,
+/// and never to the console.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct MessageView<'a> {
+    pub seq: i64,
+    #[cfg_attr(feature = "openapi", schemars(with = "MessageKind"))]
+    pub kind: &'a str,
+    pub to: &'a str,
+    /// `email_changed`: the address the account is moving to
+    pub new_email: Option<&'a str>,
+    pub subject: Uuid,
+    pub user_id: Option<Uuid>,
+    pub organization_id: Uuid,
+    #[cfg_attr(feature = "openapi", schemars(with = "crate::base::schema::Instant"))]
+    pub created_at: String,
+    #[cfg_attr(feature = "openapi", schemars(with = "DeliveryStatus"))]
+    pub status: crate::idm::outbox::Status,
+    pub attempts: Vec<AttemptView<'a>>,
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(with = "Option<crate::base::schema::Instant>")
+    )]
+    pub next_attempt_at: Option<String>,
+    pub token: Option<&'a str>,
+}
+
+/// One delivery attempt.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct AttemptView<'a> {
+    #[cfg_attr(feature = "openapi", schemars(with = "crate::base::schema::Instant"))]
+    pub at: String,
+    /// The receiver's status, when it answered
+    pub status: Option<u16>,
+    /// Why it did not count: a non-2xx status or a transport error code
+    pub error: Option<&'a str>,
+}
+
+#[cfg(feature = "openapi")]
+crate::base::schema::strings!(
+    MessageKind,
+    [
+        "invitation",
+        "confirmation",
+        "password_reset",
+        "sms_otp",
+        "email_changed",
+        "two_factor_reset"
+    ]
+);
+#[cfg(feature = "openapi")]
+crate::base::schema::strings!(DeliveryStatus, ["pending", "delivered", "failed"]);
 
 /// `POST /admin/outbox/deliver`: one delivery pass, after resolving waiting forgot-password requests.
 fn on_outbox_deliver(req: &Request, env: &mut Env, config: &Config) -> Result<Response, Error> {
     let caller = tenant_caller(req, env, config)?;
     resolve_reset_requests(env, &caller)?;
-    let pass = crate::idm::outbox::deliver(env, config, &caller, &mut crate::edge::post)?;
-    ok(
-        json!({"attempted": pass.attempted, "delivered": pass.delivered,
-              "failed": pass.failed, "pending": pass.pending}),
-    )
+    ok(crate::idm::outbox::deliver(
+        env,
+        config,
+        &caller,
+        &mut crate::edge::post,
+    )?)
 }
 
 /// `POST /admin/sweep`: deletes what has expired.
@@ -924,18 +991,18 @@ pub struct NewApiClient {
 fn on_api_clients(req: &Request, env: &mut Env, config: &Config) -> Result<Response, Error> {
     let caller = tenant_caller(req, env, config)?;
     if req.method() == Method::GET {
-        let data: Vec<Value> = admin::list_api_clients(env, &caller)?
+        let found = admin::list_api_clients(env, &caller)?;
+        let data = found
             .iter()
-            .map(|c| {
-                json!({
-                    "client_id": c.id, "name": c.name,
-                    "role": if c.role == Some(Role::Operator) { "csp" } else { "reseller" },
-                    "organization_id": c.org,
-                    "created_at": crate::base::time::format_millis(c.created_at),
-                })
+            .map(|c| ApiClientView {
+                client_id: &c.id,
+                name: &c.name,
+                role: client_role(c.role == Some(Role::Operator)),
+                organization_id: c.org,
+                created_at: crate::base::time::format_millis(c.created_at),
             })
             .collect();
-        return ok(json!({ "data": data }));
+        return ok(ApiClients { data });
     }
     let obj = web::json_object(req)?;
     let mut errors = FieldErrors::default();
@@ -944,14 +1011,56 @@ fn on_api_clients(req: &Request, env: &mut Env, config: &Config) -> Result<Respo
     let org = b.optional_uuid("organization_id");
     errors.into_result()?;
     let client = admin::create_api_client(env, config, &caller, &name, org)?;
-    created(json!({
-        "client_id": client.client_id,
-        "client_secret": client.client_secret,
-        "name": client.name,
-        "role": if client.role == Role::Operator { "csp" } else { "reseller" },
-        "organization_id": client.organization_id,
-    }))
+    created(NewApiClientView {
+        client_id: client.client_id,
+        client_secret: &client.client_secret,
+        name: &client.name,
+        role: client_role(client.role == Role::Operator),
+        organization_id: client.organization_id,
+    })
 }
+
+/// What a client acts as: the CSP (the operator's) or its reseller.
+fn client_role(operator: bool) -> &'static str {
+    if operator { "csp" } else { "reseller" }
+}
+
+/// `GET /admin/api-clients`.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct ApiClients<'a> {
+    pub data: Vec<ApiClientView<'a>>,
+}
+
+/// An API client as listed (no secret).
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct ApiClientView<'a> {
+    #[cfg_attr(feature = "openapi", schemars(with = "Uuid"))]
+    pub client_id: &'a str,
+    pub name: &'a str,
+    #[cfg_attr(feature = "openapi", schemars(with = "ClientRole"))]
+    pub role: &'static str,
+    pub organization_id: Option<Uuid>,
+    #[cfg_attr(feature = "openapi", schemars(with = "crate::base::schema::Instant"))]
+    pub created_at: String,
+}
+
+/// A new API client, with its secret: shown this once.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct NewApiClientView<'a> {
+    pub client_id: Uuid,
+    pub client_secret: &'a str,
+    pub name: &'a str,
+    #[cfg_attr(feature = "openapi", schemars(with = "ClientRole"))]
+    pub role: &'static str,
+    /// The reseller it acts as; null: the CSP
+    pub organization_id: Option<Uuid>,
+}
+
+#[cfg(feature = "openapi")]
+crate::base::schema::strings!(ClientRole, ["csp", "reseller"]);
 
 /// `DELETE /admin/api-clients/{id}`: revokes a client.
 fn on_api_client(
@@ -967,14 +1076,44 @@ fn on_api_client(
     Ok(web::empty(StatusCode::NO_CONTENT))
 }
 
-fn scim_connection_json(c: &identity::Credential) -> Value {
-    json!({
-        "id": c.id,
-        "name": c.name,
-        "organization_id": c.org,
-        "assigns_roles": c.assigns_roles,
-        "created_at": crate::base::time::format_millis(c.created_at),
-    })
+fn scim_connection_view(c: &identity::Credential) -> ScimConnectionView<'_> {
+    ScimConnectionView {
+        id: &c.id,
+        name: &c.name,
+        organization_id: c.org,
+        assigns_roles: c.assigns_roles,
+        created_at: crate::base::time::format_millis(c.created_at),
+        token: None,
+        base_url: None,
+    }
+}
+
+/// A SCIM connection; the answer that made it also carries its token and
+/// the base URL to give the identity provider.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct ScimConnectionView<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    /// The customer organization it provisions
+    #[cfg_attr(feature = "openapi", schemars(with = "Uuid"))]
+    pub organization_id: Option<Uuid>,
+    pub assigns_roles: bool,
+    #[cfg_attr(feature = "openapi", schemars(with = "crate::base::schema::Instant"))]
+    pub created_at: String,
+    /// The bearer token, shown this once
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schemars(regex(pattern = "^scim_")))]
+    pub token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<&'static str>,
+}
+
+/// `GET /admin/scim-connections`.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct ScimConnections<'a> {
+    pub data: Vec<ScimConnectionView<'a>>,
 }
 
 /// What [`on_scim_connections`] reads: the body on `POST`, the query on `GET`.
@@ -1012,7 +1151,9 @@ fn on_scim_connections(req: &Request, env: &mut Env, config: &Config) -> Result<
             .map_err(|_| Error::invalid("organization_id", "is not a valid id"))?;
         let org = crate::idm::organizations::get(env, &caller, id)?;
         let list = crate::credential::scim_connections::list_live(env, &caller, &org)?;
-        return ok(json!({"data": list.iter().map(scim_connection_json).collect::<Vec<_>>()}));
+        return ok(ScimConnections {
+            data: list.iter().map(scim_connection_view).collect(),
+        });
     }
     let obj = web::json_object(req)?;
     let mut errors = FieldErrors::default();
@@ -1036,10 +1177,11 @@ fn on_scim_connections(req: &Request, env: &mut Env, config: &Config) -> Result<
         &name,
         assigns_roles,
     )?;
-    let mut body = scim_connection_json(&connection);
-    body["token"] = json!(token);
-    body["base_url"] = json!(crate::families::scim::BASE_PATH);
-    created(body)
+    created(ScimConnectionView {
+        token: Some(token),
+        base_url: Some(crate::families::scim::BASE_PATH),
+        ..scim_connection_view(&connection)
+    })
 }
 
 /// `GET`, `DELETE /admin/scim-connections/{id}`.
@@ -1052,7 +1194,7 @@ fn on_scim_connection(
     let caller = tenant_caller(req, env, config)?;
     if req.method() == Method::GET {
         let (connection, _) = crate::credential::scim_connections::get(env, &caller, id)?;
-        return ok(scim_connection_json(&connection));
+        return ok(scim_connection_view(&connection));
     }
     crate::credential::scim_connections::revoke(env, &caller, id)?;
     Ok(web::empty(StatusCode::NO_CONTENT))

@@ -289,8 +289,9 @@ pub struct Outgoing {
 /// transport error code.
 pub type Sent = std::result::Result<u16, String>;
 
-/// What one pass did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What one pass did (`POST /admin/outbox/deliver` shows it as it is).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Pass {
     pub attempted: usize,
     pub delivered: usize,

@@ -36,7 +36,7 @@ pub struct Envelope<R> {
     pub http_status: u16,
     pub success: bool,
     /// Empty on success
-    pub error: Empty,
+    pub error: web::Empty,
     pub sync: bool,
     pub job_id: Uuid,
     pub job_status_code: u8,
@@ -51,7 +51,7 @@ impl<R> Envelope<R> {
         Envelope {
             http_status: 200,
             success: true,
-            error: Empty {},
+            error: web::Empty {},
             sync: true,
             job_id: job,
             job_status_code: 1,
@@ -61,11 +61,6 @@ impl<R> Envelope<R> {
         }
     }
 }
-
-/// `{}`.
-#[derive(serde::Serialize)]
-#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
-pub struct Empty {}
 
 fn code(status: u16) -> &'static str {
     match status {
@@ -255,7 +250,7 @@ pub fn logout(req: &Request, env: &mut Env, config: &Config) -> Response {
             .clone()
             .ok_or_else(|| Error::Unauthenticated("not a session token".into()))?;
         identity::end_session(env, &caller, &sid)?;
-        Ok(ok(env, Empty {}))
+        Ok(ok(env, web::Empty {}))
     })();
     result.unwrap_or_else(|e| render_error(&e))
 }

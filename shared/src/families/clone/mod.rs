@@ -35,7 +35,7 @@ use crate::{base::time, idm::provision, idm::users};
 pub use crate::credential::identity::Config;
 
 pub mod account;
-mod audit;
+pub mod audit;
 #[cfg(feature = "openapi")]
 pub mod bodies;
 pub mod current_user;

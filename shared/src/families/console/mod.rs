@@ -201,7 +201,7 @@ fn sign_in(req: &Request, env: &mut Env, config: &Config) -> Result<Response, Er
         &console::csrf_token(&token),
         signed.session.expires_at,
     );
-    let mut r = web::json(StatusCode::OK, &body);
+    let mut r = web::serialized(StatusCode::OK, &body);
     let cookie = console::set_cookie(&token, identity::SESSION_TTL_MS / 1000);
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         r.headers_mut().insert(header::SET_COOKIE, v);
@@ -234,7 +234,7 @@ fn current(req: &Request, env: &mut Env, config: &Config) -> Result<Response, Er
                 .flatten()
         })
         .map_or(0, |s| s.expires_at);
-    Ok(web::json(
+    Ok(web::serialized(
         StatusCode::OK,
         &whoami(&user, &org, &console::csrf_token(token), expires_at),
     ))
@@ -260,24 +260,69 @@ fn sign_out(req: &Request, env: &mut Env, config: &Config) -> Result<Response, E
 }
 
 /// Who the console is signed in as, and the token its calls must carry.
-fn whoami(
-    user: &User,
-    org: &Organization,
+fn whoami<'a>(
+    user: &'a User,
+    org: &'a Organization,
     csrf: &str,
     expires_at: crate::base::time::Millis,
-) -> Value {
-    json!({
-        "signed_in": true,
-        "user": {
-            "id": user.id,
-            "email": user.email,
-            "first_name": user.profile.first_name,
-            "last_name": user.profile.last_name,
-            "role": user.role,
-            "two_factor": two_factor::required(user),
+) -> Whoami<'a> {
+    Whoami {
+        signed_in: true,
+        user: ConsoleUser {
+            id: user.id,
+            email: &user.email,
+            first_name: user.profile.first_name.as_deref(),
+            last_name: user.profile.last_name.as_deref(),
+            role: user.role,
+            two_factor: two_factor::required(user),
         },
-        "organization": {"id": org.id, "name": org.name, "kind": org.kind},
-        "csrf_token": csrf,
-        "expires_at": crate::base::time::format_millis(expires_at),
-    })
+        organization: ConsoleOrganization {
+            id: org.id,
+            name: &org.name,
+            kind: org.kind,
+        },
+        csrf_token: csrf.to_string(),
+        expires_at: crate::base::time::format_millis(expires_at),
+    }
 }
+
+/// The console's session: who is signed in, and the token its calls carry.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct Whoami<'a> {
+    #[cfg_attr(feature = "openapi", schemars(extend("const" = true)))]
+    pub signed_in: bool,
+    pub user: ConsoleUser<'a>,
+    pub organization: ConsoleOrganization<'a>,
+    /// Send it as `X-CSRF-Token` with every change
+    pub csrf_token: String,
+    #[cfg_attr(feature = "openapi", schemars(with = "crate::base::schema::Instant"))]
+    pub expires_at: String,
+}
+
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct ConsoleUser<'a> {
+    pub id: uuid::Uuid,
+    pub email: &'a str,
+    pub first_name: Option<&'a str>,
+    pub last_name: Option<&'a str>,
+    /// Only operators and reseller admins sign in here
+    #[cfg_attr(feature = "openapi", schemars(with = "ConsoleRole"))]
+    pub role: crate::base::model::Role,
+    pub two_factor: bool,
+}
+
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+pub struct ConsoleOrganization<'a> {
+    pub id: uuid::Uuid,
+    pub name: &'a str,
+    #[cfg_attr(feature = "openapi", schemars(with = "ConsoleOrgKind"))]
+    pub kind: crate::base::model::OrgKind,
+}
+
+#[cfg(feature = "openapi")]
+crate::base::schema::strings!(ConsoleRole, ["operator", "reseller_admin"]);
+#[cfg(feature = "openapi")]
+crate::base::schema::strings!(ConsoleOrgKind, ["platform", "reseller"]);

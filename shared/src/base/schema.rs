@@ -347,6 +347,10 @@ pub mod samples {
             if fill == Fill::Least && !required.contains(&name.as_str()) {
                 continue;
             }
+            // What the server sets; a client leaves it out.
+            if property["readOnly"] == true {
+                continue;
+            }
             // The branch's properties are not null (it requires a value).
             let fill = match fill {
                 Fill::Nulls if branch.contains(&name.as_str()) => Fill::Full,

@@ -193,17 +193,6 @@ fn non_blank() -> Value {
     json!({"type": "string", "maxLength": 255, "pattern": "\\S"})
 }
 
-/// `validate::locale`, or null (the Locale component, which the table
-/// builds from the same language list).
-fn locale() -> Value {
-    json!({"anyOf": [{"$ref": "#/components/schemas/Locale"}, {"type": "null"}]})
-}
-
-/// `validate::timezone`, or null.
-fn timezone() -> Value {
-    json!({"anyOf": [{"$ref": "#/components/schemas/Timezone"}, {"type": "null"}]})
-}
-
 fn admin_tenant() -> Option<Value> {
     Some(body::<crate::idm::admin::NewTenant>())
 }
@@ -278,84 +267,23 @@ fn scim_patch_op() -> Value {
         "description": "add, remove or replace (any case)"})
 }
 
-/// A SCIM User as POST and PUT read it (attribute names match in any case;
-/// `id`, `meta` and `groups` are read-only and ignored).
+/// A SCIM User as POST and PUT read it (`scim::users::bodies::User`).
 fn scim_user() -> Option<Value> {
-    let enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
     with_example(
-        object(
-            &["schemas", "userName"],
-            json!({
-                "schemas": {"type": "array", "items": {"type": "string", "enum": [
-                    "urn:ietf:params:scim:schemas:core:2.0:User", enterprise]}, "minItems": 1,
-                    "contains": {"const": "urn:ietf:params:scim:schemas:core:2.0:User"}},
-                "userName": {"type": "string", "format": "email", "maxLength": 255,
-                    "description": "The user's email, unique in the tenant (case-insensitive)"},
-                "externalId": scim_text(),
-                "name": {"type": ["object", "null"], "properties": {"givenName": scim_text(),
-                    "familyName": scim_text(), "formatted": scim_text()}, "additionalProperties": false},
-                "displayName": scim_text(), "title": scim_text(),
-                "locale": locale(), "timezone": timezone(),
-                "active": scim_boolean(),
-                "emails": {"type": ["array", "null"], "maxItems": 1,
-                    "description": "At most one, the userName", "items": {"type": "object", "properties": {
-                    "value": {"type": "string", "description": "Equal to userName"},
-                    "type": {"type": "string"}, "primary": scim_boolean(), "display": {"type": "string"}}}},
-                "phoneNumbers": {"type": ["array", "null"], "items": {"type": "object",
-                    "additionalProperties": false, "properties": {
-                    "value": scim_text(), "type": {"type": "string", "enum": ["work", "mobile"]},
-                    "primary": scim_boolean(), "display": {"type": "string"}}}},
-                "roles": {"type": ["array", "null"], "description": "Only for a connection that assigns roles: the widest value given is the user's role",
-                    "items": {"type": "object", "additionalProperties": false, "properties": {
-                        "value": {"type": "string", "enum": ["user", "customer_admin"]},
-                        "primary": scim_boolean(), "type": {"type": "string"},
-                        "display": {"type": "string"}}}},
-                "password": {"type": "string", "description": "POST only: the user's first password (else an invitation is sent)"},
-                enterprise: {"type": ["object", "null"], "properties": {"employeeNumber": scim_text(),
-                    "department": scim_text(), "organization": scim_text()}, "additionalProperties": false},
-                "id": {"readOnly": true, "description": "Ignored"},
-                "meta": {"readOnly": true, "description": "Ignored"},
-                "groups": {"readOnly": true, "description": "Ignored"},
-            }),
-        )
-        .map(closed),
+        Some(body::<crate::families::scim::users::bodies::User>()),
         json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ana@example.com",
                "externalId": "00u1a2b3", "name": {"givenName": "Ana", "familyName": "Lima"},
                "emails": [{"value": "ana@example.com", "type": "work", "primary": true}], "active": true}),
     )
 }
 
-/// A SCIM Group as POST and PUT read it.
+/// A SCIM Group as POST and PUT read it (`scim::groups::bodies::Group`).
 fn scim_group() -> Option<Value> {
     with_example(
-        object(
-            &["schemas", "displayName"],
-            json!({
-                "schemas": {"type": "array", "items": {"type": "string", "enum": [
-                    "urn:ietf:params:scim:schemas:core:2.0:Group"]}, "minItems": 1},
-                "displayName": {"allOf": [scim_group_name()],
-                    "description": "Unique in the organization (case-insensitive)"},
-                "externalId": scim_text(),
-                "members": {"type": ["array", "null"], "maxItems": 1000, "items": {"type": "object",
-                    "required": ["value"], "properties": {
-                        "value": {"type": "string", "format": "uuid", "description": "A User's id"},
-                        "type": {"type": "string", "enum": ["User"]},
-                        "$ref": {"type": "string"}, "display": {"type": "string"}}}},
-                "id": {"readOnly": true, "description": "Ignored"},
-                "meta": {"readOnly": true, "description": "Ignored"},
-            }),
-        )
-        .map(closed),
+        Some(body::<crate::families::scim::groups::bodies::Group>()),
         json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Engineering",
                "members": []}),
     )
-}
-
-/// A SCIM boolean: true, false, or the strings Entra ID sends.
-fn scim_boolean() -> Value {
-    json!({"anyOf": [{"type": "boolean"},
-            {"type": "string", "pattern": "^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee])$"}],
-        "description": "true, false, or the strings \"True\"/\"False\""})
 }
 
 /// A SCIM User as PUT reads it: no password (a user changes their own).
@@ -366,13 +294,6 @@ fn scim_user_replace() -> Option<Value> {
         }
         s
     })
-}
-
-/// A resource body names only its resource's attributes: any other is a
-/// 400 (the names match in any case; the schema lists the documented one).
-fn closed(mut schema: Value) -> Value {
-    schema["additionalProperties"] = json!(false);
-    schema
 }
 
 /// A SCIM PatchOp (RFC 7644 §3.5.2) whose operations are `ops` (each

@@ -93,6 +93,54 @@ struct State {
     members: Vec<Uuid>,
 }
 
+/// A Group as `POST` and `PUT` read it ([`read_state`]); names match in any
+/// case, as for a User.
+#[cfg(feature = "openapi")]
+pub mod bodies {
+    use schemars::JsonSchema;
+    use serde_json::json;
+
+    #[derive(JsonSchema)]
+    #[schemars(deny_unknown_fields, rename_all = "camelCase")]
+    #[schemars(transform = group_ignored)]
+    pub struct Group {
+        #[schemars(with = "GroupSchemas")]
+        pub schemas: Vec<String>,
+        /// Unique in the organization (case-insensitive)
+        #[schemars(length(max = crate::idm::groups::NAME_MAX), regex(pattern = r"\S"))]
+        pub display_name: String,
+        #[schemars(length(max = 255))]
+        pub external_id: Option<String>,
+        #[schemars(length(max = super::MAX_MEMBERS_PER_REQUEST))]
+        pub members: Option<Vec<Member>>,
+    }
+
+    fn group_ignored(schema: &mut schemars::Schema) {
+        crate::families::scim::users::bodies::ignored(schema, &["id", "meta"]);
+    }
+
+    #[derive(JsonSchema)]
+    #[schemars(deny_unknown_fields)]
+    pub struct Member {
+        /// A User's id
+        pub value: uuid::Uuid,
+        #[schemars(with = "Option<MemberType>", transform = crate::base::schema::not_null)]
+        pub r#type: Option<String>,
+        #[schemars(rename = "$ref")]
+        pub reference: Option<String>,
+        pub display: Option<String>,
+    }
+
+    crate::base::schema::schema_type!(
+        /// `schemas`: the Group's.
+        GroupSchemas,
+        json!({"type": "array", "minItems": 1,
+            "items": {"type": "string", "enum": [super::GROUP_URN]}})
+    );
+
+    crate::base::schema::strings!(MemberType, ["User"]);
+}
+
 fn read_state(obj: &Map<String, Value>, patched: bool) -> Result<State, ScimError> {
     let unknown = |name: &str| {
         let t = if patched {
@@ -424,4 +472,16 @@ fn list(req: &Request, env: &Env, caller: &Caller) -> Result<Response, ScimError
         *r = projection::project(r, &attributes, &excluded);
     }
     Ok(scim::list_response(page, total, params.start))
+}
+
+#[cfg(test)]
+#[cfg(feature = "openapi")]
+mod tests {
+    /// Every instance the derived schema allows, the reader accepts.
+    #[test]
+    fn what_the_schema_allows_the_reader_accepts() {
+        crate::base::schema::samples::accepted::<super::bodies::Group>(|b| {
+            super::read_state(b, false).is_ok()
+        });
+    }
 }

@@ -156,6 +156,151 @@ struct State {
     company: Option<String>,
 }
 
+/// A User as `POST` and `PUT` read it ([`read_state`]). Attribute names
+/// match in any case; the schema names the documented one, and refuses any
+/// other attribute, as the reader does.
+#[cfg(feature = "openapi")]
+pub mod bodies {
+    use schemars::JsonSchema;
+    use serde_json::json;
+
+    use crate::base::schema::schema_type;
+
+    #[derive(JsonSchema)]
+    #[schemars(deny_unknown_fields, rename_all = "camelCase")]
+    #[schemars(transform = user_ignored)]
+    pub struct User {
+        #[schemars(with = "UserSchemas")]
+        pub schemas: Vec<String>,
+        /// The user's email, unique in the tenant (case-insensitive)
+        #[schemars(email, length(max = 255))]
+        pub user_name: String,
+        #[schemars(length(max = 255))]
+        pub external_id: Option<String>,
+        pub name: Option<Name>,
+        #[schemars(length(max = 255))]
+        pub display_name: Option<String>,
+        #[schemars(length(max = 255))]
+        pub title: Option<String>,
+        #[schemars(with = "Option<crate::base::schema::Locale>")]
+        pub locale: Option<String>,
+        #[schemars(with = "Option<crate::base::schema::Timezone>")]
+        pub timezone: Option<String>,
+        #[schemars(with = "Option<ScimBoolean>")]
+        pub active: Option<bool>,
+        /// At most one, the userName
+        #[schemars(length(max = 1))]
+        pub emails: Option<Vec<Email>>,
+        pub phone_numbers: Option<Vec<PhoneNumber>>,
+        /// Only for a connection that assigns roles: the widest value given
+        /// is the user's role
+        pub roles: Option<Vec<RoleValue>>,
+        /// POST only: the user's first password (else an invitation is sent)
+        #[schemars(transform = crate::base::schema::not_null)]
+        pub password: Option<String>,
+        #[schemars(rename = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User")]
+        pub enterprise: Option<Enterprise>,
+    }
+
+    fn user_ignored(schema: &mut schemars::Schema) {
+        ignored(schema, &["id", "meta", "groups"]);
+    }
+
+    /// The read-only attributes a client may echo back: the reader skips them.
+    pub fn ignored(schema: &mut schemars::Schema, names: &[&str]) {
+        if let Some(props) = schema
+            .get_mut("properties")
+            .and_then(serde_json::Value::as_object_mut)
+        {
+            for name in names {
+                props.insert(
+                    name.to_string(),
+                    json!({"readOnly": true, "description": "Ignored"}),
+                );
+            }
+        }
+    }
+
+    #[derive(JsonSchema)]
+    #[schemars(deny_unknown_fields, rename_all = "camelCase")]
+    pub struct Name {
+        #[schemars(length(max = 255))]
+        pub given_name: Option<String>,
+        #[schemars(length(max = 255))]
+        pub family_name: Option<String>,
+        #[schemars(length(max = 255))]
+        pub formatted: Option<String>,
+    }
+
+    #[derive(JsonSchema)]
+    pub struct Email {
+        /// Equal to userName
+        #[schemars(email)]
+        pub value: String,
+        pub r#type: Option<String>,
+        #[schemars(with = "Option<ScimBoolean>")]
+        pub primary: Option<bool>,
+        pub display: Option<String>,
+    }
+
+    #[derive(JsonSchema)]
+    #[schemars(deny_unknown_fields)]
+    pub struct PhoneNumber {
+        #[schemars(length(max = 255))]
+        pub value: Option<String>,
+        /// Default work
+        #[schemars(with = "Option<PhoneType>")]
+        pub r#type: Option<String>,
+        #[schemars(with = "Option<ScimBoolean>")]
+        pub primary: Option<bool>,
+        #[schemars(length(max = 255))]
+        pub display: Option<String>,
+    }
+
+    #[derive(JsonSchema)]
+    #[schemars(deny_unknown_fields)]
+    pub struct RoleValue {
+        #[schemars(with = "Option<RoleName>", transform = crate::base::schema::not_null)]
+        pub value: Option<String>,
+        #[schemars(with = "Option<ScimBoolean>")]
+        pub primary: Option<bool>,
+        #[schemars(length(max = 255))]
+        pub r#type: Option<String>,
+        #[schemars(length(max = 255))]
+        pub display: Option<String>,
+    }
+
+    #[derive(JsonSchema)]
+    #[schemars(deny_unknown_fields, rename_all = "camelCase")]
+    pub struct Enterprise {
+        #[schemars(length(max = 255))]
+        pub employee_number: Option<String>,
+        #[schemars(length(max = 255))]
+        pub department: Option<String>,
+        #[schemars(length(max = 255))]
+        pub organization: Option<String>,
+    }
+
+    schema_type!(
+        /// `schemas`: the User's, and the enterprise extension's if used.
+        UserSchemas,
+        json!({"type": "array", "minItems": 1,
+            "items": {"type": "string", "enum": [super::USER_URN, super::ENTERPRISE_URN]},
+            "contains": {"const": super::USER_URN}})
+    );
+
+    schema_type!(
+        /// A boolean, or the strings Entra ID sends (`boolean`).
+        ScimBoolean,
+        json!({"anyOf": [{"type": "boolean"},
+                {"type": "string", "pattern": "^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee])$"}],
+            "description": "true, false, or the strings \"True\"/\"False\""})
+    );
+
+    crate::base::schema::strings!(PhoneType, ["work", "mobile"]);
+    crate::base::schema::strings!(RoleName, ["user", "customer_admin"]);
+}
+
 /// Why a body is read, which decides what it may carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -876,6 +1021,20 @@ mod tests {
 
     fn body(v: Value) -> Map<String, Value> {
         v.as_object().unwrap().clone()
+    }
+
+    /// Every instance the derived schema allows, the reader accepts: as a
+    /// POST, and without the password (which the PUT schema leaves out) as
+    /// a PUT.
+    #[cfg(feature = "openapi")]
+    #[test]
+    fn what_the_schema_allows_the_reader_accepts() {
+        use crate::base::schema::samples::accepted;
+        accepted::<bodies::User>(|b| read_state(b, Mode::Create, State::default()).is_ok());
+        accepted::<bodies::User>(|b| {
+            b.remove("password");
+            read_state(b, Mode::Replace, State::default()).is_ok()
+        });
     }
 
     #[test]

@@ -42,7 +42,8 @@ pub fn serialized<T: serde::Serialize>(status: StatusCode, body: &T) -> Response
     )
 }
 
-/// `{}`: an answer, or a field of one, with nothing in it.
+// `{}`: an answer, or a field of one, with nothing in it (a comment, not a
+// doc comment: that would be the document's description of every use).
 #[derive(serde::Serialize)]
 #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Empty {}

@@ -941,9 +941,9 @@ fn account_details(env: &Env, caller: &Caller, id: Uuid) -> Result<Response, Err
 #[cfg(feature = "openapi")]
 #[derive(schemars::JsonSchema)]
 pub struct TwoFactorResetBody {
-    /// The caller's own password (required but for the platform admin; at
-    /// most 1,024 bytes)
-    #[schemars(length(min = 1, max = 1024))]
+    /// The caller's own password (required but for the platform admin): at
+    /// most 1,024 bytes of UTF-8, which any 256 characters are
+    #[schemars(length(min = 1, max = 256))]
     pub password: Option<String>,
 }
 

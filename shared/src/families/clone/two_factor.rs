@@ -50,14 +50,16 @@ pub mod bodies {
     /// `enable_2fa`: the caller's current password.
     #[derive(JsonSchema)]
     pub struct Password {
-        /// Your current password (at most 1,024 bytes)
-        #[schemars(length(min = 1, max = 1024))]
+        /// Your current password: at most 1,024 bytes of UTF-8, which any
+        /// 256 characters are
+        #[schemars(length(min = 1, max = 256))]
         pub password: String,
     }
 
     /// `verify_2fa_installation`, `generate_recovery_codes`: a current code
     /// of the authenticator app.
     #[derive(JsonSchema)]
+    #[schemars(extend("not" = {"required": ["recovery_code"]}))]
     pub struct OtpAttempt {
         #[schemars(regex(pattern = "^[0-9]{6}$"))]
         pub otp_attempt: String,
@@ -68,11 +70,11 @@ pub mod bodies {
     #[derive(JsonSchema)]
     #[schemars(transform = one_code, transform = crate::base::schema::not_null_fields)]
     pub struct SecondFactor {
-        /// An authenticator code (at most 64 bytes)
-        #[schemars(length(min = 1, max = 64), regex(pattern = r"\S"))]
+        /// An authenticator code
+        #[schemars(length(min = 1, max = 64), regex(pattern = "^[ -~]*[!-~][ -~]*$"))]
         pub otp_attempt: Option<String>,
-        /// A recovery code (at most 64 bytes), instead of otp_attempt
-        #[schemars(length(min = 1, max = 64), regex(pattern = r"\S"))]
+        /// A recovery code, instead of otp_attempt
+        #[schemars(length(min = 1, max = 64), regex(pattern = "^[ -~]*[!-~][ -~]*$"))]
         pub recovery_code: Option<String>,
     }
 

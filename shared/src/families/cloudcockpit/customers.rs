@@ -42,7 +42,7 @@ pub struct CustomerView<'a> {
     pub phone: Option<&'a str>,
     pub internal_identifier: Option<&'a str>,
     pub reseller_id: Option<Uuid>,
-    /// None: no provider is attached here
+    /// Always empty: no provider is attached here
     pub provider_customers: Vec<Map<String, Value>>,
     pub customer_associations: Vec<Map<String, Value>>,
     pub deleted: bool,
@@ -122,14 +122,14 @@ pub struct CustomerBody {
     pub middle_name: Option<String>,
     #[schemars(length(max = 255), regex(pattern = r"\S"))]
     pub last_name: String,
-    #[schemars(email, length(max = 255))]
+    #[schemars(email, length(min = 1, max = 255))]
     pub email: String,
     #[schemars(length(max = 30), regex(pattern = r"\S"))]
     pub phone: String,
     #[schemars(length(max = 255))]
     pub internal_identifier: Option<String>,
     /// The reseller the customer is made under (one in reach; default the
-    /// caller's context); ignored on account-info
+    /// caller's context); account-info checks its form but not its value
     pub reseller_id: Option<Uuid>,
 }
 

@@ -401,7 +401,7 @@ pub struct SortSearchQuery {
 /// The documented paged collection: `totalCount` rows, over `span` slots
 /// (see [`crate::idm::listing::Page::span`]).
 fn paged(items: Vec<Value>, page: usize, size: usize, total: usize, span: usize) -> Value {
-    let pages = span.max(total).div_ceil(size);
+    let pages = page_count(size, total, span);
     json!({
         "items": items,
         "paginationParameters": {"pageNumber": page, "pageSize": size},
@@ -413,12 +413,18 @@ fn paged(items: Vec<Value>, page: usize, size: usize, total: usize, span: usize)
     })
 }
 
+/// Pages of `size` over the matches counted, or over the rows a capped
+/// scan spanned if more.
+fn page_count(size: usize, total: usize, span: usize) -> usize {
+    span.max(total).div_ceil(size)
+}
+
 impl<T> Paged<T> {
     /// [`paged`]'s page, rendered from a type: the customers list's, where
     /// that is smaller than building the `Value` (the users' and groups'
     /// lists measured larger typed: cc-users by 507 bytes).
     fn new(items: Vec<T>, page: usize, size: usize, total: usize, span: usize) -> Self {
-        let pages = span.max(total).div_ceil(size);
+        let pages = page_count(size, total, span);
         Paged {
             items,
             pagination_parameters: PaginationParameters {

@@ -139,6 +139,7 @@ fn text_field(fields: &Map<String, Value>, name: &str) -> Result<String, Error> 
 #[schemars(untagged)]
 pub enum SignInBody {
     /// The first step
+    #[schemars(extend("not" = {"required": ["otp_session_state"]}))]
     Password {
         #[schemars(length(min = 1))]
         email: String,

@@ -584,7 +584,7 @@ fn target(req: &Request, env: &Env, caller: &Caller) -> Result<(User, Organizati
 #[derive(schemars::JsonSchema)]
 pub struct UserChangeBody {
     pub auth_types: Option<Vec<AuthType>>,
-    #[schemars(email, length(max = 255))]
+    #[schemars(email, length(min = 1, max = 255))]
     pub email: Option<String>,
     pub lang: Option<Lang>,
     #[schemars(length(max = 255))]

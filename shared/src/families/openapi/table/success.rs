@@ -52,7 +52,7 @@ fn obj(required: &[&str], props: Value) -> Value {
     json!({"type": "object", "required": required, "properties": props})
 }
 
-/// Any object (e.g. `"relationships": {}`, Apiculus `"error": {}`).
+/// Any object (the OpenAPI document itself).
 fn any_obj() -> Value {
     json!({"type": "object"})
 }
@@ -245,8 +245,6 @@ fn cc_group_view() -> Value {
     obj(&["id", "name"], json!({"id": uuid_t(), "name": str_t()}))
 }
 
-// ---------------------------------------------------------------- Apiculus
-
 // ---------------------------------------------------------------- Gcore IAM
 
 /// `GET /iam/clients/me`.
@@ -270,6 +268,13 @@ fn with_or_without(mut schema: Value, field: &str, with: bool) -> Value {
     if with {
         if let Some(Value::Array(required)) = schema.get_mut("required") {
             required.push(json!(field));
+        }
+        // Present, so not the null its `Option` admits.
+        if let Some(p) = schema["properties"].get_mut(field)
+            && let Ok(mut s) = schemars::Schema::try_from(p.clone())
+        {
+            crate::base::schema::not_null(&mut s);
+            *p = s.to_value();
         }
     } else if let Some(p) = schema["properties"].as_object_mut() {
         p.remove(field);

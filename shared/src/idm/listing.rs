@@ -140,6 +140,42 @@ fn date_param(raw: &str) -> Option<Millis> {
 }
 
 /// Parses a list's query string against its `columns`.
+/// The parameters [`parse`] reads whatever the list; `sort_by` and the
+/// `q[<column>]` filters name each list's own columns, so the document adds
+/// them per list. Every malformed value is 422 naming the parameter.
+#[cfg(feature = "openapi")]
+#[derive(schemars::JsonSchema)]
+pub struct ListParams {
+    /// Page number, from 1
+    #[schemars(range(min = 1, max = 1_000_000), extend("default" = 1))]
+    pub page: Option<u32>,
+    /// Rows per page
+    #[schemars(range(min = 1, max = MAX_PER_PAGE), extend("default" = DEFAULT_PER_PAGE))]
+    pub per_page: Option<u32>,
+    /// Window start on the list's date column (inclusive)
+    #[schemars(with = "Option<DateOrDateTime>")]
+    pub date_range_start: Option<String>,
+    /// Window end (inclusive; a bare date ends at the end of that day); not
+    /// before date_range_start
+    #[schemars(with = "Option<DateOrDateTime>")]
+    pub date_range_end: Option<String>,
+    /// `10d` (last ten days; units s m h d M q y), or `1q2020`, `2M2024`;
+    /// replaces the date window
+    // relative_range: <n><unit> with n 1..=100000, or <1-4>q<year> /
+    // <1-12>M<year> with year 1970..=9999.
+    #[schemars(regex(
+        pattern = "^([1-9][0-9]{0,4}[smhdMqy]|[1-4]q(19[7-9][0-9]|[2-9][0-9]{3})|([1-9]|1[0-2])M(19[7-9][0-9]|[2-9][0-9]{3}))$"
+    ))]
+    pub relative_date_range: Option<String>,
+}
+
+#[cfg(feature = "openapi")]
+crate::base::schema::schema_type!(
+    /// A `YYYY-MM-DD` date or an ISO-8601 date-time (`time::parse_iso8601`).
+    DateOrDateTime,
+    serde_json::json!({"type": "string", "anyOf": [{"format": "date"}, {"format": "date-time"}]})
+);
+
 pub fn parse(query: Option<&str>, columns: &[&str], now: Millis) -> Result<ListQuery> {
     let mut errors = FieldErrors::default();
     let mut out = ListQuery {

@@ -12,22 +12,17 @@ use crate::families::clone::account::bodies as account;
 use crate::families::clone::session::bodies as session;
 use crate::families::{apiculus, clone, cloudcockpit, gcore, scim, service};
 
-/// One query parameter object.
-fn param(name: &str, required: bool, schema: Value, description: &str) -> Value {
-    json!({"name": name, "in": "query", "required": required, "schema": schema,
+/// One optional query parameter.
+fn param(name: &str, schema: Value, description: &str) -> Value {
+    json!({"name": name, "in": "query", "required": false, "schema": schema,
            "description": description})
-}
-
-/// A `YYYY-MM-DD` date or an ISO-8601 date-time (`crate::base::time::parse_iso8601`).
-fn date_or_date_time() -> Value {
-    json!({"type": "string", "anyOf": [{"format": "date"}, {"format": "date-time"}]})
 }
 
 // ---------------------------------------------------------------- Clone ---
 
-/// The Clone list query (`crate::idm::listing::parse`) over `columns`: `q[<col>]`
-/// filters, `sort_by`, the date window and page / per_page. Every malformed
-/// value is 422 naming the parameter; unknown parameters are ignored.
+/// The Clone list query (`crate::idm::listing::parse`) over `columns`:
+/// [`crate::idm::listing::ListParams`], with `sort_by` and the `q[<col>]`
+/// filters over the list's own columns. Unknown parameters are ignored.
 fn clone_list(columns: &[&str]) -> Vec<Value> {
     let mut sorts: Vec<String> = Vec::new();
     for c in columns {
@@ -38,53 +33,15 @@ fn clone_list(columns: &[&str]) -> Vec<Value> {
             format!("{c}:desc"),
         ]);
     }
-    let mut out = vec![
-        param(
-            "page",
-            false,
-            // listing::parse: 1..=1_000_000, else 422.
-            json!({"type": "integer", "minimum": 1, "maximum": 1_000_000, "default": 1}),
-            "Page number, from 1",
-        ),
-        param(
-            "per_page",
-            false,
-            json!({"type": "integer", "minimum": 1, "maximum": crate::idm::listing::MAX_PER_PAGE,
-                   "default": crate::idm::listing::DEFAULT_PER_PAGE}),
-            "Rows per page",
-        ),
-        param(
-            "sort_by",
-            false,
-            json!({"type": "string", "enum": sorts}),
-            "Sort column; `-col` or `col:desc` for descending",
-        ),
-        param(
-            "date_range_start",
-            false,
-            date_or_date_time(),
-            "Window start on the list's date column (inclusive)",
-        ),
-        param(
-            "date_range_end",
-            false,
-            date_or_date_time(),
-            "Window end (inclusive; a bare date ends at the end of that day); not before date_range_start",
-        ),
-        param(
-            "relative_date_range",
-            false,
-            // listing::relative_range: <n><unit> with n 1..=100000, or
-            // <1-4>q<year> / <1-12>M<year> with year 1970..=9999.
-            json!({"type": "string",
-                   "pattern": "^([1-9][0-9]{0,4}[smhdMqy]|[1-4]q(19[7-9][0-9]|[2-9][0-9]{3})|([1-9]|1[0-2])M(19[7-9][0-9]|[2-9][0-9]{3}))$"}),
-            "`10d` (last ten days; units s m h d M q y), or `1q2020`, `2M2024`; replaces the date window",
-        ),
-    ];
+    let mut out = query::<crate::idm::listing::ListParams>();
+    out.push(param(
+        "sort_by",
+        json!({"type": "string", "enum": sorts}),
+        "Sort column; `-col` or `col:desc` for descending",
+    ));
     for c in columns {
         out.push(param(
             &format!("q[{c}]"),
-            false,
             json!({"type": "string"}),
             &format!("Filter on {c}: case-insensitive, `*` matches any run"),
         ));

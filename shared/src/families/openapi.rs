@@ -1,8 +1,8 @@
 //! `GET /openapi.json`: the OpenAPI 3.1 document, served as committed.
 //!
 //! The document is built natively, by [`table`] under the `openapi` feature,
-//! which no component enables: the schemas of the request bodies are derived
-//! (schemars, with `base::schema`) from the types their parsers fill, and
+//! which no component enables: its schemas are derived (schemars, with
+//! `base::schema`) from the types the parsers fill and the handlers render, and
 //! neither the derives nor the builder are linked into a component. A test keeps the committed
 //! `shared/openapi.json` equal to what the table builds.
 

@@ -4,10 +4,11 @@
 //! against the methods each component really answers, and that the
 //! committed `shared/openapi.json` is what [`document`] builds.
 //!
-//! Every request body is described field by field (the seed endpoints with
-//! the seeds' example requests), and so is every success body
-//! ([`success`]) and every query parameter ([`query`]). Each family's error
-//! shape is a schema of its own.
+//! The schemas of request bodies, query parameters ([`query`]) and most
+//! success bodies ([`success`]) are derived from the Rust types beside the
+//! code that reads or renders them; the table adds the seeds' example
+//! requests, and writes out only what is not one type (the SCIM PatchOp and
+//! Bulk grammars). Each family's error shape is a schema of its own.
 
 use serde_json::{Map, Value, json};
 

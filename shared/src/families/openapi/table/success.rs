@@ -1,5 +1,8 @@
-//! Success response bodies, field by field, as the handlers render them
-//! (the error bodies are the family schemas in `components`).
+//! Success response bodies, as the handlers render them (the error bodies
+//! are the family schemas in `components`): derived from the type a handler
+//! serializes where it serializes one; written out here where it builds a
+//! JSON value (a SCIM resource, which `attributes` projects; the answers
+//! whose typed rendering measured larger in their component).
 //!
 //! Conventions: `required` lists what the code always emits; a field built
 //! from an `Option` is `["<type>", "null"]`; `format: date-time` only on

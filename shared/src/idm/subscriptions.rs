@@ -195,6 +195,8 @@ pub struct SubscriptionChange {
     pub cancellation_reason: Option<Option<String>>,
     #[cfg_attr(feature = "openapi", schemars(transform = crate::base::schema::not_null))]
     pub billing_interval: Option<Interval>,
+    /// An open plan's features: a JSON object of at most 4,096 bytes,
+    /// nesting at most 5 levels
     #[cfg_attr(feature = "openapi", schemars(with = "Option<serde_json::Map<String, serde_json::Value>>",
         transform = crate::base::schema::not_null))]
     pub features: Option<serde_json::Value>,
@@ -340,4 +342,31 @@ pub fn dependent(
                 .map(move |s| (c.clone(), s))
         })
         .collect())
+}
+
+#[cfg(test)]
+#[cfg(feature = "openapi")]
+mod tests {
+    /// The limits `check_features` applies, which JSON Schema cannot state,
+    /// are the ones the documents' descriptions give.
+    #[test]
+    fn the_features_description_gives_the_checked_limits() {
+        use crate::base::schema::body;
+        let said = format!(
+            "at most {},{:03} bytes, nesting at most {} levels",
+            super::FEATURES_MAX_BYTES / 1000,
+            super::FEATURES_MAX_BYTES % 1000,
+            super::FEATURES_MAX_DEPTH
+        );
+        for schema in [
+            body::<super::SubscriptionChange>(),
+            body::<crate::families::clone::bodies::SubscribeBody>(),
+        ] {
+            let text = schema["properties"]["features"]["description"]
+                .as_str()
+                .unwrap_or_default()
+                .replace('\n', " ");
+            assert!(text.contains(&said), "{text}");
+        }
+    }
 }

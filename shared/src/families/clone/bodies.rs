@@ -48,7 +48,8 @@ pub struct UserChangeBody {
 pub struct SubscribeBody {
     #[schemars(flatten)]
     pub plan: PlanRequest,
-    /// Only for an open plan.
+    /// Only for an open plan: a JSON object of at most 4,096 bytes, nesting
+    /// at most 5 levels
     pub features: Option<serde_json::Map<String, Value>>,
 }
 

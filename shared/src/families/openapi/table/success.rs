@@ -206,8 +206,9 @@ fn clone_access_token() -> Value {
     )
 }
 
-/// `PUT /v2/user/revoke_access_token`.
-fn clone_message() -> Value {
+/// `{"message"}`: `PUT /v2/user/revoke_access_token`, an admin password
+/// reset, the console's sign-out.
+fn message_only() -> Value {
     obj(&["message"], json!({"message": str_t()}))
 }
 
@@ -431,9 +432,7 @@ fn service_success(method: &str, path: &str, status: u16) -> Option<Value> {
         ("get", "/admin/accounts/{id}", 200) => {
             response::<crate::families::service::AccountDetails>()
         }
-        ("post", "/admin/accounts/{id}/password_reset", 200) => {
-            obj(&["message"], json!({"message": str_t()}))
-        }
+        ("post", "/admin/accounts/{id}/password_reset", 200) => message_only(),
         ("post", "/admin/api-clients", 201) => {
             response::<crate::families::service::NewApiClientView>()
         }
@@ -447,7 +446,7 @@ fn service_success(method: &str, path: &str, status: u16) -> Option<Value> {
             obj(&["otp_required", "otp_session_state"],
                 json!({"otp_required": {"const": true}, "otp_session_state": str_t()})),
         ]}),
-        ("delete", "/console/session", 200) => obj(&["message"], json!({"message": str_t()})),
+        ("delete", "/console/session", 200) => message_only(),
         ("post", "/admin/scim-connections", 201) => scim_connection_body(true),
         ("get", "/admin/scim-connections", 200) => {
             let mut list = response::<crate::families::service::ScimConnections>();
@@ -540,7 +539,7 @@ fn clone_success(method: &str, path: &str, status: u16) -> Option<Value> {
         ("get" | "put", "/v2/user/organization", 200) => clone_data(clone_organization()),
         ("get", "/v2/user/validate_token", 200) => clone_valid(),
         ("put", "/v2/user/generate_access_token", 200) => clone_access_token(),
-        ("put", "/v2/user/revoke_access_token", 200) => clone_message(),
+        ("put", "/v2/user/revoke_access_token", 200) => message_only(),
         ("put", "/v2/user/change_password", 200) => empty_obj(),
         ("get", "/v2/organizations", 200) => clone_list(clone_organization()),
         ("post", "/v2/organizations", 201) => clone_data(clone_organization()),

@@ -855,25 +855,21 @@ async fn what_the_documented_customer_and_group_bodies_allow_the_components_acce
         let r = host.send(create_customer(&rauth, &sample)).await;
         assert_eq!(r.status, 201, "{fill:?} {sample}: {}", r.text());
 
-        let sample = named(samples::instance(
-            &body::<customers::AccountInfoBody>(),
-            fill,
-        ));
-        let path = format!("/v1/Customers/{customer}/account-info");
-        let r = host
-            .send(v1(http::Method::PATCH, &path, &rauth).json(&sample))
-            .await;
-        assert_eq!(r.status, 202, "{fill:?} {sample}: {}", r.text());
-
-        let sample = named(samples::instance(
-            &body::<customers::InternalIdentifierBody>(),
-            fill,
-        ));
-        let path = format!("/v1/Customers/{customer}/internal-identifier");
-        let r = host
-            .send(v1(http::Method::PATCH, &path, &rauth).json(&sample))
-            .await;
-        assert_eq!(r.status, 204, "{fill:?} {sample}: {}", r.text());
+        for (schema, change, status) in [
+            (body::<customers::AccountInfoBody>(), "account-info", 202),
+            (
+                body::<customers::InternalIdentifierBody>(),
+                "internal-identifier",
+                204,
+            ),
+        ] {
+            let sample = named(samples::instance(&schema, fill));
+            let path = format!("/v1/Customers/{customer}/{change}");
+            let r = host
+                .send(v1(http::Method::PATCH, &path, &rauth).json(&sample))
+                .await;
+            assert_eq!(r.status, status, "{fill:?} {sample}: {}", r.text());
+        }
 
         // Groups live in operator and reseller organizations.
         let mut sample = samples::instance(&body::<portal_users::NewGroupBody>(), fill);
